@@ -5,7 +5,9 @@
 //! on a blocking pool; the console calls it for previews.
 //!
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
+//! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 
 pub mod mesh;
+pub mod template;
 
 pub use mesh::Mesh;

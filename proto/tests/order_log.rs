@@ -21,7 +21,9 @@ struct Cast {
 
 impl Cast {
     fn new(seed: u8) -> Self {
-        let key = |n: u8| Keypair::ed25519_from_bytes([seed.wrapping_mul(7).wrapping_add(n); 32]).unwrap();
+        let key = |n: u8| {
+            Keypair::ed25519_from_bytes([seed.wrapping_mul(7).wrapping_add(n); 32]).unwrap()
+        };
         Self { customer: key(1), centres: [key(2), key(3)], stranger: key(4) }
     }
     fn centre_for(&self, peer: PeerId) -> &Keypair {
@@ -54,7 +56,11 @@ impl Writer {
     /// Signs an event following the current heads without inserting it.
     fn forge(&mut self, key: &Keypair, action: Action) -> Envelope {
         self.clock += 1_000;
-        let event = amsp_proto::order::OrderEvent { order: self.log.order(), parents: self.log.heads(), action };
+        let event = amsp_proto::order::OrderEvent {
+            order: self.log.order(),
+            parents: self.log.heads(),
+            action,
+        };
         let nonce = self.nonce();
         Envelope::seal(key, &event, self.clock, nonce).unwrap()
     }
@@ -77,7 +83,13 @@ fn parts(n: usize) -> Vec<PartSpec> {
 fn quote(i: u8, expires_ms: u64) -> Quote {
     Quote {
         id: QuoteId::from_parts(T0, [i; 10]),
-        price: PriceBreakdown { currency: "EUR".into(), material: 1.0 + i as f64, machine_time: 2.0, setup: 1.0, post_processing: 0.0 },
+        price: PriceBreakdown {
+            currency: "EUR".into(),
+            material: 1.0 + i as f64,
+            machine_time: 2.0,
+            setup: 1.0,
+            post_processing: 0.0,
+        },
         print_time_s: 3600,
         filament_g: 12.5,
         lead_time_s: 86_400,
@@ -99,10 +111,28 @@ struct Plan {
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
-    (any::<u8>(), 1usize..4, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), 1usize..30)
-        .prop_map(|(seed, n_parts, two_quotes, take_second, forward, fail_once, inspect, steps)| Plan {
-            seed, n_parts, two_quotes, take_second, forward, fail_once, inspect, steps,
-        })
+    (
+        any::<u8>(),
+        1usize..4,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        1usize..30,
+    )
+        .prop_map(
+            |(seed, n_parts, two_quotes, take_second, forward, fail_once, inspect, steps)| Plan {
+                seed,
+                n_parts,
+                two_quotes,
+                take_second,
+                forward,
+                fail_once,
+                inspect,
+                steps,
+            },
+        )
 }
 
 /// Plays a valid history following `plan`, stopping after `plan.steps` events.
@@ -119,13 +149,17 @@ fn play(cast: &Cast, plan: &Plan) -> Writer {
         script.push(Box::new(|w| w.push(&cast.centres[1], Action::Quoted(quote(1, u64::MAX)))));
     }
     let chosen = if plan.two_quotes && plan.take_second { 1 } else { 0 };
-    script.push(Box::new(move |w| w.push(c, Action::Placed { quote: QuoteId::from_parts(T0, [chosen; 10]) })));
+    script.push(Box::new(move |w| {
+        w.push(c, Action::Placed { quote: QuoteId::from_parts(T0, [chosen; 10]) })
+    }));
     let first = &cast.centres[chosen as usize];
     let other = &cast.centres[1 - chosen as usize];
     script.push(Box::new(move |w| w.push(first, Action::Accepted)));
     let maker = if plan.forward {
         let to = other.public().to_peer_id();
-        script.push(Box::new(move |w| w.push(first, Action::Forwarded { to, reason: "overloaded".into() })));
+        script.push(Box::new(move |w| {
+            w.push(first, Action::Forwarded { to, reason: "overloaded".into() })
+        }));
         script.push(Box::new(move |w| w.push(other, Action::Accepted)));
         other
     } else {
@@ -133,15 +167,24 @@ fn play(cast: &Cast, plan: &Plan) -> Writer {
     };
     let all = ids.clone();
     let a1 = all.clone();
-    script.push(Box::new(move |w| w.push(maker, Action::Grouped { group: "plate-1".into(), parts: a1.clone() })));
+    script.push(Box::new(move |w| {
+        w.push(maker, Action::Grouped { group: "plate-1".into(), parts: a1.clone() })
+    }));
     let a2 = all.clone();
-    script.push(Box::new(move |w| w.push(maker, Action::Sliced { parts: a2.clone(), print_time_s: 100, filament_g: 3.0 })));
+    script.push(Box::new(move |w| {
+        w.push(maker, Action::Sliced { parts: a2.clone(), print_time_s: 100, filament_g: 3.0 })
+    }));
     let job = JobId::from_parts(T0, [9; 10]);
     let a3 = all.clone();
     script.push(Box::new(move |w| w.push(maker, Action::Printing { job, parts: a3.clone() })));
     if plan.fail_once {
         let a4 = all.clone();
-        script.push(Box::new(move |w| w.push(maker, Action::Failed { job: Some(job), parts: a4.clone(), reason: "heater fault".into() })));
+        script.push(Box::new(move |w| {
+            w.push(
+                maker,
+                Action::Failed { job: Some(job), parts: a4.clone(), reason: "heater fault".into() },
+            )
+        }));
         let a5 = all.clone();
         script.push(Box::new(move |w| w.push(maker, Action::Reprint { parts: a5.clone() })));
         let a6 = all.clone();
@@ -151,12 +194,20 @@ fn play(cast: &Cast, plan: &Plan) -> Writer {
         script.push(Box::new(move |w| w.push(maker, Action::Printed { job, parts: vec![p] })));
     }
     if plan.inspect {
-        script.push(Box::new(move |w| w.push(maker, Action::PostProcessed { steps: vec!["supports removed".into()] })));
-        script.push(Box::new(move |w| w.push(maker, Action::Inspected { passed: true, max_deviation_mm: 0.05 })));
+        script.push(Box::new(move |w| {
+            w.push(maker, Action::PostProcessed { steps: vec!["supports removed".into()] })
+        }));
+        script.push(Box::new(move |w| {
+            w.push(maker, Action::Inspected { passed: true, max_deviation_mm: 0.05 })
+        }));
     }
-    script.push(Box::new(move |w| w.push(maker, Action::Shipped { carrier: "post".into(), tracking: "T1".into() })));
+    script.push(Box::new(move |w| {
+        w.push(maker, Action::Shipped { carrier: "post".into(), tracking: "T1".into() })
+    }));
     script.push(Box::new(move |w| w.push(c, Action::Delivered)));
-    script.push(Box::new(move |w| w.push(c, Action::Reviewed(Feedback { stars: 5, text: "fine".into() }))));
+    script.push(Box::new(move |w| {
+        w.push(c, Action::Reviewed(Feedback { stars: 5, text: "fine".into() }))
+    }));
     for step in script.iter().take(plan.steps) {
         step(&mut w).expect("scripted step is valid");
     }
@@ -166,7 +217,16 @@ fn play(cast: &Cast, plan: &Plan) -> Writer {
 #[test]
 fn full_history_reaches_reviewed_with_who_printed_what() {
     let cast = Cast::new(1);
-    let plan = Plan { seed: 1, n_parts: 2, two_quotes: true, take_second: true, forward: true, fail_once: true, inspect: true, steps: 100 };
+    let plan = Plan {
+        seed: 1,
+        n_parts: 2,
+        two_quotes: true,
+        take_second: true,
+        forward: true,
+        fail_once: true,
+        inspect: true,
+        steps: 100,
+    };
     let w = play(&cast, &plan);
     let state = w.log.state().state.unwrap();
     assert_eq!(state.stage, Stage::Reviewed);
@@ -184,7 +244,9 @@ fn expired_quote_cannot_be_placed() {
     let mut w = Writer::new(OrderId::from_parts(T0, [2; 10]));
     w.push(&cast.customer, Action::QuoteRequested { parts: parts(1) }).unwrap();
     w.push(&cast.centres[0], Action::Quoted(quote(0, T0 + 1))).unwrap();
-    let err = w.push(&cast.customer, Action::Placed { quote: QuoteId::from_parts(T0, [0; 10]) }).unwrap_err();
+    let err = w
+        .push(&cast.customer, Action::Placed { quote: QuoteId::from_parts(T0, [0; 10]) })
+        .unwrap_err();
     assert!(matches!(err, OrderError::Rule(RuleViolation::QuoteExpired { .. })), "{err:?}");
     assert_eq!(w.stage(), Stage::Quoted);
 }
@@ -192,14 +254,27 @@ fn expired_quote_cannot_be_placed() {
 #[test]
 fn review_from_someone_who_did_not_order_is_refused() {
     let cast = Cast::new(3);
-    let plan = Plan { seed: 3, n_parts: 1, two_quotes: false, take_second: false, forward: false, fail_once: false, inspect: false, steps: 10 };
+    let plan = Plan {
+        seed: 3,
+        n_parts: 1,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: false,
+        steps: 10,
+    };
     let mut w = play(&cast, &plan);
     assert_eq!(w.stage(), Stage::Delivered);
     let centre = cast.centres[0].clone();
-    let err = w.push(&centre, Action::Reviewed(Feedback { stars: 1, text: "self-review".into() })).unwrap_err();
+    let err = w
+        .push(&centre, Action::Reviewed(Feedback { stars: 1, text: "self-review".into() }))
+        .unwrap_err();
     assert!(matches!(err, OrderError::Rule(RuleViolation::WrongAuthor { .. })), "{err:?}");
     let stranger = cast.stranger.clone();
-    let err = w.push(&stranger, Action::Reviewed(Feedback { stars: 1, text: "spam".into() })).unwrap_err();
+    let err = w
+        .push(&stranger, Action::Reviewed(Feedback { stars: 1, text: "spam".into() }))
+        .unwrap_err();
     assert!(matches!(err, OrderError::Rule(RuleViolation::WrongAuthor { .. })), "{err:?}");
     assert_eq!(w.stage(), Stage::Delivered);
 }
@@ -236,7 +311,16 @@ fn events_from_the_future_are_refused() {
 #[test]
 fn concurrent_cancel_and_accept_resolve_identically_on_both_replicas() {
     let cast = Cast::new(7);
-    let plan = Plan { seed: 7, n_parts: 1, two_quotes: false, take_second: false, forward: false, fail_once: false, inspect: false, steps: 3 };
+    let plan = Plan {
+        seed: 7,
+        n_parts: 1,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: false,
+        steps: 3,
+    };
     let mut a = play(&cast, &plan);
     assert_eq!(a.stage(), Stage::Placed);
     let mut b = Writer { log: a.log.clone(), clock: a.clock, nonce: 1_000 };
