@@ -5,9 +5,13 @@
 //! on a blocking pool; the console calls it for previews.
 //!
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
+//! - [`pack`] arranges part footprints on build plates; [`plate`] groups parts of many orders
+//!   into printing groups and keeps the map back to their orders.
 //! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 
 pub mod mesh;
+pub mod pack;
+pub mod plate;
 pub mod template;
 
 pub use mesh::Mesh;
