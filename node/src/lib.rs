@@ -5,3 +5,4 @@
 //! roles decide which work it takes.
 
 pub mod engine;
+pub mod security;
