@@ -5,4 +5,5 @@
 //! roles decide which work it takes.
 
 pub mod engine;
+pub mod monitor;
 pub mod security;
