@@ -7,8 +7,10 @@
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
 //! - [`pack`] arranges part footprints on build plates; [`plate`] groups parts of many orders
 //!   into printing groups and keeps the map back to their orders.
+//! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2).
 //! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 
+pub mod inspect;
 pub mod mesh;
 pub mod pack;
 pub mod plate;
