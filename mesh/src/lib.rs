@@ -5,7 +5,9 @@
 //! on a blocking pool; the console calls it for previews.
 //!
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
+//! - [`format`] reads STL, OBJ and 3MF (detected by content) and writes binary STL and 3MF.
 
+pub mod format;
 pub mod mesh;
 
 pub use mesh::Mesh;
