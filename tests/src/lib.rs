@@ -1,6 +1,8 @@
 //! Cross-crate scenarios for amsp. The scenarios live in `tests/`; this library holds what they
 //! share: locating the workspace's fixtures and built binaries.
 
+pub mod binaries;
+
 use std::path::PathBuf;
 
 /// The workspace's `fixtures/` folder, so scenarios find models wherever they run from.

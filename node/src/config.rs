@@ -1,0 +1,239 @@
+//! The node's settings: one typed struct, loaded from `amspd.toml` in the data directory and
+//! overridden by command-line flags, validated once at start-up.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use amsp_proto::profile::Role;
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+
+use crate::network::NetworkConfig;
+
+/// Name of the configuration file inside the data directory.
+pub const CONFIG_FILE: &str = "amspd.toml";
+/// Default control API address: loopback only, so the API is not exposed by accident.
+pub const DEFAULT_API: &str = "127.0.0.1:7420";
+
+/// The file's layout; every key optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Listen multiaddrs.
+    pub listen: Option<Vec<String>>,
+    /// Bootstrap multiaddrs (with `/p2p/<peer id>` where known).
+    pub bootstrap: Option<Vec<String>>,
+    /// Roles: `user`, `designer`, `centre`.
+    pub roles: Option<Vec<String>>,
+    /// LAN discovery.
+    pub mdns: Option<bool>,
+    /// Control API address.
+    pub api: Option<String>,
+    /// Name shown to other participants.
+    pub display_name: Option<String>,
+    /// Network limits.
+    pub limits: Option<LimitsFile>,
+}
+
+/// `[limits]` in the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// Seconds a request may wait for its response.
+    pub request_timeout_s: Option<u64>,
+    /// Seconds an unused connection stays open.
+    pub idle_timeout_s: Option<u64>,
+}
+
+/// Values given on the command line; each one present overrides the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Vec<String>,
+    /// `--bootstrap`.
+    pub bootstrap: Vec<String>,
+    /// `--role`.
+    pub roles: Vec<String>,
+    /// `--no-mdns`.
+    pub no_mdns: bool,
+    /// `--api`.
+    pub api: Option<String>,
+    /// `--name`.
+    pub display_name: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where identity, store, token and config live.
+    pub data_dir: PathBuf,
+    /// Network settings.
+    pub network: NetworkConfig,
+    /// Roles this node takes.
+    pub roles: BTreeSet<Role>,
+    /// Control API address.
+    pub api: SocketAddr,
+    /// Name shown to other participants.
+    pub display_name: String,
+}
+
+/// Why the configuration is unusable; names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this layout.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message (names the key and line).
+        source: Box<toml::de::Error>,
+    },
+    /// A value is malformed.
+    #[error("`{key}`: {value:?} is not valid: {reason}")]
+    Value {
+        /// The key or flag.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// No data directory was given and none could be derived from the environment.
+    #[error("no --data-dir given and neither XDG_DATA_HOME nor HOME is set")]
+    NoDataDir,
+}
+
+/// The default data directory: `$XDG_DATA_HOME/amsp`, else `~/.local/share/amsp`.
+pub fn default_data_dir() -> Result<PathBuf, ConfigError> {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("amsp"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/share/amsp"))
+        .ok_or(ConfigError::NoDataDir)
+}
+
+fn parse_addrs(key: &'static str, values: &[String]) -> Result<Vec<Multiaddr>, ConfigError> {
+    values
+        .iter()
+        .map(|v| {
+            v.parse().map_err(|e: libp2p::multiaddr::Error| ConfigError::Value {
+                key,
+                value: v.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl NodeConfig {
+    /// Loads `DIR/amspd.toml` (if present) and applies the flags.
+    pub fn load(data_dir: &Path, flags: Overrides) -> Result<Self, ConfigError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<ConfigFile>(&text).map_err(|e| ConfigError::Parse {
+                path: path.clone(),
+                source: Box::new(e),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Self::resolve(data_dir, file, flags)
+    }
+
+    fn resolve(data_dir: &Path, file: ConfigFile, flags: Overrides) -> Result<Self, ConfigError> {
+        let mut network = NetworkConfig::default();
+        let pick = |flag: Vec<String>, file: Option<Vec<String>>| if flag.is_empty() { file } else { Some(flag) };
+        if let Some(listen) = pick(flags.listen, file.listen) {
+            network.listen = parse_addrs("listen", &listen)?;
+        }
+        if let Some(b) = pick(flags.bootstrap, file.bootstrap) {
+            network.bootstrap = parse_addrs("bootstrap", &b)?;
+        }
+        network.mdns = !flags.no_mdns && file.mdns.unwrap_or(true);
+        if let Some(l) = file.limits {
+            if let Some(s) = l.request_timeout_s {
+                network.request_timeout = Duration::from_secs(s.max(1));
+            }
+            if let Some(s) = l.idle_timeout_s {
+                network.idle_timeout = Duration::from_secs(s.max(1));
+            }
+        }
+        let role_names = pick(flags.roles, file.roles).unwrap_or_else(|| vec!["user".into()]);
+        let mut roles = BTreeSet::new();
+        for r in role_names {
+            roles.insert(r.parse::<Role>().map_err(|reason| ConfigError::Value {
+                key: "role",
+                value: r.clone(),
+                reason,
+            })?);
+        }
+        let api_text = flags.api.or(file.api).unwrap_or_else(|| DEFAULT_API.into());
+        let api = api_text.parse().map_err(|e: std::net::AddrParseError| ConfigError::Value {
+            key: "api",
+            value: api_text.clone(),
+            reason: e.to_string(),
+        })?;
+        let display_name = flags
+            .display_name
+            .or(file.display_name)
+            .unwrap_or_else(|| "amsp node".into());
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            network,
+            roles,
+            api,
+            display_name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_bad_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "roles = [\"centre\"]\nmdns = true\napi = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let c = NodeConfig::load(dir.path(), Overrides::default()).unwrap();
+        assert!(c.roles.contains(&Role::Centre));
+        assert_eq!(c.api.port(), 9000);
+        assert!(c.network.mdns);
+        let flags = Overrides {
+            roles: vec!["designer".into()],
+            no_mdns: true,
+            ..Overrides::default()
+        };
+        let c = NodeConfig::load(dir.path(), flags).unwrap();
+        assert_eq!(c.roles.iter().copied().collect::<Vec<_>>(), vec![Role::Designer]);
+        assert!(!c.network.mdns);
+        let err = NodeConfig::load(
+            dir.path(),
+            Overrides {
+                bootstrap: vec!["not-an-addr".into()],
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`bootstrap`"), "{err}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "colour = 1\n").unwrap();
+        let err = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}

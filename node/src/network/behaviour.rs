@@ -1,0 +1,97 @@
+//! The composed libp2p behaviour of a node and the configuration of each part.
+
+use std::time::Duration;
+
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{StreamProtocol, gossipsub, identify, identity::Keypair, kad, mdns, ping};
+use libp2p::request_response::{self, ProtocolSupport};
+
+use super::chunk_protocol::{self, ChunkCodec};
+use super::gossip::MAX_GOSSIP_BYTES;
+use super::sync_protocol::{self, SyncCodec};
+use super::NetworkConfig;
+
+/// Our Kademlia protocol: the default name would join the public IPFS DHT.
+pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/amsp/kad/1.0.0");
+/// Identify's protocol version string: peers on another version are not amsp peers.
+pub(crate) const IDENTIFY_PROTOCOL: &str = "/amsp/id/1.0.0";
+/// Concurrent inbound+outbound streams per connection for each request-response protocol:
+/// bounds what one peer can have a node work on at once.
+const MAX_CONCURRENT_STREAMS: usize = 32;
+/// Gossipsub heartbeat: how often meshes are repaired and lazy gossip is emitted. Shorter than
+/// the 1 s default so an announcement reaches peers outside the mesh sooner.
+const GOSSIP_HEARTBEAT: Duration = Duration::from_millis(200);
+
+/// Everything one node's swarm runs.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    /// Exchange of listen addresses and protocol versions.
+    pub identify: identify::Behaviour,
+    /// Liveness, and keeps connections from idling out while the node is quiet.
+    pub ping: ping::Behaviour,
+    /// Peer routing and provider records for model content ids.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// LAN discovery, off when configured so.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Announcements on the four topics.
+    pub gossipsub: gossipsub::Behaviour,
+    /// Model manifests and chunks.
+    pub chunks: request_response::Behaviour<ChunkCodec>,
+    /// Profiles and order events.
+    pub sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// Builds the behaviour; errors are configuration errors (bad gossipsub parameters).
+pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, String> {
+    let peer_id = key.public().to_peer_id();
+    let identify = identify::Behaviour::new(
+        identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
+            .with_agent_version(format!("amspd/{}", env!("CARGO_PKG_VERSION"))),
+    );
+    let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
+    kad_cfg.set_query_timeout(Duration::from_secs(10));
+    let mut kad = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+    kad.set_mode(Some(kad::Mode::Server));
+    let mdns = if cfg.mdns {
+        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let gossip_cfg = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP_BYTES)
+        .heartbeat_interval(GOSSIP_HEARTBEAT)
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+        })
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_cfg)?;
+    gossipsub.with_peer_score(
+        gossipsub::PeerScoreParams::default(),
+        gossipsub::PeerScoreThresholds::default(),
+    )?;
+    let rr_cfg = request_response::Config::default()
+        .with_request_timeout(cfg.request_timeout)
+        .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+    Ok(Behaviour {
+        identify,
+        ping: ping::Behaviour::new(ping::Config::new()),
+        kad,
+        mdns: mdns.into(),
+        gossipsub,
+        chunks: request_response::Behaviour::with_codec(
+            ChunkCodec,
+            [(chunk_protocol::PROTOCOL, ProtocolSupport::Full)],
+            rr_cfg.clone(),
+        ),
+        sync: request_response::Behaviour::with_codec(
+            SyncCodec::default(),
+            [(sync_protocol::PROTOCOL, ProtocolSupport::Full)],
+            rr_cfg,
+        ),
+    })
+}

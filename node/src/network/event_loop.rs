@@ -1,0 +1,461 @@
+//! The one task that owns the swarm.
+//!
+//! It serves commands from [`Network`](super::Network) handles, turns swarm events into
+//! [`NetworkEvent`]s, validates gossip before gossipsub may forward it, and keeps each peer's
+//! standing: invalid messages are counted, lower the peer's gossipsub score, and past
+//! [`MAX_INVALID_PER_PEER`] get it disconnected and refused for [`BAN_DURATION`].
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use amsp_proto::envelope::ReplayGuard;
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, identity::Keypair, kad, mdns, noise, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
+
+use super::behaviour::{self, Behaviour, BehaviourEvent};
+use super::gossip::{self, REPLAY_MEMORY, Topic};
+use super::{
+    BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
+    NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, SyncResponse,
+};
+
+/// How often bootstrap peers are redialled while the node has no connections, and Kademlia
+/// refreshes its routing table.
+const BOOTSTRAP_INTERVAL: Duration = Duration::from_secs(5);
+/// Most peers whose standing is remembered; the least recently bad are forgotten first.
+const MAX_STANDINGS: usize = 4096;
+/// Provider queries answered at once; more wait in the command queue.
+const MAX_PENDING_PROVIDER_QUERIES: usize = 64;
+
+pub(super) fn build_swarm(keypair: Keypair, cfg: &NetworkConfig) -> Result<Swarm<Behaviour>, NetworkStartError> {
+    let idle = cfg.idle_timeout;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetworkStartError::Transport(e.to_string()))?
+        .with_quic()
+        .with_behaviour(|key| behaviour::build(key, cfg).map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into))
+        .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build();
+    Ok(swarm)
+}
+
+#[derive(Debug, Default)]
+struct Standing {
+    invalid: u32,
+    banned_until: Option<Instant>,
+}
+
+pub(super) struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetworkEvent>,
+    cfg: NetworkConfig,
+    replay: ReplayGuard,
+    standings: HashMap<PeerId, Standing>,
+    pending_chunks: HashMap<OutboundRequestId, oneshot::Sender<Result<ChunkResponse, RequestError>>>,
+    pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, RequestError>>>,
+    pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
+    invalid_total: u64,
+    dropped_requests: u64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl EventLoop {
+    pub(super) fn new(
+        swarm: Swarm<Behaviour>,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<NetworkEvent>,
+        cfg: NetworkConfig,
+    ) -> Self {
+        Self {
+            swarm,
+            commands,
+            events,
+            cfg,
+            replay: ReplayGuard::new(REPLAY_MEMORY),
+            standings: HashMap::new(),
+            pending_chunks: HashMap::new(),
+            pending_sync: HashMap::new(),
+            pending_providers: HashMap::new(),
+            invalid_total: 0,
+            dropped_requests: 0,
+        }
+    }
+
+    pub(super) async fn listen(&mut self) -> Result<(), NetworkStartError> {
+        for topic in Topic::ALL {
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .subscribe(&topic.ident())
+                .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?;
+        }
+        for addr in self.cfg.listen.clone() {
+            self.swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetworkStartError::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+        // Wait until every listener reports its bound address, so `status` shows real ports.
+        let mut bound = 0;
+        let deadline = tokio::time::sleep(Duration::from_secs(5));
+        tokio::pin!(deadline);
+        while bound < self.cfg.listen.len() {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => {
+                    match ev {
+                        SwarmEvent::NewListenAddr { .. } => bound += 1,
+                        SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+                            return Err(NetworkStartError::Listen { addr: Multiaddr::empty(), reason: error.to_string() });
+                        }
+                        other => self.on_swarm_event(other),
+                    }
+                }
+                () = &mut deadline => break,
+            }
+        }
+        for addr in self.cfg.bootstrap.clone() {
+            self.dial(addr);
+        }
+        Ok(())
+    }
+
+    fn dial(&mut self, addr: Multiaddr) {
+        if let Err(e) = self.swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "dial failed");
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut tick = tokio::time::interval(BOOTSTRAP_INTERVAL);
+        loop {
+            tokio::select! {
+                // Local work first: commands before new remote events.
+                biased;
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        tracing::debug!("network event loop stopped");
+    }
+
+    fn on_tick(&mut self) {
+        if self.swarm.connected_peers().next().is_none() {
+            for addr in self.cfg.bootstrap.clone() {
+                self.dial(addr);
+            }
+        }
+        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        let now = Instant::now();
+        self.standings
+            .retain(|_, s| s.invalid > 0 && s.banned_until.is_none_or(|t| t > now) || s.banned_until.is_some_and(|t| t > now));
+    }
+
+    fn emit(&mut self, ev: NetworkEvent) {
+        if let Err(e) = self.events.try_send(ev) {
+            self.dropped_requests += 1;
+            tracing::warn!("node is not keeping up with the network; dropped an event: {}", match e {
+                mpsc::error::TrySendError::Full(_) => "queue full",
+                mpsc::error::TrySendError::Closed(_) => "node stopped",
+            });
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let b = self.swarm.behaviour_mut();
+        match cmd {
+            Command::Status(reply) => {
+                let status = NetworkStatus {
+                    peer_id: self.swarm.local_peer_id().to_string(),
+                    listen_addrs: self.swarm.listeners().map(ToString::to_string).collect(),
+                    connected_peers: self.swarm.connected_peers().map(ToString::to_string).collect(),
+                    invalid_messages: self.invalid_total,
+                    dropped_requests: self.dropped_requests,
+                };
+                let _ = reply.send(status);
+            }
+            Command::Peers(reply) => {
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                let infos = peers
+                    .into_iter()
+                    .map(|p| PeerInfo {
+                        peer_id: p.to_string(),
+                        addrs: Vec::new(),
+                        invalid_messages: self.standings.get(&p).map_or(0, |s| s.invalid),
+                        gossip_score: self.swarm.behaviour().gossipsub.peer_score(&p),
+                    })
+                    .collect();
+                let _ = reply.send(infos);
+            }
+            Command::Dial(addr) => self.dial(addr),
+            Command::Publish { topic, data, reply } => {
+                let res = b
+                    .gossipsub
+                    .publish(topic.ident(), data)
+                    .map(drop)
+                    .map_err(|e| PublishError::Refused {
+                        topic,
+                        reason: e.to_string(),
+                    });
+                let _ = reply.send(res);
+            }
+            Command::StartProviding(key) => {
+                if let Err(e) = b.kad.start_providing(kad::RecordKey::new(&key)) {
+                    tracing::warn!(error = %e, "cannot announce provider record");
+                }
+            }
+            Command::GetProviders { key, reply } => {
+                if self.pending_providers.len() >= MAX_PENDING_PROVIDER_QUERIES {
+                    let _ = reply.send(HashSet::new());
+                } else {
+                    let id = b.kad.get_providers(kad::RecordKey::new(&key));
+                    self.pending_providers.insert(id, (HashSet::new(), reply));
+                }
+            }
+            Command::Chunks { peer, request, reply } => {
+                let id = b.chunks.send_request(&peer, request);
+                self.pending_chunks.insert(id, reply);
+            }
+            Command::Sync { peer, request, reply } => {
+                let id = b.sync.send_request(&peer, request);
+                self.pending_sync.insert(id, reply);
+            }
+            Command::RespondChunks { channel, response } => {
+                let _ = b.chunks.send_response(channel, response);
+            }
+            Command::RespondSync { channel, response } => {
+                let _ = b.sync.send_response(channel, response);
+            }
+            Command::ReportInvalid { peer, reason } => self.penalise(peer, &reason),
+        }
+    }
+
+    /// Counts an invalid message against `peer`, lowers its score, and past the limit
+    /// disconnects and bans it.
+    fn penalise(&mut self, peer: PeerId, reason: &str) {
+        self.invalid_total += 1;
+        if self.standings.len() >= MAX_STANDINGS && !self.standings.contains_key(&peer) {
+            // Forget a peer that is not banned to make room.
+            if let Some(k) = self.standings.iter().find(|(_, s)| s.banned_until.is_none()).map(|(k, _)| *k) {
+                self.standings.remove(&k);
+            }
+        }
+        let s = self.standings.entry(peer).or_default();
+        s.invalid += 1;
+        let invalid = s.invalid;
+        tracing::warn!(%peer, invalid, reason, "invalid message from peer");
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, -f64::from(invalid));
+        if invalid >= MAX_INVALID_PER_PEER {
+            s.banned_until = Some(Instant::now() + BAN_DURATION);
+            tracing::warn!(%peer, "peer banned for sending invalid data");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        self.emit(NetworkEvent::Rejected {
+            peer,
+            reason: reason.to_string(),
+        });
+    }
+
+    fn is_banned(&self, peer: &PeerId) -> bool {
+        self.standings
+            .get(peer)
+            .and_then(|s| s.banned_until)
+            .is_some_and(|t| t > Instant::now())
+    }
+
+    fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                if self.is_banned(&peer_id) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                if endpoint.is_dialer() {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, endpoint.get_remote_address().clone());
+                }
+                if num_established.get() == 1 {
+                    self.emit(NetworkEvent::PeerConnected(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    self.emit(NetworkEvent::PeerDisconnected(peer_id));
+                }
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+            }
+            SwarmEvent::Behaviour(b) => self.on_behaviour_event(b),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, ev: BehaviourEvent) {
+        match ev {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if info.protocol_version != behaviour::IDENTIFY_PROTOCOL {
+                    tracing::debug!(%peer_id, version = %info.protocol_version, "not an amsp peer");
+                    return;
+                }
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    if !self.swarm.is_connected(&peer) {
+                        self.dial(addr);
+                    }
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => self.on_gossip(propagation_source, &message_id, &message),
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. }) => {
+                if let kad::QueryResult::GetProviders(res) = result {
+                    let finished = match res {
+                        Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
+                            if let Some((acc, _)) = self.pending_providers.get_mut(&id) {
+                                acc.extend(providers);
+                            }
+                            step.last
+                        }
+                        Ok(kad::GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) | Err(_) => true,
+                    };
+                    if finished && let Some((acc, reply)) = self.pending_providers.remove(&id) {
+                        let _ = reply.send(acc);
+                    }
+                }
+            }
+            BehaviourEvent::Chunks(ev) => self.on_chunks_event(ev),
+            BehaviourEvent::Sync(ev) => self.on_sync_event(ev),
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, source: PeerId, id: &gossipsub::MessageId, msg: &gossipsub::Message) {
+        let topic = Topic::from_hash(&msg.topic);
+        let result = gossip::validate(topic, msg.topic.as_str(), &msg.data, now_ms(), &mut self.replay);
+        let acceptance = match &result {
+            Ok(_) => gossipsub::MessageAcceptance::Accept,
+            Err(e) if !e.blames_sender() => gossipsub::MessageAcceptance::Ignore,
+            Err(_) => gossipsub::MessageAcceptance::Reject,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, &source, acceptance);
+        match result {
+            Ok((topic, envelope)) => self.emit(NetworkEvent::Gossip {
+                topic,
+                source,
+                envelope,
+            }),
+            Err(e) if e.blames_sender() => self.penalise(source, &e.to_string()),
+            Err(_) => {}
+        }
+    }
+
+    fn on_chunks_event(&mut self, ev: request_response::Event<super::ChunkRequest, ChunkResponse>) {
+        match ev {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    if self.is_banned(&peer) {
+                        return;
+                    }
+                    self.emit(NetworkEvent::ChunkRequest { peer, request, channel });
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending_chunks.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                if let Some(reply) = self.pending_chunks.remove(&request_id) {
+                    let _ = reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
+                }
+                if matches!(error, request_response::OutboundFailure::Io(_)) {
+                    self.penalise(peer, &format!("malformed chunk reply: {error}"));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                if matches!(error, request_response::InboundFailure::Io(_)) {
+                    self.penalise(peer, &format!("malformed chunk request: {error}"));
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_sync_event(&mut self, ev: request_response::Event<super::SyncRequest, SyncResponse>) {
+        match ev {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    if self.is_banned(&peer) {
+                        return;
+                    }
+                    self.emit(NetworkEvent::SyncRequest { peer, request, channel });
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending_sync.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                if let Some(reply) = self.pending_sync.remove(&request_id) {
+                    let _ = reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
+                }
+                if matches!(error, request_response::OutboundFailure::Io(_)) {
+                    self.penalise(peer, &format!("malformed sync reply: {error}"));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                if matches!(error, request_response::InboundFailure::Io(_)) {
+                    self.penalise(peer, &format!("malformed sync request: {error}"));
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}

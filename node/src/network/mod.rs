@@ -1,0 +1,354 @@
+//! The node's network: one libp2p swarm owned by one event loop, behind a cheap client handle.
+//!
+//! [`spawn`] builds the swarm (TCP and QUIC, noise, yamux; identify, ping, Kademlia under our
+//! own protocol name in server mode, optional mDNS, gossipsub in validation mode, and the
+//! request-response protocols for chunks and sync) and starts [`event_loop`]. The rest of the
+//! node holds a [`Network`] handle: each method sends a command over a bounded queue and awaits
+//! its reply on a one-shot channel. What the swarm hears (connections, validated gossip, inbound
+//! requests) arrives as [`NetworkEvent`]s on one bounded queue.
+//!
+//! Every queue is bounded: commands wait for room (back-pressure on local callers), and when
+//! the node's event consumer falls behind, inbound requests are dropped (the remote times out)
+//! rather than buffered without limit.
+
+mod behaviour;
+pub mod chunk_protocol;
+mod event_loop;
+pub mod gossip;
+pub mod sync_protocol;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use amsp_proto::envelope::Envelope;
+use libp2p::request_response::ResponseChannel;
+use libp2p::{Multiaddr, PeerId, identity::Keypair};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+pub use chunk_protocol::{ChunkRequest, ChunkResponse};
+pub use gossip::Topic;
+pub use sync_protocol::{SyncRequest, SyncResponse};
+
+/// Depth of the command queue into the event loop.
+pub const COMMAND_QUEUE_DEPTH: usize = 256;
+/// Depth of the event queue out of the event loop.
+pub const EVENT_QUEUE_DEPTH: usize = 1024;
+/// Invalid messages after which a peer is disconnected and refused for [`BAN_DURATION`].
+pub const MAX_INVALID_PER_PEER: u32 = 16;
+/// How long a peer that sent too much invalid data is refused.
+pub const BAN_DURATION: Duration = Duration::from_secs(600);
+
+/// Network settings, validated by the caller's config layer.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Addresses to listen on (TCP and/or QUIC multiaddrs).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start and whenever the node has no connections.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Whether to discover peers on the LAN with mDNS.
+    pub mdns: bool,
+    /// How long an unused connection stays open.
+    pub idle_timeout: Duration,
+    /// How long a request may wait for its response.
+    pub request_timeout: Duration,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/0".parse().unwrap_or_else(|_| Multiaddr::empty()),
+                "/ip4/0.0.0.0/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
+            ],
+            bootstrap: Vec::new(),
+            mdns: true,
+            idle_timeout: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkStartError {
+    /// The transport could not be built.
+    #[error("building the transport: {0}")]
+    Transport(String),
+    /// The behaviour's configuration was refused.
+    #[error("configuring the behaviours: {0}")]
+    Behaviour(String),
+    /// A listen address could not be bound.
+    #[error("listening on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a request to a peer failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// The peer could not be reached or the request failed on the wire.
+    #[error("request to {peer} failed: {reason}")]
+    Failed {
+        /// The peer.
+        peer: PeerId,
+        /// libp2p's reason.
+        reason: String,
+    },
+    /// The network event loop has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+/// Why publishing failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PublishError {
+    /// Gossipsub refused (no peers on the topic, message too large, duplicate).
+    #[error("publishing on {topic:?}: {reason}")]
+    Refused {
+        /// The topic.
+        topic: Topic,
+        /// gossipsub's reason.
+        reason: String,
+    },
+    /// The network event loop has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+/// A snapshot of the network for `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkStatus {
+    /// This node.
+    pub peer_id: String,
+    /// Addresses the swarm listens on.
+    pub listen_addrs: Vec<String>,
+    /// Peers with at least one open connection.
+    pub connected_peers: Vec<String>,
+    /// Invalid messages received since start, from all peers.
+    pub invalid_messages: u64,
+    /// Inbound requests dropped because the node was overloaded.
+    pub dropped_requests: u64,
+}
+
+/// One connected peer as `peers` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    /// The peer.
+    pub peer_id: String,
+    /// Remote addresses of its open connections.
+    pub addrs: Vec<String>,
+    /// Invalid messages it sent.
+    pub invalid_messages: u32,
+    /// Its gossipsub score, if scored yet.
+    pub gossip_score: Option<f64>,
+}
+
+/// What the swarm reports to the node.
+#[derive(Debug)]
+pub enum NetworkEvent {
+    /// A first connection to a peer opened.
+    PeerConnected(PeerId),
+    /// The last connection to a peer closed.
+    PeerDisconnected(PeerId),
+    /// A validated gossip message.
+    Gossip {
+        /// Its topic.
+        topic: Topic,
+        /// The peer that forwarded it.
+        source: PeerId,
+        /// The verified envelope.
+        envelope: Envelope,
+    },
+    /// A peer asks for a manifest or chunks; answer with [`Network::respond_chunks`].
+    ChunkRequest {
+        /// The asking peer.
+        peer: PeerId,
+        /// What it wants.
+        request: ChunkRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<ChunkResponse>,
+    },
+    /// A peer sends a sync request; answer with [`Network::respond_sync`].
+    SyncRequest {
+        /// The asking peer.
+        peer: PeerId,
+        /// What it wants.
+        request: SyncRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<SyncResponse>,
+    },
+    /// Something a peer sent was refused.
+    Rejected {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+}
+
+pub(crate) enum Command {
+    Status(oneshot::Sender<NetworkStatus>),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Dial(Multiaddr),
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), PublishError>>,
+    },
+    StartProviding([u8; 32]),
+    GetProviders {
+        key: [u8; 32],
+        reply: oneshot::Sender<HashSet<PeerId>>,
+    },
+    Chunks {
+        peer: PeerId,
+        request: ChunkRequest,
+        reply: oneshot::Sender<Result<ChunkResponse, RequestError>>,
+    },
+    Sync {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, RequestError>>,
+    },
+    RespondChunks {
+        channel: ResponseChannel<ChunkResponse>,
+        response: ChunkResponse,
+    },
+    RespondSync {
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    },
+    ReportInvalid {
+        peer: PeerId,
+        reason: String,
+    },
+}
+
+/// Handle to the network event loop. Clone freely.
+#[derive(Debug, Clone)]
+pub struct Network {
+    tx: mpsc::Sender<Command>,
+    peer_id: PeerId,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+/// Builds the swarm, binds the listen addresses and starts the event loop.
+pub async fn spawn(
+    keypair: Keypair,
+    cfg: NetworkConfig,
+) -> Result<(Network, mpsc::Receiver<NetworkEvent>), NetworkStartError> {
+    let peer_id = keypair.public().to_peer_id();
+    let swarm = event_loop::build_swarm(keypair, &cfg)?;
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE_DEPTH);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
+    let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg);
+    lp.listen().await?;
+    tokio::spawn(lp.run());
+    Ok((Network { tx, peer_id }, ev_rx))
+}
+
+impl Network {
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Listen addresses, connected peers and counters.
+    pub async fn status(&self) -> Option<NetworkStatus> {
+        self.ask(Command::Status).await
+    }
+
+    /// Connected peers.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        self.ask(Command::Peers).await.unwrap_or_default()
+    }
+
+    /// Dials an address (a bootstrap peer, or one given by an operator).
+    pub async fn dial(&self, addr: Multiaddr) {
+        let _ = self.tx.send(Command::Dial(addr)).await;
+    }
+
+    /// Publishes signed envelope bytes on a topic.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), PublishError> {
+        self.ask(|reply| Command::Publish { topic, data, reply })
+            .await
+            .unwrap_or(Err(PublishError::Stopped))
+    }
+
+    /// Announces this node as a provider of a content id in the DHT.
+    pub async fn start_providing(&self, key: [u8; 32]) {
+        let _ = self.tx.send(Command::StartProviding(key)).await;
+    }
+
+    /// Providers of a content id found in the DHT.
+    pub async fn providers(&self, key: [u8; 32]) -> HashSet<PeerId> {
+        self.ask(|reply| Command::GetProviders { key, reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Sends a chunk-protocol request and awaits the answer.
+    pub async fn request_chunks(
+        &self,
+        peer: PeerId,
+        request: ChunkRequest,
+    ) -> Result<ChunkResponse, RequestError> {
+        self.ask(|reply| Command::Chunks {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(RequestError::Stopped))
+    }
+
+    /// Sends a sync-protocol request and awaits the answer.
+    pub async fn request_sync(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, RequestError> {
+        self.ask(|reply| Command::Sync {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(RequestError::Stopped))
+    }
+
+    /// Answers an inbound chunk request.
+    pub async fn respond_chunks(&self, channel: ResponseChannel<ChunkResponse>, response: ChunkResponse) {
+        let _ = self
+            .tx
+            .send(Command::RespondChunks { channel, response })
+            .await;
+    }
+
+    /// Answers an inbound sync request.
+    pub async fn respond_sync(&self, channel: ResponseChannel<SyncResponse>, response: SyncResponse) {
+        let _ = self.tx.send(Command::RespondSync { channel, response }).await;
+    }
+
+    /// Reports that `peer` sent something invalid (a bad chunk, a forged event): counted, and
+    /// the peer's score goes down; too many and it is disconnected and refused for a while.
+    pub async fn report_invalid(&self, peer: PeerId, reason: String) {
+        let _ = self.tx.send(Command::ReportInvalid { peer, reason }).await;
+    }
+}

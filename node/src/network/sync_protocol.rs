@@ -1,0 +1,157 @@
+//! `/amsp/sync/1.0.0`: profiles and order events between two peers.
+//!
+//! On every (re)connection each side asks the other for its profile and for the order events it
+//! lacks, by sending the ids it holds (set difference); when a node learns a new event it pushes
+//! it to its connected peers. Messages are postcard-encoded behind a length prefix checked
+//! against [`MAX_SYNC_MESSAGE_BYTES`] before anything is allocated.
+
+use std::io;
+use std::marker::PhantomData;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The protocol name.
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/amsp/sync/1.0.0");
+/// Largest sync message: room for the ids of 100 000 events, or a batch of event envelopes.
+pub const MAX_SYNC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Most event ids one `EventIds` request carries. A node holding more sends its newest ones;
+/// the rest arrive through pushes. (Range-based reconciliation would lift this bound.)
+pub const MAX_HAVE_IDS: usize = 100_000;
+/// Most envelopes in one `Events` reply or `Push`; the asker repeats while `more` is set.
+pub const MAX_EVENTS_PER_MESSAGE: usize = 256;
+
+/// A sync question.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SyncRequest {
+    /// "Send me your signed profile."
+    Profile,
+    /// "These are the order events I hold; send me what I lack."
+    EventIds {
+        /// Ids held by the asker.
+        have: Vec<[u8; 32]>,
+    },
+    /// "Here are events you may lack."
+    Push {
+        /// Envelope bytes.
+        events: Vec<Vec<u8>>,
+    },
+}
+
+/// A sync answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SyncResponse {
+    /// The responder's profile envelope.
+    Profile(Option<Vec<u8>>),
+    /// Events the asker lacked; `more` if the responder holds further ones.
+    Events {
+        /// Envelope bytes.
+        events: Vec<Vec<u8>>,
+        /// Whether to ask again.
+        more: bool,
+    },
+    /// How many pushed events were new.
+    Ack {
+        /// New events.
+        accepted: u32,
+    },
+    /// The request was refused, with the reason.
+    Refused(String),
+}
+
+/// A length-prefixed postcard codec, used for the sync protocol.
+#[derive(Debug)]
+pub struct PostcardCodec<Req, Res> {
+    _types: PhantomData<fn() -> (Req, Res)>,
+}
+
+impl<Req, Res> Default for PostcardCodec<Req, Res> {
+    fn default() -> Self {
+        Self {
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Req, Res> Clone for PostcardCodec<Req, Res> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// The sync protocol's codec.
+pub type SyncCodec = PostcardCodec<SyncRequest, SyncResponse>;
+
+async fn read_message<T, M>(io: &mut T) -> io::Result<M>
+where
+    T: AsyncRead + Unpin + Send,
+    M: DeserializeOwned,
+{
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_SYNC_MESSAGE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{len}-byte sync message exceeds {MAX_SYNC_MESSAGE_BYTES}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    postcard::from_bytes(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+async fn write_message<T, M>(io: &mut T, msg: &M) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin + Send,
+    M: Serialize + Sync,
+{
+    let bytes = postcard::to_stdvec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    if bytes.len() > MAX_SYNC_MESSAGE_BYTES {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "sync message too large"));
+    }
+    let len = u32::try_from(bytes.len()).map_err(|_| io::Error::other("length"))?;
+    io.write_all(&len.to_be_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.close().await
+}
+
+impl<Req, Res> libp2p::request_response::Codec for PostcardCodec<Req, Res>
+where
+    Req: Serialize + DeserializeOwned + Send + Sync + 'static,
+    Res: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Protocol = StreamProtocol;
+    type Request = Req;
+    type Response = Res;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Req>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_message(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Res>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_message(io).await
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Req) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_message(io, &req).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Res) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_message(io, &res).await
+    }
+}

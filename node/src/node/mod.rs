@@ -1,0 +1,557 @@
+//! The running node: identity, store, network and order logs joined into one handle.
+//!
+//! [`Node`] is the one async interface to a participant: the control API serves it over HTTP
+//! and tests drive it in-process. Starting a node loads (or creates) its identity, opens its
+//! store, loads its order logs, signs its profile, starts the network and a service task that
+//! answers peers (see [`service`]).
+
+pub mod events;
+pub mod fetch;
+pub mod orders;
+mod service;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use amsp_proto::envelope::{Envelope, VerifyPolicy};
+use amsp_proto::id::{ContentId, OrderId, PartId};
+use amsp_proto::order::{Action, Folded, PartSpec};
+use amsp_proto::process::Material;
+use amsp_proto::profile::Profile;
+use amsp_proto::requirements::PartRequirements;
+use libp2p::PeerId;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::config::NodeConfig;
+use crate::identity::{Identity, IdentityError};
+use crate::network::{self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse, Topic};
+use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
+use crate::store::{Store, StoreError, StoreOpenError};
+use events::{EVENT_BUFFER, NodeEvent};
+use fetch::FetchError;
+use orders::Orders;
+
+/// The node's clock in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeStartError {
+    /// The identity could not be loaded or created.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreOpenError),
+    /// Reading the stored order events failed.
+    #[error("loading order events: {0}")]
+    Load(#[from] StoreError),
+    /// The profile could not be signed.
+    #[error("signing the profile: {0}")]
+    Profile(String),
+    /// The network could not start.
+    #[error(transparent)]
+    Network(#[from] NetworkStartError),
+}
+
+/// Why a model could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddModelError {
+    /// A `--for` peer's profile (and so its age recipient) is not known.
+    #[error("no profile known for peer {peer}: connect to it first so its age recipient is learned")]
+    UnknownRecipient {
+        /// The peer.
+        peer: String,
+    },
+    /// Packing failed.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    /// The manifest could not be signed.
+    #[error("signing the manifest: {0}")]
+    Seal(String),
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a model could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GetModelError {
+    /// Fetching the package failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The package was fetched but could not be opened (not a recipient, corrupt).
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why an order operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderOpError {
+    /// The order log refused the event.
+    #[error(transparent)]
+    Order(#[from] amsp_proto::order::OrderError),
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `status` as the API and CLI report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// This node.
+    pub peer_id: String,
+    /// Its age recipient.
+    pub age_recipient: String,
+    /// Bound listen addresses.
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    pub connected_peers: Vec<String>,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// amspd version.
+    pub version: String,
+    /// Invalid messages received since start.
+    pub invalid_messages: u64,
+    /// Inbound requests dropped under load.
+    pub dropped_requests: u64,
+    /// Model packages held.
+    pub models: usize,
+    /// Orders held.
+    pub orders: usize,
+}
+
+/// One model package as `model ls` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    /// Content id.
+    pub cid: String,
+    /// The manifest's author.
+    pub author: String,
+    /// The manifest.
+    pub manifest: ModelManifest,
+    /// Chunks held here.
+    pub chunks_held: usize,
+    /// Whether this node is a recipient.
+    pub readable: bool,
+}
+
+/// One order as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderSummary {
+    /// The order.
+    pub order: String,
+    /// Events held.
+    pub events: usize,
+    /// Its stage, once its first event is held.
+    pub stage: Option<String>,
+}
+
+pub(crate) struct Inner {
+    identity: Arc<Identity>,
+    store: Store,
+    network: Network,
+    config: NodeConfig,
+    profile: Vec<u8>,
+    orders: Mutex<Orders>,
+    events: broadcast::Sender<NodeEvent>,
+}
+
+/// Handle to a running node. Clone freely.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("peer_id", &self.peer_id()).finish()
+    }
+}
+
+impl Node {
+    /// Starts a node from its configuration.
+    pub async fn start(config: NodeConfig) -> Result<Self, NodeStartError> {
+        let identity = Arc::new(Identity::load_or_create(&config.data_dir)?);
+        let store = Store::open(&config.data_dir)?;
+        let now = now_ms();
+        let mut orders = Orders::default();
+        let mut stored = Vec::new();
+        for id in store.order_event_ids()? {
+            if let Some(bytes) = store.order_event(&id)?
+                && let Ok(env) = Envelope::from_bytes(&bytes)
+            {
+                stored.push(env);
+            }
+        }
+        let (_, refused) = orders.insert_all(stored, now);
+        for r in refused {
+            tracing::warn!(event = %r.id, error = %r.error, "stored order event no longer accepted");
+        }
+        let profile = Profile {
+            display_name: config.display_name.clone(),
+            roles: config.roles.clone(),
+            age_recipient: identity.age_recipient().to_string(),
+            skills: Vec::new(),
+            processes: Vec::new(),
+            materials: Vec::new(),
+            location: None,
+        };
+        let profile = Envelope::seal(identity.keypair(), &profile, now, rand::random())
+            .map_err(|e| NodeStartError::Profile(e.to_string()))?
+            .to_bytes();
+        store
+            .put_profile(&identity.peer_id().to_bytes(), profile.clone())
+            .await?;
+        let (network, net_events) =
+            network::spawn(identity.keypair().clone(), config.network.clone()).await?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let node = Node {
+            inner: Arc::new(Inner {
+                identity,
+                store,
+                network,
+                config,
+                profile,
+                orders: Mutex::new(orders),
+                events,
+            }),
+        };
+        tokio::spawn(service::run(node.clone(), net_events));
+        Ok(node)
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.identity.peer_id()
+    }
+
+    /// The node's store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The node's network handle.
+    pub fn network(&self) -> &Network {
+        &self.inner.network
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// Subscribes to the node's event stream.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, ev: NodeEvent) {
+        let _ = self.inner.events.send(ev);
+    }
+
+    fn orders(&self) -> MutexGuard<'_, Orders> {
+        // A panic while holding the lock leaves the logs as they were: still usable.
+        self.inner.orders.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Identity, addresses, peers, roles, version and counters.
+    pub async fn status(&self) -> Status {
+        let net = self.inner.network.status().await;
+        let models = self.inner.store.manifests().map(|m| m.len()).unwrap_or(0);
+        let orders = self.orders().ids().len();
+        Status {
+            peer_id: self.peer_id().to_string(),
+            age_recipient: self.inner.identity.age_recipient().to_string(),
+            listen_addrs: net.as_ref().map(|n| n.listen_addrs.clone()).unwrap_or_default(),
+            connected_peers: net.as_ref().map(|n| n.connected_peers.clone()).unwrap_or_default(),
+            roles: self.inner.config.roles.iter().map(|r| r.name().to_string()).collect(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            invalid_messages: net.as_ref().map_or(0, |n| n.invalid_messages),
+            dropped_requests: net.as_ref().map_or(0, |n| n.dropped_requests),
+            models,
+            orders,
+        }
+    }
+
+    /// Connected peers with their standing.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        self.inner.network.peers().await
+    }
+
+    /// The age recipient of `peer`, from its stored profile, asking the peer if connected.
+    async fn recipient_of(&self, peer: PeerId) -> Result<Recipient, AddModelError> {
+        let unknown = || AddModelError::UnknownRecipient {
+            peer: peer.to_string(),
+        };
+        if self.inner.store.profile(&peer.to_bytes())?.is_none() {
+            service::fetch_profile(self, peer).await;
+        }
+        let bytes = self.inner.store.profile(&peer.to_bytes())?.ok_or_else(unknown)?;
+        let profile = Envelope::from_bytes(&bytes)
+            .and_then(|e| e.decode_body::<Profile>())
+            .map_err(|_| unknown())?;
+        let age = profile.age_recipient.parse().map_err(|_| unknown())?;
+        Ok(Recipient {
+            peer: peer.to_string(),
+            age,
+        })
+    }
+
+    /// Packs a model for this node and `for_peers`, stores it and announces this node as its
+    /// provider. Returns the model's content id.
+    pub async fn add_model(
+        &self,
+        bytes: Vec<u8>,
+        meta: PackageMeta,
+        for_peers: &[PeerId],
+    ) -> Result<ContentId, AddModelError> {
+        let me = self.peer_id();
+        let mut recipients = vec![Recipient {
+            peer: me.to_string(),
+            age: self.inner.identity.age_recipient(),
+        }];
+        for p in for_peers {
+            if *p != me && !recipients.iter().any(|r| r.peer == p.to_string()) {
+                recipients.push(self.recipient_of(*p).await?);
+            }
+        }
+        let package = tokio::task::spawn_blocking(move || package::build(&bytes, meta, &recipients))
+            .await
+            .map_err(|e| AddModelError::Seal(e.to_string()))??;
+        let envelope = Envelope::seal(
+            self.inner.identity.keypair(),
+            &package.manifest,
+            now_ms(),
+            rand::random(),
+        )
+        .map_err(|e| AddModelError::Seal(e.to_string()))?
+        .to_bytes();
+        let cid = ContentId::of(&envelope);
+        let chunks = package
+            .manifest
+            .chunks
+            .iter()
+            .copied()
+            .zip(package.chunks)
+            .collect();
+        self.inner.store.put_chunks(chunks).await?;
+        self.inner.store.put_manifest(cid.0, envelope).await?;
+        self.inner.network.start_providing(cid.0).await;
+        self.emit(NodeEvent::ModelAdded {
+            cid: cid.to_string(),
+        });
+        Ok(cid)
+    }
+
+    /// Fetches a model package (from the store, or from providers) and decrypts it.
+    pub async fn get_model(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
+        let manifest = fetch::fetch(self, cid).await?;
+        let mut chunks = Vec::with_capacity(manifest.chunks.len());
+        for h in &manifest.chunks {
+            chunks.push(self.inner.store.chunk(h)?.ok_or(GetModelError::Fetch(
+                FetchError::ChunksUnavailable {
+                    cid: cid.to_string(),
+                    missing: 1,
+                    reasons: vec!["a chunk vanished from the store".into()],
+                },
+            ))?);
+        }
+        let identity = Arc::clone(&self.inner.identity);
+        let out = tokio::task::spawn_blocking(move || {
+            package::open(&manifest, &chunks, identity.age_identity())
+        })
+        .await
+        .map_err(|e| {
+            GetModelError::Unpack(UnpackError::Corrupt {
+                name: cid.to_string(),
+                reason: e.to_string(),
+            })
+        })??;
+        Ok(out)
+    }
+
+    /// Every model package whose manifest this node holds.
+    pub fn models(&self) -> Result<Vec<ModelInfo>, StoreError> {
+        let me = self.peer_id().to_string();
+        let mut out = Vec::new();
+        for (cid, bytes) in self.inner.store.manifests()? {
+            let Ok(env) = Envelope::from_bytes(&bytes) else {
+                continue;
+            };
+            let Ok(manifest) = env.decode_body::<ModelManifest>() else {
+                continue;
+            };
+            let held = self.inner.store.has_chunks(&manifest.chunks)?;
+            out.push(ModelInfo {
+                cid: ContentId(cid).to_string(),
+                author: env.author().map(|a| a.to_string()).unwrap_or_default(),
+                chunks_held: held.iter().filter(|h| **h).count(),
+                readable: manifest.recipients.contains(&me),
+                manifest,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Starts an order: a request for quotes on one model. Persists the event, pushes it to
+    /// connected peers and announces it on the orders topic.
+    pub async fn request_quote(
+        &self,
+        model: ContentId,
+        name: String,
+        material: &str,
+        quantity: u32,
+    ) -> Result<OrderId, OrderOpError> {
+        let now = now_ms();
+        let order = OrderId::from_parts(now, rand::random());
+        let action = Action::QuoteRequested {
+            parts: vec![PartSpec {
+                part: PartId::from_parts(now, rand::random()),
+                model,
+                name,
+                requirements: PartRequirements::new(Material::new(material), quantity.max(1)),
+            }],
+        };
+        let env = self
+            .orders()
+            .entry(order)
+            .append(self.inner.identity.keypair(), action, now, rand::random())?;
+        self.persist_and_spread(vec![(order, env.clone())], None).await?;
+        let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
+        Ok(order)
+    }
+
+    /// Every order held.
+    pub fn order_list(&self) -> Vec<OrderSummary> {
+        let orders = self.orders();
+        orders
+            .ids()
+            .into_iter()
+            .filter_map(|id| {
+                let log = orders.get(&id)?;
+                Some(OrderSummary {
+                    order: id.to_string(),
+                    events: log.len(),
+                    stage: log.state().state.map(|s| s.stage.name().to_string()),
+                })
+            })
+            .collect()
+    }
+
+    /// An order's folded state and history.
+    pub fn order(&self, id: &OrderId) -> Option<Folded> {
+        self.orders().get(id).map(|l| l.state())
+    }
+
+    /// Verifies and adds order events from `source` (or local), persists the new ones and
+    /// passes them on. Returns how many were new.
+    pub(crate) async fn accept_events(
+        &self,
+        envelopes: Vec<Envelope>,
+        source: Option<PeerId>,
+    ) -> Result<usize, StoreError> {
+        let (new, refused) = self.orders().insert_all(envelopes, now_ms());
+        if let Some(peer) = source {
+            for r in refused.iter().filter(|r| r.blame) {
+                self.inner
+                    .network
+                    .report_invalid(peer, format!("order event {}: {}", r.id, r.error))
+                    .await;
+            }
+        }
+        let n = new.len();
+        self.persist_and_spread(new, source).await?;
+        Ok(n)
+    }
+
+    async fn persist_and_spread(
+        &self,
+        new: Vec<(OrderId, Envelope)>,
+        source: Option<PeerId>,
+    ) -> Result<(), StoreError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(new.len());
+        for (order, env) in &new {
+            let b = env.to_bytes();
+            self.inner
+                .store
+                .insert_order_event(order.0.0, env.id().0, b.clone())
+                .await?;
+            let action = env
+                .decode_body::<amsp_proto::order::OrderEvent>()
+                .map(|e| e.action.name())
+                .unwrap_or("unknown");
+            self.emit(NodeEvent::OrderEvent {
+                order: order.to_string(),
+                event: env.id().to_string(),
+                action: action.to_string(),
+            });
+            bytes.push(b);
+        }
+        let node = self.clone();
+        tokio::spawn(async move { service::push_events(&node, bytes, source).await });
+        Ok(())
+    }
+
+    /// The ids of every order event held, for set-difference sync.
+    pub(crate) fn event_ids(&self) -> BTreeSet<ContentId> {
+        self.orders().event_ids()
+    }
+
+    /// Envelopes held that are not in `have`, at most `max` of them; and whether more remain.
+    pub(crate) fn events_missing_from(
+        &self,
+        have: &BTreeSet<ContentId>,
+        max: usize,
+        max_bytes: usize,
+    ) -> (Vec<Vec<u8>>, bool) {
+        let orders = self.orders();
+        let mut out = Vec::new();
+        let mut size = 0;
+        for id in orders.ids() {
+            let Some(log) = orders.get(&id) else { continue };
+            for env in log.missing_from(have) {
+                let b = env.to_bytes();
+                if out.len() >= max || size + b.len() > max_bytes {
+                    return (out, true);
+                }
+                size += b.len();
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
+
+    /// The node's own signed profile.
+    pub(crate) fn profile_envelope(&self) -> Vec<u8> {
+        self.inner.profile.clone()
+    }
+
+    /// Asks a connected peer for something over the sync protocol.
+    pub(crate) async fn sync_request(
+        &self,
+        peer: PeerId,
+        req: SyncRequest,
+    ) -> Result<SyncResponse, network::RequestError> {
+        self.inner.network.request_sync(peer, req).await
+    }
+
+    /// Verifies a profile envelope claimed to be `peer`'s.
+    pub(crate) fn verify_profile(bytes: &[u8], peer: PeerId) -> Result<Profile, String> {
+        let env = Envelope::from_bytes(bytes).map_err(|e| e.to_string())?;
+        env.open::<Profile>(&VerifyPolicy::history(now_ms()).from_author(peer))
+            .map_err(|e| e.to_string())
+    }
+}

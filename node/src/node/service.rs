@@ -1,0 +1,243 @@
+//! Answers the network: serves chunks and sync requests, syncs with each peer that connects,
+//! and takes in validated gossip.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use amsp_proto::envelope::Envelope;
+use amsp_proto::id::ContentId;
+use libp2p::PeerId;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::Node;
+use super::events::NodeEvent;
+use crate::network::sync_protocol::{MAX_EVENTS_PER_MESSAGE, MAX_HAVE_IDS, MAX_SYNC_MESSAGE_BYTES};
+use crate::network::{ChunkRequest, ChunkResponse, NetworkEvent, SyncRequest, SyncResponse, Topic};
+
+/// Inbound requests served at once; further ones wait (and, past the network's event queue,
+/// are dropped), so a flood of requests cannot make the node spawn without bound.
+const MAX_CONCURRENT_SERVES: usize = 64;
+/// Rounds of `EventIds` per connection before giving up on catching up in one go.
+const MAX_SYNC_ROUNDS: usize = 64;
+/// Payload budget of one `Events` reply, below the sync message limit with room for framing.
+const EVENTS_REPLY_BYTES: usize = MAX_SYNC_MESSAGE_BYTES - 64 * 1024;
+
+pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
+    let serving = Arc::new(Semaphore::new(MAX_CONCURRENT_SERVES));
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            NetworkEvent::PeerConnected(peer) => {
+                node.emit(NodeEvent::PeerConnected {
+                    peer: peer.to_string(),
+                });
+                let node = node.clone();
+                tokio::spawn(async move { sync_with(&node, peer).await });
+            }
+            NetworkEvent::PeerDisconnected(peer) => node.emit(NodeEvent::PeerDisconnected {
+                peer: peer.to_string(),
+            }),
+            NetworkEvent::Gossip {
+                topic,
+                source,
+                envelope,
+            } => {
+                node.emit(NodeEvent::Gossip {
+                    topic: topic.name().to_string(),
+                    author: envelope.author().map(|a| a.to_string()).unwrap_or_default(),
+                    kind: envelope.kind.clone(),
+                    id: envelope.id().to_string(),
+                });
+                if topic == Topic::Orders
+                    && let Err(e) = node.accept_events(vec![envelope], Some(source)).await
+                {
+                    tracing::error!(error = %e, "storing a gossiped order event");
+                }
+            }
+            NetworkEvent::ChunkRequest {
+                peer: _,
+                request,
+                channel,
+            } => {
+                let Ok(permit) = Arc::clone(&serving).acquire_owned().await else {
+                    break;
+                };
+                let node = node.clone();
+                tokio::spawn(async move {
+                    let response = serve_chunks(&node, request).await;
+                    node.network().respond_chunks(channel, response).await;
+                    drop(permit);
+                });
+            }
+            NetworkEvent::SyncRequest {
+                peer,
+                request,
+                channel,
+            } => {
+                let Ok(permit) = Arc::clone(&serving).acquire_owned().await else {
+                    break;
+                };
+                let node = node.clone();
+                tokio::spawn(async move {
+                    let response = serve_sync(&node, peer, request).await;
+                    node.network().respond_sync(channel, response).await;
+                    drop(permit);
+                });
+            }
+            NetworkEvent::Rejected { peer, reason } => node.emit(NodeEvent::Rejected {
+                peer: peer.to_string(),
+                reason,
+            }),
+        }
+    }
+}
+
+async fn serve_chunks(node: &Node, request: ChunkRequest) -> ChunkResponse {
+    let store = node.store().clone();
+    tokio::task::spawn_blocking(move || match request {
+        ChunkRequest::Manifest(cid) => ChunkResponse::Manifest(store.manifest(&cid).ok().flatten()),
+        ChunkRequest::Chunks(hashes) => ChunkResponse::Chunks(
+            hashes
+                .iter()
+                .map(|h| store.chunk(h).ok().flatten())
+                .collect(),
+        ),
+    })
+    .await
+    .unwrap_or(ChunkResponse::Chunks(Vec::new()))
+}
+
+async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResponse {
+    match request {
+        SyncRequest::Profile => SyncResponse::Profile(Some(node.profile_envelope())),
+        SyncRequest::EventIds { have } => {
+            if have.len() > MAX_HAVE_IDS {
+                return SyncResponse::Refused(format!(
+                    "{} ids sent; the limit is {MAX_HAVE_IDS}",
+                    have.len()
+                ));
+            }
+            let have: BTreeSet<ContentId> = have.into_iter().map(ContentId).collect();
+            let (events, more) =
+                node.events_missing_from(&have, MAX_EVENTS_PER_MESSAGE, EVENTS_REPLY_BYTES);
+            SyncResponse::Events { events, more }
+        }
+        SyncRequest::Push { events } => {
+            if events.len() > MAX_EVENTS_PER_MESSAGE {
+                node.network()
+                    .report_invalid(peer, format!("pushed {} events at once", events.len()))
+                    .await;
+                return SyncResponse::Refused(format!(
+                    "at most {MAX_EVENTS_PER_MESSAGE} events per push"
+                ));
+            }
+            let envs = parse_envelopes(node, peer, &events).await;
+            match node.accept_events(envs, Some(peer)).await {
+                Ok(n) => SyncResponse::Ack {
+                    accepted: u32::try_from(n).unwrap_or(u32::MAX),
+                },
+                Err(e) => SyncResponse::Refused(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Decodes envelope bytes, reporting undecodable ones against `peer`.
+async fn parse_envelopes(node: &Node, peer: PeerId, events: &[Vec<u8>]) -> Vec<Envelope> {
+    let mut out = Vec::with_capacity(events.len());
+    for b in events {
+        match Envelope::from_bytes(b) {
+            Ok(e) => out.push(e),
+            Err(e) => {
+                node.network()
+                    .report_invalid(peer, format!("undecodable order event: {e}"))
+                    .await;
+            }
+        }
+    }
+    out
+}
+
+/// Learns `peer`'s profile (stores it if it verifies).
+pub(super) async fn fetch_profile(node: &Node, peer: PeerId) {
+    match node.sync_request(peer, SyncRequest::Profile).await {
+        Ok(SyncResponse::Profile(Some(bytes))) => match Node::verify_profile(&bytes, peer) {
+            Ok(profile) => {
+                if node.store().put_profile(&peer.to_bytes(), bytes).await.is_ok() {
+                    node.emit(NodeEvent::ProfileLearned {
+                        peer: peer.to_string(),
+                        name: profile.display_name,
+                    });
+                }
+            }
+            Err(e) => {
+                node.network()
+                    .report_invalid(peer, format!("bad profile: {e}"))
+                    .await;
+            }
+        },
+        Ok(_) => {}
+        Err(e) => tracing::debug!(%peer, error = %e, "profile request failed"),
+    }
+}
+
+/// On (re)connection: learn the peer's profile, then pull the order events we lack.
+async fn sync_with(node: &Node, peer: PeerId) {
+    fetch_profile(node, peer).await;
+    for _ in 0..MAX_SYNC_ROUNDS {
+        let have: Vec<[u8; 32]> = node
+            .event_ids()
+            .into_iter()
+            .rev()
+            .take(MAX_HAVE_IDS)
+            .map(|c| c.0)
+            .collect();
+        match node.sync_request(peer, SyncRequest::EventIds { have }).await {
+            Ok(SyncResponse::Events { events, more }) => {
+                let envs = parse_envelopes(node, peer, &events).await;
+                let got = envs.len();
+                match node.accept_events(envs, Some(peer)).await {
+                    Ok(new) => tracing::debug!(%peer, got, new, "synced order events"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "storing synced order events");
+                        return;
+                    }
+                }
+                if !more || got == 0 {
+                    return;
+                }
+            }
+            Ok(other) => {
+                tracing::debug!(%peer, ?other, "peer did not sync");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "sync request failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Pushes new events to every connected peer but `source`.
+pub(super) async fn push_events(node: &Node, events: Vec<Vec<u8>>, source: Option<PeerId>) {
+    let peers = node.peers().await;
+    for batch in events.chunks(MAX_EVENTS_PER_MESSAGE) {
+        for p in &peers {
+            let Ok(peer) = p.peer_id.parse::<PeerId>() else {
+                continue;
+            };
+            if Some(peer) == source {
+                continue;
+            }
+            let req = SyncRequest::Push {
+                events: batch.to_vec(),
+            };
+            let node = node.clone();
+            tokio::spawn(async move {
+                if let Err(e) = node.sync_request(peer, req).await {
+                    tracing::debug!(%peer, error = %e, "push failed; the peer catches up on reconnect");
+                }
+            });
+        }
+    }
+}

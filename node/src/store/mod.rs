@@ -1,0 +1,407 @@
+//! The node's durable store: one redb file in the data directory, owned by one writer thread.
+//!
+//! All writes go through [`Store`], a cheap cloneable handle that sends commands over a bounded
+//! queue to the writer thread (see [`actor`]). The writer applies every command waiting in the
+//! queue in one write transaction, commits it with `Durability::Immediate` (one fsync), and only
+//! then acknowledges each command: an `Ok` from any write method means the data is on disk and
+//! survives SIGKILL or power loss. Batching many pending writes into one commit ("group commit")
+//! keeps that promise while paying one fsync per batch instead of one per write.
+//!
+//! Reads use redb's MVCC read transactions directly on the shared database and never wait for
+//! the writer; they see every acknowledged write.
+
+mod actor;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use tokio::sync::{mpsc, oneshot};
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "amsp.redb";
+/// Depth of the writer's queue: enough to fill several batches while a commit runs, small
+/// enough that callers feel back-pressure instead of piling up memory.
+pub const WRITE_QUEUE_DEPTH: usize = 4096;
+/// Most commands applied in one transaction, so one huge burst cannot hold acks back for long.
+pub const MAX_BATCH: usize = 1024;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOpenError {
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// redb refused the file (locked by another process, corrupt, or unreadable).
+    #[error("database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        source: Box<redb::Error>,
+    },
+    /// The writer thread could not be started.
+    #[error("starting the store writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Why a read or write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb reported an error; the write was not acknowledged and is not durable.
+    #[error("database: {0}")]
+    Database(#[from] Box<redb::Error>),
+    /// The batch holding this write failed to commit; it is not durable.
+    #[error("commit failed: {reason}")]
+    Commit {
+        /// redb's reason.
+        reason: String,
+    },
+    /// The writer thread has stopped (the node is shutting down).
+    #[error("the store writer has stopped")]
+    Closed,
+}
+
+impl StoreError {
+    fn db(e: impl Into<redb::Error>) -> Self {
+        Self::Database(Box::new(e.into()))
+    }
+}
+
+/// One durable write.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Profile { peer: Vec<u8>, envelope: Vec<u8> },
+    OrderEvent { order: [u8; 16], event: [u8; 32], envelope: Vec<u8> },
+    Manifest { cid: [u8; 32], envelope: Vec<u8> },
+    Chunks { chunks: Vec<([u8; 32], Vec<u8>)> },
+    Printer { id: [u8; 16], record: Vec<u8> },
+    Job { id: [u8; 16], record: Vec<u8> },
+    Alert { record: Vec<u8> },
+    Log { entry: Vec<u8> },
+}
+
+/// What a durable write reports back.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Stored; `true` if the key was new.
+    Inserted(bool),
+    /// Appended at this sequence number.
+    Seq(u64),
+}
+
+pub(crate) struct Command {
+    write: Write,
+    reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+/// Handle to the node's store. Clone freely: all clones share one writer and one file.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    tx: mpsc::Sender<Command>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `data_dir` and starts its writer thread.
+    ///
+    /// redb recovers a file left by a killed process on open: the last committed transaction is
+    /// what it finds.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreOpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreOpenError::Dir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let err = |e: redb::Error| StoreOpenError::Database {
+            path: path.clone(),
+            source: Box::new(e),
+        };
+        let db = Database::create(&path).map_err(|e| err(e.into()))?;
+        let next_log = actor::create_tables(&db).map_err(err)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
+        let writer_db = Arc::clone(&db);
+        std::thread::Builder::new()
+            .name("amsp-store-writer".into())
+            .spawn(move || actor::run(&writer_db, rx, next_log))
+            .map_err(StoreOpenError::Thread)?;
+        Ok(Self { db, tx, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command { write, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn write_inserted(&self, write: Write) -> Result<bool, StoreError> {
+        match self.write(write).await? {
+            Written::Inserted(new) => Ok(new),
+            Written::Seq(_) => Ok(true),
+        }
+    }
+
+    /// Stores (replaces) the signed profile of `peer`.
+    pub async fn put_profile(&self, peer: &[u8], envelope: Vec<u8>) -> Result<(), StoreError> {
+        self.write_inserted(Write::Profile {
+            peer: peer.to_vec(),
+            envelope,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Stores an order event envelope; `Ok(true)` if it was not held before.
+    pub async fn insert_order_event(
+        &self,
+        order: [u8; 16],
+        event: [u8; 32],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        self.write_inserted(Write::OrderEvent {
+            order,
+            event,
+            envelope,
+        })
+        .await
+    }
+
+    /// Stores a model manifest envelope under its content id; `Ok(true)` if new.
+    pub async fn put_manifest(&self, cid: [u8; 32], envelope: Vec<u8>) -> Result<bool, StoreError> {
+        self.write_inserted(Write::Manifest { cid, envelope }).await
+    }
+
+    /// Stores chunks under their hashes in one durable write. The caller has verified them.
+    pub async fn put_chunks(&self, chunks: Vec<([u8; 32], Vec<u8>)>) -> Result<(), StoreError> {
+        self.write_inserted(Write::Chunks { chunks }).await.map(|_| ())
+    }
+
+    /// Stores (replaces) a printer record.
+    pub async fn put_printer(&self, id: [u8; 16], record: Vec<u8>) -> Result<(), StoreError> {
+        self.write_inserted(Write::Printer { id, record })
+            .await
+            .map(|_| ())
+    }
+
+    /// Stores (replaces) a job record.
+    pub async fn put_job(&self, id: [u8; 16], record: Vec<u8>) -> Result<(), StoreError> {
+        self.write_inserted(Write::Job { id, record }).await.map(|_| ())
+    }
+
+    /// Appends an alert; returns its sequence number.
+    pub async fn push_alert(&self, record: Vec<u8>) -> Result<u64, StoreError> {
+        match self.write(Write::Alert { record }).await? {
+            Written::Seq(s) => Ok(s),
+            Written::Inserted(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Appends an entry to the append-only log; returns its sequence number.
+    pub async fn append_log(&self, entry: Vec<u8>) -> Result<u64, StoreError> {
+        match self.write(Write::Log { entry }).await? {
+            Written::Seq(s) => Ok(s),
+            Written::Inserted(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// The signed profile of `peer`, if held.
+    pub fn profile(&self, peer: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::PROFILES).map_err(StoreError::db)?;
+        Ok(t.get(peer).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every held profile envelope.
+    pub fn profiles(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::PROFILES).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (_, v) = row.map_err(StoreError::db)?;
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    /// One order event envelope by event id.
+    pub fn order_event(&self, event: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
+        Ok(t.get(event).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The ids of every held order event.
+    pub fn order_event_ids(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
+        let mut out = Vec::with_capacity(usize::try_from(t.len().map_err(StoreError::db)?).unwrap_or(0));
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, _) = row.map_err(StoreError::db)?;
+            out.push(*k.value());
+        }
+        Ok(out)
+    }
+
+    /// The event envelopes of one order.
+    pub fn order_events(&self, order: &[u8; 16]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let idx = txn.open_table(tables::ORDER_INDEX).map_err(StoreError::db)?;
+        let events = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
+        let mut lo = [0u8; 48];
+        lo[..16].copy_from_slice(order);
+        let mut hi = [0xffu8; 48];
+        hi[..16].copy_from_slice(order);
+        let mut out = Vec::new();
+        for row in idx.range::<&[u8; 48]>(&lo..=&hi).map_err(StoreError::db)? {
+            let (k, _) = row.map_err(StoreError::db)?;
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&k.value()[16..]);
+            if let Some(v) = events.get(&id).map_err(StoreError::db)? {
+                out.push(v.value().to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// A manifest envelope by model content id.
+    pub fn manifest(&self, cid: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::MANIFESTS).map_err(StoreError::db)?;
+        Ok(t.get(cid).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every held manifest envelope with its content id.
+    pub fn manifests(&self) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::MANIFESTS).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, v) = row.map_err(StoreError::db)?;
+            out.push((*k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// A chunk by hash.
+    pub fn chunk(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
+        Ok(t.get(hash).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Which of `hashes` are held.
+    pub fn has_chunks(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
+        hashes
+            .iter()
+            .map(|h| Ok(t.get(h).map_err(StoreError::db)?.is_some()))
+            .collect()
+    }
+
+    /// A printer record.
+    pub fn printer(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::PRINTERS).map_err(StoreError::db)?;
+        Ok(t.get(id).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// A job record.
+    pub fn job(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::JOBS).map_err(StoreError::db)?;
+        Ok(t.get(id).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// One alert by sequence number.
+    pub fn alert(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::ALERTS).map_err(StoreError::db)?;
+        Ok(t.get(seq).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// One log entry by sequence number.
+    pub fn log_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::LOG).map_err(StoreError::db)?;
+        Ok(t.get(seq).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Number of log entries (the next sequence number).
+    pub fn log_len(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::LOG).map_err(StoreError::db)?;
+        t.len().map_err(StoreError::db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_survive_reopen_and_concurrent_writers_share_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut tasks = Vec::new();
+            for i in 0u8..64 {
+                let s = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let new = s.insert_order_event([i; 16], [i; 32], vec![i; 10]).await.unwrap();
+                    let seq = s.append_log(vec![i]).await.unwrap();
+                    (new, seq)
+                }));
+            }
+            let mut seqs = Vec::new();
+            for t in tasks {
+                let (new, seq) = t.await.unwrap();
+                assert!(new);
+                seqs.push(seq);
+            }
+            seqs.sort_unstable();
+            assert_eq!(seqs, (0..64).collect::<Vec<_>>());
+            assert!(!store.insert_order_event([1; 16], [1; 32], vec![1; 10]).await.unwrap());
+        }
+        // The writer thread of the first handle exits once every handle is dropped.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.order_event_ids().unwrap().len(), 64);
+        assert_eq!(store.order_events(&[7; 16]).unwrap(), vec![vec![7u8; 10]]);
+        assert_eq!(store.log_len().unwrap(), 64);
+        assert_eq!(store.append_log(b"next".to_vec()).await.unwrap(), 64);
+    }
+
+    #[tokio::test]
+    async fn chunks_and_manifests_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.put_chunks(vec![([1; 32], b"abc".to_vec()), ([2; 32], b"de".to_vec())]).await.unwrap();
+        assert_eq!(store.has_chunks(&[[1; 32], [3; 32]]).unwrap(), vec![true, false]);
+        assert_eq!(store.chunk(&[2; 32]).unwrap().unwrap(), b"de");
+        assert!(store.put_manifest([9; 32], b"m".to_vec()).await.unwrap());
+        assert_eq!(store.manifests().unwrap(), vec![([9; 32], b"m".to_vec())]);
+    }
+}

@@ -1,0 +1,26 @@
+//! Table definitions of the node's redb file.
+//!
+//! Every table name carries a format version (`"order_events-0"`): a change of key or value
+//! layout gets a new name, so an old file is migrated table by table instead of misread.
+
+use redb::TableDefinition;
+
+/// Signed profile envelopes, by the author's peer id bytes.
+pub const PROFILES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("profiles-0");
+/// Signed order event envelopes, by event content id.
+pub const ORDER_EVENTS: TableDefinition<'_, &[u8; 32], &[u8]> =
+    TableDefinition::new("order_events-0");
+/// Index of events per order: order id (16 bytes) followed by event id (32 bytes).
+pub const ORDER_INDEX: TableDefinition<'_, &[u8; 48], ()> = TableDefinition::new("order_index-0");
+/// Signed model manifest envelopes, by model content id (blake3 of the envelope bytes).
+pub const MANIFESTS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("manifests-0");
+/// Encrypted model chunks, by blake3 of the chunk bytes.
+pub const CHUNKS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("chunks-0");
+/// Printer records (encoded by their owner module), by printer id.
+pub const PRINTERS: TableDefinition<'_, &[u8; 16], &[u8]> = TableDefinition::new("printers-0");
+/// Job records, by job id.
+pub const JOBS: TableDefinition<'_, &[u8; 16], &[u8]> = TableDefinition::new("jobs-0");
+/// Alerts, by arrival sequence number.
+pub const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("alerts-0");
+/// The append-only log, by sequence number starting at 0.
+pub const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("log-0");
