@@ -46,15 +46,11 @@ impl OctoPrint {
     fn launch(basedir: Option<&Path>, port: u16) -> Result<Self, String> {
         let script = repo_path("scripts/octoprint/start.sh");
         let mut cmd = Command::new("bash");
-        cmd.arg(&script)
-            .arg(port.to_string())
-            .env("OCTOPRINT_THROTTLE", THROTTLE_S_PER_LINE);
+        cmd.arg(&script).arg(port.to_string()).env("OCTOPRINT_THROTTLE", THROTTLE_S_PER_LINE);
         if let Some(dir) = basedir {
             cmd.env("OCTOPRINT_BASEDIR", dir);
         }
-        let out = cmd
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", script.display()))?;
         if !out.status.success() {
             return Err(format!(
                 "{} failed ({}): OctoPrint could not be installed or started.\nstdout:\n{}\nstderr:\n{}",
@@ -88,8 +84,7 @@ impl OctoPrint {
 
     fn stop(&self, remove: bool) {
         let mut cmd = Command::new("bash");
-        cmd.arg(repo_path("scripts/octoprint/stop.sh"))
-            .arg(&self.basedir);
+        cmd.arg(repo_path("scripts/octoprint/stop.sh")).arg(&self.basedir);
         if remove {
             cmd.arg("--rm");
         }
@@ -205,27 +200,15 @@ async fn octoprint_cancel_missing_file_and_bad_key() -> TestResult {
     let p = server.driver()?;
 
     let wrong = OctoPrintDriver::new(&server.url, "0123456789ABCDEF0123456789ABCDEF")?;
-    assert!(matches!(
-        wrong.status().await,
-        Err(DriverError::AuthRejected { status: 403, .. })
-    ));
-    assert!(matches!(
-        p.start("never-uploaded.gcode").await,
-        Err(DriverError::UnknownFile { .. })
-    ));
+    assert!(matches!(wrong.status().await, Err(DriverError::AuthRejected { status: 403, .. })));
+    assert!(matches!(p.start("never-uploaded.gcode").await, Err(DriverError::UnknownFile { .. })));
     assert!(matches!(p.pause().await, Err(DriverError::NoJob { .. })));
     assert!(matches!(p.cancel().await, Err(DriverError::NoJob { .. })));
 
     p.upload("tower.gcode", fixture()?).await?;
     p.start("tower.gcode").await?;
-    wait_for(&p, "printing", |s| {
-        s.state == PrinterState::Printing && s.progress > 0.05
-    })
-    .await?;
-    assert!(matches!(
-        p.start("tower.gcode").await,
-        Err(DriverError::Conflict { .. })
-    ));
+    wait_for(&p, "printing", |s| s.state == PrinterState::Printing && s.progress > 0.05).await?;
+    assert!(matches!(p.start("tower.gcode").await, Err(DriverError::Conflict { .. })));
     p.cancel().await?;
     let after = wait_for(&p, "idle after cancel", |s| s.state == PrinterState::Idle).await?;
     assert_eq!(after.job, None);
@@ -241,10 +224,7 @@ async fn octoprint_restart_mid_job_is_reported_interrupted() -> TestResult {
     let p = server.driver()?;
     p.upload("tower.gcode", fixture()?).await?;
     p.start("tower.gcode").await?;
-    wait_for(&p, "printing", |s| {
-        s.state == PrinterState::Printing && s.progress > 0.1
-    })
-    .await?;
+    wait_for(&p, "printing", |s| s.state == PrinterState::Printing && s.progress > 0.1).await?;
 
     server.stop(false);
     // Down: reported offline promptly (never hanging), commands fail as unreachable.
@@ -274,9 +254,6 @@ async fn octoprint_restart_mid_job_is_reported_interrupted() -> TestResult {
     .await?;
     assert_eq!(again.job.as_deref(), Some("tower.gcode"));
     p.cancel().await?;
-    eprintln!(
-        "octoprint restart test: restart {restart_took:?}, whole test {:?}",
-        began.elapsed()
-    );
+    eprintln!("octoprint restart test: restart {restart_took:?}, whole test {:?}", began.elapsed());
     Ok(())
 }
