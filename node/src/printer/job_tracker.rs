@@ -71,6 +71,13 @@ impl JobTracker {
         }
     }
 
+    /// Withdraws [`Self::cancel_requested`] when the host refused or never got the cancel.
+    pub fn cancel_withdrawn(&mut self) {
+        if let Some(job) = &mut self.job {
+            job.cancel_requested = false;
+        }
+    }
+
     /// The file of the tracked job still running (not yet resolved), if any.
     pub fn active_file(&self) -> Option<&str> {
         self.job.as_ref().filter(|j| j.outcome.is_none()).map(|j| j.file.as_str())

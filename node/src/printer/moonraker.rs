@@ -165,12 +165,16 @@ impl MoonrakerDriver {
             self.tracker().cancel_requested();
         }
         let endpoint = format!("/printer/print/{action}");
-        let response = self.client.post_empty(&endpoint).await?;
-        match response.status {
-            200..=299 => Ok(()),
-            400 | 409 => Err(refuse(Self::message(&response))),
-            _ => Err(self.client.refused(&endpoint, &response)),
+        let result = match self.client.post_empty(&endpoint).await {
+            Ok(r) if r.is_success() => Ok(()),
+            Ok(r) if matches!(r.status, 400 | 409) => Err(refuse(Self::message(&r))),
+            Ok(r) => Err(self.client.refused(&endpoint, &r)),
+            Err(e) => Err(e),
+        };
+        if action == "cancel" && result.is_err() {
+            self.tracker().cancel_withdrawn();
         }
+        result
     }
 
     async fn observe(&self) -> Result<Observed, DriverError> {

@@ -184,12 +184,16 @@ impl OctoPrintDriver {
             self.tracker().cancel_requested();
         }
         let endpoint = "/api/job";
-        let response = self.client.post_json(endpoint, &body).await?;
-        match response.status {
-            204 | 200 => Ok(()),
-            409 => Err(self.conflict(action, &response)),
-            _ => Err(self.client.refused(endpoint, &response)),
+        let result = match self.client.post_json(endpoint, &body).await {
+            Ok(r) if matches!(r.status, 204 | 200) => Ok(()),
+            Ok(r) if r.status == 409 => Err(self.conflict(action, &r)),
+            Ok(r) => Err(self.client.refused(endpoint, &r)),
+            Err(e) => Err(e),
+        };
+        if action == "cancel" && result.is_err() {
+            self.tracker().cancel_withdrawn();
         }
+        result
     }
 
     /// Reads `/api/printer` and `/api/job`; `None` when OctoPrint has no printer connection.
