@@ -257,3 +257,56 @@ async fn octoprint_restart_mid_job_is_reported_interrupted() -> TestResult {
     eprintln!("octoprint restart test: restart {restart_took:?}, whole test {:?}", began.elapsed());
     Ok(())
 }
+
+#[tokio::test]
+async fn octoprint_printer_fault_is_an_error_and_the_connection_comes_back() -> TestResult {
+    let began = Instant::now();
+    let server = OctoPrint::start()?;
+    let p = server.driver()?;
+    p.upload("tower.gcode", fixture()?).await?;
+    p.start("tower.gcode").await?;
+    wait_for(&p, "printing", |s| s.state == PrinterState::Printing && s.progress > 0.05).await?;
+
+    // The virtual printer's debug command makes its firmware halt as on a thermal runaway.
+    let http = reqwest::Client::new();
+    let sent = http
+        .post(format!("{}/api/printer/command", server.url))
+        .header("X-Api-Key", &server.api_key)
+        .json(&serde_json::json!({"command": "!!DEBUG:trigger_fatal_error_marlin"}))
+        .send()
+        .await?;
+    assert_eq!(sent.status().as_u16(), 204);
+    let fault = wait_for(&p, "the fault", |s| s.state == PrinterState::Error).await?;
+    let message = fault.error.clone().unwrap_or_default();
+    assert!(message.contains("Thermal Runaway"), "{fault:?}");
+    assert_eq!(fault.job.as_deref(), Some("tower.gcode"));
+
+    // The driver asks OctoPrint to reconnect; the printer comes back Operational.
+    let deadline = Instant::now() + STATE_WAIT;
+    loop {
+        p.status().await?;
+        let connection: serde_json::Value = http
+            .get(format!("{}/api/connection", server.url))
+            .header("X-Api-Key", &server.api_key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if connection["current"]["state"] == "Operational" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("printer never reconnected: {connection}").into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    // The faulted job keeps its error until an operator starts the next one.
+    let after = p.status().await?;
+    assert_eq!(after.state, PrinterState::Error, "{after:?}");
+    p.start("tower.gcode").await?;
+    wait_for(&p, "the next job", |s| s.state == PrinterState::Printing && s.progress > 0.02)
+        .await?;
+    p.cancel().await?;
+    eprintln!("octoprint fault test: {:?}", began.elapsed());
+    Ok(())
+}

@@ -7,7 +7,11 @@
 //! - status: `GET /api/printer?exclude=sd` (state flags, temperatures) and `GET /api/job`
 //!   (file, completion, print time, time left);
 //! - reconnect: `POST /api/connection` `{"command":"connect"}` when OctoPrint has lost its
-//!   serial connection to the printer (409 on `/api/printer`).
+//!   serial connection to the printer (409 on `/api/printer`), at most every
+//!   [`RECONNECT_INTERVAL`]. When a firmware fault closed the connection (OctoPrint's
+//!   `/api/job` `error`, e.g. thermal runaway) the printer is reported `error` with that message,
+//!   and the job it was printing keeps that outcome until the next start — an operator looks at
+//!   a printer that faulted before it prints again.
 //!
 //! OctoPrint ends a print as failed when it restarts and comes back "Operational" with no job;
 //! the [`JobTracker`] turns that into `interrupted`. Every request has a timeout
@@ -267,6 +271,16 @@ impl OctoPrintDriver {
         }))
     }
 
+    /// The firmware error that closed the printer connection, if OctoPrint reports one.
+    async fn connection_fault(&self) -> Option<String> {
+        let job = self.client.get("/api/job").await.ok()?;
+        opt_str(&job.json, "error")
+            .ok()
+            .flatten()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| format!("printer fault: {}", e.trim()))
+    }
+
     /// Asks OctoPrint to reconnect to its printer, at most once per [`RECONNECT_INTERVAL`].
     async fn maybe_reconnect(&self) -> Option<String> {
         let endpoint = "/api/connection";
@@ -307,9 +321,21 @@ impl OctoPrintDriver {
             Err(e) => return Err(e),
         };
         let Some(o) = observed else {
+            // No printer connection: after a firmware fault (thermal runaway, kill) OctoPrint
+            // keeps the reason in `/api/job` `error`; otherwise the printer is just offline.
+            let fault = self.connection_fault().await;
             let why = self.maybe_reconnect().await;
+            let job = self.tracker().active_file().map(str::to_owned);
+            if let Some(message) = fault {
+                self.tracker().observe_error(&message);
+                return Ok(PrinterStatus {
+                    job,
+                    error: Some(message),
+                    ..PrinterStatus::without_job(PrinterState::Error)
+                });
+            }
             return Ok(PrinterStatus {
-                job: self.tracker().active_file().map(str::to_owned),
+                job,
                 error: why,
                 ..PrinterStatus::without_job(PrinterState::Offline)
             });
