@@ -6,9 +6,10 @@
 //! (accelerate at the profile's acceleration, cruise at the commanded feedrate, decelerate),
 //! homing and dwells take their time, and `M109`/`M190` wait for a heater that ramps at the
 //! profile's heating rate. Consecutive moves pass through their junction at the profile's
-//! junction speed (Marlin's classic "jerk"; 0 makes every move start and stop at rest); the
-//! planner looks one move ahead, not a full buffer, so long runs of tiny segments are timed a
-//! little conservatively.
+//! junction speed (Marlin's classic "jerk"; 0 makes every move start and stop at rest), and
+//! `M204` sets the printing and travel accelerations as firmware does. The planner looks one
+//! move ahead, not a full buffer, so long runs of tiny segments are timed a little
+//! conservatively.
 //!
 //! Planning is pure and synchronous: the result is a [`Plan`] — total duration, the spans spent
 //! waiting for heat, and every heater target change — that the simulator plays back against a
@@ -345,6 +346,7 @@ struct PendingMove {
     distance: f64,
     cruise: f64,
     entry: f64,
+    accel: f64,
 }
 
 const X: usize = 0;
@@ -362,6 +364,10 @@ struct Planner<'m> {
     absolute_e: bool,
     units_mm: f64,
     feedrate_mm_s: f64,
+    /// Acceleration of extruding moves (`M204 P`/`S`), mm/s².
+    print_accel: f64,
+    /// Acceleration of travel moves (`M204 T`/`S`), mm/s².
+    travel_accel: f64,
     time_s: f64,
     motion_s: f64,
     heaters: Heaters,
@@ -382,6 +388,8 @@ impl<'m> Planner<'m> {
             absolute_e: true,
             units_mm: 1.0,
             feedrate_mm_s: INITIAL_FEEDRATE_MM_S,
+            print_accel: motion.acceleration_mm_s2,
+            travel_accel: motion.acceleration_mm_s2,
             time_s: 0.0,
             motion_s: 0.0,
             heaters: initial,
@@ -483,6 +491,10 @@ impl<'m> Planner<'m> {
                 self.set_position(&words);
                 Ok(())
             }
+            ('M', 204) => {
+                let words = parse_words(&rest)?;
+                self.set_acceleration(&words)
+            }
             ('M', 82) => {
                 self.absolute_e = true;
                 Ok(())
@@ -526,11 +538,12 @@ impl<'m> Planner<'m> {
 
     /// Queues a move at the current feedrate; the previous move is timed now that its exit
     /// speed (the junction speed between the two) is known.
-    fn queue_move(&mut self, distance: f64) {
+    fn queue_move(&mut self, distance: f64, extruding: bool) {
         self.plan.moves += 1;
         if distance <= 0.0 {
             return;
         }
+        let accel = if extruding { self.print_accel } else { self.travel_accel };
         let cruise = self.feedrate_mm_s.min(self.motion.max_feedrate_mm_s);
         let entry = match self.pending.take() {
             Some(previous) => {
@@ -540,7 +553,7 @@ impl<'m> Planner<'m> {
             }
             None => 0.0,
         };
-        self.pending = Some(PendingMove { distance, cruise, entry });
+        self.pending = Some(PendingMove { distance, cruise, entry, accel });
     }
 
     /// Brings the queued move to rest (before a dwell, a wait, homing, the end of the file).
@@ -551,8 +564,7 @@ impl<'m> Planner<'m> {
     }
 
     fn time_move(&mut self, m: PendingMove, exit: f64) {
-        let accel = self.motion.acceleration_mm_s2;
-        let t = move_time(m.distance, m.entry, exit, m.cruise, accel);
+        let t = move_time(m.distance, m.entry, exit, m.cruise, m.accel);
         self.motion_s += t;
         self.spend(t);
     }
@@ -564,8 +576,10 @@ impl<'m> Planner<'m> {
         let xyz = (d(X).powi(2) + d(Y).powi(2) + d(Z).powi(2)).sqrt();
         // Extruder-only moves (retract, prime) are timed by the filament length.
         let distance = if xyz > 0.0 { xyz } else { d(E).abs() };
+        // Extruding moves and retractions use the print acceleration, pure travel the travel one.
+        let extruding = d(E) != 0.0;
         self.position = target;
-        self.queue_move(distance);
+        self.queue_move(distance, extruding);
         Ok(())
     }
 
@@ -592,8 +606,9 @@ impl<'m> Planner<'m> {
         }
         let planar = radius * sweep;
         let dz = target[Z] - self.position[Z];
+        let extruding = target[E] != self.position[E];
         self.position = target;
-        self.queue_move((planar * planar + dz * dz).sqrt());
+        self.queue_move((planar * planar + dz * dz).sqrt(), extruding);
         Ok(())
     }
 
@@ -615,6 +630,28 @@ impl<'m> Planner<'m> {
         }
         self.motion_s += t;
         self.spend(t);
+    }
+
+    /// `M204 S` sets both accelerations, `P` the printing one, `T` the travel one (Marlin 2).
+    fn set_acceleration(&mut self, words: &Words) -> Result<(), String> {
+        for letter in ['S', 'P', 'T'] {
+            if let Some(a) = word(words, letter)
+                && a <= 0.0
+            {
+                return Err(format!("acceleration {letter}{a} must be positive"));
+            }
+        }
+        if let Some(a) = word(words, 'S') {
+            self.print_accel = a;
+            self.travel_accel = a;
+        }
+        if let Some(a) = word(words, 'P') {
+            self.print_accel = a;
+        }
+        if let Some(a) = word(words, 'T') {
+            self.travel_accel = a;
+        }
+        Ok(())
     }
 
     fn set_position(&mut self, words: &Words) {
@@ -832,6 +869,20 @@ mod tests {
         // A dwell brings the head to rest: no junction across it.
         let dwell = plan_with("G1 X50 F3000\nG4 P0\nG1 X100\n", &MotionLimits::default())?;
         assert!(close(dwell.total_s, stopped.total_s));
+        Ok(())
+    }
+
+    #[test]
+    fn m204_sets_print_and_travel_acceleration() -> Result<(), DriverError> {
+        let travel = "G1 X100 F3000\n";
+        let print = "G1 X100 E5 F3000\n";
+        let t = |a| trapezoid_time(100.0, 50.0, a);
+        assert!(close(plan(&format!("M204 S500\n{travel}"))?.total_s, t(500.0)));
+        // P changes printing moves only, T travel only.
+        assert!(close(plan(&format!("M204 P500\n{travel}"))?.total_s, t(1000.0)));
+        assert!(close(plan(&format!("M204 P500\n{print}"))?.total_s, t(500.0)));
+        assert!(close(plan(&format!("M204 T2000\n{travel}"))?.total_s, t(2000.0)));
+        assert!(matches!(plan("M204 S0\n"), Err(DriverError::InvalidGcode { line: 1, .. })));
         Ok(())
     }
 
