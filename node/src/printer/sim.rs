@@ -30,6 +30,9 @@ pub const DEFAULT_TIME_SCALE: f64 = 100.0;
 pub const MAX_TIME_SCALE: f64 = 1_000_000.0;
 /// Files one simulated printer keeps; a bound on the memory an engine bug could make it hold.
 pub const MAX_STORED_FILES: usize = 64;
+/// Total G-code bytes one simulated printer keeps in memory (a real host's storage is bounded
+/// too); an upload that would exceed it is refused.
+pub const MAX_STORED_BYTES: usize = 512 * 1024 * 1024;
 
 /// How a simulated printer behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -421,12 +424,20 @@ impl SimPrinter {
         Plan::build(file_name, &text, &self.settings.motion, thermal, Heaters::cold(thermal))?;
         let mut state = self.lock();
         self.check_connected(&state)?;
+        let full = |reason: String| DriverError::Conflict {
+            printer: self.name.to_string(),
+            action: "upload",
+            reason,
+        };
         if state.files.len() >= MAX_STORED_FILES && !state.files.contains_key(file_name) {
-            return Err(DriverError::Conflict {
-                printer: self.name.to_string(),
-                action: "upload",
-                reason: format!("the printer already holds {MAX_STORED_FILES} files"),
-            });
+            return Err(full(format!("the printer already holds {MAX_STORED_FILES} files")));
+        }
+        let kept: usize =
+            state.files.iter().filter(|(name, _)| *name != file_name).map(|(_, t)| t.len()).sum();
+        if kept + text.len() > MAX_STORED_BYTES {
+            return Err(full(format!(
+                "its storage would exceed {MAX_STORED_BYTES} bytes ({kept} bytes held)"
+            )));
         }
         state.files.insert(file_name.to_owned(), text.into());
         Ok(())
