@@ -1,6 +1,9 @@
 //! How fast the simulated printer plans G-code: it plans every file at upload (to refuse broken
 //! ones) and again at start, so planning time is paid twice per simulated job.
 
+// `criterion_group!` generates a public function without documentation.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use amsp_node::printer::gcode_plan::{Heaters, MotionLimits, Plan, ThermalModel};

@@ -192,9 +192,9 @@ pub enum ConfigError {
     Driver(#[from] DriverError),
 }
 
-/// The `[[printer]]` tables of a TOML file.
+/// The `[[printer]]` tables of a TOML file; other tables belong to the rest of `amspd`'s
+/// configuration and are left to it.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PrintersFile {
     #[serde(default)]
     printer: Vec<PrinterConfig>,
@@ -204,14 +204,21 @@ struct PrintersFile {
 pub fn printers_from_toml(text: &str) -> Result<Vec<PrinterConfig>, ConfigError> {
     let file: PrintersFile =
         toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    validate_all(&file.printer)?;
+    Ok(file.printer)
+}
+
+/// Validates each printer and that no two share a name (for a configuration type that embeds
+/// `printer: Vec<PrinterConfig>` itself).
+pub fn validate_all(printers: &[PrinterConfig]) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
-    for printer in &file.printer {
+    for printer in printers {
         printer.validate()?;
         if !seen.insert(printer.name.as_str()) {
             return Err(ConfigError::DuplicateName(printer.name.clone()));
         }
     }
-    Ok(file.printer)
+    Ok(())
 }
 
 impl PrinterConfig {
@@ -354,6 +361,14 @@ motion = { acceleration_mm_s2 = 3000 }
         let json = serde_json::to_string(&printers)?;
         let back: Vec<PrinterConfig> = serde_json::from_str(&json)?;
         assert_eq!(back, printers);
+        Ok(())
+    }
+
+    #[test]
+    fn other_tables_of_the_node_config_are_left_alone() -> Result<(), ConfigError> {
+        let text = format!("[network]\nlisten = [\"/ip4/0.0.0.0/tcp/4001\"]\n{EXAMPLE}");
+        assert_eq!(printers_from_toml(&text)?.len(), 3);
+        assert!(printers_from_toml("[network]\nport = 1\n")?.is_empty());
         Ok(())
     }
 
