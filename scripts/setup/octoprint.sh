@@ -40,19 +40,17 @@ if is_ready; then
   exit 0
 fi
 
-command -v "$py" >/dev/null || {
-  echo "octoprint setup: $py not found; install python3 (Debian: apt-get install python3 python3-venv)" >&2
-  exit 1
-}
-
-# Debian splits venv support (ensurepip) into python3-venv; install it when we can.
-if ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
+# Debian splits venv support (ensurepip) into python3-venv, and one of OctoPrint's
+# dependencies builds C code; install what is missing when we can.
+if ! command -v "$py" >/dev/null || ! "$py" -c 'import ensurepip, venv' 2>/dev/null ||
+  ! command -v cc >/dev/null; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-    echo "octoprint: installing python3-venv, python3-dev and a C compiler with apt-get"
+    echo "octoprint: installing python3, python3-venv, python3-dev and a C compiler with apt-get"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev build-essential >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-dev build-essential >/dev/null
   else
-    echo "octoprint setup: $py has no venv/ensurepip; install python3-venv (Debian) and retry" >&2
+    echo "octoprint setup: need $py with venv/ensurepip and a C compiler;" \
+      "install python3 python3-venv python3-dev build-essential (Debian) and retry" >&2
     exit 1
   fi
 fi
