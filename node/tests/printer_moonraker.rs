@@ -269,7 +269,7 @@ async fn moonraker_klipper_restart_mid_job_is_interrupted() -> TestResult {
     p.upload("cube.gcode", b"G28\n".to_vec()).await?;
     p.start("cube.gcode").await?;
     p.status().await?;
-    assert!(p.status().await?.state.has_active_job());
+    assert!(p.status().await?.state.busy());
 
     // Klipper shuts down (MCU timer error): the printer is in error with Klipper's message.
     lock(&host).phase = Phase::Fixed("query_shutdown.json");

@@ -146,7 +146,7 @@ async fn octoprint_prints_with_pause_and_resume_to_completion() -> TestResult {
 
     p.upload("tower.gcode", fixture()?).await?;
     p.start("tower.gcode").await?;
-    let running = wait_for(&p, "the job to run", |s| s.state.has_active_job()).await?;
+    let running = wait_for(&p, "the job to run", |s| s.state.busy()).await?;
     assert_eq!(running.job.as_deref(), Some("tower.gcode"));
 
     // Temperatures come from the virtual printer: the file waits for a 45 °C hot end.

@@ -193,7 +193,7 @@ async fn cancel_returns_to_idle_with_heaters_off() -> TestResult {
     assert!(matches!(p.start("missing.gcode").await, Err(DriverError::UnknownFile { .. })));
     // A new job can start at once.
     p.start("heat.gcode").await?;
-    assert!(p.status().await?.state.has_active_job());
+    assert!(p.status().await?.state.busy());
     Ok(())
 }
 
@@ -214,7 +214,7 @@ async fn heater_fault_halts_the_job_in_error() -> TestResult {
     }
     p.clear_fault();
     p.start("long.gcode").await?;
-    assert!(p.status().await?.state.has_active_job());
+    assert!(p.status().await?.state.busy());
     Ok(())
 }
 
@@ -267,7 +267,7 @@ async fn disconnect_goes_offline_and_the_job_is_interrupted() -> TestResult {
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(p.status().await?.state, PrinterState::Interrupted);
     p.start("tower.gcode").await?;
-    assert!(p.status().await?.state.has_active_job());
+    assert!(p.status().await?.state.busy());
     Ok(())
 }
 

@@ -5,7 +5,6 @@
 //! operations and one status shape. The trait returns boxed futures so the engine can hold a
 //! heterogeneous fleet as `Arc<dyn PrinterDriver>`.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -59,8 +58,12 @@ pub trait PrinterDriver: Send + Sync {
 }
 
 /// What a printer is doing, in the terms the job queue acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+///
+/// The same variants, JSON names and `busy` as the vocabulary's printer state
+/// (`amsp_proto::printer_state::PrinterState`) that capacity ads and alert rules carry, so a
+/// status converts one to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PrinterState {
     /// The host or the printer cannot be reached.
     Offline,
@@ -82,29 +85,9 @@ pub enum PrinterState {
 }
 
 impl PrinterState {
-    /// Whether a job is on the printer (heating, printing or paused).
-    pub fn has_active_job(self) -> bool {
+    /// Whether the printer holds a job that is not finished (heating, printing or paused).
+    pub fn busy(self) -> bool {
         matches!(self, Self::Heating | Self::Printing | Self::Paused)
-    }
-
-    /// The lower-case name used in JSON and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Offline => "offline",
-            Self::Idle => "idle",
-            Self::Heating => "heating",
-            Self::Printing => "printing",
-            Self::Paused => "paused",
-            Self::Finished => "finished",
-            Self::Error => "error",
-            Self::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl fmt::Display for PrinterState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -326,7 +309,7 @@ mod tests {
     fn state_names_are_lower_case_in_json() {
         let json = serde_json::to_string(&PrinterState::Interrupted).ok();
         assert_eq!(json.as_deref(), Some("\"interrupted\""));
-        assert!(PrinterState::Heating.has_active_job());
-        assert!(!PrinterState::Finished.has_active_job());
+        assert!(PrinterState::Heating.busy());
+        assert!(!PrinterState::Finished.busy());
     }
 }
