@@ -113,7 +113,9 @@ impl OctoPrint {
 
 impl Drop for OctoPrint {
     fn drop(&mut self) {
+        let began = Instant::now();
         self.stop(true);
+        eprintln!("stopped OctoPrint at {} in {:?}", self.url, began.elapsed());
     }
 }
 
