@@ -150,6 +150,11 @@ async fn octoprint_prints_with_pause_and_resume_to_completion() -> TestResult {
     p.start("tower.gcode").await?;
     let running = wait_for(&p, "the job to run", |s| s.state.busy()).await?;
     assert_eq!(running.job.as_deref(), Some("tower.gcode"));
+    // The file waits for its bed and hot end (M190, M109): several seconds of heating.
+    let heating =
+        wait_for(&p, "heating", |s| s.state != PrinterState::Printing || s.progress > 0.2).await?;
+    assert_eq!(heating.state, PrinterState::Heating, "{heating:?}");
+    assert!(heating.tool.target > 0.0 || heating.bed.target > 0.0, "{heating:?}");
 
     // Temperatures come from the virtual printer: the file waits for a 45 °C hot end.
     let hot = wait_for(&p, "printing at temperature", |s| {

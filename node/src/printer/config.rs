@@ -411,6 +411,13 @@ motion = { acceleration_mm_s2 = 3000 }
         printer.driver =
             DriverConfig::OctoPrint { url: "http://127.0.0.1:1".into(), api_key_file: good };
         assert_eq!(printer.connect()?.kind(), "octoprint");
+        // A fleet of mixed drivers behind one trait object type.
+        let all = printers_from_toml(EXAMPLE)?;
+        let sim = all[2].connect()?;
+        let moonraker = all[1].connect()?;
+        let fleet: Vec<Arc<dyn PrinterDriver>> = vec![sim, moonraker, printer.connect()?];
+        let kinds: Vec<&str> = fleet.iter().map(|d| d.kind()).collect();
+        assert_eq!(kinds, ["sim", "moonraker", "octoprint"]);
         let missing = dir.path().join("nope");
         printer.driver = DriverConfig::OctoPrint {
             url: "http://127.0.0.1:1".into(),
