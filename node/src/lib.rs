@@ -24,6 +24,7 @@ pub mod monitor;
 pub mod network;
 pub mod node;
 pub mod package;
+pub mod printer;
 pub mod security;
 pub mod store;
 

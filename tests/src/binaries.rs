@@ -9,19 +9,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Binaries scenarios run.
-const BINARIES: &[(&str, &str)] = &[
-    ("amsp-node", "amspd"),
-    ("amsp-node", "amsp-store-burst"),
-    ("amsp-console", "amsp"),
-];
+const BINARIES: &[(&str, &str)] =
+    &[("amsp-node", "amspd"), ("amsp-node", "amsp-store-burst"), ("amsp-console", "amsp")];
 
 fn profile_dir() -> PathBuf {
     // A test executable lives in <target>/<profile>/deps/.
     let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// Path of a workspace binary, building all scenario binaries on the first call.
