@@ -16,8 +16,9 @@ fn app(snapshot: Snapshot, width: u16, height: u16) -> App {
 }
 
 fn draw(app: &App) -> TestBackend {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
-    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.size.width, app.size.height)).expect("test backend");
+    terminal.draw(|frame| ui::draw(frame, app)).expect("test backend");
     terminal.backend().clone()
 }
 

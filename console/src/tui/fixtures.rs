@@ -111,7 +111,7 @@ fn printer(n: u64, name: &str, state: PrinterState, job: Option<JobId>) -> Print
     Printer {
         id: printer_id(n),
         name: name.to_owned(),
-        driver: if n % 2 == 0 { "simulated" } else { "moonraker" }.to_owned(),
+        driver: if n.is_multiple_of(2) { "simulated" } else { "moonraker" }.to_owned(),
         state,
         job,
         progress: 0.0,

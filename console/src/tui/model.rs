@@ -385,7 +385,8 @@ pub struct LogLine {
     pub message: String,
 }
 
-/// A change to the node's state, pushed by the source as it happens.
+/// A change to the node's state, pushed by the source as it happens. Large records are boxed
+/// so a queued update costs a few words, not the size of the largest record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Update {
@@ -412,9 +413,9 @@ pub enum Update {
         eta_s: Option<u64>,
     },
     /// A job appeared or changed in more than its progress.
-    Job(Job),
+    Job(Box<Job>),
     /// A printer appeared or changed.
-    Printer(Printer),
+    Printer(Box<Printer>),
     /// A printer reported temperatures.
     Temperatures {
         /// The printer.
@@ -425,7 +426,7 @@ pub enum Update {
         bed: Reading,
     },
     /// An order appeared or changed.
-    Order(Order),
+    Order(Box<Order>),
     /// An event was added to an order's log.
     OrderEvent {
         /// The order.
@@ -436,11 +437,11 @@ pub enum Update {
         entry: HistoryEntry,
     },
     /// A peer appeared or changed.
-    Peer(Peer),
+    Peer(Box<Peer>),
     /// A peer was forgotten.
     PeerGone(PeerId),
     /// A model appeared or changed.
-    Model(Model),
+    Model(Box<Model>),
     /// An alert was raised, changed, cleared or acknowledged.
     Alert(Alert),
     /// The node logged a line.
@@ -466,15 +467,15 @@ impl Snapshot {
                     j.eta_s = eta_s;
                 }
             }
-            Update::Job(job) => upsert(&mut self.jobs, job, |a, b| a.id == b.id),
-            Update::Printer(printer) => upsert(&mut self.printers, printer, |a, b| a.id == b.id),
+            Update::Job(job) => upsert(&mut self.jobs, *job, |a, b| a.id == b.id),
+            Update::Printer(printer) => upsert(&mut self.printers, *printer, |a, b| a.id == b.id),
             Update::Temperatures { printer, hotend, bed } => {
                 if let Some(p) = self.printers.iter_mut().find(|p| p.id == printer) {
                     p.hotend.push(hotend);
                     p.bed.push(bed);
                 }
             }
-            Update::Order(order) => upsert(&mut self.orders, order, |a, b| a.id == b.id),
+            Update::Order(order) => upsert(&mut self.orders, *order, |a, b| a.id == b.id),
             Update::OrderEvent { order, stage, entry } => {
                 if let Some(o) = self.orders.iter_mut().find(|o| o.id == order) {
                     o.stage = stage;
@@ -484,9 +485,9 @@ impl Snapshot {
                     }
                 }
             }
-            Update::Peer(peer) => upsert(&mut self.peers, peer, |a, b| a.id == b.id),
+            Update::Peer(peer) => upsert(&mut self.peers, *peer, |a, b| a.id == b.id),
             Update::PeerGone(id) => self.peers.retain(|p| p.id != id),
-            Update::Model(model) => upsert(&mut self.models, model, |a, b| a.id == b.id),
+            Update::Model(model) => upsert(&mut self.models, *model, |a, b| a.id == b.id),
             Update::Alert(alert) => {
                 upsert(&mut self.alerts, alert, |a, b| a.id == b.id);
                 if self.alerts.len() > ALERTS_KEPT {

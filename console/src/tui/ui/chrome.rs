@@ -45,7 +45,7 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut right = vec![Span::styled(format!("{symbol} {text} "), style)];
     let critical = app.unacked_critical();
     if let Some(flash) = &app.flash {
-        let on = (app.now_ms / FLASH_PHASE_MS) % 2 == 0;
+        let on = (app.now_ms / FLASH_PHASE_MS).is_multiple_of(2);
         right.insert(0, Span::styled(format!(" ▲ {} ", flash.text), theme.flash(on)));
         right.insert(1, Span::raw(" "));
     } else if critical > 0 {
