@@ -6,9 +6,9 @@
 //! path — normal return, error, and panic (through a panic hook).
 
 use std::io::{self, Stdout};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{self as term, DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
@@ -49,9 +49,32 @@ pub enum RunError {
     /// The terminal could not be put into (or drawn in) full-screen mode.
     #[error("terminal: {0}")]
     Terminal(#[from] io::Error),
+    /// Some thread of the console panicked; the terminal was restored and the console stopped
+    /// rather than draw on a terminal that is no longer in raw mode.
+    #[error("the console stopped after a panic (the terminal was restored)")]
+    Panicked,
 }
 
+/// Set by the panic hook: the terminal has been restored, so the loop must stop drawing.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process has the terminal in raw mode on the alternate screen. Restoring twice
+/// would be harmful: leaving the alternate screen again moves the cursor back to where it was
+/// when the console started, over whatever was printed since.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Held while drawing, so a panic on another thread restores the terminal between frames rather
+/// than in the middle of one (after which the frame would land on the restored screen).
+static DRAWING: Mutex<()> = Mutex::new(());
+
+/// How long the panic hook waits for a frame in progress to finish. The panicking thread may be
+/// the one drawing, so the hook never waits forever.
+const PANIC_DRAW_WAIT: Duration = Duration::from_millis(100);
+
 fn restore_terminal() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     // Best effort: each step may fail if the previous one left the terminal half set up.
     let _ = disable_raw_mode();
     let _ =
@@ -70,6 +93,18 @@ impl Drop for TerminalGuard {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        let deadline = Instant::now() + PANIC_DRAW_WAIT;
+        let _frame = loop {
+            match DRAWING.try_lock() {
+                Ok(guard) => break Some(guard),
+                Err(TryLockError::Poisoned(p)) => break Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(TryLockError::WouldBlock) => break None,
+            }
+        };
+        PANICKED.store(true, Ordering::SeqCst);
         restore_terminal();
         previous(info);
     }));
@@ -154,6 +189,7 @@ fn spawn_action<S: NodeSource>(
 pub async fn run<S: NodeSource>(source: S, options: Options) -> Result<(), RunError> {
     install_panic_hook();
     enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
     let _guard = TerminalGuard;
     execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     let mut terminal: Terminal<CrosstermBackend<Stdout>> =
@@ -172,8 +208,14 @@ pub async fn run<S: NodeSource>(source: S, options: Options) -> Result<(), RunEr
     let mut ticker = tokio::time::interval(TICK);
 
     let outcome = loop {
-        if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app)) {
-            break Err(RunError::Terminal(e));
+        {
+            let _frame = DRAWING.lock().unwrap_or_else(|p| p.into_inner());
+            if PANICKED.load(Ordering::SeqCst) {
+                break Err(RunError::Panicked);
+            }
+            if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app)) {
+                break Err(RunError::Terminal(e));
+            }
         }
         let event = tokio::select! {
             Some(event) = input_rx.recv() => event,
