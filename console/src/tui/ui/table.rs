@@ -54,6 +54,15 @@ pub fn draw<'a>(
             }
         }
         View::Alerts if app.row_options.past_alerts => title.push_str("with cleared "),
+        View::Network => {
+            let t = app.snapshot.traffic;
+            let up = app.snapshot.peers.iter().filter(|p| p.connected).count();
+            title.push_str(&format!(
+                "{up} connected ↓{} ↑{} ",
+                super::format::bytes(t.bytes_in),
+                super::format::bytes(t.bytes_out)
+            ));
+        }
         _ => {}
     }
     if !t.filter.is_empty() {
