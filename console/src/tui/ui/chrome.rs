@@ -52,7 +52,9 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
         right.insert(0, Span::styled(format!("▲ {critical} critical "), theme.error()));
     }
     let right_width: usize = right.iter().map(Span::width).sum();
-    let right_width = u16::try_from(right_width).unwrap_or(u16::MAX).min(area.width);
+    // The identity keeps at least the left two fifths; a long health or alert text is cut.
+    let right_width =
+        u16::try_from(right_width).unwrap_or(u16::MAX).min(area.width.saturating_mul(3) / 5);
     let [l, r] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(left)), l);
