@@ -231,3 +231,19 @@ fn ten_thousand_jobs_scrolled_to_the_end_show_the_last_rows() {
     assert!(text.contains("(10000)"), "{text}");
     insta::assert_snapshot!("jobs_10000_end_80x24", text);
 }
+
+#[test]
+fn log_at_debug_and_alerts_with_cleared_ones() {
+    let mut a = app(fixtures::busy(), 80, 24);
+    handle(&mut a, Event::Tick(fixtures::NOW_MS));
+    key(&mut a, KeyCode::Char('7'));
+    key(&mut a, KeyCode::Char('v'));
+    let text = screen(&a);
+    assert!(text.contains("DEBUG") && text.contains("≥DEBUG"), "{text}");
+    insta::assert_snapshot!("log_debug_80x24", text);
+    key(&mut a, KeyCode::Char('6'));
+    key(&mut a, KeyCode::Char('x'));
+    let text = screen(&a);
+    assert!(text.contains("cleared") && text.contains("with cleared"), "{text}");
+    insta::assert_snapshot!("alerts_with_cleared_80x24", text);
+}
