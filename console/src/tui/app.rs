@@ -1,17 +1,21 @@
 //! The console as a pure state machine: [`handle`] turns one [`Event`] (a key, a mouse click, a
 //! resize, a node update, a clock tick) into state changes and, at most, one [`Command`] for the
 //! node. Nothing here does I/O or reads a clock, so every behaviour is tested by feeding events.
+//!
+//! This file holds the state and how updates change it; [`keys`], [`mouse`] and [`intent`]
+//! hold what input means.
+
+mod intent;
+mod keys;
+mod mouse;
 
 use amsp_proto::alert::Severity;
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
-use super::keymap::{self, Intent, Scope};
 use super::layout;
-use super::model::{JobState, Level, Snapshot, Update};
-use super::palette::{self, PaletteAction};
+use super::model::{Level, Snapshot, Update};
+use super::palette;
 use super::rows::{self, RowOptions};
 use super::source::{Action, SourceError};
 use super::theme::Theme;
@@ -294,135 +298,6 @@ impl App {
         }
     }
 
-    /// The job an action from the keyboard or palette applies to: the Jobs table's selection.
-    fn job_action(&mut self, intent: Intent) -> Option<Command> {
-        let Some(job) =
-            self.table_of(View::Jobs).selected_item().and_then(|i| self.snapshot.jobs.get(i))
-        else {
-            self.say("no job selected", true);
-            return None;
-        };
-        let (action, allowed) = match intent {
-            Intent::Pause => (Action::Pause(job.id), job.state == JobState::Printing),
-            Intent::Resume => (Action::Resume(job.id), job.state == JobState::Paused),
-            Intent::Cancel => (
-                Action::Cancel(job.id),
-                matches!(job.state, JobState::Queued | JobState::Printing | JobState::Paused),
-            ),
-            Intent::Reprint => (
-                Action::Reprint(job.id),
-                matches!(job.state, JobState::Failed | JobState::Cancelled | JobState::Done),
-            ),
-            _ => return None,
-        };
-        if !allowed {
-            let text =
-                format!("cannot {} job {}: it is {}", action.verb(), job.id, job.state.name());
-            self.say(text, true);
-            return None;
-        }
-        self.mode = Mode::Confirm(action);
-        None
-    }
-
-    fn acknowledge(&mut self) -> Option<Command> {
-        let Some(alert) =
-            self.table_of(View::Alerts).selected_item().and_then(|i| self.snapshot.alerts.get(i))
-        else {
-            self.say("no alert selected", true);
-            return None;
-        };
-        if alert.acknowledged_ms.is_some() {
-            let text = format!("alert {} is already acknowledged", alert.id);
-            self.say(text, false);
-            return None;
-        }
-        let action = Action::Acknowledge(alert.id.clone());
-        if self.flash.as_ref().is_some_and(|f| f.alert == alert.id) {
-            self.flash = None;
-        }
-        self.say(format!("acknowledging {}", alert.id), false);
-        Some(Command::Act(action))
-    }
-
-    fn intent(&mut self, intent: Intent) -> Option<Command> {
-        match intent {
-            Intent::Quit => {
-                self.quit = true;
-                return Some(Command::Quit);
-            }
-            Intent::Help => self.mode = Mode::Help { scroll: 0 },
-            Intent::NextView => self.go(self.view.next()),
-            Intent::PrevView => self.go(self.view.prev()),
-            Intent::Go(view) => self.go(view),
-            Intent::Up => self.move_by(-1),
-            Intent::Down => self.move_by(1),
-            Intent::PageUp => self.move_by(-self.page()),
-            Intent::PageDown => self.move_by(self.page()),
-            Intent::Top => self.select(self.view, 0),
-            Intent::Bottom => self.select(self.view, usize::MAX),
-            Intent::Details => {
-                self.detail = !self.detail;
-                self.scroll_into_view(self.view);
-            }
-            Intent::Back => {
-                if self.detail {
-                    self.detail = false;
-                    self.scroll_into_view(self.view);
-                } else if !self.table().filter.is_empty() {
-                    self.tables[self.view.index()].filter.clear();
-                    self.refresh(self.view);
-                }
-            }
-            Intent::Filter => self.mode = Mode::Filter,
-            Intent::Palette => self.mode = Mode::Palette { input: String::new(), choice: 0 },
-            Intent::Pause | Intent::Resume | Intent::Cancel | Intent::Reprint => {
-                if self.read_only {
-                    self.say("read-only console: actions are disabled", true);
-                    return None;
-                }
-                return self.job_action(intent);
-            }
-            Intent::Acknowledge => {
-                if self.read_only {
-                    self.say("read-only console: actions are disabled", true);
-                    return None;
-                }
-                return self.acknowledge();
-            }
-            Intent::MoreVerbose | Intent::LessVerbose => {
-                let i = Level::ALL.iter().position(|l| *l == self.row_options.log_level);
-                let i = i.unwrap_or(2);
-                let j = if intent == Intent::MoreVerbose {
-                    (i + 1).min(Level::ALL.len() - 1)
-                } else {
-                    i.saturating_sub(1)
-                };
-                self.set_level(Level::ALL[j]);
-            }
-            Intent::Follow => {
-                self.log_follow = !self.log_follow;
-                if self.log_follow {
-                    self.select(View::Log, usize::MAX);
-                }
-            }
-            Intent::TogglePast => {
-                self.row_options.past_alerts = !self.row_options.past_alerts;
-                self.refresh(View::Alerts);
-            }
-            Intent::LayerUp => self.layer = self.layer.saturating_add(1).min(self.max_layer()),
-            Intent::LayerDown => self.layer = self.layer.min(self.max_layer()).saturating_sub(1),
-            Intent::Confirm | Intent::Deny | Intent::Accept | Intent::Complete => {}
-        }
-        None
-    }
-
-    fn set_level(&mut self, level: Level) {
-        self.row_options.log_level = level;
-        self.refresh(View::Log);
-        self.say(format!("log: {} and more important", level.name()), false);
-    }
-
     /// The highest layer index of the selected model's preview.
     pub fn max_layer(&self) -> usize {
         self.table_of(View::Models)
@@ -430,175 +305,6 @@ impl App {
             .and_then(|i| self.snapshot.models.get(i))
             .and_then(|m| m.preview.as_ref())
             .map_or(0, |p| p.layers.len().saturating_sub(1))
-    }
-
-    fn key(&mut self, key: KeyEvent) -> Option<Command> {
-        if key.kind == KeyEventKind::Release {
-            return None;
-        }
-        match self.mode.clone() {
-            Mode::Help { scroll } => {
-                match keymap::lookup(Scope::HelpOverlay, &key, self.read_only) {
-                    Some(Intent::Back) => self.mode = Mode::Normal,
-                    Some(Intent::Down) => {
-                        self.mode = Mode::Help { scroll: scroll.saturating_add(1) }
-                    }
-                    Some(Intent::Up) => self.mode = Mode::Help { scroll: scroll.saturating_sub(1) },
-                    _ => {}
-                }
-                None
-            }
-            Mode::Confirm(action) => {
-                match keymap::lookup(Scope::Dialog, &key, self.read_only) {
-                    Some(Intent::Confirm) => {
-                        self.mode = Mode::Normal;
-                        self.say(format!("{} {} sent", action.verb(), action.subject()), false);
-                        return Some(Command::Act(action));
-                    }
-                    Some(Intent::Deny) => self.mode = Mode::Normal,
-                    _ => {}
-                }
-                None
-            }
-            Mode::Filter => {
-                match keymap::lookup(Scope::Input, &key, self.read_only) {
-                    Some(Intent::Accept) => self.mode = Mode::Normal,
-                    Some(Intent::Back) => {
-                        self.mode = Mode::Normal;
-                        self.tables[self.view.index()].filter.clear();
-                        self.refresh(self.view);
-                    }
-                    Some(_) => {}
-                    None => {
-                        let filter = &mut self.tables[self.view.index()].filter;
-                        if edit(filter, &key) {
-                            self.refresh(self.view);
-                        }
-                    }
-                }
-                None
-            }
-            Mode::Palette { mut input, mut choice } => {
-                let candidates = palette::matches(&input, self.read_only);
-                match keymap::lookup(Scope::Input, &key, self.read_only) {
-                    Some(Intent::Accept) => {
-                        self.mode = Mode::Normal;
-                        // Run what was typed when it parses, else the highlighted suggestion.
-                        let typed = palette::parse(&input, self.read_only);
-                        let chosen = match (typed, candidates.get(choice)) {
-                            (Ok(a), _) => Ok(a),
-                            (Err(_), Some(c)) if !input.trim().is_empty() => {
-                                palette::parse(&c.name, self.read_only)
-                            }
-                            (Err(e), _) => Err(e),
-                        };
-                        return match chosen {
-                            Ok(action) => self.palette_action(action),
-                            Err(e) => {
-                                self.say(e.to_string(), true);
-                                None
-                            }
-                        };
-                    }
-                    Some(Intent::Back) => {
-                        self.mode = Mode::Normal;
-                        return None;
-                    }
-                    Some(Intent::Complete) => {
-                        if let Some(c) = candidates.get(choice) {
-                            input = c.name.clone();
-                            choice = 0;
-                        }
-                    }
-                    Some(Intent::Up) => choice = choice.saturating_sub(1),
-                    Some(Intent::Down) => {
-                        choice = (choice + 1).min(candidates.len().saturating_sub(1));
-                    }
-                    Some(_) => {}
-                    None => {
-                        if key.code == KeyCode::Backspace && input.is_empty() {
-                            self.mode = Mode::Normal;
-                            return None;
-                        }
-                        if edit(&mut input, &key) {
-                            choice = 0;
-                        }
-                    }
-                }
-                self.mode = Mode::Palette { input, choice };
-                None
-            }
-            Mode::Normal => match keymap::lookup_normal(self.view, &key, self.read_only) {
-                Some(intent) => self.intent(intent),
-                None => {
-                    if self.read_only && keymap::is_disabled_action(self.view, &key) {
-                        self.say("read-only console: actions are disabled", true);
-                    }
-                    None
-                }
-            },
-        }
-    }
-
-    fn palette_action(&mut self, action: PaletteAction) -> Option<Command> {
-        match action {
-            PaletteAction::Go(view) => {
-                self.go(view);
-                None
-            }
-            PaletteAction::Intent(intent) => self.intent(intent),
-            PaletteAction::Level(level) => {
-                self.go(View::Log);
-                self.set_level(level);
-                None
-            }
-            PaletteAction::Filter(text) => {
-                self.tables[self.view.index()].filter = text;
-                self.refresh(self.view);
-                None
-            }
-        }
-    }
-
-    fn mouse(&mut self, mouse: MouseEvent) -> Option<Command> {
-        match (&self.mode, mouse.kind) {
-            (Mode::Help { scroll }, MouseEventKind::ScrollDown) => {
-                self.mode = Mode::Help { scroll: scroll.saturating_add(WHEEL_ROWS as u16) };
-            }
-            (Mode::Help { scroll }, MouseEventKind::ScrollUp) => {
-                self.mode = Mode::Help { scroll: scroll.saturating_sub(WHEEL_ROWS as u16) };
-            }
-            (Mode::Normal, MouseEventKind::ScrollDown) => self.move_by(WHEEL_ROWS as isize),
-            (Mode::Normal, MouseEventKind::ScrollUp) => self.move_by(-(WHEEL_ROWS as isize)),
-            (Mode::Normal, MouseEventKind::Down(MouseButton::Left)) => {
-                let areas = self.areas();
-                if mouse.row == areas.tabs.y {
-                    let labels = layout::tab_labels(self.active_alerts());
-                    if let Some(view) = layout::tab_at(areas.tabs, mouse.column, &labels) {
-                        self.go(view);
-                    }
-                    return None;
-                }
-                let table = areas.table;
-                let first = layout::first_row_y(table);
-                let inside = mouse.column > table.x
-                    && mouse.column < table.right().saturating_sub(1)
-                    && mouse.row >= first
-                    && usize::from(mouse.row - first) < layout::body_rows(table);
-                if inside {
-                    let t = self.table();
-                    let position = t.offset + usize::from(mouse.row - first);
-                    if position < t.rows.len() {
-                        if position == t.selected {
-                            return self.intent(Intent::Details);
-                        }
-                        self.select(self.view, position);
-                    }
-                }
-            }
-            _ => {}
-        }
-        None
     }
 
     fn update(&mut self, update: Update) {
@@ -643,26 +349,6 @@ impl App {
         for view in views {
             self.refresh(view);
         }
-    }
-}
-
-/// Apply a typing key to `text`; whether it changed.
-fn edit(text: &mut String, key: &KeyEvent) -> bool {
-    match key.code {
-        KeyCode::Backspace => text.pop().is_some(),
-        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-            let changed = !text.is_empty();
-            text.clear();
-            changed
-        }
-        KeyCode::Char(c)
-            if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-                && text.chars().count() < MAX_INPUT =>
-        {
-            text.push(c);
-            true
-        }
-        _ => false,
     }
 }
 
