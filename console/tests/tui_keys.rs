@@ -571,3 +571,23 @@ fn every_palette_command_parses_and_help_lists_every_binding() {
     let reachable = BINDINGS.iter().filter(|b| b.scope != Scope::HelpOverlay).count();
     assert_eq!(documented, reachable);
 }
+
+#[test]
+fn pasted_text_goes_into_the_filter_or_command_and_is_bounded() {
+    let mut a = app();
+    handle(&mut a, Event::Paste("ignored".into()));
+    assert_eq!(a.table().filter, "", "paste outside an input does nothing");
+    ch(&mut a, '/');
+    handle(&mut a, Event::Paste("mk4\n".into()));
+    assert_eq!(a.table().filter, "mk4 ");
+    assert_eq!(a.table().rows.len(), 3);
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, '/');
+    handle(&mut a, Event::Paste("x".repeat(10_000)));
+    assert_eq!(a.table().filter.len(), amsp_console::tui::app::MAX_INPUT);
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, ':');
+    handle(&mut a, Event::Paste("orders".into()));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Orders);
+}

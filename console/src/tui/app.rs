@@ -2,8 +2,8 @@
 //! resize, a node update, a clock tick) into state changes and, at most, one [`Command`] for the
 //! node. Nothing here does I/O or reads a clock, so every behaviour is tested by feeding events.
 //!
-//! This file holds the state and how updates change it; [`keys`], [`mouse`] and [`intent`]
-//! hold what input means.
+//! This file holds the state and how updates change it; `keys`, `mouse` and `intent` hold
+//! what input means.
 
 mod intent;
 mod keys;
@@ -45,6 +45,8 @@ pub enum Event {
     Resize(u16, u16),
     /// A change from the node.
     Update(Update),
+    /// Text pasted into the terminal: typed into an open filter or command, else ignored.
+    Paste(String),
     /// The local clock, Unix milliseconds; drives flashes and message expiry.
     Tick(u64),
     /// The node answered an action.
@@ -366,6 +368,10 @@ pub fn handle(app: &mut App, event: Event) -> Option<Command> {
         }
         Event::Update(update) => {
             app.update(update);
+            None
+        }
+        Event::Paste(text) => {
+            app.paste(&text);
             None
         }
         Event::Tick(now_ms) => {

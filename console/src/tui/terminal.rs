@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossterm::event::{self as term, DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    self as term, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste,
+    EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -77,8 +80,13 @@ fn restore_terminal() {
     }
     // Best effort: each step may fail if the previous one left the terminal half set up.
     let _ = disable_raw_mode();
-    let _ =
-        execute!(io::stdout(), LeaveAlternateScreen, DisableMouseCapture, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        LeaveAlternateScreen,
+        DisableMouseCapture,
+        DisableBracketedPaste,
+        crossterm::cursor::Show
+    );
 }
 
 /// Restores the terminal when dropped, whatever path leaves `run`.
@@ -128,6 +136,7 @@ fn spawn_input(tx: mpsc::Sender<Event>, stop: Arc<AtomicBool>) {
                 Ok(term::Event::Key(k)) => Event::Key(k),
                 Ok(term::Event::Mouse(m)) => Event::Mouse(m),
                 Ok(term::Event::Resize(w, h)) => Event::Resize(w, h),
+                Ok(term::Event::Paste(text)) => Event::Paste(text),
                 Ok(_) => continue,
                 Err(_) => break,
             };
@@ -191,7 +200,7 @@ pub async fn run<S: NodeSource>(source: S, options: Options) -> Result<(), RunEr
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let _guard = TerminalGuard;
-    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste)?;
     let mut terminal: Terminal<CrosstermBackend<Stdout>> =
         Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;

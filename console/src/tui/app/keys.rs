@@ -8,6 +8,27 @@ use crate::tui::palette::{self, PaletteAction};
 use crate::tui::view::View;
 
 impl App {
+    /// Pasted text goes where typed text would; line breaks become spaces and the input limit
+    /// holds.
+    pub(super) fn paste(&mut self, text: &str) {
+        let clean = text.replace(['\r', '\n', '\t'], " ");
+        let append = |input: &mut String| {
+            let room = MAX_INPUT.saturating_sub(input.chars().count());
+            input.extend(clean.chars().filter(|c| !c.is_control()).take(room));
+        };
+        match &mut self.mode {
+            Mode::Filter => {
+                append(&mut self.tables[self.view.index()].filter);
+                self.refresh(self.view);
+            }
+            Mode::Palette { input, choice } => {
+                append(input);
+                *choice = 0;
+            }
+            _ => {}
+        }
+    }
+
     pub(super) fn key(&mut self, key: KeyEvent) -> Option<Command> {
         if key.kind == KeyEventKind::Release {
             return None;
