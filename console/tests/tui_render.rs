@@ -247,3 +247,19 @@ fn log_at_debug_and_alerts_with_cleared_ones() {
     assert!(text.contains("cleared") && text.contains("with cleared"), "{text}");
     insta::assert_snapshot!("alerts_with_cleared_80x24", text);
 }
+
+#[test]
+fn before_the_node_answers_the_header_says_connecting() {
+    let a = app(Snapshot::default(), 80, 24);
+    let text = screen(&a);
+    assert!(text.lines().next().unwrap().contains("connecting"), "{text}");
+    insta::assert_snapshot!("connecting_80x24", text);
+}
+
+#[test]
+fn a_snapshot_changed_without_refresh_draws_without_panicking() {
+    let mut a = app(fixtures::busy(), 80, 24);
+    a.snapshot.jobs.truncate(2);
+    let text = screen(&a);
+    assert!(text.contains("twisted-vase") && !text.contains("hinge"), "{text}");
+}

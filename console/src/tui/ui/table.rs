@@ -54,6 +54,7 @@ pub fn draw<'a>(
             }
         }
         View::Alerts if app.row_options.past_alerts => title.push_str("with cleared "),
+        View::Models => title.push_str("★ in the catalogue "),
         View::Network => {
             let t = app.snapshot.traffic;
             let up = app.snapshot.peers.iter().filter(|p| p.connected).count();
@@ -84,7 +85,10 @@ pub fn draw<'a>(
     }
     let offset = layout::scroll_offset(t.selected, t.offset, height, t.rows.len());
     let end = (offset + height).min(t.rows.len());
-    let rows: Vec<Row<'a>> = t.rows[offset..end].iter().map(|&i| make_row(i)).collect();
+    // Rows are recomputed whenever their list changes; the bound check keeps a stale index
+    // (a snapshot changed without a refresh) from ever reaching `make_row`.
+    let rows: Vec<Row<'a>> =
+        t.rows[offset..end].iter().filter(|&&i| i < total).map(|&i| make_row(i)).collect();
     let header = Row::new(columns.iter().map(|c| c.title)).style(theme.header());
     let table = Table::new(rows, columns.iter().map(|c| c.width))
         .header(header)
