@@ -120,6 +120,23 @@ fn amsp_console_switches_views_with_keys_and_restores_the_terminal() {
     tmux.keys(&["/", "voron", "Enter"]);
     tmux.wait_for("Jobs (1/8) /voron");
 
+    // Resizing redraws at the new size; too small a terminal gets a notice, not a crash.
+    assert!(
+        tmux.cmd(&["resize-window", "-t", "t", "-x", "30", "-y", "8"])
+            .status()
+            .expect("tmux")
+            .success()
+    );
+    tmux.wait_for("too small");
+    assert!(
+        tmux.cmd(&["resize-window", "-t", "t", "-x", "80", "-y", "24"])
+            .status()
+            .expect("tmux")
+            .success()
+    );
+    let screen = tmux.wait_for("Jobs (1/8) /voron");
+    assert!(!screen.contains("too small"), "{screen}");
+
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED 0");
     let screen = tmux.wait_for("STTY-DONE");
