@@ -1,31 +1,24 @@
-//! Prints the check report of each model file named on the command line.
+//! Prints the check and repair outcome of each model file named on the command line.
 fn main() {
     for path in std::env::args().skip(1) {
         let t = std::time::Instant::now();
         match amsp_mesh::format::load(&path) {
             Ok(m) => {
+                println!("load {}ms", t.elapsed().as_millis());
+                let t = std::time::Instant::now();
                 let r = amsp_mesh::check(&m.mesh);
-                println!("{path}: {} {:?}ms", serde_json_like(&r), t.elapsed().as_millis());
+                println!("{path}: {} {}ms", line(&r), t.elapsed().as_millis());
+                let t = std::time::Instant::now();
+                match amsp_mesh::repair(&m.mesh) {
+                    Ok((_, rep)) => println!("   after: {} {}ms\n   {:?}", line(&rep.after), t.elapsed().as_millis(), rep.actions),
+                    Err(e) => println!("   repair: {e}"),
+                }
             }
             Err(e) => println!("{path}: ERROR {e}"),
         }
     }
 }
-fn serde_json_like(r: &amsp_mesh::CheckReport) -> String {
-    format!(
-        "tri={} v={} shells={} bnd={} nm={} deg={} dup={} inc={} inv={} vol={:e} bbox={:?} wt={} pr={}",
-        r.triangles,
-        r.vertices,
-        r.shells,
-        r.boundary_edges,
-        r.non_manifold_edges,
-        r.degenerate_facets,
-        r.duplicate_facets,
-        r.inconsistent_facets,
-        r.inverted_shells,
-        r.volume_mm3,
-        r.bbox,
-        r.watertight,
-        r.printable
-    )
+fn line(r: &amsp_mesh::CheckReport) -> String {
+    format!("tri={} v={} shells={} bnd={} nm={} deg={} dup={} inc={} inv={} vol={:.6e} wt={} pr={}",
+        r.triangles, r.vertices, r.shells, r.boundary_edges, r.non_manifold_edges, r.degenerate_facets, r.duplicate_facets, r.inconsistent_facets, r.inverted_shells, r.volume_mm3, r.watertight, r.printable)
 }
