@@ -10,7 +10,23 @@ fn main() {
                 println!("{path}: {} {}ms", line(&r), t.elapsed().as_millis());
                 let t = std::time::Instant::now();
                 match amsp_mesh::repair(&m.mesh) {
-                    Ok((_, rep)) => println!("   after: {} {}ms\n   {:?}", line(&rep.after), t.elapsed().as_millis(), rep.actions),
+                    Ok((fixed, rep)) => {
+                        println!(
+                            "   after: {} {}ms\n   {:?}",
+                            line(&rep.after),
+                            t.elapsed().as_millis(),
+                            rep.actions
+                        );
+                        for d in amsp_mesh::repair::remaining_degenerate(
+                            &fixed,
+                            rep.after.weld_tolerance_mm,
+                        )
+                        .iter()
+                        .take(3)
+                        {
+                            println!("   deg {d:?}");
+                        }
+                    }
                     Err(e) => println!("   repair: {e}"),
                 }
             }
@@ -19,6 +35,19 @@ fn main() {
     }
 }
 fn line(r: &amsp_mesh::CheckReport) -> String {
-    format!("tri={} v={} shells={} bnd={} nm={} deg={} dup={} inc={} inv={} vol={:.6e} wt={} pr={}",
-        r.triangles, r.vertices, r.shells, r.boundary_edges, r.non_manifold_edges, r.degenerate_facets, r.duplicate_facets, r.inconsistent_facets, r.inverted_shells, r.volume_mm3, r.watertight, r.printable)
+    format!(
+        "tri={} v={} shells={} bnd={} nm={} deg={} dup={} inc={} inv={} vol={:.6e} wt={} pr={}",
+        r.triangles,
+        r.vertices,
+        r.shells,
+        r.boundary_edges,
+        r.non_manifold_edges,
+        r.degenerate_facets,
+        r.duplicate_facets,
+        r.inconsistent_facets,
+        r.inverted_shells,
+        r.volume_mm3,
+        r.watertight,
+        r.printable
+    )
 }

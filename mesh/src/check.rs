@@ -2,9 +2,10 @@
 //!
 //! The check welds a copy of the mesh (tolerance relative to its size, see [`crate::weld`]),
 //! then counts each defect kind the repair knows how to fix, so a centre can decide before
-//! quoting. A model is *printable* when it has none of them: every shell closed, manifold,
-//! consistently and outwards oriented, with no degenerate or duplicate facets, and a positive
-//! volume.
+//! quoting. A model is *printable* when every shell is closed, manifold, consistently and
+//! outwards oriented, no facet repeats another, and the volume is positive. Degenerate
+//! (zero-area) facets are reported but do not by themselves stop a closed model from
+//! printing: slicers ignore them, and a zero-area facet cannot open a hole.
 //!
 //! Self-intersections (facets of one body crossing each other) are not detected yet.
 
@@ -95,7 +96,7 @@ pub struct CheckReport {
     pub bbox: BoundingBox,
     /// No holes and no non-manifold edges.
     pub watertight: bool,
-    /// Watertight, consistently outward, no degenerate or duplicate facets, positive volume.
+    /// Watertight, consistently outward, no duplicate facets, positive volume.
     pub printable: bool,
     /// The weld tolerance used, in millimetres.
     pub weld_tolerance_mm: f32,
@@ -193,7 +194,7 @@ pub(crate) fn shell_volumes(
         let s = s as usize;
         let against = orient.flip[t] != orient.majority_flipped[s];
         vol[s] += if against { -v } else { v };
-        if topo.neighbor[3 * t..3 * t + 3].iter().any(|&g| g == crate::topology::BOUNDARY) {
+        if topo.neighbor[3 * t..3 * t + 3].contains(&crate::topology::BOUNDARY) {
             closed[s] = false;
         }
     }
@@ -288,7 +289,9 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
         area_mm2: total_area(mesh),
         bbox,
         watertight,
-        printable: watertight && issues.is_empty() && volume_mm3 > 0.0,
+        printable: watertight
+            && volume_mm3 > 0.0
+            && issues.iter().all(|i| i.kind == IssueKind::DegenerateFacets),
         weld_tolerance_mm: tolerance,
         issues,
     }

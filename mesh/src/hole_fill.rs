@@ -29,7 +29,9 @@ pub(crate) fn boundary_loops(mesh: &Mesh, topo: &Topology) -> Vec<Vec<u32>> {
         .neighbor
         .iter()
         .enumerate()
-        .filter(|&(h, &g)| g == BOUNDARY && !crate::topology::has_repeated_vertex(&mesh.triangles[h / 3]))
+        .filter(|&(h, &g)| {
+            g == BOUNDARY && !crate::topology::has_repeated_vertex(&mesh.triangles[h / 3])
+        })
         .map(|(h, _)| {
             let (u, v) = half_edge(mesh, h);
             (v, u)
@@ -143,7 +145,9 @@ fn ear_clip(points: &[DVec3], normal: DVec3) -> Option<Vec<[usize; 3]>> {
                     return true;
                 }
                 // Outside when on the outer side of any edge (points on an edge block the ear).
-                cross(p[a], p[b], p[k]) < -eps || cross(p[b], p[c], p[k]) < -eps || cross(p[c], p[a], p[k]) < -eps
+                cross(p[a], p[b], p[k]) < -eps
+                    || cross(p[b], p[c], p[k]) < -eps
+                    || cross(p[c], p[a], p[k]) < -eps
             });
         if is_ear {
             out.push([a, b, c]);
@@ -258,13 +262,8 @@ mod tests {
 
     #[test]
     fn self_crossing_projection_falls_back_to_least_area() {
-        let pts = [
-            [0.0, 0.0, 0.0],
-            [2.0, 0.0, 0.0],
-            [2.0, 2.0, 0.0],
-            [1.0, -1.0, 1.0],
-            [0.0, 2.0, 0.0],
-        ];
+        let pts =
+            [[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [2.0, 2.0, 0.0], [1.0, -1.0, 1.0], [0.0, 2.0, 0.0]];
         let (mut v, ring) = ring_vertices(&pts);
         let tris = triangulate(&mut v, &ring);
         assert_eq!(tris.len(), 3);

@@ -6,9 +6,10 @@
 //! 3. Orient every shell consistently (walking across shared edges) and outwards (positive
 //!    volume; a shell nested inside another keeps its majority winding, cavity or not).
 //! 4. Remove debris: open shells far smaller than the largest shell.
-//! 5. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
-//!    facet without area remains and no hole opens.
-//! 6. Fill holes loop by loop ([`crate::hole_fill`]).
+//! 5. Fill holes loop by loop ([`crate::hole_fill`]).
+//! 6. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
+//!    facet without area remains and no hole opens; this also resolves cracks along
+//!    T-junctions, which step 5 closes with flat facets.
 //! 7. Remove closed shells that enclose no volume (a lone facet closed by step 6).
 //!
 //! The result is checked again; the report carries the check before, after, and what each
@@ -32,9 +33,9 @@ use crate::weld::{weld, weld_tolerance};
 /// facet or sliver), not a part.
 pub const DEBRIS_AREA_FRACTION: f64 = 1e-3;
 
-/// Rounds of cap splitting: a split can leave a new cap next to a chain of collinear
-/// corners; a few rounds resolve real models, and the bound keeps forged input finite.
-const MAX_CAP_ROUNDS: usize = 8;
+/// A flat facet whose shortest edge is below this fraction of its longest is a needle (two
+/// corners nearly together) rather than a cap (a corner inside the opposite edge).
+pub const NEEDLE_EDGE_RATIO: f64 = 0.05;
 
 /// What the repair did, with counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,8 @@ pub struct RepairActions {
     pub degenerate_facets_removed: usize,
     /// Flat facets removed by splitting them with their neighbour.
     pub degenerate_facets_split: usize,
+    /// Short edges of needle facets collapsed into one vertex.
+    pub needle_edges_collapsed: usize,
     /// Facets removed because another facet has the same vertices.
     pub duplicate_facets_removed: usize,
     /// Facets whose winding was reversed (to agree with their shell, or to face outwards).
@@ -94,7 +97,9 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         RepairActions { vertices_merged: used - welded.mesh.vertices.len(), ..Default::default() };
     let mut m = welded.mesh;
 
-    // 2. Facets with a repeated corner, then duplicates.
+    // 2. Needles collapse into a repeated corner; then facets with a repeated corner, and
+    // duplicates, go.
+    actions.needle_edges_collapsed = collapse_needles(&mut m, tol);
     let repeated: Vec<bool> = m.triangles.par_iter().map(has_repeated_vertex).collect();
     actions.degenerate_facets_removed = repeated.iter().filter(|&&r| r).count();
     let dup = duplicate_flags(&m, &repeated);
@@ -120,8 +125,9 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         .map(|s| if nested[s] { orient.majority_flipped[s] } else { seed_volume[s] < 0.0 })
         .collect();
     let largest = shell_area.iter().copied().fold(0.0, f64::max);
-    let debris: Vec<bool> =
-        (0..topo.shells).map(|s| !closed[s] && shell_area[s] < DEBRIS_AREA_FRACTION * largest).collect();
+    let debris: Vec<bool> = (0..topo.shells)
+        .map(|s| !closed[s] && shell_area[s] < DEBRIS_AREA_FRACTION * largest)
+        .collect();
     actions.debris_shells_removed = debris.iter().filter(|&&d| d).count();
     for (t, tri) in m.triangles.iter_mut().enumerate() {
         let s = topo.shell[t] as usize;
@@ -136,10 +142,7 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     retain(&mut m, |t| !debris[shell_of[t] as usize]);
     drop((orient, volumes, shell_of));
 
-    // 5. Flat facets split with the neighbour across their longest edge.
-    actions.degenerate_facets_split = split_caps(&mut m, tol);
-
-    // 6. Holes.
+    // 5. Holes.
     let topo = Topology::build(&m);
     let loops = boundary_loops(&m, &topo);
     drop(topo);
@@ -149,6 +152,10 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         actions.facets_added += tris.len();
         m.triangles.extend(tris);
     }
+
+    // 6. Flat facets (from the model, or filling a crack whose edges are collinear) split
+    // with the neighbour across their longest edge.
+    actions.degenerate_facets_split = split_caps(&mut m, tol);
 
     // 7. Closed shells without volume (a lone facet closed against itself).
     let topo = Topology::build(&m);
@@ -160,7 +167,8 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         }
     }
     let size = m.bbox().map_or(0.0, |b| b.size().as_dvec3().element_product());
-    let empty: Vec<bool> = shell_volume.iter().map(|v| v.abs() <= size * MIN_VOLUME_FRACTION).collect();
+    let empty: Vec<bool> =
+        shell_volume.iter().map(|v| v.abs() <= size * MIN_VOLUME_FRACTION).collect();
     let empty_count = empty.iter().filter(|&&e| e).count();
     if empty_count > 0 {
         actions.debris_shells_removed += empty_count;
@@ -172,7 +180,10 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     drop(topo);
     compact_vertices(&mut m);
     if m.triangles.is_empty() {
-        return Err(RepairError::NothingLeft { facets: mesh.triangles.len(), before: Box::new(before) });
+        return Err(RepairError::NothingLeft {
+            facets: mesh.triangles.len(),
+            before: Box::new(before),
+        });
     }
     let after = check_welded(&m, tol);
     Ok((m, RepairReport { before, after, actions }))
@@ -226,23 +237,34 @@ fn compact_vertices(m: &mut Mesh) {
 /// Splits each flat facet (a corner lying on the opposite, longest edge) together with the
 /// facet across that edge into two facets that use the middle corner, so the flat facet
 /// disappears and the surface stays closed. Returns how many flat facets were removed.
+///
+/// Works from a list of flat facets and updates the connectivity locally, so the cost is
+/// linear in the number of flat facets after one connectivity pass. A flat facet whose
+/// neighbour is flat too waits until the neighbour is resolved (chains of collinear corners
+/// are unzipped from their ends).
 fn split_caps(m: &mut Mesh, tol: f32) -> usize {
+    let mut flat = degenerate_flags(m, tol);
+    let mut work: Vec<usize> = (0..m.triangles.len()).filter(|&t| flat[t]).collect();
+    if work.is_empty() {
+        return 0;
+    }
+    let mut nbr = Topology::build(m).neighbor;
+    let mut gone = vec![false; m.triangles.len()];
     let mut removed = 0;
-    for _ in 0..MAX_CAP_ROUNDS {
-        let flat = degenerate_flags(m, tol);
-        if !flat.iter().any(|&f| f) {
-            break;
-        }
-        let topo = Topology::build(m);
-        let mut touched = vec![false; m.triangles.len()];
-        let mut gone = vec![false; m.triangles.len()];
-        let mut added: Vec<[u32; 3]> = Vec::new();
+    let tol = f64::from(tol);
+    let is_flat = |m: &Mesh, t: [u32; 3]| {
+        let [a, b, c] = t.map(|i| m.vertices[i as usize].as_dvec3());
+        let longest = (b - a).length().max((c - b).length()).max((a - c).length());
+        (b - a).cross(c - a).length() <= tol * longest
+    };
+    let valid = |g: u32| g < NON_MANIFOLD;
+    loop {
+        let mut waiting = Vec::new();
         let mut progress = false;
-        for t in (0..m.triangles.len()).filter(|&t| flat[t]) {
-            if touched[t] {
+        while let Some(t) = work.pop() {
+            if gone[t] || !flat[t] {
                 continue;
             }
-            // Longest edge k runs a -> c; b is the corner lying on it.
             let tri = m.triangles[t];
             let corners = m.corners(t).map(|v| v.as_dvec3());
             let k = (0..3)
@@ -252,44 +274,121 @@ fn split_caps(m: &mut Mesh, tol: f32) -> usize {
                     li.total_cmp(&lj)
                 })
                 .unwrap_or(0);
-            let g = topo.neighbor[3 * t + k];
-            if g == BOUNDARY || g == NON_MANIFOLD {
+            let g = nbr[3 * t + k];
+            if !valid(g) {
                 continue;
             }
             let u = g as usize / 3;
-            if touched[u] || u == t {
-                continue;
-            }
+            let j = g as usize % 3;
             let (a, c, b) = (tri[k], tri[(k + 1) % 3], tri[(k + 2) % 3]);
             let nt = m.triangles[u];
-            let j = g as usize % 3;
-            // The neighbour runs c -> a along the shared edge when consistently oriented.
-            if (nt[j], nt[(j + 1) % 3]) != (c, a) {
+            if u == t || (nt[j], nt[(j + 1) % 3]) != (c, a) {
                 continue;
             }
             let d = nt[(j + 2) % 3];
+            let (p1, p2) = (nbr[3 * t + (k + 1) % 3], nbr[3 * t + (k + 2) % 3]);
+            let (q1, q2) = (nbr[3 * u + (j + 1) % 3], nbr[3 * u + (j + 2) % 3]);
             if d == b {
-                // Two flat facets over the same three corners: both go.
+                // Two flat facets over the same corners, closed against each other: both go.
                 gone[t] = true;
                 gone[u] = true;
-            } else {
-                gone[t] = true;
-                gone[u] = true;
-                added.push([c, b, d]);
-                added.push([b, a, d]);
+                for h in [p1, p2, q1, q2] {
+                    if valid(h) && !matches!(h as usize / 3, x if x == t || x == u) {
+                        nbr[h as usize] = BOUNDARY;
+                    }
+                }
+                removed += 1;
+                progress = true;
+                continue;
             }
-            touched[t] = true;
-            touched[u] = true;
+            if flat[u] {
+                waiting.push(t);
+                continue;
+            }
+            let touches_self = [p1, p2, q1, q2]
+                .iter()
+                .any(|&h| valid(h) && (h as usize / 3 == t || h as usize / 3 == u));
+            // Only splits that leave no flat facet behind: each one then removes a flat facet
+            // for good, so the loop ends, and no pair of splits can undo each other.
+            if touches_self || is_flat(m, [c, b, d]) || is_flat(m, [b, a, d]) {
+                waiting.push(t);
+                continue;
+            }
+            // t becomes (c, b, d), u becomes (b, a, d); outer edges keep their partners.
+            m.triangles[t] = [c, b, d];
+            m.triangles[u] = [b, a, d];
+            let link = |nbr: &mut Vec<u32>, h: usize, g: u32| {
+                nbr[h] = g;
+                if valid(g) {
+                    nbr[g as usize] = h as u32;
+                }
+            };
+            link(&mut nbr, 3 * t, p1);
+            link(&mut nbr, 3 * t + 2, q2);
+            link(&mut nbr, 3 * u, p2);
+            link(&mut nbr, 3 * u + 1, q1);
+            nbr[3 * t + 1] = (3 * u + 2) as u32;
+            nbr[3 * u + 2] = (3 * t + 1) as u32;
+            flat[t] = false;
             removed += 1;
             progress = true;
         }
-        if !progress {
+        if !progress || waiting.is_empty() {
             break;
         }
+        work = waiting;
+    }
+    if gone.iter().any(|&g| g) {
         retain(m, |t| !gone[t]);
-        m.triangles.extend(added);
     }
     removed
+}
+
+/// Collapses the shortest edge of every needle (a flat facet whose shortest edge is under
+/// [`NEEDLE_EDGE_RATIO`] of its longest): its two ends become one vertex, so the needle and
+/// the facet across that edge get a repeated corner and are dropped by the next step.
+/// Splitting a needle instead would only move it. Returns the number of edges collapsed.
+fn collapse_needles(m: &mut Mesh, tol: f32) -> usize {
+    let flat = degenerate_flags(m, tol);
+    let mut parent: Vec<u32> = (0..m.vertices.len() as u32).collect();
+    let mut collapsed = 0;
+    for t in (0..m.triangles.len()).filter(|&t| flat[t]) {
+        let tri = m.triangles[t];
+        if has_repeated_vertex(&tri) {
+            continue;
+        }
+        let c = m.corners(t).map(|v| v.as_dvec3());
+        let len: [f64; 3] = [0, 1, 2].map(|k| c[k].distance(c[(k + 1) % 3]));
+        let (mut short, mut long) = (0, 0);
+        for k in 1..3 {
+            if len[k] < len[short] {
+                short = k;
+            }
+            if len[k] > len[long] {
+                long = k;
+            }
+        }
+        if len[short] < NEEDLE_EDGE_RATIO * len[long] {
+            let (p, q) = (tri[short], tri[(short + 1) % 3]);
+            if crate::weld::find(&mut parent, p) != crate::weld::find(&mut parent, q) {
+                crate::weld::union(&mut parent, p, q);
+                collapsed += 1;
+            }
+        }
+    }
+    if collapsed > 0 {
+        for t in &mut m.triangles {
+            *t = t.map(|i| crate::weld::find(&mut parent, i));
+        }
+    }
+    collapsed
+}
+
+/// Lists the degenerate facets that remain (diagnostics for tests and examples).
+#[doc(hidden)]
+pub fn remaining_degenerate(m: &Mesh, tol: f32) -> Vec<[bevy_math::Vec3; 3]> {
+    let flat = degenerate_flags(m, tol);
+    (0..m.triangles.len()).filter(|&t| flat[t]).map(|t| m.corners(t)).collect()
 }
 
 #[cfg(test)]
@@ -305,7 +404,11 @@ mod tests {
             let phi = std::f32::consts::PI * i as f32 / rings as f32;
             for j in 0..segments {
                 let th = std::f32::consts::TAU * j as f32 / segments as f32;
-                vertices.push(Vec3::new(r * phi.sin() * th.cos(), r * phi.sin() * th.sin(), r * phi.cos()));
+                vertices.push(Vec3::new(
+                    r * phi.sin() * th.cos(),
+                    r * phi.sin() * th.sin(),
+                    r * phi.cos(),
+                ));
             }
         }
         vertices.push(Vec3::new(0.0, 0.0, -r));
@@ -398,12 +501,18 @@ mod tests {
         // A degenerate facet (two equal corners) and a lone debris facet far away.
         let base = m.vertices.len() as u32;
         m.vertices.extend([Vec3::ZERO, Vec3::ZERO, Vec3::X]);
-        m.vertices.extend([Vec3::splat(50.0), Vec3::new(50.01, 50.0, 50.0), Vec3::new(50.0, 50.01, 50.0)]);
+        m.vertices.extend([
+            Vec3::splat(50.0),
+            Vec3::new(50.01, 50.0, 50.0),
+            Vec3::new(50.0, 50.01, 50.0),
+        ]);
         m.triangles.push([base, base + 1, base + 2]);
         m.triangles.push([base + 3, base + 4, base + 5]);
         let r = check(&m);
         let k = kinds(&r);
-        for want in [IssueKind::DuplicateFacets, IssueKind::DegenerateFacets, IssueKind::BoundaryEdges] {
+        for want in
+            [IssueKind::DuplicateFacets, IssueKind::DegenerateFacets, IssueKind::BoundaryEdges]
+        {
             assert!(k.contains(&want), "{want:?} missing from {k:?}");
         }
         let (fixed, rep) = repair(&m).unwrap();

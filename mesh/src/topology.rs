@@ -95,8 +95,8 @@ impl Topology {
         let mut shell = vec![u32::MAX; n];
         let mut shells = 0u32;
         let mut root_shell = vec![u32::MAX; n];
-        for t in 0..n {
-            if has_repeated_vertex(&mesh.triangles[t]) {
+        for (t, (slot, tri)) in shell.iter_mut().zip(&mesh.triangles).enumerate() {
+            if has_repeated_vertex(tri) {
                 continue;
             }
             let r = find(&mut parent, t as u32) as usize;
@@ -104,7 +104,7 @@ impl Topology {
                 root_shell[r] = shells;
                 shells += 1;
             }
-            shell[t] = root_shell[r];
+            *slot = root_shell[r];
         }
         Topology { neighbor, boundary_edges, non_manifold_edges, shell, shells: shells as usize }
     }
