@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Mesh;
 use crate::nesting::nested_shells;
-use crate::topology::{Orientation, Topology, has_repeated_vertex};
+use crate::topology::{Orientation, Topology, VertexFans, has_repeated_vertex};
 use crate::weld::{weld, weld_tolerance};
 
 /// Facets per parallel work item in sums, fixed so floating-point results do not depend on
@@ -122,27 +122,30 @@ pub(crate) fn degenerate_flags(mesh: &Mesh, tolerance: f32) -> Vec<bool> {
 }
 
 /// Per-triangle flags: true for every facet over the same vertex set as an earlier one that
-/// is not itself skipped.
-pub(crate) fn duplicate_flags(mesh: &Mesh, skip: &[bool]) -> Vec<bool> {
-    let mut keys: Vec<([u32; 3], u32)> = mesh
-        .triangles
+/// is not itself skipped. Candidates are the facets around the smallest corner.
+pub(crate) fn duplicate_flags(mesh: &Mesh, skip: &[bool], fans: &VertexFans) -> Vec<bool> {
+    let sorted = |t: &[u32; 3]| {
+        let mut k = *t;
+        k.sort_unstable();
+        k
+    };
+    mesh.triangles
         .par_iter()
         .enumerate()
-        .filter(|(t, _)| !skip[*t])
         .map(|(t, tri)| {
-            let mut k = *tri;
-            k.sort_unstable();
-            (k, t as u32)
+            if skip[t] {
+                return false;
+            }
+            let key = sorted(tri);
+            fans.from(key[0]).iter().any(|&(end, g)| {
+                let u = g as usize / 3;
+                (end == key[1] || end == key[2])
+                    && u < t
+                    && !skip[u]
+                    && sorted(&mesh.triangles[u]) == key
+            })
         })
-        .collect();
-    keys.par_sort_unstable();
-    let mut dup = vec![false; mesh.triangles.len()];
-    for w in keys.windows(2) {
-        if w[0].0 == w[1].0 {
-            dup[w[1].1 as usize] = true;
-        }
-    }
-    dup
+        .collect()
 }
 
 /// Signed volume of each triangle's tetrahedron with the origin (times six is skipped).
@@ -213,9 +216,11 @@ pub fn check(mesh: &Mesh) -> CheckReport {
 pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
     let degenerate = degenerate_flags(mesh, tolerance);
     let degenerate_facets = degenerate.iter().filter(|&&d| d).count();
-    let duplicate = duplicate_flags(mesh, &degenerate);
+    let fans = VertexFans::build(mesh);
+    let duplicate = duplicate_flags(mesh, &degenerate, &fans);
     let duplicate_facets = duplicate.iter().filter(|&&d| d).count();
-    let topo = Topology::build(mesh);
+    let topo = Topology::build_with(mesh, &fans);
+    drop(fans);
     let orient = Orientation::find(mesh, &topo);
     let volumes = facet_volumes(mesh);
     let volume_mm3 = stable_sum(&volumes);

@@ -23,14 +23,16 @@ pub const MAX_EAR_LOOP: usize = 20_000;
 /// The closed loops of open edges, each as vertices in the order the filling facets run
 /// (opposite to the facets that border the hole). A loop that passes a vertex twice is split
 /// there into simple loops.
-pub(crate) fn boundary_loops(mesh: &Mesh, topo: &Topology) -> Vec<Vec<u32>> {
+pub(crate) fn boundary_loops(mesh: &Mesh, topo: &Topology, skip: &[bool]) -> Vec<Vec<u32>> {
     // Fill edges v -> u for each open half-edge u -> v, grouped by start vertex.
     let mut fill: Vec<(u32, u32)> = topo
         .neighbor
         .iter()
         .enumerate()
         .filter(|&(h, &g)| {
-            g == BOUNDARY && !crate::topology::has_repeated_vertex(&mesh.triangles[h / 3])
+            g == BOUNDARY
+                && !skip[h / 3]
+                && !crate::topology::has_repeated_vertex(&mesh.triangles[h / 3])
         })
         .map(|(h, _)| {
             let (u, v) = half_edge(mesh, h);
