@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::Mesh;
 use crate::check::{
-    CheckReport, MIN_VOLUME_FRACTION, check_welded, degenerate_flags, duplicate_flags,
+    CheckReport, MIN_VOLUME_FRACTION, analyse, check_welded, degenerate_flags, duplicate_flags,
     facet_volumes, shell_volumes,
 };
 use crate::hole_fill::{boundary_loops, triangulate};
@@ -93,7 +93,7 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     let used = count_used_vertices(mesh);
     let welded = weld(mesh, weld_tolerance(mesh));
     let tol = welded.tolerance;
-    let mut before = check_welded(&welded.mesh, tol);
+    let (mut before, before_dup) = analyse(&welded.mesh, tol);
     before.triangles = mesh.triangles.len();
     let mut actions =
         RepairActions { vertices_merged: used - welded.mesh.vertices.len(), ..Default::default() };
@@ -104,7 +104,14 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     actions.needle_edges_collapsed = collapse_needles(&mut m, tol);
     let repeated: Vec<bool> = m.triangles.par_iter().map(has_repeated_vertex).collect();
     actions.degenerate_facets_removed = repeated.iter().filter(|&&r| r).count();
-    let dup = duplicate_flags(&m, &repeated, &VertexFans::build(&m));
+    let dup = if actions.needle_edges_collapsed == 0 {
+        // The mesh is the one the check just examined: its duplicates still hold.
+        before_dup
+    } else {
+        drop(before_dup);
+        let fans = VertexFans::build(&m);
+        duplicate_flags(&m, &repeated, &fans, &Topology::build_with(&m, &fans))
+    };
     actions.duplicate_facets_removed = dup.iter().filter(|&&d| d).count();
     retain(&mut m, |t| !repeated[t] && !dup[t]);
     drop((repeated, dup));

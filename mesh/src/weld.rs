@@ -10,8 +10,13 @@
 //! Output vertices are numbered in order of first use by the triangles, so the result depends
 //! only on the input, never on thread timing.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use bevy_math::Vec3;
 use rayon::prelude::*;
+
+use crate::format::VertexHasher;
 
 use crate::Mesh;
 
@@ -95,10 +100,12 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
         let (s, e) = (cell_start[c] as usize, cell_start[c + 1] as usize);
         keys[s..e.min(s + POINTS_PER_CELL_PAIR)].iter().map(|&(_, v)| mesh.vertices[v as usize])
     };
-    let find_cell = |key: u64| -> Option<usize> {
-        let k = keys.partition_point(|&(k, _)| k < key);
-        (k < keys.len() && keys[k].0 == key).then(|| cell_of_vertex[keys[k].1 as usize] as usize)
-    };
+    let mut cell_index: HashMap<u64, u32, BuildHasherDefault<VertexHasher>> =
+        HashMap::with_capacity_and_hasher(cells, BuildHasherDefault::default());
+    for c in 0..cells {
+        cell_index.insert(keys[cell_start[c] as usize].0, c as u32);
+    }
+    let find_cell = |key: u64| cell_index.get(&key).map(|&c| c as usize);
     let joins: Vec<(u32, u32)> = (0..cells)
         .into_par_iter()
         .flat_map_iter(|c| {

@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use crate::Mesh;
 
+pub(crate) use builder::VertexHasher;
 pub use obj::read_obj;
 pub use stl::{read_stl, read_stl_reader, write_stl};
 pub use threemf::{read_3mf, write_3mf};
