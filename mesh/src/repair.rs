@@ -138,19 +138,33 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         .map(|s| !closed[s] && shell_area[s] < DEBRIS_AREA_FRACTION * largest)
         .collect();
     actions.debris_shells_removed = debris.iter().filter(|&&d| d).count();
+    let mut flipped = vec![false; m.triangles.len()];
     for (t, tri) in m.triangles.iter_mut().enumerate() {
         let s = topo.shell[t] as usize;
         if debris[s] {
             actions.debris_facets_removed += 1;
         } else if orient.flip[t] != reverse[s] {
             tri.swap(1, 2);
+            flipped[t] = true;
             actions.facets_flipped += 1;
         }
     }
     // 5. Holes, found from the same connectivity (flipping a facet does not change which
     // facet lies across an edge, and debris goes whole shells at a time).
     let debris_facet: Vec<bool> = topo.shell.iter().map(|&s| debris[s as usize]).collect();
-    let loops = boundary_loops(&m, &topo, &debris_facet);
+    let mut open: Vec<bool> = (0..topo.neighbor.len())
+        .map(|h| {
+            topo.neighbor[h] == BOUNDARY
+                && !debris_facet[h / 3]
+                && !has_repeated_vertex(&m.triangles[h / 3])
+        })
+        .collect();
+    // Swapping corners 1 and 2 reverses the facet: its edges now sit in slots 2, 1, 0.
+    for t in (0..m.triangles.len()).filter(|&t| flipped[t]) {
+        open.swap(3 * t, 3 * t + 2);
+    }
+    let loops = boundary_loops(&m, &open);
+    drop((open, flipped));
     drop((orient, volumes, topo));
     retain(&mut m, |t| !debris_facet[t]);
     drop(debris_facet);
@@ -471,6 +485,22 @@ mod tests {
         let v = fixed.signed_volume();
         assert!((v - expected).abs() / expected < 0.01, "{v} vs {expected}");
         assert!(check(&soup(&fixed)).printable);
+    }
+
+    #[test]
+    fn holes_next_to_flipped_facets_are_filled_facing_out() {
+        let whole = sphere(10.0, 32, 64);
+        let expected = whole.signed_volume();
+        let mut m = soup(&whole);
+        m.triangles.drain(1000..1004);
+        m.triangles.drain(2000..2003);
+        for t in (0..m.triangles.len()).step_by(3) {
+            m.triangles[t].swap(0, 1);
+        }
+        let (fixed, rep) = repair(&m).unwrap();
+        assert!(rep.after.printable, "{:?} {:?}", rep.after.issues, rep.actions);
+        assert_eq!(rep.actions.holes_filled, 2);
+        assert!((fixed.signed_volume() - expected).abs() / expected < 0.01);
     }
 
     #[test]
