@@ -90,11 +90,19 @@ pub enum RepairError {
 
 /// Repairs a mesh; returns the repaired mesh and the report.
 pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
-    let used = count_used_vertices(mesh);
-    let welded = weld(mesh, weld_tolerance(mesh));
+    repair_owned(mesh.clone())
+}
+
+/// Repairs a mesh it takes over, freeing the input as soon as the welded copy exists, so the
+/// peak memory of a large repair holds one mesh, not two.
+pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
+    let used = count_used_vertices(&mesh);
+    let input_facets = mesh.triangles.len();
+    let welded = weld(&mesh, weld_tolerance(&mesh));
+    drop(mesh);
     let tol = welded.tolerance;
     let (mut before, before_dup) = analyse(&welded.mesh, tol);
-    before.triangles = mesh.triangles.len();
+    before.triangles = input_facets;
     let mut actions =
         RepairActions { vertices_merged: used - welded.mesh.vertices.len(), ..Default::default() };
     let mut m = welded.mesh;
@@ -205,7 +213,7 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     compact_vertices(&mut m);
     if m.triangles.is_empty() {
         return Err(RepairError::NothingLeft {
-            facets: mesh.triangles.len(),
+            facets: input_facets,
             before: Box::new(before),
         });
     }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use amsp_mesh::check::{CheckReport, check};
 use amsp_mesh::format::{self, Format, LoadOptions, LoadedModel};
-use amsp_mesh::repair::{RepairActions, RepairError, repair};
+use amsp_mesh::repair::{RepairActions, RepairError, repair_owned};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -138,7 +138,7 @@ fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
         Err(code) => return code,
     };
     let format = model.format.name();
-    let (mesh, report) = match repair(&model.mesh) {
+    let (mesh, report) = match repair_owned(model.mesh) {
         Ok(r) => r,
         Err(RepairError::NothingLeft { facets, before }) => {
             let message = format!(
