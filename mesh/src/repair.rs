@@ -212,10 +212,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     drop(remove);
     compact_vertices(&mut m);
     if m.triangles.is_empty() {
-        return Err(RepairError::NothingLeft {
-            facets: input_facets,
-            before: Box::new(before),
-        });
+        return Err(RepairError::NothingLeft { facets: input_facets, before: Box::new(before) });
     }
     let after = check_welded(&m, tol);
     Ok((m, RepairReport { before, after, actions }))
