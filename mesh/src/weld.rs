@@ -111,8 +111,8 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
     };
     let mut cell_index: HashMap<u64, u32, BuildHasherDefault<VertexHasher>> =
         HashMap::with_capacity_and_hasher(cells, BuildHasherDefault::default());
-    for c in 0..cells {
-        cell_index.insert(cell_of(point(cell_start[c] as usize)), c as u32);
+    for (c, &start) in cell_start[..cells].iter().enumerate() {
+        cell_index.insert(cell_of(point(start as usize)), c as u32);
     }
     let joins: Vec<(u32, u32)> = (0..cells)
         .into_par_iter()
