@@ -196,7 +196,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         }
     }
     drop(volumes);
-    let size = m.bbox().map_or(0.0, |b| b.size().as_dvec3().element_product());
+    let size = m.vertex_bounds().map_or(0.0, |b| b.size().as_dvec3().element_product());
     let empty: Vec<bool> =
         shell_volume.iter().map(|v| v.abs() <= size * MIN_VOLUME_FRACTION).collect();
     actions.debris_shells_removed += empty.iter().filter(|&&e| e).count();
