@@ -620,6 +620,24 @@ mod tests {
     }
 
     #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let whole = sphere(10.0, 64, 128);
+        let mut m = soup(&whole);
+        m.triangles.drain(4000..4010);
+        for t in (0..m.triangles.len()).step_by(5) {
+            m.triangles[t].swap(1, 2);
+        }
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| repair(&m).unwrap())
+        };
+        let (a, ra) = run(1);
+        let (b, rb) = run(4);
+        assert_eq!(a, b);
+        assert_eq!(ra, rb);
+    }
+
+    #[test]
     fn soup_of_lone_facets_leaves_nothing() {
         let m = Mesh::from_soup(&[
             [Vec3::ZERO, Vec3::X, Vec3::Y],
