@@ -413,13 +413,6 @@ fn collapse_needles(m: &mut Mesh, tol: f32) -> usize {
     collapsed
 }
 
-/// Lists the degenerate facets that remain (diagnostics for tests and examples).
-#[doc(hidden)]
-pub fn remaining_degenerate(m: &Mesh, tol: f32) -> Vec<[bevy_math::Vec3; 3]> {
-    let flat = degenerate_flags(m, tol);
-    (0..m.triangles.len()).filter(|&t| flat[t]).map(|t| m.corners(t)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
