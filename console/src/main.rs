@@ -1,6 +1,9 @@
 //! `amsp`: the operator console and command-line client.
 
+mod cli;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use amsp_console::tui::{self, source::ReplaySource, theme::Theme};
 use anyhow::Context;
@@ -17,10 +20,13 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// The top-level commands.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Open the operator console (what `amsp` with no command does).
     Console(ConsoleArgs),
+    /// Check and repair 3D models (STL, OBJ, 3MF) before quoting or slicing.
+    Model(cli::model::ModelArgs),
 }
 
 /// How to open the console.
@@ -45,10 +51,22 @@ fn console(args: ConsoleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs a command that reports failure as an error, exiting 1 with its message.
+fn exit_with(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("amsp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => console(ConsoleArgs::default()),
-        Some(Command::Console(args)) => console(args),
+        None => exit_with(console(ConsoleArgs::default())),
+        Some(Command::Console(args)) => exit_with(console(args)),
+        Some(Command::Model(args)) => cli::model::run(args),
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! The check welds a copy of the mesh (tolerance relative to its size, see [`crate::weld`]),
 //! then counts each defect kind the repair knows how to fix, so a centre can decide before
-//! quoting. A model is *printable* when it has none of them: every shell closed, manifold,
-//! consistently and outwards oriented, with no degenerate or duplicate facets, and a positive
-//! volume.
+//! quoting. A model is *printable* when every shell is closed, manifold, consistently and
+//! outwards oriented, no facet repeats another, and the volume is positive. Degenerate
+//! (zero-area) facets are reported but do not by themselves stop a closed model from
+//! printing: slicers ignore them, and a zero-area facet cannot open a hole.
 //!
 //! Self-intersections (facets of one body crossing each other) are not detected yet.
 
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Mesh;
 use crate::nesting::nested_shells;
-use crate::topology::{Orientation, Topology, has_repeated_vertex};
+use crate::topology::{NON_MANIFOLD, Orientation, Topology, VertexFans, has_repeated_vertex};
 use crate::weld::{weld, weld_tolerance};
 
 /// Facets per parallel work item in sums, fixed so floating-point results do not depend on
@@ -95,7 +96,7 @@ pub struct CheckReport {
     pub bbox: BoundingBox,
     /// No holes and no non-manifold edges.
     pub watertight: bool,
-    /// Watertight, consistently outward, no degenerate or duplicate facets, positive volume.
+    /// Watertight, consistently outward, no duplicate facets, positive volume.
     pub printable: bool,
     /// The weld tolerance used, in millimetres.
     pub weld_tolerance_mm: f32,
@@ -122,26 +123,41 @@ pub(crate) fn degenerate_flags(mesh: &Mesh, tolerance: f32) -> Vec<bool> {
 
 /// Per-triangle flags: true for every facet over the same vertex set as an earlier one that
 /// is not itself skipped.
-pub(crate) fn duplicate_flags(mesh: &Mesh, skip: &[bool]) -> Vec<bool> {
-    let mut keys: Vec<([u32; 3], u32)> = mesh
-        .triangles
+///
+/// A duplicate shares all three edges with its original, so each of those edges either has
+/// more than two facets or pairs the two copies with each other: only facets with such an
+/// edge are compared, with the facets around their smallest corner.
+pub(crate) fn duplicate_flags(
+    mesh: &Mesh,
+    skip: &[bool],
+    fans: &VertexFans,
+    topo: &Topology,
+) -> Vec<bool> {
+    let sorted = |t: &[u32; 3]| {
+        let mut k = *t;
+        k.sort_unstable();
+        k
+    };
+    mesh.triangles
         .par_iter()
         .enumerate()
-        .filter(|(t, _)| !skip[*t])
         .map(|(t, tri)| {
-            let mut k = *tri;
-            k.sort_unstable();
-            (k, t as u32)
+            let nb = &topo.neighbor[3 * t..3 * t + 3];
+            let candidate = nb.contains(&NON_MANIFOLD)
+                || (nb[0] < NON_MANIFOLD && nb.iter().all(|&g| g / 3 == nb[0] / 3));
+            if skip[t] || !candidate {
+                return false;
+            }
+            let key = sorted(tri);
+            fans.from(key[0]).iter().any(|&(end, g)| {
+                let u = g as usize / 3;
+                (end == key[1] || end == key[2])
+                    && u < t
+                    && !skip[u]
+                    && sorted(&mesh.triangles[u]) == key
+            })
         })
-        .collect();
-    keys.par_sort_unstable();
-    let mut dup = vec![false; mesh.triangles.len()];
-    for w in keys.windows(2) {
-        if w[0].0 == w[1].0 {
-            dup[w[1].1 as usize] = true;
-        }
-    }
-    dup
+        .collect()
 }
 
 /// Signed volume of each triangle's tetrahedron with the origin (times six is skipped).
@@ -193,7 +209,7 @@ pub(crate) fn shell_volumes(
         let s = s as usize;
         let against = orient.flip[t] != orient.majority_flipped[s];
         vol[s] += if against { -v } else { v };
-        if topo.neighbor[3 * t..3 * t + 3].iter().any(|&g| g == crate::topology::BOUNDARY) {
+        if topo.neighbor[3 * t..3 * t + 3].contains(&crate::topology::BOUNDARY) {
             closed[s] = false;
         }
     }
@@ -210,11 +226,18 @@ pub fn check(mesh: &Mesh) -> CheckReport {
 
 /// Checks a mesh that is already welded with `tolerance`.
 pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
+    analyse(mesh, tolerance).0
+}
+
+/// Checks a welded mesh and also returns the duplicate flags, which repair reuses.
+pub(crate) fn analyse(mesh: &Mesh, tolerance: f32) -> (CheckReport, Vec<bool>) {
     let degenerate = degenerate_flags(mesh, tolerance);
     let degenerate_facets = degenerate.iter().filter(|&&d| d).count();
-    let duplicate = duplicate_flags(mesh, &degenerate);
+    let fans = VertexFans::build(mesh);
+    let topo = Topology::build_with(mesh, &fans);
+    let duplicate = duplicate_flags(mesh, &degenerate, &fans, &topo);
     let duplicate_facets = duplicate.iter().filter(|&&d| d).count();
-    let topo = Topology::build(mesh);
+    drop(fans);
     let orient = Orientation::find(mesh, &topo);
     let volumes = facet_volumes(mesh);
     let volume_mm3 = stable_sum(&volumes);
@@ -223,11 +246,13 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
     let inverted_shells =
         (0..topo.shells).filter(|&s| closed[s] && !nested[s] && shell_vol[s] < 0.0).count();
     let inconsistent_facets: usize = orient.minority.iter().sum();
-    let bbox = mesh.bbox().map_or(BoundingBox { min: [0.0; 3], max: [0.0; 3] }, |b| BoundingBox {
+    // Welded: every vertex is used, so the vertex bounds are the model's.
+    let bounds = mesh.vertex_bounds();
+    let bbox = bounds.map_or(BoundingBox { min: [0.0; 3], max: [0.0; 3] }, |b| BoundingBox {
         min: b.min.to_array(),
         max: b.max.to_array(),
     });
-    let size = mesh.bbox().map_or(0.0, |b| b.size().as_dvec3().element_product());
+    let size = bounds.map_or(0.0, |b| b.size().as_dvec3().element_product());
     let no_volume = volume_mm3.abs() <= size * MIN_VOLUME_FRACTION;
 
     let mut issues = Vec::new();
@@ -274,7 +299,7 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
     add(IssueKind::NoVolume, usize::from(no_volume), "the model encloses no volume".to_owned());
     let watertight =
         topo.boundary_edges == 0 && topo.non_manifold_edges == 0 && !mesh.triangles.is_empty();
-    CheckReport {
+    let report = CheckReport {
         triangles: mesh.triangles.len(),
         vertices: mesh.vertices.len(),
         shells: topo.shells,
@@ -288,8 +313,11 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
         area_mm2: total_area(mesh),
         bbox,
         watertight,
-        printable: watertight && issues.is_empty() && volume_mm3 > 0.0,
+        printable: watertight
+            && volume_mm3 > 0.0
+            && issues.iter().all(|i| i.kind == IssueKind::DegenerateFacets),
         weld_tolerance_mm: tolerance,
         issues,
-    }
+    };
+    (report, duplicate)
 }

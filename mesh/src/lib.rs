@@ -8,6 +8,8 @@
 //! - [`weld`] merges corners closer than a size-relative tolerance; [`topology`] finds the
 //!   facet across each edge, open and non-manifold edges, and shells.
 //! - [`check`] reports every defect and whether the model prints as it is.
+//! - [`repair`] welds, drops degenerate and duplicate facets, orients shells outwards, removes
+//!   debris and fills holes ([`hole_fill`]), then checks its own result.
 //! - [`format`] reads STL, OBJ and 3MF (detected by content) and writes binary STL and 3MF.
 //! - [`pack`] arranges part footprints on build plates; [`plate`] groups parts of many orders
 //!   into printing groups and keeps the map back to their orders.
@@ -16,14 +18,17 @@
 
 pub mod check;
 pub mod format;
+pub mod hole_fill;
 pub mod inspect;
 pub mod mesh;
 mod nesting;
 pub mod pack;
 pub mod plate;
+pub mod repair;
 pub mod template;
 pub mod topology;
 pub mod weld;
 
 pub use check::{CheckReport, check};
 pub use mesh::Mesh;
+pub use repair::{RepairReport, repair};
