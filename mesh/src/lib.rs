@@ -5,7 +5,9 @@
 //! on a blocking pool; the console calls it for previews.
 //!
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
+//! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
 
 pub mod mesh;
+pub mod slice;
 
 pub use mesh::Mesh;
