@@ -1,6 +1,10 @@
 //! `amsp`: the operator console and command-line client.
 
-use clap::Parser;
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// The amsp console and command-line client.
 ///
@@ -8,9 +12,21 @@ use clap::Parser;
 /// printers, models, the federation and alerts.
 #[derive(Debug, Parser)]
 #[command(name = "amsp", version, about, long_about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    anyhow::bail!("amsp has no commands yet; see `amsp --help`")
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check and repair 3D models (STL, OBJ, 3MF) before quoting or slicing.
+    Model(cli::model::ModelArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Model(args) => cli::model::run(args),
+    }
 }

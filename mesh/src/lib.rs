@@ -5,9 +5,24 @@
 //! on a blocking pool; the console calls it for previews.
 //!
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
+//! - [`weld`] merges corners closer than a size-relative tolerance; [`topology`] finds the
+//!   facet across each edge, open and non-manifold edges, and shells.
+//! - [`check`] reports every defect and whether the model prints as it is.
+//! - [`repair`] welds, drops degenerate and duplicate facets, orients shells outwards, removes
+//!   debris and fills holes ([`hole_fill`]), then checks its own result.
+//! - [`format`] reads STL, OBJ and 3MF (detected by content) and writes binary STL and 3MF.
 //! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
 
+pub mod check;
+pub mod format;
+pub mod hole_fill;
 pub mod mesh;
+mod nesting;
+pub mod repair;
 pub mod slice;
+pub mod topology;
+pub mod weld;
 
+pub use check::{CheckReport, check};
 pub use mesh::Mesh;
+pub use repair::{RepairReport, repair};

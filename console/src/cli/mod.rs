@@ -1,0 +1,3 @@
+//! Command-line subcommands: each module parses its arguments and calls the libraries.
+
+pub mod model;

@@ -1,0 +1,232 @@
+//! `amsp model check` and `amsp model repair`: scriptable intake of uploaded models.
+//!
+//! Exit codes are part of the interface: 0 the model is printable (after repair, for
+//! `repair`), 1 it has defects (or nothing printable remains), 2 the input cannot be read or
+//! the output cannot be written. With `--json` exactly one JSON object goes to stdout; errors
+//! always go to stderr naming the file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use amsp_mesh::check::{CheckReport, check};
+use amsp_mesh::format::{self, Format, LoadedModel};
+use amsp_mesh::repair::{RepairActions, RepairError, repair};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+/// Arguments of `amsp model`.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    #[command(subcommand)]
+    command: ModelCommand,
+}
+
+/// The `amsp model` subcommands.
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Report a model's defects and whether it prints as it is.
+    ///
+    /// Exit status: 0 printable, 1 defects found, 2 the file cannot be read.
+    Check {
+        /// The model file (STL, OBJ or 3MF; the format is detected from the content).
+        file: PathBuf,
+        /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Repair a model and write the result (binary STL or 3MF, from OUT's extension).
+    ///
+    /// Exit status: 0 the repaired model is printable, 1 it still has defects or nothing
+    /// printable remained, 2 the input cannot be read or the output cannot be written.
+    Repair {
+        /// The model file (STL, OBJ or 3MF).
+        file: PathBuf,
+        /// Where to write the repaired model: `.stl` or `.3mf`.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        /// Print one JSON object (before, after, actions) instead of the readable report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit status: printable.
+const EXIT_PRINTABLE: u8 = 0;
+/// Exit status: defects found (or remaining after repair).
+const EXIT_DEFECTS: u8 = 1;
+/// Exit status: unreadable input or unwritable output.
+const EXIT_UNREADABLE: u8 = 2;
+
+/// Runs an `amsp model` subcommand and returns the process exit status.
+pub fn run(args: ModelArgs) -> ExitCode {
+    match args.command {
+        ModelCommand::Check { file, json } => run_check(&file, json),
+        ModelCommand::Repair { file, output, json } => run_repair(&file, &output, json),
+    }
+}
+
+/// `check --json` output: the report with the file and its detected format.
+#[derive(Serialize)]
+struct CheckOutput<'a> {
+    file: &'a Path,
+    format: &'static str,
+    #[serde(flatten)]
+    report: &'a CheckReport,
+}
+
+/// `repair --json` output.
+#[derive(Serialize)]
+struct RepairOutput<'a> {
+    file: &'a Path,
+    output: &'a Path,
+    format: &'static str,
+    before: &'a CheckReport,
+    after: Option<&'a CheckReport>,
+    actions: Option<&'a RepairActions>,
+    error: Option<String>,
+}
+
+fn load(file: &Path) -> Result<LoadedModel, ExitCode> {
+    format::load(file).map_err(|e| {
+        eprintln!("amsp: {e}");
+        ExitCode::from(EXIT_UNREADABLE)
+    })
+}
+
+fn exit_for(printable: bool) -> ExitCode {
+    ExitCode::from(if printable { EXIT_PRINTABLE } else { EXIT_DEFECTS })
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), ExitCode> {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("amsp: cannot encode the report: {e}");
+            Err(ExitCode::from(EXIT_UNREADABLE))
+        }
+    }
+}
+
+fn run_check(file: &Path, json: bool) -> ExitCode {
+    let model = match load(file) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let report = check(&model.mesh);
+    if json {
+        let out = CheckOutput { file, format: model.format.name(), report: &report };
+        if let Err(code) = print_json(&out) {
+            return code;
+        }
+    } else {
+        print!("{}", render_check(file, model.format, &report));
+    }
+    exit_for(report.printable)
+}
+
+fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
+    let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("stl" | "3mf")) {
+        eprintln!("amsp: {}: unknown output format (use .stl or .3mf)", output.display());
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    let model = match load(file) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let format = model.format.name();
+    let (mesh, report) = match repair(&model.mesh) {
+        Ok(r) => r,
+        Err(RepairError::NothingLeft { facets, before }) => {
+            let message = format!(
+                "{}: nothing printable remains: all {facets} facets were degenerate, duplicate or debris",
+                file.display()
+            );
+            if json {
+                let out = RepairOutput {
+                    file,
+                    output,
+                    format,
+                    before: &before,
+                    after: None,
+                    actions: None,
+                    error: Some(message.clone()),
+                };
+                let _ = print_json(&out);
+            }
+            eprintln!("amsp: {message}");
+            return ExitCode::from(EXIT_DEFECTS);
+        }
+    };
+    if let Err(e) = format::save(output, &mesh) {
+        eprintln!("amsp: {e}");
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    if json {
+        let out = RepairOutput {
+            file,
+            output,
+            format,
+            before: &report.before,
+            after: Some(&report.after),
+            actions: Some(&report.actions),
+            error: None,
+        };
+        if let Err(code) = print_json(&out) {
+            return code;
+        }
+    } else {
+        print!("{}", render_check(file, model.format, &report.before));
+        println!("repair:");
+        let a = &report.actions;
+        for (count, what) in [
+            (a.vertices_merged, "vertices merged by welding"),
+            (a.needle_edges_collapsed, "needle edges collapsed"),
+            (a.degenerate_facets_removed, "degenerate facets removed"),
+            (a.duplicate_facets_removed, "duplicate facets removed"),
+            (a.facets_flipped, "facets flipped"),
+            (a.debris_shells_removed, "debris shells removed"),
+            (a.debris_facets_removed, "debris facets removed"),
+            (a.holes_filled, "holes filled"),
+            (a.facets_added, "facets added to fill holes"),
+            (a.degenerate_facets_split, "flat facets split away"),
+        ] {
+            if count > 0 {
+                println!("  {count:>10}  {what}");
+            }
+        }
+        print!(
+            "{}",
+            render_check(output, Format::StlBinary, &report.after).replacen(" (stl_binary)", "", 1)
+        );
+    }
+    exit_for(report.after.printable)
+}
+
+/// The readable form of a check report.
+fn render_check(file: &Path, format: Format, r: &CheckReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let verdict = if r.printable { "printable" } else { "NOT printable" };
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let _ = writeln!(s, "{} ({}): {verdict}", file.display(), format.name());
+    let _ = writeln!(
+        s,
+        "  {} triangles, {} vertices (welded at {:.3e} mm), {} shells",
+        r.triangles, r.vertices, r.weld_tolerance_mm, r.shells
+    );
+    let size = [0, 1, 2].map(|i| r.bbox.max[i] - r.bbox.min[i]);
+    let _ = writeln!(
+        s,
+        "  volume {:.3} mm³, area {:.3} mm², size {:.3} × {:.3} × {:.3} mm",
+        r.volume_mm3, r.area_mm2, size[0], size[1], size[2]
+    );
+    let _ = writeln!(s, "  watertight: {}", yes(r.watertight));
+    for issue in &r.issues {
+        let _ = writeln!(s, "  - {}", issue.message);
+    }
+    s
+}
