@@ -22,11 +22,14 @@ struct Cli {
 enum Command {
     /// Check and repair 3D models (STL, OBJ, 3MF) before quoting or slicing.
     Model(cli::model::ModelArgs),
+    /// Slice a model to G-code with time, material and cost estimates.
+    Slice(cli::slice::SliceArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Model(args) => cli::model::run(args),
+        Command::Slice(args) => cli::slice::run(args),
     }
 }
