@@ -113,7 +113,8 @@ fn load_profile<T>(
 ) -> anyhow::Result<T> {
     let path = Path::new(spec);
     if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read profile {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read profile {}", path.display()))?;
         Ok(parse(&text, &path.display().to_string())?)
     } else {
         Ok(builtin(spec)?)
@@ -121,8 +122,10 @@ fn load_profile<T>(
 }
 
 fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
-    let printer = load_profile(&a.printer, Printer::builtin, Printer::from_toml).map_err(|e| refused(format!("{e:#}")))?;
-    let material = load_profile(&a.material, Material::builtin, Material::from_toml).map_err(|e| refused(format!("{e:#}")))?;
+    let printer = load_profile(&a.printer, Printer::builtin, Printer::from_toml)
+        .map_err(|e| refused(format!("{e:#}")))?;
+    let material = load_profile(&a.material, Material::builtin, Material::from_toml)
+        .map_err(|e| refused(format!("{e:#}")))?;
     let file = &a.file;
     let model = format::load(file).map_err(|e| refused(format!("{e}")))?;
     let report = check(&model.mesh);
@@ -137,10 +140,15 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
                 problems.join("; ")
             )));
         }
-        let (fixed, rep) = repair(&mesh).map_err(|e| refused(format!("{}: {e}", file.display())))?;
+        let (fixed, rep) =
+            repair(&mesh).map_err(|e| refused(format!("{}: {e}", file.display())))?;
         if !rep.after.printable {
             let left: Vec<String> = rep.after.issues.iter().map(|i| i.message.clone()).collect();
-            return Err(refused(format!("{} is still not printable after repair ({})", file.display(), left.join("; "))));
+            return Err(refused(format!(
+                "{} is still not printable after repair ({})",
+                file.display(),
+                left.join("; ")
+            )));
         }
         mesh = fixed;
         repaired = true;
@@ -153,18 +161,27 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
         infill_pattern: a.pattern,
         ..SliceSettings::default()
     };
-    let sliced = slice(&mesh, &printer, &material, &settings)
-        .map_err(|e| Failure { code: EXIT_CANNOT_SLICE, message: format!("{}: {e}", file.display()) })?;
-    std::fs::write(&a.output, &sliced.gcode).map_err(|e| refused(format!("cannot write {}: {e}", a.output.display())))?;
+    let sliced = slice(&mesh, &printer, &material, &settings).map_err(|e| Failure {
+        code: EXIT_CANNOT_SLICE,
+        message: format!("{}: {e}", file.display()),
+    })?;
+    std::fs::write(&a.output, &sliced.gcode)
+        .map_err(|e| refused(format!("cannot write {}: {e}", a.output.display())))?;
     if let Some(pv) = &a.preview_layer {
         let (Some(n), Some(svg)) = (pv.first(), pv.get(1)) else {
             return Err(refused("--preview-layer needs N and OUT.svg"));
         };
-        let n: usize = n.parse().map_err(|_| refused(format!("--preview-layer: {n:?} is not a layer number")))?;
+        let n: usize = n
+            .parse()
+            .map_err(|_| refused(format!("--preview-layer: {n:?} is not a layer number")))?;
         let Some(layer) = sliced.layers.get(n) else {
             return Err(Failure {
                 code: EXIT_CANNOT_SLICE,
-                message: format!("--preview-layer {n}: the job has {} layers (0 to {})", sliced.layers.len(), sliced.layers.len().saturating_sub(1)),
+                message: format!(
+                    "--preview-layer {n}: the job has {} layers (0 to {})",
+                    sliced.layers.len(),
+                    sliced.layers.len().saturating_sub(1)
+                ),
             });
         };
         let text = LayerPreview::from_layer(layer).to_svg(&printer.bed);
@@ -186,7 +203,8 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
             repaired,
             output: &a.output,
         };
-        let text = serde_json::to_string_pretty(&out).map_err(|e| refused(format!("cannot encode JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(&out)
+            .map_err(|e| refused(format!("cannot encode JSON: {e}")))?;
         println!("{text}");
     } else {
         println!(

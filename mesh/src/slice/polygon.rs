@@ -186,28 +186,72 @@ pub fn bounds(shapes: &Shapes) -> Option<(Point, Point)> {
     }))
 }
 
-/// Removes vertices closer than `min_len` units to the previous kept vertex, and collinear
-/// runs, so dense model tessellation does not become thousands of micro-moves per layer.
-pub fn simplify_contour(c: &[Point], min_len: i64) -> Contour {
+/// Simplifies a closed contour: drops vertices closer than `min_len` units to the previous kept
+/// one, and vertices whose removal moves the outline by less than `max_dev` units (nearly
+/// collinear runs of a finely tessellated curve), so dense models do not become thousands of
+/// micro-moves and every later offset and boolean has fewer edges to intersect.
+pub fn simplify_contour(c: &[Point], min_len: i64, max_dev: i64) -> Contour {
     let min2 = min_len * min_len;
-    let mut out: Contour = Vec::with_capacity(c.len());
+    let mut pts: Contour = Vec::with_capacity(c.len());
     for &p in c {
-        if let Some(&last) = out.last()
+        if let Some(&last) = pts.last()
             && dist2(last, p) < min2
         {
             continue;
         }
-        out.push(p);
+        pts.push(p);
     }
-    while out.len() > 3 {
-        let (Some(&first), Some(&last)) = (out.first(), out.last()) else { break };
+    while pts.len() > 3 {
+        let (Some(&first), Some(&last)) = (pts.first(), pts.last()) else { break };
         if dist2(first, last) < min2 {
-            out.pop();
+            pts.pop();
         } else {
             break;
         }
     }
-    out
+    if pts.len() <= 3 || max_dev <= 0 {
+        return pts;
+    }
+    // One greedy pass: extend the current run while every skipped vertex stays within
+    // `max_dev` of the chord from the run's start to the candidate end.
+    let dev2 = (max_dev * max_dev) as f64;
+    let mut out: Contour = Vec::with_capacity(pts.len());
+    let n = pts.len();
+    let mut anchor = 0;
+    out.push(pts[0]);
+    let mut i = 1;
+    while i < n {
+        let mut j = i;
+        // Try to extend to j + 1 while the vertices anchor+1..=j stay near the chord.
+        while j + 1 <= n {
+            let end = pts[(j + 1) % n];
+            let ok = ((anchor + 1)..=j).all(|k| seg_dev2(pts[anchor], end, pts[k]) <= dev2);
+            if !ok || j + 1 - anchor > 64 {
+                break;
+            }
+            j += 1;
+        }
+        if j >= n {
+            break;
+        }
+        out.push(pts[j]);
+        anchor = j;
+        i = j + 1;
+    }
+    if out.len() < 3 { pts } else { out }
+}
+
+/// Squared distance of `p` from the line through `a` and `b`.
+fn seg_dev2(a: Point, b: Point, p: Point) -> f64 {
+    let (ax, ay) = (f64::from(a.x), f64::from(a.y));
+    let (dx, dy) = (f64::from(b.x) - ax, f64::from(b.y) - ay);
+    let (px, py) = (f64::from(p.x) - ax, f64::from(p.y) - ay);
+    let l2 = dx * dx + dy * dy;
+    if l2 == 0.0 {
+        return px * px + py * py;
+    }
+    let cross = dx * py - dy * px;
+    cross * cross / l2
 }
 
 #[cfg(test)]
@@ -243,6 +287,20 @@ mod tests {
         let u = union_contours(&[square(0, 0, 10_000)]);
         let inner = offset(&u, -1_000);
         assert!((area_mm2(&inner) - 64.0).abs() < 1e-3, "{}", area_mm2(&inner));
+    }
+
+    #[test]
+    fn simplify_drops_collinear_and_tiny_steps_but_keeps_corners() {
+        let mut c = Vec::new();
+        for k in 0..100 {
+            c.push(Point::new(k * 100, if k % 2 == 0 { 0 } else { 3 }));
+        }
+        c.push(Point::new(10_000, 10_000));
+        c.push(Point::new(0, 10_000));
+        let s = simplify_contour(&c, 20, 12);
+        assert!(s.len() <= 6, "{}", s.len());
+        assert!(s.contains(&Point::new(10_000, 10_000)) && s.contains(&Point::new(0, 10_000)));
+        assert!((contour_area2(&s) - contour_area2(&c)).abs() < 2 * 10_000 * 12);
     }
 
     #[test]
