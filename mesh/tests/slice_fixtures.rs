@@ -2,6 +2,8 @@
 //! extruded volume is compared with the mesh volume at 100 % infill and with PrusaSlicer's figures
 //! (recorded by `bench/slice-reference.sh`) at the standard settings.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
+
 use std::path::PathBuf;
 
 use amsp_mesh::format;
@@ -58,9 +60,16 @@ fn parse_and_check(gcode: &str, printer: &Printer) -> Parsed {
         }
         let mut words = line.split_whitespace();
         let cmd = words.next().unwrap();
-        let known = ["G0", "G1", "G21", "G28", "G80", "G90", "G91", "G92", "M83", "M84", "M104", "M106", "M107", "M109", "M140", "M190", "M862.3"];
+        let known = [
+            "G0", "G1", "G21", "G28", "G80", "G90", "G91", "G92", "M83", "M84", "M104", "M106",
+            "M107", "M109", "M140", "M190", "M862.3",
+        ];
         let klipper = ["PRINT_START", "PRINT_END", "SET_PRINT_STATS_INFO"];
-        assert!(known.contains(&cmd) || klipper.contains(&cmd), "line {}: unknown command {raw:?}", n + 1);
+        assert!(
+            known.contains(&cmd) || klipper.contains(&cmd),
+            "line {}: unknown command {raw:?}",
+            n + 1
+        );
         if cmd == "M83" {
             relative_e = true;
         }
@@ -70,7 +79,8 @@ fn parse_and_check(gcode: &str, printer: &Printer) -> Parsed {
         let (mut nx, mut ny, mut nz, mut e) = (None, None, None, None);
         for w in words {
             let (letter, num) = w.split_at(1);
-            let v: f64 = num.parse().unwrap_or_else(|_| panic!("line {}: bad number in {raw:?}", n + 1));
+            let v: f64 =
+                num.parse().unwrap_or_else(|_| panic!("line {}: bad number in {raw:?}", n + 1));
             match letter {
                 "X" => nx = Some(v),
                 "Y" => ny = Some(v),
@@ -91,14 +101,22 @@ fn parse_and_check(gcode: &str, printer: &Printer) -> Parsed {
             }
             assert!(relative_e, "line {}: extrusion before M83", n + 1);
             if e < 0.0 {
-                assert!(!moves_xy && nz.is_none(), "line {}: negative extrusion while moving: {raw}", n + 1);
+                assert!(
+                    !moves_xy && nz.is_none(),
+                    "line {}: negative extrusion while moving: {raw}",
+                    n + 1
+                );
                 retracted += -e;
             } else if !moves_xy {
                 retracted -= e;
                 assert!(retracted > -1e-6, "line {}: unretract of more than was retracted", n + 1);
             } else {
                 assert!(retracted.abs() < 1e-6, "line {}: printing while retracted", n + 1);
-                assert!(z >= print_z_floor - 1e-9 && (z - print_z_floor).abs() < 1e-6, "line {}: printing at Z {z} on layer {print_z_floor}", n + 1);
+                assert!(
+                    z >= print_z_floor - 1e-9 && (z - print_z_floor).abs() < 1e-6,
+                    "line {}: printing at Z {z} on layer {print_z_floor}",
+                    n + 1
+                );
                 p.extruded_mm += e;
                 p.max_xyz[2] = p.max_xyz[2].max(z);
             }
@@ -130,7 +148,12 @@ fn run(rel: &str, printer: &str, settings: &SliceSettings) -> (Mesh, Printer, Sl
     (mesh, printer, sliced, parsed)
 }
 
-const FIXTURES: [&str; 4] = ["prusaslicer/20mm_cube.obj", "generated/cylinder_d20_h20.stl", "prusaslicer/extruder_idler.obj", "generated/two_bodies.stl"];
+const FIXTURES: [&str; 4] = [
+    "prusaslicer/20mm_cube.obj",
+    "generated/cylinder_d20_h20.stl",
+    "prusaslicer/extruder_idler.obj",
+    "generated/two_bodies.stl",
+];
 
 #[test]
 fn gcode_is_consistent_for_every_fixture_and_printer() {
@@ -140,12 +163,23 @@ fn gcode_is_consistent_for_every_fixture_and_printer() {
             let height = f64::from(mesh.bbox().unwrap().size().z);
             let expected = (height / 0.2).round() as i64;
             let layers = parsed.layer_z.len() as i64;
-            assert!((layers - expected).abs() <= 1, "{rel} on {printer}: {layers} layers, expected {expected}");
+            assert!(
+                (layers - expected).abs() <= 1,
+                "{rel} on {printer}: {layers} layers, expected {expected}"
+            );
             assert_eq!(sliced.stats.layers as i64, layers);
-            assert!((parsed.max_xyz[2] - height).abs() <= 0.2 + 1e-6, "{rel}: top at {}", parsed.max_xyz[2]);
+            assert!(
+                (parsed.max_xyz[2] - height).abs() <= 0.2 + 1e-6,
+                "{rel}: top at {}",
+                parsed.max_xyz[2]
+            );
             // The footer agrees with what a consumer sums from the moves.
             let footer = footer_value(&sliced.gcode, "; filament used [mm]");
-            assert!((footer - parsed.extruded_mm).abs() < 0.01 * footer + 0.1, "{rel}: footer {footer} vs parsed {}", parsed.extruded_mm);
+            assert!(
+                (footer - parsed.extruded_mm).abs() < 0.01 * footer + 0.1,
+                "{rel}: footer {footer} vs parsed {}",
+                parsed.extruded_mm
+            );
             assert!(sliced.gcode.contains("; estimated printing time (normal mode) = "));
             assert!(parsed.moves > 100);
         }
@@ -155,11 +189,19 @@ fn gcode_is_consistent_for_every_fixture_and_printer() {
 #[test]
 fn full_infill_extrudes_the_mesh_volume_within_5_percent() {
     let settings = SliceSettings { infill_density: 1.0, skirt_loops: 0, ..standard() };
-    for rel in ["prusaslicer/20mm_cube.obj", "generated/cylinder_d20_h20.stl", "prusaslicer/extruder_idler.obj"] {
+    for rel in [
+        "prusaslicer/20mm_cube.obj",
+        "generated/cylinder_d20_h20.stl",
+        "prusaslicer/extruder_idler.obj",
+    ] {
         let (mesh, _, sliced, _) = run(rel, "prusa-mk3s", &settings);
         let volume = mesh.signed_volume().abs();
         let ratio = sliced.stats.filament_mm3 / volume;
-        assert!((0.95..=1.05).contains(&ratio), "{rel}: extruded {:.0} mm³ for a {volume:.0} mm³ mesh ({ratio:.3})", sliced.stats.filament_mm3);
+        assert!(
+            (0.95..=1.05).contains(&ratio),
+            "{rel}: extruded {:.0} mm³ for a {volume:.0} mm³ mesh ({ratio:.3})",
+            sliced.stats.filament_mm3
+        );
     }
 }
 
@@ -183,8 +225,20 @@ fn standard_settings_filament_within_15_percent_of_prusaslicer() {
     for r in reference.model {
         let (_, _, sliced, _) = run(&r.file, "generic-250x210", &standard());
         let ratio = sliced.stats.filament_mm / r.filament_mm;
-        assert!((0.85..=1.15).contains(&ratio), "{}: amsp {:.0} mm vs PrusaSlicer {:.0} mm ({ratio:.3})", r.file, sliced.stats.filament_mm, r.filament_mm);
-        assert!((sliced.stats.layers as i64 - r.layers as i64).abs() <= 1, "{}: {} layers vs {}", r.file, sliced.stats.layers, r.layers);
+        assert!(
+            (0.85..=1.15).contains(&ratio),
+            "{}: amsp {:.0} mm vs PrusaSlicer {:.0} mm ({ratio:.3})",
+            r.file,
+            sliced.stats.filament_mm,
+            r.filament_mm
+        );
+        assert!(
+            (sliced.stats.layers as i64 - r.layers as i64).abs() <= 1,
+            "{}: {} layers vs {}",
+            r.file,
+            sliced.stats.layers,
+            r.layers
+        );
     }
 }
 
@@ -199,11 +253,15 @@ fn output_is_byte_identical_across_runs() {
 fn holes_and_overhangs_of_the_idler_are_found() {
     let (_, _, sliced, _) = run("prusaslicer/extruder_idler.obj", "prusa-mk3s", &standard());
     // Its vertical bolt holes show as holes inside islands.
-    let holed = sliced.layers.iter().filter(|l| l.slices.iter().any(|island| island.len() > 1)).count();
+    let holed =
+        sliced.layers.iter().filter(|l| l.slices.iter().any(|island| island.len() > 1)).count();
     assert!(holed >= 10, "only {holed} of {} layers have a hole", sliced.layers.len());
     // Its horizontal bore's roof and its overhangs are bridged: solid infill over air above
     // the first layer.
-    let bridged = sliced.layers[1..].iter().filter(|l| l.paths.iter().any(|p| p.role == Role::BridgeInfill)).count();
+    let bridged = sliced.layers[1..]
+        .iter()
+        .filter(|l| l.paths.iter().any(|p| p.role == Role::BridgeInfill))
+        .count();
     assert!(bridged > 0, "no bridge infill above the first layer");
 }
 

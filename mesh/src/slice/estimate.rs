@@ -137,14 +137,11 @@ pub fn time(moves: &[Move], limits: &Limits) -> f64 {
 }
 
 fn prev_safe(p: &Planned, jerk: &[f64; 4]) -> f64 {
-    let mut safe = p.cruise;
-    for a in 0..AXES {
-        let u = p.unit[a].abs();
-        if u > 0.0 {
-            safe = safe.min(jerk[a] / u);
-        }
-    }
-    safe
+    p.unit
+        .iter()
+        .zip(jerk)
+        .filter(|(u, _)| u.abs() > 0.0)
+        .fold(p.cruise, |safe, (u, j)| safe.min(j / u.abs()))
 }
 
 /// Time of one trapezoidal move of `length` from `v0` to `v1` with cruise `vmax` and

@@ -227,8 +227,7 @@ fn join_open_chains(mut open: Vec<Contour>) -> Vec<Contour> {
     let max_gap2 = max_gap * max_gap;
     let mut out = Vec::new();
     while let Some(mut cur) = open.pop() {
-        loop {
-            let (Some(&end), Some(&start)) = (cur.last(), cur.first()) else { break };
+        while let (Some(&end), Some(&start)) = (cur.last(), cur.first()) {
             // Nearest chain start to our end, or our own start (closing the loop).
             let mut best: Option<(i64, Option<usize>)> = Some((polygon::dist2(end, start), None));
             for (i, c) in open.iter().enumerate() {
@@ -344,7 +343,7 @@ mod tests {
         // One side facet missing leaves a gap of one facet width (0.5 mm) in every layer.
         let side = m.triangles.iter().position(|t| {
             let z: Vec<f32> = t.iter().map(|&i| m.vertices[i as usize].z).collect();
-            z.iter().any(|&v| v == 0.0) && z.iter().any(|&v| v == 10.0)
+            z.contains(&0.0) && z.contains(&10.0)
         });
         m.triangles.remove(side.unwrap());
         let layers = slice_mesh(&m, &plan_layers(10.0, 0.2, 0.2));

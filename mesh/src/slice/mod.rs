@@ -33,7 +33,7 @@ use crate::mesh::Aabb;
 use infill::Pattern;
 use polygon::{Point, Shapes};
 use profile::{Material, Printer};
-use toolpath::{IslandPaths, LayerToolpaths, Role};
+use toolpath::{InfillGroup, IslandPaths, LayerToolpaths, LoopPath, Role};
 
 pub use profile::{Flavour, ProfileError};
 
@@ -470,16 +470,25 @@ fn layer_islands(
         infill::sparse(&regions.sparse, i, spacing, s.infill_density, s.infill_pattern);
     let sparse_link = (f64::from(spacing) * 2.5 / s.infill_density.max(0.05)) as i64;
     let solid_link = i64::from(spacing) * 3;
-    let groups: Vec<(Vec<polygon::Polyline>, Role, f64, f64, &Shapes, i64)> = vec![
-        (
+    let group = |lines, role, width, speed, region: &Shapes, link_max| InfillGroup {
+        lines,
+        role,
+        width,
+        speed,
+        region: region.clone(),
+        link_max,
+    };
+    let bridge_speed = speed(if first { sp.solid_infill } else { sp.bridge });
+    let groups = [
+        group(
             infill::solid(&regions.bottom, i, spacing),
             Role::BridgeInfill,
             w_norm,
-            speed(if first { sp.solid_infill } else { sp.bridge }),
+            bridge_speed,
             &regions.bottom,
             solid_link,
         ),
-        (
+        group(
             infill::solid(&regions.solid, i, spacing),
             Role::SolidInfill,
             w_norm,
@@ -487,7 +496,7 @@ fn layer_islands(
             &regions.solid,
             solid_link,
         ),
-        (
+        group(
             sparse_lines,
             Role::SparseInfill,
             w_norm,
@@ -495,7 +504,7 @@ fn layer_islands(
             &regions.sparse,
             sparse_link,
         ),
-        (
+        group(
             infill::solid(&regions.top, i, top_spacing),
             Role::TopSolidInfill,
             w_top,
@@ -518,7 +527,13 @@ fn layer_islands(
                         (Role::Perimeter, sp.perimeter)
                     };
                     let v = if len < SMALL_PERIMETER_MM { v.min(sp.small_perimeter) } else { v };
-                    (l.depth, l.contour.clone(), role, w_norm, speed(v))
+                    LoopPath {
+                        depth: l.depth,
+                        contour: l.contour.clone(),
+                        role,
+                        width: w_norm,
+                        speed: speed(v),
+                    }
                 })
                 .collect();
             IslandPaths { outline: Some(x.outline.clone()), loops, infill: Vec::new() }
@@ -527,12 +542,12 @@ fn layer_islands(
     // Hand each infill line to the island that contains it.
     let boxes: Vec<Option<(Point, Point)>> =
         isl.iter().map(|x| polygon::bounds(&vec![x.outline.clone()])).collect();
-    for (lines, role, w, v, region, link) in groups {
-        if lines.is_empty() {
+    for g in groups {
+        if g.lines.is_empty() {
             continue;
         }
         let mut per_island: Vec<Vec<polygon::Polyline>> = vec![Vec::new(); out.len()];
-        for line in lines {
+        for line in g.lines {
             let Some(&p) = line.get(line.len() / 2) else { continue };
             let mid = match (line.first(), line.get(1)) {
                 (Some(a), Some(b)) if line.len() == 2 => Point::new(
@@ -554,7 +569,7 @@ fn layer_islands(
         }
         for (k, lines) in per_island.into_iter().enumerate() {
             if !lines.is_empty() {
-                out[k].infill.push((lines, role, w, v, region.clone(), link));
+                out[k].infill.push(InfillGroup { lines, region: g.region.clone(), ..g });
             }
         }
     }

@@ -223,7 +223,7 @@ pub fn simplify_contour(c: &[Point], min_len: i64, max_dev: i64) -> Contour {
     while i < n {
         let mut j = i;
         // Try to extend to j + 1 while the vertices anchor+1..=j stay near the chord.
-        while j + 1 <= n {
+        while j < n {
             let end = pts[(j + 1) % n];
             let ok = ((anchor + 1)..=j).all(|k| seg_dev2(pts[anchor], end, pts[k]) <= dev2);
             if !ok || j + 1 - anchor > 64 {

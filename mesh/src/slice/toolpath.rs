@@ -72,16 +72,47 @@ pub struct LayerToolpaths {
     pub paths: Vec<Path>,
 }
 
-/// Unordered paths of one island: loops (closed, external = depth 0) and infill lines.
+/// A perimeter loop waiting to be ordered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopPath {
+    /// 0 for the external loop, counting inwards.
+    pub depth: usize,
+    /// The closed contour, without a repeated first point.
+    pub contour: Vec<Point>,
+    /// Its role.
+    pub role: Role,
+    /// Extrusion width, mm.
+    pub width: f64,
+    /// Print speed, mm/s.
+    pub speed: f64,
+}
+
+/// Infill lines of one kind waiting to be ordered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfillGroup {
+    /// The open lines.
+    pub lines: Vec<Polyline>,
+    /// Their role.
+    pub role: Role,
+    /// Extrusion width, mm.
+    pub width: f64,
+    /// Print speed, mm/s.
+    pub speed: f64,
+    /// The region the lines fill: a link between two lines must stay inside it.
+    pub region: Shapes,
+    /// Longest link between consecutive lines, in units.
+    pub link_max: i64,
+}
+
+/// Unordered paths of one island: loops (external = depth 0) and infill lines.
 #[derive(Debug, Clone, Default)]
 pub struct IslandPaths {
     /// Island outline, for deciding which island infill lines belong to.
     pub outline: Option<Shape>,
-    /// Loops: (depth, closed contour without repeated point, role, width, speed).
-    pub loops: Vec<(usize, Vec<Point>, Role, f64, f64)>,
-    /// Infill groups: (lines, role, width, speed, region the lines may be linked inside, link
-    /// distance limit in units).
-    pub infill: Vec<(Vec<Polyline>, Role, f64, f64, Shapes, i64)>,
+    /// Perimeter loops.
+    pub loops: Vec<LoopPath>,
+    /// Infill by kind.
+    pub infill: Vec<InfillGroup>,
 }
 
 /// Orders the islands of a layer and everything inside them, starting from `start`.
@@ -105,11 +136,12 @@ pub fn order_layer(islands: Vec<IslandPaths>, start: Point) -> (Vec<Path>, Point
 }
 
 fn island_distance(isl: &IslandPaths, pos: Point) -> i64 {
-    let from_loops = isl.loops.iter().flat_map(|l| l.1.iter()).map(|&p| polygon::dist2(p, pos));
+    let from_loops =
+        isl.loops.iter().flat_map(|l| l.contour.iter()).map(|&p| polygon::dist2(p, pos));
     let from_fill = isl
         .infill
         .iter()
-        .flat_map(|g| g.0.iter())
+        .flat_map(|g| g.lines.iter())
         .flat_map(|l| [l.first(), l.last()])
         .flatten()
         .map(|&p| polygon::dist2(p, pos));
@@ -118,21 +150,22 @@ fn island_distance(isl: &IslandPaths, pos: Point) -> i64 {
 
 fn order_island(mut isl: IslandPaths, mut pos: Point, out: &mut Vec<Path>) -> Point {
     // Innermost loops first, the external loop last.
-    let max_depth = isl.loops.iter().map(|l| l.0).max().unwrap_or(0);
+    let max_depth = isl.loops.iter().map(|l| l.depth).max().unwrap_or(0);
     for depth in (0..=max_depth).rev() {
-        let mut at_depth: Vec<_> = isl.loops.iter().filter(|l| l.0 == depth).cloned().collect();
+        let mut at_depth: Vec<LoopPath> =
+            isl.loops.iter().filter(|l| l.depth == depth).cloned().collect();
         while !at_depth.is_empty() {
             let mut best = (i64::MAX, 0, 0);
             for (k, l) in at_depth.iter().enumerate() {
-                for (v, &p) in l.1.iter().enumerate() {
+                for (v, &p) in l.contour.iter().enumerate() {
                     let d = polygon::dist2(p, pos);
                     if d < best.0 {
                         best = (d, k, v);
                     }
                 }
             }
-            let (_, role_loop, start_v) = best;
-            let (_, contour, role, width, speed) = at_depth.swap_remove(role_loop);
+            let (_, which, start_v) = best;
+            let LoopPath { contour, role, width, speed, .. } = at_depth.swap_remove(which);
             let n = contour.len();
             let mut pts: Polyline = (0..=n).map(|i| contour[(start_v + i) % n]).collect();
             pts.dedup();
@@ -143,25 +176,17 @@ fn order_island(mut isl: IslandPaths, mut pos: Point, out: &mut Vec<Path>) -> Po
         }
     }
     isl.loops.clear();
-    for (lines, role, width, speed, region, link_max) in isl.infill {
-        pos = order_lines(lines, role, width, speed, &region, link_max, pos, out);
+    for group in isl.infill {
+        pos = order_lines(group, pos, out);
     }
     pos
 }
 
 /// Greedy nearest-end ordering of open lines; consecutive lines whose ends are within
 /// `link_max` units and whose link stays inside `region` are joined into one path.
-#[allow(clippy::too_many_arguments)]
-fn order_lines(
-    mut lines: Vec<Polyline>,
-    role: Role,
-    width: f64,
-    speed: f64,
-    region: &Shapes,
-    link_max: i64,
-    mut pos: Point,
-    out: &mut Vec<Path>,
-) -> Point {
+fn order_lines(group: InfillGroup, mut pos: Point, out: &mut Vec<Path>) -> Point {
+    let InfillGroup { mut lines, role, width, speed, region, link_max } = group;
+    let region = &region;
     lines.retain(|l| l.len() >= 2);
     let link2 = link_max.saturating_mul(link_max);
     let mut current: Option<Polyline> = None;
@@ -260,8 +285,20 @@ mod tests {
         let isl = IslandPaths {
             outline: None,
             loops: vec![
-                (0, outer, Role::ExternalPerimeter, 0.45, 30.0),
-                (1, inner, Role::Perimeter, 0.45, 60.0),
+                LoopPath {
+                    depth: 0,
+                    contour: outer,
+                    role: Role::ExternalPerimeter,
+                    width: 0.45,
+                    speed: 30.0,
+                },
+                LoopPath {
+                    depth: 1,
+                    contour: inner,
+                    role: Role::Perimeter,
+                    width: 0.45,
+                    speed: 60.0,
+                },
             ],
             infill: vec![],
         };
