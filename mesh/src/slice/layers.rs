@@ -59,10 +59,11 @@ pub fn plan_layers(height: f64, first: f64, layer: f64) -> Vec<LayerPlan> {
     out
 }
 
-/// Cuts `mesh` (already placed: z = 0 is the bed) at every layer's `slice_z`, in parallel.
+/// Cuts `mesh` at every layer's `slice_z`, in parallel, after moving it by `shift` (mm) onto the
+/// bed (z = 0 is the bed); the move is applied while welding, so the mesh is never copied.
 /// Returns one set of islands per layer, in layer order.
-pub fn slice_mesh(mesh: &Mesh, plan: &[LayerPlan]) -> Vec<Shapes> {
-    let welded = Welded::new(mesh);
+pub fn slice_mesh(mesh: &Mesh, shift: [f64; 3], plan: &[LayerPlan]) -> Vec<Shapes> {
+    let welded = Welded::new(mesh, shift);
     let zs: Vec<f64> = plan.iter().map(|l| l.slice_z).collect();
     // Bucket triangles by the layers whose plane they cross, so each layer visits only its own.
     let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); zs.len()];
@@ -87,7 +88,7 @@ struct Welded {
 }
 
 impl Welded {
-    fn new(mesh: &Mesh) -> Self {
+    fn new(mesh: &Mesh, shift: [f64; 3]) -> Self {
         let mut index: HashMap<[u32; 3], u32> = HashMap::with_capacity(mesh.vertices.len());
         let mut vertices = Vec::with_capacity(mesh.vertices.len());
         let remap: Vec<u32> = mesh
@@ -97,7 +98,11 @@ impl Welded {
                 // +0.0 so that -0.0 and 0.0 weld together.
                 let key = [(v.x + 0.0).to_bits(), (v.y + 0.0).to_bits(), (v.z + 0.0).to_bits()];
                 *index.entry(key).or_insert_with(|| {
-                    vertices.push([f64::from(v.x), f64::from(v.y), f64::from(v.z)]);
+                    vertices.push([
+                        f64::from(v.x) + shift[0],
+                        f64::from(v.y) + shift[1],
+                        f64::from(v.z) + shift[2],
+                    ]);
                     (vertices.len() - 1) as u32
                 })
             })
@@ -273,7 +278,7 @@ mod tests {
     fn cube_slices_to_one_square_per_layer() {
         let m = testmesh::cuboid([0.0, 0.0, 0.0], [20.0, 20.0, 20.0]);
         let plan = plan_layers(20.0, 0.2, 0.2);
-        let layers = slice_mesh(&m, &plan);
+        let layers = slice_mesh(&m, [0.0; 3], &plan);
         assert_eq!(layers.len(), 100);
         for l in &layers {
             assert_eq!(l.len(), 1);
@@ -289,7 +294,7 @@ mod tests {
             LayerPlan { z: 0.0, height: 0.2, slice_z: 0.0 },
             LayerPlan { z: 10.0, height: 0.2, slice_z: 10.0 },
         ];
-        let layers = slice_mesh(&m, &plan);
+        let layers = slice_mesh(&m, [0.0; 3], &plan);
         assert!((polygon::area_mm2(&layers[0]) - 100.0).abs() < 1e-3);
         assert!(layers[1].is_empty());
     }
@@ -297,7 +302,7 @@ mod tests {
     #[test]
     fn box_with_hole_nests_the_hole() {
         let m = testmesh::box_with_hole(30.0, 10.0, 10.0);
-        let layers = slice_mesh(&m, &plan_layers(10.0, 0.2, 0.2));
+        let layers = slice_mesh(&m, [0.0; 3], &plan_layers(10.0, 0.2, 0.2));
         for l in &layers {
             assert_eq!(l.len(), 1, "one island");
             assert_eq!(l[0].len(), 2, "outline and one hole");
@@ -314,7 +319,7 @@ mod tests {
             t.swap(1, 2);
         }
         let m = testmesh::merge(&[a, b, c]);
-        let layers = slice_mesh(&m, &plan_layers(5.0, 0.2, 0.2));
+        let layers = slice_mesh(&m, [0.0; 3], &plan_layers(5.0, 0.2, 0.2));
         for l in &layers {
             assert_eq!(l.len(), 2);
             assert!((polygon::area_mm2(l) - 275.0).abs() < 1e-2);
@@ -324,7 +329,7 @@ mod tests {
     #[test]
     fn cylinder_area_matches_circle() {
         let m = testmesh::cylinder([0.0, 0.0], 10.0, 15.0, 128);
-        let layers = slice_mesh(&m, &plan_layers(15.0, 0.2, 0.2));
+        let layers = slice_mesh(&m, [0.0; 3], &plan_layers(15.0, 0.2, 0.2));
         let polygon_area = 0.5 * 128.0 * 100.0 * (2.0 * std::f64::consts::PI / 128.0).sin();
         for l in &layers {
             // Simplification may move the outline inwards by up to MAX_DEVIATION_UM.
@@ -346,7 +351,7 @@ mod tests {
             z.contains(&0.0) && z.contains(&10.0)
         });
         m.triangles.remove(side.unwrap());
-        let layers = slice_mesh(&m, &plan_layers(10.0, 0.2, 0.2));
+        let layers = slice_mesh(&m, [0.0; 3], &plan_layers(10.0, 0.2, 0.2));
         for l in &layers {
             assert!((polygon::area_mm2(l) - 314.0).abs() < 1.0, "{}", polygon::area_mm2(l));
         }

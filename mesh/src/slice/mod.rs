@@ -332,10 +332,6 @@ pub fn slice(
         (printer.bed.y / 2.0) as f32 - centre.y,
         -bbox.min.z,
     );
-    let placed = Mesh {
-        vertices: mesh.vertices.iter().map(|v| *v + shift).collect(),
-        triangles: mesh.triangles.clone(),
-    };
     let plan = layers::plan_layers(height, settings.first_layer_height, settings.layer_height);
     if plan.len() > MAX_LAYERS {
         return Err(SliceError::InvalidSetting {
@@ -344,7 +340,7 @@ pub fn slice(
             reason: "more than 100000 layers",
         });
     }
-    let mut slices = layers::slice_mesh(&placed, &plan);
+    let mut slices = layers::slice_mesh(mesh, shift.as_dvec3().to_array(), &plan);
     // Drop empty layers at the top (a model whose top is a point) but keep the count honest.
     while slices.last().is_some_and(Vec::is_empty) {
         slices.pop();
@@ -432,7 +428,7 @@ pub fn slice(
         max_z,
     };
     let text = gcode::assemble(&written, &ctx, &totals);
-    let placed_box = placed.bbox().unwrap_or(bbox);
+    let placed_box = Aabb { min: bbox.min + shift, max: bbox.max + shift };
     Ok(Sliced {
         stats: SliceStats {
             layers: ordered.len(),
