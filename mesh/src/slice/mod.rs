@@ -379,27 +379,29 @@ pub fn slice(
         .map(|(i, isl)| layer_islands(i, isl, &slices, &plan[i], &widths, settings))
         .collect();
 
+    // Intermediate layers are dropped as soon as the next stage has them: peak memory matters
+    // on a printer host.
+    drop(islands);
+    let skirt = if settings.skirt_loops > 0 {
+        skirt_paths(&slices[0], settings, widths.first_layer, plan[0].height)
+    } else {
+        Vec::new()
+    };
     // Order each layer (in parallel, each from the same corner of the model).
     let start = polygon::bounds(&slices[0]).map_or(Point::new(0, 0), |(lo, _)| lo);
     let mut ordered: Vec<LayerToolpaths> = layer_paths
         .into_par_iter()
+        .zip(slices.into_par_iter())
         .enumerate()
-        .map(|(i, isl)| {
+        .map(|(i, (isl, sl))| {
             let (paths, _) = toolpath::order_layer(isl, start);
-            LayerToolpaths {
-                index: i,
-                z: plan[i].z,
-                height: plan[i].height,
-                slices: slices[i].clone(),
-                paths,
-            }
+            LayerToolpaths { index: i, z: plan[i].z, height: plan[i].height, slices: sl, paths }
         })
         .collect();
-    if settings.skirt_loops > 0 {
-        let skirt = skirt_paths(&slices[0], settings, widths.first_layer, plan[0].height);
+    if let Some(first_layer) = ordered.first_mut() {
         let mut first = skirt;
-        first.append(&mut ordered[0].paths);
-        ordered[0].paths = first;
+        first.append(&mut first_layer.paths);
+        first_layer.paths = first;
     }
 
     let ctx = gcode::Context { printer, material, settings, layer_count: ordered.len() };
