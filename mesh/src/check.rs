@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Mesh;
 use crate::nesting::nested_shells;
-use crate::topology::{Orientation, Topology, has_repeated_vertex};
+use crate::topology::{NON_MANIFOLD, Orientation, Topology, VertexFans, has_repeated_vertex};
 use crate::weld::{weld, weld_tolerance};
 
 /// Facets per parallel work item in sums, fixed so floating-point results do not depend on
@@ -123,26 +123,41 @@ pub(crate) fn degenerate_flags(mesh: &Mesh, tolerance: f32) -> Vec<bool> {
 
 /// Per-triangle flags: true for every facet over the same vertex set as an earlier one that
 /// is not itself skipped.
-pub(crate) fn duplicate_flags(mesh: &Mesh, skip: &[bool]) -> Vec<bool> {
-    let mut keys: Vec<([u32; 3], u32)> = mesh
-        .triangles
+///
+/// A duplicate shares all three edges with its original, so each of those edges either has
+/// more than two facets or pairs the two copies with each other: only facets with such an
+/// edge are compared, with the facets around their smallest corner.
+pub(crate) fn duplicate_flags(
+    mesh: &Mesh,
+    skip: &[bool],
+    fans: &VertexFans,
+    topo: &Topology,
+) -> Vec<bool> {
+    let sorted = |t: &[u32; 3]| {
+        let mut k = *t;
+        k.sort_unstable();
+        k
+    };
+    mesh.triangles
         .par_iter()
         .enumerate()
-        .filter(|(t, _)| !skip[*t])
         .map(|(t, tri)| {
-            let mut k = *tri;
-            k.sort_unstable();
-            (k, t as u32)
+            let nb = &topo.neighbor[3 * t..3 * t + 3];
+            let candidate = nb.contains(&NON_MANIFOLD)
+                || (nb[0] < NON_MANIFOLD && nb.iter().all(|&g| g / 3 == nb[0] / 3));
+            if skip[t] || !candidate {
+                return false;
+            }
+            let key = sorted(tri);
+            fans.from(key[0]).iter().any(|&(end, g)| {
+                let u = g as usize / 3;
+                (end == key[1] || end == key[2])
+                    && u < t
+                    && !skip[u]
+                    && sorted(&mesh.triangles[u]) == key
+            })
         })
-        .collect();
-    keys.par_sort_unstable();
-    let mut dup = vec![false; mesh.triangles.len()];
-    for w in keys.windows(2) {
-        if w[0].0 == w[1].0 {
-            dup[w[1].1 as usize] = true;
-        }
-    }
-    dup
+        .collect()
 }
 
 /// Signed volume of each triangle's tetrahedron with the origin (times six is skipped).
@@ -211,11 +226,18 @@ pub fn check(mesh: &Mesh) -> CheckReport {
 
 /// Checks a mesh that is already welded with `tolerance`.
 pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
+    analyse(mesh, tolerance).0
+}
+
+/// Checks a welded mesh and also returns the duplicate flags, which repair reuses.
+pub(crate) fn analyse(mesh: &Mesh, tolerance: f32) -> (CheckReport, Vec<bool>) {
     let degenerate = degenerate_flags(mesh, tolerance);
     let degenerate_facets = degenerate.iter().filter(|&&d| d).count();
-    let duplicate = duplicate_flags(mesh, &degenerate);
+    let fans = VertexFans::build(mesh);
+    let topo = Topology::build_with(mesh, &fans);
+    let duplicate = duplicate_flags(mesh, &degenerate, &fans, &topo);
     let duplicate_facets = duplicate.iter().filter(|&&d| d).count();
-    let topo = Topology::build(mesh);
+    drop(fans);
     let orient = Orientation::find(mesh, &topo);
     let volumes = facet_volumes(mesh);
     let volume_mm3 = stable_sum(&volumes);
@@ -275,7 +297,7 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
     add(IssueKind::NoVolume, usize::from(no_volume), "the model encloses no volume".to_owned());
     let watertight =
         topo.boundary_edges == 0 && topo.non_manifold_edges == 0 && !mesh.triangles.is_empty();
-    CheckReport {
+    let report = CheckReport {
         triangles: mesh.triangles.len(),
         vertices: mesh.vertices.len(),
         shells: topo.shells,
@@ -294,5 +316,6 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
             && issues.iter().all(|i| i.kind == IssueKind::DegenerateFacets),
         weld_tolerance_mm: tolerance,
         issues,
-    }
+    };
+    (report, duplicate)
 }

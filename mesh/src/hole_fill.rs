@@ -10,7 +10,7 @@
 use bevy_math::{DVec2, DVec3, Vec3};
 
 use crate::Mesh;
-use crate::topology::{BOUNDARY, Topology, half_edge};
+use crate::topology::half_edge;
 
 /// The largest loop triangulated by dynamic programming, O(n³) time and O(n²) memory:
 /// 200 corners is 8 million steps and 40,000 cells.
@@ -23,15 +23,12 @@ pub const MAX_EAR_LOOP: usize = 20_000;
 /// The closed loops of open edges, each as vertices in the order the filling facets run
 /// (opposite to the facets that border the hole). A loop that passes a vertex twice is split
 /// there into simple loops.
-pub(crate) fn boundary_loops(mesh: &Mesh, topo: &Topology) -> Vec<Vec<u32>> {
+pub(crate) fn boundary_loops(mesh: &Mesh, open: &[bool]) -> Vec<Vec<u32>> {
     // Fill edges v -> u for each open half-edge u -> v, grouped by start vertex.
-    let mut fill: Vec<(u32, u32)> = topo
-        .neighbor
+    let mut fill: Vec<(u32, u32)> = open
         .iter()
         .enumerate()
-        .filter(|&(h, &g)| {
-            g == BOUNDARY && !crate::topology::has_repeated_vertex(&mesh.triangles[h / 3])
-        })
+        .filter(|&(_, &o)| o)
         .map(|(h, _)| {
             let (u, v) = half_edge(mesh, h);
             (v, u)

@@ -7,10 +7,10 @@
 //!    volume; a shell nested inside another keeps its majority winding, cavity or not).
 //! 4. Remove debris: open shells far smaller than the largest shell.
 //! 5. Fill holes loop by loop ([`crate::hole_fill`]).
-//! 6. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
+//! 6. Remove closed shells that enclose no volume (a lone facet closed by step 5).
+//! 7. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
 //!    facet without area remains and no hole opens; this also resolves cracks along
 //!    T-junctions, which step 5 closes with flat facets.
-//! 7. Remove closed shells that enclose no volume (a lone facet closed by step 6).
 //!
 //! The result is checked again; the report carries the check before, after, and what each
 //! step did.
@@ -21,12 +21,14 @@ use thiserror::Error;
 
 use crate::Mesh;
 use crate::check::{
-    CheckReport, MIN_VOLUME_FRACTION, check_welded, degenerate_flags, duplicate_flags,
+    CheckReport, MIN_VOLUME_FRACTION, analyse, check_welded, degenerate_flags, duplicate_flags,
     facet_volumes, shell_volumes,
 };
 use crate::hole_fill::{boundary_loops, triangulate};
 use crate::nesting::nested_shells;
-use crate::topology::{BOUNDARY, NON_MANIFOLD, Orientation, Topology, has_repeated_vertex};
+use crate::topology::{
+    BOUNDARY, NON_MANIFOLD, Orientation, Topology, VertexFans, has_repeated_vertex,
+};
 use crate::weld::{weld, weld_tolerance};
 
 /// An open shell with less area than this fraction of the largest shell's is debris (a stray
@@ -88,11 +90,19 @@ pub enum RepairError {
 
 /// Repairs a mesh; returns the repaired mesh and the report.
 pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
-    let used = count_used_vertices(mesh);
-    let welded = weld(mesh, weld_tolerance(mesh));
+    repair_owned(mesh.clone())
+}
+
+/// Repairs a mesh it takes over, freeing the input as soon as the welded copy exists, so the
+/// peak memory of a large repair holds one mesh, not two.
+pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
+    let used = count_used_vertices(&mesh);
+    let input_facets = mesh.triangles.len();
+    let welded = weld(&mesh, weld_tolerance(&mesh));
+    drop(mesh);
     let tol = welded.tolerance;
-    let mut before = check_welded(&welded.mesh, tol);
-    before.triangles = mesh.triangles.len();
+    let (mut before, before_dup) = analyse(&welded.mesh, tol);
+    before.triangles = input_facets;
     let mut actions =
         RepairActions { vertices_merged: used - welded.mesh.vertices.len(), ..Default::default() };
     let mut m = welded.mesh;
@@ -102,7 +112,14 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     actions.needle_edges_collapsed = collapse_needles(&mut m, tol);
     let repeated: Vec<bool> = m.triangles.par_iter().map(has_repeated_vertex).collect();
     actions.degenerate_facets_removed = repeated.iter().filter(|&&r| r).count();
-    let dup = duplicate_flags(&m, &repeated);
+    let dup = if actions.needle_edges_collapsed == 0 {
+        // The mesh is the one the check just examined: its duplicates still hold.
+        before_dup
+    } else {
+        drop(before_dup);
+        let fans = VertexFans::build(&m);
+        duplicate_flags(&m, &repeated, &fans, &Topology::build_with(&m, &fans))
+    };
     actions.duplicate_facets_removed = dup.iter().filter(|&&d| d).count();
     retain(&mut m, |t| !repeated[t] && !dup[t]);
     drop((repeated, dup));
@@ -129,35 +146,47 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         .map(|s| !closed[s] && shell_area[s] < DEBRIS_AREA_FRACTION * largest)
         .collect();
     actions.debris_shells_removed = debris.iter().filter(|&&d| d).count();
+    let mut flipped = vec![false; m.triangles.len()];
     for (t, tri) in m.triangles.iter_mut().enumerate() {
         let s = topo.shell[t] as usize;
         if debris[s] {
             actions.debris_facets_removed += 1;
         } else if orient.flip[t] != reverse[s] {
             tri.swap(1, 2);
+            flipped[t] = true;
             actions.facets_flipped += 1;
         }
     }
-    let shell_of = topo.shell;
-    retain(&mut m, |t| !debris[shell_of[t] as usize]);
-    drop((orient, volumes, shell_of));
-
-    // 5. Holes.
-    let topo = Topology::build(&m);
-    let loops = boundary_loops(&m, &topo);
-    drop(topo);
+    // 5. Holes, found from the same connectivity (flipping a facet does not change which
+    // facet lies across an edge, and debris goes whole shells at a time).
+    let debris_facet: Vec<bool> = topo.shell.iter().map(|&s| debris[s as usize]).collect();
+    let mut open: Vec<bool> = (0..topo.neighbor.len())
+        .map(|h| {
+            topo.neighbor[h] == BOUNDARY
+                && !debris_facet[h / 3]
+                && !has_repeated_vertex(&m.triangles[h / 3])
+        })
+        .collect();
+    // Swapping corners 1 and 2 reverses the facet: its edges now sit in slots 2, 1, 0.
+    for t in (0..m.triangles.len()).filter(|&t| flipped[t]) {
+        open.swap(3 * t, 3 * t + 2);
+    }
+    let loops = boundary_loops(&m, &open);
+    drop((open, flipped));
+    drop((orient, volumes, topo));
+    retain(&mut m, |t| !debris_facet[t]);
+    drop(debris_facet);
     actions.holes_filled = loops.len();
     for ring in &loops {
         let tris = triangulate(&mut m.vertices, ring);
         actions.facets_added += tris.len();
         m.triangles.extend(tris);
     }
+    drop(loops);
 
-    // 6. Flat facets (from the model, or filling a crack whose edges are collinear) split
-    // with the neighbour across their longest edge.
-    actions.degenerate_facets_split = split_caps(&mut m, tol);
-
-    // 7. Closed shells without volume (a lone facet closed against itself).
+    // 6. Closed shells without volume (a lone facet closed against itself), and 7. flat
+    // facets (from the model, or closing a crack whose edges are collinear) split with the
+    // neighbour across their longest edge; one connectivity pass serves both.
     let topo = Topology::build(&m);
     let volumes = facet_volumes(&m);
     let mut shell_volume = vec![0.0f64; topo.shells];
@@ -166,22 +195,25 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
             shell_volume[topo.shell[t] as usize] += v;
         }
     }
+    drop(volumes);
     let size = m.bbox().map_or(0.0, |b| b.size().as_dvec3().element_product());
     let empty: Vec<bool> =
         shell_volume.iter().map(|v| v.abs() <= size * MIN_VOLUME_FRACTION).collect();
-    let empty_count = empty.iter().filter(|&&e| e).count();
-    if empty_count > 0 {
-        actions.debris_shells_removed += empty_count;
-        let shell_of = &topo.shell;
-        let before_len = m.triangles.len();
-        retain(&mut m, |t| shell_of[t] == u32::MAX || !empty[shell_of[t] as usize]);
-        actions.debris_facets_removed += before_len - m.triangles.len();
+    actions.debris_shells_removed += empty.iter().filter(|&&e| e).count();
+    let mut remove: Vec<bool> =
+        topo.shell.iter().map(|&s| s != u32::MAX && empty[s as usize]).collect();
+    actions.debris_facets_removed += remove.iter().filter(|&&r| r).count();
+    let (split, gone) = split_caps(&mut m, tol, topo.neighbor, &remove);
+    actions.degenerate_facets_split = split;
+    for (r, g) in remove.iter_mut().zip(gone) {
+        *r |= g;
     }
-    drop(topo);
+    retain(&mut m, |t| !remove[t]);
+    drop(remove);
     compact_vertices(&mut m);
     if m.triangles.is_empty() {
         return Err(RepairError::NothingLeft {
-            facets: mesh.triangles.len(),
+            facets: input_facets,
             before: Box::new(before),
         });
     }
@@ -236,20 +268,20 @@ fn compact_vertices(m: &mut Mesh) {
 
 /// Splits each flat facet (a corner lying on the opposite, longest edge) together with the
 /// facet across that edge into two facets that use the middle corner, so the flat facet
-/// disappears and the surface stays closed. Returns how many flat facets were removed.
+/// disappears and the surface stays closed. Returns how many flat facets were removed and
+/// which facets are gone (pairs of flat facets closed against each other).
 ///
 /// Works from a list of flat facets and updates the connectivity locally, so the cost is
 /// linear in the number of flat facets after one connectivity pass. A flat facet whose
 /// neighbour is flat too waits until the neighbour is resolved (chains of collinear corners
 /// are unzipped from their ends).
-fn split_caps(m: &mut Mesh, tol: f32) -> usize {
+fn split_caps(m: &mut Mesh, tol: f32, mut nbr: Vec<u32>, skip: &[bool]) -> (usize, Vec<bool>) {
     let mut flat = degenerate_flags(m, tol);
-    let mut work: Vec<usize> = (0..m.triangles.len()).filter(|&t| flat[t]).collect();
-    if work.is_empty() {
-        return 0;
-    }
-    let mut nbr = Topology::build(m).neighbor;
     let mut gone = vec![false; m.triangles.len()];
+    let mut work: Vec<usize> = (0..m.triangles.len()).filter(|&t| flat[t] && !skip[t]).collect();
+    if work.is_empty() {
+        return (0, gone);
+    }
     let mut removed = 0;
     let tol = f64::from(tol);
     let is_flat = |m: &Mesh, t: [u32; 3]| {
@@ -280,6 +312,9 @@ fn split_caps(m: &mut Mesh, tol: f32) -> usize {
             }
             let u = g as usize / 3;
             let j = g as usize % 3;
+            if skip[u] {
+                continue;
+            }
             let (a, c, b) = (tri[k], tri[(k + 1) % 3], tri[(k + 2) % 3]);
             let nt = m.triangles[u];
             if u == t || (nt[j], nt[(j + 1) % 3]) != (c, a) {
@@ -338,10 +373,7 @@ fn split_caps(m: &mut Mesh, tol: f32) -> usize {
         }
         work = waiting;
     }
-    if gone.iter().any(|&g| g) {
-        retain(m, |t| !gone[t]);
-    }
-    removed
+    (removed, gone)
 }
 
 /// Collapses the shortest edge of every needle (a flat facet whose shortest edge is under
@@ -464,6 +496,22 @@ mod tests {
     }
 
     #[test]
+    fn holes_next_to_flipped_facets_are_filled_facing_out() {
+        let whole = sphere(10.0, 32, 64);
+        let expected = whole.signed_volume();
+        let mut m = soup(&whole);
+        m.triangles.drain(1000..1004);
+        m.triangles.drain(2000..2003);
+        for t in (0..m.triangles.len()).step_by(3) {
+            m.triangles[t].swap(0, 1);
+        }
+        let (fixed, rep) = repair(&m).unwrap();
+        assert!(rep.after.printable, "{:?} {:?}", rep.after.issues, rep.actions);
+        assert_eq!(rep.actions.holes_filled, 2);
+        assert!((fixed.signed_volume() - expected).abs() / expected < 0.01);
+    }
+
+    #[test]
     fn flipped_facets_and_inverted_shell_are_reoriented() {
         let mut s = sphere(5.0, 12, 24);
         for t in (0..s.triangles.len()).step_by(7) {
@@ -516,7 +564,7 @@ mod tests {
             assert!(k.contains(&want), "{want:?} missing from {k:?}");
         }
         let (fixed, rep) = repair(&m).unwrap();
-        assert!(rep.after.printable, "{:?}", rep.after.issues);
+        assert!(rep.after.printable, "{:?} {:?}", rep.after.issues, rep.actions);
         assert_eq!(rep.actions.duplicate_facets_removed, 5);
         assert_eq!(rep.actions.degenerate_facets_removed, 1);
         assert_eq!(rep.actions.debris_shells_removed, 1);

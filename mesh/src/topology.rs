@@ -1,9 +1,10 @@
 //! Edge connectivity of a welded mesh: which facet lies across each edge, which edges are
 //! open (holes) or shared by more than two facets, and which facets form one shell.
 //!
-//! Half-edge `3t + k` runs from corner `k` to corner `k + 1` of triangle `t`. The half-edges are
-//! sorted by their undirected vertex pair in parallel, so equal edges sit side by side and
-//! every question here is answered in one pass.
+//! Half-edge `3t + k` runs from corner `k` to corner `k + 1` of triangle `t`. Half-edges are
+//! grouped by their start vertex ([`VertexFans`], two linear passes); the partner of `a -> b`
+//! is then found among the few half-edges leaving `b` (and `a`), in parallel over half-edges,
+//! with no sort and no hash table.
 
 use rayon::prelude::*;
 
@@ -43,59 +44,123 @@ pub fn half_edge(mesh: &Mesh, h: usize) -> (u32, u32) {
     (t[h % 3], t[(h % 3 + 1) % 3])
 }
 
+/// Half-edges grouped by the vertex they start from (compressed rows), so the facets around
+/// a vertex, and so the facets across an edge, are found without sorting or hashing.
+#[derive(Debug, Clone)]
+pub struct VertexFans {
+    start: Vec<u32>,
+    /// `(end vertex, half-edge)` per row: the end vertex is stored beside the half-edge so
+    /// matching an edge scans one contiguous row instead of visiting each triangle.
+    half_edges: Vec<(u32, u32)>,
+}
+
+impl VertexFans {
+    /// Groups the half-edges of every triangle without a repeated corner.
+    pub fn build(mesh: &Mesh) -> Self {
+        let nv = mesh.vertices.len();
+        let mut start = vec![0u32; nv + 1];
+        for t in mesh.triangles.iter().filter(|t| !has_repeated_vertex(t)) {
+            for &v in t {
+                start[v as usize + 1] += 1;
+            }
+        }
+        for v in 0..nv {
+            start[v + 1] += start[v];
+        }
+        let mut half_edges = vec![(0u32, 0u32); start[nv] as usize];
+        // Fill each row from its end, moving the row start back; a second pass restores it.
+        let mut next = start[1..].to_vec();
+        for (ti, t) in mesh.triangles.iter().enumerate().rev() {
+            if has_repeated_vertex(t) {
+                continue;
+            }
+            for k in (0..3).rev() {
+                let v = t[k] as usize;
+                next[v] -= 1;
+                half_edges[next[v] as usize] = (t[(k + 1) % 3], (3 * ti + k) as u32);
+            }
+        }
+        VertexFans { start, half_edges }
+    }
+
+    /// The half-edges leaving vertex `v` with their end vertices, in triangle order.
+    pub fn from(&self, v: u32) -> &[(u32, u32)] {
+        &self.half_edges[self.start[v as usize] as usize..self.start[v as usize + 1] as usize]
+    }
+}
+
 impl Topology {
     /// Builds the connectivity of a welded mesh.
     pub fn build(mesh: &Mesh) -> Self {
-        let n = mesh.triangles.len();
-        let mut edges: Vec<(u64, u32)> = mesh
-            .triangles
-            .par_iter()
-            .enumerate()
-            .filter(|(_, t)| !has_repeated_vertex(t))
-            .flat_map_iter(|(ti, t)| {
-                (0..3).map(move |k| {
-                    let (a, b) = (t[k], t[(k + 1) % 3]);
-                    let key = (u64::from(a.min(b)) << 32) | u64::from(a.max(b));
-                    (key, (3 * ti + k) as u32)
-                })
-            })
-            .collect();
-        edges.par_sort_unstable();
+        Self::build_with(mesh, &VertexFans::build(mesh))
+    }
 
-        let mut neighbor = vec![BOUNDARY; 3 * n];
-        let mut parent: Vec<u32> = (0..n as u32).collect();
-        let (mut boundary_edges, mut non_manifold_edges) = (0, 0);
-        let mut start = 0;
-        while start < edges.len() {
-            let key = edges[start].0;
-            let mut end = start + 1;
-            while end < edges.len() && edges[end].0 == key {
-                end += 1;
-            }
-            match end - start {
-                1 => boundary_edges += 1,
-                2 => {
-                    let (h, g) = (edges[start].1, edges[start + 1].1);
-                    neighbor[h as usize] = g;
-                    neighbor[g as usize] = h;
-                    union(&mut parent, h / 3, g / 3);
+    /// Builds the connectivity from fans already grouped for `mesh`.
+    pub fn build_with(mesh: &Mesh, fans: &VertexFans) -> Self {
+        let n = mesh.triangles.len();
+        let tris = &mesh.triangles;
+        let neighbor: Vec<u32> = (0..3 * n)
+            .into_par_iter()
+            .map(|h| {
+                let t = &tris[h / 3];
+                if has_repeated_vertex(t) {
+                    return BOUNDARY;
                 }
-                _ => {
-                    non_manifold_edges += 1;
-                    for &(_, h) in &edges[start..end] {
-                        neighbor[h as usize] = NON_MANIFOLD;
-                        union(&mut parent, edges[start].1 / 3, h / 3);
+                let (a, b) = (t[h % 3], t[(h % 3 + 1) % 3]);
+                let mut count = 0;
+                let mut other = BOUNDARY;
+                for &(end, g) in fans.from(b) {
+                    if end == a {
+                        count += 1;
+                        other = g;
                     }
                 }
+                for &(end, g) in fans.from(a) {
+                    if end == b && g as usize != h {
+                        count += 1;
+                        other = g;
+                    }
+                }
+                match count {
+                    0 => BOUNDARY,
+                    1 => other,
+                    _ => NON_MANIFOLD,
+                }
+            })
+            .collect();
+
+        let mut parent: Vec<u32> = (0..n as u32).collect();
+        let (mut boundary_edges, mut non_manifold_edges) = (0, 0);
+        for (h, &g) in neighbor.iter().enumerate() {
+            if g < NON_MANIFOLD {
+                if (h as u32) < g {
+                    union(&mut parent, h as u32 / 3, g / 3);
+                }
+            } else if g == NON_MANIFOLD {
+                // Join every facet on the edge; count the edge once, at its first half-edge.
+                let t = &tris[h / 3];
+                let (a, b) = (t[h % 3], t[(h % 3 + 1) % 3]);
+                let mut first = h as u32;
+                for (from, to) in [(a, b), (b, a)] {
+                    for &(end, e) in fans.from(from) {
+                        if end == to {
+                            first = first.min(e);
+                            union(&mut parent, h as u32 / 3, e / 3);
+                        }
+                    }
+                }
+                if first == h as u32 {
+                    non_manifold_edges += 1;
+                }
+            } else if !has_repeated_vertex(&tris[h / 3]) {
+                boundary_edges += 1;
             }
-            start = end;
         }
-        drop(edges);
 
         let mut shell = vec![u32::MAX; n];
         let mut shells = 0u32;
         let mut root_shell = vec![u32::MAX; n];
-        for (t, (slot, tri)) in shell.iter_mut().zip(&mesh.triangles).enumerate() {
+        for (t, (slot, tri)) in shell.iter_mut().zip(tris).enumerate() {
             if has_repeated_vertex(tri) {
                 continue;
             }

@@ -10,8 +10,13 @@
 //! Output vertices are numbered in order of first use by the triangles, so the result depends
 //! only on the input, never on thread timing.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use bevy_math::Vec3;
 use rayon::prelude::*;
+
+use crate::format::VertexHasher;
 
 use crate::Mesh;
 
@@ -37,7 +42,7 @@ pub fn weld_tolerance(mesh: &Mesh) -> f32 {
 /// The result of welding: the welded mesh and how many vertices were merged away.
 #[derive(Debug, Clone)]
 pub struct Welded {
-    /// The mesh with shared vertices; triangles in the input order, unused vertices dropped.
+    /// The mesh with shared vertices, in spatial order; unused vertices dropped.
     pub mesh: Mesh,
     /// The tolerance actually used, in millimetres.
     pub tolerance: f32,
@@ -45,8 +50,10 @@ pub struct Welded {
 
 /// Welds vertices of `mesh` that lie within `tolerance` of each other.
 ///
-/// Triangles keep their order and winding; a triangle whose corners weld together keeps its
-/// repeated indices (callers count or drop those as degenerate).
+/// Vertices are numbered in spatial (Morton) order and triangles ordered by their smallest
+/// corner, so the passes that follow read memory nearly in order even when the file lists
+/// facets at random. Triangles keep their winding; a triangle whose corners weld together
+/// keeps its repeated indices (callers count or drop those as degenerate).
 pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
     let Some(bbox) = mesh.bbox() else {
         return Welded { mesh: Mesh::default(), tolerance };
@@ -67,12 +74,14 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
             used[i as usize] = true;
         }
     }
+    // Sorted in Morton (Z-order) of their cells, so vertices near in space get near numbers
+    // and every later pass touches memory in order.
     let mut keys: Vec<(u64, u32)> = mesh
         .vertices
         .par_iter()
         .enumerate()
         .filter(|(i, _)| used[*i])
-        .map(|(i, &v)| (cell_of(v), i as u32))
+        .map(|(i, &v)| (morton(cell_of(v)), i as u32))
         .collect();
     drop(used);
     keys.par_sort_unstable();
@@ -95,14 +104,17 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
         let (s, e) = (cell_start[c] as usize, cell_start[c + 1] as usize);
         keys[s..e.min(s + POINTS_PER_CELL_PAIR)].iter().map(|&(_, v)| mesh.vertices[v as usize])
     };
-    let find_cell = |key: u64| -> Option<usize> {
-        let k = keys.partition_point(|&(k, _)| k < key);
-        (k < keys.len() && keys[k].0 == key).then(|| cell_of_vertex[keys[k].1 as usize] as usize)
-    };
+    let mut cell_index: HashMap<u64, u32, BuildHasherDefault<VertexHasher>> =
+        HashMap::with_capacity_and_hasher(cells, BuildHasherDefault::default());
+    for c in 0..cells {
+        let first = mesh.vertices[keys[cell_start[c] as usize].1 as usize];
+        cell_index.insert(cell_of(first), c as u32);
+    }
+    let find_cell = |key: u64| cell_index.get(&key).map(|&c| c as usize);
     let joins: Vec<(u32, u32)> = (0..cells)
         .into_par_iter()
         .flat_map_iter(|c| {
-            let key = keys[cell_start[c] as usize].0;
+            let key = cell_of(mesh.vertices[keys[cell_start[c] as usize].1 as usize]);
             let mask = (1u64 << CELL_BITS) - 1;
             let (x, y, z) = (
                 (key >> (2 * CELL_BITS)) as i64,
@@ -131,23 +143,24 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
         union(&mut parent, a, b);
     }
 
-    // Number the welded vertices in order of first use.
+    // Number the welded vertices in cell order (roots are the smallest cell of their set).
     let mut new_id = vec![u32::MAX; cells];
     let mut vertices = Vec::with_capacity(cells);
-    let triangles = mesh
+    for c in 0..cells as u32 {
+        let root = find(&mut parent, c) as usize;
+        if new_id[root] == u32::MAX {
+            new_id[root] = vertices.len() as u32;
+            vertices.push(mesh.vertices[keys[cell_start[root] as usize].1 as usize]);
+        }
+        new_id[c as usize] = new_id[root];
+    }
+    let remapped: Vec<[u32; 3]> = mesh
         .triangles
-        .iter()
-        .map(|t| {
-            t.map(|i| {
-                let root = find(&mut parent, cell_of_vertex[i as usize]) as usize;
-                if new_id[root] == u32::MAX {
-                    new_id[root] = vertices.len() as u32;
-                    vertices.push(mesh.vertices[keys[cell_start[root] as usize].1 as usize]);
-                }
-                new_id[root]
-            })
-        })
+        .par_iter()
+        .map(|t| t.map(|i| new_id[cell_of_vertex[i as usize] as usize]))
         .collect();
+    drop((keys, cell_of_vertex, new_id, parent));
+    let triangles = order_by_first_corner(remapped, vertices.len());
     Welded { mesh: Mesh { vertices, triangles }, tolerance }
 }
 
@@ -168,6 +181,38 @@ const FORWARD_NEIGHBOURS: [(i64, i64, i64); 13] = [
     (1, 1, 0),
     (1, 1, 1),
 ];
+
+/// Interleaves the bits of a packed cell key (x, y, z, 21 bits each) into a Morton code.
+fn morton(packed: u64) -> u64 {
+    let mask = (1u64 << CELL_BITS) - 1;
+    let spread = |mut v: u64| {
+        v &= mask;
+        v = (v | (v << 32)) & 0x1f_0000_0000_ffff;
+        v = (v | (v << 16)) & 0x1f_0000_ff00_00ff;
+        v = (v | (v << 8)) & 0x100f_00f0_0f00_f00f;
+        v = (v | (v << 4)) & 0x10c3_0c30_c30c_30c3;
+        (v | (v << 2)) & 0x1249_2492_4924_9249
+    };
+    (spread(packed >> (2 * CELL_BITS)) << 2) | (spread(packed >> CELL_BITS) << 1) | spread(packed)
+}
+
+/// Stable counting sort of triangles by their smallest corner.
+fn order_by_first_corner(triangles: Vec<[u32; 3]>, vertices: usize) -> Vec<[u32; 3]> {
+    let mut start = vec![0u32; vertices + 1];
+    for t in &triangles {
+        start[t.iter().min().map_or(0, |&v| v as usize) + 1] += 1;
+    }
+    for v in 0..vertices {
+        start[v + 1] += start[v];
+    }
+    let mut out = vec![[0u32; 3]; triangles.len()];
+    for t in triangles {
+        let v = t.iter().min().map_or(0, |&v| v as usize);
+        out[start[v] as usize] = t;
+        start[v] += 1;
+    }
+    out
+}
 
 /// Union-find root with path halving.
 pub(crate) fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -202,11 +247,18 @@ mod tests {
         assert_eq!(soup.vertices.len(), 12);
         let w = weld(&soup, weld_tolerance(&soup));
         assert_eq!(w.mesh.vertices.len(), 4);
-        for t in 0..4 {
-            assert_eq!(w.mesh.corners(t), tetra.corners(t));
-        }
-        // Numbered in order of first use: the first facet's corners are 0, 1, 2.
-        assert_eq!(w.mesh.triangles[0], [0, 1, 2]);
+        // The same facets with the same winding, in spatial order.
+        let key = |c: [Vec3; 3]| {
+            let k = (0..3)
+                .min_by(|&i, &j| c[i].to_array().partial_cmp(&c[j].to_array()).unwrap())
+                .unwrap();
+            [c[k], c[(k + 1) % 3], c[(k + 2) % 3]].map(|v| v.to_array())
+        };
+        let mut got: Vec<_> = (0..4).map(|t| key(w.mesh.corners(t))).collect();
+        let mut want: Vec<_> = (0..4).map(|t| key(tetra.corners(t))).collect();
+        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(got, want);
     }
 
     #[test]

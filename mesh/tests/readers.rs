@@ -76,3 +76,18 @@ fn pyramids_3mf_has_several_objects() {
     let c = load(fixture("cube_and_sphere_same_name.3mf")).unwrap();
     assert_eq!(c.objects.len(), 2);
 }
+
+#[test]
+fn merging_identical_corners_keeps_every_facet_exactly() {
+    use amsp_mesh::format::{LoadOptions, load_with};
+    for name in ["20mm-xyz-cube.stl", "ADIS16480.STL", "admesh/conveyor/nearby-bad.stl"] {
+        let soup = load(fixture(name)).unwrap();
+        let merged =
+            load_with(fixture(name), LoadOptions { merge_identical_vertices: true }).unwrap();
+        assert_eq!(soup.mesh.triangles.len(), merged.mesh.triangles.len());
+        assert!(merged.mesh.vertices.len() * 3 < soup.mesh.vertices.len(), "{name}");
+        for t in 0..soup.mesh.triangles.len() {
+            assert_eq!(soup.mesh.corners(t), merged.mesh.corners(t), "{name} facet {t}");
+        }
+    }
+}

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use amsp_mesh::check::{CheckReport, check};
-use amsp_mesh::format::{self, Format, LoadedModel};
-use amsp_mesh::repair::{RepairActions, RepairError, repair};
+use amsp_mesh::format::{self, Format, LoadOptions, LoadedModel};
+use amsp_mesh::repair::{RepairActions, RepairError, repair_owned};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -87,7 +87,7 @@ struct RepairOutput<'a> {
 }
 
 fn load(file: &Path) -> Result<LoadedModel, ExitCode> {
-    format::load(file).map_err(|e| {
+    format::load_with(file, LoadOptions { merge_identical_vertices: true }).map_err(|e| {
         eprintln!("amsp: {e}");
         ExitCode::from(EXIT_UNREADABLE)
     })
@@ -138,7 +138,7 @@ fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
         Err(code) => return code,
     };
     let format = model.format.name();
-    let (mesh, report) = match repair(&model.mesh) {
+    let (mesh, report) = match repair_owned(model.mesh) {
         Ok(r) => r,
         Err(RepairError::NothingLeft { facets, before }) => {
             let message = format!(

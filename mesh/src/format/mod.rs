@@ -9,6 +9,7 @@
 //! with OBJ keywords is OBJ, `solid` followed by text is ASCII STL, anything else must be a
 //! binary STL whose header agrees with its length.
 
+mod builder;
 mod obj;
 mod stl;
 mod threemf;
@@ -24,6 +25,7 @@ use thiserror::Error;
 
 use crate::Mesh;
 
+pub(crate) use builder::VertexHasher;
 pub use obj::read_obj;
 pub use stl::{read_stl, read_stl_reader, write_stl};
 pub use threemf::{read_3mf, write_3mf};
@@ -213,11 +215,25 @@ pub enum LoadError {
     },
 }
 
-/// Reads a model file, detecting its format from the content.
+/// How [`load_with`] builds the mesh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Merge STL corners whose coordinates are bit-for-bit identical into one vertex as the
+    /// file streams in (lossless; 18 instead of 48 bytes a facet). Off, an STL reads as a
+    /// soup of three vertices per facet, exactly as stored. OBJ and 3MF are indexed already.
+    pub merge_identical_vertices: bool,
+}
+
+/// Reads a model file, detecting its format from the content; an STL reads as a soup.
 ///
 /// STL and OBJ stream through a buffer (memory grows with the mesh, not the file); a 3MF is
 /// read through its ZIP directory and streams each XML part.
 pub fn load(path: impl AsRef<Path>) -> Result<LoadedModel, LoadError> {
+    load_with(path, LoadOptions::default())
+}
+
+/// Reads a model file like [`load`], with options.
+pub fn load_with(path: impl AsRef<Path>, options: LoadOptions) -> Result<LoadedModel, LoadError> {
     let path = path.as_ref();
     let io_err = |source| LoadError::Io { path: path.to_owned(), source };
     let file = File::open(path).map_err(io_err)?;
@@ -231,7 +247,8 @@ pub fn load(path: impl AsRef<Path>) -> Result<LoadedModel, LoadError> {
             threemf::read_3mf_from(file).map_err(wrap)
         }
         Format::Obj => obj::read_obj_from(reader).map_err(wrap),
-        format => stl::read_stl_stream(reader, Some(len), format).map_err(wrap),
+        format => stl::read_stl_stream(reader, Some(len), format, options.merge_identical_vertices)
+            .map_err(wrap),
     }
 }
 
@@ -241,7 +258,7 @@ pub fn load_bytes(bytes: &[u8]) -> Result<LoadedModel, FormatError> {
     match detect(head, Some(bytes.len() as u64)) {
         Format::ThreeMf => read_3mf(bytes),
         Format::Obj => read_obj(bytes),
-        format => stl::read_stl_stream(bytes, Some(bytes.len() as u64), format),
+        format => stl::read_stl_stream(bytes, Some(bytes.len() as u64), format, false),
     }
 }
 

@@ -5,6 +5,9 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
+use bevy_math::Vec3;
+
+use super::builder::MeshBuilder;
 use super::{
     Format, FormatError, LoadedModel, MAX_TRIANGLES, ModelObject, detect, parse_f32, read_line,
     vec3,
@@ -29,7 +32,7 @@ pub fn read_stl(bytes: &[u8]) -> Result<LoadedModel, FormatError> {
         Format::StlAscii => Format::StlAscii,
         _ => Format::StlBinary,
     };
-    read_stl_stream(bytes, Some(bytes.len() as u64), format)
+    read_stl_stream(bytes, Some(bytes.len() as u64), format, false)
 }
 
 /// Reads an STL from a reader of unknown length (ASCII or binary, detected by content).
@@ -43,7 +46,7 @@ pub fn read_stl_reader<R: Read>(reader: R) -> Result<LoadedModel, FormatError> {
         Format::StlAscii => Format::StlAscii,
         _ => Format::StlBinary,
     };
-    read_stl_stream(reader, None, format)
+    read_stl_stream(reader, None, format, false)
 }
 
 /// Reads an STL of a known kind; `len` is the total length when known.
@@ -51,10 +54,11 @@ pub(super) fn read_stl_stream<R: BufRead>(
     reader: R,
     len: Option<u64>,
     format: Format,
+    merge: bool,
 ) -> Result<LoadedModel, FormatError> {
     let (mesh, name) = match format {
-        Format::StlAscii => read_ascii(reader)?,
-        _ => (read_binary(reader, len)?, None),
+        Format::StlAscii => read_ascii(reader, merge)?,
+        _ => (read_binary(reader, len, merge)?, None),
     };
     if mesh.triangles.is_empty() {
         return Err(FormatError::Empty);
@@ -63,7 +67,7 @@ pub(super) fn read_stl_stream<R: BufRead>(
     Ok(LoadedModel { format, mesh, objects })
 }
 
-fn read_binary<R: Read>(mut reader: R, len: Option<u64>) -> Result<Mesh, FormatError> {
+fn read_binary<R: Read>(mut reader: R, len: Option<u64>, merge: bool) -> Result<Mesh, FormatError> {
     let mut header = [0u8; 84];
     read_full(&mut reader, &mut header).map_err(|got| {
         FormatError::Truncated(format!("binary STL header needs 84 bytes, file has {got}"))
@@ -83,7 +87,7 @@ fn read_binary<R: Read>(mut reader: R, len: Option<u64>) -> Result<Mesh, FormatE
     }
     // With a verified length the count is trusted; otherwise reserve a bounded amount.
     let reserve = if len.is_some() { count } else { count.min(FACETS_PER_BLOCK) };
-    let mut vertices = Vec::with_capacity(reserve * 3);
+    let mut out = MeshBuilder::new(merge, reserve);
     let mut block = vec![0u8; FACETS_PER_BLOCK * FACET_BYTES];
     let mut done = 0usize;
     while done < count {
@@ -104,14 +108,11 @@ fn read_binary<R: Read>(mut reader: R, len: Option<u64>) -> Result<Mesh, FormatE
             if !f.iter().all(|v| v.is_finite()) {
                 return Err(FormatError::NonFiniteFacet { facet: done + i });
             }
-            vertices.push(vec3(f[0], f[1], f[2]));
-            vertices.push(vec3(f[3], f[4], f[5]));
-            vertices.push(vec3(f[6], f[7], f[8]));
+            out.push([vec3(f[0], f[1], f[2]), vec3(f[3], f[4], f[5]), vec3(f[6], f[7], f[8])]);
         }
         done += n;
     }
-    let triangles = (0..count as u32).map(|t| [3 * t, 3 * t + 1, 3 * t + 2]).collect();
-    Ok(Mesh { vertices, triangles })
+    Ok(out.finish())
 }
 
 /// Fills `buf` completely; on a short read returns how many bytes arrived.
@@ -137,8 +138,12 @@ enum AsciiState {
     InFacet,
 }
 
-fn read_ascii<R: BufRead>(mut reader: R) -> Result<(Mesh, Option<String>), FormatError> {
-    let mut vertices = Vec::new();
+fn read_ascii<R: BufRead>(
+    mut reader: R,
+    merge: bool,
+) -> Result<(Mesh, Option<String>), FormatError> {
+    let mut out = MeshBuilder::new(merge, 0);
+    let mut corner = [Vec3::ZERO; 3];
     let mut buf = Vec::with_capacity(128);
     let mut line = 0u64;
     let mut state = AsciiState::Outside;
@@ -190,7 +195,7 @@ fn read_ascii<R: BufRead>(mut reader: R) -> Result<(Mesh, Option<String>), Forma
                         return Err(FormatError::NonFiniteFacet { facet });
                     }
                 }
-                vertices.push(vec3(xyz[0], xyz[1], xyz[2]));
+                corner[corners] = vec3(xyz[0], xyz[1], xyz[2]);
                 corners += 1;
             }
             b"endfacet" => {
@@ -198,6 +203,7 @@ fn read_ascii<R: BufRead>(mut reader: R) -> Result<(Mesh, Option<String>), Forma
                     return Err(syntax(line, "facet must hold exactly three vertices"));
                 }
                 state = AsciiState::Outside;
+                out.push(corner);
                 facet += 1;
                 if facet > MAX_TRIANGLES {
                     return Err(FormatError::TooLarge {
@@ -217,8 +223,8 @@ fn read_ascii<R: BufRead>(mut reader: R) -> Result<(Mesh, Option<String>), Forma
     if state == AsciiState::InFacet {
         return Err(FormatError::Truncated(format!("ASCII STL ends inside facet {facet}")));
     }
-    let triangles = (0..facet as u32).map(|t| [3 * t, 3 * t + 1, 3 * t + 2]).collect();
-    Ok((Mesh { vertices, triangles }, name))
+    debug_assert_eq!(out.facets(), facet);
+    Ok((out.finish(), name))
 }
 
 /// Writes a binary STL: an 80-byte header, the count, and each facet with its normal.
@@ -253,7 +259,6 @@ pub fn write_stl<W: Write>(mesh: &Mesh, writer: &mut W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bevy_math::Vec3;
 
     fn tetra() -> Mesh {
         Mesh {

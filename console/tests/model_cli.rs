@@ -1,0 +1,186 @@
+//! Runs the built `amsp` binary on real fixture models and checks the scriptable interface:
+//! exit statuses 0/1/2, the JSON keys, and that repaired output passes its own check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn amsp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amsp")).args(args).output().expect("run amsp")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn model(name: &str) -> String {
+    fixtures().join("models").join(name).display().to_string()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+const CHECK_KEYS: [&str; 16] = [
+    "format",
+    "triangles",
+    "vertices",
+    "shells",
+    "boundary_edges",
+    "non_manifold_edges",
+    "degenerate_facets",
+    "duplicate_facets",
+    "inconsistent_facets",
+    "inverted_shells",
+    "volume_mm3",
+    "area_mm2",
+    "bbox",
+    "watertight",
+    "printable",
+    "issues",
+];
+
+fn assert_report_keys(v: &Value) {
+    for key in CHECK_KEYS {
+        assert!(v.get(key).is_some(), "missing key {key} in {v}");
+    }
+    for corner in ["min", "max"] {
+        let c = v["bbox"][corner].as_array().expect("bbox corner is an array");
+        assert_eq!(c.len(), 3);
+    }
+}
+
+#[test]
+fn check_printable_model_exits_0_with_every_key() {
+    let out = amsp(&["model", "check", &model("20mm-xyz-cube.stl"), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_report_keys(&v);
+    assert_eq!(v["format"], "stl_binary");
+    assert_eq!(v["triangles"], 260);
+    assert_eq!(v["printable"], true);
+    assert_eq!(v["watertight"], true);
+    assert!(v["issues"].as_array().is_some_and(|i| i.is_empty()));
+    let volume = v["volume_mm3"].as_f64().unwrap_or_default();
+    assert!(volume > 7000.0 && volume < 8000.0, "{volume}");
+}
+
+#[test]
+fn check_defective_model_exits_1_and_names_the_defect() {
+    let out = amsp(&["model", "check", &model("teapot.stl"), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_report_keys(&v);
+    assert_eq!(v["boundary_edges"], 64);
+    assert_eq!(v["watertight"], false);
+    let issue = &v["issues"][0];
+    assert_eq!(issue["kind"], "boundary_edges");
+    assert_eq!(issue["count"], 64);
+    assert!(issue["message"].as_str().is_some_and(|m| m.contains("holes")));
+
+    let readable = amsp(&["model", "check", &model("multibody.stl")]);
+    assert_eq!(readable.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&readable.stdout);
+    assert!(text.contains("NOT printable") && text.contains("wound against"), "{text}");
+}
+
+#[test]
+fn unreadable_inputs_exit_2_naming_file_and_problem() {
+    let bad = fixtures().join("bad");
+    let expect: &[(&str, &str)] = &[
+        ("random.bin", "header declares"),
+        ("truncated.stl", "truncated"),
+        ("lying-header.stl", "1000000 triangles"),
+        ("nan.stl", "facet 2"),
+        ("inf-ascii.stl", "not a finite number"),
+        ("bad-index.obj", "vertex index 7"),
+        ("no-faces.obj", "no triangles"),
+        ("zip-bomb.3mf", "decompresses to more than"),
+        ("component-cycle.3mf", "nested deeper"),
+        ("not-xml.3mf", "3MF"),
+        ("not-a-zip.3mf", "archive"),
+    ];
+    for (name, problem) in expect {
+        let path = bad.join(name).display().to_string();
+        for args in [
+            vec!["model", "check", &path, "--json"],
+            vec!["model", "repair", &path, "-o", "/dev/null/x.stl"],
+        ] {
+            let out = amsp(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+            assert!(err.contains(name), "{name}: error does not name the file: {err}");
+            assert!(err.contains(problem), "{name}: error does not say {problem:?}: {err}");
+            assert!(!err.contains("panicked"), "{name}: {err}");
+            assert!(out.stdout.is_empty(), "{name}: no report for unreadable input");
+        }
+    }
+    let missing = amsp(&["model", "check", "/no/such/model.stl"]);
+    assert_eq!(missing.status.code(), Some(2));
+    for name in ["empty.stl", "stl_empty_bin.stl"] {
+        let out = amsp(&["model", "check", &model(name)]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+    }
+}
+
+#[test]
+fn repair_writes_a_model_that_passes_its_own_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (input, out_name) in [
+        ("teapot.stl", "teapot.stl"),
+        ("admesh/hourglass/fill-holes-bad.stl", "hourglass.3mf"),
+        ("multibody.stl", "multibody.stl"),
+        ("admesh/conveyor/remove-unconnected-bad.stl", "conveyor.stl"),
+    ] {
+        let out_path = dir.path().join(out_name).display().to_string();
+        let out = amsp(&["model", "repair", &model(input), "-o", &out_path, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{input}: {}", String::from_utf8_lossy(&out.stderr));
+        let v = json(&out);
+        for side in ["before", "after"] {
+            // The format is given once, at the top level.
+            let mut report = v[side].clone();
+            report["format"] = v["format"].clone();
+            assert_report_keys(&report);
+        }
+        assert_eq!(v["before"]["printable"], false, "{input}");
+        assert_eq!(v["after"]["printable"], true, "{input}");
+        assert!(v["actions"].is_object());
+
+        let again = amsp(&["model", "check", &out_path, "--json"]);
+        assert_eq!(again.status.code(), Some(0), "{input} repaired does not pass check");
+        let a = json(&again);
+        assert_eq!(a["triangles"], v["after"]["triangles"]);
+        let (v1, v2) = (
+            a["volume_mm3"].as_f64().unwrap_or(0.0),
+            v["after"]["volume_mm3"].as_f64().unwrap_or(1.0),
+        );
+        assert!((v1 - v2).abs() <= 1e-6 * v2.abs(), "{v1} vs {v2}");
+    }
+    let v = json(&amsp(&[
+        "model",
+        "repair",
+        &model("admesh/conveyor/remove-unconnected-bad.stl"),
+        "-o",
+        &dir.path().join("c.stl").display().to_string(),
+        "--json",
+    ]));
+    assert_eq!(v["actions"]["debris_shells_removed"], 1);
+    assert_eq!(v["actions"]["holes_filled"], 1);
+}
+
+#[test]
+fn repair_of_debris_only_or_to_unknown_format_fails_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("soup.stl").display().to_string();
+    let out = amsp(&["model", "repair", &model("soup.stl"), "-o", &out_path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing printable remains"));
+    assert!(!Path::new(&out_path).exists());
+
+    let out = amsp(&["model", "repair", &model("teapot.stl"), "-o", "teapot.obj"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("teapot.obj"));
+}
