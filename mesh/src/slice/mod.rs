@@ -404,6 +404,26 @@ pub fn slice(
         first_layer.paths = first;
     }
 
+    // The footprint check above is an estimate (skirt width, round beds); this is the guarantee
+    // that every printed point is on the bed. Travel runs between printed points, so it stays
+    // inside the same convex bed.
+    let outside =
+        ordered.iter().flat_map(|l| l.paths.iter()).flat_map(|p| p.points.iter()).find(|p| {
+            !printer.bed.contains(
+                f64::from(p.x) / polygon::SCALE,
+                f64::from(p.y) / polygon::SCALE,
+                0.0,
+            )
+        });
+    if outside.is_some() {
+        return Err(SliceError::TooLarge {
+            printer: printer.name.clone(),
+            need_x,
+            need_y,
+            bed_x: printer.bed.x,
+            bed_y: printer.bed.y,
+        });
+    }
     let ctx = gcode::Context { printer, material, settings, layer_count: ordered.len() };
     let ends: Vec<Option<Point>> =
         ordered.iter().map(|l| l.paths.last().and_then(|p| p.points.last().copied())).collect();
@@ -621,6 +641,25 @@ mod tests {
         assert!(out.gcode.contains("; filament used [mm] = "));
         assert!(out.gcode.contains("; estimated printing time (normal mode) = "));
         assert_eq!(out.gcode.matches(";LAYER_CHANGE").count(), 100);
+    }
+
+    #[test]
+    fn round_bed_refuses_a_square_whose_corners_overhang() {
+        let (mut p, m, s) = job();
+        p.bed = profile::Bed { shape: profile::BedShape::Circle, x: 60.0, y: 60.0, max_z: 100.0 };
+        // A 60 mm disc: a 40 mm square (57 mm diagonal) plus its skirt cannot fit.
+        let big = solids::cuboid([0.0, 0.0, 0.0], [40.0, 40.0, 5.0]);
+        assert!(matches!(slice(&big, &p, &m, &s), Err(SliceError::TooLarge { .. })));
+        let small = solids::cuboid([0.0, 0.0, 0.0], [20.0, 20.0, 5.0]);
+        let out = slice(&small, &p, &m, &s).unwrap();
+        for l in &out.layers {
+            for path in &l.paths {
+                for pt in &path.points {
+                    let (x, y) = (f64::from(pt.x) / 1000.0 - 30.0, f64::from(pt.y) / 1000.0 - 30.0);
+                    assert!((x * x + y * y).sqrt() <= 30.0);
+                }
+            }
+        }
     }
 
     #[test]
