@@ -27,12 +27,12 @@ fi
 cargo build --release --locked -q -p amsp-console
 amsp=target/release/amsp
 
-# Runs a command under GNU time; prints "wall_seconds peak_rss_kib".
+# Runs a command under GNU time; prints "wall_seconds peak_rss_kib cpu_seconds".
 measure() {
   local log
   log=$(mktemp)
-  /usr/bin/time -q -f '%e %M' -o "$log" "$@" >/dev/null 2>&1 || true
-  cat "$log"
+  /usr/bin/time -q -f '%e %M %U %S' -o "$log" "$@" >/dev/null 2>&1 || true
+  awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$log"
   rm -f "$log"
 }
 
@@ -49,25 +49,28 @@ print("yes" if r["watertight"] else "no", "%.3f" % (100 * (r["volume_mm3"] - exp
 ' "$expected" || echo "unreadable - - - -"
 }
 
-printf '%-16s %8s | %9s %9s %7s | %9s %9s | %-28s | %-28s\n' model facets "amsp s" "admesh s" ratio "amsp MiB" "admesh MiB" "amsp output" "admesh output"
+printf '%-16s %8s | %7s %8s %6s | %8s %8s %6s | %8s %10s | %-36s | %-36s\n' model facets "amsp s" "admesh s" ratio "amsp cpu" "adm cpu" ratio "amsp MiB" "admesh MiB" "amsp output" "admesh output"
 printf '%s\n' "$(printf '%.0s-' {1..150})"
 while IFS=$'\t' read -r name facets volume; do
   in="$out/$name.stl"
-  a_times=() m_times=() a_rss=0 m_rss=0
+  a_times=() m_times=() a_cpu=() m_cpu=() a_rss=0 m_rss=0
   for _ in $(seq "$runs"); do
-    read -r t r < <(measure "$amsp" model repair "$in" -o "$out/$name.amsp.stl")
-    a_times+=("$t"); [ "$r" -gt "$a_rss" ] && a_rss=$r
-    read -r t r < <(measure admesh --exact --nearby --remove-unconnected --fill-holes \
+    read -r t r c < <(measure "$amsp" model repair "$in" -o "$out/$name.amsp.stl")
+    a_times+=("$t"); a_cpu+=("$c"); [ "$r" -gt "$a_rss" ] && a_rss=$r
+    read -r t r c < <(measure admesh --exact --nearby --remove-unconnected --fill-holes \
       --normal-directions --normal-values --write-binary-stl="$out/$name.admesh.stl" "$in")
-    m_times+=("$t"); [ "$r" -gt "$m_rss" ] && m_rss=$r
+    m_times+=("$t"); m_cpu+=("$c"); [ "$r" -gt "$m_rss" ] && m_rss=$r
   done
   a=$(printf '%s\n' "${a_times[@]}" | median)
   m=$(printf '%s\n' "${m_times[@]}" | median)
   ratio=$(awk -v a="$a" -v m="$m" 'BEGIN { printf "%.2f", a / m }')
+  ac=$(printf '%s\n' "${a_cpu[@]}" | median)
+  mc=$(printf '%s\n' "${m_cpu[@]}" | median)
+  cratio=$(awk -v a="$ac" -v m="$mc" 'BEGIN { printf "%.2f", a / m }')
   read -r aw av ab an ai < <(judge "$out/$name.amsp.stl" "$volume")
   read -r mw mv mb mn mi < <(judge "$out/$name.admesh.stl" "$volume")
-  printf '%-16s %8s | %9s %9s %7s | %9.1f %9.1f | %-28s | %-28s\n' "$name" "$facets" "$a" "$m" "$ratio" \
+  printf '%-16s %8s | %7s %8s %6s | %8s %8s %6s | %8.1f %10.1f | %-36s | %-36s\n' "$name" "$facets" "$a" "$m" "$ratio" "$ac" "$mc" "$cratio" \
     "$(awk -v k="$a_rss" 'BEGIN{print k/1024}')" "$(awk -v k="$m_rss" 'BEGIN{print k/1024}')" \
     "wt=$aw dV=$av% open=$ab nm=$an inv=$ai" "wt=$mw dV=$mv% open=$mb nm=$mn inv=$mi"
 done < "$out/expected.tsv"
-echo "ratio = amsp median wall time / admesh median wall time over $runs runs each, interleaved; dV = volume error against the intact surface." >&2
+echo "medians of $runs interleaved runs each; ratio = amsp / admesh; cpu = user + system seconds; dV = volume error against the intact surface." >&2

@@ -246,11 +246,13 @@ pub(crate) fn analyse(mesh: &Mesh, tolerance: f32) -> (CheckReport, Vec<bool>) {
     let inverted_shells =
         (0..topo.shells).filter(|&s| closed[s] && !nested[s] && shell_vol[s] < 0.0).count();
     let inconsistent_facets: usize = orient.minority.iter().sum();
-    let bbox = mesh.bbox().map_or(BoundingBox { min: [0.0; 3], max: [0.0; 3] }, |b| BoundingBox {
+    // Welded: every vertex is used, so the vertex bounds are the model's.
+    let bounds = mesh.vertex_bounds();
+    let bbox = bounds.map_or(BoundingBox { min: [0.0; 3], max: [0.0; 3] }, |b| BoundingBox {
         min: b.min.to_array(),
         max: b.max.to_array(),
     });
-    let size = mesh.bbox().map_or(0.0, |b| b.size().as_dvec3().element_product());
+    let size = bounds.map_or(0.0, |b| b.size().as_dvec3().element_product());
     let no_volume = volume_mm3.abs() <= size * MIN_VOLUME_FRACTION;
 
     let mut issues = Vec::new();

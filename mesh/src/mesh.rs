@@ -58,6 +58,15 @@ impl Mesh {
         Some(Aabb { min, max })
     }
 
+    /// The bounding box of all vertices, used or not, or `None` without vertices. Equal to
+    /// [`Mesh::bbox`] for a welded mesh (welding keeps only used vertices) and much cheaper:
+    /// it reads the vertices in order instead of through the triangles.
+    pub fn vertex_bounds(&self) -> Option<Aabb> {
+        let (&first, rest) = self.vertices.split_first()?;
+        let (min, max) = rest.iter().fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        Some(Aabb { min, max })
+    }
+
     /// Signed volume in mm³ (positive when facets face outwards), by the divergence theorem.
     pub fn signed_volume(&self) -> f64 {
         (0..self.triangles.len())

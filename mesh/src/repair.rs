@@ -196,7 +196,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
         }
     }
     drop(volumes);
-    let size = m.bbox().map_or(0.0, |b| b.size().as_dvec3().element_product());
+    let size = m.vertex_bounds().map_or(0.0, |b| b.size().as_dvec3().element_product());
     let empty: Vec<bool> =
         shell_volume.iter().map(|v| v.abs() <= size * MIN_VOLUME_FRACTION).collect();
     actions.debris_shells_removed += empty.iter().filter(|&&e| e).count();
@@ -212,10 +212,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     drop(remove);
     compact_vertices(&mut m);
     if m.triangles.is_empty() {
-        return Err(RepairError::NothingLeft {
-            facets: input_facets,
-            before: Box::new(before),
-        });
+        return Err(RepairError::NothingLeft { facets: input_facets, before: Box::new(before) });
     }
     let after = check_welded(&m, tol);
     Ok((m, RepairReport { before, after, actions }))
@@ -416,13 +413,6 @@ fn collapse_needles(m: &mut Mesh, tol: f32) -> usize {
     collapsed
 }
 
-/// Lists the degenerate facets that remain (diagnostics for tests and examples).
-#[doc(hidden)]
-pub fn remaining_degenerate(m: &Mesh, tol: f32) -> Vec<[bevy_math::Vec3; 3]> {
-    let flat = degenerate_flags(m, tol);
-    (0..m.triangles.len()).filter(|&t| flat[t]).map(|t| m.corners(t)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,6 +610,24 @@ mod tests {
         assert_eq!(rep.actions.degenerate_facets_split, 1);
         assert!(rep.after.printable, "{:?}", rep.after.issues);
         assert!((fixed.signed_volume() - m.signed_volume()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let whole = sphere(10.0, 64, 128);
+        let mut m = soup(&whole);
+        m.triangles.drain(4000..4010);
+        for t in (0..m.triangles.len()).step_by(5) {
+            m.triangles[t].swap(1, 2);
+        }
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| repair(&m).unwrap())
+        };
+        let (a, ra) = run(1);
+        let (b, rb) = run(4);
+        assert_eq!(a, b);
+        assert_eq!(ra, rb);
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //! model's size ([`WELD_RELATIVE_TOLERANCE`] of the bounding-box diagonal): small enough never
 //! to merge two real features of a printable part, large enough to absorb `f32` rounding.
 //!
-//! Vertices are binned in a grid of cells one tolerance wide, the cell keys sorted in parallel,
-//! and each cell joined with the neighbouring cells that hold a vertex within the tolerance.
-//! Output vertices are numbered in order of first use by the triangles, so the result depends
-//! only on the input, never on thread timing.
+//! Vertices are binned in a grid of cells two tolerances wide, the cell keys sorted (in
+//! Morton order, in parallel), and each vertex joined with a vertex within the tolerance in
+//! its own cell or in a neighbouring cell on a side it lies within one tolerance of. Output
+//! vertices are numbered in that spatial order, so the result depends only on the input,
+//! never on thread timing, and later passes read memory nearly in order.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -59,13 +60,16 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
         return Welded { mesh: Mesh::default(), tolerance };
     };
     let extent = bbox.size().max_element();
-    let tolerance = tolerance.max(extent / MAX_CELL).max(f32::MIN_POSITIVE);
-    let inv = 1.0 / tolerance;
+    let tolerance = tolerance.max(extent / (2.0 * MAX_CELL)).max(f32::MIN_POSITIVE);
+    // Cells are two tolerances wide: a point can then only have a partner in the cells on the
+    // sides it lies within one tolerance of, which prunes most neighbour look-ups.
+    let inv = 0.5 / tolerance;
     let origin = bbox.min;
-    let cell_of = |v: Vec3| -> u64 {
-        let c = ((v - origin) * inv).floor().max(Vec3::ZERO).min(Vec3::splat(MAX_CELL));
+    let grid = |v: Vec3| ((v - origin) * inv).max(Vec3::ZERO).min(Vec3::splat(MAX_CELL));
+    let pack = |c: Vec3| -> u64 {
         ((c.x as u64) << (2 * CELL_BITS)) | ((c.y as u64) << CELL_BITS) | c.z as u64
     };
+    let cell_of = |v: Vec3| pack(grid(v).floor());
 
     // Only vertices that triangles use take part (OBJ and 3MF may carry unused ones).
     let mut used = vec![false; mesh.vertices.len()];
@@ -86,80 +90,99 @@ pub fn weld(mesh: &Mesh, tolerance: f32) -> Welded {
     drop(used);
     keys.par_sort_unstable();
 
-    // Runs of equal keys are cells; every vertex maps to its cell.
+    // Runs of equal keys are cells; every vertex maps to its slot in `keys`.
     let mut cell_start: Vec<u32> = Vec::new();
-    let mut cell_of_vertex = vec![u32::MAX; mesh.vertices.len()];
+    let mut slot_of_vertex = vec![u32::MAX; mesh.vertices.len()];
     for (k, &(key, v)) in keys.iter().enumerate() {
         if k == 0 || keys[k - 1].0 != key {
             cell_start.push(k as u32);
         }
-        cell_of_vertex[v as usize] = (cell_start.len() - 1) as u32;
+        slot_of_vertex[v as usize] = k as u32;
     }
     let cells = cell_start.len();
     cell_start.push(keys.len() as u32);
 
-    // Join each cell with forward neighbours holding a vertex within the tolerance.
     let tol2 = tolerance * tolerance;
-    let points = |c: usize| {
+    let point = |slot: usize| mesh.vertices[keys[slot].1 as usize];
+    // The first few points of a cell stand for it in comparisons (bounded work per cell).
+    let leaders = |c: usize| {
         let (s, e) = (cell_start[c] as usize, cell_start[c + 1] as usize);
-        keys[s..e.min(s + POINTS_PER_CELL_PAIR)].iter().map(|&(_, v)| mesh.vertices[v as usize])
+        s..e.min(s + POINTS_PER_CELL_PAIR)
     };
     let mut cell_index: HashMap<u64, u32, BuildHasherDefault<VertexHasher>> =
         HashMap::with_capacity_and_hasher(cells, BuildHasherDefault::default());
-    for c in 0..cells {
-        let first = mesh.vertices[keys[cell_start[c] as usize].1 as usize];
-        cell_index.insert(cell_of(first), c as u32);
+    for (c, &start) in cell_start[..cells].iter().enumerate() {
+        cell_index.insert(cell_of(point(start as usize)), c as u32);
     }
-    let find_cell = |key: u64| cell_index.get(&key).map(|&c| c as usize);
     let joins: Vec<(u32, u32)> = (0..cells)
         .into_par_iter()
         .flat_map_iter(|c| {
-            let key = cell_of(mesh.vertices[keys[cell_start[c] as usize].1 as usize]);
-            let mask = (1u64 << CELL_BITS) - 1;
-            let (x, y, z) = (
-                (key >> (2 * CELL_BITS)) as i64,
-                ((key >> CELL_BITS) & mask) as i64,
-                (key & mask) as i64,
-            );
             let mut out = Vec::new();
-            for (dx, dy, dz) in FORWARD_NEIGHBOURS {
-                let (nx, ny, nz) = (x + dx, y + dy, z + dz);
-                if nx < 0 || ny < 0 || nz < 0 {
+            // Within the cell: each point joins the first leader within the tolerance.
+            for slot in cell_start[c] as usize + 1..cell_start[c + 1] as usize {
+                let p = point(slot);
+                if let Some(l) =
+                    leaders(c).find(|&l| l < slot && point(l).distance_squared(p) <= tol2)
+                {
+                    out.push((l as u32, slot as u32));
+                }
+            }
+            // Which faces of the cell its leaders lie within one tolerance of.
+            let g = grid(point(cell_start[c] as usize)).floor();
+            let (mut low, mut high) = ([false; 3], [false; 3]);
+            for l in leaders(c) {
+                let f = grid(point(l)) - g;
+                for a in 0..3 {
+                    low[a] |= f[a] <= 0.5;
+                    high[a] |= f[a] >= 0.5;
+                }
+            }
+            for d in FORWARD_NEIGHBOURS {
+                let wanted = [d.0, d.1, d.2]
+                    .iter()
+                    .enumerate()
+                    .all(|(a, &s)| s == 0 || (s > 0 && high[a]) || (s < 0 && low[a]));
+                let n = [g.x as i64 + d.0, g.y as i64 + d.1, g.z as i64 + d.2];
+                if !wanted || n.iter().any(|&x| x < 0) {
                     continue;
                 }
                 let nkey =
-                    ((nx as u64) << (2 * CELL_BITS)) | ((ny as u64) << CELL_BITS) | nz as u64;
-                if let Some(d) = find_cell(nkey)
-                    && points(c).any(|p| points(d).any(|q| p.distance_squared(q) <= tol2))
-                {
-                    out.push((c as u32, d as u32));
+                    ((n[0] as u64) << (2 * CELL_BITS)) | ((n[1] as u64) << CELL_BITS) | n[2] as u64;
+                let Some(&e) = cell_index.get(&nkey) else { continue };
+                for l in leaders(c) {
+                    if let Some(m) =
+                        leaders(e as usize).find(|&m| point(l).distance_squared(point(m)) <= tol2)
+                    {
+                        out.push((l as u32, m as u32));
+                    }
                 }
             }
             out.into_iter()
         })
         .collect();
-    let mut parent: Vec<u32> = (0..cells as u32).collect();
+    drop(cell_index);
+    let mut parent: Vec<u32> = (0..keys.len() as u32).collect();
     for (a, b) in joins {
         union(&mut parent, a, b);
     }
 
-    // Number the welded vertices in cell order (roots are the smallest cell of their set).
-    let mut new_id = vec![u32::MAX; cells];
+    // Number the welded vertices in slot order (a root is the smallest slot of its set).
+    let mut new_id = vec![u32::MAX; keys.len()];
     let mut vertices = Vec::with_capacity(cells);
-    for c in 0..cells as u32 {
-        let root = find(&mut parent, c) as usize;
+    for slot in 0..keys.len() as u32 {
+        let root = find(&mut parent, slot) as usize;
         if new_id[root] == u32::MAX {
             new_id[root] = vertices.len() as u32;
-            vertices.push(mesh.vertices[keys[cell_start[root] as usize].1 as usize]);
+            vertices.push(point(root));
         }
-        new_id[c as usize] = new_id[root];
+        new_id[slot as usize] = new_id[root];
     }
     let remapped: Vec<[u32; 3]> = mesh
         .triangles
         .par_iter()
-        .map(|t| t.map(|i| new_id[cell_of_vertex[i as usize] as usize]))
+        .map(|t| t.map(|i| new_id[slot_of_vertex[i as usize] as usize]))
         .collect();
-    drop((keys, cell_of_vertex, new_id, parent));
+    drop((keys, slot_of_vertex, new_id, parent));
     let triangles = order_by_first_corner(remapped, vertices.len());
     Welded { mesh: Mesh { vertices, triangles }, tolerance }
 }

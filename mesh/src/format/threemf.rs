@@ -403,12 +403,11 @@ impl PartParser {
                         .and_then(|s| s.trim().parse().ok())
                         .ok_or_else(|| self.err("triangle needs integer v1, v2, v3".into()))?;
                 }
-                let (id, object) = self.current.as_mut().ok_or_else(|| FormatError::ThreeMf {
+                let (_, object) = self.current.as_mut().ok_or_else(|| FormatError::ThreeMf {
                     entry: self.entry.clone(),
                     message: "triangle outside an object".into(),
                 })?;
                 if object.triangles.len() >= MAX_TRIANGLES {
-                    let _ = id;
                     return Err(FormatError::TooLarge {
                         what: "triangles",
                         limit: MAX_TRIANGLES as u64,
