@@ -27,6 +27,8 @@ enum Command {
     Console(ConsoleArgs),
     /// Check and repair 3D models (STL, OBJ, 3MF) before quoting or slicing.
     Model(cli::model::ModelArgs),
+    /// Slice a model to G-code with time, material and cost estimates.
+    Slice(cli::slice::SliceArgs),
 }
 
 /// How to open the console.
@@ -68,5 +70,6 @@ fn main() -> ExitCode {
         None => exit_with(console(ConsoleArgs::default())),
         Some(Command::Console(args)) => exit_with(console(args)),
         Some(Command::Model(args)) => cli::model::run(args),
+        Some(Command::Slice(args)) => cli::slice::run(args),
     }
 }

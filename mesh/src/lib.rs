@@ -15,6 +15,7 @@
 //!   into printing groups and keeps the map back to their orders.
 //! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2).
 //! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
+//! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
 
 pub mod check;
 pub mod format;
@@ -25,6 +26,7 @@ mod nesting;
 pub mod pack;
 pub mod plate;
 pub mod repair;
+pub mod slice;
 pub mod template;
 pub mod topology;
 pub mod weld;

@@ -1,0 +1,133 @@
+//! `amsp slice` as a user runs it: the real binary on fixture files.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models").join(rel)
+}
+
+fn amsp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_amsp"))
+}
+
+#[test]
+fn slices_a_cube_and_prints_the_json_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cube.gcode");
+    let svg = dir.path().join("layer5.svg");
+    let run = amsp()
+        .args(["slice"])
+        .arg(fixture("prusaslicer/20mm_cube.obj"))
+        .arg("-o")
+        .arg(&out)
+        .args([
+            "--printer",
+            "creality-ender3",
+            "--material",
+            "petg",
+            "--infill",
+            "15",
+            "--json",
+            "--preview-layer",
+            "5",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for key in
+        ["layers", "filament_mm", "filament_mm3", "filament_g", "print_time_s", "cost", "bbox"]
+    {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["layers"], 100);
+    let mm3 = v["filament_mm3"].as_f64().unwrap();
+    assert!(mm3 > 1000.0 && mm3 < 8000.0, "{mm3}");
+    // PETG's density (1.27 g/cm³) turns volume into mass.
+    let g = v["filament_g"].as_f64().unwrap();
+    assert!((g - mm3 / 1000.0 * 1.27).abs() < 0.05, "{g} g for {mm3} mm³");
+    let gcode = std::fs::read_to_string(&out).unwrap();
+    assert!(gcode.contains("M140 S85") && gcode.contains(";LAYER_CHANGE"));
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        picture.starts_with("<svg")
+            && picture.contains("class=\"external-perimeter\"")
+            && picture.contains("class=\"sparse-infill\"")
+    );
+}
+
+#[test]
+fn refuses_an_unprintable_model_unless_asked_to_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mb.gcode");
+    let model = fixture("multibody.stl");
+    let refused = amsp().arg("slice").arg(&model).arg("-o").arg(&out).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        msg.contains("multibody.stl") && msg.contains("not printable") && msg.contains("--repair"),
+        "{msg}"
+    );
+    assert!(!out.exists(), "no G-code is written for a refused model");
+    let repaired = amsp()
+        .arg("slice")
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .args(["--repair", "--json"])
+        .output()
+        .unwrap();
+    assert!(repaired.status.success(), "{}", String::from_utf8_lossy(&repaired.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&repaired.stdout).unwrap();
+    assert_eq!(v["repaired"], true);
+    assert!(out.exists());
+}
+
+#[test]
+fn clear_errors_for_unknown_profiles_and_oversized_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.gcode");
+    let run = amsp()
+        .arg("slice")
+        .arg(fixture("prusaslicer/20mm_cube.obj"))
+        .arg("-o")
+        .arg(&out)
+        .args(["--printer", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("prusa-mk3s"));
+    let run = amsp()
+        .arg("slice")
+        .arg(fixture("counter.unitsmm.STL"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&run.stderr);
+    assert!(msg.contains("counter.unitsmm.STL") && msg.contains("250.0 × 210.0"), "{msg}");
+    // A printer profile given as a file.
+    let profile = dir.path().join("tiny.toml");
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/profiles/printers/prusa-mk3s.toml"),
+    )
+    .unwrap()
+    .replace("x = 250.0", "x = 30.0");
+    std::fs::write(&profile, text).unwrap();
+    let run = amsp()
+        .arg("slice")
+        .arg(fixture("prusaslicer/20mm_cube.obj"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--printer")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+}
