@@ -3,3 +3,6 @@
 //! The console talks to a node only through one client interface: an in-process node (the
 //! embedded default) or the HTTP client of a running `amspd`. It never opens the store or the
 //! swarm itself.
+
+pub mod cli;
+pub mod client;

@@ -1,0 +1,3 @@
+//! The command-line commands of `amsp`, one module per group.
+
+pub mod node_cmds;
