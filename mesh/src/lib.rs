@@ -5,7 +5,25 @@
 //! on a blocking pool; the console calls it for previews.
 //!
 //! - [`mesh`] holds the indexed triangle mesh every other module works on.
+//! - [`weld`] merges corners closer than a size-relative tolerance; [`topology`] finds the
+//!   facet across each edge, open and non-manifold edges, and shells.
+//! - [`check`] reports every defect and whether the model prints as it is.
+//! - [`format`] reads STL, OBJ and 3MF (detected by content) and writes binary STL and 3MF.
+//! - [`pack`] arranges part footprints on build plates; [`plate`] groups parts of many orders
+//!   into printing groups and keeps the map back to their orders.
+//! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2).
+//! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 
+pub mod check;
+pub mod format;
+pub mod inspect;
 pub mod mesh;
+mod nesting;
+pub mod pack;
+pub mod plate;
+pub mod template;
+pub mod topology;
+pub mod weld;
 
+pub use check::{CheckReport, check};
 pub use mesh::Mesh;

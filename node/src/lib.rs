@@ -13,13 +13,18 @@
 //! - [`node`]: the above joined into one [`Node`] handle, and the service answering peers.
 //! - [`api`]: the local HTTP/JSON control API with bearer token and event stream.
 //! - [`config`]: settings from `amspd.toml` and flags.
+//! - [`engine`], [`monitor`], [`security`]: order routing and pricing, metrics and alerts,
+//!   accounts and the audit log.
 
 pub mod api;
 pub mod config;
+pub mod engine;
 pub mod identity;
+pub mod monitor;
 pub mod network;
 pub mod node;
 pub mod package;
+pub mod security;
 pub mod store;
 
 pub use node::Node;

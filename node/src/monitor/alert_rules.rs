@@ -1,0 +1,534 @@
+//! Alert rules (clause 5.2.7: "warn of anomalies in advance").
+//!
+//! The monitor is fed observations — printer status polls, job outcomes, disk space, peer
+//! counts, invalid messages — and [`Monitor::evaluate`] turns them into alerts that are raised
+//! once, updated in place while the condition lasts (deduplicated by rule and subject) and
+//! cleared when it ends. Several rules look for trends rather than thresholds so that operators
+//! hear of a problem before the printer or the disk stops: a temperature drifting from its
+//! target, progress that stops advancing, a failure rate creeping up, a disk that will be full
+//! within a day at its present rate.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use amsp_proto::alert::{Alert, AlertKind, Severity};
+use amsp_proto::printer_state::PrinterState;
+use serde::{Deserialize, Serialize};
+
+/// Thresholds of every rule, in one place so they can be tuned from the node's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RuleConfig {
+    /// A printer unreachable this long is offline.
+    pub offline_after_ms: u64,
+    /// Tool temperature this far from its target is drifting, °C.
+    pub tool_drift_c: f32,
+    /// Bed temperature this far from its target is drifting, °C.
+    pub bed_drift_c: f32,
+    /// Drift must last this long (heating up to a new target is not drift).
+    pub drift_for_ms: u64,
+    /// Printing with no progress this long is a stall.
+    pub stall_after_ms: u64,
+    /// Job outcomes the failure rate is computed over.
+    pub failure_window: usize,
+    /// Fewest outcomes before the failure rate means anything.
+    pub failure_min_jobs: usize,
+    /// Failure fraction that raises a warning.
+    pub failure_rate: f64,
+    /// Free-space fraction below which the disk alert is a warning.
+    pub disk_warn_free: f64,
+    /// Free-space fraction below which it is critical.
+    pub disk_critical_free: f64,
+    /// Warn when the disk will be full within this long at its present rate.
+    pub disk_horizon_ms: u64,
+    /// Warn when connected peers fall below this fraction of the recent peak.
+    pub peers_drop_fraction: f64,
+    /// Invalid messages from one peer within the window that raise an alert.
+    pub invalid_messages: u32,
+    /// Window for invalid messages and the peer-count peak.
+    pub window_ms: u64,
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        Self {
+            offline_after_ms: 30_000,
+            tool_drift_c: 5.0,
+            bed_drift_c: 3.0,
+            drift_for_ms: 20_000,
+            stall_after_ms: 10 * 60_000,
+            failure_window: 20,
+            failure_min_jobs: 5,
+            failure_rate: 0.3,
+            disk_warn_free: 0.10,
+            disk_critical_free: 0.03,
+            disk_horizon_ms: 24 * 3_600_000,
+            peers_drop_fraction: 0.5,
+            invalid_messages: 5,
+            window_ms: 5 * 60_000,
+        }
+    }
+}
+
+/// One poll of one printer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrinterObservation {
+    /// Whether the host answered.
+    pub reachable: bool,
+    /// Its state when it did.
+    pub state: PrinterState,
+    /// Job progress 0–1, when printing.
+    pub progress: Option<f32>,
+    /// Tool temperature (actual, target), °C.
+    pub tool_c: Option<(f32, f32)>,
+    /// Bed temperature (actual, target), °C.
+    pub bed_c: Option<(f32, f32)>,
+    /// The printer's own error text.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct PrinterTrack {
+    last_seen_ms: Option<u64>,
+    first_unreachable_ms: Option<u64>,
+    last: Option<PrinterObservation>,
+    tool_drift_since: Option<u64>,
+    bed_drift_since: Option<u64>,
+    tool_reached: bool,
+    bed_reached: bool,
+    progress: Option<(f32, u64)>,
+}
+
+/// A change to the set of alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertChange {
+    /// A new alert, or an existing one whose severity or message changed.
+    Raised(Alert),
+    /// The condition ended.
+    Cleared(Alert),
+}
+
+/// The monitor's memory of recent observations and its alerts.
+#[derive(Debug, Clone, Default)]
+pub struct Monitor {
+    config: RuleConfig,
+    printers: BTreeMap<String, PrinterTrack>,
+    outcomes: VecDeque<bool>,
+    disk: Option<(u64, u64, u64)>,
+    disk_prev: Option<(u64, u64)>,
+    peers: VecDeque<(u64, usize)>,
+    invalid: BTreeMap<String, VecDeque<u64>>,
+    alerts: BTreeMap<String, Alert>,
+}
+
+impl Monitor {
+    /// A monitor with the given thresholds.
+    pub fn new(config: RuleConfig) -> Self {
+        Self { config, ..Self::default() }
+    }
+
+    /// Records a poll of printer `name`.
+    pub fn observe_printer(&mut self, name: &str, obs: PrinterObservation, now_ms: u64) {
+        let t = self.printers.entry(name.to_owned()).or_default();
+        if !obs.reachable {
+            t.first_unreachable_ms.get_or_insert(now_ms);
+            return;
+        }
+        t.first_unreachable_ms = None;
+        t.last_seen_ms = Some(now_ms);
+        let c = self.config;
+        track_drift(
+            obs.tool_c,
+            c.tool_drift_c,
+            now_ms,
+            &mut t.tool_reached,
+            &mut t.tool_drift_since,
+        );
+        track_drift(obs.bed_c, c.bed_drift_c, now_ms, &mut t.bed_reached, &mut t.bed_drift_since);
+        match (obs.state, obs.progress) {
+            (PrinterState::Printing, Some(p)) => match t.progress {
+                Some((last, _)) if p <= last => {}
+                _ => t.progress = Some((p, now_ms)),
+            },
+            _ => t.progress = None,
+        }
+        t.last = Some(obs);
+    }
+
+    /// Records a finished job.
+    pub fn job_outcome(&mut self, ok: bool) {
+        self.outcomes.push_back(ok);
+        while self.outcomes.len() > self.config.failure_window {
+            self.outcomes.pop_front();
+        }
+    }
+
+    /// Records the data directory's disk: free and total bytes.
+    pub fn disk(&mut self, free: u64, total: u64, now_ms: u64) {
+        if let Some((f, _, t)) = self.disk {
+            self.disk_prev = Some((f, t));
+        }
+        self.disk = Some((free, total, now_ms));
+    }
+
+    /// Records how many peers are connected.
+    pub fn peers(&mut self, connected: usize, now_ms: u64) {
+        self.peers.push_back((now_ms, connected));
+        while self
+            .peers
+            .front()
+            .is_some_and(|(t, _)| now_ms.saturating_sub(*t) > self.config.window_ms)
+        {
+            self.peers.pop_front();
+        }
+    }
+
+    /// Records an invalid message from `peer`.
+    pub fn invalid_message(&mut self, peer: &str, now_ms: u64) {
+        let q = self.invalid.entry(peer.to_owned()).or_default();
+        q.push_back(now_ms);
+        // Only the last `invalid_messages` timestamps matter.
+        while q.len() > self.config.invalid_messages as usize {
+            q.pop_front();
+        }
+    }
+
+    /// Every alert known, active or cleared.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
+    }
+
+    /// Marks an alert acknowledged; returns false if there is none with that id.
+    pub fn acknowledge(&mut self, id: &str, now_ms: u64) -> bool {
+        match self.alerts.get_mut(id) {
+            Some(a) => {
+                a.acknowledged_ms.get_or_insert(now_ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies every rule at `now_ms` and returns what changed.
+    pub fn evaluate(&mut self, now_ms: u64) -> Vec<AlertChange> {
+        let c = self.config;
+        let mut firing: Vec<(AlertKind, String, Severity, String)> = Vec::new();
+        for (name, t) in &self.printers {
+            if let Some(since) = t.first_unreachable_ms
+                && now_ms.saturating_sub(since) >= c.offline_after_ms
+            {
+                firing.push((
+                    AlertKind::PrinterOffline,
+                    name.clone(),
+                    Severity::Critical,
+                    format!("{name} has not answered for {} s", (now_ms - since) / 1000),
+                ));
+                continue;
+            }
+            let Some(obs) = &t.last else { continue };
+            if obs.state == PrinterState::Error {
+                let why = obs.error.clone().unwrap_or_else(|| "no detail".into());
+                firing.push((
+                    AlertKind::PrinterError,
+                    name.clone(),
+                    Severity::Critical,
+                    format!("{name} reports an error: {why}"),
+                ));
+            }
+            for (label, since, reading) in
+                [("tool", t.tool_drift_since, obs.tool_c), ("bed", t.bed_drift_since, obs.bed_c)]
+            {
+                if let (Some(s), Some((actual, target))) = (since, reading)
+                    && now_ms.saturating_sub(s) >= c.drift_for_ms
+                {
+                    firing.push((
+                        AlertKind::TemperatureDrift,
+                        format!("{name}/{label}"),
+                        Severity::Warning,
+                        format!(
+                            "{name} {label} at {actual:.1} °C, target {target:.1} °C, for {} s",
+                            (now_ms - s) / 1000
+                        ),
+                    ));
+                }
+            }
+            if let Some((p, at)) = t.progress
+                && now_ms.saturating_sub(at) >= c.stall_after_ms
+            {
+                firing.push((
+                    AlertKind::JobStalled,
+                    name.clone(),
+                    Severity::Warning,
+                    format!(
+                        "{name}: job stuck at {:.0}% for {} s",
+                        p * 100.0,
+                        (now_ms - at) / 1000
+                    ),
+                ));
+            }
+        }
+        if self.outcomes.len() >= c.failure_min_jobs {
+            let failed = self.outcomes.iter().filter(|ok| !**ok).count();
+            let rate = failed as f64 / self.outcomes.len() as f64;
+            if rate >= c.failure_rate {
+                firing.push((
+                    AlertKind::FailureRate,
+                    "jobs".into(),
+                    Severity::Warning,
+                    format!("{failed} of the last {} jobs failed", self.outcomes.len()),
+                ));
+            }
+        }
+        if let Some((free, total, at)) = self.disk
+            && total > 0
+        {
+            let frac = free as f64 / total as f64;
+            let filling = self.disk_prev.and_then(|(pf, pt)| {
+                let used_per_ms =
+                    pf.saturating_sub(free) as f64 / at.saturating_sub(pt).max(1) as f64;
+                (used_per_ms > 0.0).then(|| free as f64 / used_per_ms)
+            });
+            let sev = if frac < c.disk_critical_free {
+                Some(Severity::Critical)
+            } else if frac < c.disk_warn_free
+                || filling.is_some_and(|ms| ms < c.disk_horizon_ms as f64)
+            {
+                Some(Severity::Warning)
+            } else {
+                None
+            };
+            if let Some(sev) = sev {
+                let eta = filling
+                    .map(|ms| format!(", full in about {:.1} h at this rate", ms / 3_600_000.0))
+                    .unwrap_or_default();
+                firing.push((
+                    AlertKind::DiskFilling,
+                    "data".into(),
+                    sev,
+                    format!("{:.1}% of the disk is free{eta}", frac * 100.0),
+                ));
+            }
+        }
+        if let (Some(peak), Some((_, now_peers))) =
+            (self.peers.iter().map(|(_, n)| *n).max(), self.peers.back())
+            && peak > 0
+            && (*now_peers as f64) < peak as f64 * c.peers_drop_fraction
+        {
+            firing.push((
+                AlertKind::PeersDropping,
+                "network".into(),
+                Severity::Warning,
+                format!("{now_peers} peers connected, down from {peak}"),
+            ));
+        }
+        for (peer, times) in &self.invalid {
+            let recent = times.iter().filter(|t| now_ms.saturating_sub(**t) <= c.window_ms).count();
+            if recent >= c.invalid_messages as usize {
+                firing.push((
+                    AlertKind::InvalidPeerData,
+                    peer.clone(),
+                    Severity::Warning,
+                    format!(
+                        "{peer} sent {recent} invalid messages within {} s",
+                        c.window_ms / 1000
+                    ),
+                ));
+            }
+        }
+        self.reconcile(firing, now_ms)
+    }
+
+    fn reconcile(
+        &mut self,
+        firing: Vec<(AlertKind, String, Severity, String)>,
+        now_ms: u64,
+    ) -> Vec<AlertChange> {
+        let mut changes = Vec::new();
+        let mut live = std::collections::BTreeSet::new();
+        for (kind, subject, severity, message) in firing {
+            let id = Alert::id_for(kind, &subject);
+            live.insert(id.clone());
+            match self.alerts.get_mut(&id) {
+                Some(a) if a.is_active() => {
+                    if a.severity != severity {
+                        a.severity = severity;
+                        a.message = message;
+                        changes.push(AlertChange::Raised(a.clone()));
+                    } else {
+                        a.message = message;
+                    }
+                }
+                _ => {
+                    let a = Alert {
+                        id: id.clone(),
+                        kind,
+                        severity,
+                        subject,
+                        message,
+                        raised_ms: now_ms,
+                        cleared_ms: None,
+                        acknowledged_ms: None,
+                    };
+                    self.alerts.insert(id, a.clone());
+                    changes.push(AlertChange::Raised(a));
+                }
+            }
+        }
+        for a in self.alerts.values_mut() {
+            if a.is_active() && !live.contains(&a.id) {
+                a.cleared_ms = Some(now_ms);
+                changes.push(AlertChange::Cleared(a.clone()));
+            }
+        }
+        changes
+    }
+}
+
+/// Tracks when a temperature started drifting from its target. Heating towards a new target
+/// is not drift: drift counts only once the target was reached.
+fn track_drift(
+    reading: Option<(f32, f32)>,
+    limit: f32,
+    now_ms: u64,
+    reached: &mut bool,
+    since: &mut Option<u64>,
+) {
+    match reading {
+        Some((actual, target)) if target > 0.0 => {
+            let off = (actual - target).abs() > limit;
+            if !off {
+                *reached = true;
+                *since = None;
+            } else if *reached {
+                since.get_or_insert(now_ms);
+            }
+        }
+        _ => {
+            *reached = false;
+            *since = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(state: PrinterState, progress: Option<f32>, tool: (f32, f32)) -> PrinterObservation {
+        PrinterObservation {
+            reachable: true,
+            state,
+            progress,
+            tool_c: Some(tool),
+            bed_c: Some((60.0, 60.0)),
+            error: None,
+        }
+    }
+
+    fn kinds(changes: &[AlertChange]) -> Vec<(bool, AlertKind)> {
+        changes
+            .iter()
+            .map(|c| match c {
+                AlertChange::Raised(a) => (true, a.kind),
+                AlertChange::Cleared(a) => (false, a.kind),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn offline_printer_raises_once_and_clears() {
+        let mut m = Monitor::new(RuleConfig::default());
+        m.observe_printer("p1", obs(PrinterState::Idle, None, (20.0, 0.0)), 0);
+        let down =
+            PrinterObservation { reachable: false, ..obs(PrinterState::Idle, None, (0.0, 0.0)) };
+        m.observe_printer("p1", down.clone(), 1_000);
+        assert!(m.evaluate(20_000).is_empty(), "within the grace period");
+        m.observe_printer("p1", down, 31_000);
+        assert_eq!(kinds(&m.evaluate(31_000)), vec![(true, AlertKind::PrinterOffline)]);
+        assert!(m.evaluate(40_000).is_empty(), "deduplicated");
+        m.observe_printer("p1", obs(PrinterState::Idle, None, (20.0, 0.0)), 50_000);
+        assert_eq!(kinds(&m.evaluate(50_000)), vec![(false, AlertKind::PrinterOffline)]);
+    }
+
+    #[test]
+    fn heating_is_not_drift_but_falling_away_from_target_is() {
+        let mut m = Monitor::new(RuleConfig::default());
+        for (t, actual) in [(0, 25.0), (10_000, 120.0), (30_000, 180.0)] {
+            m.observe_printer("p1", obs(PrinterState::Heating, None, (actual, 210.0)), t);
+        }
+        assert!(m.evaluate(40_000).is_empty(), "still heating");
+        m.observe_printer("p1", obs(PrinterState::Printing, Some(0.1), (210.0, 210.0)), 50_000);
+        m.observe_printer("p1", obs(PrinterState::Printing, Some(0.2), (203.0, 210.0)), 60_000);
+        assert!(m.evaluate(60_000).is_empty(), "drift must last");
+        m.observe_printer("p1", obs(PrinterState::Printing, Some(0.3), (201.0, 210.0)), 85_000);
+        assert_eq!(kinds(&m.evaluate(85_000)), vec![(true, AlertKind::TemperatureDrift)]);
+        m.observe_printer("p1", obs(PrinterState::Printing, Some(0.4), (209.0, 210.0)), 90_000);
+        assert_eq!(kinds(&m.evaluate(90_000)), vec![(false, AlertKind::TemperatureDrift)]);
+    }
+
+    #[test]
+    fn stalled_progress_is_flagged() {
+        let mut m = Monitor::new(RuleConfig::default());
+        m.observe_printer("p1", obs(PrinterState::Printing, Some(0.5), (210.0, 210.0)), 0);
+        m.observe_printer("p1", obs(PrinterState::Printing, Some(0.5), (210.0, 210.0)), 9 * 60_000);
+        assert!(m.evaluate(9 * 60_000).is_empty());
+        m.observe_printer(
+            "p1",
+            obs(PrinterState::Printing, Some(0.5), (210.0, 210.0)),
+            11 * 60_000,
+        );
+        assert_eq!(kinds(&m.evaluate(11 * 60_000)), vec![(true, AlertKind::JobStalled)]);
+        m.observe_printer(
+            "p1",
+            obs(PrinterState::Printing, Some(0.51), (210.0, 210.0)),
+            12 * 60_000,
+        );
+        assert_eq!(kinds(&m.evaluate(12 * 60_000)), vec![(false, AlertKind::JobStalled)]);
+    }
+
+    #[test]
+    fn failure_rate_disk_peers_and_invalid_data() {
+        let mut m = Monitor::new(RuleConfig::default());
+        for ok in [true, true, false, true, false] {
+            m.job_outcome(ok);
+        }
+        m.disk(500, 1000, 0);
+        m.disk(450, 1000, 3_600_000); // 50 bytes an hour: 9 h left
+        m.peers(10, 0);
+        m.peers(3, 1_000);
+        for i in 0..5 {
+            m.invalid_message("12D3KooWbad", i * 1_000);
+        }
+        let mut k = kinds(&m.evaluate(10_000));
+        k.sort();
+        assert_eq!(
+            k,
+            vec![
+                (true, AlertKind::FailureRate),
+                (true, AlertKind::DiskFilling),
+                (true, AlertKind::PeersDropping),
+                (true, AlertKind::InvalidPeerData),
+            ]
+        );
+        assert!(m.acknowledge(&Alert::id_for(AlertKind::DiskFilling, "data"), 11_000));
+        assert!(!m.acknowledge("nope", 11_000));
+        let later = m.evaluate(10 * 60_000);
+        assert!(
+            kinds(&later).contains(&(false, AlertKind::InvalidPeerData)),
+            "old invalid messages age out"
+        );
+    }
+
+    #[test]
+    fn printer_error_is_critical() {
+        let mut m = Monitor::new(RuleConfig::default());
+        let mut o = obs(PrinterState::Error, None, (20.0, 0.0));
+        o.error = Some("thermal runaway".into());
+        m.observe_printer("p1", o, 0);
+        match &m.evaluate(0)[..] {
+            [AlertChange::Raised(a)] => {
+                assert_eq!(a.severity, Severity::Critical);
+                assert!(a.message.contains("thermal runaway"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Order events: the signed, append-only facts an order's state is folded from.
+
+use libp2p_identity::PeerId;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::Record;
+use crate::feedback::Feedback;
+use crate::id::{ContentId, JobId, OrderId, PartId, QuoteId};
+use crate::quote::Quote;
+use crate::requirements::PartRequirements;
+
+/// One part of an order: a model and what the customer requires of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartSpec {
+    /// Names the part within the order and on plates.
+    pub part: PartId,
+    /// The model package.
+    pub model: ContentId,
+    /// A name for people.
+    pub name: String,
+    /// Material, quantity, tolerance and the rest.
+    pub requirements: PartRequirements,
+}
+
+/// A fact about an order, signed by whoever made it happen.
+///
+/// `parents` names the events the author had seen (the heads of its replica), so every replica
+/// can judge the event against the same causal past, whatever order events arrive in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    /// The order.
+    pub order: OrderId,
+    /// Ids of the events this one follows; empty only for the first event.
+    pub parents: Vec<ContentId>,
+    /// What happened.
+    pub action: Action,
+}
+
+impl Record for OrderEvent {
+    const KIND: &'static str = "amsp.order-event.v1";
+}
+
+/// What happened to an order. The lifecycle rules (see [`super::lifecycle`]) say who may do
+/// which from which stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Action {
+    /// The customer asks for quotes; the first event of every order.
+    QuoteRequested {
+        /// The parts wanted.
+        parts: Vec<PartSpec>,
+    },
+    /// A centre offers a price.
+    Quoted(Quote),
+    /// The customer places the order against a quote, choosing its centre.
+    Placed {
+        /// The quote taken.
+        quote: QuoteId,
+    },
+    /// The centre commits to the order.
+    Accepted,
+    /// The centre hands the order to another centre (overflow, a process it lacks).
+    Forwarded {
+        /// The centre taking over.
+        to: PeerId,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The centre put parts on a plate with parts of other orders.
+    Grouped {
+        /// The centre's name for the printing group or plate.
+        group: String,
+        /// Parts of this order on it.
+        parts: Vec<PartId>,
+    },
+    /// The plate holding the parts was sliced.
+    Sliced {
+        /// Parts sliced.
+        parts: Vec<PartId>,
+        /// Estimated print time of the plate, seconds.
+        print_time_s: u64,
+        /// Estimated material of the plate, grams.
+        filament_g: f64,
+    },
+    /// A job printing the parts started.
+    Printing {
+        /// The job.
+        job: JobId,
+        /// Parts in it.
+        parts: Vec<PartId>,
+    },
+    /// A job finished and its parts came off the printer.
+    Printed {
+        /// The job.
+        job: JobId,
+        /// Parts printed.
+        parts: Vec<PartId>,
+    },
+    /// A job failed.
+    Failed {
+        /// The job, when one was running.
+        job: Option<JobId>,
+        /// Parts lost.
+        parts: Vec<PartId>,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Failed parts are queued again.
+    Reprint {
+        /// Parts to print again.
+        parts: Vec<PartId>,
+    },
+    /// Post-processing done.
+    PostProcessed {
+        /// Steps performed, in words.
+        steps: Vec<String>,
+    },
+    /// The parts were inspected against the requirements (clause 8.2).
+    Inspected {
+        /// Whether they meet the tolerance.
+        passed: bool,
+        /// Largest deviation measured, millimetres.
+        max_deviation_mm: f32,
+    },
+    /// Handed to a carrier.
+    Shipped {
+        /// The carrier.
+        carrier: String,
+        /// Its tracking number.
+        tracking: String,
+    },
+    /// The customer confirms delivery.
+    Delivered,
+    /// The customer reviews the order.
+    Reviewed(Feedback),
+    /// The order is called off.
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Action {
+    /// The lower-case name of the action, as shown in histories.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::QuoteRequested { .. } => "quote_requested",
+            Action::Quoted(_) => "quoted",
+            Action::Placed { .. } => "placed",
+            Action::Accepted => "accepted",
+            Action::Forwarded { .. } => "forwarded",
+            Action::Grouped { .. } => "grouped",
+            Action::Sliced { .. } => "sliced",
+            Action::Printing { .. } => "printing",
+            Action::Printed { .. } => "printed",
+            Action::Failed { .. } => "failed",
+            Action::Reprint { .. } => "reprint",
+            Action::PostProcessed { .. } => "post_processed",
+            Action::Inspected { .. } => "inspected",
+            Action::Shipped { .. } => "shipped",
+            Action::Delivered => "delivered",
+            Action::Reviewed(_) => "reviewed",
+            Action::Cancelled { .. } => "cancelled",
+        }
+    }
+}

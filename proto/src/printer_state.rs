@@ -1,0 +1,32 @@
+//! The states a printer passes through, shared by drivers, capacity ads and the console.
+
+use serde::{Deserialize, Serialize};
+
+/// What a printer is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterState {
+    /// Not reachable.
+    Offline,
+    /// Ready for a job (bed clear).
+    Idle,
+    /// Heating before a job.
+    Heating,
+    /// Printing.
+    Printing,
+    /// Paused by an operator or a fault such as filament runout.
+    Paused,
+    /// Finished a job; waiting for the bed to be cleared.
+    Finished,
+    /// In an error state (thermal runaway, firmware halt); needs a person.
+    Error,
+    /// The host restarted or lost the printer mid-job; the job cannot be resumed.
+    Interrupted,
+}
+
+impl PrinterState {
+    /// Whether the printer holds a job that is not finished.
+    pub fn busy(self) -> bool {
+        matches!(self, PrinterState::Heating | PrinterState::Printing | PrinterState::Paused)
+    }
+}
