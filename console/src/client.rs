@@ -64,10 +64,8 @@ pub struct NodeClient {
 }
 
 fn read(path: &Path) -> Result<String, ClientError> {
-    std::fs::read_to_string(path).map_err(|source| ClientError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path)
+        .map_err(|source| ClientError::Read { path: path.to_path_buf(), source })
 }
 
 impl NodeClient {
@@ -75,15 +73,10 @@ impl NodeClient {
     pub fn for_data_dir(dir: &Path) -> Result<Self, ClientError> {
         let path = dir.join(API_FILE);
         if !path.exists() {
-            return Err(ClientError::NoNode {
-                dir: dir.to_path_buf(),
-            });
+            return Err(ClientError::NoNode { dir: dir.to_path_buf() });
         }
-        let info: ApiInfo =
-            serde_json::from_str(&read(&path)?).map_err(|e| ClientError::BadApiFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+        let info: ApiInfo = serde_json::from_str(&read(&path)?)
+            .map_err(|e| ClientError::BadApiFile { path: path.clone(), reason: e.to_string() })?;
         Self::new(&info.url, &info.token_file)
     }
 
@@ -101,36 +94,24 @@ impl NodeClient {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
         if res.status().is_success() {
             return Ok(res);
         }
         let status = res.status();
         let body = res.text().await.unwrap_or_default();
         let err: ErrorBody = serde_json::from_str(&body).unwrap_or(ErrorBody {
-            error: status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_lowercase()
-                .replace(' ', "_"),
+            error: status.canonical_reason().unwrap_or("error").to_lowercase().replace(' ', "_"),
             message: body,
         });
-        Err(ClientError::Api {
-            status: status.as_u16(),
-            code: err.error,
-            message: err.message,
-        })
+        Err(ClientError::Api { status: status.as_u16(), code: err.error, message: err.message })
     }
 
     async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
         let res = self.send(self.http.get(format!("{}{path}", self.url))).await?;
-        res.json().await.map_err(|source| ClientError::Unreachable {
-            url: self.url.clone(),
-            source,
-        })
+        res.json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
     }
 
     /// `GET /v1/status`.
@@ -173,41 +154,33 @@ impl NodeClient {
         if let Some(l) = licence {
             query.push(("licence", l.to_string()));
         }
-        let req = self
-            .http
-            .post(format!("{}/v1/models", self.url))
-            .query(&query)
-            .body(bytes);
-        let reply: AddReply = self.send(req).await?.json().await.map_err(|source| {
-            ClientError::Unreachable {
-                url: self.url.clone(),
-                source,
-            }
-        })?;
+        let req = self.http.post(format!("{}/v1/models", self.url)).query(&query).body(bytes);
+        let reply: AddReply = self
+            .send(req)
+            .await?
+            .json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
         Ok(reply.cid)
     }
 
     /// Fetches and decrypts a model.
     pub async fn get_model(&self, cid: &str) -> Result<Vec<u8>, ClientError> {
-        let res = self
-            .send(self.http.get(format!("{}/v1/models/{cid}", self.url)))
-            .await?;
-        let bytes = res.bytes().await.map_err(|source| ClientError::Unreachable {
-            url: self.url.clone(),
-            source,
-        })?;
+        let res = self.send(self.http.get(format!("{}/v1/models/{cid}", self.url))).await?;
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
         Ok(bytes.to_vec())
     }
 
     /// Starts an order (a request for quotes) for one model.
     pub async fn create_order(&self, req: &CreateOrder) -> Result<String, ClientError> {
-        let res = self
-            .send(self.http.post(format!("{}/v1/orders", self.url)).json(req))
-            .await?;
-        let reply: OrderReply = res.json().await.map_err(|source| ClientError::Unreachable {
-            url: self.url.clone(),
-            source,
-        })?;
+        let res = self.send(self.http.post(format!("{}/v1/orders", self.url)).json(req)).await?;
+        let reply: OrderReply = res
+            .json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
         Ok(reply.order)
     }
 

@@ -142,10 +142,8 @@ impl NodeConfig {
     pub fn load(data_dir: &Path, flags: Overrides) -> Result<Self, ConfigError> {
         let path = data_dir.join(CONFIG_FILE);
         let file = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str::<ConfigFile>(&text).map_err(|e| ConfigError::Parse {
-                path: path.clone(),
-                source: Box::new(e),
-            })?,
+            Ok(text) => toml::from_str::<ConfigFile>(&text)
+                .map_err(|e| ConfigError::Parse { path: path.clone(), source: Box::new(e) })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
@@ -154,7 +152,9 @@ impl NodeConfig {
 
     fn resolve(data_dir: &Path, file: ConfigFile, flags: Overrides) -> Result<Self, ConfigError> {
         let mut network = NetworkConfig::default();
-        let pick = |flag: Vec<String>, file: Option<Vec<String>>| if flag.is_empty() { file } else { Some(flag) };
+        let pick = |flag: Vec<String>, file: Option<Vec<String>>| {
+            if flag.is_empty() { file } else { Some(flag) }
+        };
         if let Some(listen) = pick(flags.listen, file.listen) {
             network.listen = parse_addrs("listen", &listen)?;
         }
@@ -185,17 +185,9 @@ impl NodeConfig {
             value: api_text.clone(),
             reason: e.to_string(),
         })?;
-        let display_name = flags
-            .display_name
-            .or(file.display_name)
-            .unwrap_or_else(|| "amsp node".into());
-        Ok(Self {
-            data_dir: data_dir.to_path_buf(),
-            network,
-            roles,
-            api,
-            display_name,
-        })
+        let display_name =
+            flags.display_name.or(file.display_name).unwrap_or_else(|| "amsp node".into());
+        Ok(Self { data_dir: data_dir.to_path_buf(), network, roles, api, display_name })
     }
 }
 
@@ -215,20 +207,14 @@ mod tests {
         assert!(c.roles.contains(&Role::Centre));
         assert_eq!(c.api.port(), 9000);
         assert!(c.network.mdns);
-        let flags = Overrides {
-            roles: vec!["designer".into()],
-            no_mdns: true,
-            ..Overrides::default()
-        };
+        let flags =
+            Overrides { roles: vec!["designer".into()], no_mdns: true, ..Overrides::default() };
         let c = NodeConfig::load(dir.path(), flags).unwrap();
         assert_eq!(c.roles.iter().copied().collect::<Vec<_>>(), vec![Role::Designer]);
         assert!(!c.network.mdns);
         let err = NodeConfig::load(
             dir.path(),
-            Overrides {
-                bootstrap: vec!["not-an-addr".into()],
-                ..Overrides::default()
-            },
+            Overrides { bootstrap: vec!["not-an-addr".into()], ..Overrides::default() },
         )
         .unwrap_err();
         assert!(err.to_string().contains("`bootstrap`"), "{err}");

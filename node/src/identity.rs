@@ -47,7 +47,9 @@ pub enum IdentityError {
         reason: String,
     },
     /// A key file is readable by others than its owner; refuse to use a leaked-looking key.
-    #[error("identity file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)")]
+    #[error(
+        "identity file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)"
+    )]
     TooOpen {
         /// The key file.
         path: PathBuf,
@@ -74,19 +76,17 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// Loads the identity from `dir`, creating whichever key is missing.
     pub fn load_or_create(dir: &Path) -> Result<Self, IdentityError> {
-        fs::create_dir_all(dir).map_err(|source| IdentityError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        fs::create_dir_all(dir)
+            .map_err(|source| IdentityError::Io { path: dir.to_path_buf(), source })?;
         let sign_path = dir.join(SIGNING_KEY_FILE);
         let keypair = match read_secret(&sign_path)? {
-            Some(bytes) => Keypair::from_protobuf_encoding(&bytes).map_err(|e| {
-                IdentityError::Malformed {
+            Some(bytes) => {
+                Keypair::from_protobuf_encoding(&bytes).map_err(|e| IdentityError::Malformed {
                     path: sign_path.clone(),
                     kind: "ed25519",
                     reason: e.to_string(),
-                }
-            })?,
+                })?
+            }
             None => {
                 let kp = Keypair::generate_ed25519();
                 let bytes = kp.to_protobuf_encoding().map_err(|e| IdentityError::Malformed {
@@ -154,10 +154,7 @@ impl Identity {
 
 /// Reads a key file if it exists, refusing files others can read.
 fn read_secret(path: &Path) -> Result<Option<Vec<u8>>, IdentityError> {
-    let io = |source| IdentityError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| IdentityError::Io { path: path.to_path_buf(), source };
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -165,10 +162,7 @@ fn read_secret(path: &Path) -> Result<Option<Vec<u8>>, IdentityError> {
     };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(IdentityError::TooOpen {
-            path: path.to_path_buf(),
-            mode,
-        });
+        return Err(IdentityError::TooOpen { path: path.to_path_buf(), mode });
     }
     if meta.len() > MAX_KEY_FILE_BYTES {
         return Err(IdentityError::Malformed {
@@ -182,10 +176,7 @@ fn read_secret(path: &Path) -> Result<Option<Vec<u8>>, IdentityError> {
 
 /// Writes a key file owner-only and atomically.
 pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
-    let io = |source| IdentityError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| IdentityError::Io { path: path.to_path_buf(), source };
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
     let mut file = OpenOptions::new()

@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod identity;
 pub mod monitor;

@@ -77,7 +77,11 @@ pub enum ModelNodeCommand {
     },
 }
 
-fn print(json: bool, value: &serde_json::Value, text: impl FnOnce(&serde_json::Value) -> String) -> anyhow::Result<()> {
+fn print(
+    json: bool,
+    value: &serde_json::Value,
+    text: impl FnOnce(&serde_json::Value) -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -89,12 +93,7 @@ fn print(json: bool, value: &serde_json::Value, text: impl FnOnce(&serde_json::V
 fn list(v: &serde_json::Value, key: &str) -> String {
     v[key]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
         .unwrap_or_default()
 }
 
@@ -133,11 +132,7 @@ pub async fn peers(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
                     .collect()
             })
             .unwrap_or_default();
-        if rows.is_empty() {
-            "no connected peers".into()
-        } else {
-            rows.join("\n")
-        }
+        if rows.is_empty() { "no connected peers".into() } else { rows.join("\n") }
     })
 }
 
@@ -145,20 +140,14 @@ pub async fn peers(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
 pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()> {
     let client = opts.client()?;
     match cmd {
-        ModelNodeCommand::Add {
-            file,
-            for_peers,
-            licence,
-            json,
-        } => {
-            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        ModelNodeCommand::Add { file, for_peers, licence, json } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "model".into());
-            let cid = client
-                .add_model(&name, bytes, for_peers, licence.as_deref())
-                .await?;
+            let cid = client.add_model(&name, bytes, for_peers, licence.as_deref()).await?;
             if json.json {
                 println!("{}", serde_json::json!({ "cid": cid }));
             } else {
@@ -167,7 +156,8 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
         }
         ModelNodeCommand::Get { cid, output } => {
             let bytes = client.get_model(cid).await.with_context(|| format!("model {cid}"))?;
-            std::fs::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(output, &bytes)
+                .with_context(|| format!("writing {}", output.display()))?;
             eprintln!("wrote {} bytes to {}", bytes.len(), output.display());
         }
         ModelNodeCommand::Ls { json } => {
@@ -184,7 +174,11 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
                                     m["manifest"]["size"],
                                     m["chunks_held"],
                                     m["manifest"]["chunks"].as_array().map_or(0, Vec::len),
-                                    if m["readable"].as_bool() == Some(true) { "" } else { "  (not a recipient)" }
+                                    if m["readable"].as_bool() == Some(true) {
+                                        ""
+                                    } else {
+                                        "  (not a recipient)"
+                                    }
                                 )
                             })
                             .collect::<Vec<_>>()

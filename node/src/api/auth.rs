@@ -23,10 +23,8 @@ pub fn load_or_create(dir: &Path) -> Result<(String, PathBuf), IdentityError> {
     let path = dir.join(TOKEN_FILE);
     match std::fs::metadata(&path) {
         Ok(m) if m.len() <= MAX_TOKEN_FILE => {
-            let text = std::fs::read_to_string(&path).map_err(|source| IdentityError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| IdentityError::Io { path: path.clone(), source })?;
             let token = text.trim().to_string();
             if !token.is_empty() {
                 return Ok((token, path));
@@ -46,7 +44,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Middleware: 401 unless `Authorization: Bearer <token>` matches.
-pub async fn require_token(State(token): State<std::sync::Arc<String>>, req: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(token): State<std::sync::Arc<String>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)

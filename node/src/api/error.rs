@@ -30,13 +30,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: ErrorBody {
-                error: code.into(),
-                message: message.into(),
-            },
-        }
+        Self { status, body: ErrorBody { error: code.into(), message: message.into() } }
     }
 
     /// 400 with a code.

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use amsp_proto::id::{ContentId, OrderId};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use futures::Stream;
@@ -111,9 +111,7 @@ pub async fn bind(node: Node, addr: SocketAddr, data_dir: &Path) -> Result<Api, 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ApiStartError::Bind { addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| ApiStartError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| ApiStartError::Bind { addr, source })?;
     let info = ApiInfo {
         url: format!("http://{local}"),
         token_file: std::fs::canonicalize(&token_file).unwrap_or(token_file),
@@ -125,11 +123,7 @@ pub async fn bind(node: Node, addr: SocketAddr, data_dir: &Path) -> Result<Api, 
     std::fs::write(&tmp, json)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|source| ApiStartError::Write { path, source })?;
-    Ok(Api {
-        listener,
-        router: router(node, token),
-        info,
-    })
+    Ok(Api { listener, router: router(node, token), info })
 }
 
 impl Api {
@@ -182,20 +176,11 @@ async fn add_model(
     }
     let name = q.name.unwrap_or_else(|| "model".into());
     let format = q.format.unwrap_or_else(|| {
-        Path::new(&name)
-            .extension()
-            .map(|e| e.to_string_lossy().to_lowercase())
-            .unwrap_or_default()
+        Path::new(&name).extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
     });
-    let meta = PackageMeta {
-        name,
-        format,
-        licence: q.licence,
-    };
+    let meta = PackageMeta { name, format, licence: q.licence };
     let cid = node.add_model(body.to_vec(), meta, &for_peers).await?;
-    Ok(Json(AddReply {
-        cid: cid.to_string(),
-    }))
+    Ok(Json(AddReply { cid: cid.to_string() }))
 }
 
 fn parse_cid(s: &str) -> Result<ContentId, ApiError> {
@@ -203,7 +188,10 @@ fn parse_cid(s: &str) -> Result<ContentId, ApiError> {
         .map_err(|e| ApiError::bad_request("bad_cid", format!("{s:?} is not a content id: {e}")))
 }
 
-async fn get_model(State(node): State<Node>, UrlPath(cid): UrlPath<String>) -> Result<impl IntoResponse, ApiError> {
+async fn get_model(
+    State(node): State<Node>,
+    UrlPath(cid): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let cid = parse_cid(&cid)?;
     let bytes = node.get_model(cid).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes))
@@ -229,27 +217,29 @@ pub struct OrderReply {
     pub order: String,
 }
 
-async fn create_order(State(node): State<Node>, Json(req): Json<CreateOrder>) -> Result<impl IntoResponse, ApiError> {
+async fn create_order(
+    State(node): State<Node>,
+    Json(req): Json<CreateOrder>,
+) -> Result<impl IntoResponse, ApiError> {
     let model = parse_cid(&req.model)?;
-    let order = node
-        .request_quote(model, req.name, &req.material, req.quantity)
-        .await?;
-    Ok(Json(OrderReply {
-        order: order.to_string(),
-    }))
+    let order = node.request_quote(model, req.name, &req.material, req.quantity).await?;
+    Ok(Json(OrderReply { order: order.to_string() }))
 }
 
 async fn orders(State(node): State<Node>) -> impl IntoResponse {
     Json(node.order_list())
 }
 
-async fn order(State(node): State<Node>, UrlPath(id): UrlPath<String>) -> Result<impl IntoResponse, ApiError> {
-    let id: OrderId = id
-        .parse()
-        .map_err(|e| ApiError::bad_request("bad_order_id", format!("{id:?} is not an order id: {e}")))?;
-    node.order(&id)
-        .map(Json)
-        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", format!("no order {id}")))
+async fn order(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id: OrderId = id.parse().map_err(|e| {
+        ApiError::bad_request("bad_order_id", format!("{id:?} is not an order id: {e}"))
+    })?;
+    node.order(&id).map(Json).ok_or_else(|| {
+        ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", format!("no order {id}"))
+    })
 }
 
 async fn events(State(node): State<Node>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
+use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{StreamProtocol, gossipsub, identify, identity::Keypair, kad, mdns, ping};
-use libp2p::request_response::{self, ProtocolSupport};
 
+use super::NetworkConfig;
 use super::chunk_protocol::{self, ChunkCodec};
 use super::gossip::MAX_GOSSIP_BYTES;
 use super::sync_protocol::{self, SyncCodec};
-use super::NetworkConfig;
 
 /// Our Kademlia protocol: the default name would join the public IPFS DHT.
 pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/amsp/kad/1.0.0");
@@ -51,10 +51,14 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
     );
     let mut kad_cfg = kad::Config::new(KAD_PROTOCOL);
     kad_cfg.set_query_timeout(Duration::from_secs(10));
-    let mut kad = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+    let mut kad =
+        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
     kad.set_mode(Some(kad::Mode::Server));
     let mdns = if cfg.mdns {
-        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id).map_err(|e| e.to_string())?)
+        Some(
+            mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                .map_err(|e| e.to_string())?,
+        )
     } else {
         None
     };
@@ -70,10 +74,14 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
         .map_err(|e| e.to_string())?;
     let mut gossipsub =
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_cfg)?;
-    gossipsub.with_peer_score(
-        gossipsub::PeerScoreParams::default(),
-        gossipsub::PeerScoreThresholds::default(),
-    )?;
+    // Many nodes on one host (tests, a print shop running several printer hosts behind one
+    // address) must not look like a Sybil attack: loopback is exempt from the same-IP penalty.
+    let mut score = gossipsub::PeerScoreParams::default();
+    score.ip_colocation_factor_whitelist.extend([
+        std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+    ]);
+    gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
     let rr_cfg = request_response::Config::default()
         .with_request_timeout(cfg.request_timeout)
         .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS);

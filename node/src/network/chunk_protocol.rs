@@ -123,14 +123,16 @@ impl libp2p::request_response::Codec for ChunkCodec {
         }
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<ChunkResponse>
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<ChunkResponse>
     where
         T: AsyncRead + Unpin + Send,
     {
         match read_u8(io).await? {
-            TAG_MANIFEST => Ok(ChunkResponse::Manifest(
-                read_blob(io, MAX_MANIFEST_BYTES).await?,
-            )),
+            TAG_MANIFEST => Ok(ChunkResponse::Manifest(read_blob(io, MAX_MANIFEST_BYTES).await?)),
             TAG_CHUNKS => {
                 let n = read_u8(io).await? as usize;
                 if n > MAX_CHUNKS_PER_REQUEST {

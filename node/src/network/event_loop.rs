@@ -12,7 +12,9 @@ use amsp_proto::envelope::ReplayGuard;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, identity::Keypair, kad, mdns, noise, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, gossipsub, identify, identity::Keypair, kad, mdns, noise, tcp, yamux,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{self, Behaviour, BehaviourEvent};
@@ -30,18 +32,20 @@ const MAX_STANDINGS: usize = 4096;
 /// Provider queries answered at once; more wait in the command queue.
 const MAX_PENDING_PROVIDER_QUERIES: usize = 64;
 
-pub(super) fn build_swarm(keypair: Keypair, cfg: &NetworkConfig) -> Result<Swarm<Behaviour>, NetworkStartError> {
+pub(super) fn build_swarm(
+    keypair: Keypair,
+    cfg: &NetworkConfig,
+) -> Result<Swarm<Behaviour>, NetworkStartError> {
     let idle = cfg.idle_timeout;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkStartError::Transport(e.to_string()))?
         .with_quic()
-        .with_behaviour(|key| behaviour::build(key, cfg).map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into))
+        .with_behaviour(|key| {
+            behaviour::build(key, cfg)
+                .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
+        })
         .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
@@ -61,7 +65,8 @@ pub(super) struct EventLoop {
     cfg: NetworkConfig,
     replay: ReplayGuard,
     standings: HashMap<PeerId, Standing>,
-    pending_chunks: HashMap<OutboundRequestId, oneshot::Sender<Result<ChunkResponse, RequestError>>>,
+    pending_chunks:
+        HashMap<OutboundRequestId, oneshot::Sender<Result<ChunkResponse, RequestError>>>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, RequestError>>>,
     pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
     invalid_total: u64,
@@ -106,12 +111,10 @@ impl EventLoop {
                 .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?;
         }
         for addr in self.cfg.listen.clone() {
-            self.swarm
-                .listen_on(addr.clone())
-                .map_err(|e| NetworkStartError::Listen {
-                    addr: addr.clone(),
-                    reason: e.to_string(),
-                })?;
+            self.swarm.listen_on(addr.clone()).map_err(|e| NetworkStartError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
         }
         // Wait until every listener reports its bound address, so `status` shows real ports.
         let mut bound = 0;
@@ -168,17 +171,22 @@ impl EventLoop {
         }
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
         let now = Instant::now();
-        self.standings
-            .retain(|_, s| s.invalid > 0 && s.banned_until.is_none_or(|t| t > now) || s.banned_until.is_some_and(|t| t > now));
+        self.standings.retain(|_, s| {
+            s.invalid > 0 && s.banned_until.is_none_or(|t| t > now)
+                || s.banned_until.is_some_and(|t| t > now)
+        });
     }
 
     fn emit(&mut self, ev: NetworkEvent) {
         if let Err(e) = self.events.try_send(ev) {
             self.dropped_requests += 1;
-            tracing::warn!("node is not keeping up with the network; dropped an event: {}", match e {
-                mpsc::error::TrySendError::Full(_) => "queue full",
-                mpsc::error::TrySendError::Closed(_) => "node stopped",
-            });
+            tracing::warn!(
+                "node is not keeping up with the network; dropped an event: {}",
+                match e {
+                    mpsc::error::TrySendError::Full(_) => "queue full",
+                    mpsc::error::TrySendError::Closed(_) => "node stopped",
+                }
+            );
         }
     }
 
@@ -189,7 +197,11 @@ impl EventLoop {
                 let status = NetworkStatus {
                     peer_id: self.swarm.local_peer_id().to_string(),
                     listen_addrs: self.swarm.listeners().map(ToString::to_string).collect(),
-                    connected_peers: self.swarm.connected_peers().map(ToString::to_string).collect(),
+                    connected_peers: self
+                        .swarm
+                        .connected_peers()
+                        .map(ToString::to_string)
+                        .collect(),
                     invalid_messages: self.invalid_total,
                     dropped_requests: self.dropped_requests,
                 };
@@ -214,10 +226,7 @@ impl EventLoop {
                     .gossipsub
                     .publish(topic.ident(), data)
                     .map(drop)
-                    .map_err(|e| PublishError::Refused {
-                        topic,
-                        reason: e.to_string(),
-                    });
+                    .map_err(|e| PublishError::Refused { topic, reason: e.to_string() });
                 let _ = reply.send(res);
             }
             Command::StartProviding(key) => {
@@ -257,7 +266,9 @@ impl EventLoop {
         self.invalid_total += 1;
         if self.standings.len() >= MAX_STANDINGS && !self.standings.contains_key(&peer) {
             // Forget a peer that is not banned to make room.
-            if let Some(k) = self.standings.iter().find(|(_, s)| s.banned_until.is_none()).map(|(k, _)| *k) {
+            if let Some(k) =
+                self.standings.iter().find(|(_, s)| s.banned_until.is_none()).map(|(k, _)| *k)
+            {
                 self.standings.remove(&k);
             }
         }
@@ -265,36 +276,22 @@ impl EventLoop {
         s.invalid += 1;
         let invalid = s.invalid;
         tracing::warn!(%peer, invalid, reason, "invalid message from peer");
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .set_application_score(&peer, -f64::from(invalid));
+        self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, -f64::from(invalid));
         if invalid >= MAX_INVALID_PER_PEER {
             s.banned_until = Some(Instant::now() + BAN_DURATION);
             tracing::warn!(%peer, "peer banned for sending invalid data");
             let _ = self.swarm.disconnect_peer_id(peer);
         }
-        self.emit(NetworkEvent::Rejected {
-            peer,
-            reason: reason.to_string(),
-        });
+        self.emit(NetworkEvent::Rejected { peer, reason: reason.to_string() });
     }
 
     fn is_banned(&self, peer: &PeerId) -> bool {
-        self.standings
-            .get(peer)
-            .and_then(|s| s.banned_until)
-            .is_some_and(|t| t > Instant::now())
+        self.standings.get(peer).and_then(|s| s.banned_until).is_some_and(|t| t > Instant::now())
     }
 
     fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
-            SwarmEvent::ConnectionEstablished {
-                peer_id,
-                num_established,
-                endpoint,
-                ..
-            } => {
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, endpoint, .. } => {
                 if self.is_banned(&peer_id) {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
@@ -309,11 +306,7 @@ impl EventLoop {
                     self.emit(NetworkEvent::PeerConnected(peer_id));
                 }
             }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established,
-                ..
-            } => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
                 if num_established == 0 {
                     self.emit(NetworkEvent::PeerDisconnected(peer_id));
                 }
@@ -350,7 +343,9 @@ impl EventLoop {
                 message_id,
                 message,
             }) => self.on_gossip(propagation_source, &message_id, &message),
-            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. }) => {
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            }) => {
                 if let kad::QueryResult::GetProviders(res) = result {
                     let finished = match res {
                         Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
@@ -359,7 +354,9 @@ impl EventLoop {
                             }
                             step.last
                         }
-                        Ok(kad::GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) | Err(_) => true,
+                        Ok(kad::GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) | Err(_) => {
+                            true
+                        }
                     };
                     if finished && let Some((acc, reply)) = self.pending_providers.remove(&id) {
                         let _ = reply.send(acc);
@@ -374,7 +371,8 @@ impl EventLoop {
 
     fn on_gossip(&mut self, source: PeerId, id: &gossipsub::MessageId, msg: &gossipsub::Message) {
         let topic = Topic::from_hash(&msg.topic);
-        let result = gossip::validate(topic, msg.topic.as_str(), &msg.data, now_ms(), &mut self.replay);
+        let result =
+            gossip::validate(topic, msg.topic.as_str(), &msg.data, now_ms(), &mut self.replay);
         let acceptance = match &result {
             Ok(_) => gossipsub::MessageAcceptance::Accept,
             Err(e) if !e.blames_sender() => gossipsub::MessageAcceptance::Ignore,
@@ -385,11 +383,7 @@ impl EventLoop {
             .gossipsub
             .report_message_validation_result(id, &source, acceptance);
         match result {
-            Ok((topic, envelope)) => self.emit(NetworkEvent::Gossip {
-                topic,
-                source,
-                envelope,
-            }),
+            Ok((topic, envelope)) => self.emit(NetworkEvent::Gossip { topic, source, envelope }),
             Err(e) if e.blames_sender() => self.penalise(source, &e.to_string()),
             Err(_) => {}
         }
@@ -412,7 +406,8 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
                 if let Some(reply) = self.pending_chunks.remove(&request_id) {
-                    let _ = reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
+                    let _ =
+                        reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
                 }
                 if matches!(error, request_response::OutboundFailure::Io(_)) {
                     self.penalise(peer, &format!("malformed chunk reply: {error}"));
@@ -444,7 +439,8 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
                 if let Some(reply) = self.pending_sync.remove(&request_id) {
-                    let _ = reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
+                    let _ =
+                        reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
                 }
                 if matches!(error, request_response::OutboundFailure::Io(_)) {
                     self.penalise(peer, &format!("malformed sync reply: {error}"));

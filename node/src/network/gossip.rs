@@ -35,12 +35,8 @@ pub enum Topic {
 
 impl Topic {
     /// Every topic; a node subscribes to all.
-    pub const ALL: [Topic; 4] = [
-        Topic::Orders,
-        Topic::Capacity,
-        Topic::DesignRequests,
-        Topic::Catalogue,
-    ];
+    pub const ALL: [Topic; 4] =
+        [Topic::Orders, Topic::Capacity, Topic::DesignRequests, Topic::Catalogue];
 
     /// The gossipsub topic name, versioned with the record format.
     pub fn name(self) -> &'static str {

@@ -298,9 +298,7 @@ impl Network {
 
     /// Providers of a content id found in the DHT.
     pub async fn providers(&self, key: [u8; 32]) -> HashSet<PeerId> {
-        self.ask(|reply| Command::GetProviders { key, reply })
-            .await
-            .unwrap_or_default()
+        self.ask(|reply| Command::GetProviders { key, reply }).await.unwrap_or_default()
     }
 
     /// Sends a chunk-protocol request and awaits the answer.
@@ -309,13 +307,9 @@ impl Network {
         peer: PeerId,
         request: ChunkRequest,
     ) -> Result<ChunkResponse, RequestError> {
-        self.ask(|reply| Command::Chunks {
-            peer,
-            request,
-            reply,
-        })
-        .await
-        .unwrap_or(Err(RequestError::Stopped))
+        self.ask(|reply| Command::Chunks { peer, request, reply })
+            .await
+            .unwrap_or(Err(RequestError::Stopped))
     }
 
     /// Sends a sync-protocol request and awaits the answer.
@@ -324,25 +318,26 @@ impl Network {
         peer: PeerId,
         request: SyncRequest,
     ) -> Result<SyncResponse, RequestError> {
-        self.ask(|reply| Command::Sync {
-            peer,
-            request,
-            reply,
-        })
-        .await
-        .unwrap_or(Err(RequestError::Stopped))
+        self.ask(|reply| Command::Sync { peer, request, reply })
+            .await
+            .unwrap_or(Err(RequestError::Stopped))
     }
 
     /// Answers an inbound chunk request.
-    pub async fn respond_chunks(&self, channel: ResponseChannel<ChunkResponse>, response: ChunkResponse) {
-        let _ = self
-            .tx
-            .send(Command::RespondChunks { channel, response })
-            .await;
+    pub async fn respond_chunks(
+        &self,
+        channel: ResponseChannel<ChunkResponse>,
+        response: ChunkResponse,
+    ) {
+        let _ = self.tx.send(Command::RespondChunks { channel, response }).await;
     }
 
     /// Answers an inbound sync request.
-    pub async fn respond_sync(&self, channel: ResponseChannel<SyncResponse>, response: SyncResponse) {
+    pub async fn respond_sync(
+        &self,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    ) {
         let _ = self.tx.send(Command::RespondSync { channel, response }).await;
     }
 

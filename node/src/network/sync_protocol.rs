@@ -69,9 +69,7 @@ pub struct PostcardCodec<Req, Res> {
 
 impl<Req, Res> Default for PostcardCodec<Req, Res> {
     fn default() -> Self {
-        Self {
-            _types: PhantomData,
-        }
+        Self { _types: PhantomData }
     }
 }
 
@@ -108,7 +106,8 @@ where
     T: AsyncWrite + Unpin + Send,
     M: Serialize + Sync,
 {
-    let bytes = postcard::to_stdvec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let bytes =
+        postcard::to_stdvec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     if bytes.len() > MAX_SYNC_MESSAGE_BYTES {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "sync message too large"));
     }
@@ -148,7 +147,12 @@ where
         write_message(io, &req).await
     }
 
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Res) -> io::Result<()>
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Res,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {

@@ -59,9 +59,8 @@ pub fn verify_manifest(cid: ContentId, bytes: &[u8]) -> Result<ModelManifest, St
         return Err(format!("manifest bytes do not hash to {cid}"));
     }
     let env = Envelope::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let m = env
-        .open::<ModelManifest>(&VerifyPolicy::history(now_ms()))
-        .map_err(|e| e.to_string())?;
+    let m =
+        env.open::<ModelManifest>(&VerifyPolicy::history(now_ms())).map_err(|e| e.to_string())?;
     package::check_manifest(&m).map_err(|e| e.to_string())?;
     Ok(m)
 }
@@ -81,12 +80,8 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
         None => fetch_manifest(node, cid).await?,
     };
     let held = node.store().has_chunks(&manifest.chunks)?;
-    let missing: Vec<usize> = held
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !**h)
-        .map(|(i, _)| i)
-        .collect();
+    let missing: Vec<usize> =
+        held.iter().enumerate().filter(|(_, h)| !**h).map(|(i, _)| i).collect();
     if missing.is_empty() {
         return Ok(manifest);
     }
@@ -103,11 +98,8 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
     let manifest = Arc::new(manifest);
     let bad: Arc<Mutex<HashSet<PeerId>>> = Arc::default();
     let providers = Arc::new(providers);
-    let batches: Vec<(usize, Vec<usize>)> = missing
-        .chunks(MAX_CHUNKS_PER_REQUEST)
-        .map(<[usize]>::to_vec)
-        .enumerate()
-        .collect();
+    let batches: Vec<(usize, Vec<usize>)> =
+        missing.chunks(MAX_CHUNKS_PER_REQUEST).map(<[usize]>::to_vec).enumerate().collect();
     let results: Vec<Result<usize, Vec<String>>> = futures::stream::iter(batches)
         .map(|(n, batch)| {
             let node = node.clone();
@@ -130,12 +122,7 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
     reasons.sort();
     reasons.dedup();
     if unfetched > 0 {
-        let still = node
-            .store()
-            .has_chunks(&manifest.chunks)?
-            .iter()
-            .filter(|h| !**h)
-            .count();
+        let still = node.store().has_chunks(&manifest.chunks)?.iter().filter(|h| !**h).count();
         return Err(FetchError::ChunksUnavailable {
             cid: cid.to_string(),
             missing: still,
@@ -143,21 +130,14 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
         });
     }
     node.network().start_providing(cid.0).await;
-    node.emit(NodeEvent::ModelFetched {
-        cid: cid.to_string(),
-        chunks_fetched: missing.len(),
-    });
+    node.emit(NodeEvent::ModelFetched { cid: cid.to_string(), chunks_fetched: missing.len() });
     Ok(Arc::unwrap_or_clone(manifest))
 }
 
 /// Connected peers, then DHT providers of `cid` not already among them.
 async fn candidates(node: &Node, cid: ContentId) -> Vec<PeerId> {
-    let mut out: Vec<PeerId> = node
-        .peers()
-        .await
-        .iter()
-        .filter_map(|p| p.peer_id.parse().ok())
-        .collect();
+    let mut out: Vec<PeerId> =
+        node.peers().await.iter().filter_map(|p| p.peer_id.parse().ok()).collect();
     for p in node.network().providers(cid.0).await {
         if p != node.peer_id() && !out.contains(&p) {
             out.push(p);
@@ -166,7 +146,10 @@ async fn candidates(node: &Node, cid: ContentId) -> Vec<PeerId> {
     out
 }
 
-async fn fetch_manifest(node: &Node, cid: ContentId) -> Result<(ModelManifest, Vec<PeerId>), FetchError> {
+async fn fetch_manifest(
+    node: &Node,
+    cid: ContentId,
+) -> Result<(ModelManifest, Vec<PeerId>), FetchError> {
     let peers = candidates(node, cid).await;
     let answers = futures::future::join_all(peers.iter().map(|p| {
         let node = node.clone();
@@ -195,9 +178,7 @@ async fn fetch_manifest(node: &Node, cid: ContentId) -> Result<(ModelManifest, V
         }
     }
     let Some((manifest, bytes)) = found else {
-        return Err(FetchError::NotFound {
-            cid: cid.to_string(),
-        });
+        return Err(FetchError::NotFound { cid: cid.to_string() });
     };
     node.store().put_manifest(cid.0, bytes).await?;
     Ok((manifest, providers))
@@ -222,10 +203,7 @@ async fn fetch_batch(
             continue;
         }
         let hashes: Vec<[u8; 32]> = wanted.iter().map(|i| manifest.chunks[*i]).collect();
-        let reply = node
-            .network()
-            .request_chunks(peer, ChunkRequest::Chunks(hashes))
-            .await;
+        let reply = node.network().request_chunks(peer, ChunkRequest::Chunks(hashes)).await;
         let chunks = match reply {
             Ok(ChunkResponse::Chunks(c)) if c.len() == wanted.len() => c,
             Ok(_) => {

@@ -25,7 +25,9 @@ use tokio::sync::broadcast;
 
 use crate::config::NodeConfig;
 use crate::identity::{Identity, IdentityError};
-use crate::network::{self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse, Topic};
+use crate::network::{
+    self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse, Topic,
+};
 use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
 use crate::store::{Store, StoreError, StoreOpenError};
 use events::{EVENT_BUFFER, NodeEvent};
@@ -64,7 +66,9 @@ pub enum NodeStartError {
 #[derive(Debug, thiserror::Error)]
 pub enum AddModelError {
     /// A `--for` peer's profile (and so its age recipient) is not known.
-    #[error("no profile known for peer {peer}: connect to it first so its age recipient is learned")]
+    #[error(
+        "no profile known for peer {peer}: connect to it first so its age recipient is learned"
+    )]
     UnknownRecipient {
         /// The peer.
         peer: String,
@@ -209,9 +213,7 @@ impl Node {
         let profile = Envelope::seal(identity.keypair(), &profile, now, rand::random())
             .map_err(|e| NodeStartError::Profile(e.to_string()))?
             .to_bytes();
-        store
-            .put_profile(&identity.peer_id().to_bytes(), profile.clone())
-            .await?;
+        store.put_profile(&identity.peer_id().to_bytes(), profile.clone()).await?;
         let (network, net_events) =
             network::spawn(identity.keypair().clone(), config.network.clone()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -290,9 +292,7 @@ impl Node {
 
     /// The age recipient of `peer`, from its stored profile, asking the peer if connected.
     async fn recipient_of(&self, peer: PeerId) -> Result<Recipient, AddModelError> {
-        let unknown = || AddModelError::UnknownRecipient {
-            peer: peer.to_string(),
-        };
+        let unknown = || AddModelError::UnknownRecipient { peer: peer.to_string() };
         if self.inner.store.profile(&peer.to_bytes())?.is_none() {
             service::fetch_profile(self, peer).await;
         }
@@ -301,10 +301,7 @@ impl Node {
             .and_then(|e| e.decode_body::<Profile>())
             .map_err(|_| unknown())?;
         let age = profile.age_recipient.parse().map_err(|_| unknown())?;
-        Ok(Recipient {
-            peer: peer.to_string(),
-            age,
-        })
+        Ok(Recipient { peer: peer.to_string(), age })
     }
 
     /// Packs a model for this node and `for_peers`, stores it and announces this node as its
@@ -316,18 +313,17 @@ impl Node {
         for_peers: &[PeerId],
     ) -> Result<ContentId, AddModelError> {
         let me = self.peer_id();
-        let mut recipients = vec![Recipient {
-            peer: me.to_string(),
-            age: self.inner.identity.age_recipient(),
-        }];
+        let mut recipients =
+            vec![Recipient { peer: me.to_string(), age: self.inner.identity.age_recipient() }];
         for p in for_peers {
             if *p != me && !recipients.iter().any(|r| r.peer == p.to_string()) {
                 recipients.push(self.recipient_of(*p).await?);
             }
         }
-        let package = tokio::task::spawn_blocking(move || package::build(&bytes, meta, &recipients))
-            .await
-            .map_err(|e| AddModelError::Seal(e.to_string()))??;
+        let package =
+            tokio::task::spawn_blocking(move || package::build(&bytes, meta, &recipients))
+                .await
+                .map_err(|e| AddModelError::Seal(e.to_string()))??;
         let envelope = Envelope::seal(
             self.inner.identity.keypair(),
             &package.manifest,
@@ -337,19 +333,11 @@ impl Node {
         .map_err(|e| AddModelError::Seal(e.to_string()))?
         .to_bytes();
         let cid = ContentId::of(&envelope);
-        let chunks = package
-            .manifest
-            .chunks
-            .iter()
-            .copied()
-            .zip(package.chunks)
-            .collect();
+        let chunks = package.manifest.chunks.iter().copied().zip(package.chunks).collect();
         self.inner.store.put_chunks(chunks).await?;
         self.inner.store.put_manifest(cid.0, envelope).await?;
         self.inner.network.start_providing(cid.0).await;
-        self.emit(NodeEvent::ModelAdded {
-            cid: cid.to_string(),
-        });
+        self.emit(NodeEvent::ModelAdded { cid: cid.to_string() });
         Ok(cid)
     }
 
@@ -422,10 +410,12 @@ impl Node {
                 requirements: PartRequirements::new(Material::new(material), quantity.max(1)),
             }],
         };
-        let env = self
-            .orders()
-            .entry(order)
-            .append(self.inner.identity.keypair(), action, now, rand::random())?;
+        let env = self.orders().entry(order).append(
+            self.inner.identity.keypair(),
+            action,
+            now,
+            rand::random(),
+        )?;
         self.persist_and_spread(vec![(order, env.clone())], None).await?;
         let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
         Ok(order)
@@ -485,10 +475,7 @@ impl Node {
         let mut bytes = Vec::with_capacity(new.len());
         for (order, env) in &new {
             let b = env.to_bytes();
-            self.inner
-                .store
-                .insert_order_event(order.0.0, env.id().0, b.clone())
-                .await?;
+            self.inner.store.insert_order_event(order.0.0, env.id().0, b.clone()).await?;
             let action = env
                 .decode_body::<amsp_proto::order::OrderEvent>()
                 .map(|e| e.action.name())

@@ -41,11 +41,7 @@ impl Orders {
         for env in envelopes {
             match env.open::<OrderEvent>(&VerifyPolicy::history(now_ms)) {
                 Ok(ev) => by_order.entry(ev.order).or_default().push(env),
-                Err(e) => refused.push(Refused {
-                    id: env.id(),
-                    error: e.to_string(),
-                    blame: true,
-                }),
+                Err(e) => refused.push(Refused { id: env.id(), error: e.to_string(), blame: true }),
             }
         }
         let mut new = Vec::new();

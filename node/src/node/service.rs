@@ -27,20 +27,14 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
     while let Some(ev) = rx.recv().await {
         match ev {
             NetworkEvent::PeerConnected(peer) => {
-                node.emit(NodeEvent::PeerConnected {
-                    peer: peer.to_string(),
-                });
+                node.emit(NodeEvent::PeerConnected { peer: peer.to_string() });
                 let node = node.clone();
                 tokio::spawn(async move { sync_with(&node, peer).await });
             }
-            NetworkEvent::PeerDisconnected(peer) => node.emit(NodeEvent::PeerDisconnected {
-                peer: peer.to_string(),
-            }),
-            NetworkEvent::Gossip {
-                topic,
-                source,
-                envelope,
-            } => {
+            NetworkEvent::PeerDisconnected(peer) => {
+                node.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() })
+            }
+            NetworkEvent::Gossip { topic, source, envelope } => {
                 node.emit(NodeEvent::Gossip {
                     topic: topic.name().to_string(),
                     author: envelope.author().map(|a| a.to_string()).unwrap_or_default(),
@@ -53,11 +47,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     tracing::error!(error = %e, "storing a gossiped order event");
                 }
             }
-            NetworkEvent::ChunkRequest {
-                peer: _,
-                request,
-                channel,
-            } => {
+            NetworkEvent::ChunkRequest { peer: _, request, channel } => {
                 let Ok(permit) = Arc::clone(&serving).acquire_owned().await else {
                     break;
                 };
@@ -68,11 +58,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     drop(permit);
                 });
             }
-            NetworkEvent::SyncRequest {
-                peer,
-                request,
-                channel,
-            } => {
+            NetworkEvent::SyncRequest { peer, request, channel } => {
                 let Ok(permit) = Arc::clone(&serving).acquire_owned().await else {
                     break;
                 };
@@ -83,10 +69,9 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     drop(permit);
                 });
             }
-            NetworkEvent::Rejected { peer, reason } => node.emit(NodeEvent::Rejected {
-                peer: peer.to_string(),
-                reason,
-            }),
+            NetworkEvent::Rejected { peer, reason } => {
+                node.emit(NodeEvent::Rejected { peer: peer.to_string(), reason })
+            }
         }
     }
 }
@@ -95,12 +80,9 @@ async fn serve_chunks(node: &Node, request: ChunkRequest) -> ChunkResponse {
     let store = node.store().clone();
     tokio::task::spawn_blocking(move || match request {
         ChunkRequest::Manifest(cid) => ChunkResponse::Manifest(store.manifest(&cid).ok().flatten()),
-        ChunkRequest::Chunks(hashes) => ChunkResponse::Chunks(
-            hashes
-                .iter()
-                .map(|h| store.chunk(h).ok().flatten())
-                .collect(),
-        ),
+        ChunkRequest::Chunks(hashes) => {
+            ChunkResponse::Chunks(hashes.iter().map(|h| store.chunk(h).ok().flatten()).collect())
+        }
     })
     .await
     .unwrap_or(ChunkResponse::Chunks(Vec::new()))
@@ -132,9 +114,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
             }
             let envs = parse_envelopes(node, peer, &events).await;
             match node.accept_events(envs, Some(peer)).await {
-                Ok(n) => SyncResponse::Ack {
-                    accepted: u32::try_from(n).unwrap_or(u32::MAX),
-                },
+                Ok(n) => SyncResponse::Ack { accepted: u32::try_from(n).unwrap_or(u32::MAX) },
                 Err(e) => SyncResponse::Refused(e.to_string()),
             }
         }
@@ -148,9 +128,7 @@ async fn parse_envelopes(node: &Node, peer: PeerId, events: &[Vec<u8>]) -> Vec<E
         match Envelope::from_bytes(b) {
             Ok(e) => out.push(e),
             Err(e) => {
-                node.network()
-                    .report_invalid(peer, format!("undecodable order event: {e}"))
-                    .await;
+                node.network().report_invalid(peer, format!("undecodable order event: {e}")).await;
             }
         }
     }
@@ -170,9 +148,7 @@ pub(super) async fn fetch_profile(node: &Node, peer: PeerId) {
                 }
             }
             Err(e) => {
-                node.network()
-                    .report_invalid(peer, format!("bad profile: {e}"))
-                    .await;
+                node.network().report_invalid(peer, format!("bad profile: {e}")).await;
             }
         },
         Ok(_) => {}
@@ -184,13 +160,8 @@ pub(super) async fn fetch_profile(node: &Node, peer: PeerId) {
 async fn sync_with(node: &Node, peer: PeerId) {
     fetch_profile(node, peer).await;
     for _ in 0..MAX_SYNC_ROUNDS {
-        let have: Vec<[u8; 32]> = node
-            .event_ids()
-            .into_iter()
-            .rev()
-            .take(MAX_HAVE_IDS)
-            .map(|c| c.0)
-            .collect();
+        let have: Vec<[u8; 32]> =
+            node.event_ids().into_iter().rev().take(MAX_HAVE_IDS).map(|c| c.0).collect();
         match node.sync_request(peer, SyncRequest::EventIds { have }).await {
             Ok(SyncResponse::Events { events, more }) => {
                 let envs = parse_envelopes(node, peer, &events).await;
@@ -229,9 +200,7 @@ pub(super) async fn push_events(node: &Node, events: Vec<Vec<u8>>, source: Optio
             if Some(peer) == source {
                 continue;
             }
-            let req = SyncRequest::Push {
-                events: batch.to_vec(),
-            };
+            let req = SyncRequest::Push { events: batch.to_vec() };
             let node = node.clone();
             tokio::spawn(async move {
                 if let Err(e) = node.sync_request(peer, req).await {

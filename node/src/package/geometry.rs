@@ -15,9 +15,7 @@ pub fn summarise(format: &str, bytes: &[u8]) -> Option<GeometrySummary> {
     if !format.eq_ignore_ascii_case("stl") {
         return None;
     }
-    binary_stl(bytes)
-        .or_else(|| ascii_stl(bytes))
-        .filter(|g| g.facets > 0)
+    binary_stl(bytes).or_else(|| ascii_stl(bytes)).filter(|g| g.facets > 0)
 }
 
 fn binary_stl(bytes: &[u8]) -> Option<GeometrySummary> {
@@ -75,12 +73,7 @@ struct Accumulator {
 
 impl Default for Accumulator {
     fn default() -> Self {
-        Self {
-            facets: 0,
-            volume6: 0.0,
-            min: [f32::INFINITY; 3],
-            max: [f32::NEG_INFINITY; 3],
-        }
+        Self { facets: 0, volume6: 0.0, min: [f32::INFINITY; 3], max: [f32::NEG_INFINITY; 3] }
     }
 }
 

@@ -85,9 +85,7 @@ pub enum PackError {
 pub enum UnpackError {
     /// This node's age identity is not among the recipients: it may hold and serve the chunks
     /// but cannot read the model.
-    #[error(
-        "this node is not a recipient of model {name}: it is encrypted to {recipients:?} only"
-    )]
+    #[error("this node is not a recipient of model {name}: it is encrypted to {recipients:?} only")]
     NotARecipient {
         /// The model's name.
         name: String,
@@ -131,30 +129,25 @@ pub enum UnpackError {
 }
 
 /// Compresses, encrypts and chunks `model` for `recipients`.
-pub fn build(model: &[u8], meta: PackageMeta, recipients: &[Recipient]) -> Result<Package, PackError> {
+pub fn build(
+    model: &[u8],
+    meta: PackageMeta,
+    recipients: &[Recipient],
+) -> Result<Package, PackError> {
     let size = model.len() as u64;
     if size > MAX_MODEL_BYTES {
-        return Err(PackError::TooLarge {
-            name: meta.name,
-            size,
-        });
+        return Err(PackError::TooLarge { name: meta.name, size });
     }
     if recipients.is_empty() {
         return Err(PackError::NoRecipients);
     }
-    let enc_err = |reason: String| PackError::Encrypt {
-        name: meta.name.clone(),
-        reason,
-    };
+    let enc_err = |reason: String| PackError::Encrypt { name: meta.name.clone(), reason };
     let compressed = zstd::bulk::compress(model, ZSTD_LEVEL).map_err(|e| enc_err(e.to_string()))?;
-    let encryptor = age::Encryptor::with_recipients(
-        recipients.iter().map(|r| &r.age as &dyn age::Recipient),
-    )
-    .map_err(|e| enc_err(e.to_string()))?;
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| &r.age as &dyn age::Recipient))
+            .map_err(|e| enc_err(e.to_string()))?;
     let mut payload = Vec::with_capacity(compressed.len() + compressed.len() / 64 + 512);
-    let mut writer = encryptor
-        .wrap_output(&mut payload)
-        .map_err(|e| enc_err(e.to_string()))?;
+    let mut writer = encryptor.wrap_output(&mut payload).map_err(|e| enc_err(e.to_string()))?;
     writer.write_all(&compressed).map_err(|e| enc_err(e.to_string()))?;
     writer.finish().map_err(|e| enc_err(e.to_string()))?;
     let chunks: Vec<Vec<u8>> = payload.chunks(CHUNK_SIZE).map(<[u8]>::to_vec).collect();
@@ -181,10 +174,7 @@ pub fn build(model: &[u8], meta: PackageMeta, recipients: &[Recipient]) -> Resul
 
 /// Checks that a manifest is one this node can work with, before fetching anything.
 pub fn check_manifest(m: &ModelManifest) -> Result<(), UnpackError> {
-    let unsupported = |reason: String| UnpackError::Unsupported {
-        name: m.name.clone(),
-        reason,
-    };
+    let unsupported = |reason: String| UnpackError::Unsupported { name: m.name.clone(), reason };
     if m.version != MANIFEST_VERSION {
         return Err(unsupported(format!("version {}", m.version)));
     }
@@ -212,9 +202,7 @@ pub fn check_manifest(m: &ModelManifest) -> Result<(), UnpackError> {
 
 /// Verifies one chunk against the manifest; true if `bytes` is chunk `index`.
 pub fn chunk_matches(m: &ModelManifest, index: usize, bytes: &[u8]) -> bool {
-    m.chunks
-        .get(index)
-        .is_some_and(|h| blake3::hash(bytes).as_bytes() == h)
+    m.chunks.get(index).is_some_and(|h| blake3::hash(bytes).as_bytes() == h)
 }
 
 /// Verifies the chunks, decrypts with `identity` and decompresses: the exact model bytes.
@@ -232,18 +220,13 @@ pub fn open(
     }
     for (index, c) in chunks.iter().enumerate() {
         if !chunk_matches(m, index, c) {
-            return Err(UnpackError::BadChunk {
-                name: m.name.clone(),
-                index,
-            });
+            return Err(UnpackError::BadChunk { name: m.name.clone(), index });
         }
     }
     let payload = chunks.concat();
-    let corrupt = |reason: String| UnpackError::Corrupt {
-        name: m.name.clone(),
-        reason,
-    };
-    let decryptor = age::Decryptor::new_buffered(&payload[..]).map_err(|e| corrupt(e.to_string()))?;
+    let corrupt = |reason: String| UnpackError::Corrupt { name: m.name.clone(), reason };
+    let decryptor =
+        age::Decryptor::new_buffered(&payload[..]).map_err(|e| corrupt(e.to_string()))?;
     let reader = match decryptor.decrypt(std::iter::once(identity as &dyn age::Identity)) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => {
@@ -257,10 +240,7 @@ pub fn open(
     let decoder = zstd::stream::read::Decoder::new(reader).map_err(|e| corrupt(e.to_string()))?;
     let mut out = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
     // Read at most one byte past the promised size so a lying manifest cannot blow up memory.
-    decoder
-        .take(m.size + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| corrupt(e.to_string()))?;
+    decoder.take(m.size + 1).read_to_end(&mut out).map_err(|e| corrupt(e.to_string()))?;
     if out.len() as u64 != m.size {
         return Err(UnpackError::SizeMismatch {
             name: m.name.clone(),
@@ -277,10 +257,7 @@ mod tests {
 
     fn recipient(peer: &str) -> (age::x25519::Identity, Recipient) {
         let id = age::x25519::Identity::generate();
-        let r = Recipient {
-            peer: peer.into(),
-            age: id.to_public(),
-        };
+        let r = Recipient { peer: peer.into(), age: id.to_public() };
         (id, r)
     }
 
@@ -323,13 +300,8 @@ mod tests {
 
     #[test]
     fn refuses_oversize_and_recipientless_builds() {
-        assert!(matches!(
-            build(b"x", PackageMeta::default(), &[]),
-            Err(PackError::NoRecipients)
-        ));
-        let mut m = build(b"x", PackageMeta::default(), &[recipient("a").1])
-            .unwrap()
-            .manifest;
+        assert!(matches!(build(b"x", PackageMeta::default(), &[]), Err(PackError::NoRecipients)));
+        let mut m = build(b"x", PackageMeta::default(), &[recipient("a").1]).unwrap().manifest;
         m.size = MAX_MODEL_BYTES + 1;
         assert!(matches!(check_manifest(&m), Err(UnpackError::Unsupported { .. })));
     }

@@ -52,18 +52,18 @@ pub(super) fn run(db: &Database, mut rx: mpsc::Receiver<Command>, mut next_log: 
                 tracing::error!(error = %e, commands = batch.len(), "store commit failed");
                 let msg = e.to_string();
                 for cmd in batch.drain(..) {
-                    let _ = cmd
-                        .reply
-                        .send(Err(StoreError::Commit {
-                        reason: msg.clone(),
-                    }));
+                    let _ = cmd.reply.send(Err(StoreError::Commit { reason: msg.clone() }));
                 }
             }
         }
     }
 }
 
-fn apply(db: &Database, batch: &[Command], next_log: &mut u64) -> Result<Vec<Written>, redb::Error> {
+fn apply(
+    db: &Database,
+    batch: &[Command],
+    next_log: &mut u64,
+) -> Result<Vec<Written>, redb::Error> {
     let txn = db.begin_write()?;
     let mut results = Vec::with_capacity(batch.len());
     for cmd in batch {
@@ -73,17 +73,17 @@ fn apply(db: &Database, batch: &[Command], next_log: &mut u64) -> Result<Vec<Wri
     Ok(results)
 }
 
-fn apply_one(txn: &WriteTransaction, write: &Write, next_log: &mut u64) -> Result<Written, redb::Error> {
+fn apply_one(
+    txn: &WriteTransaction,
+    write: &Write,
+    next_log: &mut u64,
+) -> Result<Written, redb::Error> {
     Ok(match write {
         Write::Profile { peer, envelope } => {
             let mut t = txn.open_table(tables::PROFILES)?;
             Written::Inserted(t.insert(peer.as_slice(), envelope.as_slice())?.is_none())
         }
-        Write::OrderEvent {
-            order,
-            event,
-            envelope,
-        } => {
+        Write::OrderEvent { order, event, envelope } => {
             let mut t = txn.open_table(tables::ORDER_EVENTS)?;
             if t.get(event)?.is_some() {
                 Written::Inserted(false)

@@ -121,15 +121,11 @@ impl Store {
     /// redb recovers a file left by a killed process on open: the last committed transaction is
     /// what it finds.
     pub fn open(data_dir: &Path) -> Result<Self, StoreOpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreOpenError::Dir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreOpenError::Dir { path: data_dir.to_path_buf(), source })?;
         let path = data_dir.join(DB_FILE);
-        let err = |e: redb::Error| StoreOpenError::Database {
-            path: path.clone(),
-            source: Box::new(e),
-        };
+        let err =
+            |e: redb::Error| StoreOpenError::Database { path: path.clone(), source: Box::new(e) };
         let db = Database::create(&path).map_err(|e| err(e.into()))?;
         let next_log = actor::create_tables(&db).map_err(err)?;
         let db = Arc::new(db);
@@ -149,10 +145,7 @@ impl Store {
 
     async fn write(&self, write: Write) -> Result<Written, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command { write, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.tx.send(Command { write, reply }).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -165,12 +158,7 @@ impl Store {
 
     /// Stores (replaces) the signed profile of `peer`.
     pub async fn put_profile(&self, peer: &[u8], envelope: Vec<u8>) -> Result<(), StoreError> {
-        self.write_inserted(Write::Profile {
-            peer: peer.to_vec(),
-            envelope,
-        })
-        .await
-        .map(|_| ())
+        self.write_inserted(Write::Profile { peer: peer.to_vec(), envelope }).await.map(|_| ())
     }
 
     /// Stores an order event envelope; `Ok(true)` if it was not held before.
@@ -180,12 +168,7 @@ impl Store {
         event: [u8; 32],
         envelope: Vec<u8>,
     ) -> Result<bool, StoreError> {
-        self.write_inserted(Write::OrderEvent {
-            order,
-            event,
-            envelope,
-        })
-        .await
+        self.write_inserted(Write::OrderEvent { order, event, envelope }).await
     }
 
     /// Stores a model manifest envelope under its content id; `Ok(true)` if new.
@@ -200,9 +183,7 @@ impl Store {
 
     /// Stores (replaces) a printer record.
     pub async fn put_printer(&self, id: [u8; 16], record: Vec<u8>) -> Result<(), StoreError> {
-        self.write_inserted(Write::Printer { id, record })
-            .await
-            .map(|_| ())
+        self.write_inserted(Write::Printer { id, record }).await.map(|_| ())
     }
 
     /// Stores (replaces) a job record.
@@ -256,7 +237,8 @@ impl Store {
     pub fn order_event_ids(&self) -> Result<Vec<[u8; 32]>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
-        let mut out = Vec::with_capacity(usize::try_from(t.len().map_err(StoreError::db)?).unwrap_or(0));
+        let mut out =
+            Vec::with_capacity(usize::try_from(t.len().map_err(StoreError::db)?).unwrap_or(0));
         for row in t.iter().map_err(StoreError::db)? {
             let (k, _) = row.map_err(StoreError::db)?;
             out.push(*k.value());
@@ -315,10 +297,7 @@ impl Store {
     pub fn has_chunks(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
-        hashes
-            .iter()
-            .map(|h| Ok(t.get(h).map_err(StoreError::db)?.is_some()))
-            .collect()
+        hashes.iter().map(|h| Ok(t.get(h).map_err(StoreError::db)?.is_some())).collect()
     }
 
     /// A printer record.
@@ -398,7 +377,10 @@ mod tests {
     async fn chunks_and_manifests_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.put_chunks(vec![([1; 32], b"abc".to_vec()), ([2; 32], b"de".to_vec())]).await.unwrap();
+        store
+            .put_chunks(vec![([1; 32], b"abc".to_vec()), ([2; 32], b"de".to_vec())])
+            .await
+            .unwrap();
         assert_eq!(store.has_chunks(&[[1; 32], [3; 32]]).unwrap(), vec![true, false]);
         assert_eq!(store.chunk(&[2; 32]).unwrap().unwrap(), b"de");
         assert!(store.put_manifest([9; 32], b"m".to_vec()).await.unwrap());
