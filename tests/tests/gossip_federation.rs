@@ -1,6 +1,8 @@
 //! A gossip announcement reaches every node of a 20-node federation on loopback (in-process
 //! swarms over real TCP), passing each node's validation on the way.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! A hostile peer sends forged, replayed, oversized and garbage input on every protocol; the
 //! node refuses each, counts it against the sender, and keeps serving.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use std::io::Write;
 use std::time::Duration;
 

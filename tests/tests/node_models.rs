@@ -2,6 +2,8 @@
 //! bytes, a bystander holds and serves the chunks but cannot decrypt and says so, and a tampered
 //! chunk is rejected while the good chunks around it are kept.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use std::time::Duration;
 
 use amsp_node::store::Store;

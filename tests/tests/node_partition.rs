@@ -1,6 +1,8 @@
 //! Order events reach connected peers as they happen, and a node that was stopped while events
 //! were appended elsewhere catches up on its own when it comes back (set-difference sync).
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use std::time::Duration;
 
 use amsp_node::api::CreateOrder;

@@ -245,19 +245,15 @@ async fn order(
 async fn events(State(node): State<Node>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = node.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let data = serde_json::to_string(&ev).unwrap_or_default();
-                    return Some((Ok(Event::default().data(data)), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let data = format!("{{\"type\":\"lagged\",\"missed\":{n}}}");
-                    return Some((Ok(Event::default().data(data)), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let data = match rx.recv().await {
+            Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
+            // A slow subscriber is told how much it missed rather than buffered without bound.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                format!("{{\"type\":\"lagged\",\"missed\":{n}}}")
             }
-        }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(Event::default().data(data)), rx))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

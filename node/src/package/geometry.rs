@@ -86,9 +86,9 @@ impl Accumulator {
         self.volume6 += a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
             + a[2] * (b[0] * c[1] - b[1] * c[0]);
         for p in v {
-            for k in 0..3 {
-                self.min[k] = self.min[k].min(p[k]);
-                self.max[k] = self.max[k].max(p[k]);
+            for ((lo, hi), c) in self.min.iter_mut().zip(&mut self.max).zip(p) {
+                *lo = lo.min(c);
+                *hi = hi.max(c);
             }
         }
     }
