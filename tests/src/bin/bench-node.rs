@@ -160,6 +160,79 @@ async fn bench_gossip(nodes: usize, rounds: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The anchor: `total` bytes copied over one plain libp2p stream (TCP + noise + yamux, the same
+/// transport the nodes use) between two fresh swarms; returns seconds.
+async fn plain_stream_copy(total: usize) -> anyhow::Result<f64> {
+    use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{StreamProtocol, noise, tcp, yamux};
+    const PROTO: StreamProtocol = StreamProtocol::new("/amsp-bench/copy/1");
+    let mk = || -> anyhow::Result<libp2p::Swarm<libp2p_stream::Behaviour>> {
+        Ok(libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(|_| libp2p_stream::Behaviour::new())?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build())
+    };
+    let mut a = mk()?;
+    let mut b = mk()?;
+    a.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = a.select_next_some().await {
+            break address;
+        }
+    };
+    let a_peer = *a.local_peer_id();
+    let mut incoming = a.behaviour().new_control().accept(PROTO)?;
+    let mut control = b.behaviour().new_control();
+    b.dial(addr.with(libp2p::multiaddr::Protocol::P2p(a_peer)))?;
+    tokio::spawn(async move {
+        loop {
+            a.select_next_some().await;
+        }
+    });
+    let (conn_tx, mut conn_rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::ConnectionEstablished { .. } = b.select_next_some().await {
+                let _ = conn_tx.try_send(());
+            }
+        }
+    });
+    conn_rx.recv().await.context("no connection")?;
+    let reader = tokio::spawn(async move {
+        let (_, mut s) = incoming.next().await.context("no stream")?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0usize;
+        loop {
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        anyhow::Ok((got, Instant::now()))
+    });
+    let chunk = vec![0x5Au8; 256 * 1024];
+    let start = Instant::now();
+    let mut s = control.open_stream(a_peer, PROTO).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut sent = 0;
+    while sent < total {
+        let n = chunk.len().min(total - sent);
+        s.write_all(&chunk[..n]).await?;
+        sent += n;
+    }
+    s.close().await?;
+    let (got, end) = reader.await??;
+    anyhow::ensure!(got == total, "stream copied {got} of {total} bytes");
+    Ok((end - start).as_secs_f64())
+}
+
 async fn start_node(dir: &std::path::Path, bootstrap: Vec<String>) -> anyhow::Result<Node> {
     let mut cfg = NodeConfig::load(
         dir,
@@ -218,14 +291,22 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
     let start = Instant::now();
     amsp_node::node::fetch::fetch(&b, cid).await?;
     let fetch = start.elapsed().as_secs_f64();
+    let payload: usize = b
+        .models()?
+        .iter()
+        .find(|m| m.cid == cid.to_string())
+        .map_or(bytes.len(), |m| m.manifest.payload_size as usize);
+    let stream = plain_stream_copy(payload).await?;
     let start = Instant::now();
     let got = b.get_model(cid).await?;
     let open = start.elapsed().as_secs_f64();
     anyhow::ensure!(got == bytes, "fetched bytes differ");
     let mbs = |s: f64| (mb as f64) / s;
     println!(
-        "fetch: {mb} MB model: fetch (verify + store) {:.0} MB/s; decrypt + decompress {:.0} MB/s; model add {:.0} MB/s vs age alone {:.0} MB/s ({:.2}x)",
+        "fetch: {mb} MB model: fetch (verify + store) {:.0} MB/s vs plain libp2p stream {:.0} MB/s ({:.2}x); decrypt + decompress {:.0} MB/s; model add {:.0} MB/s vs age alone {:.0} MB/s ({:.2}x)",
         mbs(fetch),
+        mbs(stream),
+        stream / fetch,
         mbs(open),
         mbs(add),
         mbs(age_only),
