@@ -1,6 +1,6 @@
 //! Three real `amspd` processes exchange an encrypted model: the chosen recipient reads A's exact
 //! bytes, a bystander holds and serves the chunks but cannot decrypt and says so, and a tampered
-//! chunk is rejected while the good chunks around it are kept.
+//! chunk is rejected while the good chunks around it are kept, and the fetch resumes later.
 
 #![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
 
@@ -97,13 +97,15 @@ async fn a_adds_for_b_b_reads_c_cannot_and_a_tampered_chunk_is_rejected() {
         .collect();
     assert!(chunks.len() >= 4, "{} chunks", chunks.len());
     let a_dir = a.kill();
-    {
+    let victim = *blake3::Hash::from_hex(&chunks[1]).unwrap().as_bytes();
+    let good_chunk = {
         let store = Store::open(&a_dir).unwrap();
-        let victim = *blake3::Hash::from_hex(&chunks[1]).unwrap().as_bytes();
-        let mut bytes = store.chunk(&victim).unwrap().unwrap();
-        bytes[100] ^= 0xff;
-        store.put_chunks(vec![(victim, bytes)]).await.unwrap();
-    }
+        let good = store.chunk(&victim).unwrap().unwrap();
+        let mut bad = good.clone();
+        bad[100] ^= 0xff;
+        store.put_chunks(vec![(victim, bad)]).await.unwrap();
+        good
+    };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let a = NodeProcess::start(&a_dir, &[]).await;
     let d = NodeProcess::start(&tmp.path().join("d"), &[a.addr().await]).await;
@@ -131,4 +133,28 @@ async fn a_adds_for_b_b_reads_c_cannot_and_a_tampered_chunk_is_rejected() {
     }
     let status = d.client.status().await.unwrap();
     assert!(status["invalid_messages"].as_u64().unwrap() >= 1);
+
+    // Resume: with A repaired, a restarted D fetches only what it lacks and reads the model.
+    let a_dir = a.kill();
+    let d_dir = d.kill();
+    {
+        let store = Store::open(&a_dir).unwrap();
+        store.put_chunks(vec![(victim, good_chunk)]).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let a = NodeProcess::start(&a_dir, &[]).await;
+    let d = NodeProcess::start(&d_dir, &[a.addr().await]).await;
+    wait_for("D to reconnect to A", WAIT, || async { !d.connected().await.is_empty() }).await;
+    // The model is A's alone, so D ends at "not a recipient" — which it reaches only after
+    // every chunk is fetched and verified.
+    let d_out = tmp.path().join("d-resumed.bin");
+    let out = d.amsp(&["model", "get", &big_cid, "-o", d_out.to_str().unwrap()]);
+    assert!(stderr(&out).contains("not a recipient"), "resumed fetch: {}", stderr(&out));
+    let ls: serde_json::Value =
+        serde_json::from_str(&stdout(&d.amsp(&["model", "ls", "--json"]))).unwrap();
+    let held =
+        ls.as_array().unwrap().iter().find(|m| m["cid"] == big_cid.as_str()).unwrap()["chunks_held"]
+            .as_u64()
+            .unwrap() as usize;
+    assert_eq!(held, chunks.len(), "D completed the fetch it had started");
 }
