@@ -53,6 +53,9 @@ async fn a_adds_for_b_b_reads_c_cannot_and_a_tampered_chunk_is_rejected() {
     let ls: serde_json::Value = serde_json::from_str(&stdout(&ls)).unwrap();
     let entry = ls.as_array().unwrap().iter().find(|m| m["cid"] == cid.as_str()).unwrap();
     assert_eq!(entry["readable"], false);
+    // The plaintext manifest tells C what the model is without letting it read the geometry.
+    assert_eq!(entry["manifest"]["name"], "20mm-xyz-cube.stl");
+    assert!(entry["manifest"]["geometry"]["facets"].as_u64().unwrap() >= 12);
     assert_eq!(
         entry["chunks_held"].as_u64().unwrap() as usize,
         entry["manifest"]["chunks"].as_array().unwrap().len(),
