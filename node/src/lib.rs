@@ -13,8 +13,9 @@
 //! - [`node`]: the above joined into one [`Node`] handle, and the service answering peers.
 //! - [`api`]: the local HTTP/JSON control API with bearer token and event stream.
 //! - [`config`]: settings from `amspd.toml` and flags.
-//! - [`engine`], [`monitor`], [`security`]: order routing and pricing, metrics and alerts,
-//!   accounts and the audit log.
+//! - [`engine`]: pricing, quote choice, reputation, the federation view and the print queue.
+//! - [`monitor`]: metrics and alert rules; [`security`]: accounts, tokens, audit log.
+//! - [`daemon`]: the `amspd` program (flags, config, node and API).
 
 pub mod api;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod monitor;
 pub mod network;
 pub mod node;
 pub mod package;
+pub mod printer;
 pub mod security;
 pub mod store;
 

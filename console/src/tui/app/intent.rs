@@ -1,0 +1,139 @@
+//! What each intent does to the app: navigation, details, filters, and the actions sent to the
+//! node (after checking they fit the selected job or alert).
+
+use super::{App, Command, Mode};
+use crate::tui::keymap::Intent;
+use crate::tui::model::{JobState, Level};
+use crate::tui::source::Action;
+use crate::tui::view::View;
+
+impl App {
+    /// The job an action from the keyboard or palette applies to: the Jobs table's selection.
+    fn job_action(&mut self, intent: Intent) -> Option<Command> {
+        let Some(job) =
+            self.table_of(View::Jobs).selected_item().and_then(|i| self.snapshot.jobs.get(i))
+        else {
+            self.say("no job selected", true);
+            return None;
+        };
+        let (action, allowed) = match intent {
+            Intent::Pause => (Action::Pause(job.id), job.state == JobState::Printing),
+            Intent::Resume => (Action::Resume(job.id), job.state == JobState::Paused),
+            Intent::Cancel => (
+                Action::Cancel(job.id),
+                matches!(job.state, JobState::Queued | JobState::Printing | JobState::Paused),
+            ),
+            Intent::Reprint => (
+                Action::Reprint(job.id),
+                matches!(job.state, JobState::Failed | JobState::Cancelled | JobState::Done),
+            ),
+            _ => return None,
+        };
+        if !allowed {
+            let text =
+                format!("cannot {} job {}: it is {}", action.verb(), job.id, job.state.name());
+            self.say(text, true);
+            return None;
+        }
+        self.mode = Mode::Confirm(action);
+        None
+    }
+
+    fn acknowledge(&mut self) -> Option<Command> {
+        let Some(alert) =
+            self.table_of(View::Alerts).selected_item().and_then(|i| self.snapshot.alerts.get(i))
+        else {
+            self.say("no alert selected", true);
+            return None;
+        };
+        if alert.acknowledged_ms.is_some() {
+            let text = format!("alert {} is already acknowledged", alert.id);
+            self.say(text, false);
+            return None;
+        }
+        let action = Action::Acknowledge(alert.id.clone());
+        if self.flash.as_ref().is_some_and(|f| f.alert == alert.id) {
+            self.flash = None;
+        }
+        self.say(format!("acknowledging {}", alert.id), false);
+        Some(Command::Act(action))
+    }
+
+    pub(super) fn intent(&mut self, intent: Intent) -> Option<Command> {
+        match intent {
+            Intent::Quit => {
+                self.quit = true;
+                return Some(Command::Quit);
+            }
+            Intent::Help => self.mode = Mode::Help { scroll: 0 },
+            Intent::NextView => self.go(self.view.next()),
+            Intent::PrevView => self.go(self.view.prev()),
+            Intent::Go(view) => self.go(view),
+            Intent::Up => self.move_by(-1),
+            Intent::Down => self.move_by(1),
+            Intent::PageUp => self.move_by(-self.page()),
+            Intent::PageDown => self.move_by(self.page()),
+            Intent::Top => self.select(self.view, 0),
+            Intent::Bottom => self.select(self.view, usize::MAX),
+            Intent::Details => {
+                self.detail = !self.detail;
+                self.scroll_into_view(self.view);
+            }
+            Intent::Back => {
+                if self.detail {
+                    self.detail = false;
+                    self.scroll_into_view(self.view);
+                } else if !self.table().filter.is_empty() {
+                    self.tables[self.view.index()].filter.clear();
+                    self.refresh(self.view);
+                }
+            }
+            Intent::Filter => self.mode = Mode::Filter,
+            Intent::Palette => self.mode = Mode::Palette { input: String::new(), choice: 0 },
+            Intent::Pause | Intent::Resume | Intent::Cancel | Intent::Reprint => {
+                if self.read_only {
+                    self.say("read-only console: actions are disabled", true);
+                    return None;
+                }
+                return self.job_action(intent);
+            }
+            Intent::Acknowledge => {
+                if self.read_only {
+                    self.say("read-only console: actions are disabled", true);
+                    return None;
+                }
+                return self.acknowledge();
+            }
+            Intent::MoreVerbose | Intent::LessVerbose => {
+                let i = Level::ALL.iter().position(|l| *l == self.row_options.log_level);
+                let i = i.unwrap_or(2);
+                let j = if intent == Intent::MoreVerbose {
+                    (i + 1).min(Level::ALL.len() - 1)
+                } else {
+                    i.saturating_sub(1)
+                };
+                self.set_level(Level::ALL[j]);
+            }
+            Intent::Follow => {
+                self.log_follow = !self.log_follow;
+                if self.log_follow {
+                    self.select(View::Log, usize::MAX);
+                }
+            }
+            Intent::TogglePast => {
+                self.row_options.past_alerts = !self.row_options.past_alerts;
+                self.refresh(View::Alerts);
+            }
+            Intent::LayerUp => self.layer = self.layer.saturating_add(1).min(self.max_layer()),
+            Intent::LayerDown => self.layer = self.layer.min(self.max_layer()).saturating_sub(1),
+            Intent::Confirm | Intent::Deny | Intent::Accept | Intent::Complete => {}
+        }
+        None
+    }
+
+    pub(super) fn set_level(&mut self, level: Level) {
+        self.row_options.log_level = level;
+        self.refresh(View::Log);
+        self.say(format!("log: {} and more important", level.name()), false);
+    }
+}

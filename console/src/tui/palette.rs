@@ -1,0 +1,126 @@
+//! The `:` command palette: jump to a view or run an action by name.
+//!
+//! Its commands are the views plus every keymap binding that carries a command name, so the
+//! palette never offers something the keys cannot do.
+
+use super::keymap::{BINDINGS, Intent};
+use super::model::Level;
+use super::view::View;
+
+/// What a palette command does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaletteAction {
+    /// Show a view.
+    Go(View),
+    /// Do what a key would do.
+    Intent(Intent),
+    /// Show log lines of this level and more important ones.
+    Level(Level),
+    /// Set the filter of the current view.
+    Filter(String),
+}
+
+/// One command the palette offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// What to type.
+    pub name: String,
+    /// What it does.
+    pub help: String,
+    /// Whether it changes the node.
+    pub acts: bool,
+}
+
+/// Every command, in the order offered.
+pub fn commands(read_only: bool) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = View::ALL
+        .iter()
+        .map(|v| Candidate {
+            name: v.name().to_owned(),
+            help: format!("Show the {} view", v.title()),
+            acts: false,
+        })
+        .collect();
+    for b in BINDINGS {
+        if let Some(name) = b.command
+            && !(read_only && b.acts)
+        {
+            out.push(Candidate { name: name.to_owned(), help: b.help.to_owned(), acts: b.acts });
+        }
+    }
+    for level in Level::ALL {
+        out.push(Candidate {
+            name: format!("level {}", level.name().to_lowercase()),
+            help: format!("Log: show {} and more important lines", level.name()),
+            acts: false,
+        });
+    }
+    out.push(Candidate {
+        name: "filter ".to_owned(),
+        help: "Filter this view's table by the text that follows".to_owned(),
+        acts: false,
+    });
+    out
+}
+
+/// Candidates matching what was typed: by prefix first, then by substring.
+pub fn matches(input: &str, read_only: bool) -> Vec<Candidate> {
+    let needle = input.trim_start().to_lowercase();
+    let all = commands(read_only);
+    let word = needle.split_whitespace().next().unwrap_or("");
+    let mut prefix: Vec<Candidate> =
+        all.iter().filter(|c| c.name.starts_with(needle.as_str())).cloned().collect();
+    if prefix.is_empty() && !word.is_empty() {
+        // "filter abc" matches the "filter " command by its first word.
+        prefix = all.iter().filter(|c| c.name.trim_end() == word).cloned().collect();
+    }
+    let rest: Vec<Candidate> = all
+        .into_iter()
+        .filter(|c| !needle.is_empty() && !c.name.starts_with(needle.as_str()))
+        .filter(|c| c.name.contains(needle.as_str()) && !prefix.contains(c))
+        .collect();
+    prefix.extend(rest);
+    prefix
+}
+
+/// Why a command could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaletteError {
+    /// Nothing matches.
+    #[error("unknown command {0:?}; type : and Tab to see the commands")]
+    Unknown(String),
+    /// `level` with a name that is not a level.
+    #[error("unknown log level {0:?}; use error, warn, info, debug or trace")]
+    BadLevel(String),
+    /// An action with `--read-only`.
+    #[error("{0} is disabled: the console is read-only")]
+    ReadOnly(String),
+}
+
+/// Parse a typed command into what it does.
+pub fn parse(input: &str, read_only: bool) -> Result<PaletteAction, PaletteError> {
+    let input = input.trim();
+    let (word, rest) = match input.split_once(char::is_whitespace) {
+        Some((w, r)) => (w.to_lowercase(), r.trim()),
+        None => (input.to_lowercase(), ""),
+    };
+    if let Some(view) = View::ALL.iter().find(|v| v.name() == word) {
+        return Ok(PaletteAction::Go(*view));
+    }
+    match word.as_str() {
+        "level" => {
+            let level = Level::ALL
+                .iter()
+                .find(|l| l.name().eq_ignore_ascii_case(rest))
+                .ok_or_else(|| PaletteError::BadLevel(rest.to_owned()))?;
+            return Ok(PaletteAction::Level(*level));
+        }
+        "filter" => return Ok(PaletteAction::Filter(rest.to_owned())),
+        _ => {}
+    }
+    match BINDINGS.iter().find(|b| b.command == Some(word.as_str())) {
+        Some(b) if read_only && b.acts => Err(PaletteError::ReadOnly(word)),
+        Some(b) => Ok(PaletteAction::Intent(b.intent)),
+        None => Err(PaletteError::Unknown(input.to_owned())),
+    }
+}

@@ -1,0 +1,173 @@
+//! Where the console's data comes from: the one interface to a node.
+//!
+//! The console runs on any [`NodeSource`]: the in-process node, the HTTP client of a running
+//! `amspd`, or a recorded snapshot ([`ReplaySource`]). Sources are asynchronous and the console
+//! only ever awaits them on tokio tasks, never in the draw loop, so a slow or dead node leaves
+//! the screen responsive.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use amsp_proto::JobId;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use super::model::{Snapshot, Update};
+
+/// Updates a source may queue for the console before it must drop some and send a
+/// [`Update::Resync`] instead: a few seconds of a busy node, so a stalled screen never grows the
+/// node's memory.
+pub const UPDATE_QUEUE: usize = 1_024;
+
+/// What an operator asks the node to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Pause a printing job.
+    Pause(JobId),
+    /// Resume a paused job.
+    Resume(JobId),
+    /// Cancel a job.
+    Cancel(JobId),
+    /// Print a failed or cancelled job again.
+    Reprint(JobId),
+    /// Acknowledge an alert (by its id).
+    Acknowledge(String),
+}
+
+impl Action {
+    /// The verb, for dialogs and status lines.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Pause(_) => "pause",
+            Action::Resume(_) => "resume",
+            Action::Cancel(_) => "cancel",
+            Action::Reprint(_) => "reprint",
+            Action::Acknowledge(_) => "acknowledge",
+        }
+    }
+
+    /// What the action is applied to, as text.
+    pub fn subject(&self) -> String {
+        match self {
+            Action::Pause(j) | Action::Resume(j) | Action::Cancel(j) | Action::Reprint(j) => {
+                format!("job {j}")
+            }
+            Action::Acknowledge(a) => format!("alert {a}"),
+        }
+    }
+}
+
+/// Why a source could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SourceError {
+    /// The node could not be reached.
+    #[error("node at {endpoint} unreachable: {reason}")]
+    Unreachable {
+        /// Where the node was expected.
+        endpoint: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The node refused an action (wrong state, no permission).
+    #[error("node refused to {verb} {subject}: {reason}")]
+    Refused {
+        /// The action's verb.
+        verb: &'static str,
+        /// What it applied to.
+        subject: String,
+        /// The node's reason.
+        reason: String,
+    },
+    /// The source does not accept actions (a recording, a viewer token).
+    #[error("this source is read-only")]
+    ReadOnly,
+}
+
+/// A node as the console sees it. Implemented by the in-process node and by the HTTP client.
+///
+/// The futures are `Send` so the console can await them on spawned tasks.
+pub trait NodeSource: Send + Sync + 'static {
+    /// The node's whole state now.
+    fn snapshot(&self) -> impl Future<Output = Result<Snapshot, SourceError>> + Send;
+
+    /// A bounded stream of changes from now on. A source that falls behind drops updates and
+    /// sends [`Update::Resync`]; a closed stream means the node went away.
+    fn subscribe(&self)
+    -> impl Future<Output = Result<mpsc::Receiver<Update>, SourceError>> + Send;
+
+    /// Ask the node to do something; the effect arrives as updates.
+    fn act(&self, action: Action) -> impl Future<Output = Result<(), SourceError>> + Send;
+}
+
+/// Why a recording could not be loaded.
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    /// The file could not be read.
+    #[error("cannot read recording {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a JSON snapshot.
+    #[error("recording {path} is not a console snapshot: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where the JSON went wrong.
+        source: serde_json::Error,
+    },
+}
+
+/// Recordings larger than this are refused rather than read into memory: a snapshot of 10,000
+/// jobs and 200 peers is a few megabytes.
+pub const MAX_RECORDING_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A recorded snapshot shown as is: for reviewing a node's state after the fact, and for
+/// looking at the console without a node. Read-only.
+#[derive(Debug, Clone)]
+pub struct ReplaySource {
+    snapshot: Snapshot,
+}
+
+impl ReplaySource {
+    /// A source serving `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Self {
+        Self { snapshot }
+    }
+
+    /// Load a snapshot saved as JSON.
+    pub fn load(path: &Path) -> Result<Self, ReplayError> {
+        let read = |source| ReplayError::Read { path: path.to_owned(), source };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > MAX_RECORDING_BYTES {
+            return Err(read(std::io::Error::other(format!(
+                "{len} bytes is more than the {MAX_RECORDING_BYTES} allowed"
+            ))));
+        }
+        let bytes = std::fs::read(path).map_err(read)?;
+        let snapshot = serde_json::from_slice(&bytes)
+            .map_err(|source| ReplayError::Parse { path: path.to_owned(), source })?;
+        Ok(Self { snapshot })
+    }
+}
+
+impl NodeSource for ReplaySource {
+    async fn snapshot(&self) -> Result<Snapshot, SourceError> {
+        Ok(self.snapshot.clone())
+    }
+
+    async fn subscribe(&self) -> Result<mpsc::Receiver<Update>, SourceError> {
+        // A recording never changes: the stream stays open and silent.
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(async move { tx.closed().await });
+        Ok(rx)
+    }
+
+    async fn act(&self, _action: Action) -> Result<(), SourceError> {
+        Err(SourceError::ReadOnly)
+    }
+}

@@ -1,0 +1,593 @@
+//! Key, mouse and update handling on the pure state machine: event in, state and command out.
+
+use amsp_console::tui::app::{App, Command, Event, FLASH_MS, Mode, Options, STATUS_MS, handle};
+use amsp_console::tui::keymap::{self, BINDINGS, Scope};
+use amsp_console::tui::layout;
+use amsp_console::tui::model::{JobState, Level, LogLine, Update};
+use amsp_console::tui::palette;
+use amsp_console::tui::source::{Action, SourceError};
+use amsp_console::tui::theme::Theme;
+use amsp_console::tui::{View, fixtures};
+use amsp_proto::alert::Severity;
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+
+fn app_with(snapshot: amsp_console::tui::model::Snapshot, read_only: bool) -> App {
+    let mut app = App::new(snapshot, Options { read_only, theme: Theme { color: true } }, (80, 24));
+    handle(&mut app, Event::Tick(fixtures::NOW_MS));
+    app
+}
+
+fn app() -> App {
+    app_with(fixtures::busy(), false)
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Command> {
+    handle(app, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(app: &mut App, c: char) -> Option<Command> {
+    press(app, KeyCode::Char(c))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        ch(app, c);
+    }
+}
+
+fn click(app: &mut App, column: u16, row: u16) -> Option<Command> {
+    handle(
+        app,
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }),
+    )
+}
+
+fn wheel(app: &mut App, kind: MouseEventKind) {
+    handle(
+        app,
+        Event::Mouse(MouseEvent { kind, column: 10, row: 10, modifiers: KeyModifiers::NONE }),
+    );
+}
+
+fn selected_job(app: &App) -> amsp_proto::JobId {
+    let i = app.table_of(View::Jobs).selected_item().expect("a job is selected");
+    app.snapshot.jobs[i].id
+}
+
+#[test]
+fn number_keys_tab_and_vim_keys_switch_views() {
+    let mut a = app();
+    for view in View::ALL {
+        ch(&mut a, char::from(b'1' + view.index() as u8));
+        assert_eq!(a.view, view);
+    }
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.view, View::Jobs, "Tab wraps from the last view to the first");
+    press(&mut a, KeyCode::BackTab);
+    assert_eq!(a.view, View::Log, "Shift-Tab wraps back");
+    ch(&mut a, 'l');
+    assert_eq!(a.view, View::Jobs);
+    ch(&mut a, 'h');
+    assert_eq!(a.view, View::Log);
+    // Terminals report Shift with BackTab; it still means the previous view.
+    handle(&mut a, Event::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
+    assert_eq!(a.view, View::Alerts);
+}
+
+#[test]
+fn arrows_vim_keys_and_paging_move_the_selection_within_bounds() {
+    let mut a = app_with(fixtures::large(10_000, 200), false);
+    assert_eq!(a.table().selected, 0);
+    ch(&mut a, 'j');
+    press(&mut a, KeyCode::Down);
+    assert_eq!(a.table().selected, 2);
+    ch(&mut a, 'k');
+    assert_eq!(a.table().selected, 1);
+    press(&mut a, KeyCode::Up);
+    press(&mut a, KeyCode::Up);
+    assert_eq!(a.table().selected, 0, "no wrap above the first row");
+    let page = layout::body_rows(a.areas().table);
+    assert_eq!(page, 18, "80×24 leaves 18 table rows");
+    press(&mut a, KeyCode::PageDown);
+    assert_eq!(a.table().selected, page);
+    handle(&mut a, Event::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL)));
+    assert_eq!(a.table().selected, 2 * page);
+    ch(&mut a, 'G');
+    assert_eq!(a.table().selected, 9_999);
+    assert_eq!(a.table().offset, 10_000 - page, "the last page is full");
+    ch(&mut a, 'j');
+    assert_eq!(a.table().selected, 9_999, "no wrap below the last row");
+    ch(&mut a, 'g');
+    assert_eq!((a.table().selected, a.table().offset), (0, 0));
+}
+
+#[test]
+fn the_selection_always_stays_on_screen() {
+    let mut a = app_with(fixtures::large(10_000, 200), false);
+    let page = layout::body_rows(a.areas().table);
+    for step in 0..200 {
+        let code = if step % 7 == 3 { KeyCode::Up } else { KeyCode::PageDown };
+        press(&mut a, code);
+        let t = a.table();
+        assert!(t.selected >= t.offset && t.selected < t.offset + page, "{step}: {t:?}");
+    }
+}
+
+#[test]
+fn resize_keeps_the_selection_visible() {
+    let mut a = app_with(fixtures::large(1_000, 10), false);
+    ch(&mut a, 'G');
+    handle(&mut a, Event::Resize(120, 60));
+    let page = layout::body_rows(a.areas().table);
+    assert_eq!(page, 54);
+    let t = a.table();
+    assert!(t.selected >= t.offset && t.selected < t.offset + page);
+    handle(&mut a, Event::Resize(80, 12));
+    let page = layout::body_rows(a.areas().table);
+    let t = a.table();
+    assert!(t.selected >= t.offset && t.selected < t.offset + page, "{t:?} page {page}");
+}
+
+#[test]
+fn slash_filters_the_table_and_esc_clears_it() {
+    let mut a = app();
+    ch(&mut a, '/');
+    assert_eq!(a.mode, Mode::Filter);
+    typed(&mut a, "MK4");
+    let rows: Vec<_> =
+        a.table().rows.iter().map(|&i| a.snapshot.jobs[i].printer_name.clone()).collect();
+    assert_eq!(rows, vec![Some("mk4-01".into()), Some("mk4-02".into()), Some("mk4-02".into())]);
+    assert_eq!(ch(&mut a, 'q'), None, "q is text while typing a filter");
+    assert!(a.table().rows.is_empty());
+    press(&mut a, KeyCode::Backspace);
+    assert_eq!(a.table().rows.len(), 3);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.table().filter, "MK4", "Enter keeps the filter");
+    press(&mut a, KeyCode::Esc);
+    assert_eq!(a.table().filter, "");
+    assert_eq!(a.table().rows.len(), 8);
+    // Each view keeps its own filter.
+    ch(&mut a, '/');
+    typed(&mut a, "printing");
+    press(&mut a, KeyCode::Enter);
+    ch(&mut a, '2');
+    assert_eq!(a.table().rows.len(), 4);
+    ch(&mut a, '1');
+    assert_eq!(a.table().rows.len(), 2);
+}
+
+#[test]
+fn pause_asks_for_confirmation_then_sends_the_action() {
+    let mut a = app();
+    let job = selected_job(&a);
+    assert_eq!(a.snapshot.jobs[0].state, JobState::Printing);
+    assert_eq!(ch(&mut a, 'p'), None);
+    assert_eq!(a.mode, Mode::Confirm(Action::Pause(job)));
+    assert_eq!(ch(&mut a, 'x'), None, "other keys leave the dialog open");
+    assert_eq!(a.mode, Mode::Confirm(Action::Pause(job)));
+    assert_eq!(ch(&mut a, 'y'), Some(Command::Act(Action::Pause(job))));
+    assert_eq!(a.mode, Mode::Normal);
+    // No: nothing is sent.
+    ch(&mut a, 'c');
+    assert_eq!(a.mode, Mode::Confirm(Action::Cancel(job)));
+    assert_eq!(ch(&mut a, 'n'), None);
+    assert_eq!(a.mode, Mode::Normal);
+    // Enter confirms too, Esc dismisses.
+    ch(&mut a, 'c');
+    assert_eq!(press(&mut a, KeyCode::Enter), Some(Command::Act(Action::Cancel(job))));
+    ch(&mut a, 'c');
+    assert_eq!(press(&mut a, KeyCode::Esc), None);
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn actions_that_do_not_fit_the_job_state_are_refused_with_a_reason() {
+    let mut a = app();
+    ch(&mut a, 'r'); // resume a printing job
+    assert_eq!(a.mode, Mode::Normal);
+    let status = a.status.clone().unwrap();
+    assert!(status.error && status.text.contains("cannot resume"), "{status:?}");
+    // The paused job (third row) can be resumed; the failed one (last) reprinted.
+    ch(&mut a, 'j');
+    ch(&mut a, 'j');
+    let paused = selected_job(&a);
+    ch(&mut a, 'r');
+    assert_eq!(a.mode, Mode::Confirm(Action::Resume(paused)));
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, 'G');
+    let failed = selected_job(&a);
+    ch(&mut a, 'p');
+    assert_eq!(a.mode, Mode::Normal);
+    ch(&mut a, 'R');
+    assert_eq!(a.mode, Mode::Confirm(Action::Reprint(failed)));
+}
+
+#[test]
+fn read_only_refuses_every_action_and_says_so() {
+    let mut a = app_with(fixtures::busy(), true);
+    for c in ['p', 'r', 'c', 'R'] {
+        a.status = None;
+        assert_eq!(ch(&mut a, c), None);
+        assert_eq!(a.mode, Mode::Normal);
+        assert!(a.status.as_ref().is_some_and(|s| s.text.contains("read-only")), "{c}");
+    }
+    ch(&mut a, '6');
+    assert_eq!(ch(&mut a, 'a'), None);
+    ch(&mut a, ':');
+    typed(&mut a, "pause");
+    assert_eq!(press(&mut a, KeyCode::Enter), None);
+    assert!(a.status.as_ref().is_some_and(|s| s.error), "{:?}", a.status);
+    assert!(!palette::commands(true).iter().any(|c| c.acts));
+}
+
+#[test]
+fn acknowledge_sends_the_selected_alert_without_a_dialog() {
+    let mut a = app();
+    ch(&mut a, '6');
+    let first = &a.snapshot.alerts[a.table().selected_item().unwrap()];
+    assert_eq!(first.severity, Severity::Critical, "critical unacknowledged alerts come first");
+    let id = first.id.clone();
+    assert_eq!(ch(&mut a, 'a'), Some(Command::Act(Action::Acknowledge(id))));
+    // An acknowledged one is not sent again.
+    ch(&mut a, 'j');
+    ch(&mut a, 'j');
+    let i = a.table().selected_item().unwrap();
+    assert!(a.snapshot.alerts[i].acknowledged_ms.is_some());
+    assert_eq!(ch(&mut a, 'a'), None);
+}
+
+#[test]
+fn cleared_alerts_are_hidden_until_asked_for() {
+    let mut a = app();
+    ch(&mut a, '6');
+    assert_eq!(a.table().rows.len(), 3);
+    ch(&mut a, 'x');
+    assert_eq!(a.table().rows.len(), 4);
+    ch(&mut a, 'x');
+    assert_eq!(a.table().rows.len(), 3);
+}
+
+#[test]
+fn palette_jumps_runs_and_completes() {
+    let mut a = app();
+    ch(&mut a, ':');
+    typed(&mut a, "printers");
+    assert_eq!(press(&mut a, KeyCode::Enter), None);
+    assert_eq!((a.view, &a.mode), (View::Printers, &Mode::Normal));
+    // Tab completes the highlighted suggestion; Down moves the highlight.
+    ch(&mut a, ':');
+    typed(&mut a, "ne");
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.mode, Mode::Palette { input: "network".into(), choice: 0 });
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Network);
+    // Enter on a partial name runs the highlighted suggestion.
+    ch(&mut a, ':');
+    typed(&mut a, "ale");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Alerts);
+    // Arguments.
+    ch(&mut a, ':');
+    typed(&mut a, "level debug");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!((a.view, a.row_options.log_level), (View::Log, Level::Debug));
+    ch(&mut a, ':');
+    typed(&mut a, "filter runaway");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.table().filter, "runaway");
+    assert!(a.table().rows.iter().all(|&i| a.snapshot.log[i].message.contains("runaway")));
+    // Actions through the palette ask for confirmation like the keys.
+    ch(&mut a, ':');
+    typed(&mut a, "cancel");
+    press(&mut a, KeyCode::Enter);
+    assert!(matches!(a.mode, Mode::Confirm(Action::Cancel(_))));
+    press(&mut a, KeyCode::Esc);
+    // Unknown commands explain themselves.
+    ch(&mut a, ':');
+    typed(&mut a, "frobnicate");
+    press(&mut a, KeyCode::Enter);
+    let status = a.status.clone().unwrap();
+    assert!(status.error && status.text.contains("frobnicate"), "{status:?}");
+    // Quit works from the palette too.
+    ch(&mut a, ':');
+    typed(&mut a, "quit");
+    assert_eq!(press(&mut a, KeyCode::Enter), Some(Command::Quit));
+}
+
+#[test]
+fn palette_esc_and_backspace_on_empty_close_it() {
+    let mut a = app();
+    ch(&mut a, ':');
+    press(&mut a, KeyCode::Backspace);
+    assert_eq!(a.mode, Mode::Normal);
+    ch(&mut a, ':');
+    typed(&mut a, "jo");
+    press(&mut a, KeyCode::Esc);
+    assert_eq!((a.mode.clone(), a.view), (Mode::Normal, View::Jobs));
+}
+
+#[test]
+fn help_opens_and_closes_and_swallows_keys() {
+    let mut a = app();
+    ch(&mut a, '?');
+    assert_eq!(a.mode, Mode::Help { scroll: 0 });
+    ch(&mut a, 'j');
+    assert_eq!(a.mode, Mode::Help { scroll: 1 });
+    assert_eq!(ch(&mut a, '3'), None);
+    assert_eq!(a.view, View::Jobs, "view keys do nothing under the help");
+    assert_eq!(ch(&mut a, 'q'), None, "q closes the help rather than quitting");
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn enter_opens_details_and_esc_goes_back() {
+    let mut a = app();
+    press(&mut a, KeyCode::Enter);
+    assert!(a.detail);
+    press(&mut a, KeyCode::Esc);
+    assert!(!a.detail);
+    press(&mut a, KeyCode::Enter);
+    ch(&mut a, '2');
+    assert!(!a.detail, "switching views closes details");
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut a = app();
+    assert_eq!(ch(&mut a, 'q'), Some(Command::Quit));
+    assert!(a.quit);
+    let mut a = app();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(handle(&mut a, Event::Key(ctrl_c)), Some(Command::Quit));
+}
+
+#[test]
+fn key_releases_are_ignored() {
+    let mut a = app();
+    let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    assert_eq!(handle(&mut a, Event::Key(release)), None);
+}
+
+#[test]
+fn mouse_clicks_tabs_and_rows_and_scrolls() {
+    let mut a = app();
+    let tabs_row = a.areas().tabs.y;
+    let labels = layout::tab_labels(a.active_alerts());
+    // The middle of the third label.
+    let x: usize = labels[..2].iter().map(|l| l.chars().count() + 1).sum::<usize>() + 3;
+    click(&mut a, x as u16, tabs_row);
+    assert_eq!(a.view, View::Orders);
+    click(&mut a, 2, tabs_row);
+    assert_eq!(a.view, View::Jobs);
+    // Rows: the first data row is below the border and the header.
+    let first = layout::first_row_y(a.areas().table);
+    click(&mut a, 5, first + 3);
+    assert_eq!(a.table().selected, 3);
+    assert!(!a.detail);
+    click(&mut a, 5, first + 3);
+    assert!(a.detail, "clicking the selected row opens its details");
+    // Below the last row: nothing.
+    press(&mut a, KeyCode::Esc);
+    click(&mut a, 5, first + 15);
+    assert_eq!(a.table().selected, 3);
+    wheel(&mut a, MouseEventKind::ScrollDown);
+    assert_eq!(a.table().selected, 6);
+    wheel(&mut a, MouseEventKind::ScrollUp);
+    wheel(&mut a, MouseEventKind::ScrollUp);
+    assert_eq!(a.table().selected, 0);
+}
+
+#[test]
+fn a_new_critical_alert_flashes_until_its_time_is_up() {
+    let mut a = app();
+    ch(&mut a, '4');
+    let mut alert = fixtures::error().alerts.pop().unwrap();
+    assert_eq!(alert.severity, Severity::Critical);
+    handle(&mut a, Event::Update(Update::Alert(alert.clone())));
+    let flash = a.flash.clone().unwrap();
+    assert_eq!(flash.until_ms, fixtures::NOW_MS + FLASH_MS);
+    assert!(flash.text.contains("disk 97% full"));
+    // The same alert again (still active) does not restart the flash.
+    handle(&mut a, Event::Tick(fixtures::NOW_MS + 1_000));
+    handle(&mut a, Event::Update(Update::Alert(alert.clone())));
+    assert_eq!(a.flash.as_ref().unwrap().until_ms, fixtures::NOW_MS + FLASH_MS);
+    handle(&mut a, Event::Tick(fixtures::NOW_MS + FLASH_MS));
+    assert_eq!(a.flash, None);
+    // Acknowledged elsewhere: no flash, and an acknowledgement stops a running one.
+    alert.id = "DiskFilling:other".into();
+    handle(&mut a, Event::Update(Update::Alert(alert.clone())));
+    assert!(a.flash.is_some());
+    alert.acknowledged_ms = Some(fixtures::NOW_MS);
+    handle(&mut a, Event::Update(Update::Alert(alert)));
+    assert_eq!(a.flash, None);
+}
+
+#[test]
+fn warnings_do_not_flash() {
+    let mut a = app();
+    let mut alert = fixtures::error().alerts.pop().unwrap();
+    alert.severity = Severity::Warning;
+    handle(&mut a, Event::Update(Update::Alert(alert)));
+    assert_eq!(a.flash, None);
+}
+
+#[test]
+fn updates_change_rows_and_keep_the_selected_item() {
+    let mut a = app();
+    ch(&mut a, 'j');
+    let job = selected_job(&a);
+    // A job added elsewhere does not move the selection off the job.
+    let mut new = a.snapshot.jobs[3].clone();
+    new.id = fixtures::job_id(500);
+    new.part = "new part".into();
+    handle(&mut a, Event::Update(Update::Job(Box::new(new))));
+    assert_eq!(a.table().rows.len(), 9);
+    assert_eq!(selected_job(&a), job);
+    // Progress lands in the snapshot.
+    let progress =
+        Update::JobProgress { job, state: JobState::Printing, progress: 0.5, eta_s: Some(60) };
+    handle(&mut a, Event::Update(progress));
+    assert_eq!(a.snapshot.jobs[1].progress, 0.5);
+    // With a filter on the state, a state change moves the job out of the table.
+    ch(&mut a, '/');
+    typed(&mut a, "printing");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.table().rows.len(), 2);
+    let done = Update::JobProgress { job, state: JobState::Done, progress: 1.0, eta_s: None };
+    handle(&mut a, Event::Update(done));
+    assert_eq!(a.table().rows.len(), 1);
+}
+
+#[test]
+fn the_log_follows_new_lines_until_scrolled_up() {
+    let mut a = app();
+    ch(&mut a, '7');
+    let last = a.table().rows.len() - 1;
+    assert_eq!(a.table().selected, last);
+    let line = |n: u64| LogLine {
+        ts_ms: fixtures::NOW_MS + n,
+        level: Level::Info,
+        target: "amsp_node".into(),
+        message: format!("new {n}"),
+    };
+    handle(&mut a, Event::Update(Update::Log(line(1))));
+    assert_eq!(a.table().selected, last + 1);
+    ch(&mut a, 'k');
+    assert!(!a.log_follow);
+    handle(&mut a, Event::Update(Update::Log(line(2))));
+    assert_eq!(a.table().selected, last);
+    ch(&mut a, 'f');
+    assert!(a.log_follow);
+    assert_eq!(a.table().selected, last + 2);
+    // Debug lines appear only at a more verbose level.
+    let mut debug = line(3);
+    debug.level = Level::Debug;
+    handle(&mut a, Event::Update(Update::Log(debug)));
+    assert_eq!(a.table().rows.len(), last + 3);
+    ch(&mut a, 'v');
+    assert_eq!(a.row_options.log_level, Level::Debug);
+    assert!(a.table().rows.len() > last + 3);
+    ch(&mut a, 'V');
+    ch(&mut a, 'V');
+    ch(&mut a, 'V');
+    ch(&mut a, 'V');
+    assert_eq!(a.row_options.log_level, Level::Error);
+    assert!(a.table().rows.iter().all(|&i| a.snapshot.log[i].level == Level::Error));
+}
+
+#[test]
+fn layer_keys_step_through_the_preview_within_bounds() {
+    let mut a = app();
+    ch(&mut a, '5');
+    assert_eq!(a.max_layer(), 199);
+    ch(&mut a, ']');
+    ch(&mut a, '+');
+    assert_eq!(a.layer, 2);
+    for _ in 0..300 {
+        ch(&mut a, ']');
+    }
+    assert_eq!(a.layer, 199);
+    ch(&mut a, '[');
+    assert_eq!(a.layer, 198);
+}
+
+#[test]
+fn action_results_and_messages_expire() {
+    let mut a = app();
+    let job = selected_job(&a);
+    let refused = SourceError::Refused {
+        verb: "pause",
+        subject: format!("job {job}"),
+        reason: "printer busy".into(),
+    };
+    handle(&mut a, Event::ActionDone { action: Action::Pause(job), result: Err(refused) });
+    let status = a.status.clone().unwrap();
+    assert!(status.error && status.text.contains("printer busy"));
+    handle(&mut a, Event::Tick(fixtures::NOW_MS + STATUS_MS));
+    assert_eq!(a.status, None);
+}
+
+#[test]
+fn resync_replaces_everything_and_clamps_selections() {
+    let mut a = app_with(fixtures::large(500, 20), false);
+    ch(&mut a, 'G');
+    assert_eq!(a.table().selected, 499);
+    handle(&mut a, Event::Update(Update::Resync(Box::new(fixtures::busy()))));
+    assert_eq!(a.table().rows.len(), 8);
+    assert!(a.table().selected < 8);
+    handle(&mut a, Event::Update(Update::Resync(Box::new(fixtures::empty()))));
+    assert_eq!((a.table().rows.len(), a.table().selected), (0, 0));
+    // Actions with nothing selected explain themselves instead of panicking.
+    ch(&mut a, 'p');
+    assert!(a.status.as_ref().is_some_and(|s| s.text.contains("no job")));
+}
+
+#[test]
+fn keymap_has_no_conflicts_within_a_scope() {
+    let scopes = [Scope::Global, Scope::Dialog, Scope::Input, Scope::HelpOverlay]
+        .into_iter()
+        .chain(View::ALL.iter().map(|v| Scope::View(*v)));
+    for scope in scopes {
+        let mut seen = Vec::new();
+        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+            for k in b.keys {
+                assert!(!seen.contains(k), "{scope:?}: {} bound twice", k.label());
+                seen.push(*k);
+            }
+        }
+    }
+    // A view's own keys must not hide a global key.
+    for view in View::ALL {
+        for b in BINDINGS.iter().filter(|b| b.scope == Scope::View(view)) {
+            for k in b.keys {
+                let global = BINDINGS.iter().filter(|g| g.scope == Scope::Global);
+                for g in global {
+                    assert!(!g.keys.contains(k), "{view:?} hides global key {}", k.label());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_palette_command_parses_and_help_lists_every_binding() {
+    for c in palette::commands(false) {
+        if c.name.ends_with(' ') {
+            continue; // "filter " takes an argument
+        }
+        assert!(palette::parse(&c.name, false).is_ok(), "{}", c.name);
+    }
+    let help = keymap::help_sections(false);
+    let documented: usize = help.iter().map(|(_, lines)| lines.len()).sum();
+    let reachable = BINDINGS.iter().filter(|b| b.scope != Scope::HelpOverlay).count();
+    assert_eq!(documented, reachable);
+}
+
+#[test]
+fn pasted_text_goes_into_the_filter_or_command_and_is_bounded() {
+    let mut a = app();
+    handle(&mut a, Event::Paste("ignored".into()));
+    assert_eq!(a.table().filter, "", "paste outside an input does nothing");
+    ch(&mut a, '/');
+    handle(&mut a, Event::Paste("mk4\n".into()));
+    assert_eq!(a.table().filter, "mk4 ");
+    assert_eq!(a.table().rows.len(), 3);
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, '/');
+    handle(&mut a, Event::Paste("x".repeat(10_000)));
+    assert_eq!(a.table().filter.len(), amsp_console::tui::app::MAX_INPUT);
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, ':');
+    handle(&mut a, Event::Paste("orders".into()));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Orders);
+}

@@ -1,0 +1,319 @@
+//! The OctoPrint driver against a real OctoPrint (PyPI `octoprint` 1.11) with its bundled
+//! virtual printer, started on 127.0.0.1 by `scripts/octoprint/start.sh` and stopped by a guard
+//! (also when a test fails). `scripts/setup/octoprint.sh` installs OctoPrint into a cached
+//! virtualenv; if that is impossible the tests fail with the script's message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use amsp_node::printer::host_client::REQUEST_TIMEOUT;
+use amsp_node::printer::octoprint::OctoPrintDriver;
+use amsp_node::printer::{DriverError, PrinterDriver, PrinterState, PrinterStatus};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Seconds per G-code line the virtual printer takes (OctoPrint's default is 0.01): small, so
+/// the 1 398-line fixture prints in seconds, not minutes.
+const THROTTLE_S_PER_LINE: &str = "0.001";
+/// Longest wait for any one expected state; the whole fixture prints in about 10 s.
+const STATE_WAIT: Duration = Duration::from_secs(90);
+/// Poll interval while waiting for a state.
+const POLL: Duration = Duration::from_millis(150);
+
+fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn fixture() -> Result<Vec<u8>, std::io::Error> {
+    std::fs::read(repo_path("fixtures/gcode/square-tower.gcode"))
+}
+
+/// A running OctoPrint; dropping it stops the server and removes its base directory.
+struct OctoPrint {
+    url: String,
+    api_key: String,
+    basedir: PathBuf,
+    port: u16,
+}
+
+impl OctoPrint {
+    /// Starts a fresh server on a free port.
+    fn start() -> Result<Self, String> {
+        Self::launch(None, 0)
+    }
+
+    fn launch(basedir: Option<&Path>, port: u16) -> Result<Self, String> {
+        let script = repo_path("scripts/octoprint/start.sh");
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script).arg(port.to_string()).env("OCTOPRINT_THROTTLE", THROTTLE_S_PER_LINE);
+        if let Some(dir) = basedir {
+            cmd.env("OCTOPRINT_BASEDIR", dir);
+        }
+        let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} failed ({}): OctoPrint could not be installed or started.\nstdout:\n{}\nstderr:\n{}",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let value = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("start.sh printed no {key}= line:\n{stdout}"))
+        };
+        let url = value("URL")?;
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("no port in {url}"))?;
+        Ok(Self {
+            api_key: value("API_KEY")?,
+            basedir: PathBuf::from(value("BASEDIR")?),
+            url,
+            port,
+        })
+    }
+
+    fn stop(&self, remove: bool) {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_path("scripts/octoprint/stop.sh")).arg(&self.basedir);
+        if remove {
+            cmd.arg("--rm");
+        }
+        if let Err(e) = cmd.output() {
+            eprintln!("stopping OctoPrint at {}: {e}", self.url);
+        }
+    }
+
+    /// Stops the server and starts it again with the same base directory, port and key,
+    /// as an operator's restart (or a crash and restart by systemd) would.
+    fn restart(&mut self) -> Result<(), String> {
+        self.stop(false);
+        let again = Self::launch(Some(&self.basedir), self.port)?;
+        if again.url != self.url || again.api_key != self.api_key {
+            return Err(format!("restart moved the server: {} → {}", self.url, again.url));
+        }
+        // `again` shares our base directory: forget it without running its Drop.
+        std::mem::forget(again);
+        Ok(())
+    }
+
+    fn driver(&self) -> Result<OctoPrintDriver, DriverError> {
+        OctoPrintDriver::new(&self.url, &self.api_key)
+    }
+}
+
+impl Drop for OctoPrint {
+    fn drop(&mut self) {
+        let began = Instant::now();
+        self.stop(true);
+        eprintln!("stopped OctoPrint at {} in {:?}", self.url, began.elapsed());
+    }
+}
+
+async fn wait_for(
+    p: &dyn PrinterDriver,
+    what: &str,
+    pred: impl Fn(&PrinterStatus) -> bool,
+) -> Result<PrinterStatus, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    loop {
+        let s = p.status().await?;
+        if pred(&s) {
+            return Ok(s);
+        }
+        if start.elapsed() > STATE_WAIT {
+            return Err(format!("waited {STATE_WAIT:?} for {what}; last status {s:?}").into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[tokio::test]
+async fn octoprint_prints_with_pause_and_resume_to_completion() -> TestResult {
+    let began = Instant::now();
+    let server = OctoPrint::start()?;
+    let started_in = began.elapsed();
+    let p = server.driver()?;
+    let idle = p.status().await?;
+    assert_eq!(idle.state, PrinterState::Idle, "{idle:?}");
+
+    p.upload("tower.gcode", fixture()?).await?;
+    p.start("tower.gcode").await?;
+    let running = wait_for(&p, "the job to run", |s| s.state.busy()).await?;
+    assert_eq!(running.job.as_deref(), Some("tower.gcode"));
+    // The file waits for its bed and hot end (M190, M109): several seconds of heating.
+    let heating =
+        wait_for(&p, "heating", |s| s.state != PrinterState::Printing || s.progress > 0.2).await?;
+    assert_eq!(heating.state, PrinterState::Heating, "{heating:?}");
+    assert!(heating.tool.target > 0.0 || heating.bed.target > 0.0, "{heating:?}");
+
+    // Temperatures come from the virtual printer: the file waits for a 45 °C hot end.
+    let hot = wait_for(&p, "printing at temperature", |s| {
+        s.state == PrinterState::Printing && s.tool.target == 45.0 && s.progress > 0.05
+    })
+    .await?;
+    assert!(hot.tool.actual > 40.0, "{hot:?}");
+    assert_eq!(hot.bed.target, 35.0);
+
+    let later = wait_for(&p, "progress to advance", |s| s.progress > hot.progress + 0.05).await?;
+    assert!(later.elapsed >= hot.elapsed);
+
+    p.pause().await?;
+    let paused = wait_for(&p, "pause", |s| s.state == PrinterState::Paused).await?;
+    assert!(matches!(p.pause().await, Err(DriverError::Conflict { .. })));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = p.status().await?;
+    assert_eq!(still.state, PrinterState::Paused);
+    assert!(
+        still.progress - paused.progress < 0.01,
+        "progress moved while paused: {} → {}",
+        paused.progress,
+        still.progress
+    );
+
+    p.resume().await?;
+    assert!(matches!(p.resume().await, Err(DriverError::Conflict { .. })));
+    let resumed = wait_for(&p, "printing again", |s| {
+        s.state == PrinterState::Printing && s.progress > still.progress + 0.02
+    })
+    .await?;
+    assert_eq!(resumed.job.as_deref(), Some("tower.gcode"));
+
+    let done = wait_for(&p, "completion", |s| s.state == PrinterState::Finished).await?;
+    assert_eq!(done.job.as_deref(), Some("tower.gcode"));
+    assert_eq!(done.progress, 1.0);
+    // Finished stays reported (a part is on the bed) on later polls.
+    assert_eq!(p.status().await?.state, PrinterState::Finished);
+    eprintln!(
+        "octoprint print test: server up in {started_in:?}, whole test {:?}",
+        began.elapsed()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn octoprint_cancel_missing_file_and_bad_key() -> TestResult {
+    let began = Instant::now();
+    let server = OctoPrint::start()?;
+    let p = server.driver()?;
+
+    let wrong = OctoPrintDriver::new(&server.url, "0123456789ABCDEF0123456789ABCDEF")?;
+    assert!(matches!(wrong.status().await, Err(DriverError::AuthRejected { status: 403, .. })));
+    assert!(matches!(p.start("never-uploaded.gcode").await, Err(DriverError::UnknownFile { .. })));
+    assert!(matches!(p.pause().await, Err(DriverError::NoJob { .. })));
+    assert!(matches!(p.cancel().await, Err(DriverError::NoJob { .. })));
+
+    p.upload("tower.gcode", fixture()?).await?;
+    p.start("tower.gcode").await?;
+    wait_for(&p, "printing", |s| s.state == PrinterState::Printing && s.progress > 0.05).await?;
+    assert!(matches!(p.start("tower.gcode").await, Err(DriverError::Conflict { .. })));
+    p.cancel().await?;
+    let after = wait_for(&p, "idle after cancel", |s| s.state == PrinterState::Idle).await?;
+    assert_eq!(after.job, None);
+    assert!(matches!(p.cancel().await, Err(DriverError::NoJob { .. })));
+    eprintln!("octoprint cancel test: {:?}", began.elapsed());
+    Ok(())
+}
+
+#[tokio::test]
+async fn octoprint_restart_mid_job_is_reported_interrupted() -> TestResult {
+    let began = Instant::now();
+    let mut server = OctoPrint::start()?;
+    let p = server.driver()?;
+    p.upload("tower.gcode", fixture()?).await?;
+    p.start("tower.gcode").await?;
+    wait_for(&p, "printing", |s| s.state == PrinterState::Printing && s.progress > 0.1).await?;
+
+    server.stop(false);
+    // Down: reported offline promptly (never hanging), commands fail as unreachable.
+    let asked = Instant::now();
+    let down = p.status().await?;
+    assert!(asked.elapsed() < REQUEST_TIMEOUT, "status took {:?}", asked.elapsed());
+    assert_eq!(down.state, PrinterState::Offline, "{down:?}");
+    assert_eq!(down.job.as_deref(), Some("tower.gcode"));
+    assert!(matches!(p.pause().await, Err(DriverError::Unreachable { .. })));
+
+    let restart_began = Instant::now();
+    server.restart()?;
+    let restart_took = restart_began.elapsed();
+    let lost = wait_for(&p, "the job to be reported interrupted", |s| {
+        s.state == PrinterState::Interrupted
+    })
+    .await?;
+    assert_eq!(lost.job.as_deref(), Some("tower.gcode"));
+    assert!(lost.error.is_some());
+    // It stays interrupted until the engine decides; a reprint then runs normally.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(p.status().await?.state, PrinterState::Interrupted);
+    p.start("tower.gcode").await?;
+    let again = wait_for(&p, "the reprint to run", |s| {
+        s.state == PrinterState::Printing && s.progress > 0.05
+    })
+    .await?;
+    assert_eq!(again.job.as_deref(), Some("tower.gcode"));
+    p.cancel().await?;
+    eprintln!("octoprint restart test: restart {restart_took:?}, whole test {:?}", began.elapsed());
+    Ok(())
+}
+
+#[tokio::test]
+async fn octoprint_printer_fault_is_an_error_and_the_connection_comes_back() -> TestResult {
+    let began = Instant::now();
+    let server = OctoPrint::start()?;
+    let p = server.driver()?;
+    p.upload("tower.gcode", fixture()?).await?;
+    p.start("tower.gcode").await?;
+    wait_for(&p, "printing", |s| s.state == PrinterState::Printing && s.progress > 0.05).await?;
+
+    // The virtual printer's debug command makes its firmware halt as on a thermal runaway.
+    let http = reqwest::Client::new();
+    let sent = http
+        .post(format!("{}/api/printer/command", server.url))
+        .header("X-Api-Key", &server.api_key)
+        .json(&serde_json::json!({"command": "!!DEBUG:trigger_fatal_error_marlin"}))
+        .send()
+        .await?;
+    assert_eq!(sent.status().as_u16(), 204);
+    let fault = wait_for(&p, "the fault", |s| s.state == PrinterState::Error).await?;
+    let message = fault.error.clone().unwrap_or_default();
+    assert!(message.contains("Thermal Runaway"), "{fault:?}");
+    assert_eq!(fault.job.as_deref(), Some("tower.gcode"));
+
+    // The driver asks OctoPrint to reconnect; the printer comes back Operational.
+    let deadline = Instant::now() + STATE_WAIT;
+    loop {
+        p.status().await?;
+        let connection: serde_json::Value = http
+            .get(format!("{}/api/connection", server.url))
+            .header("X-Api-Key", &server.api_key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if connection["current"]["state"] == "Operational" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("printer never reconnected: {connection}").into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    // The faulted job keeps its error until an operator starts the next one.
+    let after = p.status().await?;
+    assert_eq!(after.state, PrinterState::Error, "{after:?}");
+    p.start("tower.gcode").await?;
+    wait_for(&p, "the next job", |s| s.state == PrinterState::Printing && s.progress > 0.02)
+        .await?;
+    p.cancel().await?;
+    eprintln!("octoprint fault test: {:?}", began.elapsed());
+    Ok(())
+}
