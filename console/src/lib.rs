@@ -4,4 +4,6 @@
 //! embedded default) or the HTTP client of a running `amspd`. It never opens the store or the
 //! swarm itself.
 
+pub mod cli;
+pub mod client;
 pub mod tui;

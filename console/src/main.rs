@@ -1,10 +1,11 @@
 //! `amsp`: the operator console and command-line client.
 
-mod cli;
+mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
 use amsp_console::tui::{self, source::ReplaySource, theme::Theme};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -16,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "amsp", version, about, long_about)]
 struct Cli {
+    #[command(flatten)]
+    node: NodeOpts,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -25,10 +28,24 @@ struct Cli {
 enum Command {
     /// Open the operator console (what `amsp` with no command does).
     Console(ConsoleArgs),
-    /// Check and repair 3D models (STL, OBJ, 3MF) before quoting or slicing.
-    Model(cli::model::ModelArgs),
+    /// Show the node's identity, addresses, peers, roles and version.
+    Status(JsonFlag),
+    /// List the node's connected peers.
+    Peers(JsonFlag),
+    /// Check and repair model files locally, or add, fetch and list the node's model packages.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Slice a model to G-code with time, material and cost estimates.
-    Slice(cli::slice::SliceArgs),
+    Slice(commands::slice::SliceArgs),
+}
+
+/// `amsp model`: local file commands and node package commands side by side.
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    #[command(flatten)]
+    File(commands::model::ModelCommand),
+    #[command(flatten)]
+    Node(ModelNodeCommand),
 }
 
 /// How to open the console.
@@ -64,12 +81,28 @@ fn exit_with(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Runs one command against the node named by `opts`.
+fn with_node<F>(make: F) -> ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime");
+    exit_with(runtime.and_then(|rt| rt.block_on(make)))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let node = &cli.node;
     match cli.command {
         None => exit_with(console(ConsoleArgs::default())),
         Some(Command::Console(args)) => exit_with(console(args)),
-        Some(Command::Model(args)) => cli::model::run(args),
-        Some(Command::Slice(args)) => cli::slice::run(args),
+        Some(Command::Status(j)) => with_node(node_cmds::status(node, j.json)),
+        Some(Command::Peers(j)) => with_node(node_cmds::peers(node, j.json)),
+        Some(Command::Model(ModelCommand::File(cmd))) => commands::model::run(cmd),
+        Some(Command::Model(ModelCommand::Node(cmd))) => with_node(node_cmds::model(node, &cmd)),
+        Some(Command::Slice(args)) => commands::slice::run(args),
     }
 }

@@ -15,9 +15,11 @@
 //! - [`config`]: settings from `amspd.toml` and flags.
 //! - [`engine`]: pricing, quote choice, reputation, the federation view and the print queue.
 //! - [`monitor`]: metrics and alert rules; [`security`]: accounts, tokens, audit log.
+//! - [`daemon`]: the `amspd` program (flags, config, node and API).
 
 pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod identity;
 pub mod monitor;

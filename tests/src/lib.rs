@@ -1,7 +1,8 @@
 //! Cross-crate scenarios for amsp. The scenarios live in `tests/`; this library holds what they
-//! share: locating the workspace's fixtures and built binaries.
+//! share: locating the workspace's fixtures and built binaries, and running real nodes.
 
 pub mod binaries;
+pub mod node_process;
 
 use std::path::PathBuf;
 

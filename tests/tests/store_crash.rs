@@ -1,6 +1,8 @@
 //! A node store killed with SIGKILL in the middle of a burst of writes keeps every write it
 //! acknowledged, and the file reopens consistently — twenty times over on the same file.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

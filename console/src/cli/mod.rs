@@ -1,4 +1,3 @@
-//! Command-line subcommands: each module parses its arguments and calls the libraries.
+//! The command-line commands of `amsp`, one module per group.
 
-pub mod model;
-pub mod slice;
+pub mod node_cmds;

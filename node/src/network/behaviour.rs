@@ -74,10 +74,14 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
         .map_err(|e| e.to_string())?;
     let mut gossipsub =
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_cfg)?;
-    gossipsub.with_peer_score(
-        gossipsub::PeerScoreParams::default(),
-        gossipsub::PeerScoreThresholds::default(),
-    )?;
+    // Many nodes on one host (tests, a print shop running several printer hosts behind one
+    // address) must not look like a Sybil attack: loopback is exempt from the same-IP penalty.
+    let mut score = gossipsub::PeerScoreParams::default();
+    score.ip_colocation_factor_whitelist.extend([
+        std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+    ]);
+    gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
     let rr_cfg = request_response::Config::default()
         .with_request_timeout(cfg.request_timeout)
         .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS);

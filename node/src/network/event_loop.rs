@@ -306,10 +306,8 @@ impl EventLoop {
                     self.emit(NetworkEvent::PeerConnected(peer_id));
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                if num_established == 0 {
-                    self.emit(NetworkEvent::PeerDisconnected(peer_id));
-                }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.emit(NetworkEvent::PeerDisconnected(peer_id))
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -344,23 +342,22 @@ impl EventLoop {
                 message,
             }) => self.on_gossip(propagation_source, &message_id, &message),
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
-                id, result, step, ..
+                id,
+                result: kad::QueryResult::GetProviders(res),
+                step,
+                ..
             }) => {
-                if let kad::QueryResult::GetProviders(res) = result {
-                    let finished = match res {
-                        Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
-                            if let Some((acc, _)) = self.pending_providers.get_mut(&id) {
-                                acc.extend(providers);
-                            }
-                            step.last
+                let finished = match res {
+                    Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
+                        if let Some((acc, _)) = self.pending_providers.get_mut(&id) {
+                            acc.extend(providers);
                         }
-                        Ok(kad::GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) | Err(_) => {
-                            true
-                        }
-                    };
-                    if finished && let Some((acc, reply)) = self.pending_providers.remove(&id) {
-                        let _ = reply.send(acc);
+                        step.last
                     }
+                    Ok(kad::GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) | Err(_) => true,
+                };
+                if finished && let Some((acc, reply)) = self.pending_providers.remove(&id) {
+                    let _ = reply.send(acc);
                 }
             }
             BehaviourEvent::Chunks(ev) => self.on_chunks_event(ev),

@@ -23,8 +23,8 @@ use crate::package::{self, ModelManifest, UnpackError};
 use crate::store::StoreError;
 
 /// Chunk requests in flight per fetch: enough to hide round trips and spread load over
-/// providers, few enough to bound the memory of replies waiting to be verified (× 4 MiB).
-pub const PARALLEL_REQUESTS: usize = 4;
+/// providers, few enough to bound the memory of replies waiting to be verified (8 × 4 MiB).
+pub const PARALLEL_REQUESTS: usize = 8;
 
 /// Why a model package could not be fetched.
 #[derive(Debug, thiserror::Error)]

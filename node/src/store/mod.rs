@@ -101,6 +101,9 @@ pub(crate) struct Command {
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
+/// A value stored under a 32-byte content id.
+pub type ContentKeyed = ([u8; 32], Vec<u8>);
+
 /// Handle to the node's store. Clone freely: all clones share one writer and one file.
 #[derive(Clone)]
 pub struct Store {
@@ -275,7 +278,7 @@ impl Store {
     }
 
     /// Every held manifest envelope with its content id.
-    pub fn manifests(&self) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+    pub fn manifests(&self) -> Result<Vec<ContentKeyed>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(tables::MANIFESTS).map_err(StoreError::db)?;
         let mut out = Vec::new();

@@ -11,19 +11,12 @@ use std::process::ExitCode;
 use amsp_mesh::check::{CheckReport, check};
 use amsp_mesh::format::{self, Format, LoadOptions, LoadedModel};
 use amsp_mesh::repair::{RepairActions, RepairError, repair_owned};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde::Serialize;
-
-/// Arguments of `amsp model`.
-#[derive(Debug, Args)]
-pub struct ModelArgs {
-    #[command(subcommand)]
-    command: ModelCommand,
-}
 
 /// The `amsp model` subcommands.
 #[derive(Debug, Subcommand)]
-enum ModelCommand {
+pub enum ModelCommand {
     /// Report a model's defects and whether it prints as it is.
     ///
     /// Exit status: 0 printable, 1 defects found, 2 the file cannot be read.
@@ -58,8 +51,8 @@ const EXIT_DEFECTS: u8 = 1;
 const EXIT_UNREADABLE: u8 = 2;
 
 /// Runs an `amsp model` subcommand and returns the process exit status.
-pub fn run(args: ModelArgs) -> ExitCode {
-    match args.command {
+pub fn run(command: ModelCommand) -> ExitCode {
+    match command {
         ModelCommand::Check { file, json } => run_check(&file, json),
         ModelCommand::Repair { file, output, json } => run_repair(&file, &output, json),
     }

@@ -1,4 +1,4 @@
-//! `amsp-store-burst`: writes to a node store as fast as it can and reports each acknowledged
+//! `test-store-burst`: writes to a node store as fast as it can and reports each acknowledged
 //! write on stdout, until killed.
 //!
 //! The crash tests run it, kill it with SIGKILL mid-burst, reopen the store and check that every
@@ -26,8 +26,17 @@ async fn main() -> anyhow::Result<()> {
     let dir: PathBuf = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
-        .ok_or_else(|| anyhow::anyhow!("usage: amsp-store-burst DATA_DIR"))?;
-    let store = Store::open(&dir)?;
+        .ok_or_else(|| anyhow::anyhow!("usage: test-store-burst DATA_DIR"))?;
+    // The test that just checked the file may still be closing it; wait for it briefly.
+    let mut opened = Store::open(&dir);
+    for _ in 0..100 {
+        if opened.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        opened = Store::open(&dir);
+    }
+    let store = opened?;
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let mut tasks = Vec::new();

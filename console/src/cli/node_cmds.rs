@@ -1,0 +1,192 @@
+//! `amsp status | peers | model add | model get | model ls`: commands that talk to a running
+//! node through its control API.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::client::NodeClient;
+
+/// How to reach the node (global flags).
+#[derive(Debug, Clone, Args)]
+pub struct NodeOpts {
+    /// Data directory of the node to talk to (reads its api.json). Default: $XDG_DATA_HOME/amsp.
+    #[arg(long, short = 'd', global = true, env = "AMSP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// URL of a node's control API, instead of --data-dir.
+    #[arg(long = "node", global = true, requires = "token_file")]
+    pub node_url: Option<String>,
+    /// File holding the API token, with --node.
+    #[arg(long, global = true)]
+    pub token_file: Option<PathBuf>,
+}
+
+impl NodeOpts {
+    /// The client these flags point at.
+    pub fn client(&self) -> anyhow::Result<NodeClient> {
+        if let (Some(url), Some(token)) = (&self.node_url, &self.token_file) {
+            return Ok(NodeClient::new(url, token)?);
+        }
+        let dir = match &self.data_dir {
+            Some(d) => d.clone(),
+            None => amsp_node::config::default_data_dir()?,
+        };
+        Ok(NodeClient::for_data_dir(&dir)?)
+    }
+}
+
+/// Output switch shared by the listing commands.
+#[derive(Debug, Clone, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amsp model …` commands served by the node.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ModelNodeCommand {
+    /// Package a model file (compress, encrypt to this node and --for peers, chunk) and store it.
+    Add {
+        /// The model file (STL, OBJ, 3MF, …).
+        file: PathBuf,
+        /// Also encrypt to this peer (repeatable); its profile must be known to the node.
+        #[arg(long = "for")]
+        for_peers: Vec<String>,
+        /// Licence terms recorded in the manifest.
+        #[arg(long)]
+        licence: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Fetch a model by content id (from any provider) and decrypt it.
+    Get {
+        /// The model's content id.
+        cid: String,
+        /// Where to write the model.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// List the model packages the node holds.
+    Ls {
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+fn print(
+    json: bool,
+    value: &serde_json::Value,
+    text: impl FnOnce(&serde_json::Value) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text(value));
+    }
+    Ok(())
+}
+
+fn list(v: &serde_json::Value, key: &str) -> String {
+    v[key]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
+/// `amsp status`.
+pub async fn status(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
+    let v = opts.client()?.status().await?;
+    print(json, &v, |v| {
+        format!(
+            "peer id     {}\nversion     {}\nroles       {}\nlistening   {}\nconnected   {}\nmodels      {}\norders      {}",
+            v["peer_id"].as_str().unwrap_or("?"),
+            v["version"].as_str().unwrap_or("?"),
+            list(v, "roles"),
+            list(v, "listen_addrs"),
+            list(v, "connected_peers"),
+            v["models"],
+            v["orders"],
+        )
+    })
+}
+
+/// `amsp peers`.
+pub async fn peers(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
+    let v = opts.client()?.peers().await?;
+    print(json, &v, |v| {
+        let rows: Vec<String> = v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| {
+                        format!(
+                            "{}  invalid={}",
+                            p["peer_id"].as_str().unwrap_or("?"),
+                            p["invalid_messages"]
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if rows.is_empty() { "no connected peers".into() } else { rows.join("\n") }
+    })
+}
+
+/// `amsp model add|get|ls`.
+pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        ModelNodeCommand::Add { file, for_peers, licence, json } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into());
+            let cid = client.add_model(&name, bytes, for_peers, licence.as_deref()).await?;
+            if json.json {
+                println!("{}", serde_json::json!({ "cid": cid }));
+            } else {
+                println!("{cid}");
+            }
+        }
+        ModelNodeCommand::Get { cid, output } => {
+            let bytes = client.get_model(cid).await.with_context(|| format!("model {cid}"))?;
+            std::fs::write(output, &bytes)
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!("wrote {} bytes to {}", bytes.len(), output.display());
+        }
+        ModelNodeCommand::Ls { json } => {
+            let v = client.models().await?;
+            print(json.json, &v, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|m| {
+                                format!(
+                                    "{}  {}  {} bytes  {}/{} chunks{}",
+                                    m["cid"].as_str().unwrap_or("?"),
+                                    m["manifest"]["name"].as_str().unwrap_or("?"),
+                                    m["manifest"]["size"],
+                                    m["chunks_held"],
+                                    m["manifest"]["chunks"].as_array().map_or(0, Vec::len),
+                                    if m["readable"].as_bool() == Some(true) {
+                                        ""
+                                    } else {
+                                        "  (not a recipient)"
+                                    }
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            })?;
+        }
+    }
+    Ok(())
+}

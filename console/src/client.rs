@@ -1,0 +1,191 @@
+//! The HTTP client of a running `amspd`: the console's and scripts' way to reach a node.
+//!
+//! A node writes `api.json` (URL and token file) into its data directory; [`NodeClient::for_data_dir`]
+//! reads it, so `amsp --data-dir DIR` reaches the node that owns DIR. `--node URL --token-file F`
+//! reaches any node.
+
+use std::path::{Path, PathBuf};
+
+use amsp_node::api::{API_FILE, AddReply, ApiInfo, CreateOrder, OrderReply, error::ErrorBody};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Why a call to the node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No `api.json`: the node for this data directory is not running (or never ran).
+    #[error("no node is running for {dir}: {API_FILE} is missing (start `amspd --data-dir {dir}`)")]
+    NoNode {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `api.json` is malformed.
+    #[error("{path} is not a valid API description: {reason}")]
+    BadApiFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The node could not be reached.
+    #[error("cannot reach the node at {url}: {source}")]
+    Unreachable {
+        /// The API URL.
+        url: String,
+        /// Why.
+        source: reqwest::Error,
+    },
+    /// The node answered with an error.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The node's error code (`not_a_recipient`, `not_found`, …).
+        code: String,
+        /// The node's message.
+        message: String,
+    },
+}
+
+/// A client for one node's control API.
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+fn read(path: &Path) -> Result<String, ClientError> {
+    std::fs::read_to_string(path)
+        .map_err(|source| ClientError::Read { path: path.to_path_buf(), source })
+}
+
+impl NodeClient {
+    /// The client of the node owning `dir` (reads `dir/api.json`).
+    pub fn for_data_dir(dir: &Path) -> Result<Self, ClientError> {
+        let path = dir.join(API_FILE);
+        if !path.exists() {
+            return Err(ClientError::NoNode { dir: dir.to_path_buf() });
+        }
+        let info: ApiInfo = serde_json::from_str(&read(&path)?)
+            .map_err(|e| ClientError::BadApiFile { path: path.clone(), reason: e.to_string() })?;
+        Self::new(&info.url, &info.token_file)
+    }
+
+    /// A client for the API at `url` with the token in `token_file`.
+    pub fn new(url: &str, token_file: &Path) -> Result<Self, ClientError> {
+        Ok(Self {
+            url: url.trim_end_matches('/').to_string(),
+            token: read(token_file)?.trim().to_string(),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let res = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        let err: ErrorBody = serde_json::from_str(&body).unwrap_or(ErrorBody {
+            error: status.canonical_reason().unwrap_or("error").to_lowercase().replace(' ', "_"),
+            message: body,
+        });
+        Err(ClientError::Api { status: status.as_u16(), code: err.error, message: err.message })
+    }
+
+    async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
+        let res = self.send(self.http.get(format!("{}{path}", self.url))).await?;
+        res.json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/status").await
+    }
+
+    /// `GET /v1/peers`.
+    pub async fn peers(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/peers").await
+    }
+
+    /// `GET /v1/models`.
+    pub async fn models(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/models").await
+    }
+
+    /// `GET /v1/orders`.
+    pub async fn orders(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/orders").await
+    }
+
+    /// `GET /v1/orders/{id}`.
+    pub async fn order(&self, id: &str) -> Result<Value, ClientError> {
+        self.get_json(&format!("/v1/orders/{id}")).await
+    }
+
+    /// Adds a model file encrypted to this node and `for_peers`; returns its content id.
+    pub async fn add_model(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        for_peers: &[String],
+        licence: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let mut query = vec![("name", name.to_string())];
+        if !for_peers.is_empty() {
+            query.push(("for", for_peers.join(",")));
+        }
+        if let Some(l) = licence {
+            query.push(("licence", l.to_string()));
+        }
+        let req = self.http.post(format!("{}/v1/models", self.url)).query(&query).body(bytes);
+        let reply: AddReply = self
+            .send(req)
+            .await?
+            .json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
+        Ok(reply.cid)
+    }
+
+    /// Fetches and decrypts a model.
+    pub async fn get_model(&self, cid: &str) -> Result<Vec<u8>, ClientError> {
+        let res = self.send(self.http.get(format!("{}/v1/models/{cid}", self.url))).await?;
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Starts an order (a request for quotes) for one model.
+    pub async fn create_order(&self, req: &CreateOrder) -> Result<String, ClientError> {
+        let res = self.send(self.http.post(format!("{}/v1/orders", self.url)).json(req)).await?;
+        let reply: OrderReply = res
+            .json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
+        Ok(reply.order)
+    }
+
+    /// Whether an error is the node saying "you may not read this".
+    pub fn is_forbidden(err: &ClientError) -> bool {
+        matches!(err, ClientError::Api { status, .. } if *status == StatusCode::FORBIDDEN.as_u16())
+    }
+}

@@ -1,0 +1,4 @@
+//! Command-line subcommands: each module parses its arguments and calls the libraries.
+
+pub mod model;
+pub mod slice;

@@ -1,0 +1,328 @@
+//! `bench-node`: the node's benchmarks, each against its anchor in the same run.
+//!
+//! - `commit N`: N durable order-event appends through the store's group commit (64 concurrent
+//!   writers) against N appends with one redb transaction (one fsync) per event, same disk.
+//! - `gossip NODES ROUNDS`: a federation of in-process nodes over loopback TCP; each round one
+//!   node publishes an announcement; prints p50/p99 of the time until every other node has
+//!   validated and delivered it.
+//! - `fetch MB`: node B fetches an MB-sized model package from node A over loopback (chunks
+//!   verified and stored), against age encryption alone of the same bytes; also model add.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use amsp_node::Node;
+use amsp_node::config::{NodeConfig, Overrides};
+use amsp_node::network::{self, NetworkConfig, NetworkEvent, Topic};
+use amsp_node::package::PackageMeta;
+use amsp_node::store::Store;
+use amsp_proto::id::{ContentId, OrderId, PartId};
+use amsp_proto::order::{Action, OrderLog, PartSpec};
+use amsp_proto::process::Material;
+use amsp_proto::requirements::PartRequirements;
+use anyhow::Context;
+use libp2p::identity::Keypair;
+use tokio::sync::mpsc;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn bench_commit(n: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&dir.path().join("group"))?;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    let writers = 64;
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (w..n).step_by(writers) {
+                let id = *blake3::hash(&(i as u64).to_le_bytes()).as_bytes();
+                store.insert_order_event([0; 16], id, vec![7; 300]).await?;
+            }
+            anyhow::Ok(())
+        }))
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let group = n as f64 / start.elapsed().as_secs_f64();
+
+    let path = dir.path().join("single.redb");
+    let db = redb::Database::create(&path)?;
+    let table: redb::TableDefinition<'_, &[u8; 32], &[u8]> =
+        redb::TableDefinition::new("order_events-0");
+    let single_n = n.min(2000);
+    let start = Instant::now();
+    for i in 0..single_n {
+        let id = *blake3::hash(&(i as u64).to_le_bytes()).as_bytes();
+        let txn = db.begin_write()?;
+        txn.open_table(table)?.insert(&id, [7u8; 300].as_slice())?;
+        txn.commit()?;
+    }
+    let single = single_n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "commit: group commit {group:.0} appends/s ({n} appends, {writers} writers); one commit per event {single:.0} appends/s ({single_n} appends); ratio {:.1}x",
+        group / single
+    );
+    Ok(())
+}
+
+fn announcement(author: &Keypair) -> anyhow::Result<Vec<u8>> {
+    let now = now_ms();
+    let mut log = OrderLog::new(OrderId::from_parts(now, rand::random()));
+    let action = Action::QuoteRequested {
+        parts: vec![PartSpec {
+            part: PartId::from_parts(now, rand::random()),
+            model: ContentId::of(b"bench"),
+            name: "part".into(),
+            requirements: PartRequirements::new(Material::new("pla"), 1),
+        }],
+    };
+    Ok(log.append(author, action, now, rand::random())?.to_bytes())
+}
+
+async fn bench_gossip(nodes: usize, rounds: usize) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<(ContentId, usize, Instant)>(nodes * 8);
+    let mut nets = Vec::new();
+    let mut addrs: Vec<String> = Vec::new();
+    for i in 0..nodes {
+        let mut cfg = NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
+            mdns: false,
+            ..NetworkConfig::default()
+        };
+        // Bootstrap from up to three earlier nodes chosen at random: a connected, sparse graph.
+        for _ in 0..3.min(i) {
+            let j = rand::random::<usize>() % i;
+            cfg.bootstrap.push(addrs[j].parse()?);
+        }
+        let (net, mut events) = network::spawn(Keypair::generate_ed25519(), cfg).await?;
+        let st = net.status().await.context("status")?;
+        addrs.push(format!("{}/p2p/{}", st.listen_addrs[0], net.peer_id()));
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let NetworkEvent::Gossip { envelope, .. } = ev {
+                    let _ = tx.send((envelope.id(), i, Instant::now())).await;
+                }
+            }
+        });
+        nets.push(net);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let author = Keypair::generate_ed25519();
+    let mut spreads = Vec::new();
+    for r in 0..rounds {
+        let from = r % nodes;
+        let msg = announcement(&author)?;
+        let id = amsp_proto::envelope::Envelope::from_bytes(&msg)?.id();
+        let start = Instant::now();
+        nets[from].publish(Topic::Orders, msg).await?;
+        let mut seen: HashMap<usize, Instant> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while seen.len() < nodes - 1 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((got, node, at))) if got == id => {
+                    seen.insert(node, at);
+                }
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        if seen.len() < nodes - 1 {
+            println!("gossip: round {r}: only {} of {} nodes reached", seen.len(), nodes - 1);
+            continue;
+        }
+        let last = seen.values().max().copied().unwrap_or(start);
+        spreads.push((last - start).as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    spreads.sort_by(f64::total_cmp);
+    println!(
+        "gossip: {nodes} nodes, {} rounds: time to reach every node p50 {:.1} ms, p99 {:.1} ms",
+        spreads.len(),
+        percentile(&spreads, 0.5),
+        percentile(&spreads, 0.99)
+    );
+    Ok(())
+}
+
+/// The anchor: `total` bytes copied over one plain libp2p stream (TCP + noise + yamux, the same
+/// transport the nodes use) between two fresh swarms; returns seconds.
+async fn plain_stream_copy(total: usize) -> anyhow::Result<f64> {
+    use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{StreamProtocol, noise, tcp, yamux};
+    const PROTO: StreamProtocol = StreamProtocol::new("/amsp-bench/copy/1");
+    let mk = || -> anyhow::Result<libp2p::Swarm<libp2p_stream::Behaviour>> {
+        Ok(libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(|_| libp2p_stream::Behaviour::new())?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build())
+    };
+    let mut a = mk()?;
+    let mut b = mk()?;
+    a.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = a.select_next_some().await {
+            break address;
+        }
+    };
+    let a_peer = *a.local_peer_id();
+    let mut incoming = a.behaviour().new_control().accept(PROTO)?;
+    let mut control = b.behaviour().new_control();
+    b.dial(addr.with(libp2p::multiaddr::Protocol::P2p(a_peer)))?;
+    tokio::spawn(async move {
+        loop {
+            a.select_next_some().await;
+        }
+    });
+    let (conn_tx, mut conn_rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::ConnectionEstablished { .. } = b.select_next_some().await {
+                let _ = conn_tx.try_send(());
+            }
+        }
+    });
+    conn_rx.recv().await.context("no connection")?;
+    let reader = tokio::spawn(async move {
+        let (_, mut s) = incoming.next().await.context("no stream")?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0usize;
+        loop {
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        anyhow::Ok((got, Instant::now()))
+    });
+    let chunk = vec![0x5Au8; 256 * 1024];
+    let start = Instant::now();
+    let mut s = control.open_stream(a_peer, PROTO).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut sent = 0;
+    while sent < total {
+        let n = chunk.len().min(total - sent);
+        s.write_all(&chunk[..n]).await?;
+        sent += n;
+    }
+    s.close().await?;
+    let (got, end) = reader.await??;
+    anyhow::ensure!(got == total, "stream copied {got} of {total} bytes");
+    Ok((end - start).as_secs_f64())
+}
+
+async fn start_node(dir: &std::path::Path, bootstrap: Vec<String>) -> anyhow::Result<Node> {
+    let mut cfg = NodeConfig::load(
+        dir,
+        Overrides {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            bootstrap,
+            no_mdns: true,
+            ..Overrides::default()
+        },
+    )?;
+    cfg.network.request_timeout = Duration::from_secs(60);
+    Ok(Node::start(cfg).await?)
+}
+
+async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bytes: Vec<u8> = {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..mb * 1_000_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let a = start_node(&dir.path().join("a"), Vec::new()).await?;
+    let st = a.status().await;
+    let a_addr = format!("{}/p2p/{}", st.listen_addrs[0], st.peer_id);
+    let b = start_node(&dir.path().join("b"), vec![a_addr]).await?;
+    while a.status().await.connected_peers.is_empty() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // profiles exchanged
+
+    let start = Instant::now();
+    let cid = a
+        .add_model(
+            bytes.clone(),
+            PackageMeta { name: "bench.bin".into(), ..PackageMeta::default() },
+            &[b.peer_id()],
+        )
+        .await?;
+    let add = start.elapsed().as_secs_f64();
+
+    let recipient = age::x25519::Identity::generate().to_public();
+    let start = Instant::now();
+    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?;
+    let mut out = Vec::with_capacity(bytes.len() + 1024);
+    let mut w = enc.wrap_output(&mut out)?;
+    std::io::Write::write_all(&mut w, &bytes)?;
+    w.finish()?;
+    let age_only = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    amsp_node::node::fetch::fetch(&b, cid).await?;
+    let fetch = start.elapsed().as_secs_f64();
+    let payload: usize = b
+        .models()?
+        .iter()
+        .find(|m| m.cid == cid.to_string())
+        .map_or(bytes.len(), |m| m.manifest.payload_size as usize);
+    let stream = plain_stream_copy(payload).await?;
+    let start = Instant::now();
+    let got = b.get_model(cid).await?;
+    let open = start.elapsed().as_secs_f64();
+    anyhow::ensure!(got == bytes, "fetched bytes differ");
+    let mbs = |s: f64| (mb as f64) / s;
+    println!(
+        "fetch: {mb} MB model: fetch (verify + store) {:.0} MB/s vs plain libp2p stream {:.0} MB/s ({:.2}x); decrypt + decompress {:.0} MB/s; model add {:.0} MB/s vs age alone {:.0} MB/s ({:.2}x)",
+        mbs(fetch),
+        mbs(stream),
+        stream / fetch,
+        mbs(open),
+        mbs(add),
+        mbs(age_only),
+        age_only / add
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    match args.first().map(String::as_str) {
+        Some("commit") => bench_commit(num(1, 20_000)).await,
+        Some("gossip") => bench_gossip(num(1, 20), num(2, 30)).await,
+        Some("fetch") => bench_fetch(num(1, 100)).await,
+        _ => anyhow::bail!("usage: bench-node commit [N] | gossip [NODES] [ROUNDS] | fetch [MB]"),
+    }
+}

@@ -1,0 +1,36 @@
+//! The node commands of `amsp` (`status`, `peers`, `model add|get|ls`) as the scenarios run
+//! them: the same command code as the console binary, built with this crate.
+
+use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
+use clap::{Parser, Subcommand};
+
+/// amsp node commands.
+#[derive(Debug, Parser)]
+#[command(name = "amsp")]
+struct Cli {
+    #[command(flatten)]
+    node: NodeOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the node's status.
+    Status(JsonFlag),
+    /// List connected peers.
+    Peers(JsonFlag),
+    /// Model packages.
+    #[command(subcommand)]
+    Model(ModelNodeCommand),
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Status(j) => node_cmds::status(&cli.node, j.json).await,
+        Command::Peers(j) => node_cmds::peers(&cli.node, j.json).await,
+        Command::Model(cmd) => node_cmds::model(&cli.node, cmd).await,
+    }
+}

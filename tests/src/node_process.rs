@@ -1,0 +1,114 @@
+//! Real `amspd` processes on 127.0.0.1 for scenarios, and the `amsp` CLI run against them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use amsp_console::client::NodeClient;
+
+use crate::binaries::binary;
+
+/// How long a node may take to start and write `api.json`.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `amspd`, killed when dropped.
+#[derive(Debug)]
+pub struct NodeProcess {
+    child: Child,
+    /// Its data directory.
+    pub dir: PathBuf,
+    /// Its peer id.
+    pub peer_id: String,
+    /// A client for its API.
+    pub client: NodeClient,
+}
+
+impl NodeProcess {
+    /// Starts `amspd` in `dir` listening on a free loopback TCP port, with mDNS off and the
+    /// given bootstrap addresses.
+    pub async fn start(dir: &Path, bootstrap: &[String]) -> Self {
+        let api_file = dir.join(amsp_node::api::API_FILE);
+        let _ = std::fs::remove_file(&api_file);
+        let mut cmd = Command::new(binary("amspd"));
+        cmd.arg("--data-dir").arg(dir).args([
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+            "--no-mdns",
+        ]);
+        for b in bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
+        let child = cmd
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn amspd");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !api_file.exists() {
+            assert!(Instant::now() < deadline, "amspd in {} did not start", dir.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let client = NodeClient::for_data_dir(dir).expect("client");
+        let status = client.status().await.expect("status");
+        let peer_id = status["peer_id"].as_str().expect("peer id").to_string();
+        Self { child, dir: dir.to_path_buf(), peer_id, client }
+    }
+
+    /// The multiaddr others bootstrap from (`/ip4/127.0.0.1/tcp/PORT/p2p/ID`).
+    pub async fn addr(&self) -> String {
+        let status = self.client.status().await.expect("status");
+        let listen = status["listen_addrs"][0].as_str().expect("a listen address");
+        format!("{listen}/p2p/{}", self.peer_id)
+    }
+
+    /// Peer ids this node is connected to.
+    pub async fn connected(&self) -> Vec<String> {
+        let status = self.client.status().await.expect("status");
+        status["connected_peers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Runs `amsp --data-dir DIR ARGS…`.
+    pub fn amsp(&self, args: &[&str]) -> Output {
+        Command::new(binary("amsp"))
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(args)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("run amsp")
+    }
+
+    /// Stops the node with SIGKILL and waits for it.
+    pub fn kill(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.clone()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true or `timeout` passes; panics naming `what`.
+pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,120 @@
+//! A gossip announcement reaches every node of a 20-node federation on loopback (in-process
+//! swarms over real TCP), passing each node's validation on the way.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use amsp_node::network::{self, NetworkConfig, NetworkEvent, Topic};
+use amsp_proto::id::{ContentId, OrderId, PartId};
+use amsp_proto::order::{Action, OrderLog, PartSpec};
+use amsp_proto::process::Material;
+use amsp_proto::requirements::PartRequirements;
+use libp2p::identity::Keypair;
+use tokio::sync::mpsc;
+
+const NODES: usize = 20;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A signed order announcement, as a customer's node would gossip it.
+pub fn announcement(author: &Keypair) -> Vec<u8> {
+    let now = now_ms();
+    let mut log = OrderLog::new(OrderId::from_parts(now, rand::random()));
+    let action = Action::QuoteRequested {
+        parts: vec![PartSpec {
+            part: PartId::from_parts(now, rand::random()),
+            model: ContentId::of(b"a model"),
+            name: "bracket".into(),
+            requirements: PartRequirements::new(Material::new("pla"), 1),
+        }],
+    };
+    log.append(author, action, now, rand::random()).unwrap().to_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announcement_reaches_all_twenty_nodes() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let (got_tx, mut got_rx) = mpsc::channel::<usize>(NODES * 4);
+    let mut nets = Vec::new();
+    let mut addrs: Vec<String> = Vec::new();
+    for i in 0..NODES {
+        let mut cfg = NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            mdns: false,
+            ..NetworkConfig::default()
+        };
+        // Each node bootstraps from the first node and its predecessor.
+        for j in [0, i.saturating_sub(1)] {
+            if j < i {
+                cfg.bootstrap.push(addrs[j].parse().unwrap());
+            }
+        }
+        cfg.bootstrap.dedup();
+        let (net, mut events) = network::spawn(Keypair::generate_ed25519(), cfg).await.unwrap();
+        let status = net.status().await.unwrap();
+        addrs.push(format!("{}/p2p/{}", status.listen_addrs[0], net.peer_id()));
+        let tx = got_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let NetworkEvent::Gossip { topic: Topic::Orders, .. } = ev {
+                    let _ = tx.send(i).await;
+                }
+            }
+        });
+        nets.push(net);
+    }
+    // Wait until every node is connected, then give gossipsub a few heartbeats to graft meshes.
+    for _ in 0..200 {
+        let mut all = true;
+        for n in &nets {
+            all &= !n.peers().await.is_empty();
+        }
+        if all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let author = Keypair::generate_ed25519();
+    let msg = announcement(&author);
+    let mut published = false;
+    for _ in 0..50 {
+        if nets[NODES - 1].publish(Topic::Orders, msg.clone()).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "the publisher never had gossip peers");
+    let mut reached = HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while reached.len() < NODES - 1 {
+        match tokio::time::timeout_at(deadline, got_rx.recv()).await {
+            Ok(Some(i)) => {
+                reached.insert(i);
+            }
+            _ => break,
+        }
+    }
+    let missing: Vec<usize> = (0..NODES - 1).filter(|i| !reached.contains(i)).collect();
+    if !missing.is_empty() {
+        for (i, n) in nets.iter().enumerate() {
+            let st = n.status().await.unwrap();
+            eprintln!(
+                "node {i}: {} peers, {} invalid",
+                st.connected_peers.len(),
+                st.invalid_messages
+            );
+        }
+    }
+    assert!(missing.is_empty(), "nodes {missing:?} never received the announcement");
+    assert!(!reached.contains(&(NODES - 1)), "the publisher does not deliver to itself");
+}
