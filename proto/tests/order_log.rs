@@ -1,6 +1,9 @@
 //! Order logs: convergence, authorship and stage rules, forgery — as property tests over
 //! randomly generated order histories.
 
+// Test helpers outside #[test] functions unwrap what the scripted histories guarantee.
+#![allow(clippy::unwrap_used)]
+
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
 use amsp_proto::order::{Action, OrderError, OrderLog, PartSpec, RuleViolation, Stage};
@@ -135,13 +138,16 @@ fn plan() -> impl Strategy<Value = Plan> {
         )
 }
 
+/// One scripted event of a history.
+type Step<'a> = Box<dyn Fn(&mut Writer) -> Result<Envelope, OrderError> + 'a>;
+
 /// Plays a valid history following `plan`, stopping after `plan.steps` events.
 fn play(cast: &Cast, plan: &Plan) -> Writer {
     let order = OrderId::from_parts(T0, [plan.seed; 10]);
     let mut w = Writer::new(order);
     let specs = parts(plan.n_parts);
     let ids: Vec<PartId> = specs.iter().map(|p| p.part).collect();
-    let mut script: Vec<Box<dyn Fn(&mut Writer) -> Result<Envelope, OrderError> + '_>> = Vec::new();
+    let mut script: Vec<Step<'_>> = Vec::new();
     let c = &cast.customer;
     script.push(Box::new(move |w| w.push(c, Action::QuoteRequested { parts: specs.clone() })));
     script.push(Box::new(|w| w.push(&cast.centres[0], Action::Quoted(quote(0, u64::MAX)))));
