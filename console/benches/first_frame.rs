@@ -1,11 +1,12 @@
 //! Console start to first frame: the real `amsp` binary started in a real terminal (a private
 //! tmux server) on a recorded node of 10,000 jobs and 200 peers, timed until its first frame is
 //! on the screen. Includes process start, reading and decoding the recording, terminal set-up
-//! and the first draw; not an embedded node's start (the node client is not wired yet).
+//! and the first draw. Then the same for live nodes: `amsp console --data-dir FRESH` (starts an
+//! embedded node: identity created, store opened, network and API up, first snapshot read) and
+//! `amsp demo` (four nodes, four parts sliced, the console on a centre).
 //!
 //! `cargo bench -p amsp-console --bench first_frame` (needs tmux: `scripts/setup/tmux.sh`).
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -28,19 +29,15 @@ fn screen(socket: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One start: milliseconds from launching the binary until `marker` is on the screen.
-fn start_once(recording: &Path, marker: &str, run: usize) -> f64 {
+/// One start: milliseconds from launching `amsp ARGS` until `marker` is on the screen.
+fn start_once(args: &str, marker: &str, run: usize) -> f64 {
     let socket = format!("amsp-bench-{}-{run}", std::process::id());
     // A shell waits for a go signal so the timer does not include tmux's own start.
     let fifo_dir = tempfile::tempdir().expect("temp dir");
     let go = fifo_dir.path().join("go");
     assert!(Command::new("mkfifo").arg(&go).status().expect("mkfifo").success());
-    let command = format!(
-        "read _ < '{}'; exec '{}' console --replay '{}'",
-        go.display(),
-        env!("CARGO_BIN_EXE_amsp"),
-        recording.display()
-    );
+    let command =
+        format!("read _ < '{}'; exec '{}' {args}", go.display(), env!("CARGO_BIN_EXE_amsp"),);
     let ok = tmux(&socket, &["new-session", "-d", "-s", "b", "-x", "200", "-y", "60", &command])
         .status()
         .expect("tmux is installed (scripts/setup/tmux.sh)");
@@ -73,11 +70,40 @@ fn main() {
         let path = dir.path().join("node.json");
         let json = serde_json::to_vec(&snapshot).expect("fixtures serialise");
         std::fs::write(&path, &json).expect("write recording");
-        let mut times: Vec<f64> = (0..RUNS).map(|run| start_once(&path, marker, run)).collect();
+        let args = format!("console --replay '{}'", path.display());
+        let mut times: Vec<f64> = (0..RUNS).map(|run| start_once(&args, marker, run)).collect();
         times.sort_by(f64::total_cmp);
         println!(
             "| {name} | {:.1} MiB | {:.0} | {:.0} | {:.0} |",
             json.len() as f64 / (1024.0 * 1024.0),
+            times[RUNS / 2],
+            times[0],
+            times[RUNS - 1]
+        );
+    }
+    println!();
+    println!("| live node | until | median ms | min ms | max ms |");
+    println!("|---|---|---|---|---|");
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|run| {
+            // A fresh data directory each time: the node creates its identity and store.
+            let data = dir.path().join(format!("node-{run}"));
+            let args = format!("console --data-dir '{}'", data.display());
+            start_once(&args, "amsp node", run)
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "| embedded node, fresh data dir | header shows the node | {:.0} | {:.0} | {:.0} |",
+        times[RUNS / 2],
+        times[0],
+        times[RUNS - 1]
+    );
+    for (what, marker) in [("centre shown", "Fabrik Nord"), ("first job printing", "printing")] {
+        let mut times: Vec<f64> = (0..RUNS).map(|run| start_once("demo", marker, run)).collect();
+        times.sort_by(f64::total_cmp);
+        println!(
+            "| `amsp demo` (4 nodes, 4 parts sliced) | {what} | {:.0} | {:.0} | {:.0} |",
             times[RUNS / 2],
             times[0],
             times[RUNS - 1]

@@ -139,6 +139,11 @@ impl NodeClient {
         self.get_json(&format!("/v1/orders/{id}")).await
     }
 
+    /// `GET /v1/events`: the open server-sent event stream, read with `Response::chunk`.
+    pub async fn events(&self) -> Result<reqwest::Response, ClientError> {
+        self.send(self.http.get(format!("{}/v1/events", self.url))).await
+    }
+
     /// Adds a model file encrypted to this node and `for_peers`; returns its content id.
     pub async fn add_model(
         &self,

@@ -6,4 +6,6 @@
 
 pub mod cli;
 pub mod client;
+pub mod demo;
+pub mod live;
 pub mod tui;

@@ -2,13 +2,12 @@
 
 mod commands;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use amsp_console::cli::live_cmds::{self, ConsoleArgs, DemoArgs};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
-use amsp_console::tui::{self, source::ReplaySource, theme::Theme};
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 /// The amsp console and command-line client.
 ///
@@ -28,6 +27,9 @@ struct Cli {
 enum Command {
     /// Open the operator console (what `amsp` with no command does).
     Console(ConsoleArgs),
+    /// Start a small federation in this process (a user, a designer, two centres with simulated
+    /// printers) and open the console on a centre.
+    Demo(DemoArgs),
     /// Show the node's identity, addresses, peers, roles and version.
     Status(JsonFlag),
     /// List the node's connected peers.
@@ -46,28 +48,6 @@ enum ModelCommand {
     File(commands::model::ModelCommand),
     #[command(flatten)]
     Node(ModelNodeCommand),
-}
-
-/// How to open the console.
-#[derive(Debug, Default, Args)]
-struct ConsoleArgs {
-    /// Disable every action (pause, cancel, acknowledge…): for viewers.
-    #[arg(long)]
-    read_only: bool,
-    /// Show a recorded node snapshot (JSON) instead of a live node.
-    #[arg(long, value_name = "FILE")]
-    replay: Option<PathBuf>,
-}
-
-fn console(args: ConsoleArgs) -> anyhow::Result<()> {
-    let options = tui::Options { read_only: args.read_only, theme: Theme::from_env() };
-    let Some(path) = args.replay else {
-        anyhow::bail!("no node client is available yet; open a recording with --replay FILE");
-    };
-    let source = ReplaySource::load(&path)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(tui::run(source, options))?;
-    Ok(())
 }
 
 /// Runs a command that reports failure as an error, exiting 1 with its message.
@@ -97,8 +77,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let node = &cli.node;
     match cli.command {
-        None => exit_with(console(ConsoleArgs::default())),
-        Some(Command::Console(args)) => exit_with(console(args)),
+        None => exit_with(live_cmds::console(node, ConsoleArgs::default())),
+        Some(Command::Console(args)) => exit_with(live_cmds::console(node, args)),
+        Some(Command::Demo(args)) => exit_with(live_cmds::demo(args)),
         Some(Command::Status(j)) => with_node(node_cmds::status(node, j.json)),
         Some(Command::Peers(j)) => with_node(node_cmds::peers(node, j.json)),
         Some(Command::Model(ModelCommand::File(cmd))) => commands::model::run(cmd),

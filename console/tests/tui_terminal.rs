@@ -2,84 +2,17 @@
 //! keys and read back from the screen; and a console whose source panics, to show the terminal
 //! is restored. Needs tmux (`scripts/setup/tmux.sh` installs it).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use amsp_console::tui::model::{Snapshot, Update};
 use amsp_console::tui::source::{Action, NodeSource, SourceError};
 use amsp_console::tui::theme::Theme;
 use amsp_console::tui::{self, RunError, fixtures};
+use common::{Tmux, shell_quote};
 use tokio::sync::mpsc;
 
-/// How long to wait for the screen to show something before failing.
-const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A tmux server of our own (its own socket), killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, command: &str) -> Tmux {
-        let socket = format!("amsp-test-{}-{name}", std::process::id());
-        let tmux = Tmux { socket };
-        let status = tmux
-            .cmd(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command])
-            .status()
-            .expect("tmux is installed (scripts/setup/tmux.sh)");
-        assert!(status.success(), "tmux new-session failed");
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-L").arg(&self.socket).args(args);
-        c.env_remove("TMUX");
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self.cmd(&["capture-pane", "-p", "-t", "t"]).output().expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn alternate_screen(&self) -> bool {
-        let out = self
-            .cmd(&["display-message", "-p", "-t", "t", "#{alternate_on}"])
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status().expect("tmux runs").success());
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(start.elapsed() < SCREEN_TIMEOUT, "waited for {text:?}; screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
-fn shell_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
-}
+mod common;
 
 #[test]
 fn amsp_console_switches_views_with_keys_and_restores_the_terminal() {

@@ -114,6 +114,8 @@ pub enum OrderOpError {
 pub struct Status {
     /// This node.
     pub peer_id: String,
+    /// The name shown to other participants (and in the console's header).
+    pub display_name: String,
     /// Its age recipient.
     pub age_recipient: String,
     /// Bound listen addresses.
@@ -273,6 +275,7 @@ impl Node {
         let orders = self.orders().ids().len();
         Status {
             peer_id: self.peer_id().to_string(),
+            display_name: self.inner.config.display_name.clone(),
             age_recipient: self.inner.identity.age_recipient().to_string(),
             listen_addrs: net.as_ref().map(|n| n.listen_addrs.clone()).unwrap_or_default(),
             connected_peers: net.as_ref().map(|n| n.connected_peers.clone()).unwrap_or_default(),

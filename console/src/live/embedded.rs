@@ -1,0 +1,180 @@
+//! The console's source over a node running in the same process.
+//!
+//! The node's answers (status, peers, models, order logs, profiles) are read directly, with no
+//! HTTP in between; its event stream feeds the Log view. A refresh task re-reads the node a few
+//! times a second and hands the console a fresh snapshot; the task, never the draw loop, waits on
+//! the node.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use amsp_node::Node;
+use amsp_node::node::events::NodeEvent;
+use amsp_proto::envelope::Envelope;
+use amsp_proto::profile::Profile;
+use amsp_proto::{OrderId, PeerId};
+use tokio::sync::{broadcast, mpsc};
+
+use super::report::{NodeReport, ORDERS_SHOWN, PeerName, short};
+use super::workshop::{LogRing, Workshop, WorkshopView, merge_logs};
+use crate::tui::model::{Level, Snapshot, Update};
+use crate::tui::source::{Action, NodeSource, SourceError, UPDATE_QUEUE};
+
+/// How often the console's view of a live node is refreshed: fast enough that progress bars
+/// move smoothly, slow enough that reading the node costs little.
+pub const REFRESH: Duration = Duration::from_millis(500);
+
+/// A source over an in-process [`Node`] and, when it drives printers, its [`Workshop`].
+#[derive(Clone)]
+pub struct EmbeddedSource {
+    node: Node,
+    workshop: Option<Arc<dyn Workshop>>,
+    log: LogRing,
+    started: Instant,
+}
+
+/// One node event as a log line: (level, text).
+pub fn describe(ev: &NodeEvent) -> (Level, String) {
+    match ev {
+        NodeEvent::PeerConnected { peer } => {
+            (Level::Info, format!("peer {} connected", short(peer)))
+        }
+        NodeEvent::PeerDisconnected { peer } => {
+            (Level::Warn, format!("peer {} disconnected", short(peer)))
+        }
+        NodeEvent::ProfileLearned { peer, name } => {
+            (Level::Info, format!("learned profile of {} ({name})", short(peer)))
+        }
+        NodeEvent::ModelAdded { cid } => (Level::Info, format!("model {} added", short(cid))),
+        NodeEvent::ModelFetched { cid, chunks_fetched } => {
+            (Level::Info, format!("model {} fetched ({chunks_fetched} chunks)", short(cid)))
+        }
+        NodeEvent::OrderEvent { order, action, .. } => {
+            (Level::Info, format!("order {}: {action}", short(order)))
+        }
+        NodeEvent::Gossip { topic, author, kind, .. } => {
+            (Level::Debug, format!("gossip {topic}: {kind} from {}", short(author)))
+        }
+        NodeEvent::Rejected { peer, reason } => {
+            (Level::Warn, format!("refused data from {}: {reason}", short(peer)))
+        }
+    }
+}
+
+impl EmbeddedSource {
+    /// A source over `node`, with the printers of `workshop` if it has any. Must be called
+    /// inside a tokio runtime: it starts the task that copies node events into the log.
+    pub fn new(node: Node, workshop: Option<Arc<dyn Workshop>>) -> Self {
+        let log = LogRing::default();
+        let mut events = node.subscribe();
+        let ring = log.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(ev) => {
+                        let (level, text) = describe(&ev);
+                        ring.push(level, "amsp_node", text);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        ring.push(Level::Warn, "amsp_console", format!("{n} node events missed"));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Self { node, workshop, log, started: Instant::now() }
+    }
+
+    /// The node this source shows.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Names and roles of every peer whose signed profile the node holds.
+    fn names(&self) -> HashMap<PeerId, PeerName> {
+        let mut names = HashMap::new();
+        for bytes in self.node.store().profiles().unwrap_or_default() {
+            let Ok(env) = Envelope::from_bytes(&bytes) else { continue };
+            let (Ok(author), Ok(profile)) = (env.author(), env.decode_body::<Profile>()) else {
+                continue;
+            };
+            names.insert(author, PeerName { name: profile.display_name, roles: profile.roles });
+        }
+        names
+    }
+
+    /// Reads the node now.
+    pub async fn report(&self) -> Result<NodeReport, SourceError> {
+        let unreachable = |e: String| SourceError::Unreachable {
+            endpoint: "in-process node".to_owned(),
+            reason: e,
+        };
+        let status = serde_json::to_value(self.node.status().await)
+            .map_err(|e| unreachable(e.to_string()))?;
+        let peers = serde_json::to_value(self.node.peers().await)
+            .map_err(|e| unreachable(e.to_string()))?;
+        let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
+        let models = serde_json::to_value(models).map_err(|e| unreachable(e.to_string()))?;
+        let mut ids: Vec<OrderId> =
+            self.node.order_list().iter().filter_map(|o| o.order.parse().ok()).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.truncate(ORDERS_SHOWN);
+        let orders = ids.into_iter().filter_map(|id| Some((id, self.node.order(&id)?))).collect();
+        Ok(NodeReport {
+            status,
+            peers,
+            models,
+            orders,
+            names: self.names(),
+            uptime_s: self.started.elapsed().as_secs(),
+            now_ms: amsp_node::node::now_ms(),
+        })
+    }
+}
+
+impl NodeSource for EmbeddedSource {
+    async fn snapshot(&self) -> Result<Snapshot, SourceError> {
+        let report = self.report().await?;
+        let mut floor =
+            self.workshop.as_ref().map(|w| w.view()).unwrap_or_else(WorkshopView::default);
+        floor.log = merge_logs(self.log.lines(), std::mem::take(&mut floor.log));
+        Ok(report.to_snapshot(floor))
+    }
+
+    async fn subscribe(&self) -> Result<mpsc::Receiver<Update>, SourceError> {
+        let (tx, rx) = mpsc::channel(UPDATE_QUEUE);
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let update = match me.snapshot().await {
+                    Ok(s) => Update::Resync(Box::new(s)),
+                    Err(e) => Update::Health(crate::tui::model::Health::Down(e.to_string())),
+                };
+                // A full queue means the screen has not caught up; the next refresh replaces
+                // this one anyway.
+                match tx.try_send(update) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn act(&self, action: Action) -> Result<(), SourceError> {
+        let verb = action.verb();
+        let subject = action.subject();
+        let Some(workshop) = &self.workshop else {
+            return Err(SourceError::Refused {
+                verb,
+                subject,
+                reason: "this node drives no printers".to_owned(),
+            });
+        };
+        workshop.act(action).await.map_err(|reason| SourceError::Refused { verb, subject, reason })
+    }
+}

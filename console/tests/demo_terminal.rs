@@ -1,0 +1,45 @@
+//! End-to-end: `amsp demo` in a real terminal (a private tmux server). The demo's federation
+//! starts in the process, the console opens on the centre Fabrik Nord, jobs reach its printers,
+//! the views switch with keys, and `q` leaves the terminal as it was. Needs tmux
+//! (`scripts/setup/tmux.sh` installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use common::{Tmux, shell_quote};
+
+mod common;
+
+#[test]
+fn amsp_demo_shows_the_centre_working_and_quits_cleanly() {
+    let amsp = PathBuf::from(env!("CARGO_BIN_EXE_amsp"));
+    let command = format!(
+        "{} demo --speed 600; echo \"EXITED $?\"; stty -a; echo STTY-DONE; sleep 60",
+        shell_quote(&amsp)
+    );
+    let tmux = Tmux::start("demo", &command);
+    let screen = tmux.wait_for("Fabrik Nord");
+    assert!(tmux.alternate_screen(), "{screen}");
+    // Orders from the user reach the centre and become jobs on its printers.
+    tmux.wait_for("mk3s-");
+    let screen = tmux.wait_for("printing");
+    assert!(screen.contains("Jobs ("), "{screen}");
+
+    tmux.keys(&["2"]);
+    tmux.wait_for("Printers (4)");
+    tmux.wait_for("mk4-1");
+    tmux.keys(&["3"]);
+    let screen = tmux.wait_for("Orders (");
+    assert!(screen.contains("Ada Lovelace"), "the user's orders are not shown:\n{screen}");
+    tmux.keys(&[":", "network", "Enter"]);
+    let screen = tmux.wait_for("Network (3)");
+    assert!(screen.contains("Werkstatt Süd") || screen.contains("Studio Kern"), "{screen}");
+    tmux.keys(&["5"]);
+    tmux.wait_for("xyz-cube.stl");
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED 0");
+    let screen = tmux.wait_for("STTY-DONE");
+    assert!(!tmux.alternate_screen(), "still on the alternate screen:\n{screen}");
+    assert!(screen.contains(" icanon") && screen.contains(" echo"), "raw mode left on:\n{screen}");
+}
