@@ -29,11 +29,13 @@ fn amsp_demo_shows_the_centre_working_and_quits_cleanly() {
     tmux.wait_for("Printers (4)");
     tmux.wait_for("mk4-1");
     tmux.keys(&["3"]);
-    let screen = tmux.wait_for("Orders (");
-    assert!(screen.contains("Ada Lovelace"), "the user's orders are not shown:\n{screen}");
+    // The customer column is narrow: the user's name shows cut short.
+    let screen = tmux.wait_for("Ada Lovela");
+    assert!(screen.contains("Orders ("), "{screen}");
+    assert!(screen.contains("quote_request"), "{screen}");
     tmux.keys(&[":", "network", "Enter"]);
-    let screen = tmux.wait_for("Network (3)");
-    assert!(screen.contains("Werkstatt Süd") || screen.contains("Studio Kern"), "{screen}");
+    tmux.wait_for("Network (3)");
+    tmux.wait_for("Studio Kern");
     tmux.keys(&["5"]);
     tmux.wait_for("xyz-cube.stl");
 

@@ -149,6 +149,11 @@ impl Floor {
         &self.parts
     }
 
+    /// Adds a line to the floor's log.
+    pub fn note(&self, level: Level, text: String) {
+        self.log.push(level, "amsp_node::farm", text);
+    }
+
     /// Totals since the floor started.
     pub fn counts(&self) -> FloorCounts {
         self.lock().counts
@@ -339,9 +344,9 @@ impl Floor {
                         station.printer.job = Some(e.job.id);
                         let gcode =
                             self.parts.get(e.part).map(|p| p.gcode.clone()).unwrap_or_default();
-                        let fault = if n % HEATER_FAULT_EVERY == 0 {
+                        let fault = if n.is_multiple_of(HEATER_FAULT_EVERY) {
                             Some((Fault::HeaterFault, 0.6))
-                        } else if n % RUNOUT_EVERY == 0 {
+                        } else if n.is_multiple_of(RUNOUT_EVERY) {
                             Some((Fault::FilamentRunout, 0.4))
                         } else {
                             None

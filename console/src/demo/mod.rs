@@ -31,6 +31,8 @@ use tokio::time::Instant;
 use floor::{Floor, FloorCounts};
 use parts::Part;
 
+use crate::tui::model::Level;
+
 /// Default speed-up of the simulated printers: a 20-minute print takes 10 seconds.
 pub const DEFAULT_SPEED: f64 = 120.0;
 
@@ -270,7 +272,7 @@ async fn publish(designer: &Node, readers: &[PeerId], parts: &[Part]) -> Vec<(Co
     for part in parts {
         let meta = PackageMeta {
             name: part.file.clone(),
-            format: String::new(),
+            format: part.file.rsplit('.').next().unwrap_or_default().to_owned(),
             licence: Some("CC-BY-4.0".into()),
         };
         for attempt in 0..50 {
@@ -290,6 +292,7 @@ async fn publish(designer: &Node, readers: &[PeerId], parts: &[Part]) -> Vec<(Co
 /// A centre takes every `count`th new order (by its id) onto its floor.
 async fn intake(node: Node, floor: Arc<Floor>, index: usize, count: usize) {
     let mut seen: HashSet<OrderId> = HashSet::new();
+    let mut fetched: HashSet<ContentId> = HashSet::new();
     let mut tick = tokio::time::interval(INTAKE_EVERY);
     loop {
         tick.tick().await;
@@ -311,6 +314,23 @@ async fn intake(node: Node, floor: Arc<Floor>, index: usize, count: usize) {
                 let Some(i) = floor.parts().iter().position(|p| p.name == part.name) else {
                     continue;
                 };
+                // The centre fetches and decrypts the customer's model before printing it.
+                if fetched.insert(part.model) {
+                    let node = node.clone();
+                    let floor = floor.clone();
+                    let cid = part.model;
+                    tokio::spawn(async move {
+                        match node.get_model(cid).await {
+                            Ok(bytes) => floor.note(
+                                Level::Info,
+                                format!("fetched model {cid} ({} bytes)", bytes.len()),
+                            ),
+                            Err(e) => {
+                                floor.note(Level::Warn, format!("cannot fetch model {cid}: {e}"))
+                            }
+                        }
+                    });
+                }
                 floor.submit(Some(id), i, part.requirements.quantity);
             }
         }

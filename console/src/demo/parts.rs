@@ -130,7 +130,7 @@ pub fn prepare() -> Result<Vec<Part>, PartsError> {
                 size_bytes: f.bytes.len() as u64,
                 triangles: loaded.mesh.triangles.len() as u64,
                 size_mm: [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]],
-                catalogue: true,
+                catalogue: false,
                 check: Some(CheckReport {
                     printable: true,
                     findings: Vec::new(),

@@ -17,7 +17,7 @@ use amsp_proto::{OrderId, PeerId};
 use tokio::sync::{broadcast, mpsc};
 
 use super::report::{NodeReport, ORDERS_SHOWN, PeerName, short};
-use super::workshop::{LogRing, Workshop, WorkshopView, merge_logs};
+use super::workshop::{LogRing, Workshop, merge_logs};
 use crate::tui::model::{Level, Snapshot, Update};
 use crate::tui::source::{Action, NodeSource, SourceError, UPDATE_QUEUE};
 
@@ -136,8 +136,7 @@ impl EmbeddedSource {
 impl NodeSource for EmbeddedSource {
     async fn snapshot(&self) -> Result<Snapshot, SourceError> {
         let report = self.report().await?;
-        let mut floor =
-            self.workshop.as_ref().map(|w| w.view()).unwrap_or_else(WorkshopView::default);
+        let mut floor = self.workshop.as_ref().map(|w| w.view()).unwrap_or_default();
         floor.log = merge_logs(self.log.lines(), std::mem::take(&mut floor.log));
         Ok(report.to_snapshot(floor))
     }

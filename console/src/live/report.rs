@@ -184,6 +184,13 @@ impl NodeReport {
                 Some(m) => {
                     m.preview = extra.preview;
                     m.check = extra.check;
+                    if m.triangles == 0 {
+                        m.triangles = extra.triangles;
+                        m.size_mm = extra.size_mm;
+                    }
+                    if m.format.is_empty() {
+                        m.format = extra.format;
+                    }
                 }
                 None => models.push(extra),
             }
