@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
+use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
 use amsp_console::tui::{self, source::ReplaySource, theme::Theme};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +38,14 @@ enum Command {
     Model(ModelCommand),
     /// Slice a model to G-code with time, material and cost estimates.
     Slice(commands::slice::SliceArgs),
+    /// Order parts: ask for quotes, place, follow, ship, deliver, review.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// The federation's live capacity, or this centre's as an Open Know-Where record.
+    Capacity(CapacityArgs),
+    /// Print licences: issue (designer) and keep (customer).
+    #[command(subcommand)]
+    Licence(LicenceCommand),
 }
 
 /// `amsp model`: local file commands and node package commands side by side.
@@ -104,5 +113,8 @@ fn main() -> ExitCode {
         Some(Command::Model(ModelCommand::File(cmd))) => commands::model::run(cmd),
         Some(Command::Model(ModelCommand::Node(cmd))) => with_node(node_cmds::model(node, &cmd)),
         Some(Command::Slice(args)) => commands::slice::run(args),
+        Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
+        Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
+        Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
     }
 }

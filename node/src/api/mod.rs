@@ -17,6 +17,7 @@
 
 mod auth;
 pub mod error;
+pub mod orders;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -100,6 +101,7 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/orders", get(orders).post(create_order))
         .route("/v1/orders/{id}", get(order))
         .route("/v1/events", get(events))
+        .merge(orders::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(token, auth::require_token))
         .with_state(node)

@@ -5,8 +5,11 @@
 //! store, loads its order logs, signs its profile, starts the network and a service task that
 //! answers peers (see [`service`]).
 
+mod centre;
 pub mod events;
+pub mod farm_link;
 pub mod fetch;
+pub mod market;
 pub mod orders;
 mod service;
 
@@ -168,6 +171,7 @@ pub(crate) struct Inner {
     profile: Vec<u8>,
     orders: Mutex<Orders>,
     events: broadcast::Sender<NodeEvent>,
+    market: market::Market,
 }
 
 /// Handle to a running node. Clone freely.
@@ -217,6 +221,7 @@ impl Node {
         let (network, net_events) =
             network::spawn(identity.keypair().clone(), config.network.clone()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let market = market::Market::load(&config.data_dir);
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -226,9 +231,11 @@ impl Node {
                 profile,
                 orders: Mutex::new(orders),
                 events,
+                market,
             }),
         };
         tokio::spawn(service::run(node.clone(), net_events));
+        centre::start(&node);
         Ok(node)
     }
 

@@ -1,7 +1,8 @@
-//! The node commands of `amsp` (`status`, `peers`, `model add|get|ls`) as the scenarios run
+//! The node commands of `amsp` (`status`, `peers`, `model add|get|ls`, `order`, `capacity`, `licence`) as the scenarios run
 //! them: the same command code as the console binary, built with this crate.
 
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
+use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
 use clap::{Parser, Subcommand};
 
 /// amsp node commands.
@@ -23,6 +24,14 @@ enum Command {
     /// Model packages.
     #[command(subcommand)]
     Model(ModelNodeCommand),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Capacity.
+    Capacity(CapacityArgs),
+    /// Licences.
+    #[command(subcommand)]
+    Licence(LicenceCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -32,5 +41,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Status(j) => node_cmds::status(&cli.node, j.json).await,
         Command::Peers(j) => node_cmds::peers(&cli.node, j.json).await,
         Command::Model(cmd) => node_cmds::model(&cli.node, cmd).await,
+        Command::Order(cmd) => order_cmds::order(&cli.node, cmd).await,
+        Command::Capacity(args) => order_cmds::capacity(&cli.node, args).await,
+        Command::Licence(cmd) => order_cmds::licence(&cli.node, cmd).await,
     }
 }
