@@ -1,3 +1,4 @@
 //! The command-line commands of `amsp`, one module per group.
 
 pub mod node_cmds;
+pub mod ops_cmds;
