@@ -5,6 +5,7 @@
 //! reaches any node.
 
 mod orders;
+mod ops;
 
 use std::path::{Path, PathBuf};
 

@@ -20,14 +20,31 @@ use amsp_tests::node_process::{NodeProcess, wait_for};
 use libp2p::identity::Keypair;
 use serde_json::Value;
 
-/// Writes the settings of a node with `roles` (and a centre's printers) into `dir`.
-fn prepare(dir: &Path, roles: &[&str], centre: Option<&str>) {
+/// Writes the settings of a node with `roles` into `dir`; a centre gets its prices and one
+/// simulated printer stocking `material`, fast-forwarded and clearing its own bed.
+fn prepare(dir: &Path, roles: &[&str], centre: Option<(&str, &str)>) {
     std::fs::create_dir_all(dir).unwrap();
     let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
-    std::fs::write(dir.join("amspd.toml"), format!("roles = [{}]\n", roles.join(", "))).unwrap();
-    if let Some(c) = centre {
-        std::fs::write(dir.join("centre.toml"), c).unwrap();
+    let mut toml = format!("roles = [{}]\n", roles.join(", "));
+    if let Some((prices, material)) = centre {
+        std::fs::write(dir.join("centre.toml"), prices).unwrap();
+        toml.push_str(&format!(
+            r#"
+[farm]
+poll_ms = 100
+stagger_ms = 0
+
+[[printer]]
+name = "mk3s-{material}"
+auto_eject = true
+materials = ["{material}"]
+bed = {{ x_mm = 250, y_mm = 210, z_mm = 210 }}
+nozzle_mm = 0.4
+driver = {{ kind = "sim", time_scale = 5000 }}
+"#
+        ));
     }
+    std::fs::write(dir.join("amspd.toml"), toml).unwrap();
 }
 
 const CENTRE_PLA: &str = r#"
@@ -35,13 +52,8 @@ per_hour = 1.5
 setup = 2.0
 advertise_every_s = 2
 batch_window_ms = 1500
-time_scale = 5000
 [per_gram]
 pla = 0.04
-[[printer]]
-name = "mk3s-a"
-materials = ["pla"]
-build_volume_mm = [250, 210, 210]
 "#;
 
 const CENTRE_PETG: &str = r#"
@@ -49,13 +61,8 @@ per_hour = 2.5
 setup = 4.0
 advertise_every_s = 2
 batch_window_ms = 1500
-time_scale = 5000
 [per_gram]
 petg = 0.06
-[[printer]]
-name = "mk3s-b"
-materials = ["petg"]
-build_volume_mm = [250, 210, 210]
 "#;
 
 struct Federation {
@@ -68,8 +75,8 @@ struct Federation {
 async fn federation() -> Federation {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, u) = (tmp.path().join("pla"), tmp.path().join("petg"), tmp.path().join("user"));
-    prepare(&a, &["centre"], Some(CENTRE_PLA));
-    prepare(&b, &["centre"], Some(CENTRE_PETG));
+    prepare(&a, &["centre"], Some((CENTRE_PLA, "pla")));
+    prepare(&b, &["centre"], Some((CENTRE_PETG, "petg")));
     prepare(&u, &["user"], None);
     let pla = NodeProcess::start(&a, &[]).await;
     let pla_addr = pla.addr().await;

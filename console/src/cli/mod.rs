@@ -2,3 +2,4 @@
 
 pub mod node_cmds;
 pub mod order_cmds;
+pub mod ops_cmds;

@@ -65,11 +65,15 @@ fn default_volume() -> [f32; 3] {
 fn default_nozzle() -> f32 {
     0.4
 }
+/// The slicer profile of a printer that names none.
+pub const DEFAULT_PROFILE: &str = "prusa-mk3s";
+
 fn default_profile() -> String {
-    "prusa-mk3s".into()
+    DEFAULT_PROFILE.into()
 }
 
-/// A centre's settings (`DATA_DIR/centre.toml`): its printers, prices and rhythm.
+/// A centre's settings (`DATA_DIR/centre.toml`): prices and rhythm, and printers it can make
+/// things on besides those its print farm drives (the farm's printers take precedence).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CentreSettings {
@@ -106,9 +110,6 @@ pub struct CentreSettings {
     /// Work already booked outside amsp, seconds: added to every queue wait.
     #[serde(default)]
     pub booked_s: u64,
-    /// Simulated-printer speed-up for the centre's printers without a farm.
-    #[serde(default = "default_time_scale")]
-    pub time_scale: f64,
 }
 
 fn default_currency() -> String {
@@ -135,9 +136,6 @@ fn default_batch() -> u64 {
 fn default_layer() -> f64 {
     0.2
 }
-fn default_time_scale() -> f64 {
-    200.0
-}
 
 impl Default for CentreSettings {
     fn default() -> Self {
@@ -153,7 +151,6 @@ impl Default for CentreSettings {
             batch_window_ms: default_batch(),
             layer_height_mm: default_layer(),
             booked_s: 0,
-            time_scale: default_time_scale(),
         }
     }
 }

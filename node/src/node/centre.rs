@@ -22,9 +22,9 @@ use libp2p::PeerId;
 use tokio::sync::broadcast;
 
 use super::events::NodeEvent;
-use super::farm_link::{PlateJob, PlateJobEvent, PrintFarm, SimFarm};
 use super::{Node, now_ms};
-use crate::engine::centre::{self as rules, CentreSettings};
+use crate::engine::centre::{self as rules, CentrePrinter, CentreSettings};
+use crate::farm::{FarmEvent, JobSpec};
 use crate::engine::federation::Need;
 use crate::engine::pricing::{self, Estimate};
 use crate::network::Topic;
@@ -64,8 +64,8 @@ struct Work {
 
 struct Centre {
     node: Node,
-    settings: CentreSettings,
-    farm: Arc<dyn PrintFarm>,
+    /// As read from `centre.toml`; see [`Centre::settings`].
+    file: CentreSettings,
     work: Mutex<Work>,
     changed: tokio::sync::Notify,
 }
@@ -75,11 +75,44 @@ impl Centre {
         self.work.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The settings in force: `centre.toml` with the farm's printers when it has any (the
+    /// printers the farm drives are what the centre can make things on).
+    fn settings(&self) -> CentreSettings {
+        let mut s = self.file.clone();
+        let farm: Vec<CentrePrinter> = self
+            .node
+            .farm()
+            .printers()
+            .into_iter()
+            .map(|p| CentrePrinter {
+                name: p.name,
+                process: amsp_proto::process::Process::MaterialExtrusion,
+                materials: p.materials,
+                build_volume_mm: parse_bed(&p.bed),
+                nozzle_mm: p.nozzle_mm as f32,
+                profile: rules::DEFAULT_PROFILE.to_string(),
+            })
+            .collect();
+        if !farm.is_empty() {
+            s.printers = farm;
+        }
+        s
+    }
+
     /// Seconds until a new plate could start: booked work plus queued plates over printers.
     fn queue_wait_s(&self) -> u64 {
         let queued: u64 = self.work().queued_s.values().sum();
-        let printers = self.settings.printers.len().max(1) as u64;
-        self.settings.booked_s + queued / printers
+        let printers = self.settings().printers.len().max(1) as u64;
+        self.file.booked_s + queued / printers
+    }
+}
+
+/// A farm printer's build volume, `XxYxZ` in mm; zero when unreadable.
+fn parse_bed(bed: &str) -> [f32; 3] {
+    let v: Vec<f32> = bed.split('x').filter_map(|n| n.trim().parse().ok()).collect();
+    match v[..] {
+        [x, y, z] => [x, y, z],
+        _ => [0.0; 3],
     }
 }
 
@@ -95,11 +128,9 @@ pub(super) fn start(node: &Node) {
             return;
         }
     };
-    let farm: Arc<dyn PrintFarm> = SimFarm::start(&settings);
     let centre = Arc::new(Centre {
         node: node.clone(),
-        settings,
-        farm,
+        file: settings,
         work: Mutex::default(),
         changed: tokio::sync::Notify::new(),
     });
@@ -110,18 +141,19 @@ pub(super) fn start(node: &Node) {
 
 /// Publishes the capacity ad at start, on every change and periodically.
 async fn advertise(c: Arc<Centre>) {
-    let every = Duration::from_secs(c.settings.advertise_every_s.max(1));
+    let every = Duration::from_secs(c.settings().advertise_every_s.max(1));
     loop {
         let ad = {
-            let work = c.work();
-            let busy = work.printing.len();
-            let states: Vec<PrinterState> = (0..c.settings.printers.len())
-                .map(|i| if i < busy { PrinterState::Printing } else { PrinterState::Idle })
+            let settings = c.settings();
+            let farm = c.node.farm().printers();
+            let states: Vec<PrinterState> = settings
+                .printers
+                .iter()
+                .map(|p| farm.iter().find(|f| f.name == p.name).map_or(PrinterState::Idle, |f| f.state))
                 .collect();
-            let depth = u32::try_from(work.jobs.len()).unwrap_or(u32::MAX);
-            drop(work);
+            let depth = u32::try_from(c.node.farm().queue_depth()).unwrap_or(u32::MAX);
             let now = now_ms();
-            c.settings.capacity_ad(
+            settings.capacity_ad(
                 &c.node.config().display_name,
                 &states,
                 depth,
@@ -138,6 +170,8 @@ async fn advertise(c: Arc<Centre>) {
             _ = tokio::time::sleep(every) => {}
             _ = c.changed.notified() => {}
         }
+        // At most one ad a second however busy the farm is.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -215,7 +249,7 @@ async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), Str
         let manifest = c.node.model_manifest(part.model).await?;
         let geo = manifest.geometry.as_ref().ok_or("the manifest has no geometry")?;
         let size = rules::size_of(geo.bbox_min, geo.bbox_max);
-        if let Some(reason) = c.settings.unfit_reason(&part.requirements, size) {
+        if let Some(reason) = c.settings().unfit_reason(&part.requirements, size) {
             return Err(format!("part {}: {reason}", part.name));
         }
         let estimate = if manifest.recipients.contains(&me.to_string()) {
@@ -234,8 +268,8 @@ async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), Str
     }
     let now = now_ms();
     let wait = c.queue_wait_s();
-    let prices = c.settings.price_table();
-    let valid = c.settings.quote_valid_s * 1000;
+    let prices = c.settings().price_table();
+    let valid = c.settings().quote_valid_s * 1000;
     let mut total = PriceBreakdown { currency: prices.currency.clone(), ..Default::default() };
     let (mut print_s, mut grams) = (0u64, 0.0);
     for (i, (part, est)) in per_part.iter().enumerate() {
@@ -266,14 +300,14 @@ async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, String> {
     let bytes = c.node.get_model(part.model).await.map_err(|e| e.to_string())?;
     let mesh = load_mesh(&bytes)?;
     let idx = c
-        .settings
+        .settings()
         .fitting_printers(&part.requirements, mesh_size(&mesh))
         .first()
         .copied()
         .ok_or("no fitting printer")?;
-    let profile = c.settings.printers[idx].profile.clone();
+    let profile = c.settings().printers[idx].profile.clone();
     let material = part.requirements.material.as_str().to_string();
-    let layer = c.settings.layer_height_mm;
+    let layer = c.settings().layer_height_mm;
     let stats = tokio::task::spawn_blocking(move || slice_mesh(&mesh, &profile, &material, layer))
         .await
         .map_err(|e| e.to_string())??;
@@ -345,7 +379,7 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
         }
         let bytes = c.node.get_model(*cid).await.map_err(|e| e.to_string())?;
         let mesh = load_mesh(&bytes)?;
-        if let Some(reason) = c.settings.unfit_reason(&spec.requirements, mesh_size(&mesh)) {
+        if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
             return decline(c, order, reason).await;
         }
         parts.push(Accepted { order, spec: spec.clone(), mesh });
@@ -383,7 +417,7 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
     }
     let c2 = Arc::clone(c);
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(c2.settings.batch_window_ms)).await;
+        tokio::time::sleep(Duration::from_millis(c2.file.batch_window_ms)).await;
         if let Err(e) = plan_and_slice(&c2).await {
             tracing::error!(error = %e, "planning plates");
         }
@@ -459,11 +493,11 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
         return Ok(());
     }
     // Plates are packed for the first printer of each material.
-    let layer = c.settings.layer_height_mm;
+    let layer = c.settings().layer_height_mm;
     let mut by_printer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, a) in pending.iter().enumerate() {
         let idx = c
-            .settings
+            .settings()
             .fitting_printers(&a.spec.requirements, mesh_size(&a.mesh))
             .first()
             .copied()
@@ -471,7 +505,7 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
         by_printer.entry(idx).or_default().push(i);
     }
     for (printer_idx, items) in by_printer {
-        let Some(printer) = c.settings.printers.get(printer_idx).cloned() else { continue };
+        let Some(printer) = c.settings().printers.get(printer_idx).cloned() else { continue };
         let parts: Vec<PendingPart> = items
             .iter()
             .map(|&i| {
@@ -550,20 +584,19 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
             }
         }
         for (group, orders, (gcode, secs, _), size, material) in sliced_plates {
-            let job = PlateJob {
+            let reference = plate_ref(&orders);
+            let job = JobSpec {
                 name: group,
                 gcode: gcode.into_bytes(),
-                material: material.as_str().to_string(),
+                material,
                 nozzle_mm: printer.nozzle_mm,
                 size_mm: size,
                 priority: 0,
-                order_ref: Some(
-                    orders.keys().map(ToString::to_string).collect::<Vec<_>>().join(","),
-                ),
+                order_ref: Some(reference),
             };
-            // Register the plate before the farm can report on it.
+            let submitted = c.node.farm().submit(job).await;
             let mut work = c.work();
-            match c.farm.submit(job) {
+            match submitted {
                 Ok(id) => {
                     work.jobs.insert(id, orders);
                     work.queued_s.insert(id, secs.round() as u64);
@@ -595,9 +628,40 @@ fn append_mesh(into: &mut Mesh, other: &Mesh) {
     into.triangles.extend(other.triangles.iter().map(|t| [t[0] + base, t[1] + base, t[2] + base]));
 }
 
+/// The plate's part → order map as the farm job's `order_ref`: `order:part+part order:part`,
+/// so a job still maps back to its orders after a restart.
+fn plate_ref(orders: &BTreeMap<OrderId, Vec<PartId>>) -> String {
+    orders
+        .iter()
+        .map(|(o, parts)| {
+            format!("{o}:{}", parts.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads a [`plate_ref`].
+fn parse_plate_ref(text: &str) -> BTreeMap<OrderId, Vec<PartId>> {
+    text.split_whitespace()
+        .filter_map(|entry| {
+            let (o, parts) = entry.split_once(':')?;
+            let parts: Vec<PartId> = parts.split('+').filter_map(|p| p.parse().ok()).collect();
+            Some((o.parse().ok()?, parts))
+        })
+        .collect()
+}
+
+/// The orders and parts on a farm job: the plate map, or the job's `order_ref`.
+fn plate_of(c: &Centre, job: JobId) -> BTreeMap<OrderId, Vec<PartId>> {
+    if let Some(orders) = c.work().jobs.get(&job) {
+        return orders.clone();
+    }
+    c.node.farm().job(job).and_then(|r| r.order_ref).map(|r| parse_plate_ref(&r)).unwrap_or_default()
+}
+
 /// Turns farm events into order events for every order on the plate.
 async fn follow_farm(c: Arc<Centre>) {
-    let mut rx = c.farm.subscribe();
+    let mut rx = c.node.farm().subscribe();
     loop {
         let ev = match rx.recv().await {
             Ok(ev) => ev,
@@ -608,34 +672,46 @@ async fn follow_farm(c: Arc<Centre>) {
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let job = match &ev {
-            PlateJobEvent::Started { job, .. } => {
+            FarmEvent::JobStarted { job, .. } => {
                 c.work().printing.insert(*job);
                 *job
             }
-            PlateJobEvent::Done { job, .. } => {
+            FarmEvent::JobDone { job, .. } => {
                 let mut w = c.work();
                 w.printing.remove(job);
                 w.queued_s.remove(job);
                 *job
             }
-            PlateJobEvent::Failed { job, .. } => {
+            FarmEvent::JobFailed { job, .. } => {
                 c.work().printing.remove(job);
                 *job
             }
+            FarmEvent::PrinterChanged { .. } => {
+                c.changed.notify_one();
+                continue;
+            }
+            FarmEvent::JobProgress { .. } => continue,
         };
-        let orders = c.work().jobs.get(&job).cloned().unwrap_or_default();
-        for (order, parts) in orders {
+        for (order, parts) in plate_of(&c, job) {
             let actions = match &ev {
-                PlateJobEvent::Started { .. } => vec![Action::Printing { job, parts }],
-                PlateJobEvent::Done { .. } => vec![Action::Printed { job, parts }],
-                PlateJobEvent::Failed { printer, reason, requeued, .. } => {
+                FarmEvent::JobStarted { .. } => vec![Action::Printing { job, parts }],
+                FarmEvent::JobDone { .. } => vec![Action::Printed { job, parts }],
+                FarmEvent::JobFailed { printer, reason, requeued, .. } => {
+                    let name = c
+                        .node
+                        .farm()
+                        .printers()
+                        .into_iter()
+                        .find(|p| p.id == *printer)
+                        .map_or_else(|| printer.to_string(), |p| p.name);
                     let failed = Action::Failed {
                         job: Some(job),
                         parts: parts.clone(),
-                        reason: format!("{printer}: {reason}"),
+                        reason: format!("{name}: {reason}"),
                     };
                     if *requeued { vec![failed, Action::Reprint { parts }] } else { vec![failed] }
                 }
+                _ => Vec::new(),
             };
             for action in actions {
                 if let Err(e) = c.node.append_event(order, action).await {
