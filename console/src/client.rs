@@ -4,6 +4,9 @@
 //! reads it, so `amsp --data-dir DIR` reaches the node that owns DIR. `--node URL --token-file F`
 //! reaches any node.
 
+mod orders;
+mod ops;
+
 use std::path::{Path, PathBuf};
 
 use amsp_node::api::{API_FILE, AddReply, ApiInfo, CreateOrder, OrderReply, error::ErrorBody};

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use amsp_console::cli::live_cmds::{self, ConsoleArgs, DemoArgs};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
+use amsp_console::cli::ops_cmds;
+use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,30 @@ enum Command {
     Model(ModelCommand),
     /// Slice a model to G-code with time, material and cost estimates.
     Slice(commands::slice::SliceArgs),
+    /// Order parts: ask for quotes, place, follow, ship, deliver, review.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// The federation's live capacity, or this centre's as an Open Know-Where record.
+    Capacity(CapacityArgs),
+    /// Print licences: issue (designer) and keep (customer).
+    #[command(subcommand)]
+    Licence(LicenceCommand),
+    /// Register and list printers, confirm beds clear, drill faults on simulated printers.
+    #[command(subcommand)]
+    Printer(ops_cmds::PrinterCommand),
+    /// Print G-code files and act on jobs.
+    #[command(subcommand)]
+    Job(ops_cmds::JobCommand),
+    /// List or acknowledge alerts.
+    Alerts(ops_cmds::AlertsArgs),
+    /// Manage operator accounts.
+    #[command(subcommand)]
+    User(ops_cmds::UserCommand),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(ops_cmds::TokenCommand),
+    /// Show or verify the hash-chained audit log.
+    Audit(ops_cmds::AuditArgs),
 }
 
 /// `amsp model`: local file commands and node package commands side by side.
@@ -85,5 +111,14 @@ fn main() -> ExitCode {
         Some(Command::Model(ModelCommand::File(cmd))) => commands::model::run(cmd),
         Some(Command::Model(ModelCommand::Node(cmd))) => with_node(node_cmds::model(node, &cmd)),
         Some(Command::Slice(args)) => commands::slice::run(args),
+        Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
+        Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
+        Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
+        Some(Command::Printer(cmd)) => with_node(ops_cmds::printer(node, &cmd)),
+        Some(Command::Job(cmd)) => with_node(ops_cmds::job(node, &cmd)),
+        Some(Command::Alerts(args)) => with_node(ops_cmds::alerts(node, &args)),
+        Some(Command::User(cmd)) => with_node(ops_cmds::user(node, &cmd)),
+        Some(Command::Token(cmd)) => with_node(ops_cmds::token(node, &cmd)),
+        Some(Command::Audit(args)) => with_node(ops_cmds::audit(node, &args)),
     }
 }

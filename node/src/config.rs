@@ -10,7 +10,11 @@ use amsp_proto::profile::Role;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
+use crate::farm::FarmSettings;
+use crate::monitor::watch::AlertSettings;
 use crate::network::NetworkConfig;
+use crate::printer::PrinterConfig;
+use crate::printer::config::validate_all;
 
 /// Name of the configuration file inside the data directory.
 pub const CONFIG_FILE: &str = "amspd.toml";
@@ -35,6 +39,13 @@ pub struct ConfigFile {
     pub display_name: Option<String>,
     /// Network limits.
     pub limits: Option<LimitsFile>,
+    /// Printers this node drives (a headless printer host lists its local printers here); each
+    /// table is a [`PrinterConfig`] plus an optional `auto_eject = true`.
+    pub printer: Option<Vec<toml::Table>>,
+    /// Farm settings (poll interval, start stagger, attempts).
+    pub farm: Option<FarmSettings>,
+    /// Alert rule thresholds and evaluation interval.
+    pub alerts: Option<AlertSettings>,
 }
 
 /// `[limits]` in the file.
@@ -77,6 +88,12 @@ pub struct NodeConfig {
     pub api: SocketAddr,
     /// Name shown to other participants.
     pub display_name: String,
+    /// Printers from the configuration file, each with its auto-eject flag.
+    pub printers: Vec<(PrinterConfig, bool)>,
+    /// Farm settings.
+    pub farm: FarmSettings,
+    /// Alert settings.
+    pub alerts: AlertSettings,
 }
 
 /// Why the configuration is unusable; names the key at fault.
@@ -187,7 +204,86 @@ impl NodeConfig {
         })?;
         let display_name =
             flags.display_name.or(file.display_name).unwrap_or_else(|| "amsp node".into());
-        Ok(Self { data_dir: data_dir.to_path_buf(), network, roles, api, display_name })
+        let printers = printers_from_tables(file.printer.unwrap_or_default())?;
+        let farm = file.farm.unwrap_or_default();
+        let alerts = file.alerts.unwrap_or_default();
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            network,
+            roles,
+            api,
+            display_name,
+            printers,
+            farm,
+            alerts,
+        })
+    }
+}
+
+/// Reads `[[printer]]` tables: `auto_eject` is taken out, the rest must be a valid
+/// [`PrinterConfig`]; names must be unique.
+fn printers_from_tables(
+    tables: Vec<toml::Table>,
+) -> Result<Vec<(PrinterConfig, bool)>, ConfigError> {
+    let mut out = Vec::new();
+    for mut t in tables {
+        let name = t.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        let bad = |reason: String| ConfigError::Value { key: "printer", value: name.clone(), reason };
+        let auto_eject = match t.remove("auto_eject") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(other) => return Err(bad(format!("auto_eject must be true or false, got {other}"))),
+        };
+        let config: PrinterConfig =
+            toml::Value::Table(t).try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        out.push((config, auto_eject));
+    }
+    let configs: Vec<PrinterConfig> = out.iter().map(|(c, _)| c.clone()).collect();
+    validate_all(&configs).map_err(|e| ConfigError::Value {
+        key: "printer",
+        value: String::new(),
+        reason: e.to_string(),
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod printer_tables {
+    use super::*;
+
+    #[test]
+    fn printer_tables_and_farm_settings_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            r#"
+[farm]
+poll_ms = 200
+stagger_ms = 0
+
+[[printer]]
+name = "belt"
+auto_eject = true
+materials = ["PLA"]
+bed = { x_mm = 200, y_mm = 200, z_mm = 200 }
+nozzle_mm = 0.4
+driver = { kind = "sim", time_scale = 50 }
+"#,
+        )
+        .unwrap();
+        let c = NodeConfig::load(dir.path(), Overrides::default()).unwrap();
+        assert_eq!(c.farm.poll_ms, 200);
+        assert_eq!(c.farm.stagger_ms, 0);
+        assert_eq!(c.printers.len(), 1);
+        assert_eq!(c.printers[0].0.name, "belt");
+        assert!(c.printers[0].1);
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[[printer]]\nname = \"x\"\nbed = { x_mm = 1, y_mm = 1, z_mm = 1 }\nnozzle_mm = 9\ndriver = { kind = \"sim\" }\n",
+        )
+        .unwrap();
+        let err = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("nozzle_mm"), "{err}");
     }
 }
 

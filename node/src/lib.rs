@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod farm;
 pub mod identity;
 pub mod monitor;
 pub mod network;

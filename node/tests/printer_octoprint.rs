@@ -317,3 +317,71 @@ async fn octoprint_printer_fault_is_an_error_and_the_connection_comes_back() -> 
     eprintln!("octoprint fault test: {:?}", began.elapsed());
     Ok(())
 }
+
+/// A job submitted to the farm runs on OctoPrint's virtual printer; OctoPrint is restarted
+/// mid-job (it forgets the print), the farm counts the attempt as failed, queues a reprint on
+/// the same auto-ejecting printer, and the reprint completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> TestResult {
+    use std::sync::Arc;
+
+    use amsp_node::farm::{Farm, FarmSettings, JobSpec, JobState};
+    use amsp_node::monitor::metrics::Metrics;
+    use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig};
+    use amsp_node::store::Store;
+
+    let began = Instant::now();
+    let mut server = OctoPrint::start()?;
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("octoprint.key");
+    std::fs::write(&key, &server.api_key)?;
+    let settings =
+        FarmSettings { poll_ms: 200, stagger_ms: 0, max_attempts: 3, offline_grace_ms: 120_000 };
+    let farm =
+        Farm::start(Store::open(dir.path())?, dir.path(), settings, Vec::new(), Arc::new(Metrics::new()))
+            .await?;
+    let config = PrinterConfig {
+        name: "octo".into(),
+        driver: DriverConfig::OctoPrint { url: server.url.clone(), api_key_file: key },
+        materials: vec!["PLA".into()],
+        bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
+        nozzle_mm: 0.4,
+    };
+    farm.add_printer_with(config, true).await?;
+    let job = farm
+        .submit(JobSpec {
+            name: "tower".into(),
+            gcode: fixture()?,
+            material: amsp_proto::process::Material::new("PLA"),
+            nozzle_mm: 0.4,
+            size_mm: [20.0, 20.0, 6.0],
+            priority: 0,
+            order_ref: None,
+        })
+        .await?;
+    let view = |farm: &Farm| farm.jobs().into_iter().find(|j| j.id == job);
+    let wait = |what: &'static str, pred: Box<dyn Fn(&amsp_node::farm::JobView) -> bool>| {
+        let farm = farm.clone();
+        async move {
+            let start = Instant::now();
+            loop {
+                let v = view(&farm).ok_or("job vanished")?;
+                if pred(&v) {
+                    return Ok::<_, Box<dyn std::error::Error>>(v);
+                }
+                if start.elapsed() > STATE_WAIT {
+                    return Err(format!("waited for {what}; last {v:?}").into());
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    };
+    wait("printing", Box::new(|v| v.state == JobState::Printing && v.progress > 0.1)).await?;
+    server.restart()?;
+    let requeued = wait("the reprint", Box::new(|v| v.attempts == 2)).await?;
+    assert!(requeued.reason.is_some(), "{requeued:?}");
+    let done = wait("completion", Box::new(|v| v.state == JobState::Done)).await?;
+    assert_eq!(done.attempts, 2);
+    eprintln!("octoprint farm test: {:?}", began.elapsed());
+    Ok(())
+}

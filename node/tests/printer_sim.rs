@@ -213,6 +213,7 @@ async fn heater_fault_halts_the_job_in_error() -> TestResult {
         other => return Err(format!("start after a fault gave {other:?}").into()),
     }
     p.clear_fault();
+    assert_eq!(p.status().await?.state, PrinterState::Idle, "a repaired printer is idle");
     p.start("long.gcode").await?;
     assert!(p.status().await?.state.busy());
     Ok(())

@@ -1,14 +1,8 @@
-//! The API's bearer token: created once in the data directory (owner-only), checked on every
-//! request.
+//! The node owner's API token: created once in the data directory (owner-only); the access
+//! check ([`super::access`]) treats it as the admin token.
 
 use std::path::{Path, PathBuf};
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use super::error::ApiError;
 use crate::identity::{IdentityError, write_secret};
 
 /// File holding the API token.
@@ -36,32 +30,4 @@ pub fn load_or_create(dir: &Path) -> Result<(String, PathBuf), IdentityError> {
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     write_secret(&path, format!("{token}\n").as_bytes())?;
     Ok((token, path))
-}
-
-/// Compares without an early exit, so timing does not reveal how much of a guess was right.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Middleware: 401 unless `Authorization: Bearer <token>` matches.
-pub async fn require_token(
-    State(token): State<std::sync::Arc<String>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(g) if same(g.trim().as_bytes(), token.as_bytes()) => next.run(req).await,
-        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "bad_token", "the bearer token is wrong").into_response(),
-        None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
-            "an `Authorization: Bearer <token>` header is required; the token is in the node's data directory",
-        )
-        .into_response(),
-    }
 }

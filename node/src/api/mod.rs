@@ -17,6 +17,11 @@
 
 mod auth;
 pub mod error;
+pub mod orders;
+pub mod farm_api;
+pub mod monitor_api;
+pub mod security_api;
+pub mod access;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -100,8 +105,16 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/orders", get(orders).post(create_order))
         .route("/v1/orders/{id}", get(order))
         .route("/v1/events", get(events))
+        .merge(orders::routes())
+        .merge(farm_api::routes())
+        .merge(monitor_api::routes())
+        .merge(security_api::routes())
+        .route_layer(middleware::from_fn_with_state(node.clone(), monitor_api::count))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(
+            access::Access { node: node.clone(), admin_token: token },
+            access::check,
+        ))
         .with_state(node)
 }
 

@@ -272,6 +272,38 @@ impl PrintQueue {
         Ok(self.waiting.remove(i))
     }
 
+    /// Puts `job` straight onto `printer`, bypassing routing: an operator printing a file on a
+    /// named printer, or a job found running there when the node restarts (`restoring`, which
+    /// skips the check that the printer is ready).
+    pub fn place(
+        &mut self,
+        job: QueuedJob,
+        printer: PrinterId,
+        now_ms: u64,
+        restoring: bool,
+    ) -> Result<(), QueueError> {
+        let p = self.printers.get_mut(&printer).ok_or(QueueError::UnknownPrinter(printer))?;
+        if !restoring && p.slot != Slot::Ready {
+            return Err(QueueError::NotPrinting { printer, job: job.id });
+        }
+        p.slot = Slot::Busy(job.id);
+        self.running.insert(job.id, (printer, job));
+        if !restoring {
+            self.last_start_ms = Some(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Whether a start at `now_ms` would respect the stagger interval.
+    pub fn may_start(&self, now_ms: u64) -> bool {
+        self.last_start_ms.is_none_or(|last| now_ms >= last.saturating_add(self.stagger_ms))
+    }
+
+    /// The slot of `printer`.
+    pub fn slot(&self, printer: PrinterId) -> Option<Slot> {
+        self.printers.get(&printer).map(|p| p.slot)
+    }
+
     /// Jobs waiting; capacity ads report it as the queue depth.
     pub fn depth(&self) -> usize {
         self.waiting.len()

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// Thresholds of every rule, in one place so they can be tuned from the node's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RuleConfig {
     /// A printer unreachable this long is offline.
     pub offline_after_ms: u64,

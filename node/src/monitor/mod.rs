@@ -3,3 +3,4 @@
 
 pub mod alert_rules;
 pub mod metrics;
+pub mod watch;

@@ -38,6 +38,12 @@ pub enum SyncRequest {
         /// Envelope bytes.
         events: Vec<Vec<u8>>,
     },
+    /// "Send me the model packages (and licences) of this order made for me": asked by the
+    /// centre an order was placed with or forwarded to, of whoever handed it over.
+    Handover {
+        /// The order id's bytes.
+        order: [u8; 16],
+    },
 }
 
 /// A sync answer.
@@ -51,6 +57,14 @@ pub enum SyncResponse {
         events: Vec<Vec<u8>>,
         /// Whether to ask again.
         more: bool,
+    },
+    /// An order's packages for the asker: (part id, package content id) pairs, and signed
+    /// licences the customer holds for the parts' models.
+    Handover {
+        /// Part and package.
+        packages: Vec<([u8; 16], [u8; 32])>,
+        /// Licence envelopes.
+        licences: Vec<Vec<u8>>,
     },
     /// How many pushed events were new.
     Ack {

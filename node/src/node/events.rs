@@ -66,4 +66,30 @@ pub enum NodeEvent {
         /// Why.
         reason: String,
     },
+    /// Something happened in the print farm (`event` names what).
+    Farm(crate::farm::FarmEvent),
+    /// An alert was raised, updated, cleared or acknowledged.
+    Alert {
+        /// `raised`, `cleared` or `acknowledged`.
+        change: String,
+        /// The alert as it is now.
+        alert: amsp_proto::alert::Alert,
+    },
+}
+
+/// Passes farm events on to the node's stream until either side closes.
+pub(crate) async fn forward_farm(
+    mut farm: tokio::sync::broadcast::Receiver<crate::farm::FarmEvent>,
+    node: tokio::sync::broadcast::Sender<NodeEvent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match farm.recv().await {
+            Ok(ev) => {
+                let _ = node.send(NodeEvent::Farm(ev));
+            }
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
 }

@@ -5,8 +5,10 @@
 //! store, loads its order logs, signs its profile, starts the network and a service task that
 //! answers peers (see [`service`]).
 
+mod centre;
 pub mod events;
 pub mod fetch;
+pub mod market;
 pub mod orders;
 mod service;
 
@@ -60,6 +62,12 @@ pub enum NodeStartError {
     /// The network could not start.
     #[error(transparent)]
     Network(#[from] NetworkStartError),
+    /// The security service could not load its accounts or audit log.
+    #[error("loading accounts and audit log: {0}")]
+    Security(#[from] crate::security::service::SecurityError),
+    /// The print farm could not start (its directory or stored records).
+    #[error("starting the print farm: {0}")]
+    Farm(#[from] crate::farm::FarmError),
 }
 
 /// Why a model could not be added.
@@ -170,6 +178,11 @@ pub(crate) struct Inner {
     profile: Vec<u8>,
     orders: Mutex<Orders>,
     events: broadcast::Sender<NodeEvent>,
+    market: market::Market,
+    farm: crate::farm::Farm,
+    metrics: Arc<crate::monitor::metrics::Metrics>,
+    alerts: crate::monitor::watch::Alerts,
+    security: crate::security::service::Security,
 }
 
 /// Handle to a running node. Clone freely.
@@ -219,6 +232,18 @@ impl Node {
         let (network, net_events) =
             network::spawn(identity.keypair().clone(), config.network.clone()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let market = market::Market::load(&config.data_dir);
+        let metrics = Arc::new(crate::monitor::metrics::Metrics::new());
+        let farm = crate::farm::Farm::start(
+            store.clone(),
+            &config.data_dir,
+            config.farm,
+            config.printers.clone(),
+            Arc::clone(&metrics),
+        )
+        .await?;
+        let alerts = crate::monitor::watch::Alerts::load(store.clone(), config.alerts.rules)?;
+        let security = crate::security::service::Security::load(store.clone(), &config.data_dir)?;
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -228,9 +253,20 @@ impl Node {
                 profile,
                 orders: Mutex::new(orders),
                 events,
+                market,
+                farm,
+                metrics,
+                alerts,
+                security,
             }),
         };
         tokio::spawn(service::run(node.clone(), net_events));
+        tokio::spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
+        tokio::spawn(events::forward_farm(
+            node.inner.farm.subscribe(),
+            node.inner.events.clone(),
+        ));
+        centre::start(&node);
         Ok(node)
     }
 
@@ -252,6 +288,26 @@ impl Node {
     /// The node's configuration.
     pub fn config(&self) -> &NodeConfig {
         &self.inner.config
+    }
+
+    /// The node's print farm: printers, queue and jobs.
+    pub fn farm(&self) -> &crate::farm::Farm {
+        &self.inner.farm
+    }
+
+    /// The node's metrics, exported at `/metrics`.
+    pub fn metrics(&self) -> &Arc<crate::monitor::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The node's alerts.
+    pub fn alerts(&self) -> &crate::monitor::watch::Alerts {
+        &self.inner.alerts
+    }
+
+    /// The node's accounts, tokens and audit log.
+    pub fn security(&self) -> &crate::security::service::Security {
+        &self.inner.security
     }
 
     /// Subscribes to the node's event stream.

@@ -41,6 +41,9 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     kind: envelope.kind.clone(),
                     id: envelope.id().to_string(),
                 });
+                if topic == Topic::Capacity {
+                    node.take_capacity_ad(&envelope);
+                }
                 if topic == Topic::Orders
                     && let Err(e) = node.accept_events(vec![envelope], Some(source)).await
                 {
@@ -103,6 +106,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
                 node.events_missing_from(&have, MAX_EVENTS_PER_MESSAGE, EVENTS_REPLY_BYTES);
             SyncResponse::Events { events, more }
         }
+        SyncRequest::Handover { order } => node.serve_handover(peer, order),
         SyncRequest::Push { events } => {
             if events.len() > MAX_EVENTS_PER_MESSAGE {
                 node.network()

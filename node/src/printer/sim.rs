@@ -216,6 +216,10 @@ impl SimPrinter {
         let mut state = self.lock();
         self.settle(&mut state, now);
         state.fault = None;
+        // The failed job is over and acknowledged: the printer reports idle, not its old error.
+        if state.job.as_ref().is_some_and(|j| matches!(j.ended, Some((_, Outcome::Failed(_))))) {
+            state.job = None;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -4,3 +4,4 @@
 pub mod accounts;
 pub mod audit;
 pub mod rate_limit;
+pub mod service;

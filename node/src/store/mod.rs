@@ -317,6 +317,42 @@ impl Store {
         Ok(t.get(id).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
+    /// Every printer record with its id.
+    pub fn printers(&self) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+        self.list16(tables::PRINTERS)
+    }
+
+    /// Every job record with its id.
+    pub fn jobs(&self) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+        self.list16(tables::JOBS)
+    }
+
+    fn list16(
+        &self,
+        table: redb::TableDefinition<'_, &[u8; 16], &[u8]>,
+    ) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(table).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, v) = row.map_err(StoreError::db)?;
+            out.push((*k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every alert with its sequence number.
+    pub fn alerts(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::ALERTS).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, v) = row.map_err(StoreError::db)?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// One alert by sequence number.
     pub fn alert(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;

@@ -1,7 +1,10 @@
-//! The node commands of `amsp` (`status`, `peers`, `model add|get|ls`) as the scenarios run
+//! The node commands of `amsp` (`status`, `peers`, `model add|get|ls`, `printer`, `job`,
+//! `alerts`, `user`, `token`, `audit`, `order`, `capacity`, `licence`) as the scenarios run
 //! them: the same command code as the console binary, built with this crate.
 
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
+use amsp_console::cli::ops_cmds;
+use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
 use clap::{Parser, Subcommand};
 
 /// amsp node commands.
@@ -23,6 +26,30 @@ enum Command {
     /// Model packages.
     #[command(subcommand)]
     Model(ModelNodeCommand),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Capacity.
+    Capacity(CapacityArgs),
+    /// Licences.
+    #[command(subcommand)]
+    Licence(LicenceCommand),
+    /// Printers.
+    #[command(subcommand)]
+    Printer(ops_cmds::PrinterCommand),
+    /// Jobs.
+    #[command(subcommand)]
+    Job(ops_cmds::JobCommand),
+    /// Alerts.
+    Alerts(ops_cmds::AlertsArgs),
+    /// Accounts.
+    #[command(subcommand)]
+    User(ops_cmds::UserCommand),
+    /// Tokens.
+    #[command(subcommand)]
+    Token(ops_cmds::TokenCommand),
+    /// Audit log.
+    Audit(ops_cmds::AuditArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -32,5 +59,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Status(j) => node_cmds::status(&cli.node, j.json).await,
         Command::Peers(j) => node_cmds::peers(&cli.node, j.json).await,
         Command::Model(cmd) => node_cmds::model(&cli.node, cmd).await,
+        Command::Order(cmd) => order_cmds::order(&cli.node, cmd).await,
+        Command::Capacity(args) => order_cmds::capacity(&cli.node, args).await,
+        Command::Licence(cmd) => order_cmds::licence(&cli.node, cmd).await,
+        Command::Printer(cmd) => ops_cmds::printer(&cli.node, cmd).await,
+        Command::Job(cmd) => ops_cmds::job(&cli.node, cmd).await,
+        Command::Alerts(a) => ops_cmds::alerts(&cli.node, a).await,
+        Command::User(cmd) => ops_cmds::user(&cli.node, cmd).await,
+        Command::Token(cmd) => ops_cmds::token(&cli.node, cmd).await,
+        Command::Audit(a) => ops_cmds::audit(&cli.node, a).await,
     }
 }

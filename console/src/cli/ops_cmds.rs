@@ -1,0 +1,542 @@
+//! `amsp printer | job | alerts | user | token | audit`: running a print farm and a node's
+//! operations through its control API.
+
+use std::path::{Path, PathBuf};
+
+use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig, SimSettings};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::node_cmds::{JsonFlag, NodeOpts};
+
+/// Printer host kinds on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverKind {
+    /// A simulated printer inside the node.
+    Sim,
+    /// An OctoPrint server.
+    Octoprint,
+    /// A Klipper host behind Moonraker.
+    Moonraker,
+}
+
+/// `amsp printer …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PrinterCommand {
+    /// Register a printer with the node.
+    Add(PrinterAdd),
+    /// List printers with state, job, progress and temperatures.
+    Ls(JsonFlag),
+    /// Confirm a printer's bed is clear so it takes its next job.
+    BedClear {
+        /// Printer name or id.
+        printer: String,
+    },
+    /// Make a simulated printer suffer a fault (for drills and tests).
+    Fault {
+        /// Printer name or id.
+        printer: String,
+        /// The fault.
+        #[arg(value_parser = ["heater_fault", "filament_runout", "disconnect"])]
+        fault: String,
+        /// Fire when the job reaches this progress (0–1) instead of now.
+        #[arg(long)]
+        at: Option<f64>,
+    },
+    /// Clear a simulated printer's fault.
+    Repair {
+        /// Printer name or id.
+        printer: String,
+    },
+}
+
+/// `amsp printer add`.
+#[derive(Debug, Clone, Args)]
+pub struct PrinterAdd {
+    /// Unique name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// Which host drives it.
+    #[arg(long, value_enum)]
+    pub driver: DriverKind,
+    /// Base URL of the OctoPrint or Moonraker host.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// File holding the host's API key (read by the node).
+    #[arg(long)]
+    pub api_key_file: Option<PathBuf>,
+    /// Material loaded (repeatable).
+    #[arg(long = "material")]
+    pub materials: Vec<String>,
+    /// Build volume, XxYxZ mm.
+    #[arg(long, default_value = "250x210x220")]
+    pub bed: String,
+    /// Nozzle diameter, mm.
+    #[arg(long, default_value_t = 0.4)]
+    pub nozzle: f64,
+    /// How many times faster than real time a simulated printer runs.
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// The printer clears its own bed.
+    #[arg(long)]
+    pub auto_eject: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amsp job …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum JobCommand {
+    /// Print a G-code file (on a named printer, or wherever the queue routes it).
+    Print(JobPrint),
+    /// List jobs.
+    Ls(JsonFlag),
+    /// Pause a printing job.
+    Pause {
+        /// Job id.
+        id: String,
+    },
+    /// Resume a paused job.
+    Resume {
+        /// Job id.
+        id: String,
+    },
+    /// Cancel a job.
+    Cancel {
+        /// Job id.
+        id: String,
+    },
+}
+
+/// `amsp job print`.
+#[derive(Debug, Clone, Args)]
+pub struct JobPrint {
+    /// The G-code file.
+    pub file: PathBuf,
+    /// Printer name or id; without it the queue routes by material, nozzle and size.
+    #[arg(long)]
+    pub printer: Option<String>,
+    /// Material (default: the printer's first, or PLA).
+    #[arg(long)]
+    pub material: Option<String>,
+    /// Nozzle the file was sliced for, mm.
+    #[arg(long)]
+    pub nozzle: Option<f32>,
+    /// Extent of the plate, XxYxZ mm.
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Higher prints first.
+    #[arg(long, default_value_t = 0)]
+    pub priority: i32,
+    /// Job name (default: the file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amsp alerts [--json] | amsp alerts ack ID`.
+#[derive(Debug, Clone, Args)]
+pub struct AlertsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Acknowledge instead of listing.
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
+}
+
+/// `amsp alerts ack`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AlertsCommand {
+    /// Acknowledge an alert.
+    Ack {
+        /// Alert id.
+        id: String,
+    },
+}
+
+/// `amsp user …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add an operator account; the password is read from --password-file or standard input.
+    Add {
+        /// Login name.
+        name: String,
+        /// Role: admin, operator or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// File holding the password (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List accounts.
+    Ls(JsonFlag),
+    /// Remove an account.
+    Rm {
+        /// Login name.
+        name: String,
+    },
+    /// Log in with a password and print a token acting with the account's role.
+    Login {
+        /// Login name.
+        name: String,
+        /// File holding the password (first line); else standard input.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `amsp token …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token acting with a role; it is shown once.
+    Create {
+        /// Role: admin, operator or viewer.
+        #[arg(long)]
+        role: String,
+        /// A name for the token (default: the role and a number).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        /// Token name.
+        name: String,
+    },
+    /// List tokens (names and roles; the tokens themselves are not stored).
+    Ls(JsonFlag),
+}
+
+/// `amsp audit [--json] | amsp audit verify`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Verify instead of listing.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+}
+
+/// `amsp audit verify`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: fails if any entry was altered or removed.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        println!("{}", text(v));
+    }
+    Ok(())
+}
+
+fn rows(v: &Value, row: impl Fn(&Value) -> String, empty: &str) -> String {
+    let lines: Vec<String> = v.as_array().map(|a| a.iter().map(row).collect()).unwrap_or_default();
+    if lines.is_empty() { empty.to_owned() } else { lines.join("\n") }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::canonicalize(p).with_context(|| format!("API key file {}", p.display()))
+}
+
+/// The printer configuration `amsp printer add` describes.
+pub fn printer_config(a: &PrinterAdd) -> anyhow::Result<PrinterConfig> {
+    let bed: BuildVolume = a.bed.parse()?;
+    let driver = match a.driver {
+        DriverKind::Sim => {
+            if a.url.is_some() || a.api_key_file.is_some() {
+                bail!("--url and --api-key-file are for octoprint and moonraker printers");
+            }
+            let mut settings = SimSettings::default();
+            if let Some(t) = a.time_scale {
+                settings.time_scale = t;
+            }
+            DriverConfig::sim(settings)
+        }
+        DriverKind::Octoprint => DriverConfig::OctoPrint {
+            url: a.url.clone().context("--driver octoprint needs --url")?,
+            api_key_file: absolute(
+                a.api_key_file.as_deref().context("--driver octoprint needs --api-key-file")?,
+            )?,
+        },
+        DriverKind::Moonraker => DriverConfig::Moonraker {
+            url: a.url.clone().context("--driver moonraker needs --url")?,
+            api_key_file: a.api_key_file.as_deref().map(absolute).transpose()?,
+        },
+    };
+    if a.time_scale.is_some() && a.driver != DriverKind::Sim {
+        bail!("--time-scale is for simulated printers");
+    }
+    let config = PrinterConfig {
+        name: a.name.clone(),
+        driver,
+        materials: if a.materials.is_empty() { vec!["PLA".into()] } else { a.materials.clone() },
+        bed,
+        nozzle_mm: a.nozzle,
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// `amsp printer …`.
+pub async fn printer(opts: &NodeOpts, cmd: &PrinterCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        PrinterCommand::Add(a) => {
+            let config = printer_config(a)?;
+            let v = client
+                .add_printer(&json!({ "printer": config, "auto_eject": a.auto_eject }))
+                .await?;
+            print(a.json, &v, |v| format!("{}", s(&v["id"])))?;
+        }
+        PrinterCommand::Ls(j) => {
+            let v = client.printers().await?;
+            print(j.json, &v, |v| {
+                rows(
+                    v,
+                    |p| {
+                        format!(
+                            "{:<16} {:<9} {:<11} {:<14} job={} {:>3.0}%  tool {:.0}/{:.0} °C  bed {:.0}/{:.0} °C{}",
+                            s(&p["name"]),
+                            s(&p["driver"]),
+                            s(&p["state"]),
+                            s(&p["slot"]),
+                            s(&p["job"]),
+                            p["progress"].as_f64().unwrap_or(0.0) * 100.0,
+                            p["temps"]["tool"]["actual"].as_f64().unwrap_or(0.0),
+                            p["temps"]["tool"]["target"].as_f64().unwrap_or(0.0),
+                            p["temps"]["bed"]["actual"].as_f64().unwrap_or(0.0),
+                            p["temps"]["bed"]["target"].as_f64().unwrap_or(0.0),
+                            p["error"].as_str().map(|e| format!("  ({e})")).unwrap_or_default(),
+                        )
+                    },
+                    "no printers",
+                )
+            })?;
+        }
+        PrinterCommand::BedClear { printer } => client.bed_clear(printer).await?,
+        PrinterCommand::Fault { printer, fault, at } => {
+            client.inject_fault(printer, &json!({ "fault": fault, "at_progress": at })).await?
+        }
+        PrinterCommand::Repair { printer } => client.repair(printer).await?,
+    }
+    Ok(())
+}
+
+/// `amsp job …`.
+pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        JobCommand::Print(p) => {
+            let gcode =
+                std::fs::read(&p.file).with_context(|| format!("reading {}", p.file.display()))?;
+            let name = p.name.clone().unwrap_or_else(|| {
+                p.file
+                    .file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "job".into())
+            });
+            let mut query = vec![("name", name), ("priority", p.priority.to_string())];
+            if let Some(x) = &p.printer {
+                query.push(("printer", x.clone()));
+            }
+            if let Some(x) = &p.material {
+                query.push(("material", x.clone()));
+            }
+            if let Some(x) = p.nozzle {
+                query.push(("nozzle_mm", x.to_string()));
+            }
+            if let Some(x) = &p.size {
+                query.push(("size", x.clone()));
+            }
+            let v = client.submit_job(&query, gcode).await?;
+            print(p.json, &v, |v| s(&v["id"]).to_owned())?;
+        }
+        JobCommand::Ls(j) => {
+            let v = client.jobs().await?;
+            print(j.json, &v, |v| {
+                rows(
+                    v,
+                    |j| {
+                        format!(
+                            "{}  {:<20} {:<9} {:<12} {:>3.0}%  attempts={}{}",
+                            s(&j["id"]),
+                            s(&j["name"]),
+                            s(&j["state"]),
+                            s(&j["printer_name"]),
+                            j["progress"].as_f64().unwrap_or(0.0) * 100.0,
+                            j["attempts"],
+                            j["reason"].as_str().map(|e| format!("  ({e})")).unwrap_or_default(),
+                        )
+                    },
+                    "no jobs",
+                )
+            })?;
+        }
+        JobCommand::Pause { id } => client.job_action(id, "pause").await?,
+        JobCommand::Resume { id } => client.job_action(id, "resume").await?,
+        JobCommand::Cancel { id } => client.job_action(id, "cancel").await?,
+    }
+    Ok(())
+}
+
+/// `amsp alerts …`.
+pub async fn alerts(opts: &NodeOpts, args: &AlertsArgs) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match &args.command {
+        Some(AlertsCommand::Ack { id }) => client.ack_alert(id).await?,
+        None => {
+            let v = client.alerts().await?;
+            print(args.json, &v, |v| {
+                rows(
+                    v,
+                    |a| {
+                        let state = if a["cleared_ms"].is_null() { "active" } else { "cleared" };
+                        let ack = if a["acknowledged_ms"].is_null() { "" } else { " ack" };
+                        format!(
+                            "{:<8} {:<8}{:<4} {:<40} {}",
+                            s(&a["severity"]),
+                            state,
+                            ack,
+                            s(&a["id"]),
+                            s(&a["message"])
+                        )
+                    },
+                    "no alerts",
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn password(file: Option<&Path>) -> anyhow::Result<String> {
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+            line
+        }
+    };
+    let pw = text.lines().next().unwrap_or("").to_owned();
+    if pw.is_empty() {
+        bail!("empty password");
+    }
+    Ok(pw)
+}
+
+/// `amsp user …`.
+pub async fn user(opts: &NodeOpts, cmd: &UserCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        UserCommand::Add { name, role, password_file } => {
+            let pw = password(password_file.as_deref())?;
+            client.add_user(&json!({ "name": name, "password": pw, "role": role })).await?;
+        }
+        UserCommand::Ls(j) => {
+            let v = client.users().await?;
+            print(j.json, &v, |v| {
+                rows(v, |u| format!("{:<20} {}", s(&u["name"]), s(&u["role"])), "no accounts")
+            })?;
+        }
+        UserCommand::Rm { name } => client.remove_user(name).await?,
+        UserCommand::Login { name, password_file, json } => {
+            let pw = password(password_file.as_deref())?;
+            let v = client.login(&json!({ "name": name, "password": pw })).await?;
+            print(*json, &v, |v| s(&v["token"]).to_owned())?;
+        }
+    }
+    Ok(())
+}
+
+/// `amsp token …`.
+pub async fn token(opts: &NodeOpts, cmd: &TokenCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        TokenCommand::Create { role, name, json } => {
+            let v = client.create_token(&json!({ "role": role, "name": name })).await?;
+            print(*json, &v, |v| s(&v["token"]).to_owned())?;
+        }
+        TokenCommand::Revoke { name } => client.revoke_token(name).await?,
+        TokenCommand::Ls(j) => {
+            let v = client.tokens().await?;
+            print(j.json, &v, |v| {
+                rows(
+                    v,
+                    |t| {
+                        format!(
+                            "{:<24} {:<9}{}",
+                            s(&t["name"]),
+                            s(&t["role"]),
+                            if t["revoked"].as_bool() == Some(true) { " revoked" } else { "" }
+                        )
+                    },
+                    "no tokens",
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `amsp audit …`.
+pub async fn audit(opts: &NodeOpts, args: &AuditArgs) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match &args.command {
+        Some(AuditCommand::Verify { json }) => {
+            let v = client.audit_verify().await?;
+            print(*json || args.json, &v, |v| {
+                if v["ok"].as_bool() == Some(true) {
+                    format!("audit log intact: {} entries, head {}", v["entries"], s(&v["head"]))
+                } else {
+                    format!("audit log BROKEN: {}", s(&v["error"]))
+                }
+            })?;
+            if v["ok"].as_bool() != Some(true) {
+                bail!("the audit log does not verify: {}", s(&v["error"]));
+            }
+        }
+        None => {
+            let v = client.audit().await?;
+            print(args.json, &v, |v| {
+                rows(
+                    v,
+                    |e| {
+                        format!(
+                            "{:>5} {} {:<16} {:<18} {}",
+                            e["seq"],
+                            e["at_ms"],
+                            s(&e["actor"]),
+                            s(&e["action"]),
+                            s(&e["detail"])
+                        )
+                    },
+                    "no audit entries",
+                )
+            })?;
+        }
+    }
+    Ok(())
+}

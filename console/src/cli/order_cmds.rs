@@ -1,0 +1,385 @@
+//! `amsp order …`, `amsp capacity` and `amsp licence …`: the customer's and the centre's
+//! commands for use case 1, talking to a running node through its control API.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use amsp_node::api::orders::{IssueLicence, NewOrder, PlaceOrder, ReviewOrder, ShipOrder};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::node_cmds::{JsonFlag, NodeOpts};
+
+/// `amsp order …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OrderCommand {
+    /// Ask the federation for quotes on a model (a content id, or a file to package first).
+    Create(CreateArgs),
+    /// List the quotes an order has received.
+    Quotes {
+        /// The order.
+        id: String,
+        /// Wait up to this many seconds for the first quote.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Place an order with a quote's centre, chosen by id or by policy.
+    Place {
+        /// The order.
+        id: String,
+        /// The quote to take.
+        #[arg(long, conflicts_with = "policy")]
+        quote: Option<String>,
+        /// How to choose: cheapest, fastest or rated.
+        #[arg(long)]
+        policy: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show an order's state, parts and history.
+    Show {
+        /// The order.
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List the orders this node holds.
+    Ls(JsonFlag),
+    /// Hand an order to a carrier (the centre).
+    Ship {
+        /// The order.
+        id: String,
+        /// The carrier.
+        #[arg(long)]
+        carrier: String,
+        /// Its tracking number.
+        #[arg(long)]
+        tracking: String,
+    },
+    /// Confirm delivery (the customer).
+    Deliver {
+        /// The order.
+        id: String,
+    },
+    /// Review a delivered order (the customer).
+    Review {
+        /// The order.
+        id: String,
+        /// One to five stars.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        stars: u8,
+        /// Words.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+}
+
+/// `amsp order create`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// A model content id, or a model file (packaged for this node only).
+    #[arg(long)]
+    pub model: String,
+    /// Material wanted.
+    #[arg(long)]
+    pub material: String,
+    /// How many copies.
+    #[arg(long, default_value_t = 1)]
+    pub quantity: u32,
+    /// ± tolerance, mm.
+    #[arg(long)]
+    pub tolerance: Option<f32>,
+    /// Latest acceptable delivery, seconds from now.
+    #[arg(long)]
+    pub deadline_s: Option<u64>,
+    /// A name for the part (default: the file name or "part").
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// `amsp capacity`.
+#[derive(Debug, Clone, Args)]
+pub struct CapacityArgs {
+    /// This centre's capacity as an Open Know-Where record (JSON).
+    #[arg(long)]
+    pub okw: bool,
+    /// Output format.
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// `amsp licence …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum LicenceCommand {
+    /// Sign a licence for a licensee to have a model printed (the designer); prints it as hex.
+    Issue {
+        /// The model's content id.
+        #[arg(long)]
+        model: String,
+        /// The licensee's peer id.
+        #[arg(long)]
+        licensee: String,
+        /// Prints allowed (unlimited if absent).
+        #[arg(long)]
+        prints: Option<u32>,
+        /// Seconds until it lapses (never if absent); may be negative to sign a lapsed one.
+        #[arg(long, allow_hyphen_values = true)]
+        expires_in_s: Option<i64>,
+        /// Terms in words.
+        #[arg(long, default_value = "")]
+        terms: String,
+    },
+    /// Keep a licence granted to this node (hex, as `issue` prints it).
+    Add {
+        /// The licence.
+        licence: String,
+    },
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn out(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        println!("{}", text(v));
+    }
+    Ok(())
+}
+
+/// The order view of `show`: id, lower-case state, parts, events and the rest of the state.
+fn order_view(id: &str, folded: &Value) -> Value {
+    let state = &folded["state"];
+    json!({
+        "id": id,
+        "state": state["stage"],
+        "customer": state["customer"],
+        "centre": state["centre"],
+        "parts": state["parts"],
+        "quotes": state["quotes"].as_object().map_or(0, |q| q.len()),
+        "placed_quote": state["placed_quote"],
+        "groups": state["groups"],
+        "printed_by": state["printed_by"],
+        "reprints": state["reprints"],
+        "forwards": state["forwards"],
+        "shipment": state["shipment"],
+        "review": state["review"],
+        "reason": state["reason"],
+        "events": folded["history"],
+    })
+}
+
+/// `amsp order …`.
+pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        OrderCommand::Create(a) => {
+            let path = Path::new(&a.model);
+            let (model, name) = if path.is_file() {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "part".into());
+                (client.add_model(&name, bytes, &[], None).await?, name)
+            } else {
+                (a.model.clone(), "part".to_string())
+            };
+            let req = NewOrder {
+                model,
+                name: a.name.clone().unwrap_or(name),
+                material: a.material.clone(),
+                quantity: a.quantity,
+                tolerance_mm: a.tolerance,
+                process: None,
+                colour: None,
+                deadline_ms: a.deadline_s.map(|s| now_ms() + s * 1000),
+            };
+            let id = client.new_order(&req).await?;
+            out(a.json.json, &json!({ "id": id }), |_| id.clone())
+        }
+        OrderCommand::Quotes { id, wait, json } => {
+            let deadline = Instant::now() + Duration::from_secs(*wait);
+            let v = loop {
+                let v = client.quotes(id).await?;
+                if v.as_array().is_some_and(|a| !a.is_empty()) || Instant::now() >= deadline {
+                    break v;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            out(json.json, &v, |v| {
+                let rows: Vec<String> = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|q| {
+                                format!(
+                                    "{}  {}  {} {}  lead {} s  rating {:.2}",
+                                    q["id"].as_str().unwrap_or("?"),
+                                    q["centre"].as_str().unwrap_or("?"),
+                                    q["price"],
+                                    q["currency"].as_str().unwrap_or(""),
+                                    q["lead_time_s"],
+                                    q["rating"].as_f64().unwrap_or(0.0)
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if rows.is_empty() { "no quotes yet".into() } else { rows.join("\n") }
+            })
+        }
+        OrderCommand::Place { id, quote, policy, json } => {
+            let req = PlaceOrder { quote: quote.clone(), policy: policy.clone() };
+            let q = client.place(id, &req).await?;
+            out(json.json, &json!({ "id": id, "quote": q }), |_| format!("placed {id} with quote {q}"))
+        }
+        OrderCommand::Show { id, json } => {
+            let v = order_view(id, &client.order(id).await?);
+            out(json.json, &v, |v| {
+                let events: Vec<String> = v["events"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                format!(
+                                    "  {}  {}{}",
+                                    e["action"].as_str().unwrap_or("?"),
+                                    e["author"].as_str().unwrap_or("?"),
+                                    e["superseded"]
+                                        .as_str()
+                                        .map(|s| format!("  (superseded: {s})"))
+                                        .unwrap_or_default()
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "order {id}: {}\ncentre {}\n{}{}",
+                    v["state"].as_str().unwrap_or("?"),
+                    v["centre"].as_str().unwrap_or("-"),
+                    v["reason"].as_str().map(|r| format!("reason {r}\n")).unwrap_or_default(),
+                    events.join("\n")
+                )
+            })
+        }
+        OrderCommand::Ls(j) => {
+            let v = client.orders().await?;
+            let list: Vec<Value> = v
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|o| json!({"id": o["order"], "state": o["stage"], "events": o["events"]}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let v = Value::Array(list);
+            out(j.json, &v, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|o| {
+                                format!(
+                                    "{}  {}  {} events",
+                                    o["id"].as_str().unwrap_or("?"),
+                                    o["state"].as_str().unwrap_or("-"),
+                                    o["events"]
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            })
+        }
+        OrderCommand::Ship { id, carrier, tracking } => {
+            client
+                .ship(id, &ShipOrder { carrier: carrier.clone(), tracking: tracking.clone() })
+                .await?;
+            println!("{id} shipped");
+            Ok(())
+        }
+        OrderCommand::Deliver { id } => {
+            client.deliver(id).await?;
+            println!("{id} delivered");
+            Ok(())
+        }
+        OrderCommand::Review { id, stars, text } => {
+            client.review(id, &ReviewOrder { stars: *stars, text: text.clone() }).await?;
+            println!("{id} reviewed");
+            Ok(())
+        }
+    }
+}
+
+/// `amsp capacity`.
+pub async fn capacity(opts: &NodeOpts, args: &CapacityArgs) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    if args.okw {
+        println!("{}", serde_json::to_string_pretty(&client.capacity_okw().await?)?);
+        return Ok(());
+    }
+    let v = client.capacity().await?;
+    out(args.json.json, &v, |v| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| {
+                        let printers = c["ad"]["printers"].as_array().map_or(0, Vec::len);
+                        format!(
+                            "{}  {}  {} printers  queue {}  rating {:.2}",
+                            c["centre"].as_str().unwrap_or("?"),
+                            c["ad"]["centre_name"].as_str().unwrap_or("?"),
+                            printers,
+                            c["ad"]["queue_depth"],
+                            c["rating"].as_f64().unwrap_or(0.0)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// `amsp licence …`.
+pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()> {
+    let client = opts.client()?;
+    match cmd {
+        LicenceCommand::Issue { model, licensee, prints, expires_in_s, terms } => {
+            let expires_ms =
+                expires_in_s.map(|s| (now_ms() as i64).saturating_add(s.saturating_mul(1000)).max(0) as u64);
+            let hex = client
+                .issue_licence(&IssueLicence {
+                    model: model.clone(),
+                    licensee: licensee.clone(),
+                    prints: *prints,
+                    expires_ms,
+                    terms: terms.clone(),
+                })
+                .await?;
+            println!("{hex}");
+        }
+        LicenceCommand::Add { licence } => {
+            let v = client.add_licence(licence.clone()).await?;
+            println!("{}", serde_json::to_string(&v)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The access check every control-API call passes: who is calling (bearer token), may that
+//! role make this call, is the caller within its rate limit — and the audit entries that go
+//! with it.
+//!
+//! The token in `DIR/api.token` is the node owner's: it acts as admin and is not rate limited.
+//! Scoped tokens (`amsp token create --role …`, or a session from `POST /v1/login`) act with
+//! their role. Reads (`GET`) need viewer; changes need operator; accounts, tokens and the
+//! audit log need admin. `POST /v1/login` needs no token (it is rate limited per account).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::Node;
+use crate::security::accounts::{Permission, Role};
+use crate::security::service::Caller;
+
+/// State of the access check: the node and its owner token.
+#[derive(Clone)]
+pub struct Access {
+    /// The node (for its security service).
+    pub node: Node,
+    /// The token of `DIR/api.token`.
+    pub admin_token: Arc<String>,
+}
+
+/// Name the owner token is audited under.
+pub const ADMIN_TOKEN_NAME: &str = "admin-token";
+
+/// Compares without an early exit, so timing does not reveal how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What a call needs.
+pub fn needed(method: &Method, path: &str) -> Permission {
+    let admin_area = ["/v1/users", "/v1/tokens", "/v1/audit"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if admin_area {
+        Permission::Administer
+    } else if method == Method::GET || method == Method::HEAD {
+        Permission::Read
+    } else {
+        Permission::Operate
+    }
+}
+
+/// Middleware: authenticate, rate limit, authorise, audit.
+pub async fn check(State(access): State<Access>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    if path == "/v1/login" {
+        return next.run(req).await;
+    }
+    let security = access.node.security();
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let Some(given) = given else {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "an `Authorization: Bearer <token>` header is required; the token is in the node's data directory",
+        )
+        .into_response();
+    };
+    let caller = if same(given.as_bytes(), access.admin_token.as_bytes()) {
+        Caller { name: ADMIN_TOKEN_NAME.into(), role: Role::Admin }
+    } else if let Some(c) = security.authenticate(&given) {
+        if !security.allow_api(&c.name) {
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("token {} is over its rate limit; slow down", c.name),
+            )
+            .into_response();
+        }
+        if security.first_use(&c.name) {
+            security
+                .audit_quiet(&c.name, "token_used", &format!("first use: {method} {path}"))
+                .await;
+        }
+        c
+    } else {
+        security.audit_quiet("unknown", "auth_failed", &format!("{method} {path}")).await;
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "the bearer token is wrong or revoked",
+        )
+        .into_response();
+    };
+    let need = needed(&method, &path);
+    if !caller.role.allows(need) {
+        security
+            .audit_quiet(
+                &caller.name,
+                "permission_denied",
+                &format!("{method} {path} needs {need:?}, role is {:?}", caller.role),
+            )
+            .await;
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("role {:?} may not {method} {path} (needs {need:?})", caller.role)
+                .to_lowercase(),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(caller.clone());
+    let res = next.run(req).await;
+    // Every change made through the API is on the record, with its outcome; so is every
+    // model decryption.
+    if method == Method::GET && path.starts_with("/v1/models/") {
+        security
+            .audit_quiet(
+                &caller.name,
+                "model_decrypted",
+                &format!("{path} → {}", res.status().as_u16()),
+            )
+            .await;
+    } else if need != Permission::Read {
+        security
+            .audit_quiet(
+                &caller.name,
+                &action_name(&path),
+                &format!("{method} {path} → {}", res.status().as_u16()),
+            )
+            .await;
+    }
+    res
+}
+
+/// The audit action for a change, by area.
+fn action_name(path: &str) -> String {
+    let area = path.trim_start_matches("/v1/").split('/').next().unwrap_or("");
+    match area {
+        "jobs" => "job_action",
+        "printers" => "printer_change",
+        "orders" => "order_action",
+        "models" => "model_change",
+        "alerts" => "alert_action",
+        "users" => "account_change",
+        "tokens" => "token_change",
+        _ => "api_change",
+    }
+    .to_owned()
+}

@@ -1,0 +1,218 @@
+//! Control-API routes of the print farm: printers, jobs and operator actions.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/v1/printers` | printers with state, job, progress, temperatures |
+//! | POST | `/v1/printers` | `{"printer": PrinterConfig, "auto_eject": bool}` → `{"id"}` |
+//! | POST | `/v1/printers/{p}/bed-clear` | an operator confirms the bed is clear |
+//! | POST | `/v1/printers/{p}/fault` | `{"fault": "heater_fault", "at_progress": 0.5}` (simulated printers) |
+//! | POST | `/v1/printers/{p}/repair` | clears a simulated printer's fault |
+//! | GET | `/v1/jobs` | jobs |
+//! | POST | `/v1/jobs?name=&printer=&material=&nozzle_mm=&size=&priority=&order_ref=` | body = G-code → `{"id"}` |
+//! | POST | `/v1/jobs/{id}/pause`, `/resume`, `/cancel` | operator actions |
+//!
+//! `{p}` is a printer id or name.
+
+use amsp_proto::id::JobId;
+use amsp_proto::process::Material;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::Node;
+use crate::farm::{FarmError, JobSpec};
+use crate::printer::{BuildVolume, Fault, PrinterConfig};
+
+/// The farm's routes.
+pub fn routes() -> Router<Node> {
+    Router::new()
+        .route("/v1/printers", get(printers).post(add_printer))
+        .route("/v1/printers/{p}/bed-clear", post(bed_clear))
+        .route("/v1/printers/{p}/fault", post(fault))
+        .route("/v1/printers/{p}/repair", post(repair))
+        .route("/v1/jobs", get(jobs).post(submit))
+        .route("/v1/jobs/{id}/{action}", post(job_action))
+}
+
+impl From<FarmError> for ApiError {
+    fn from(e: FarmError) -> Self {
+        let msg = e.to_string();
+        match e {
+            FarmError::Config(_) => Self::bad_request("bad_printer", msg),
+            FarmError::DuplicateName(_) => Self::new(StatusCode::CONFLICT, "duplicate", msg),
+            FarmError::UnknownPrinter(_) | FarmError::UnknownJob(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", msg)
+            }
+            FarmError::NoFittingPrinter(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_fitting_printer", msg)
+            }
+            FarmError::BadJob(_) => Self::bad_request("bad_job", msg),
+            FarmError::WrongState { .. } => Self::new(StatusCode::CONFLICT, "wrong_state", msg),
+            FarmError::NotSimulated(_) => Self::bad_request("not_simulated", msg),
+            FarmError::Driver(crate::printer::DriverError::InvalidFileName { .. })
+            | FarmError::Driver(crate::printer::DriverError::FileTooLarge { .. }) => {
+                Self::bad_request("bad_job", msg)
+            }
+            FarmError::Driver(_) => Self::new(StatusCode::BAD_GATEWAY, "printer", msg),
+            FarmError::Full => Self::new(StatusCode::SERVICE_UNAVAILABLE, "full", msg),
+            FarmError::Store(_) | FarmError::Io { .. } => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", msg)
+            }
+        }
+    }
+}
+
+/// Reply carrying a new id.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdReply {
+    /// The id.
+    pub id: String,
+}
+
+/// Body of `POST /v1/printers`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPrinter {
+    /// The printer.
+    pub printer: PrinterConfig,
+    /// Whether it clears its own bed.
+    #[serde(default)]
+    pub auto_eject: bool,
+}
+
+async fn printers(State(node): State<Node>) -> impl IntoResponse {
+    Json(node.farm().printers())
+}
+
+async fn add_printer(
+    State(node): State<Node>,
+    Json(req): Json<AddPrinter>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = node.farm().add_printer_with(req.printer, req.auto_eject).await?;
+    Ok(Json(IdReply { id: id.to_string() }))
+}
+
+async fn bed_clear(
+    State(node): State<Node>,
+    UrlPath(p): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = node.farm().printer_id(&p)?;
+    node.farm().bed_cleared(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /v1/printers/{p}/fault`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectFault {
+    /// The fault.
+    pub fault: Fault,
+    /// Fire when the job reaches this progress (0–1); now when absent.
+    pub at_progress: Option<f64>,
+}
+
+async fn fault(
+    State(node): State<Node>,
+    UrlPath(p): UrlPath<String>,
+    Json(req): Json<InjectFault>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(at) = req.at_progress
+        && !(0.0..=1.0).contains(&at)
+    {
+        return Err(ApiError::bad_request("bad_progress", format!("at_progress {at} is not in 0–1")));
+    }
+    let id = node.farm().printer_id(&p)?;
+    node.farm().inject_fault(id, req.fault, req.at_progress)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn repair(
+    State(node): State<Node>,
+    UrlPath(p): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = node.farm().printer_id(&p)?;
+    node.farm().repair(id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn jobs(State(node): State<Node>) -> impl IntoResponse {
+    Json(node.farm().jobs())
+}
+
+/// Query of `POST /v1/jobs`.
+#[derive(Debug, Deserialize)]
+struct SubmitQuery {
+    name: Option<String>,
+    printer: Option<String>,
+    material: Option<String>,
+    nozzle_mm: Option<f32>,
+    size: Option<String>,
+    priority: Option<i32>,
+    order_ref: Option<String>,
+}
+
+async fn submit(
+    State(node): State<Node>,
+    Query(q): Query<SubmitQuery>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let farm = node.farm();
+    let printer = q.printer.as_deref().map(|p| farm.printer_id(p)).transpose()?;
+    // A job sent to a named printer defaults to what that printer has loaded.
+    let view = printer.and_then(|p| farm.printers().into_iter().find(|v| v.id == p));
+    let material = q
+        .material
+        .or_else(|| view.as_ref().and_then(|v| v.materials.first().cloned()))
+        .unwrap_or_else(|| "pla".into());
+    let nozzle_mm =
+        q.nozzle_mm.or_else(|| view.as_ref().map(|v| v.nozzle_mm as f32)).unwrap_or(0.4);
+    let size_mm = match q.size {
+        Some(s) => {
+            let b: BuildVolume = s.parse().map_err(|e: crate::printer::ConfigError| {
+                ApiError::bad_request("bad_size", e.to_string())
+            })?;
+            [b.x_mm as f32, b.y_mm as f32, b.z_mm as f32]
+        }
+        None => [0.0; 3],
+    };
+    let spec = JobSpec {
+        name: q.name.unwrap_or_else(|| "job".into()),
+        gcode: body.to_vec(),
+        material: Material::new(&material),
+        nozzle_mm,
+        size_mm,
+        priority: q.priority.unwrap_or(0),
+        order_ref: q.order_ref,
+    };
+    let id = farm.submit_to(spec, printer).await?;
+    Ok(Json(IdReply { id: id.to_string() }))
+}
+
+async fn job_action(
+    State(node): State<Node>,
+    UrlPath((id, action)): UrlPath<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job: JobId = id
+        .parse()
+        .map_err(|e| ApiError::bad_request("bad_job_id", format!("{id:?} is not a job id: {e}")))?;
+    let farm = node.farm();
+    match action.as_str() {
+        "pause" => farm.pause(job).await?,
+        "resume" => farm.resume(job).await?,
+        "cancel" => farm.cancel(job).await?,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no job action {other:?}; use pause, resume or cancel"),
+            ));
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,88 @@
+//! Control-API routes of monitoring: alerts and the Prometheus scrape, plus the middleware that
+//! counts every API call.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/v1/alerts` | alerts, active first |
+//! | POST | `/v1/alerts/ack` | `{"id"}` acknowledges an alert |
+//! | GET | `/metrics` | Prometheus/OpenMetrics text |
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::Node;
+use crate::monitor::metrics::{ApiLabels, NameLabel};
+use crate::node::events::NodeEvent;
+
+/// The monitoring routes.
+pub fn routes() -> Router<Node> {
+    Router::new()
+        .route("/v1/alerts", get(alerts))
+        .route("/v1/alerts/ack", post(ack))
+        .route("/metrics", get(metrics))
+}
+
+async fn alerts(State(node): State<Node>) -> impl IntoResponse {
+    Json(node.alerts().list())
+}
+
+/// Body of `POST /v1/alerts/ack`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// The alert id.
+    pub id: String,
+}
+
+async fn ack(
+    State(node): State<Node>,
+    Json(req): Json<AckRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    match node.alerts().acknowledge(&req.id).await? {
+        Some(alert) => {
+            node.emit(NodeEvent::Alert { change: "acknowledged".into(), alert: alert.clone() });
+            Ok(Json(alert))
+        }
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no alert {:?}", req.id),
+        )),
+    }
+}
+
+async fn metrics(State(node): State<Node>) -> impl IntoResponse {
+    let status = node.status().await;
+    node.metrics().peers_connected.set(status.connected_peers.len() as i64);
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        node.metrics().encode(),
+    )
+}
+
+/// Middleware: counts API calls by route and status, their latency, and calls in flight.
+pub async fn count(State(node): State<Node>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let m = node.metrics();
+    m.api_sessions.inc();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    m.api_sessions.dec();
+    m.api_seconds
+        .get_or_create(&NameLabel { name: route.clone() })
+        .observe(started.elapsed().as_secs_f64());
+    m.api_requests.get_or_create(&ApiLabels { route, status: res.status().as_u16() }).inc();
+    res
+}

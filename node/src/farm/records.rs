@@ -1,0 +1,120 @@
+//! What the farm persists: one record per printer and per job, JSON in the store's
+//! `printers-0` and `jobs-0` tables. G-code itself is kept as files beside the store
+//! (`DIR/farm/jobs/<job>.gcode`) so a job record stays small and a reprint after a restart
+//! still has its file.
+
+use amsp_proto::id::{JobId, PrinterId};
+use amsp_proto::process::Material;
+use serde::{Deserialize, Serialize};
+
+use crate::printer::PrinterConfig;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a fitting printer with a clear bed.
+    Queued,
+    /// Sent to a printer: uploading, heating or printing.
+    Printing,
+    /// Paused on its printer (by an operator or a fault such as filament runout).
+    Paused,
+    /// Printed to completion.
+    Done,
+    /// Failed and not queued again (out of attempts, or nothing can print it any more).
+    Failed,
+    /// Cancelled by an operator.
+    Cancelled,
+}
+
+impl JobState {
+    /// The lower-case name used in JSON, the CLI and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Printing => "printing",
+            Self::Paused => "paused",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the job will not change any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// A registered printer as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrinterRecord {
+    /// Its id.
+    pub id: PrinterId,
+    /// How it is driven and what it can print.
+    pub config: PrinterConfig,
+    /// Clears its own bed: takes the next job without an operator's confirmation.
+    #[serde(default)]
+    pub auto_eject: bool,
+    /// A job ended on it and nobody has confirmed the bed clear yet.
+    #[serde(default)]
+    pub awaiting_clear: bool,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Its id.
+    pub id: JobId,
+    /// A name for people (also the base of the file name sent to the printer).
+    pub name: String,
+    /// Material it needs.
+    pub material: Material,
+    /// Nozzle it was sliced for, mm.
+    pub nozzle_mm: f32,
+    /// Extent of the plate, mm.
+    pub size_mm: [f32; 3],
+    /// Higher goes first.
+    pub priority: i32,
+    /// Free text the order engine uses to map the job back to its orders and parts.
+    pub order_ref: Option<String>,
+    /// The printer an operator asked for, when the job was sent to one printer directly.
+    pub pinned: Option<PrinterId>,
+    /// Where it is.
+    pub state: JobState,
+    /// The printer it is on (or was last on).
+    pub printer: Option<PrinterId>,
+    /// Progress of the current attempt, 0–1.
+    pub progress: f32,
+    /// Seconds the current attempt still needs, when the printer can say.
+    pub eta_s: Option<u64>,
+    /// Times the job has been sent to a printer.
+    pub attempts: u32,
+    /// Why the last attempt failed, or why the job was given up.
+    pub reason: Option<String>,
+    /// Size of the G-code file, bytes.
+    pub gcode_bytes: u64,
+    /// When it was submitted, Unix ms.
+    pub created_ms: u64,
+    /// When its state last changed, Unix ms.
+    pub updated_ms: u64,
+}
+
+impl JobRecord {
+    /// The name of the file sent to printers: the job name made safe for every host, then the
+    /// job id so two jobs never overwrite each other's file.
+    pub fn file_name(&self) -> String {
+        let safe: String = self
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '_' })
+            .take(64)
+            .collect();
+        let safe = safe.trim_start_matches(['_', '-']);
+        if safe.is_empty() {
+            format!("job-{}.gcode", self.id)
+        } else {
+            format!("{safe}-{}.gcode", self.id)
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The customer's side of the market and what every node keeps of it: orders with full
+//! requirements, quotes, placing (with the model re-packaged for the chosen centre only),
+//! delivery and review; the federation's capacity view; reputations folded from reviews;
+//! print licences; and the hand-over of model packages to the centre that prints them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use amsp_proto::capacity::CapacityAd;
+use amsp_proto::envelope::{Envelope, VerifyPolicy};
+use amsp_proto::feedback::Feedback;
+use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId};
+use amsp_proto::licence::Licence;
+use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, Stage};
+use amsp_proto::requirements::PartRequirements;
+use libp2p::PeerId;
+use serde::Serialize;
+
+use super::{GetModelError, Node, OrderOpError, now_ms};
+use crate::engine::federation::Federation;
+use crate::engine::pricing::{self, Policy};
+use crate::engine::reputation::Reputation;
+use crate::network::{SyncRequest, SyncResponse, Topic};
+use crate::package::{ModelManifest, PackageMeta};
+
+/// File in the data directory holding the licences this node was granted.
+const LICENCES_FILE: &str = "licences.postcard";
+
+/// Model packages made for the next holder of an order, and who that is.
+#[derive(Debug, Clone)]
+pub(crate) struct Handover {
+    /// The centre the packages are encrypted to.
+    pub to: PeerId,
+    /// Each part's package for it.
+    pub packages: Vec<(PartId, ContentId)>,
+}
+
+/// Market state every node keeps beside its order logs.
+#[derive(Debug, Default)]
+pub(crate) struct Market {
+    /// The latest capacity ad of every centre.
+    pub federation: Mutex<Federation>,
+    /// Packages this node made for the centre it placed or forwarded an order to.
+    pub handovers: Mutex<BTreeMap<OrderId, Handover>>,
+    /// Signed licences granted to this node (envelope bytes).
+    pub licences: Mutex<Vec<Vec<u8>>>,
+    /// Where the licences are kept.
+    pub licence_file: PathBuf,
+}
+
+impl Market {
+    /// The market state of a node in `data_dir`, with the licences it holds.
+    pub fn load(data_dir: &std::path::Path) -> Self {
+        let licence_file = data_dir.join(LICENCES_FILE);
+        let licences = std::fs::read(&licence_file)
+            .ok()
+            .and_then(|b| postcard::from_bytes::<Vec<Vec<u8>>>(&b).ok())
+            .unwrap_or_default();
+        Self { licences: Mutex::new(licences), licence_file, ..Self::default() }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Why a market operation failed. Each names the order and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum MarketError {
+    /// No such order here.
+    #[error("no order {0} on this node")]
+    UnknownOrder(OrderId),
+    /// The order is not where the operation needs it.
+    #[error("order {order} is {stage}: {what}")]
+    Stage {
+        /// The order.
+        order: OrderId,
+        /// Its stage.
+        stage: Stage,
+        /// What was wanted.
+        what: String,
+    },
+    /// No quote fits the choice.
+    #[error("order {order}: {reason}")]
+    NoQuote {
+        /// The order.
+        order: OrderId,
+        /// Why.
+        reason: String,
+    },
+    /// The model could not be read or re-packaged.
+    #[error("model {model}: {reason}")]
+    Model {
+        /// The model.
+        model: ContentId,
+        /// Why.
+        reason: String,
+    },
+    /// A licence was malformed or not signed as it claims.
+    #[error("licence refused: {0}")]
+    BadLicence(String),
+    /// The order log refused the event (wrong signer, wrong stage…).
+    #[error(transparent)]
+    Op(#[from] OrderOpError),
+}
+
+impl From<amsp_proto::order::OrderError> for MarketError {
+    fn from(e: amsp_proto::order::OrderError) -> Self {
+        MarketError::Op(OrderOpError::Order(e))
+    }
+}
+
+/// How the customer chooses its centre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// This quote.
+    Quote(QuoteId),
+    /// The quote a policy picks.
+    Policy(Policy),
+}
+
+/// One quote as listed for the customer.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuoteView {
+    /// The quote id.
+    pub id: String,
+    /// The centre offering it.
+    pub centre: String,
+    /// Total price.
+    pub price: f64,
+    /// Currency.
+    pub currency: String,
+    /// Placing to shipping, seconds.
+    pub lead_time_s: u64,
+    /// Estimated print time, seconds.
+    pub print_time_s: u64,
+    /// Estimated material, grams.
+    pub filament_g: f64,
+    /// The breakdown.
+    pub breakdown: amsp_proto::quote::PriceBreakdown,
+    /// When it lapses, Unix ms.
+    pub expires_ms: u64,
+    /// The centre's reputation score.
+    pub rating: f64,
+}
+
+/// One refused event of an import, with the reason every replica gives.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportOutcome {
+    /// Events added.
+    pub accepted: usize,
+    /// Refused events: id and reason.
+    pub refused: Vec<(String, String)>,
+}
+
+/// A centre in the live federation view.
+#[derive(Debug, Clone, Serialize)]
+pub struct CentreView {
+    /// The centre's peer id.
+    pub centre: String,
+    /// Its reputation score.
+    pub rating: f64,
+    /// Its ad.
+    pub ad: CapacityAd,
+}
+
+impl Node {
+    pub(crate) fn market(&self) -> &Market {
+        &self.inner.market
+    }
+
+    /// Appends `action` to `order` signed by this node; persists and spreads it.
+    pub(crate) async fn append_event(
+        &self,
+        order: OrderId,
+        action: Action,
+    ) -> Result<Envelope, MarketError> {
+        let env = {
+            let mut orders = self.orders();
+            if orders.get(&order).is_none() {
+                return Err(MarketError::UnknownOrder(order));
+            }
+            orders.entry(order).append(
+                self.inner.identity.keypair(),
+                action,
+                now_ms(),
+                rand::random(),
+            )?
+        };
+        self.persist_and_spread(vec![(order, env.clone())], None).await.map_err(OrderOpError::from)?;
+        Ok(env)
+    }
+
+    /// The folded state of `order`, if its first event is held.
+    pub(crate) fn order_state(&self, order: &OrderId) -> Result<OrderState, MarketError> {
+        self.order(order).and_then(|f| f.state).ok_or(MarketError::UnknownOrder(*order))
+    }
+
+    /// Starts an order for one model with full requirements: the quote request, announced with
+    /// public metadata only (the model's content id, never its bytes).
+    pub async fn create_order(
+        &self,
+        model: ContentId,
+        name: String,
+        requirements: PartRequirements,
+    ) -> Result<OrderId, MarketError> {
+        let now = now_ms();
+        let order = OrderId::from_parts(now, rand::random());
+        let action = Action::QuoteRequested {
+            parts: vec![PartSpec {
+                part: PartId::from_parts(now, rand::random()),
+                model,
+                name,
+                requirements,
+            }],
+        };
+        let env = self.orders().entry(order).append(
+            self.inner.identity.keypair(),
+            action,
+            now,
+            rand::random(),
+        )?;
+        self.persist_and_spread(vec![(order, env.clone())], None)
+            .await
+            .map_err(OrderOpError::from)?;
+        let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
+        Ok(order)
+    }
+
+    /// The quotes an order has received, cheapest first.
+    pub fn quotes(&self, order: &OrderId) -> Result<Vec<QuoteView>, MarketError> {
+        let state = self.order_state(order)?;
+        let rep = self.reputation();
+        let mut out: Vec<QuoteView> = state
+            .quotes
+            .iter()
+            .map(|(id, (centre, q))| QuoteView {
+                id: id.to_string(),
+                centre: centre.to_string(),
+                price: (q.price.total() * 100.0).round() / 100.0,
+                currency: q.price.currency.clone(),
+                lead_time_s: q.lead_time_s,
+                print_time_s: q.print_time_s,
+                filament_g: q.filament_g,
+                breakdown: q.price.clone(),
+                expires_ms: q.expires_ms,
+                rating: rep.score(centre),
+            })
+            .collect();
+        out.sort_by(|a, b| a.price.total_cmp(&b.price).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Places `order` with the centre of the chosen quote. Each part's model is first
+    /// re-packaged for this node and that centre only, and kept ready for the centre to ask.
+    pub async fn place_order(&self, order: OrderId, choice: Choice) -> Result<QuoteId, MarketError> {
+        let state = self.order_state(&order)?;
+        if state.stage != Stage::Quoted {
+            return Err(MarketError::Stage {
+                order,
+                stage: state.stage,
+                what: "only an order with quotes can be placed".into(),
+            });
+        }
+        let quote = match choice {
+            Choice::Quote(q) => {
+                if !state.quotes.contains_key(&q) {
+                    return Err(MarketError::NoQuote { order, reason: format!("no quote {q}") });
+                }
+                q
+            }
+            Choice::Policy(p) => *pricing::choose(&state.quotes, p, &self.reputation(), now_ms())
+                .ok_or_else(|| MarketError::NoQuote {
+                    order,
+                    reason: "every quote has expired".into(),
+                })?,
+        };
+        let centre = state.quotes.get(&quote).map(|(c, _)| *c).ok_or(MarketError::NoQuote {
+            order,
+            reason: format!("no quote {quote}"),
+        })?;
+        let packages = self.repackage(&state.parts, centre).await?;
+        lock(&self.market().handovers).insert(order, Handover { to: centre, packages });
+        self.append_event(order, Action::Placed { quote }).await?;
+        Ok(quote)
+    }
+
+    /// Re-packages each part's model for this node and `to`.
+    pub(crate) async fn repackage(
+        &self,
+        parts: &[PartSpec],
+        to: PeerId,
+    ) -> Result<Vec<(PartId, ContentId)>, MarketError> {
+        let mut out = Vec::new();
+        for p in parts {
+            let bad = |reason: String| MarketError::Model { model: p.model, reason };
+            let manifest =
+                super::fetch::manifest(self, p.model).await.map_err(|e| bad(e.to_string()))?;
+            let bytes = self.get_model(p.model).await.map_err(|e: GetModelError| bad(e.to_string()))?;
+            let meta = PackageMeta {
+                name: manifest.name.clone(),
+                format: manifest.format.clone(),
+                licence: manifest.licence.clone(),
+            };
+            let cid = self.add_model(bytes, meta, &[to]).await.map_err(|e| bad(e.to_string()))?;
+            out.push((p.part, cid));
+        }
+        Ok(out)
+    }
+
+    /// The centre hands the order to a carrier.
+    pub async fn ship(&self, order: OrderId, carrier: String, tracking: String) -> Result<(), MarketError> {
+        self.append_event(order, Action::Shipped { carrier, tracking }).await.map(drop)
+    }
+
+    /// The customer confirms delivery.
+    pub async fn deliver(&self, order: OrderId) -> Result<(), MarketError> {
+        self.append_event(order, Action::Delivered).await.map(drop)
+    }
+
+    /// The customer reviews the order.
+    pub async fn review(&self, order: OrderId, stars: u8, text: String) -> Result<(), MarketError> {
+        self.append_event(order, Action::Reviewed(Feedback { stars, text })).await.map(drop)
+    }
+
+    /// Takes in signed order events from outside the network (a file, another tool), judged
+    /// exactly as if a peer had pushed them; says why each refused one was refused.
+    pub async fn import_events(&self, events: Vec<Vec<u8>>) -> Result<ImportOutcome, MarketError> {
+        let mut envs = Vec::new();
+        let mut refused = Vec::new();
+        for (i, b) in events.iter().enumerate() {
+            match Envelope::from_bytes(b) {
+                Ok(e) => envs.push(e),
+                Err(e) => refused.push((format!("#{i}"), format!("undecodable: {e}"))),
+            }
+        }
+        let (new, bad) = self.orders().insert_all(envs, now_ms());
+        refused.extend(bad.into_iter().map(|r| (r.id.to_string(), r.error)));
+        let accepted = new.len();
+        self.persist_and_spread(new, None).await.map_err(OrderOpError::from)?;
+        Ok(ImportOutcome { accepted, refused })
+    }
+
+    /// Reputations folded from every review this node holds: the centre that made the order,
+    /// and the designer (author of the model's manifest) when it is not the customer.
+    pub fn reputation(&self) -> Reputation {
+        let mut rep = Reputation::default();
+        let orders = self.orders();
+        for id in orders.ids() {
+            let Some(state) = orders.get(&id).and_then(|l| l.state().state) else { continue };
+            let (Some(review), Some(centre)) = (&state.review, state.centre) else { continue };
+            rep.add(centre, review.stars);
+            for p in &state.parts {
+                if let Some(author) = self.manifest_author(p.model)
+                    && author != state.customer
+                    && author != centre
+                {
+                    rep.add(author, review.stars);
+                }
+            }
+        }
+        rep
+    }
+
+    /// The author of a model's manifest, if the manifest is held.
+    pub(crate) fn manifest_author(&self, model: ContentId) -> Option<PeerId> {
+        let bytes = self.store().manifest(&model.0).ok()??;
+        Envelope::from_bytes(&bytes).ok()?.author().ok()
+    }
+
+    /// The live federation: every centre whose capacity ad has not expired.
+    pub fn capacity(&self) -> Vec<CentreView> {
+        let rep = self.reputation();
+        let mut fed = lock(&self.market().federation);
+        fed.expire(now_ms());
+        fed.centres()
+            .map(|(p, ad)| CentreView { centre: p.to_string(), rating: rep.score(p), ad: ad.clone() })
+            .collect()
+    }
+
+    /// Takes a gossiped capacity ad into the federation view.
+    pub(crate) fn take_capacity_ad(&self, env: &Envelope) {
+        let Ok(author) = env.verify_signature() else { return };
+        let Ok(ad) = env.open::<CapacityAd>(&VerifyPolicy::history(now_ms())) else { return };
+        lock(&self.market().federation).update(author, env.timestamp_ms, ad);
+    }
+
+    /// Signs a licence for `licensee` to have `model` printed (the designer's act).
+    pub fn issue_licence(&self, licence: &Licence) -> Result<Vec<u8>, MarketError> {
+        let env = Envelope::seal(self.inner.identity.keypair(), licence, now_ms(), rand::random())
+            .map_err(|e| MarketError::BadLicence(e.to_string()))?;
+        Ok(env.to_bytes())
+    }
+
+    /// Keeps a licence granted to this node, to show the centre that prints the model.
+    pub async fn add_licence(&self, bytes: Vec<u8>) -> Result<Licence, MarketError> {
+        let env = Envelope::from_bytes(&bytes).map_err(|e| MarketError::BadLicence(e.to_string()))?;
+        let licence: Licence = env
+            .open(&VerifyPolicy::history(now_ms()))
+            .map_err(|e| MarketError::BadLicence(e.to_string()))?;
+        if licence.licensee != self.peer_id() {
+            return Err(MarketError::BadLicence(format!(
+                "it names {} as licensee, not this node",
+                licence.licensee
+            )));
+        }
+        let all = {
+            let mut held = lock(&self.market().licences);
+            if !held.contains(&bytes) {
+                held.push(bytes);
+            }
+            held.clone()
+        };
+        let file = self.market().licence_file.clone();
+        let encoded = postcard::to_allocvec(&all).map_err(|e| MarketError::BadLicence(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let tmp = file.with_extension("tmp");
+            std::fs::write(&tmp, encoded).and_then(|()| std::fs::rename(&tmp, &file))
+        })
+        .await
+        .map_err(|e| MarketError::BadLicence(e.to_string()))?
+        .map_err(|e| MarketError::BadLicence(format!("storing it: {e}")))?;
+        Ok(licence)
+    }
+
+    /// Licences held for `model`.
+    fn licences_for(&self, model: ContentId) -> Vec<Vec<u8>> {
+        lock(&self.market().licences)
+            .iter()
+            .filter(|b| {
+                Envelope::from_bytes(b)
+                    .and_then(|e| e.decode_body::<Licence>())
+                    .is_ok_and(|l| l.model == model)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Answers a centre asking for an order's packages: only the centre they were made for
+    /// gets them, with the licences this node holds for the parts' models.
+    pub(crate) fn serve_handover(&self, asker: PeerId, order: [u8; 16]) -> SyncResponse {
+        let order = OrderId(amsp_proto::id::SortableId(order));
+        let Some(h) = lock(&self.market().handovers).get(&order).cloned() else {
+            return SyncResponse::Refused(format!("no packages for order {order} here"));
+        };
+        if h.to != asker {
+            return SyncResponse::Refused(format!("order {order} was not handed to {asker}"));
+        }
+        let mut licences = Vec::new();
+        if let Ok(state) = self.order_state(&order) {
+            for p in &state.parts {
+                licences.extend(self.licences_for(p.model));
+            }
+        }
+        SyncResponse::Handover {
+            packages: h.packages.iter().map(|(p, c)| (p.0.0, c.0)).collect(),
+            licences,
+        }
+    }
+
+    /// Asks `from` for the packages and licences of `order` made for this node.
+    pub(crate) async fn request_handover(
+        &self,
+        from: PeerId,
+        order: OrderId,
+    ) -> Result<(Vec<(PartId, ContentId)>, Vec<Vec<u8>>), String> {
+        match self.sync_request(from, SyncRequest::Handover { order: order.0.0 }).await {
+            Ok(SyncResponse::Handover { packages, licences }) => Ok((
+                packages
+                    .into_iter()
+                    .map(|(p, c)| (PartId(amsp_proto::id::SortableId(p)), ContentId(c)))
+                    .collect(),
+                licences,
+            )),
+            Ok(SyncResponse::Refused(r)) => Err(r),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The manifest of a model, fetched if needed.
+    pub(crate) async fn model_manifest(&self, model: ContentId) -> Result<ModelManifest, String> {
+        super::fetch::manifest(self, model).await.map_err(|e| e.to_string())
+    }
+}
+
+/// Decodes an order event's action from envelope bytes, for listings.
+pub fn action_of(env: &Envelope) -> Option<Action> {
+    env.decode_body::<OrderEvent>().ok().map(|e| e.action)
+}

@@ -1,0 +1,352 @@
+//! Use case 1 across a federation of real `amspd` processes on 127.0.0.1: a user and two
+//! centres with different materials. Orders are quoted by the centre that fits, placed,
+//! accepted, grouped onto plates, sliced, printed on simulated printers, shipped, delivered and
+//! reviewed, and every node shows the same final state; a centre never receives a model not
+//! addressed to it. Then the bad actors: forged and wrongly signed events, a review from
+//! someone who did not order, and an expired licence — each refused with its reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use amsp_node::api::orders::hex_encode;
+use amsp_proto::envelope::Envelope;
+use amsp_proto::feedback::Feedback;
+use amsp_proto::id::{ContentId, JobId, OrderId, PartId};
+use amsp_proto::order::{Action, OrderEvent};
+use amsp_tests::fixtures_dir;
+use amsp_tests::node_process::{NodeProcess, wait_for};
+use libp2p::identity::Keypair;
+use serde_json::Value;
+
+/// Writes the settings of a node with `roles` into `dir`; a centre gets its prices and one
+/// simulated printer stocking `material`, fast-forwarded and clearing its own bed.
+fn prepare(dir: &Path, roles: &[&str], centre: Option<(&str, &str)>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
+    let mut toml = format!("roles = [{}]\n", roles.join(", "));
+    if let Some((prices, material)) = centre {
+        std::fs::write(dir.join("centre.toml"), prices).unwrap();
+        toml.push_str(&format!(
+            r#"
+[farm]
+poll_ms = 100
+stagger_ms = 0
+
+[[printer]]
+name = "mk3s-{material}"
+auto_eject = true
+materials = ["{material}"]
+bed = {{ x_mm = 250, y_mm = 210, z_mm = 210 }}
+nozzle_mm = 0.4
+driver = {{ kind = "sim", time_scale = 5000 }}
+"#
+        ));
+    }
+    std::fs::write(dir.join("amspd.toml"), toml).unwrap();
+}
+
+const CENTRE_PLA: &str = r#"
+per_hour = 1.5
+setup = 2.0
+advertise_every_s = 2
+batch_window_ms = 1500
+[per_gram]
+pla = 0.04
+"#;
+
+const CENTRE_PETG: &str = r#"
+per_hour = 2.5
+setup = 4.0
+advertise_every_s = 2
+batch_window_ms = 1500
+[per_gram]
+petg = 0.06
+"#;
+
+struct Federation {
+    _tmp: tempfile::TempDir,
+    user: NodeProcess,
+    pla: NodeProcess,
+    petg: NodeProcess,
+}
+
+async fn federation() -> Federation {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, u) = (tmp.path().join("pla"), tmp.path().join("petg"), tmp.path().join("user"));
+    prepare(&a, &["centre"], Some((CENTRE_PLA, "pla")));
+    prepare(&b, &["centre"], Some((CENTRE_PETG, "petg")));
+    prepare(&u, &["user"], None);
+    let pla = NodeProcess::start(&a, &[]).await;
+    let pla_addr = pla.addr().await;
+    let petg = NodeProcess::start(&b, std::slice::from_ref(&pla_addr)).await;
+    let petg_addr = petg.addr().await;
+    let user = NodeProcess::start(&u, &[pla_addr, petg_addr]).await;
+    for n in [&pla, &petg, &user] {
+        wait_for("a connected federation", Duration::from_secs(15), || async {
+            n.connected().await.len() >= 2
+        })
+        .await;
+    }
+    Federation { _tmp: tmp, user, pla, petg }
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "amsp failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+fn show(node: &NodeProcess, id: &str) -> Value {
+    json_of(&node.amsp(&["order", "show", id, "--json"]))
+}
+
+fn state(node: &NodeProcess, id: &str) -> String {
+    let out = node.amsp(&["order", "show", id, "--json"]);
+    if !out.status.success() {
+        return String::new();
+    }
+    serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["state"].as_str().map(String::from)).unwrap_or_default()
+}
+
+async fn wait_state(node: &NodeProcess, id: &str, want: &str, secs: u64) {
+    let what = format!("order {id} to be {want} on {}", node.dir.display());
+    wait_for(&what, Duration::from_secs(secs), || async { state(node, id) == want }).await;
+}
+
+fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) -> String {
+    let q = quantity.to_string();
+    let v = json_of(&user.amsp(&[
+        "order", "create", "--model", model, "--material", material, "--quantity", &q,
+        "--tolerance", "0.2", "--json",
+    ]));
+    v["id"].as_str().unwrap().to_string()
+}
+
+fn actions(v: &Value) -> Vec<String> {
+    v["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_reviewed() {
+    let f = federation().await;
+    let models = fixtures_dir().join("models");
+    let cube = models.join("20mm-xyz-cube.stl");
+    let riser = models.join("idler_riser.STL");
+    let orders = [
+        (create(&f.user, cube.to_str().unwrap(), "pla", 2), "pla"),
+        (create(&f.user, riser.to_str().unwrap(), "pla", 1), "pla"),
+        (create(&f.user, cube.to_str().unwrap(), "petg", 1), "petg"),
+    ];
+
+    // Each order is quoted by the one centre stocking its material, and by no other.
+    for (id, material) in &orders {
+        let quotes = json_of(&f.user.amsp(&["order", "quotes", id, "--wait", "20", "--json"]));
+        let quotes = quotes.as_array().unwrap();
+        assert_eq!(quotes.len(), 1, "{material} order {id}: {quotes:?}");
+        let centre = if *material == "pla" { &f.pla } else { &f.petg };
+        assert_eq!(quotes[0]["centre"], centre.peer_id.as_str());
+        assert!(quotes[0]["price"].as_f64().unwrap() > 0.0);
+        assert!(quotes[0]["lead_time_s"].as_u64().unwrap() > 0);
+    }
+    // The federation view holds both centres' capacity ads on the user's node.
+    wait_for("both capacity ads", Duration::from_secs(15), || async {
+        f.user.client.capacity().await.map(|v| v.as_array().map_or(0, Vec::len)).unwrap_or(0) == 2
+    })
+    .await;
+    let okw = json_of(&f.pla.amsp(&["capacity", "--okw"]));
+    assert_eq!(okw["@type"], "ManufacturingFacility");
+    assert_eq!(okw["equipment"][0]["materialsUsed"][0]["materialType"], "pla");
+
+    for (id, _) in &orders {
+        let out = f.user.amsp(&["order", "place", id, "--policy", "cheapest", "--json"]);
+        json_of(&out);
+    }
+    for (id, _) in &orders {
+        wait_state(&f.user, id, "printed", 60).await;
+    }
+    // The two pla orders were grouped onto one plate at the pla centre and sliced once.
+    let (a, b) = (show(&f.user, &orders[0].0), show(&f.user, &orders[1].0));
+    assert_eq!(a["groups"], b["groups"], "the pla orders share a plate");
+    assert_eq!(a["centre"], f.pla.peer_id.as_str());
+    let c = show(&f.user, &orders[2].0);
+    assert_eq!(c["centre"], f.petg.peer_id.as_str());
+    assert_ne!(a["groups"], c["groups"]);
+    for v in [&a, &b, &c] {
+        let acts = actions(v);
+        for step in ["quote_requested", "quoted", "placed", "accepted", "grouped", "sliced", "printing", "printed"] {
+            assert!(acts.iter().any(|x| x == step), "{step} missing from {acts:?}");
+        }
+    }
+
+    for (id, material) in &orders {
+        let centre = if *material == "pla" { &f.pla } else { &f.petg };
+        let out = centre.amsp(&["order", "ship", id, "--carrier", "DHL", "--tracking", "JD0123"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_state(&f.user, id, "shipped", 10).await;
+        let out = f.user.amsp(&["order", "deliver", id]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = f.user.amsp(&["order", "review", id, "--stars", "5", "--text", "good"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Every node that holds the orders shows the same final state and history.
+    for (id, _) in &orders {
+        let mine = show(&f.user, id);
+        assert_eq!(mine["state"], "reviewed");
+        for n in [&f.pla, &f.petg] {
+            wait_state(n, id, "reviewed", 10).await;
+            let theirs = show(n, id);
+            assert_eq!(theirs["events"], mine["events"], "order {id} differs on {}", n.dir.display());
+        }
+    }
+    // Reviews count towards the centres' reputation.
+    let rep = f.user.client.reputation().await.unwrap();
+    let pla_rep = rep.as_array().unwrap().iter().find(|r| r["peer"] == f.pla.peer_id.as_str()).unwrap();
+    assert_eq!(pla_rep["reviews"], 2);
+    assert!(pla_rep["score"].as_f64().unwrap() > 3.0);
+
+    // No centre holds a model it may not read: the petg centre read only the package made for
+    // it, the pla centre only those made for it; neither holds chunks of the user's own.
+    for centre in [&f.pla, &f.petg] {
+        let models = json_of(&centre.amsp(&["model", "ls", "--json"]));
+        let mut readable = 0;
+        for m in models.as_array().unwrap() {
+            if m["chunks_held"].as_u64().unwrap() > 0 {
+                assert_eq!(m["readable"], true, "{} holds chunks of {m}", centre.dir.display());
+                readable += 1;
+            }
+        }
+        assert!(readable >= 1, "{} got its packages", centre.dir.display());
+    }
+}
+
+/// A signed event as a peer would push it, following every event the order holds.
+fn forged(key: &Keypair, order: &str, history: &Value, action: Action) -> String {
+    let order: OrderId = order.parse().unwrap();
+    let parents: Vec<ContentId> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let env = Envelope::seal(key, &OrderEvent { order, parents, action }, now, rand::random())
+        .unwrap();
+    hex_encode(&env.to_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_actors_are_refused_with_their_reason() {
+    let f = federation().await;
+    let cube = fixtures_dir().join("models").join("20mm-xyz-cube.stl");
+    let id = create(&f.user, cube.to_str().unwrap(), "pla", 1);
+    json_of(&f.user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    json_of(&f.user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
+    wait_state(&f.user, &id, "printed", 60).await;
+    let before = show(&f.user, &id);
+
+    // A stranger's key signs a status event and a review of someone else's order.
+    let stranger = Keypair::generate_ed25519();
+    let part: PartId = before["parts"][0]["part"].as_str().unwrap().parse().unwrap();
+    let job = JobId::from_parts(0, [7; 10]);
+    let shipped = forged(&stranger, &id, &before["events"], Action::Shipped {
+        carrier: "X".into(),
+        tracking: "forged".into(),
+    });
+    let printed = forged(&stranger, &id, &before["events"], Action::Printed { job, parts: vec![part] });
+    let review = forged(&stranger, &id, &before["events"], Action::Reviewed(Feedback {
+        stars: 1,
+        text: "never ordered".into(),
+    }));
+    let out = f.pla.client.import_events(vec![shipped, printed, review]).await.unwrap();
+    assert_eq!(out["accepted"], 0, "{out}");
+    let reasons: Vec<String> =
+        out["refused"].as_array().unwrap().iter().map(|r| r[1].as_str().unwrap().to_string()).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().filter(|r| r.contains("must be signed by the Centre")).count() == 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("reviewed must be signed by the Customer")), "{reasons:?}");
+
+    // An event re-attributed to the centre (its key, the stranger's signature) never verifies.
+    let pla_key: libp2p::PeerId = f.pla.peer_id.parse().unwrap();
+    let mut env = Envelope::from_bytes(
+        &amsp_node::api::orders::hex_decode(&forged(&stranger, &id, &before["events"], Action::Shipped {
+            carrier: "X".into(),
+            tracking: "forged".into(),
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(&pla_key.to_bytes()[2..]).ok();
+    if let Some(k) = key.and_then(|k| k.try_into_ed25519().ok()) {
+        env.author = k.to_bytes();
+    }
+    let out = f.user.client.import_events(vec![hex_encode(&env.to_bytes())]).await.unwrap();
+    assert_eq!(out["accepted"], 0, "{out}");
+    assert!(out["refused"][0][1].as_str().unwrap().contains("signature"), "{out}");
+
+    // The petg centre, which did not take the order, cannot review it or ship it either.
+    let out = f.petg.amsp(&["order", "review", &id, "--stars", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reviewed must be signed by the Customer"), "{err}");
+    let out = f.petg.amsp(&["order", "ship", &id, "--carrier", "X", "--tracking", "Y"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be signed by the Centre"));
+
+    // Nothing else was disturbed: the order is as it was everywhere, and the real centre ships.
+    let after = show(&f.user, &id);
+    assert_eq!(after["events"], before["events"]);
+    let out = f.pla.amsp(&["order", "ship", &id, "--carrier", "DHL", "--tracking", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_state(&f.user, &id, "shipped", 10).await;
+
+    // A licensed model: the designer (here the petg centre's operator, as any node can design)
+    // publishes it for the user with a licence that has already lapsed.
+    let model_bytes = std::fs::read(&cube).unwrap();
+    let model = f
+        .petg
+        .client
+        .add_model("licensed-cube.stl", model_bytes, std::slice::from_ref(&f.user.peer_id), Some("CC-BY-NC-4.0, per-print licence"))
+        .await
+        .unwrap();
+    let hex = f.petg.amsp(&[
+        "licence", "issue", "--model", &model, "--licensee", &f.user.peer_id, "--prints", "2",
+        "--expires-in-s", "-60",
+    ]);
+    assert!(hex.status.success(), "{}", String::from_utf8_lossy(&hex.stderr));
+    let hex = String::from_utf8_lossy(&hex.stdout).trim().to_string();
+    let out = f.user.amsp(&["licence", "add", &hex]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lic = create(&f.user, &model, "pla", 1);
+    json_of(&f.user.amsp(&["order", "quotes", &lic, "--wait", "20", "--json"]));
+    json_of(&f.user.amsp(&["order", "place", &lic, "--policy", "cheapest", "--json"]));
+    wait_state(&f.user, &lic, "cancelled", 20).await;
+    let v = show(&f.user, &lic);
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("licence") && reason.contains("expired"), "{reason}");
+    assert!(!actions(&v).iter().any(|a| a == "sliced"));
+
+    // A valid licence for the same model lets the centre print it.
+    let hex = f.petg.amsp(&[
+        "licence", "issue", "--model", &model, "--licensee", &f.user.peer_id, "--prints", "1",
+    ]);
+    let hex = String::from_utf8_lossy(&hex.stdout).trim().to_string();
+    assert!(f.user.amsp(&["licence", "add", &hex]).status.success());
+    let ok = create(&f.user, &model, "pla", 1);
+    json_of(&f.user.amsp(&["order", "quotes", &ok, "--wait", "20", "--json"]));
+    json_of(&f.user.amsp(&["order", "place", &ok, "--policy", "cheapest", "--json"]));
+    wait_state(&f.user, &ok, "printed", 60).await;
+    // Every node keeps running.
+    for n in [&f.user, &f.pla, &f.petg] {
+        assert!(n.client.status().await.is_ok());
+    }
+}
