@@ -331,5 +331,5 @@ async fn roles_are_checked_on_every_route_and_recorded() {
     }
     let verify = r.get("/v1/audit/verify").await;
     assert_eq!(verify["ok"], true, "{verify}");
-    assert_eq!(verify["entries"].as_u64().unwrap(), actions.len() as u64);
+    assert_eq!(verify["entries"].as_u64().unwrap(), actions.len() as u64, "{audit:#}");
 }
