@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alert_rules::{AlertChange, Monitor, PrinterObservation, RuleConfig};
+use crate::Node;
 use crate::farm::FarmEvent;
 use crate::node::events::NodeEvent;
 use crate::node::now_ms;
 use crate::store::{Store, StoreError};
-use crate::Node;
 
 /// How often the data disk is sampled: the "filling" rule extrapolates from two samples, and
 /// samples seconds apart mostly measure noise (a build, a log rotation).
@@ -125,7 +125,11 @@ impl Alerts {
     }
 
     /// Applies rule changes to the stored alerts; returns what to persist and announce.
-    fn apply(st: &mut AlertsState, changes: Vec<AlertChange>, now: u64) -> Vec<(&'static str, Alert)> {
+    fn apply(
+        st: &mut AlertsState,
+        changes: Vec<AlertChange>,
+        now: u64,
+    ) -> Vec<(&'static str, Alert)> {
         let mut out = Vec::new();
         for change in changes {
             match change {
