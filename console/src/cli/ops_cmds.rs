@@ -308,7 +308,7 @@ pub async fn printer(opts: &NodeOpts, cmd: &PrinterCommand) -> anyhow::Result<()
             let v = client
                 .add_printer(&json!({ "printer": config, "auto_eject": a.auto_eject }))
                 .await?;
-            print(a.json, &v, |v| format!("{}", s(&v["id"])))?;
+            print(a.json, &v, |v| s(&v["id"]).to_owned())?;
         }
         PrinterCommand::Ls(j) => {
             let v = client.printers().await?;
