@@ -158,6 +158,9 @@ impl Federation {
                 roles: [*role].into(),
                 api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 display_name: (*name).to_owned(),
+                printers: Vec::new(),
+                farm: Default::default(),
+                alerts: Default::default(),
             };
             let node = Node::start(config)
                 .await

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use amsp_node::node::events::NodeEvent;
 use amsp_proto::order::Folded;
 use amsp_proto::{OrderId, PeerId};
 use tokio::sync::mpsc;
@@ -119,13 +118,14 @@ impl HttpSource {
         if data.is_empty() {
             return;
         }
-        match serde_json::from_str::<NodeEvent>(&data) {
+        match serde_json::from_str::<serde_json::Value>(&data) {
             Ok(ev) => {
-                if let NodeEvent::ProfileLearned { peer, name } = &ev
+                if ev["type"] == "profile_learned"
+                    && let (Some(peer), Some(name)) = (ev["peer"].as_str(), ev["name"].as_str())
                     && let Ok(id) = peer.parse::<PeerId>()
                 {
                     let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-                    names.entry(id).or_default().name = name.clone();
+                    names.entry(id).or_default().name = name.to_owned();
                 }
                 let (level, line) = describe(&ev);
                 self.log.push(level, "amsp_node", line);

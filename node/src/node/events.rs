@@ -1,13 +1,13 @@
 //! What a node tells its operators as it happens: the event stream of the control API.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Depth of the event broadcast: a subscriber that falls further behind misses events (and is
 /// told how many) instead of holding memory.
 pub const EVENT_BUFFER: usize = 1024;
 
 /// One event on the node's stream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NodeEvent {
     /// A peer connected.
