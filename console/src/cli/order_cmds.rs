@@ -190,8 +190,8 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
         OrderCommand::Create(a) => {
             let path = Path::new(&a.model);
             let (model, name) = if path.is_file() {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -247,7 +247,9 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
         OrderCommand::Place { id, quote, policy, json } => {
             let req = PlaceOrder { quote: quote.clone(), policy: policy.clone() };
             let q = client.place(id, &req).await?;
-            out(json.json, &json!({ "id": id, "quote": q }), |_| format!("placed {id} with quote {q}"))
+            out(json.json, &json!({ "id": id, "quote": q }), |_| {
+                format!("placed {id} with quote {q}")
+            })
         }
         OrderCommand::Show { id, json } => {
             let v = order_view(id, &client.order(id).await?);
@@ -363,8 +365,8 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
     let client = opts.client()?;
     match cmd {
         LicenceCommand::Issue { model, licensee, prints, expires_in_s, terms } => {
-            let expires_ms =
-                expires_in_s.map(|s| (now_ms() as i64).saturating_add(s.saturating_mul(1000)).max(0) as u64);
+            let expires_ms = expires_in_s
+                .map(|s| (now_ms() as i64).saturating_add(s.saturating_mul(1000)).max(0) as u64);
             let hex = client
                 .issue_licence(&IssueLicence {
                     model: model.clone(),

@@ -68,11 +68,7 @@ pub fn describe(ev: &serde_json::Value) -> (Level, String) {
         }
         "alert" => (
             Level::Warn,
-            format!(
-                "alert {}: {}",
-                text("change"),
-                ev["alert"]["message"].as_str().unwrap_or("?")
-            ),
+            format!("alert {}: {}", text("change"), ev["alert"]["message"].as_str().unwrap_or("?")),
         ),
         _ => (Level::Debug, ev.to_string()),
     }
@@ -143,6 +139,7 @@ impl EmbeddedSource {
             peers,
             models,
             orders,
+            order_summaries: Vec::new(),
             names: self.names(),
             uptime_s: self.started.elapsed().as_secs(),
             now_ms: amsp_node::node::now_ms(),

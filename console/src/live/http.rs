@@ -10,15 +10,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use amsp_proto::alert::Alert;
 use amsp_proto::order::Folded;
+use amsp_proto::process::Material;
 use amsp_proto::{OrderId, PeerId};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::embedded::describe;
 use super::report::{NodeReport, ORDERS_SHOWN, PeerName};
 use super::workshop::{LogRing, WorkshopView};
 use crate::client::{ClientError, NodeClient};
-use crate::tui::model::{Level, Snapshot, Update};
+use crate::tui::model::{Heater, Job, Level, Printer, Reading, Snapshot, Update};
 use crate::tui::source::{Action, NodeSource, SourceError, UPDATE_QUEUE};
 
 /// How often the node is polled.
@@ -68,18 +71,33 @@ impl HttpSource {
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.truncate(ORDERS_SHOWN);
         let mut orders = Vec::with_capacity(ids.len());
+        let mut unread = Vec::new();
         for id in ids {
-            let v = self.client.order(&id.to_string()).await.map_err(|e| self.unreachable(e))?;
-            if let Ok(folded) = serde_json::from_value::<Folded>(v) {
-                orders.push((id, folded));
+            // An order the node cannot serve in full is still listed, from its summary.
+            match self.client.order(&id.to_string()).await {
+                Ok(v) => match serde_json::from_value::<Folded>(v) {
+                    Ok(folded) => orders.push((id, folded)),
+                    Err(_) => unread.push(id),
+                },
+                Err(ClientError::Api { .. }) => unread.push(id),
+                Err(e) => return Err(self.unreachable(e)),
             }
         }
+        let summaries = unread
+            .into_iter()
+            .filter_map(|id| {
+                let row = list.as_array()?.iter().find(|o| o["order"] == id.to_string())?;
+                let stage = serde_json::from_value(row["stage"].clone()).ok()?;
+                Some((id, stage))
+            })
+            .collect();
         let names = self.names.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok(NodeReport {
             status,
             peers,
             models,
             orders,
+            order_summaries: summaries,
             names,
             uptime_s: self.started.elapsed().as_secs(),
             now_ms: amsp_node::node::now_ms(),
@@ -135,10 +153,72 @@ impl HttpSource {
     }
 }
 
+/// A farm job as `/v1/jobs` lists it.
+fn job_from(v: &Value) -> Option<Job> {
+    Some(Job {
+        id: v["id"].as_str()?.parse().ok()?,
+        order: v["order_ref"].as_str().and_then(|o| o.parse().ok()),
+        part: v["name"].as_str().unwrap_or("").to_owned(),
+        printer: v["printer"].as_str().and_then(|p| p.parse().ok()),
+        printer_name: v["printer_name"].as_str().map(str::to_owned),
+        state: serde_json::from_value(v["state"].clone()).ok()?,
+        progress: v["progress"].as_f64().unwrap_or(0.0) as f32,
+        eta_s: v["eta_s"].as_u64(),
+        error: None,
+    })
+}
+
+/// A printer as `/v1/printers` lists it (one temperature sample, no history).
+fn printer_from(v: &Value) -> Option<Printer> {
+    let heater = |k: &str| {
+        let mut h = Heater::default();
+        h.push(Reading {
+            current: v["temps"][k]["actual"].as_f64().unwrap_or(0.0) as f32,
+            target: v["temps"][k]["target"].as_f64().unwrap_or(0.0) as f32,
+        });
+        h
+    };
+    Some(Printer {
+        id: v["id"].as_str()?.parse().ok()?,
+        name: v["name"].as_str().unwrap_or("").to_owned(),
+        driver: v["driver"].as_str().unwrap_or("").to_owned(),
+        state: serde_json::from_value(v["state"].clone()).ok()?,
+        job: v["job"].as_str().and_then(|j| j.parse().ok()),
+        progress: v["progress"].as_f64().unwrap_or(0.0) as f32,
+        material: v["materials"][0].as_str().map(Material::new),
+        hotend: heater("tool"),
+        bed: heater("bed"),
+        errors: v["error"].as_str().map(str::to_owned).into_iter().collect(),
+    })
+}
+
+impl HttpSource {
+    /// The node's print floor: farm jobs, printers and alerts (empty where the node has none).
+    async fn floor(&self) -> WorkshopView {
+        let list = |v: Result<Value, ClientError>| v.ok().and_then(|v| v.as_array().cloned());
+        let jobs = list(self.client.jobs().await).unwrap_or_default();
+        let printers = list(self.client.printers().await).unwrap_or_default();
+        let alerts = self
+            .client
+            .alerts()
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value::<Vec<Alert>>(v).ok())
+            .unwrap_or_default();
+        WorkshopView {
+            jobs: jobs.iter().filter_map(job_from).collect(),
+            printers: printers.iter().filter_map(printer_from).collect(),
+            alerts,
+            models: Vec::new(),
+            log: self.log.lines(),
+        }
+    }
+}
+
 impl NodeSource for HttpSource {
     async fn snapshot(&self) -> Result<Snapshot, SourceError> {
         let report = self.report().await?;
-        Ok(report.to_snapshot(WorkshopView { log: self.log.lines(), ..WorkshopView::default() }))
+        Ok(report.to_snapshot(self.floor().await))
     }
 
     async fn subscribe(&self) -> Result<mpsc::Receiver<Update>, SourceError> {
@@ -162,10 +242,24 @@ impl NodeSource for HttpSource {
     }
 
     async fn act(&self, action: Action) -> Result<(), SourceError> {
-        Err(SourceError::Refused {
+        let result = match &action {
+            Action::Pause(j) => self.client.job_action(&j.to_string(), "pause").await,
+            Action::Resume(j) => self.client.job_action(&j.to_string(), "resume").await,
+            Action::Cancel(j) => self.client.job_action(&j.to_string(), "cancel").await,
+            Action::Reprint(_) => {
+                return Err(SourceError::Refused {
+                    verb: action.verb(),
+                    subject: action.subject(),
+                    reason: "the farm requeues failed jobs itself; submit the plate again"
+                        .to_owned(),
+                });
+            }
+            Action::Acknowledge(id) => self.client.ack_alert(id).await,
+        };
+        result.map_err(|e| SourceError::Refused {
             verb: action.verb(),
             subject: action.subject(),
-            reason: "the node's control API has no job or alert actions".to_owned(),
+            reason: e.to_string(),
         })
     }
 }

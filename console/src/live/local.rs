@@ -6,6 +6,7 @@
 //! control API too (other `amsp` commands then reach it while the console is open).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use amsp_node::Node;
@@ -14,6 +15,8 @@ use amsp_node::config::{NodeConfig, Overrides};
 
 use crate::client::{ClientError, NodeClient};
 
+use super::node_farm::NodeFarm;
+use super::workshop::Workshop;
 use super::{EmbeddedSource, HttpSource};
 
 /// How long a node named by `api.json` gets to answer before it is taken as not running.
@@ -100,5 +103,6 @@ pub async fn open(
         return Ok(Opened::Remote(HttpSource::new(client, dir.display().to_string())));
     }
     let node = start_embedded(&dir).await?;
-    Ok(Opened::Embedded(EmbeddedSource::new(node, None)))
+    let farm: Arc<dyn Workshop> = Arc::new(NodeFarm::new(node.clone()));
+    Ok(Opened::Embedded(EmbeddedSource::new(node, Some(farm))))
 }

@@ -10,6 +10,7 @@
 pub mod embedded;
 pub mod http;
 pub mod local;
+pub mod node_farm;
 pub mod report;
 pub mod workshop;
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use amsp_proto::order::Folded;
+use amsp_proto::order::{Folded, Stage};
 use amsp_proto::profile::Role;
 use amsp_proto::{ContentId, OrderId, PeerId};
 use serde_json::Value;
@@ -39,6 +39,8 @@ pub struct NodeReport {
     pub models: Value,
     /// Orders with their folded logs, newest first.
     pub orders: Vec<(OrderId, Folded)>,
+    /// Orders known only by id and stage (their full log could not be read).
+    pub order_summaries: Vec<(OrderId, Stage)>,
     /// Names and roles of peers whose profiles are known.
     pub names: HashMap<PeerId, PeerName>,
     /// Seconds since the source first reached the node.
@@ -138,6 +140,15 @@ impl NodeReport {
     }
 
     fn order_list(&self) -> Vec<Order> {
+        let partial = self.order_summaries.iter().map(|(id, stage)| Order {
+            id: *id,
+            stage: *stage,
+            customer: "—".to_owned(),
+            centre: None,
+            parts: Vec::new(),
+            quotes: Vec::new(),
+            history: Vec::new(),
+        });
         self.orders
             .iter()
             .filter_map(|(id, folded)| {
@@ -172,6 +183,7 @@ impl NodeReport {
                     history: folded.history[skip..].to_vec(),
                 })
             })
+            .chain(partial)
             .collect()
     }
 

@@ -18,9 +18,9 @@
 pub mod access;
 mod auth;
 pub mod error;
-pub mod orders;
 pub mod farm_api;
 pub mod monitor_api;
+pub mod orders;
 pub mod security_api;
 
 use std::convert::Infallible;

@@ -68,7 +68,9 @@ impl From<MarketError> for ApiError {
 }
 
 fn parse_order(s: &str) -> Result<OrderId, ApiError> {
-    s.parse().map_err(|e| ApiError::bad_request("bad_order_id", format!("{s:?} is not an order id: {e}")))
+    s.parse().map_err(|e| {
+        ApiError::bad_request("bad_order_id", format!("{s:?} is not an order id: {e}"))
+    })
 }
 
 /// Body of `POST /v1/orders/new`.
@@ -116,7 +118,10 @@ async fn new_order(
     let mut r = PartRequirements::new(Material::new(&req.material), req.quantity);
     if let Some(t) = req.tolerance_mm {
         if !(t.is_finite() && t > 0.0) {
-            return Err(ApiError::bad_request("bad_tolerance", format!("tolerance {t} mm must be positive")));
+            return Err(ApiError::bad_request(
+                "bad_tolerance",
+                format!("tolerance {t} mm must be positive"),
+            ));
         }
         r.tolerance_mm = t;
     }
@@ -238,8 +243,9 @@ async fn import(
     let mut events = Vec::new();
     for (i, h) in req.events.iter().enumerate() {
         events.push(
-            hex_decode(h)
-                .ok_or_else(|| ApiError::bad_request("bad_hex", format!("event #{i} is not hex")))?,
+            hex_decode(h).ok_or_else(|| {
+                ApiError::bad_request("bad_hex", format!("event #{i} is not hex"))
+            })?,
         );
     }
     Ok(Json(node.import_events(events).await?))
