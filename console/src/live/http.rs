@@ -1,7 +1,8 @@
 //! The console's source over the control API of a running `amspd`.
 //!
-//! A poll task reads `/v1/status`, `/v1/peers`, `/v1/models` and `/v1/orders` (then each order)
-//! every [`POLL`] and hands the console a fresh snapshot; a second task follows the server-sent
+//! A poll task reads `/v1/status`, `/v1/peers`, `/v1/models`, `/v1/orders` (then each order),
+//! `/v1/jobs`, `/v1/printers` and `/v1/alerts` every [`POLL`] and hands the console a fresh
+//! snapshot; a second task follows the server-sent
 //! event stream `/v1/events` into the Log view and learns peer names from it. Both run on tokio
 //! tasks; the draw loop never waits on HTTP. When the node stops answering the update stream
 //! closes and the console shows the node as down and reconnects.
