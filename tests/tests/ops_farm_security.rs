@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use amsp_console::client::NodeClient;
 use amsp_tests::node_process::{NodeProcess, wait_for};
+use redb::ReadableTable;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
