@@ -271,3 +271,47 @@ async fn a_restart_keeps_printers_and_jobs() -> TestResult {
     assert_eq!(v.order_ref.as_deref(), Some("order:first"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printers_from_the_configuration_are_registered_and_keep_their_id() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let first = {
+        let farm = Farm::start(
+            Store::open(dir.path())?,
+            dir.path(),
+            settings(),
+            vec![(sim("host-1", "PLA", 100.0), true)],
+            Arc::new(Metrics::new()),
+        )
+        .await?;
+        let printers = farm.printers();
+        assert_eq!(printers.len(), 1);
+        assert!(printers[0].auto_eject);
+        printers[0].id
+    };
+    let mut store = None;
+    for _ in 0..100 {
+        match Store::open(dir.path()) {
+            Ok(s) => {
+                store = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    // The file changed the printer's materials: same printer, new settings.
+    let farm = Farm::start(
+        store.expect("store released"),
+        dir.path(),
+        settings(),
+        vec![(sim("host-1", "PETG", 100.0), false)],
+        Arc::new(Metrics::new()),
+    )
+    .await?;
+    let printers = farm.printers();
+    assert_eq!(printers.len(), 1);
+    assert_eq!(printers[0].id, first);
+    assert_eq!(printers[0].materials, ["PETG"]);
+    assert!(!printers[0].auto_eject);
+    Ok(())
+}

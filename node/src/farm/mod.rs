@@ -1025,3 +1025,28 @@ pub fn state_name(s: PrinterState) -> &'static str {
 fn poll_interval(settings: &FarmSettings) -> Duration {
     Duration::from_millis(settings.poll_ms.max(10))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::events::NodeEvent;
+
+    #[test]
+    fn farm_events_reach_the_event_stream_as_tagged_json() -> Result<(), serde_json::Error> {
+        let job = JobId::from_parts(1, [1; 10]);
+        let printer = PrinterId::from_parts(2, [2; 10]);
+        let ev = NodeEvent::Farm(FarmEvent::JobFailed {
+            job,
+            printer,
+            reason: "thermal runaway".into(),
+            requeued: true,
+        });
+        let v = serde_json::to_value(&ev)?;
+        assert_eq!(v["type"], "farm");
+        assert_eq!(v["event"], "job_failed");
+        assert_eq!(v["job"], job.to_string());
+        assert_eq!(v["printer"], printer.to_string());
+        assert_eq!(v["requeued"], true);
+        Ok(())
+    }
+}
