@@ -4,8 +4,8 @@
 //! reads it, so `amsp --data-dir DIR` reaches the node that owns DIR. `--node URL --token-file F`
 //! reaches any node.
 
-mod orders;
 mod ops;
+mod orders;
 
 use std::path::{Path, PathBuf};
 

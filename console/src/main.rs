@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
-use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
 use amsp_console::cli::ops_cmds;
+use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
 use amsp_console::tui::{self, source::ReplaySource, theme::Theme};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};

@@ -73,7 +73,11 @@ struct Federation {
 }
 
 async fn federation() -> Federation {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = match std::env::var_os("AMSP_SCENARIO_DIR") {
+        // Kept for inspection: logs and stores stay after the run.
+        Some(d) => tempfile::Builder::new().keep(true).tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let (a, b, u) = (tmp.path().join("pla"), tmp.path().join("petg"), tmp.path().join("user"));
     prepare(&a, &["centre"], Some((CENTRE_PLA, "pla")));
     prepare(&b, &["centre"], Some((CENTRE_PETG, "petg")));
@@ -99,9 +103,8 @@ fn json_of(out: &std::process::Output) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn show(node: &NodeProcess, id: &str) -> Value {
@@ -113,7 +116,10 @@ fn state(node: &NodeProcess, id: &str) -> String {
     if !out.status.success() {
         return String::new();
     }
-    serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["state"].as_str().map(String::from)).unwrap_or_default()
+    serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v["state"].as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 async fn wait_state(node: &NodeProcess, id: &str, want: &str, secs: u64) {
@@ -124,14 +130,28 @@ async fn wait_state(node: &NodeProcess, id: &str, want: &str, secs: u64) {
 fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) -> String {
     let q = quantity.to_string();
     let v = json_of(&user.amsp(&[
-        "order", "create", "--model", model, "--material", material, "--quantity", &q,
-        "--tolerance", "0.2", "--json",
+        "order",
+        "create",
+        "--model",
+        model,
+        "--material",
+        material,
+        "--quantity",
+        &q,
+        "--tolerance",
+        "0.2",
+        "--json",
     ]));
     v["id"].as_str().unwrap().to_string()
 }
 
 fn actions(v: &Value) -> Vec<String> {
-    v["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect()
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +201,16 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     assert_ne!(a["groups"], c["groups"]);
     for v in [&a, &b, &c] {
         let acts = actions(v);
-        for step in ["quote_requested", "quoted", "placed", "accepted", "grouped", "sliced", "printing", "printed"] {
+        for step in [
+            "quote_requested",
+            "quoted",
+            "placed",
+            "accepted",
+            "grouped",
+            "sliced",
+            "printing",
+            "printed",
+        ] {
             assert!(acts.iter().any(|x| x == step), "{step} missing from {acts:?}");
         }
     }
@@ -203,12 +232,18 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
         for n in [&f.pla, &f.petg] {
             wait_state(n, id, "reviewed", 10).await;
             let theirs = show(n, id);
-            assert_eq!(theirs["events"], mine["events"], "order {id} differs on {}", n.dir.display());
+            assert_eq!(
+                theirs["events"],
+                mine["events"],
+                "order {id} differs on {}",
+                n.dir.display()
+            );
         }
     }
     // Reviews count towards the centres' reputation.
     let rep = f.user.client.reputation().await.unwrap();
-    let pla_rep = rep.as_array().unwrap().iter().find(|r| r["peer"] == f.pla.peer_id.as_str()).unwrap();
+    let pla_rep =
+        rep.as_array().unwrap().iter().find(|r| r["peer"] == f.pla.peer_id.as_str()).unwrap();
     assert_eq!(pla_rep["reviews"], 2);
     assert!(pla_rep["score"].as_f64().unwrap() > 3.0);
 
@@ -236,12 +271,11 @@ fn forged(key: &Keypair, order: &str, history: &Value, action: Action) -> String
         .iter()
         .map(|e| e["id"].as_str().unwrap().parse().unwrap())
         .collect();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let env = Envelope::seal(key, &OrderEvent { order, parents, action }, now, rand::random())
-        .unwrap();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as u64;
+    let env =
+        Envelope::seal(key, &OrderEvent { order, parents, action }, now, rand::random()).unwrap();
     hex_encode(&env.to_bytes())
 }
 
@@ -259,37 +293,53 @@ async fn bad_actors_are_refused_with_their_reason() {
     let stranger = Keypair::generate_ed25519();
     let part: PartId = before["parts"][0]["part"].as_str().unwrap().parse().unwrap();
     let job = JobId::from_parts(0, [7; 10]);
-    let shipped = forged(&stranger, &id, &before["events"], Action::Shipped {
-        carrier: "X".into(),
-        tracking: "forged".into(),
-    });
-    let printed = forged(&stranger, &id, &before["events"], Action::Printed { job, parts: vec![part] });
-    let review = forged(&stranger, &id, &before["events"], Action::Reviewed(Feedback {
-        stars: 1,
-        text: "never ordered".into(),
-    }));
+    let shipped = forged(
+        &stranger,
+        &id,
+        &before["events"],
+        Action::Shipped { carrier: "X".into(), tracking: "forged".into() },
+    );
+    let printed =
+        forged(&stranger, &id, &before["events"], Action::Printed { job, parts: vec![part] });
+    let review = forged(
+        &stranger,
+        &id,
+        &before["events"],
+        Action::Reviewed(Feedback { stars: 1, text: "never ordered".into() }),
+    );
     let out = f.pla.client.import_events(vec![shipped, printed, review]).await.unwrap();
     assert_eq!(out["accepted"], 0, "{out}");
-    let reasons: Vec<String> =
-        out["refused"].as_array().unwrap().iter().map(|r| r[1].as_str().unwrap().to_string()).collect();
+    let reasons: Vec<String> = out["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[1].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
-    assert!(reasons.iter().filter(|r| r.contains("must be signed by the Centre")).count() == 2, "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("reviewed must be signed by the Customer")), "{reasons:?}");
+    assert!(
+        reasons.iter().filter(|r| r.contains("must be signed by the Centre")).count() == 2,
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("reviewed must be signed by the Customer")),
+        "{reasons:?}"
+    );
 
     // An event re-attributed to the centre (its key, the stranger's signature) never verifies.
     let pla_key: libp2p::PeerId = f.pla.peer_id.parse().unwrap();
     let mut env = Envelope::from_bytes(
-        &amsp_node::api::orders::hex_decode(&forged(&stranger, &id, &before["events"], Action::Shipped {
-            carrier: "X".into(),
-            tracking: "forged".into(),
-        }))
+        &amsp_node::api::orders::hex_decode(&forged(
+            &stranger,
+            &id,
+            &before["events"],
+            Action::Shipped { carrier: "X".into(), tracking: "forged".into() },
+        ))
         .unwrap(),
     )
     .unwrap();
-    let key = libp2p::identity::PublicKey::try_decode_protobuf(&pla_key.to_bytes()[2..]).ok();
-    if let Some(k) = key.and_then(|k| k.try_into_ed25519().ok()) {
-        env.author = k.to_bytes();
-    }
+    // An ed25519 peer id embeds the public key: its last 32 bytes.
+    let id_bytes = pla_key.to_bytes();
+    env.author.copy_from_slice(&id_bytes[id_bytes.len() - 32..]);
     let out = f.user.client.import_events(vec![hex_encode(&env.to_bytes())]).await.unwrap();
     assert_eq!(out["accepted"], 0, "{out}");
     assert!(out["refused"][0][1].as_str().unwrap().contains("signature"), "{out}");
@@ -315,12 +365,25 @@ async fn bad_actors_are_refused_with_their_reason() {
     let model = f
         .petg
         .client
-        .add_model("licensed-cube.stl", model_bytes, std::slice::from_ref(&f.user.peer_id), Some("CC-BY-NC-4.0, per-print licence"))
+        .add_model(
+            "licensed-cube.stl",
+            model_bytes,
+            std::slice::from_ref(&f.user.peer_id),
+            Some("CC-BY-NC-4.0, per-print licence"),
+        )
         .await
         .unwrap();
     let hex = f.petg.amsp(&[
-        "licence", "issue", "--model", &model, "--licensee", &f.user.peer_id, "--prints", "2",
-        "--expires-in-s", "-60",
+        "licence",
+        "issue",
+        "--model",
+        &model,
+        "--licensee",
+        &f.user.peer_id,
+        "--prints",
+        "2",
+        "--expires-in-s",
+        "-60",
     ]);
     assert!(hex.status.success(), "{}", String::from_utf8_lossy(&hex.stderr));
     let hex = String::from_utf8_lossy(&hex.stdout).trim().to_string();
@@ -337,7 +400,14 @@ async fn bad_actors_are_refused_with_their_reason() {
 
     // A valid licence for the same model lets the centre print it.
     let hex = f.petg.amsp(&[
-        "licence", "issue", "--model", &model, "--licensee", &f.user.peer_id, "--prints", "1",
+        "licence",
+        "issue",
+        "--model",
+        &model,
+        "--licensee",
+        &f.user.peer_id,
+        "--prints",
+        "1",
     ]);
     let hex = String::from_utf8_lossy(&hex.stdout).trim().to_string();
     assert!(f.user.amsp(&["licence", "add", &hex]).status.success());

@@ -1,5 +1,5 @@
 //! The command-line commands of `amsp`, one module per group.
 
 pub mod node_cmds;
-pub mod order_cmds;
 pub mod ops_cmds;
+pub mod order_cmds;

@@ -161,28 +161,6 @@ fn out(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Re
     Ok(())
 }
 
-/// The order view of `show`: id, lower-case state, parts, events and the rest of the state.
-fn order_view(id: &str, folded: &Value) -> Value {
-    let state = &folded["state"];
-    json!({
-        "id": id,
-        "state": state["stage"],
-        "customer": state["customer"],
-        "centre": state["centre"],
-        "parts": state["parts"],
-        "quotes": state["quotes"].as_object().map_or(0, |q| q.len()),
-        "placed_quote": state["placed_quote"],
-        "groups": state["groups"],
-        "printed_by": state["printed_by"],
-        "reprints": state["reprints"],
-        "forwards": state["forwards"],
-        "shipment": state["shipment"],
-        "review": state["review"],
-        "reason": state["reason"],
-        "events": folded["history"],
-    })
-}
-
 /// `amsp order …`.
 pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
     let client = opts.client()?;
@@ -190,8 +168,8 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
         OrderCommand::Create(a) => {
             let path = Path::new(&a.model);
             let (model, name) = if path.is_file() {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -247,10 +225,12 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
         OrderCommand::Place { id, quote, policy, json } => {
             let req = PlaceOrder { quote: quote.clone(), policy: policy.clone() };
             let q = client.place(id, &req).await?;
-            out(json.json, &json!({ "id": id, "quote": q }), |_| format!("placed {id} with quote {q}"))
+            out(json.json, &json!({ "id": id, "quote": q }), |_| {
+                format!("placed {id} with quote {q}")
+            })
         }
         OrderCommand::Show { id, json } => {
-            let v = order_view(id, &client.order(id).await?);
+            let v = client.order_view(id).await?;
             out(json.json, &v, |v| {
                 let events: Vec<String> = v["events"]
                     .as_array()
@@ -363,8 +343,8 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
     let client = opts.client()?;
     match cmd {
         LicenceCommand::Issue { model, licensee, prints, expires_in_s, terms } => {
-            let expires_ms =
-                expires_in_s.map(|s| (now_ms() as i64).saturating_add(s.saturating_mul(1000)).max(0) as u64);
+            let expires_ms = expires_in_s
+                .map(|s| (now_ms() as i64).saturating_add(s.saturating_mul(1000)).max(0) as u64);
             let hex = client
                 .issue_licence(&IssueLicence {
                     model: model.clone(),

@@ -15,13 +15,13 @@
 //! On start the node writes `api.json` (address, token file, peer id) to its data directory so
 //! `amsp --data-dir DIR` finds it.
 
+pub mod access;
 mod auth;
 pub mod error;
-pub mod orders;
 pub mod farm_api;
 pub mod monitor_api;
+pub mod orders;
 pub mod security_api;
-pub mod access;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

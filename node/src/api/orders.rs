@@ -3,6 +3,7 @@
 //! | method | path | what |
 //! |---|---|---|
 //! | POST | `/v1/orders/new` | [`NewOrder`] → `{"order"}`: a quote request with full requirements |
+//! | GET | `/v1/orders/{id}/view` | the order's state and history as flat JSON (ids as text) |
 //! | GET | `/v1/orders/{id}/quotes` | quotes received, cheapest first |
 //! | POST | `/v1/orders/{id}/place` | `{"quote"}` or `{"policy"}` → `{"quote"}` |
 //! | POST | `/v1/orders/{id}/ship` | `{"carrier","tracking"}` (the centre) |
@@ -38,6 +39,7 @@ pub fn routes() -> Router<Node> {
     Router::new()
         .route("/v1/orders/new", post(new_order))
         .route("/v1/orders/import", post(import))
+        .route("/v1/orders/{id}/view", get(view))
         .route("/v1/orders/{id}/quotes", get(quotes))
         .route("/v1/orders/{id}/place", post(place))
         .route("/v1/orders/{id}/ship", post(ship))
@@ -68,7 +70,9 @@ impl From<MarketError> for ApiError {
 }
 
 fn parse_order(s: &str) -> Result<OrderId, ApiError> {
-    s.parse().map_err(|e| ApiError::bad_request("bad_order_id", format!("{s:?} is not an order id: {e}")))
+    s.parse().map_err(|e| {
+        ApiError::bad_request("bad_order_id", format!("{s:?} is not an order id: {e}"))
+    })
 }
 
 /// Body of `POST /v1/orders/new`.
@@ -116,7 +120,10 @@ async fn new_order(
     let mut r = PartRequirements::new(Material::new(&req.material), req.quantity);
     if let Some(t) = req.tolerance_mm {
         if !(t.is_finite() && t > 0.0) {
-            return Err(ApiError::bad_request("bad_tolerance", format!("tolerance {t} mm must be positive")));
+            return Err(ApiError::bad_request(
+                "bad_tolerance",
+                format!("tolerance {t} mm must be positive"),
+            ));
         }
         r.tolerance_mm = t;
     }
@@ -125,6 +132,54 @@ async fn new_order(
     r.deadline_ms = req.deadline_ms;
     let order = node.create_order(model, req.name, r).await?;
     Ok(Json(NewOrderReply { order: order.to_string() }))
+}
+
+async fn view(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = parse_order(&id)?;
+    let folded = node.order(&order).ok_or(MarketError::UnknownOrder(order))?;
+    let Some(s) = folded.state else {
+        return Err(MarketError::UnknownOrder(order).into());
+    };
+    Ok(Json(serde_json::json!({
+        "id": order.to_string(),
+        "state": s.stage.name(),
+        "customer": s.customer.to_string(),
+        "centre": s.centre.map(|c| c.to_string()),
+        "parts": s.parts.iter().map(|p| serde_json::json!({
+            "part": p.part.to_string(),
+            "model": p.model.to_string(),
+            "name": p.name,
+            "requirements": p.requirements,
+        })).collect::<Vec<_>>(),
+        "quotes": s.quotes.iter().map(|(id, (centre, q))| serde_json::json!({
+            "id": id.to_string(), "centre": centre.to_string(), "price": q.price.total(),
+            "lead_time_s": q.lead_time_s,
+        })).collect::<Vec<_>>(),
+        "placed_quote": s.placed_quote.map(|q| q.to_string()),
+        "groups": s.groups,
+        "printed": s.printed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "printed_by": s.printed_by.iter().map(|(p, (c, j))| serde_json::json!({
+            "part": p.to_string(), "centre": c.to_string(), "job": j.to_string(),
+        })).collect::<Vec<_>>(),
+        "failed": s.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "reprints": s.reprints,
+        "forwards": s.forwards.iter().map(|(f, t)| serde_json::json!({
+            "from": f.to_string(), "to": t.to_string(),
+        })).collect::<Vec<_>>(),
+        "shipment": s.shipment.as_ref().map(|(c, t)| serde_json::json!({"carrier": c, "tracking": t})),
+        "review": s.review,
+        "reason": s.reason,
+        "events": folded.history.iter().map(|h| serde_json::json!({
+            "id": h.id.to_string(),
+            "author": h.author.to_string(),
+            "timestamp_ms": h.timestamp_ms,
+            "action": h.action,
+            "superseded": h.superseded,
+        })).collect::<Vec<_>>(),
+    })))
 }
 
 async fn quotes(
@@ -238,8 +293,9 @@ async fn import(
     let mut events = Vec::new();
     for (i, h) in req.events.iter().enumerate() {
         events.push(
-            hex_decode(h)
-                .ok_or_else(|| ApiError::bad_request("bad_hex", format!("event #{i} is not hex")))?,
+            hex_decode(h).ok_or_else(|| {
+                ApiError::bad_request("bad_hex", format!("event #{i} is not hex"))
+            })?,
         );
     }
     Ok(Json(node.import_events(events).await?))

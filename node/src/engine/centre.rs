@@ -186,7 +186,9 @@ impl CentreSettings {
                 source: Box::new(e),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(CentreSettingsError::Read { path: path.display().to_string(), source }),
+            Err(source) => {
+                Err(CentreSettingsError::Read { path: path.display().to_string(), source })
+            }
         }
     }
 
@@ -222,7 +224,10 @@ impl CentreSettings {
         if !self.fitting_printers(req, size_mm).is_empty() {
             return None;
         }
-        if !self.printers.iter().any(|p| p.materials.iter().any(|m| Material::new(m) == req.material))
+        if !self
+            .printers
+            .iter()
+            .any(|p| p.materials.iter().any(|m| Material::new(m) == req.material))
         {
             return Some(format!("no printer stocks {}", req.material));
         }

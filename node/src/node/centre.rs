@@ -24,9 +24,9 @@ use tokio::sync::broadcast;
 use super::events::NodeEvent;
 use super::{Node, now_ms};
 use crate::engine::centre::{self as rules, CentrePrinter, CentreSettings};
-use crate::farm::{FarmEvent, JobSpec};
 use crate::engine::federation::Need;
 use crate::engine::pricing::{self, Estimate};
+use crate::farm::{FarmEvent, JobSpec};
 use crate::network::Topic;
 
 /// Time a centre adds for packing and hand-over to the carrier, seconds (as in pricing).
@@ -149,7 +149,9 @@ async fn advertise(c: Arc<Centre>) {
             let states: Vec<PrinterState> = settings
                 .printers
                 .iter()
-                .map(|p| farm.iter().find(|f| f.name == p.name).map_or(PrinterState::Idle, |f| f.state))
+                .map(|p| {
+                    farm.iter().find(|f| f.name == p.name).map_or(PrinterState::Idle, |f| f.state)
+                })
                 .collect();
             let depth = u32::try_from(c.node.farm().queue_depth()).unwrap_or(u32::MAX);
             let now = now_ms();
@@ -202,7 +204,8 @@ async fn listen(c: Arc<Centre>) {
 }
 
 fn rescan(c: &Arc<Centre>) {
-    for id in c.node.orders().ids() {
+    let ids = c.node.orders().ids();
+    for id in ids {
         consider(c, id);
     }
 }
@@ -262,7 +265,11 @@ async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), Str
                 ),
             }
         } else {
-            rules::estimate_from_geometry(geo.volume, f64::from(size[2]), &part.requirements.material)
+            rules::estimate_from_geometry(
+                geo.volume,
+                f64::from(size[2]),
+                &part.requirements.material,
+            )
         };
         per_part.push((part, estimate));
     }
@@ -273,7 +280,15 @@ async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), Str
     let mut total = PriceBreakdown { currency: prices.currency.clone(), ..Default::default() };
     let (mut print_s, mut grams) = (0u64, 0.0);
     for (i, (part, est)) in per_part.iter().enumerate() {
-        let q = pricing::quote(QuoteId::from_parts(now, [0; 10]), *est, &part.requirements, &prices, wait, now, valid);
+        let q = pricing::quote(
+            QuoteId::from_parts(now, [0; 10]),
+            *est,
+            &part.requirements,
+            &prices,
+            wait,
+            now,
+            valid,
+        );
         total.material += q.price.material;
         total.machine_time += q.price.machine_time;
         total.post_processing += q.price.post_processing;
@@ -319,11 +334,12 @@ fn load_mesh(bytes: &[u8]) -> Result<Mesh, String> {
 }
 
 fn mesh_size(mesh: &Mesh) -> [f32; 3] {
-    mesh.bbox().map(|b| {
-        let s = b.size();
-        [s.x, s.y, s.z]
-    })
-    .unwrap_or([0.0; 3])
+    mesh.bbox()
+        .map(|b| {
+            let s = b.size();
+            [s.x, s.y, s.z]
+        })
+        .unwrap_or([0.0; 3])
 }
 
 /// Slices a mesh: (G-code, print seconds, grams).
@@ -343,8 +359,8 @@ fn slice_mesh(
         first_layer_height: layer_height,
         ..Default::default()
     };
-    let sliced = amsp_mesh::slice::slice(mesh, &printer, &material, &settings)
-        .map_err(|e| e.to_string())?;
+    let sliced =
+        amsp_mesh::slice::slice(mesh, &printer, &material, &settings).map_err(|e| e.to_string())?;
     Ok((sliced.gcode, sliced.stats.print_time_s, sliced.stats.filament_g))
 }
 
@@ -385,21 +401,29 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
         parts.push(Accepted { order, spec: spec.clone(), mesh });
     }
     // Can the deadline be met here? If not, hand it to the centre that can start soonest.
-    let print_s: u64 = state
-        .placed_quote
-        .and_then(|q| state.quotes.get(&q))
-        .map_or(0, |(_, q)| q.print_time_s);
+    let print_s: u64 =
+        state.placed_quote.and_then(|q| state.quotes.get(&q)).map_or(0, |(_, q)| q.print_time_s);
     let finish_ms = now_ms() + (c.queue_wait_s() + print_s + HANDLING_S) * 1000;
-    let late = state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
+    let late =
+        state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
     c.node.append_event(order, Action::Accepted).await.map_err(|e| e.to_string())?;
     if late && licence_uses.is_empty() {
         let first = &state.parts[0];
         let need = Need {
-            process: first.requirements.process.unwrap_or(amsp_proto::process::Process::MaterialExtrusion),
+            process: first
+                .requirements
+                .process
+                .unwrap_or(amsp_proto::process::Process::MaterialExtrusion),
             material: first.requirements.material.clone(),
             size_mm: parts.first().map_or([0.0; 3], |a| mesh_size(&a.mesh)),
         };
-        let target = c.node.market().federation.lock().ok().and_then(|f| f.forward_target(&need, &c.node.peer_id()));
+        let target = c
+            .node
+            .market()
+            .federation
+            .lock()
+            .ok()
+            .and_then(|f| f.forward_target(&need, &c.node.peer_id()));
         if let Some(to) = target {
             return forward(c, order, &state, to).await;
         }
@@ -435,7 +459,10 @@ async fn forward(c: &Centre, order: OrderId, state: &OrderState, to: PeerId) -> 
         .map_err(|e| e.to_string())?
         .insert(order, super::market::Handover { to, packages });
     let reason = "this centre cannot meet the deadline".to_string();
-    c.node.append_event(order, Action::Forwarded { to, reason }).await.map_err(|e| e.to_string())?;
+    c.node
+        .append_event(order, Action::Forwarded { to, reason })
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -460,14 +487,13 @@ fn check_licence(
     let mut reasons = Vec::new();
     for bytes in offered {
         let Ok(env) = Envelope::from_bytes(bytes) else { continue };
-        let licence: Licence =
-            match env.open(&VerifyPolicy::history(now).from_author(designer)) {
-                Ok(l) => l,
-                Err(e) => {
-                    reasons.push(format!("not signed by the designer {designer}: {e}"));
-                    continue;
-                }
-            };
+        let licence: Licence = match env.open(&VerifyPolicy::history(now).from_author(designer)) {
+            Ok(l) => l,
+            Err(e) => {
+                reasons.push(format!("not signed by the designer {designer}: {e}"));
+                continue;
+            }
+        };
         let printed = c.work().licence_prints.get(&env.id()).copied().unwrap_or(0);
         match licence.permits(spec.model, customer, now, printed, spec.requirements.quantity) {
             Ok(()) => return Ok(env.id()),
@@ -656,7 +682,12 @@ fn plate_of(c: &Centre, job: JobId) -> BTreeMap<OrderId, Vec<PartId>> {
     if let Some(orders) = c.work().jobs.get(&job) {
         return orders.clone();
     }
-    c.node.farm().job(job).and_then(|r| r.order_ref).map(|r| parse_plate_ref(&r)).unwrap_or_default()
+    c.node
+        .farm()
+        .job(job)
+        .and_then(|r| r.order_ref)
+        .map(|r| parse_plate_ref(&r))
+        .unwrap_or_default()
 }
 
 /// Turns farm events into order events for every order on the plate.

@@ -260,9 +260,14 @@ async fn fetch_batch(
 /// what a node that may not read a model needs to judge it (size, geometry, licence).
 pub async fn manifest(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchError> {
     if let Some(bytes) = node.store().manifest(&cid.0)? {
-        return Envelope::from_bytes(&bytes).and_then(|e| e.decode_body::<ModelManifest>()).map_err(
-            |e| FetchError::Unsupported(UnpackError::Corrupt { name: cid.to_string(), reason: e.to_string() }),
-        );
+        return Envelope::from_bytes(&bytes)
+            .and_then(|e| e.decode_body::<ModelManifest>())
+            .map_err(|e| {
+                FetchError::Unsupported(UnpackError::Corrupt {
+                    name: cid.to_string(),
+                    reason: e.to_string(),
+                })
+            });
     }
     Ok(fetch_manifest(node, cid).await?.0)
 }

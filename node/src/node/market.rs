@@ -188,7 +188,9 @@ impl Node {
                 rand::random(),
             )?
         };
-        self.persist_and_spread(vec![(order, env.clone())], None).await.map_err(OrderOpError::from)?;
+        self.persist_and_spread(vec![(order, env.clone())], None)
+            .await
+            .map_err(OrderOpError::from)?;
         Ok(env)
     }
 
@@ -254,7 +256,11 @@ impl Node {
 
     /// Places `order` with the centre of the chosen quote. Each part's model is first
     /// re-packaged for this node and that centre only, and kept ready for the centre to ask.
-    pub async fn place_order(&self, order: OrderId, choice: Choice) -> Result<QuoteId, MarketError> {
+    pub async fn place_order(
+        &self,
+        order: OrderId,
+        choice: Choice,
+    ) -> Result<QuoteId, MarketError> {
         let state = self.order_state(&order)?;
         if state.stage != Stage::Quoted {
             return Err(MarketError::Stage {
@@ -270,16 +276,17 @@ impl Node {
                 }
                 q
             }
-            Choice::Policy(p) => *pricing::choose(&state.quotes, p, &self.reputation(), now_ms())
-                .ok_or_else(|| MarketError::NoQuote {
-                    order,
-                    reason: "every quote has expired".into(),
-                })?,
+            Choice::Policy(p) => {
+                *pricing::choose(&state.quotes, p, &self.reputation(), now_ms()).ok_or_else(
+                    || MarketError::NoQuote { order, reason: "every quote has expired".into() },
+                )?
+            }
         };
-        let centre = state.quotes.get(&quote).map(|(c, _)| *c).ok_or(MarketError::NoQuote {
-            order,
-            reason: format!("no quote {quote}"),
-        })?;
+        let centre = state
+            .quotes
+            .get(&quote)
+            .map(|(c, _)| *c)
+            .ok_or(MarketError::NoQuote { order, reason: format!("no quote {quote}") })?;
         let packages = self.repackage(&state.parts, centre).await?;
         lock(&self.market().handovers).insert(order, Handover { to: centre, packages });
         self.append_event(order, Action::Placed { quote }).await?;
@@ -297,7 +304,8 @@ impl Node {
             let bad = |reason: String| MarketError::Model { model: p.model, reason };
             let manifest =
                 super::fetch::manifest(self, p.model).await.map_err(|e| bad(e.to_string()))?;
-            let bytes = self.get_model(p.model).await.map_err(|e: GetModelError| bad(e.to_string()))?;
+            let bytes =
+                self.get_model(p.model).await.map_err(|e: GetModelError| bad(e.to_string()))?;
             let meta = PackageMeta {
                 name: manifest.name.clone(),
                 format: manifest.format.clone(),
@@ -310,7 +318,12 @@ impl Node {
     }
 
     /// The centre hands the order to a carrier.
-    pub async fn ship(&self, order: OrderId, carrier: String, tracking: String) -> Result<(), MarketError> {
+    pub async fn ship(
+        &self,
+        order: OrderId,
+        carrier: String,
+        tracking: String,
+    ) -> Result<(), MarketError> {
         self.append_event(order, Action::Shipped { carrier, tracking }).await.map(drop)
     }
 
@@ -375,7 +388,11 @@ impl Node {
         let mut fed = lock(&self.market().federation);
         fed.expire(now_ms());
         fed.centres()
-            .map(|(p, ad)| CentreView { centre: p.to_string(), rating: rep.score(p), ad: ad.clone() })
+            .map(|(p, ad)| CentreView {
+                centre: p.to_string(),
+                rating: rep.score(p),
+                ad: ad.clone(),
+            })
             .collect()
     }
 
@@ -395,7 +412,8 @@ impl Node {
 
     /// Keeps a licence granted to this node, to show the centre that prints the model.
     pub async fn add_licence(&self, bytes: Vec<u8>) -> Result<Licence, MarketError> {
-        let env = Envelope::from_bytes(&bytes).map_err(|e| MarketError::BadLicence(e.to_string()))?;
+        let env =
+            Envelope::from_bytes(&bytes).map_err(|e| MarketError::BadLicence(e.to_string()))?;
         let licence: Licence = env
             .open(&VerifyPolicy::history(now_ms()))
             .map_err(|e| MarketError::BadLicence(e.to_string()))?;
@@ -413,7 +431,8 @@ impl Node {
             held.clone()
         };
         let file = self.market().licence_file.clone();
-        let encoded = postcard::to_allocvec(&all).map_err(|e| MarketError::BadLicence(e.to_string()))?;
+        let encoded =
+            postcard::to_allocvec(&all).map_err(|e| MarketError::BadLicence(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let tmp = file.with_extension("tmp");
             std::fs::write(&tmp, encoded).and_then(|()| std::fs::rename(&tmp, &file))

@@ -260,10 +260,7 @@ impl Node {
         };
         tokio::spawn(service::run(node.clone(), net_events));
         tokio::spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
-        tokio::spawn(events::forward_farm(
-            node.inner.farm.subscribe(),
-            node.inner.events.clone(),
-        ));
+        tokio::spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
         Ok(node)
     }
