@@ -137,11 +137,7 @@ async fn a_heater_fault_mid_job_fails_the_attempt_and_the_reprint_completes() ->
         }
     };
     assert!(failed.1, "a reprint must be queued");
-    assert!(
-        failed.0.to_lowercase().contains("thermal") || failed.0.contains("heater"),
-        "{}",
-        failed.0
-    );
+    assert!(failed.0.to_lowercase().contains("thermal") || failed.0.contains("heater"), "{}", failed.0);
     let v = farm.jobs().into_iter().find(|v| v.id == j).unwrap();
     assert_eq!(v.state, JobState::Queued);
     assert_eq!(v.attempts, 1);
@@ -216,11 +212,11 @@ async fn bad_jobs_and_printers_are_refused_with_reasons() -> TestResult {
         farm.add_printer(sim("p", "PETG", 100.0)).await,
         Err(FarmError::DuplicateName(_))
     ));
+    assert!(matches!(farm.add_printer(sim("bad name", "PLA", 100.0)).await, Err(FarmError::Config(_))));
     assert!(matches!(
-        farm.add_printer(sim("bad name", "PLA", 100.0)).await,
-        Err(FarmError::Config(_))
+        farm.submit(job("abs", "ABS")).await,
+        Err(FarmError::NoFittingPrinter(_))
     ));
-    assert!(matches!(farm.submit(job("abs", "ABS")).await, Err(FarmError::NoFittingPrinter(_))));
     let mut empty = job("e", "PLA");
     empty.gcode.clear();
     assert!(matches!(farm.submit(empty).await, Err(FarmError::BadJob(_))));
@@ -257,8 +253,8 @@ async fn a_restart_keeps_printers_and_jobs() -> TestResult {
         }
     }
     let store = reopened.expect("store released");
-    let farm =
-        Farm::start(store, dir.path(), settings(), Vec::new(), Arc::new(Metrics::new())).await?;
+    let farm = Farm::start(store, dir.path(), settings(), Vec::new(), Arc::new(Metrics::new()))
+        .await?;
     let printers = farm.printers();
     assert_eq!(printers.len(), 1);
     assert_eq!(printers[0].id, printer);

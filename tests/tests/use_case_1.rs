@@ -75,7 +75,7 @@ struct Federation {
 async fn federation() -> Federation {
     let tmp = match std::env::var_os("AMSP_SCENARIO_DIR") {
         // Kept for inspection: logs and stores stay after the run.
-        Some(d) => tempfile::Builder::new().keep(true).tempdir_in(d).unwrap(),
+        Some(d) => tempfile::Builder::new().disable_cleanup(true).tempdir_in(d).unwrap(),
         None => tempfile::tempdir().unwrap(),
     };
     let (a, b, u) = (tmp.path().join("pla"), tmp.path().join("petg"), tmp.path().join("user"));

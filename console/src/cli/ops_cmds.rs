@@ -433,9 +433,7 @@ pub async fn alerts(opts: &NodeOpts, args: &AlertsArgs) -> anyhow::Result<()> {
 
 fn password(file: Option<&Path>) -> anyhow::Result<String> {
     let text = match file {
-        Some(f) => {
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
-        }
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
         None => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;

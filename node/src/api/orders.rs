@@ -401,7 +401,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// Bytes of lower- or upper-case hex; `None` if it is not hex.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()

@@ -660,7 +660,10 @@ impl Farm {
             .map(|l| {
                 let status = l.status.clone();
                 let state = status.as_ref().map_or(PrinterState::Offline, |s| s.state);
-                let progress = l.job.and_then(|j| st.jobs.get(&j)).map_or(0.0, |j| j.progress);
+                let progress = l
+                    .job
+                    .and_then(|j| st.jobs.get(&j))
+                    .map_or(0.0, |j| j.progress);
                 PrinterView {
                     id: l.record.id,
                     name: l.record.config.name.clone(),
@@ -766,7 +769,9 @@ impl Farm {
             } else {
                 // Refuse at once what no printer here could ever take.
                 let mut probe = st.queue.clone();
-                probe.enqueue(queued_from(&rec, now, 0)).map_err(FarmError::NoFittingPrinter)?;
+                probe
+                    .enqueue(queued_from(&rec, now, 0))
+                    .map_err(FarmError::NoFittingPrinter)?;
             }
         }
         let path = self.gcode_path(id);
@@ -832,11 +837,7 @@ impl Farm {
         self.inner.events.subscribe()
     }
 
-    fn running_on(
-        &self,
-        job: JobId,
-        action: &'static str,
-    ) -> Result<Arc<dyn PrinterDriver>, FarmError> {
+    fn running_on(&self, job: JobId, action: &'static str) -> Result<Arc<dyn PrinterDriver>, FarmError> {
         let st = self.lock();
         let rec = st.jobs.get(&job).ok_or(FarmError::UnknownJob(job))?;
         let wrong = || FarmError::WrongState { action, job, state: rec.state.name() };
@@ -890,11 +891,7 @@ impl Farm {
                 st.pinned.retain(|(_, q)| q.id != j);
                 if !in_queue && st.pinned.len() == before {
                     // Raced with a dispatch: it is starting now.
-                    return Err(FarmError::WrongState {
-                        action: "cancel",
-                        job: j,
-                        state: "starting",
-                    });
+                    return Err(FarmError::WrongState { action: "cancel", job: j, state: "starting" });
                 }
             }
             JobState::Printing | JobState::Paused => {

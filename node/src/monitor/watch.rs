@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alert_rules::{AlertChange, Monitor, PrinterObservation, RuleConfig};
-use crate::Node;
 use crate::farm::FarmEvent;
 use crate::node::events::NodeEvent;
 use crate::node::now_ms;
 use crate::store::{Store, StoreError};
+use crate::Node;
 
 /// `[alerts]` in `amspd.toml`: how often the rules run, and their thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -121,11 +121,7 @@ impl Alerts {
     }
 
     /// Applies rule changes to the stored alerts; returns what to persist and announce.
-    fn apply(
-        st: &mut AlertsState,
-        changes: Vec<AlertChange>,
-        now: u64,
-    ) -> Vec<(&'static str, Alert)> {
+    fn apply(st: &mut AlertsState, changes: Vec<AlertChange>, now: u64) -> Vec<(&'static str, Alert)> {
         let mut out = Vec::new();
         for change in changes {
             match change {
