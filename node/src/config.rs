@@ -228,11 +228,14 @@ fn printers_from_tables(
     let mut out = Vec::new();
     for mut t in tables {
         let name = t.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-        let bad = |reason: String| ConfigError::Value { key: "printer", value: name.clone(), reason };
+        let bad =
+            |reason: String| ConfigError::Value { key: "printer", value: name.clone(), reason };
         let auto_eject = match t.remove("auto_eject") {
             None => false,
             Some(toml::Value::Boolean(b)) => b,
-            Some(other) => return Err(bad(format!("auto_eject must be true or false, got {other}"))),
+            Some(other) => {
+                return Err(bad(format!("auto_eject must be true or false, got {other}")));
+            }
         };
         let config: PrinterConfig =
             toml::Value::Table(t).try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;

@@ -97,10 +97,8 @@ async fn jobs_route_by_material_and_wait_for_a_clear_bed() -> TestResult {
     while let Ok(ev) = events.try_recv() {
         match ev {
             FarmEvent::JobStarted { job, .. } if job == a => seen.push("started"),
-            FarmEvent::JobProgress { job, .. } if job == a => {
-                if seen.last() != Some(&"progress") {
-                    seen.push("progress")
-                }
+            FarmEvent::JobProgress { job, .. } if job == a && seen.last() != Some(&"progress") => {
+                seen.push("progress")
             }
             FarmEvent::JobDone { job, printer } if job == a => {
                 assert_eq!(printer, pla);
@@ -137,7 +135,11 @@ async fn a_heater_fault_mid_job_fails_the_attempt_and_the_reprint_completes() ->
         }
     };
     assert!(failed.1, "a reprint must be queued");
-    assert!(failed.0.to_lowercase().contains("thermal") || failed.0.contains("heater"), "{}", failed.0);
+    assert!(
+        failed.0.to_lowercase().contains("thermal") || failed.0.contains("heater"),
+        "{}",
+        failed.0
+    );
     let v = farm.jobs().into_iter().find(|v| v.id == j).unwrap();
     assert_eq!(v.state, JobState::Queued);
     assert_eq!(v.attempts, 1);
@@ -212,11 +214,11 @@ async fn bad_jobs_and_printers_are_refused_with_reasons() -> TestResult {
         farm.add_printer(sim("p", "PETG", 100.0)).await,
         Err(FarmError::DuplicateName(_))
     ));
-    assert!(matches!(farm.add_printer(sim("bad name", "PLA", 100.0)).await, Err(FarmError::Config(_))));
     assert!(matches!(
-        farm.submit(job("abs", "ABS")).await,
-        Err(FarmError::NoFittingPrinter(_))
+        farm.add_printer(sim("bad name", "PLA", 100.0)).await,
+        Err(FarmError::Config(_))
     ));
+    assert!(matches!(farm.submit(job("abs", "ABS")).await, Err(FarmError::NoFittingPrinter(_))));
     let mut empty = job("e", "PLA");
     empty.gcode.clear();
     assert!(matches!(farm.submit(empty).await, Err(FarmError::BadJob(_))));
@@ -253,8 +255,8 @@ async fn a_restart_keeps_printers_and_jobs() -> TestResult {
         }
     }
     let store = reopened.expect("store released");
-    let farm = Farm::start(store, dir.path(), settings(), Vec::new(), Arc::new(Metrics::new()))
-        .await?;
+    let farm =
+        Farm::start(store, dir.path(), settings(), Vec::new(), Arc::new(Metrics::new())).await?;
     let printers = farm.printers();
     assert_eq!(printers.len(), 1);
     assert_eq!(printers[0].id, printer);
@@ -267,5 +269,49 @@ async fn a_restart_keeps_printers_and_jobs() -> TestResult {
     assert_eq!(v.attempts, 1);
     assert!(v.reason.unwrap().contains("idle"));
     assert_eq!(v.order_ref.as_deref(), Some("order:first"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printers_from_the_configuration_are_registered_and_keep_their_id() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let first = {
+        let farm = Farm::start(
+            Store::open(dir.path())?,
+            dir.path(),
+            settings(),
+            vec![(sim("host-1", "PLA", 100.0), true)],
+            Arc::new(Metrics::new()),
+        )
+        .await?;
+        let printers = farm.printers();
+        assert_eq!(printers.len(), 1);
+        assert!(printers[0].auto_eject);
+        printers[0].id
+    };
+    let mut store = None;
+    for _ in 0..100 {
+        match Store::open(dir.path()) {
+            Ok(s) => {
+                store = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    // The file changed the printer's materials: same printer, new settings.
+    let farm = Farm::start(
+        store.expect("store released"),
+        dir.path(),
+        settings(),
+        vec![(sim("host-1", "PETG", 100.0), false)],
+        Arc::new(Metrics::new()),
+    )
+    .await?;
+    let printers = farm.printers();
+    assert_eq!(printers.len(), 1);
+    assert_eq!(printers[0].id, first);
+    assert_eq!(printers[0].materials, ["PETG"]);
+    assert!(!printers[0].auto_eject);
     Ok(())
 }

@@ -200,9 +200,12 @@ async fn printers_jobs_alerts_and_metrics_over_http() {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let alerts = r.get("/v1/alerts").await;
-        if alerts.as_array().unwrap().iter().any(|a| {
-            a["kind"] == "printer_error" && a["cleared_ms"].is_null()
-        }) {
+        if alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "printer_error" && a["cleared_ms"].is_null())
+        {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "no printer error alert: {alerts}");
@@ -273,9 +276,8 @@ async fn roles_are_checked_on_every_route_and_recorded() {
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (s, _) = r.call(Method::GET, "/v1/audit", Some(&operator), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "operators do not read the audit log");
-    let (s, _) = r
-        .call(Method::POST, "/v1/tokens", Some(&operator), Some(json!({ "role": "admin" })))
-        .await;
+    let (s, _) =
+        r.call(Method::POST, "/v1/tokens", Some(&operator), Some(json!({ "role": "admin" }))).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "operators do not mint tokens");
     // No token, a wrong one.
     let (s, _) = r.call(Method::GET, "/v1/jobs", None, None).await;
@@ -308,7 +310,12 @@ async fn roles_are_checked_on_every_route_and_recorded() {
     let (s, _) = r.call(Method::POST, &cancel, Some(&session), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = r
-        .call(Method::POST, "/v1/login", None, Some(json!({ "name": "ana", "password": "wrong pw!" })))
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({ "name": "ana", "password": "wrong pw!" })),
+        )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // The audit log has it all, and its chain holds.
@@ -331,5 +338,5 @@ async fn roles_are_checked_on_every_route_and_recorded() {
     }
     let verify = r.get("/v1/audit/verify").await;
     assert_eq!(verify["ok"], true, "{verify}");
-    assert_eq!(verify["entries"].as_u64().unwrap(), actions.len() as u64);
+    assert_eq!(verify["entries"].as_u64().unwrap(), actions.len() as u64, "{audit:#}");
 }

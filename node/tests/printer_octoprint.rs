@@ -337,9 +337,14 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
     std::fs::write(&key, &server.api_key)?;
     let settings =
         FarmSettings { poll_ms: 200, stagger_ms: 0, max_attempts: 3, offline_grace_ms: 120_000 };
-    let farm =
-        Farm::start(Store::open(dir.path())?, dir.path(), settings, Vec::new(), Arc::new(Metrics::new()))
-            .await?;
+    let farm = Farm::start(
+        Store::open(dir.path())?,
+        dir.path(),
+        settings,
+        Vec::new(),
+        Arc::new(Metrics::new()),
+    )
+    .await?;
     let config = PrinterConfig {
         name: "octo".into(),
         driver: DriverConfig::OctoPrint { url: server.url.clone(), api_key_file: key },

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use amsp_console::client::NodeClient;
 use amsp_tests::node_process::{NodeProcess, wait_for};
+use redb::ReadableTable;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -49,8 +50,17 @@ async fn a_shop_prints_checks_roles_and_detects_audit_tampering() {
     std::fs::write(dir.join("amspd.toml"), "[farm]\npoll_ms = 50\nstagger_ms = 0\n").unwrap();
     let node = NodeProcess::start(&dir, &[]).await;
     ok(&node.amsp(&[
-        "printer", "add", "mk4", "--driver", "sim", "--material", "PLA", "--bed", "250x210x220",
-        "--time-scale", "3000",
+        "printer",
+        "add",
+        "mk4",
+        "--driver",
+        "sim",
+        "--material",
+        "PLA",
+        "--bed",
+        "250x210x220",
+        "--time-scale",
+        "3000",
     ]));
     let gcode = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/gcode/square-tower.gcode");
     let job = json(&node.amsp(&["job", "print", gcode, "--printer", "mk4", "--json"]));

@@ -308,7 +308,7 @@ pub async fn printer(opts: &NodeOpts, cmd: &PrinterCommand) -> anyhow::Result<()
             let v = client
                 .add_printer(&json!({ "printer": config, "auto_eject": a.auto_eject }))
                 .await?;
-            print(a.json, &v, |v| format!("{}", s(&v["id"])))?;
+            print(a.json, &v, |v| s(&v["id"]).to_owned())?;
         }
         PrinterCommand::Ls(j) => {
             let v = client.printers().await?;
@@ -433,7 +433,9 @@ pub async fn alerts(opts: &NodeOpts, args: &AlertsArgs) -> anyhow::Result<()> {
 
 fn password(file: Option<&Path>) -> anyhow::Result<String> {
     let text = match file {
-        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        Some(f) => {
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        }
         None => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;

@@ -83,14 +83,19 @@ impl NodeClient {
 
     /// Acknowledges an alert.
     pub async fn ack_alert(&self, id: &str) -> Result<(), ClientError> {
-        let req = self.http.post(format!("{}/v1/alerts/ack", self.url)).json(&serde_json::json!({ "id": id }));
+        let req = self
+            .http
+            .post(format!("{}/v1/alerts/ack", self.url))
+            .json(&serde_json::json!({ "id": id }));
         self.call(req).await.map(|_| ())
     }
 
     /// `GET /metrics`: Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let res = self.send(self.http.get(format!("{}/metrics", self.url))).await?;
-        res.text().await.map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
+        res.text()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
     }
 
     /// `GET /v1/users`.

@@ -127,7 +127,7 @@ pub async fn check(State(access): State<Access>, mut req: Request, next: Next) -
                 &format!("{path} → {}", res.status().as_u16()),
             )
             .await;
-    } else if need != Permission::Read {
+    } else if method != Method::GET && method != Method::HEAD {
         security
             .audit_quiet(
                 &caller.name,

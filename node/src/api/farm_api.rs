@@ -125,7 +125,10 @@ async fn fault(
     if let Some(at) = req.at_progress
         && !(0.0..=1.0).contains(&at)
     {
-        return Err(ApiError::bad_request("bad_progress", format!("at_progress {at} is not in 0–1")));
+        return Err(ApiError::bad_request(
+            "bad_progress",
+            format!("at_progress {at} is not in 0–1"),
+        ));
     }
     let id = node.farm().printer_id(&p)?;
     node.farm().inject_fault(id, req.fault, req.at_progress)?;

@@ -52,11 +52,9 @@ async fn ack(
             node.emit(NodeEvent::Alert { change: "acknowledged".into(), alert: alert.clone() });
             Ok(Json(alert))
         }
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no alert {:?}", req.id),
-        )),
+        None => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no alert {:?}", req.id)))
+        }
     }
 }
 

@@ -362,10 +362,11 @@ fn slot_name(slot: Option<Slot>) -> &'static str {
     }
 }
 
+/// A printer's driver, and the same object typed when it is a simulated printer.
+type Connected = (Arc<dyn PrinterDriver>, Option<Arc<SimPrinter>>);
+
 /// Builds the driver of a printer; simulated printers are kept typed too, for fault injection.
-fn connect(
-    config: &PrinterConfig,
-) -> Result<(Arc<dyn PrinterDriver>, Option<Arc<SimPrinter>>), ConfigError> {
+fn connect(config: &PrinterConfig) -> Result<Connected, ConfigError> {
     config.validate()?;
     match &config.driver {
         DriverConfig::Sim { .. } => {
@@ -526,10 +527,7 @@ impl Farm {
         Self::live_from(record, connected)
     }
 
-    fn live_from(
-        record: PrinterRecord,
-        connected: Result<(Arc<dyn PrinterDriver>, Option<Arc<SimPrinter>>), ConfigError>,
-    ) -> Live {
+    fn live_from(record: PrinterRecord, connected: Result<Connected, ConfigError>) -> Live {
         let (driver, sim, connect_error) = match connected {
             Ok((d, s)) => (Some(d), s, None),
             Err(e) => {
@@ -571,10 +569,10 @@ impl Farm {
 
     fn spawn_poll(&self, id: PrinterId) {
         let handle = tokio::spawn(runner::poll_loop(Arc::downgrade(&self.inner), id));
-        if let Some(live) = self.lock().printers.get_mut(&id) {
-            if let Some(old) = live.poll.replace(handle.abort_handle()) {
-                old.abort();
-            }
+        if let Some(live) = self.lock().printers.get_mut(&id)
+            && let Some(old) = live.poll.replace(handle.abort_handle())
+        {
+            old.abort();
         }
     }
 
@@ -660,10 +658,7 @@ impl Farm {
             .map(|l| {
                 let status = l.status.clone();
                 let state = status.as_ref().map_or(PrinterState::Offline, |s| s.state);
-                let progress = l
-                    .job
-                    .and_then(|j| st.jobs.get(&j))
-                    .map_or(0.0, |j| j.progress);
+                let progress = l.job.and_then(|j| st.jobs.get(&j)).map_or(0.0, |j| j.progress);
                 PrinterView {
                     id: l.record.id,
                     name: l.record.config.name.clone(),
@@ -769,9 +764,7 @@ impl Farm {
             } else {
                 // Refuse at once what no printer here could ever take.
                 let mut probe = st.queue.clone();
-                probe
-                    .enqueue(queued_from(&rec, now, 0))
-                    .map_err(FarmError::NoFittingPrinter)?;
+                probe.enqueue(queued_from(&rec, now, 0)).map_err(FarmError::NoFittingPrinter)?;
             }
         }
         let path = self.gcode_path(id);
@@ -837,7 +830,11 @@ impl Farm {
         self.inner.events.subscribe()
     }
 
-    fn running_on(&self, job: JobId, action: &'static str) -> Result<Arc<dyn PrinterDriver>, FarmError> {
+    fn running_on(
+        &self,
+        job: JobId,
+        action: &'static str,
+    ) -> Result<Arc<dyn PrinterDriver>, FarmError> {
         let st = self.lock();
         let rec = st.jobs.get(&job).ok_or(FarmError::UnknownJob(job))?;
         let wrong = || FarmError::WrongState { action, job, state: rec.state.name() };
@@ -891,7 +888,11 @@ impl Farm {
                 st.pinned.retain(|(_, q)| q.id != j);
                 if !in_queue && st.pinned.len() == before {
                     // Raced with a dispatch: it is starting now.
-                    return Err(FarmError::WrongState { action: "cancel", job: j, state: "starting" });
+                    return Err(FarmError::WrongState {
+                        action: "cancel",
+                        job: j,
+                        state: "starting",
+                    });
                 }
             }
             JobState::Printing | JobState::Paused => {
@@ -1023,4 +1024,29 @@ pub fn state_name(s: PrinterState) -> &'static str {
 /// How long to wait between polls of one printer.
 fn poll_interval(settings: &FarmSettings) -> Duration {
     Duration::from_millis(settings.poll_ms.max(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::events::NodeEvent;
+
+    #[test]
+    fn farm_events_reach_the_event_stream_as_tagged_json() -> Result<(), serde_json::Error> {
+        let job = JobId::from_parts(1, [1; 10]);
+        let printer = PrinterId::from_parts(2, [2; 10]);
+        let ev = NodeEvent::Farm(FarmEvent::JobFailed {
+            job,
+            printer,
+            reason: "thermal runaway".into(),
+            requeued: true,
+        });
+        let v = serde_json::to_value(&ev)?;
+        assert_eq!(v["type"], "farm");
+        assert_eq!(v["event"], "job_failed");
+        assert_eq!(v["job"], job.to_string());
+        assert_eq!(v["printer"], printer.to_string());
+        assert_eq!(v["requeued"], true);
+        Ok(())
+    }
 }

@@ -309,7 +309,8 @@ impl Farm {
                                 live.emitted_progress = progress;
                                 events.push(FarmEvent::JobProgress { job, progress });
                             }
-                            if changed || progress - live.persisted_progress >= PROGRESS_PERSIST_STEP
+                            if changed
+                                || progress - live.persisted_progress >= PROGRESS_PERSIST_STEP
                             {
                                 live.persisted_progress = progress;
                                 persist_job = Some(job);
@@ -339,8 +340,8 @@ impl Farm {
                     }
                 }
             }
-            let available = has_driver
-                && !matches!(status.state, PrinterState::Offline | PrinterState::Error);
+            let available =
+                has_driver && !matches!(status.state, PrinterState::Offline | PrinterState::Error);
             let _ = st.queue.set_available(id, available);
             if auto_eject && available && st.queue.slot(id) == Some(Slot::AwaitingClear) {
                 let _ = st.queue.bed_cleared(id);

@@ -18,11 +18,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alert_rules::{AlertChange, Monitor, PrinterObservation, RuleConfig};
+use crate::Node;
 use crate::farm::FarmEvent;
 use crate::node::events::NodeEvent;
 use crate::node::now_ms;
 use crate::store::{Store, StoreError};
-use crate::Node;
+
+/// How often the data disk is sampled: the "filling" rule extrapolates from two samples, and
+/// samples seconds apart mostly measure noise (a build, a log rotation).
+const DISK_SAMPLE_MS: u64 = 60_000;
 
 /// `[alerts]` in `amspd.toml`: how often the rules run, and their thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -121,7 +125,11 @@ impl Alerts {
     }
 
     /// Applies rule changes to the stored alerts; returns what to persist and announce.
-    fn apply(st: &mut AlertsState, changes: Vec<AlertChange>, now: u64) -> Vec<(&'static str, Alert)> {
+    fn apply(
+        st: &mut AlertsState,
+        changes: Vec<AlertChange>,
+        now: u64,
+    ) -> Vec<(&'static str, Alert)> {
         let mut out = Vec::new();
         for change in changes {
             match change {
@@ -205,6 +213,7 @@ pub(crate) async fn run(node: Node, settings: AlertSettings) {
     let mut tick = tokio::time::interval(Duration::from_millis(settings.interval_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rounds: u64 = 0;
+    let mut disk_sampled: Option<u64> = None;
     // Restored alerts get this many rounds (at least the offline grace) to be confirmed.
     let confirm_after =
         (settings.rules.offline_after_ms / settings.interval_ms.max(10)).saturating_add(2);
@@ -215,7 +224,12 @@ pub(crate) async fn run(node: Node, settings: AlertSettings) {
                 let now = now_ms();
                 let statuses = node.farm().statuses();
                 let peers = node.network().status().await.map_or(0, |s| s.connected_peers.len());
-                let disk = disk_space(&node.config().data_dir);
+                let disk = if disk_sampled.is_none_or(|t| now.saturating_sub(t) >= DISK_SAMPLE_MS) {
+                    disk_sampled = Some(now);
+                    disk_space(&node.config().data_dir)
+                } else {
+                    None
+                };
                 let alerts = node.alerts();
                 let changes = {
                     let mut st = alerts.lock();

@@ -135,9 +135,9 @@ impl Security {
         };
         let len = store.log_len()?;
         let last = match len.checked_sub(1) {
-            Some(seq) => store
-                .log_entry(seq)?
-                .and_then(|b| serde_json::from_slice::<AuditEntry>(&b).ok()),
+            Some(seq) => {
+                store.log_entry(seq)?.and_then(|b| serde_json::from_slice::<AuditEntry>(&b).ok())
+            }
             None => None,
         };
         Ok(Self {
@@ -157,8 +157,7 @@ impl Security {
         let path = self.inner.dir.join(ACCOUNTS_FILE);
         let bytes = serde_json::to_vec_pretty(&*lock(&self.inner.accounts))
             .map_err(|e| SecurityError::File { path: path.clone(), reason: e.to_string() })?;
-        write_secret(&path, &bytes)
-            .map_err(|e| SecurityError::File { path, reason: e.to_string() })
+        write_secret(&path, &bytes).map_err(|e| SecurityError::File { path, reason: e.to_string() })
     }
 
     /// Appends an audit entry. Failures are logged, never hidden: the caller gets the error.
@@ -226,11 +225,11 @@ impl Security {
             .and_then(|t| parse_hex32(t.trim()));
         Ok(match verify(&entries, head) {
             Ok(h) => VerifyReport { ok: true, entries: n, head: Some(h.to_hex()), error: None },
-            Err(e @ (AuditError::BrokenLink { .. }
-            | AuditError::BadSequence { .. }
-            | AuditError::Truncated { .. })) => {
-                VerifyReport { ok: false, entries: n, head: None, error: Some(e.to_string()) }
-            }
+            Err(
+                e @ (AuditError::BrokenLink { .. }
+                | AuditError::BadSequence { .. }
+                | AuditError::Truncated { .. }),
+            ) => VerifyReport { ok: false, entries: n, head: None, error: Some(e.to_string()) },
         })
     }
 

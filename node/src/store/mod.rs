@@ -103,6 +103,8 @@ pub(crate) struct Command {
 
 /// A value stored under a 32-byte content id.
 pub type ContentKeyed = ([u8; 32], Vec<u8>);
+/// A record stored under a 16-byte id (printers, jobs).
+pub type IdKeyed = ([u8; 16], Vec<u8>);
 
 /// Handle to the node's store. Clone freely: all clones share one writer and one file.
 #[derive(Clone)]
@@ -318,19 +320,19 @@ impl Store {
     }
 
     /// Every printer record with its id.
-    pub fn printers(&self) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+    pub fn printers(&self) -> Result<Vec<IdKeyed>, StoreError> {
         self.list16(tables::PRINTERS)
     }
 
     /// Every job record with its id.
-    pub fn jobs(&self) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+    pub fn jobs(&self) -> Result<Vec<IdKeyed>, StoreError> {
         self.list16(tables::JOBS)
     }
 
     fn list16(
         &self,
         table: redb::TableDefinition<'_, &[u8; 16], &[u8]>,
-    ) -> Result<Vec<([u8; 16], Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<IdKeyed>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(table).map_err(StoreError::db)?;
         let mut out = Vec::new();
