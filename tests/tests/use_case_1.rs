@@ -160,6 +160,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     let models = fixtures_dir().join("models");
     let cube = models.join("20mm-xyz-cube.stl");
     let riser = models.join("idler_riser.STL");
+    let asked = std::time::Instant::now();
     let orders = [
         (create(&f.user, cube.to_str().unwrap(), "pla", 2), "pla"),
         (create(&f.user, riser.to_str().unwrap(), "pla", 1), "pla"),
@@ -169,6 +170,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     // Each order is quoted by the one centre stocking its material, and by no other.
     for (id, material) in &orders {
         let quotes = json_of(&f.user.amsp(&["order", "quotes", id, "--wait", "20", "--json"]));
+        eprintln!("order {id}: quoted within {:?} of the first order's creation", asked.elapsed());
         let quotes = quotes.as_array().unwrap();
         assert_eq!(quotes.len(), 1, "{material} order {id}: {quotes:?}");
         let centre = if *material == "pla" { &f.pla } else { &f.petg };
