@@ -73,7 +73,11 @@ struct Federation {
 }
 
 async fn federation() -> Federation {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = match std::env::var_os("AMSP_SCENARIO_DIR") {
+        // Kept for inspection: logs and stores stay after the run.
+        Some(d) => tempfile::Builder::new().disable_cleanup(true).tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let (a, b, u) = (tmp.path().join("pla"), tmp.path().join("petg"), tmp.path().join("user"));
     prepare(&a, &["centre"], Some((CENTRE_PLA, "pla")));
     prepare(&b, &["centre"], Some((CENTRE_PETG, "petg")));
@@ -156,6 +160,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     let models = fixtures_dir().join("models");
     let cube = models.join("20mm-xyz-cube.stl");
     let riser = models.join("idler_riser.STL");
+    let asked = std::time::Instant::now();
     let orders = [
         (create(&f.user, cube.to_str().unwrap(), "pla", 2), "pla"),
         (create(&f.user, riser.to_str().unwrap(), "pla", 1), "pla"),
@@ -165,6 +170,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     // Each order is quoted by the one centre stocking its material, and by no other.
     for (id, material) in &orders {
         let quotes = json_of(&f.user.amsp(&["order", "quotes", id, "--wait", "20", "--json"]));
+        eprintln!("order {id}: quoted within {:?} of the first order's creation", asked.elapsed());
         let quotes = quotes.as_array().unwrap();
         assert_eq!(quotes.len(), 1, "{material} order {id}: {quotes:?}");
         let centre = if *material == "pla" { &f.pla } else { &f.petg };
@@ -333,10 +339,9 @@ async fn bad_actors_are_refused_with_their_reason() {
         .unwrap(),
     )
     .unwrap();
-    let key = libp2p::identity::PublicKey::try_decode_protobuf(&pla_key.to_bytes()[2..]).ok();
-    if let Some(k) = key.and_then(|k| k.try_into_ed25519().ok()) {
-        env.author = k.to_bytes();
-    }
+    // An ed25519 peer id embeds the public key: its last 32 bytes.
+    let id_bytes = pla_key.to_bytes();
+    env.author.copy_from_slice(&id_bytes[id_bytes.len() - 32..]);
     let out = f.user.client.import_events(vec![hex_encode(&env.to_bytes())]).await.unwrap();
     assert_eq!(out["accepted"], 0, "{out}");
     assert!(out["refused"][0][1].as_str().unwrap().contains("signature"), "{out}");

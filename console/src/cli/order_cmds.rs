@@ -161,28 +161,6 @@ fn out(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Re
     Ok(())
 }
 
-/// The order view of `show`: id, lower-case state, parts, events and the rest of the state.
-fn order_view(id: &str, folded: &Value) -> Value {
-    let state = &folded["state"];
-    json!({
-        "id": id,
-        "state": state["stage"],
-        "customer": state["customer"],
-        "centre": state["centre"],
-        "parts": state["parts"],
-        "quotes": state["quotes"].as_object().map_or(0, |q| q.len()),
-        "placed_quote": state["placed_quote"],
-        "groups": state["groups"],
-        "printed_by": state["printed_by"],
-        "reprints": state["reprints"],
-        "forwards": state["forwards"],
-        "shipment": state["shipment"],
-        "review": state["review"],
-        "reason": state["reason"],
-        "events": folded["history"],
-    })
-}
-
 /// `amsp order …`.
 pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
     let client = opts.client()?;
@@ -252,7 +230,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             })
         }
         OrderCommand::Show { id, json } => {
-            let v = order_view(id, &client.order(id).await?);
+            let v = client.order_view(id).await?;
             out(json.json, &v, |v| {
                 let events: Vec<String> = v["events"]
                     .as_array()

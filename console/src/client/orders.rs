@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{ClientError, NodeClient};
 
 impl NodeClient {
-    async fn post_typed<B: Serialize, R: DeserializeOwned>(
+    async fn post_order_json<B: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -25,8 +25,13 @@ impl NodeClient {
 
     /// Starts an order with full requirements; returns its id.
     pub async fn new_order(&self, req: &NewOrder) -> Result<String, ClientError> {
-        let r: NewOrderReply = self.post_typed("/v1/orders/new", req).await?;
+        let r: NewOrderReply = self.post_order_json("/v1/orders/new", req).await?;
         Ok(r.order)
+    }
+
+    /// An order's state and history, flattened with ids as text.
+    pub async fn order_view(&self, order: &str) -> Result<Value, ClientError> {
+        self.get_json(&format!("/v1/orders/{order}/view")).await
     }
 
     /// The quotes an order has received.
@@ -36,32 +41,33 @@ impl NodeClient {
 
     /// Places an order by quote or policy; returns the quote taken.
     pub async fn place(&self, order: &str, req: &PlaceOrder) -> Result<String, ClientError> {
-        let r: PlaceReply = self.post_typed(&format!("/v1/orders/{order}/place"), req).await?;
+        let r: PlaceReply = self.post_order_json(&format!("/v1/orders/{order}/place"), req).await?;
         Ok(r.quote)
     }
 
     /// The centre hands the order to a carrier.
     pub async fn ship(&self, order: &str, req: &ShipOrder) -> Result<(), ClientError> {
-        let _: Value = self.post_typed(&format!("/v1/orders/{order}/ship"), req).await?;
+        let _: Value = self.post_order_json(&format!("/v1/orders/{order}/ship"), req).await?;
         Ok(())
     }
 
     /// The customer confirms delivery.
     pub async fn deliver(&self, order: &str) -> Result<(), ClientError> {
-        let _: Value =
-            self.post_typed(&format!("/v1/orders/{order}/deliver"), &serde_json::json!({})).await?;
+        let _: Value = self
+            .post_order_json(&format!("/v1/orders/{order}/deliver"), &serde_json::json!({}))
+            .await?;
         Ok(())
     }
 
     /// The customer reviews the order.
     pub async fn review(&self, order: &str, req: &ReviewOrder) -> Result<(), ClientError> {
-        let _: Value = self.post_typed(&format!("/v1/orders/{order}/review"), req).await?;
+        let _: Value = self.post_order_json(&format!("/v1/orders/{order}/review"), req).await?;
         Ok(())
     }
 
     /// Hands signed order events (hex) to the node as if a peer had pushed them.
     pub async fn import_events(&self, events: Vec<String>) -> Result<Value, ClientError> {
-        self.post_typed("/v1/orders/import", &ImportEvents { events }).await
+        self.post_order_json("/v1/orders/import", &ImportEvents { events }).await
     }
 
     /// The live federation view.
@@ -81,12 +87,12 @@ impl NodeClient {
 
     /// Signs a licence (as designer); returns it as hex.
     pub async fn issue_licence(&self, req: &IssueLicence) -> Result<String, ClientError> {
-        let r: LicenceBody = self.post_typed("/v1/licences/issue", req).await?;
+        let r: LicenceBody = self.post_order_json("/v1/licences/issue", req).await?;
         Ok(r.licence)
     }
 
     /// Keeps a licence granted to this node.
     pub async fn add_licence(&self, licence: String) -> Result<Value, ClientError> {
-        self.post_typed("/v1/licences", &LicenceBody { licence }).await
+        self.post_order_json("/v1/licences", &LicenceBody { licence }).await
     }
 }

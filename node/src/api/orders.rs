@@ -3,6 +3,7 @@
 //! | method | path | what |
 //! |---|---|---|
 //! | POST | `/v1/orders/new` | [`NewOrder`] → `{"order"}`: a quote request with full requirements |
+//! | GET | `/v1/orders/{id}/view` | the order's state and history as flat JSON (ids as text) |
 //! | GET | `/v1/orders/{id}/quotes` | quotes received, cheapest first |
 //! | POST | `/v1/orders/{id}/place` | `{"quote"}` or `{"policy"}` → `{"quote"}` |
 //! | POST | `/v1/orders/{id}/ship` | `{"carrier","tracking"}` (the centre) |
@@ -38,6 +39,7 @@ pub fn routes() -> Router<Node> {
     Router::new()
         .route("/v1/orders/new", post(new_order))
         .route("/v1/orders/import", post(import))
+        .route("/v1/orders/{id}/view", get(view))
         .route("/v1/orders/{id}/quotes", get(quotes))
         .route("/v1/orders/{id}/place", post(place))
         .route("/v1/orders/{id}/ship", post(ship))
@@ -130,6 +132,54 @@ async fn new_order(
     r.deadline_ms = req.deadline_ms;
     let order = node.create_order(model, req.name, r).await?;
     Ok(Json(NewOrderReply { order: order.to_string() }))
+}
+
+async fn view(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let order = parse_order(&id)?;
+    let folded = node.order(&order).ok_or(MarketError::UnknownOrder(order))?;
+    let Some(s) = folded.state else {
+        return Err(MarketError::UnknownOrder(order).into());
+    };
+    Ok(Json(serde_json::json!({
+        "id": order.to_string(),
+        "state": s.stage.name(),
+        "customer": s.customer.to_string(),
+        "centre": s.centre.map(|c| c.to_string()),
+        "parts": s.parts.iter().map(|p| serde_json::json!({
+            "part": p.part.to_string(),
+            "model": p.model.to_string(),
+            "name": p.name,
+            "requirements": p.requirements,
+        })).collect::<Vec<_>>(),
+        "quotes": s.quotes.iter().map(|(id, (centre, q))| serde_json::json!({
+            "id": id.to_string(), "centre": centre.to_string(), "price": q.price.total(),
+            "lead_time_s": q.lead_time_s,
+        })).collect::<Vec<_>>(),
+        "placed_quote": s.placed_quote.map(|q| q.to_string()),
+        "groups": s.groups,
+        "printed": s.printed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "printed_by": s.printed_by.iter().map(|(p, (c, j))| serde_json::json!({
+            "part": p.to_string(), "centre": c.to_string(), "job": j.to_string(),
+        })).collect::<Vec<_>>(),
+        "failed": s.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "reprints": s.reprints,
+        "forwards": s.forwards.iter().map(|(f, t)| serde_json::json!({
+            "from": f.to_string(), "to": t.to_string(),
+        })).collect::<Vec<_>>(),
+        "shipment": s.shipment.as_ref().map(|(c, t)| serde_json::json!({"carrier": c, "tracking": t})),
+        "review": s.review,
+        "reason": s.reason,
+        "events": folded.history.iter().map(|h| serde_json::json!({
+            "id": h.id.to_string(),
+            "author": h.author.to_string(),
+            "timestamp_ms": h.timestamp_ms,
+            "action": h.action,
+            "superseded": h.superseded,
+        })).collect::<Vec<_>>(),
+    })))
 }
 
 async fn quotes(
@@ -351,7 +401,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// Bytes of lower- or upper-case hex; `None` if it is not hex.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()

@@ -204,7 +204,8 @@ async fn listen(c: Arc<Centre>) {
 }
 
 fn rescan(c: &Arc<Centre>) {
-    for id in c.node.orders().ids() {
+    let ids = c.node.orders().ids();
+    for id in ids {
         consider(c, id);
     }
 }
@@ -214,26 +215,24 @@ fn consider(c: &Arc<Centre>, order: OrderId) {
     let Ok(state) = c.node.order_state(&order) else { return };
     let me = c.node.peer_id();
     match state.stage {
-        Stage::QuoteRequested | Stage::Quoted if state.customer != me => {
-            if c.work().quoted.insert(order) {
-                let c = Arc::clone(c);
-                tokio::spawn(async move {
-                    if let Err(reason) = quote(&c, order, &state).await {
-                        tracing::info!(%order, %reason, "not quoting");
-                    }
-                });
-            }
+        Stage::QuoteRequested | Stage::Quoted
+            if state.customer != me && c.work().quoted.insert(order) =>
+        {
+            let c = Arc::clone(c);
+            tokio::spawn(async move {
+                if let Err(reason) = quote(&c, order, &state).await {
+                    tracing::info!(%order, %reason, "not quoting");
+                }
+            });
         }
-        Stage::Placed if state.centre == Some(me) => {
-            if c.work().taken.insert(order) {
-                let c = Arc::clone(c);
-                tokio::spawn(async move {
-                    if let Err(reason) = take(&c, order, state).await {
-                        tracing::warn!(%order, %reason, "could not take the order");
-                        c.work().taken.remove(&order);
-                    }
-                });
-            }
+        Stage::Placed if state.centre == Some(me) && c.work().taken.insert(order) => {
+            let c = Arc::clone(c);
+            tokio::spawn(async move {
+                if let Err(reason) = take(&c, order, state).await {
+                    tracing::warn!(%order, %reason, "could not take the order");
+                    c.work().taken.remove(&order);
+                }
+            });
         }
         _ => {}
     }
