@@ -469,3 +469,30 @@ async fn an_overloaded_centre_forwards_the_order_to_one_that_meets_the_deadline(
     assert_eq!(v["printed_by"][0]["centre"], free.peer_id.as_str(), "the log shows who printed");
     assert!(actions(&v).iter().any(|a| a == "forwarded"));
 }
+
+/// Use case 2 feeding use case 1: a part designed from a template is ordered and printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_templated_part_is_designed_ordered_and_printed() {
+    let f = federation().await;
+    let out = f._tmp.path().join("spacer.stl");
+    let made = f.user.amsp(&[
+        "design",
+        "template",
+        "tube",
+        "--param",
+        "outer_diameter=20",
+        "--param",
+        "length=12",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let bad = f.user.amsp(&["design", "template", "tube", "--param", "length=-1", "-o", "x.stl"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("length"));
+    let id = create(&f.user, out.to_str().unwrap(), "petg", 3);
+    let quotes = json_of(&f.user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    assert_eq!(quotes[0]["centre"], f.petg.peer_id.as_str());
+    json_of(&f.user.amsp(&["order", "place", &id, "--policy", "fastest", "--json"]));
+    wait_state(&f.user, &id, "printed", 60).await;
+}

@@ -1,5 +1,6 @@
 //! The command-line commands of `amsp`, one module per group.
 
+pub mod design_cmds;
 pub mod node_cmds;
 pub mod ops_cmds;
 pub mod order_cmds;
