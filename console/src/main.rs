@@ -5,6 +5,7 @@ mod commands;
 use std::process::ExitCode;
 
 use amsp_console::cli::live_cmds::{self, ConsoleArgs, DemoArgs};
+use amsp_console::cli::design_cmds::{self, DesignCommand};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
 use amsp_console::cli::ops_cmds;
 use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
@@ -49,6 +50,9 @@ enum Command {
     /// Print licences: issue (designer) and keep (customer).
     #[command(subcommand)]
     Licence(LicenceCommand),
+    /// Design parts: parametric templates.
+    #[command(subcommand)]
+    Design(DesignCommand),
     /// Register and list printers, confirm beds clear, drill faults on simulated printers.
     #[command(subcommand)]
     Printer(ops_cmds::PrinterCommand),
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
         Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
         Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
+        Some(Command::Design(cmd)) => exit_with(design_cmds::run(&cmd)),
         Some(Command::Printer(cmd)) => with_node(ops_cmds::printer(node, &cmd)),
         Some(Command::Job(cmd)) => with_node(ops_cmds::job(node, &cmd)),
         Some(Command::Alerts(args)) => with_node(ops_cmds::alerts(node, &args)),

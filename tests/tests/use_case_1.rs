@@ -422,3 +422,77 @@ async fn bad_actors_are_refused_with_their_reason() {
         assert!(n.client.status().await.is_ok());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_centre_forwards_the_order_to_one_that_meets_the_deadline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, u) = (tmp.path().join("busy"), tmp.path().join("free"), tmp.path().join("user"));
+    // The busy centre is cheaper but booked for thirty days.
+    let busy =
+        CENTRE_PLA.replace("advertise_every_s = 2", "advertise_every_s = 2\nbooked_s = 2592000");
+    let free = CENTRE_PLA.replace("per_hour = 1.5", "per_hour = 9.0");
+    prepare(&a, &["centre"], Some((&busy, "pla")));
+    prepare(&b, &["centre"], Some((&free, "pla")));
+    prepare(&u, &["user"], None);
+    let busy = NodeProcess::start(&a, &[]).await;
+    let busy_addr = busy.addr().await;
+    let free = NodeProcess::start(&b, std::slice::from_ref(&busy_addr)).await;
+    let free_addr = free.addr().await;
+    let user = NodeProcess::start(&u, &[busy_addr, free_addr]).await;
+    wait_for("both ads at the busy centre", Duration::from_secs(20), || async {
+        busy.client.capacity().await.map(|v| v.as_array().map_or(0, Vec::len)).unwrap_or(0) == 2
+    })
+    .await;
+    let cube = fixtures_dir().join("models").join("20mm-xyz-cube.stl");
+    let v = json_of(&user.amsp(&[
+        "order",
+        "create",
+        "--model",
+        cube.to_str().unwrap(),
+        "--material",
+        "pla",
+        "--deadline-s",
+        "172800",
+        "--json",
+    ]));
+    let id = v["id"].as_str().unwrap().to_string();
+    wait_for("two quotes", Duration::from_secs(20), || async {
+        user.client.quotes(&id).await.map(|v| v.as_array().map_or(0, Vec::len)).unwrap_or(0) == 2
+    })
+    .await;
+    json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
+    wait_state(&user, &id, "printed", 60).await;
+    let v = show(&user, &id);
+    assert_eq!(v["forwards"][0]["from"], busy.peer_id.as_str(), "{v}");
+    assert_eq!(v["forwards"][0]["to"], free.peer_id.as_str());
+    assert_eq!(v["centre"], free.peer_id.as_str());
+    assert_eq!(v["printed_by"][0]["centre"], free.peer_id.as_str(), "the log shows who printed");
+    assert!(actions(&v).iter().any(|a| a == "forwarded"));
+}
+
+/// Use case 2 feeding use case 1: a part designed from a template is ordered and printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_templated_part_is_designed_ordered_and_printed() {
+    let f = federation().await;
+    let out = f._tmp.path().join("spacer.stl");
+    let made = f.user.amsp(&[
+        "design",
+        "template",
+        "tube",
+        "--param",
+        "outer_diameter=20",
+        "--param",
+        "length=12",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let bad = f.user.amsp(&["design", "template", "tube", "--param", "length=-1", "-o", "x.stl"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("length"));
+    let id = create(&f.user, out.to_str().unwrap(), "petg", 3);
+    let quotes = json_of(&f.user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    assert_eq!(quotes[0]["centre"], f.petg.peer_id.as_str());
+    json_of(&f.user.amsp(&["order", "place", &id, "--policy", "fastest", "--json"]));
+    wait_state(&f.user, &id, "printed", 60).await;
+}

@@ -423,7 +423,16 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
             .ok()
             .and_then(|f| f.forward_target(&need, &c.node.peer_id()));
         if let Some(to) = target {
-            return forward(c, order, &state, to).await;
+            // Re-package from the packages handed to this centre: it cannot read the originals.
+            let handed: Vec<PartSpec> = state
+                .parts
+                .iter()
+                .filter_map(|p| {
+                    let (_, cid) = packages.iter().find(|(part, _)| *part == p.part)?;
+                    Some(PartSpec { model: *cid, ..p.clone() })
+                })
+                .collect();
+            return forward(c, order, &handed, to).await;
         }
     }
     {
@@ -448,8 +457,8 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
 }
 
 /// Hands an accepted order to `to`: the models re-packaged for it, then a signed forward.
-async fn forward(c: &Centre, order: OrderId, state: &OrderState, to: PeerId) -> Result<(), String> {
-    let packages = c.node.repackage(&state.parts, to).await.map_err(|e| e.to_string())?;
+async fn forward(c: &Centre, order: OrderId, parts: &[PartSpec], to: PeerId) -> Result<(), String> {
+    let packages = c.node.repackage(parts, to).await.map_err(|e| e.to_string())?;
     c.node
         .market()
         .handovers

@@ -2,6 +2,7 @@
 //! `alerts`, `user`, `token`, `audit`, `order`, `capacity`, `licence`) as the scenarios run
 //! them: the same command code as the console binary, built with this crate.
 
+use amsp_console::cli::design_cmds::{self, DesignCommand};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
 use amsp_console::cli::ops_cmds;
 use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};
@@ -34,6 +35,9 @@ enum Command {
     /// Licences.
     #[command(subcommand)]
     Licence(LicenceCommand),
+    /// Design.
+    #[command(subcommand)]
+    Design(DesignCommand),
     /// Printers.
     #[command(subcommand)]
     Printer(ops_cmds::PrinterCommand),
@@ -62,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Order(cmd) => order_cmds::order(&cli.node, cmd).await,
         Command::Capacity(args) => order_cmds::capacity(&cli.node, args).await,
         Command::Licence(cmd) => order_cmds::licence(&cli.node, cmd).await,
+        Command::Design(cmd) => design_cmds::run(cmd),
         Command::Printer(cmd) => ops_cmds::printer(&cli.node, cmd).await,
         Command::Job(cmd) => ops_cmds::job(&cli.node, cmd).await,
         Command::Alerts(a) => ops_cmds::alerts(&cli.node, a).await,
