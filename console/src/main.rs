@@ -4,8 +4,8 @@ mod commands;
 
 use std::process::ExitCode;
 
-use amsp_console::cli::live_cmds::{self, ConsoleArgs, DemoArgs};
 use amsp_console::cli::design_cmds::{self, DesignCommand};
+use amsp_console::cli::live_cmds::{self, ConsoleArgs, DemoArgs};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
 use amsp_console::cli::ops_cmds;
 use amsp_console::cli::order_cmds::{self, CapacityArgs, LicenceCommand, OrderCommand};

@@ -245,6 +245,28 @@ fn full_history_reaches_reviewed_with_who_printed_what() {
 }
 
 #[test]
+fn folded_state_with_quotes_and_printed_parts_round_trips_through_json() {
+    let cast = Cast::new(3);
+    let plan = Plan {
+        seed: 3,
+        n_parts: 2,
+        two_quotes: true,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: false,
+        steps: 100,
+    };
+    let folded = play(&cast, &plan).log.state();
+    let state = folded.state.as_ref().unwrap();
+    assert_eq!(state.quotes.len(), 2);
+    assert!(!state.printed_by.is_empty());
+    let json = serde_json::to_string(&folded).expect("the control API serves this as JSON");
+    let back: amsp_proto::order::Folded = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, folded);
+}
+
+#[test]
 fn expired_quote_cannot_be_placed() {
     let cast = Cast::new(2);
     let mut w = Writer::new(OrderId::from_parts(T0, [2; 10]));

@@ -1,7 +1,7 @@
 //! The command-line commands of `amsp`, one module per group.
 
-pub mod live_cmds;
 pub mod design_cmds;
+pub mod live_cmds;
 pub mod node_cmds;
 pub mod ops_cmds;
 pub mod order_cmds;

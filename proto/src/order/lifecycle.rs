@@ -23,6 +23,31 @@ use crate::feedback::Feedback;
 use crate::id::{JobId, OrderId, PartId, QuoteId};
 use crate::quote::Quote;
 
+/// Maps keyed by ids written as sequences of `(key, value)` pairs: ids encode as bytes, which
+/// JSON cannot use as object keys, and the state is served as JSON as well as postcard (where
+/// the bytes are the same as a map's).
+mod map_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -175,6 +200,7 @@ pub struct OrderState {
     /// The parts.
     pub parts: Vec<PartSpec>,
     /// Quotes received, with the centre that offered each.
+    #[serde(with = "map_pairs")]
     pub quotes: BTreeMap<QuoteId, (PeerId, Quote)>,
     /// The quote the order was placed against.
     pub placed_quote: Option<QuoteId>,
@@ -183,6 +209,7 @@ pub struct OrderState {
     /// Parts printed and not since lost.
     pub printed: BTreeSet<PartId>,
     /// Which centre and job printed each part: who printed what.
+    #[serde(with = "map_pairs")]
     pub printed_by: BTreeMap<PartId, (PeerId, JobId)>,
     /// Parts lost to a failure and not yet reprinted.
     pub failed: BTreeSet<PartId>,
