@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
-use amsp_proto::id::{ContentId, OrderId, PartId};
-use amsp_proto::order::{Action, Folded, PartSpec};
+use amsp_proto::id::{ContentId, OrderId};
+use amsp_proto::order::Folded;
 use amsp_proto::process::Material;
 use amsp_proto::profile::Profile;
 use amsp_proto::requirements::PartRequirements;
@@ -27,9 +27,7 @@ use tokio::sync::broadcast;
 
 use crate::config::NodeConfig;
 use crate::identity::{Identity, IdentityError};
-use crate::network::{
-    self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse, Topic,
-};
+use crate::network::{self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse};
 use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
 use crate::store::{Store, StoreError, StoreOpenError};
 use events::{EVENT_BUFFER, NodeEvent};
@@ -455,26 +453,9 @@ impl Node {
         name: String,
         material: &str,
         quantity: u32,
-    ) -> Result<OrderId, OrderOpError> {
-        let now = now_ms();
-        let order = OrderId::from_parts(now, rand::random());
-        let action = Action::QuoteRequested {
-            parts: vec![PartSpec {
-                part: PartId::from_parts(now, rand::random()),
-                model,
-                name,
-                requirements: PartRequirements::new(Material::new(material), quantity.max(1)),
-            }],
-        };
-        let env = self.orders().entry(order).append(
-            self.inner.identity.keypair(),
-            action,
-            now,
-            rand::random(),
-        )?;
-        self.persist_and_spread(vec![(order, env.clone())], None).await?;
-        let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
-        Ok(order)
+    ) -> Result<OrderId, market::MarketError> {
+        let requirements = PartRequirements::new(Material::new(material), quantity.max(1));
+        self.create_order(model, name, requirements).await
     }
 
     /// Every order held.
