@@ -1,37 +1,41 @@
 //! `amsp demo`: a small federation in this process, working, within seconds.
 //!
 //! Four nodes start on 127.0.0.1 in a temporary directory — a user, a designer and two centres —
-//! and connect to each other over real libp2p sockets. The designer publishes the fixture
-//! models, encrypted to the user and the centres. A driver task then has the user request quotes
-//! for a stream of parts; the order events gossip to the centres, and each centre takes its share
-//! of the orders onto its print floor ([`floor::Floor`]): simulated printers at fast-forward
-//! printing the parts' real G-code, with runouts and heater faults along the way. The console
-//! opens on the first centre; `--headless` runs the same federation for a while and prints what
+//! and connect to each other over real libp2p sockets. Each centre has its prices and a farm of
+//! simulated printers at fast-forward. The designer publishes the fixture models, encrypted to
+//! the user and the centres; the drivers of [`flow`] then keep orders coming and take each one
+//! through its whole life on the real order engine: quoted by the centres, placed by the user,
+//! accepted, grouped onto plates, sliced and printed on the centre's farm, shipped, delivered
+//! and reviewed — with filament runouts and heater faults along the way. The console opens on
+//! the first centre; `--headless` runs the same federation for a while and prints what
 //! happened.
 
 pub mod floor;
+pub mod flow;
 pub mod parts;
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use amsp_node::Node;
 use amsp_node::config::NodeConfig;
+use amsp_node::farm::FarmSettings;
+use amsp_node::farm::records::JobState;
 use amsp_node::network::NetworkConfig;
-use amsp_node::package::PackageMeta;
+use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig, SimSettings};
+use amsp_proto::order::Stage;
 use amsp_proto::profile::Role;
-use amsp_proto::{ContentId, OrderId, PeerId};
+use amsp_proto::{OrderId, PeerId};
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use floor::{Floor, FloorCounts};
+use floor::Floor;
+use flow::OrderBook;
 use parts::Part;
-
-use crate::tui::model::Level;
 
 /// Default speed-up of the simulated printers: a 20-minute print takes 10 seconds.
 pub const DEFAULT_SPEED: f64 = 120.0;
@@ -41,9 +45,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How often the user orders a part, at the default speed (faster printers order faster).
 const ORDER_EVERY: Duration = Duration::from_secs(3);
-
-/// How often a centre looks for new orders.
-const INTAKE_EVERY: Duration = Duration::from_millis(300);
 
 /// What the demo is made of.
 #[derive(Debug, Clone)]
@@ -64,6 +65,9 @@ pub enum DemoError {
     /// The temporary directory could not be made.
     #[error("creating the demo's directory: {0}")]
     TempDir(std::io::Error),
+    /// A centre's settings could not be written.
+    #[error("writing the demo centre's settings: {0}")]
+    CentreFile(std::io::Error),
     /// A node could not start.
     #[error("starting the demo node {name}: {source}")]
     Node {
@@ -75,9 +79,9 @@ pub enum DemoError {
     /// The parts could not be sliced.
     #[error(transparent)]
     Parts(#[from] parts::PartsError),
-    /// A simulated printer refused its settings.
+    /// A simulated printer was refused by its farm.
     #[error(transparent)]
-    Printer(#[from] amsp_node::printer::DriverError),
+    Printer(#[from] amsp_node::farm::FarmError),
     /// The speed is not usable.
     #[error("--speed {0} must be a number from 1 to 100000")]
     Speed(f64),
@@ -91,7 +95,7 @@ pub struct Member {
     pub role: Role,
     /// The running node.
     pub node: Node,
-    /// Its print floor, for centres.
+    /// Its print floor as the console shows it, for centres.
     pub floor: Option<Arc<Floor>>,
 }
 
@@ -102,16 +106,39 @@ pub struct Federation {
     /// The demo's parts, sliced.
     pub parts: Arc<Vec<Part>>,
     /// Orders the user created.
-    pub orders: Arc<std::sync::Mutex<Vec<OrderId>>>,
+    pub orders: OrderBook,
     _dir: tempfile::TempDir,
 }
 
-/// The demo's cast: name, role, printers.
-const CAST: &[(&str, Role, &[&str])] = &[
-    ("Ada Lovelace", Role::User, &[]),
-    ("Studio Kern", Role::Designer, &[]),
-    ("Fabrik Nord", Role::Centre, &["mk3s-1", "mk3s-2", "mk3s-3", "mk4-1"]),
-    ("Werkstatt Süd", Role::Centre, &["voron-350", "ender-3"]),
+/// A simulated printer of a demo centre: name, materials stocked, build volume (mm).
+type DemoPrinter = (&'static str, &'static [&'static str], [f64; 3]);
+
+/// The demo's cast: name, role, `centre.toml` (prices), printers.
+const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
+    ("Ada Lovelace", Role::User, "", &[]),
+    ("Studio Kern", Role::Designer, "", &[]),
+    (
+        "Fabrik Nord",
+        Role::Centre,
+        "per_hour = 2.0\nsetup = 3.0\nadvertise_every_s = 2\nbatch_window_ms = 500\n\
+         [per_gram]\npla = 0.04\npetg = 0.06\n",
+        &[
+            ("mk3s-1", &["pla"], [250.0, 210.0, 210.0]),
+            ("mk3s-2", &["pla"], [250.0, 210.0, 210.0]),
+            ("mk3s-3", &["petg"], [250.0, 210.0, 210.0]),
+            ("mk4-1", &["pla", "petg"], [250.0, 210.0, 220.0]),
+        ],
+    ),
+    (
+        "Werkstatt Süd",
+        Role::Centre,
+        "per_hour = 1.5\nsetup = 4.5\nadvertise_every_s = 2\nbatch_window_ms = 500\n\
+         [per_gram]\npla = 0.05\npetg = 0.05\n",
+        &[
+            ("voron-350", &["pla", "petg"], [350.0, 350.0, 340.0]),
+            ("ender-3", &["pla"], [220.0, 220.0, 250.0]),
+        ],
+    ),
 ];
 
 async fn listen_addrs(node: &Node) -> Vec<Multiaddr> {
@@ -131,8 +158,23 @@ async fn listen_addrs(node: &Node) -> Vec<Multiaddr> {
     }
 }
 
+/// Registers a centre's simulated printers in its node's farm, clearing their own beds.
+async fn add_printers(node: &Node, printers: &[DemoPrinter], speed: f64) -> Result<(), DemoError> {
+    for (name, materials, [x, y, z]) in printers {
+        let config = PrinterConfig {
+            name: (*name).to_owned(),
+            driver: DriverConfig::sim(SimSettings { time_scale: speed, ..SimSettings::default() }),
+            materials: materials.iter().map(|m| (*m).to_owned()).collect(),
+            bed: BuildVolume { x_mm: *x, y_mm: *y, z_mm: *z },
+            nozzle_mm: 0.4,
+        };
+        node.farm().add_printer_with(config, true).await?;
+    }
+    Ok(())
+}
+
 impl Federation {
-    /// Starts the federation: nodes, connections, models, print floors, and the order driver.
+    /// Starts the federation: nodes with their farms, connections, and the drivers.
     pub async fn start(settings: DemoSettings) -> Result<Self, DemoError> {
         if !(1.0..=100_000.0).contains(&settings.speed) {
             return Err(DemoError::Speed(settings.speed));
@@ -142,9 +184,15 @@ impl Federation {
         let slicing = tokio::task::spawn_blocking(parts::prepare);
         let mut members: Vec<Member> = Vec::new();
         let mut bootstrap = Vec::new();
-        for (name, role, _) in CAST {
+        for (name, role, centre_toml, printers) in CAST {
+            let data_dir = dir.path().join(name.to_lowercase().replace(' ', "-"));
+            if !centre_toml.is_empty() {
+                std::fs::create_dir_all(&data_dir).map_err(DemoError::CentreFile)?;
+                std::fs::write(data_dir.join(amsp_node::engine::centre::CENTRE_FILE), centre_toml)
+                    .map_err(DemoError::CentreFile)?;
+            }
             let config = NodeConfig {
-                data_dir: dir.path().join(name.to_lowercase().replace(' ', "-")),
+                data_dir,
                 network: NetworkConfig {
                     listen: vec![
                         Multiaddr::empty()
@@ -159,12 +207,13 @@ impl Federation {
                 api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 display_name: (*name).to_owned(),
                 printers: Vec::new(),
-                farm: Default::default(),
+                farm: FarmSettings { poll_ms: 200, stagger_ms: 0, ..FarmSettings::default() },
                 alerts: Default::default(),
             };
             let node = Node::start(config)
                 .await
                 .map_err(|source| DemoError::Node { name: (*name).to_owned(), source })?;
+            add_printers(&node, printers, settings.speed).await?;
             bootstrap.extend(listen_addrs(&node).await);
             members.push(Member { name: (*name).to_owned(), role: *role, node, floor: None });
         }
@@ -172,12 +221,8 @@ impl Federation {
             Ok(r) => r?,
             Err(e) => return Err(parts::PartsError::NoneSliced(e.to_string()).into()),
         });
-        for (m, (_, _, printers)) in members.iter_mut().zip(CAST) {
-            if !printers.is_empty() {
-                let floor = Arc::new(Floor::new(&m.name, printers, settings.speed, parts.clone())?);
-                tokio::spawn(floor.clone().run());
-                m.floor = Some(floor);
-            }
+        for m in members.iter_mut().filter(|m| m.role == Role::Centre) {
+            m.floor = Some(Arc::new(Floor::new(m.node.clone(), parts.clone())));
         }
         let fed = Federation { members, parts, orders: Arc::default(), _dir: dir };
         fed.spawn_flow(settings.speed);
@@ -194,8 +239,8 @@ impl Federation {
         self.members.iter().filter(|m| m.role == Role::Centre)
     }
 
-    /// Starts the tasks that publish the models and keep orders coming, and each centre's
-    /// intake of orders onto its floor.
+    /// Starts the drivers: the designer publishes and the user orders; each centre ships and
+    /// suffers the odd fault.
     fn spawn_flow(&self, speed: f64) {
         let (Some(user), Some(designer)) = (self.member(Role::User), self.member(Role::Designer))
         else {
@@ -203,7 +248,7 @@ impl Federation {
         };
         let user = user.node.clone();
         let designer = designer.node.clone();
-        let others: Vec<PeerId> = self
+        let readers: Vec<PeerId> = self
             .members
             .iter()
             .filter(|m| m.role != Role::Designer)
@@ -211,35 +256,45 @@ impl Federation {
             .collect();
         let parts = self.parts.clone();
         let orders = self.orders.clone();
-        let every = ORDER_EVERY.mul_f64((DEFAULT_SPEED / speed).clamp(0.1, 4.0));
+        let scale = (DEFAULT_SPEED / speed).clamp(0.5, 4.0);
+        let every = ORDER_EVERY.mul_f64(scale);
+        let steps = flow::STEP_AFTER.mul_f64(scale);
+        let fix = flow::FIX_AFTER.mul_f64(scale);
+        let centres = self.centres().count();
         tokio::spawn(async move {
-            let models = publish(&designer, &others, &parts).await;
-            let mut tick = tokio::time::interval(every);
-            let mut n: usize = 0;
-            loop {
-                tick.tick().await;
-                let Some((cid, part)) = models.get(n % models.len().max(1)) else { return };
-                let material = ["pla", "pla", "petg"][n % 3];
-                let copies = 1 + (n % 4) as u32;
-                if let Ok(order) = user.request_quote(*cid, part.clone(), material, copies).await {
-                    orders.lock().unwrap_or_else(|p| p.into_inner()).push(order);
-                }
-                n += 1;
-            }
+            let models = flow::publish(&designer, &readers, &parts).await;
+            flow::customer(user, models, orders, every, steps, centres).await;
         });
-        let centres: Vec<(Node, Arc<Floor>)> =
-            self.centres().filter_map(|m| Some((m.node.clone(), m.floor.clone()?))).collect();
-        let count = centres.len();
-        for (index, (node, floor)) in centres.into_iter().enumerate() {
-            tokio::spawn(intake(node, floor, index, count));
+        for c in self.centres() {
+            if let Some(floor) = &c.floor {
+                tokio::spawn(flow::centre(c.node.clone(), floor.clone(), steps, fix));
+            }
         }
     }
 
     /// What has happened so far.
     pub async fn summary(&self, seconds: f64) -> Summary {
+        let created: Vec<OrderId> = self.orders.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut orders: BTreeMap<String, usize> = BTreeMap::new();
+        let mut printed = 0;
+        if let Some(user) = self.member(Role::User) {
+            for id in &created {
+                let stage = user.node.order(id).and_then(|f| f.state).map(|s| s.stage);
+                let name = stage.map_or("unknown", Stage::name);
+                *orders.entry(name.to_owned()).or_default() += 1;
+                if stage.is_some_and(reached_printed) {
+                    printed += 1;
+                }
+            }
+        }
         let mut nodes = Vec::new();
+        let mut total = JobCounts::default();
         for m in &self.members {
             let s = m.node.status().await;
+            let jobs = (m.role == Role::Centre).then(|| JobCounts::of(&m.node, &created));
+            if let Some(j) = jobs {
+                total.add(j);
+            }
             nodes.push(NodeSummary {
                 name: m.name.clone(),
                 role: m.role.name().to_owned(),
@@ -247,20 +302,14 @@ impl Federation {
                 peers_connected: s.connected_peers.len(),
                 models: s.models,
                 orders_seen: s.orders,
-                jobs: m.floor.as_ref().map(|f| f.counts()),
+                jobs,
             });
-        }
-        let mut total = FloorCounts::default();
-        for c in nodes.iter().filter_map(|n| n.jobs) {
-            total.submitted += c.submitted;
-            total.started += c.started;
-            total.done += c.done;
-            total.failed += c.failed;
-            total.cancelled += c.cancelled;
         }
         Summary {
             seconds,
-            orders_created: self.orders.lock().unwrap_or_else(|p| p.into_inner()).len(),
+            orders_created: created.len(),
+            orders_printed: printed,
+            orders,
             parts: self.parts.iter().map(|p| p.file.clone()).collect(),
             jobs: total,
             nodes,
@@ -268,75 +317,82 @@ impl Federation {
     }
 }
 
-/// The designer publishes every part, encrypted to `readers`. Retries while their profiles are
-/// still being learned after connecting.
-async fn publish(designer: &Node, readers: &[PeerId], parts: &[Part]) -> Vec<(ContentId, String)> {
-    let mut out = Vec::new();
-    for part in parts {
-        let meta = PackageMeta {
-            name: part.file.clone(),
-            format: part.file.rsplit('.').next().unwrap_or_default().to_owned(),
-            licence: Some("CC-BY-4.0".into()),
-        };
-        for attempt in 0..50 {
-            match designer.add_model(part.model.clone(), meta.clone(), readers).await {
-                Ok(cid) => {
-                    out.push((cid, part.name.clone()));
-                    break;
-                }
-                Err(_) if attempt < 49 => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(_) => {}
-            }
-        }
-    }
-    out
+/// Whether an order at `stage` has had every part printed.
+fn reached_printed(stage: Stage) -> bool {
+    matches!(
+        stage,
+        Stage::Printed
+            | Stage::PostProcessed
+            | Stage::Inspected
+            | Stage::Shipped
+            | Stage::Delivered
+            | Stage::Reviewed
+    )
 }
 
-/// A centre takes every `count`th new order (by its id) onto its floor.
-async fn intake(node: Node, floor: Arc<Floor>, index: usize, count: usize) {
-    let mut seen: HashSet<OrderId> = HashSet::new();
-    let mut fetched: HashSet<ContentId> = HashSet::new();
-    let mut tick = tokio::time::interval(INTAKE_EVERY);
-    loop {
-        tick.tick().await;
-        for summary in node.order_list() {
-            let Ok(id) = summary.order.parse::<OrderId>() else { continue };
-            if !seen.insert(id) {
-                continue;
+/// A centre's farm jobs by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    /// Plates the order engine sent to the farm.
+    pub submitted: u64,
+    /// Waiting for a printer.
+    pub queued: u64,
+    /// On a printer (printing or paused).
+    pub printing: u64,
+    /// Printed.
+    pub done: u64,
+    /// Given up as failed.
+    pub failed: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+    /// Jobs that needed more than one attempt (a fault failed one).
+    pub reprinted: u64,
+    /// Jobs naming no order the demo's user created (should be none).
+    pub without_order: u64,
+}
+
+impl JobCounts {
+    /// The farm jobs of `node`, checked against the user's `orders`.
+    fn of(node: &Node, orders: &[OrderId]) -> Self {
+        let mut c = Self::default();
+        for j in node.farm().jobs() {
+            c.submitted += 1;
+            match j.state {
+                JobState::Queued => c.queued += 1,
+                JobState::Printing | JobState::Paused => c.printing += 1,
+                JobState::Done => c.done += 1,
+                JobState::Failed => c.failed += 1,
+                JobState::Cancelled => c.cancelled += 1,
             }
-            let mine = (id.to_string().bytes().map(u64::from).sum::<u64>() as usize) % count.max(1)
-                == index;
-            if !mine {
-                continue;
+            if j.attempts > 1 {
+                c.reprinted += 1;
             }
-            let Some(state) = node.order(&id).and_then(|f| f.state) else {
-                seen.remove(&id);
-                continue;
-            };
-            for part in &state.parts {
-                let Some(i) = floor.parts().iter().position(|p| p.name == part.name) else {
-                    continue;
-                };
-                // The centre fetches and decrypts the customer's model before printing it.
-                if fetched.insert(part.model) {
-                    let node = node.clone();
-                    let floor = floor.clone();
-                    let cid = part.model;
-                    tokio::spawn(async move {
-                        match node.get_model(cid).await {
-                            Ok(bytes) => floor.note(
-                                Level::Info,
-                                format!("fetched model {cid} ({} bytes)", bytes.len()),
-                            ),
-                            Err(e) => {
-                                floor.note(Level::Warn, format!("cannot fetch model {cid}: {e}"))
-                            }
-                        }
-                    });
-                }
-                floor.submit(Some(id), i, part.requirements.quantity);
+            // The engine's reference: `order:part+part order:part` for every order on the plate.
+            let ours = j.order_ref.as_deref().is_some_and(|r| {
+                let mut ids = r.split_whitespace().filter_map(|e| e.split_once(':'));
+                let mut any = false;
+                let all = ids.all(|(o, _)| {
+                    any = true;
+                    o.parse::<OrderId>().is_ok_and(|o| orders.contains(&o))
+                });
+                any && all
+            });
+            if !ours {
+                c.without_order += 1;
             }
         }
+        c
+    }
+
+    fn add(&mut self, o: Self) {
+        self.submitted += o.submitted;
+        self.queued += o.queued;
+        self.printing += o.printing;
+        self.done += o.done;
+        self.failed += o.failed;
+        self.cancelled += o.cancelled;
+        self.reprinted += o.reprinted;
+        self.without_order += o.without_order;
     }
 }
 
@@ -355,8 +411,8 @@ pub struct NodeSummary {
     pub models: usize,
     /// Orders held.
     pub orders_seen: usize,
-    /// Its floor's totals, for centres.
-    pub jobs: Option<FloorCounts>,
+    /// Its farm's jobs, for centres.
+    pub jobs: Option<JobCounts>,
 }
 
 /// What `amsp demo --headless` prints.
@@ -366,10 +422,14 @@ pub struct Summary {
     pub seconds: f64,
     /// Orders the user created.
     pub orders_created: usize,
+    /// Of those, the ones printed or further along (shipped, delivered, reviewed).
+    pub orders_printed: usize,
+    /// The user's orders by stage.
+    pub orders: BTreeMap<String, usize>,
     /// The parts on offer.
     pub parts: Vec<String>,
-    /// Job totals over all centres.
-    pub jobs: FloorCounts,
+    /// Farm job totals over all centres.
+    pub jobs: JobCounts,
     /// Each node.
     pub nodes: Vec<NodeSummary>,
 }
@@ -377,11 +437,21 @@ pub struct Summary {
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "amsp demo ran {:.1} s", self.seconds)?;
-        writeln!(f, "orders created  {}", self.orders_created)?;
         writeln!(
             f,
-            "jobs            {} submitted, {} started, {} done, {} failed",
-            self.jobs.submitted, self.jobs.started, self.jobs.done, self.jobs.failed
+            "orders created  {}, printed or later {}",
+            self.orders_created, self.orders_printed
+        )?;
+        let stages: Vec<String> = self.orders.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        writeln!(f, "orders by stage {}", stages.join(", "))?;
+        writeln!(
+            f,
+            "farm jobs       {} submitted, {} printing, {} done, {} reprinted, {} failed",
+            self.jobs.submitted,
+            self.jobs.printing,
+            self.jobs.done,
+            self.jobs.reprinted,
+            self.jobs.failed
         )?;
         for n in &self.nodes {
             write!(
@@ -390,13 +460,7 @@ impl std::fmt::Display for Summary {
                 n.name, n.role, n.peers_connected, n.models, n.orders_seen
             )?;
             if let Some(j) = n.jobs {
-                write!(
-                    f,
-                    "  jobs done {} failed {} queued+running {}",
-                    j.done,
-                    j.failed,
-                    j.submitted.saturating_sub(j.done + j.failed + j.cancelled)
-                )?;
+                write!(f, "  jobs done {} queued {} printing {}", j.done, j.queued, j.printing)?;
             }
             writeln!(f)?;
         }

@@ -1,5 +1,5 @@
-//! The parts the demo orders and prints: real fixture models built into the binary, sliced at
-//! start with the mesh slicer so every demo job runs real G-code on a simulated printer.
+//! The parts the demo orders: real fixture models built into the binary, sliced at start with
+//! the mesh slicer for the console's previews (the centres slice their plates themselves).
 
 use amsp_mesh::format;
 use amsp_mesh::slice::polygon::SCALE;
@@ -51,12 +51,6 @@ pub struct Part {
     pub name: String,
     /// The model file.
     pub model: Vec<u8>,
-    /// Its G-code.
-    pub gcode: String,
-    /// Estimated print time, seconds of printer time.
-    pub print_time_s: f64,
-    /// Filament, grams.
-    pub filament_g: f64,
     /// The console's view of it: size, check result and layer preview.
     pub view: Model,
 }
@@ -121,8 +115,6 @@ pub fn prepare() -> Result<Vec<Part>, PartsError> {
             file: f.file.to_owned(),
             name: f.part.to_owned(),
             model: f.bytes.to_vec(),
-            print_time_s: sliced.stats.print_time_s,
-            filament_g: sliced.stats.filament_g,
             view: Model {
                 id: amsp_proto::ContentId::of(f.bytes),
                 name: f.file.to_owned(),
@@ -138,7 +130,6 @@ pub fn prepare() -> Result<Vec<Part>, PartsError> {
                 }),
                 preview: Some(SlicePreview { footprint, layers }),
             },
-            gcode: sliced.gcode,
         });
     }
     if parts.is_empty() {

@@ -44,7 +44,8 @@ fn job_state(s: FarmJobState) -> JobState {
 fn job(j: JobView) -> Job {
     Job {
         id: j.id,
-        order: j.order_ref.as_deref().and_then(|o| o.parse().ok()),
+        // The order engine's reference starts with the first order on the plate: `order:parts …`.
+        order: j.order_ref.as_deref().and_then(|o| o.split([':', ' ']).next()?.parse().ok()),
         part: j.name,
         printer: j.printer,
         printer_name: j.printer_name,

@@ -3,7 +3,7 @@
 //! A node's order logs, peers and models come from the node itself; its print floor — printers,
 //! the job queue, alerts — comes from whatever drives the printers in the same process. A
 //! [`Workshop`] is that part, so the in-process source can show the floor of whichever engine
-//! runs it (the demo's simulated floor today).
+//! runs it (the node's own farm, for `amsp` and `amsp demo`).
 
 use std::collections::VecDeque;
 use std::future::Future;
