@@ -302,6 +302,7 @@ impl Federation {
                 peers_connected: s.connected_peers.len(),
                 models: s.models,
                 orders_seen: s.orders,
+                alerts: m.node.alerts().list().len(),
                 jobs,
             });
         }
@@ -411,6 +412,8 @@ pub struct NodeSummary {
     pub models: usize,
     /// Orders held.
     pub orders_seen: usize,
+    /// Alerts raised (printer faults among them), active or cleared.
+    pub alerts: usize,
     /// Its farm's jobs, for centres.
     pub jobs: Option<JobCounts>,
 }
@@ -460,7 +463,11 @@ impl std::fmt::Display for Summary {
                 n.name, n.role, n.peers_connected, n.models, n.orders_seen
             )?;
             if let Some(j) = n.jobs {
-                write!(f, "  jobs done {} queued {} printing {}", j.done, j.queued, j.printing)?;
+                write!(
+                    f,
+                    "  jobs done {} queued {} printing {}  alerts {}",
+                    j.done, j.queued, j.printing, n.alerts
+                )?;
             }
             writeln!(f)?;
         }
