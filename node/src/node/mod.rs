@@ -168,6 +168,15 @@ pub struct OrderSummary {
     pub stage: Option<String>,
 }
 
+/// What [`Node::accept_events`] did with a batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Accepted {
+    /// Events new to this node.
+    pub new: usize,
+    /// Whether some were held back for lack of their parents (or a local limit).
+    pub early: bool,
+}
+
 pub(crate) struct Inner {
     identity: Arc<Identity>,
     store: Store,
@@ -481,12 +490,13 @@ impl Node {
     }
 
     /// Verifies and adds order events from `source` (or local), persists the new ones and
-    /// passes them on. Returns how many were new.
+    /// passes them on. Returns how many were new, and whether some arrived before their parents
+    /// (pushes and gossip race one another, so the receiver then pulls what it lacks).
     pub(crate) async fn accept_events(
         &self,
         envelopes: Vec<Envelope>,
         source: Option<PeerId>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Accepted, StoreError> {
         let (new, refused) = self.orders().insert_all(envelopes, now_ms());
         if let Some(peer) = source {
             for r in refused.iter().filter(|r| r.blame) {
@@ -496,9 +506,9 @@ impl Node {
                     .await;
             }
         }
-        let n = new.len();
+        let accepted = Accepted { new: new.len(), early: refused.iter().any(|r| !r.blame) };
         self.persist_and_spread(new, source).await?;
-        Ok(n)
+        Ok(accepted)
     }
 
     async fn persist_and_spread(

@@ -44,10 +44,12 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 if topic == Topic::Capacity {
                     node.take_capacity_ad(&envelope);
                 }
-                if topic == Topic::Orders
-                    && let Err(e) = node.accept_events(vec![envelope], Some(source)).await
-                {
-                    tracing::error!(error = %e, "storing a gossiped order event");
+                if topic == Topic::Orders {
+                    match node.accept_events(vec![envelope], Some(source)).await {
+                        Ok(a) if a.early => catch_up(&node, source),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "storing a gossiped order event"),
+                    }
                 }
             }
             NetworkEvent::ChunkRequest { peer: _, request, channel } => {
@@ -118,7 +120,12 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
             }
             let envs = parse_envelopes(node, peer, &events).await;
             match node.accept_events(envs, Some(peer)).await {
-                Ok(n) => SyncResponse::Ack { accepted: u32::try_from(n).unwrap_or(u32::MAX) },
+                Ok(a) => {
+                    if a.early {
+                        catch_up(node, peer);
+                    }
+                    SyncResponse::Ack { accepted: u32::try_from(a.new).unwrap_or(u32::MAX) }
+                }
                 Err(e) => SyncResponse::Refused(e.to_string()),
             }
         }
@@ -160,6 +167,13 @@ pub(super) async fn fetch_profile(node: &Node, peer: PeerId) {
     }
 }
 
+/// Pulls from `peer` the events that some of its pushed or gossiped events build on: pushes
+/// travel concurrently, so a child can arrive before its parent and is held back until then.
+fn catch_up(node: &Node, peer: PeerId) {
+    let node = node.clone();
+    tokio::spawn(async move { sync_with(&node, peer).await });
+}
+
 /// On (re)connection: learn the peer's profile, then pull the order events we lack.
 async fn sync_with(node: &Node, peer: PeerId) {
     fetch_profile(node, peer).await;
@@ -171,7 +185,7 @@ async fn sync_with(node: &Node, peer: PeerId) {
                 let envs = parse_envelopes(node, peer, &events).await;
                 let got = envs.len();
                 match node.accept_events(envs, Some(peer)).await {
-                    Ok(new) => tracing::debug!(%peer, got, new, "synced order events"),
+                    Ok(a) => tracing::debug!(%peer, got, new = a.new, "synced order events"),
                     Err(e) => {
                         tracing::error!(error = %e, "storing synced order events");
                         return;
