@@ -25,8 +25,43 @@ pub enum PrinterState {
 }
 
 impl PrinterState {
+    /// The lower-case name, as in JSON: metrics labels and the console show the same word.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrinterState::Offline => "offline",
+            PrinterState::Idle => "idle",
+            PrinterState::Heating => "heating",
+            PrinterState::Printing => "printing",
+            PrinterState::Paused => "paused",
+            PrinterState::Finished => "finished",
+            PrinterState::Error => "error",
+            PrinterState::Interrupted => "interrupted",
+        }
+    }
+
     /// Whether the printer holds a job that is not finished.
     pub fn busy(self) -> bool {
         matches!(self, PrinterState::Heating | PrinterState::Printing | PrinterState::Paused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PrinterState;
+
+    #[test]
+    fn names_match_the_json_spelling() {
+        for s in [
+            PrinterState::Offline,
+            PrinterState::Idle,
+            PrinterState::Heating,
+            PrinterState::Printing,
+            PrinterState::Paused,
+            PrinterState::Finished,
+            PrinterState::Error,
+            PrinterState::Interrupted,
+        ] {
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.name())));
+        }
     }
 }

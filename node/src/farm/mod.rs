@@ -998,27 +998,13 @@ impl Farm {
                 .values()
                 .filter(|l| l.status.as_ref().map_or(PrinterState::Offline, |s| s.state) == state)
                 .count();
-            m.printers.get_or_create(&name_label(state_name(state))).set(n as i64);
+            m.printers.get_or_create(&name_label(state.name())).set(n as i64);
         }
     }
 }
 
 fn name_label(n: &str) -> crate::monitor::metrics::NameLabel {
     crate::monitor::metrics::NameLabel { name: n.to_owned() }
-}
-
-/// The lower-case name of a printer state.
-pub fn state_name(s: PrinterState) -> &'static str {
-    match s {
-        PrinterState::Offline => "offline",
-        PrinterState::Idle => "idle",
-        PrinterState::Heating => "heating",
-        PrinterState::Printing => "printing",
-        PrinterState::Paused => "paused",
-        PrinterState::Finished => "finished",
-        PrinterState::Error => "error",
-        PrinterState::Interrupted => "interrupted",
-    }
 }
 
 /// How long to wait between polls of one printer.

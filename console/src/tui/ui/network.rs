@@ -6,7 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 use super::format;
-use super::printers::state_name;
 use super::table::{self, col};
 use crate::tui::app::App;
 use crate::tui::model::Peer;
@@ -111,7 +110,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, peer: Option<&Peer>
                 lines.push(Line::raw(format!(
                     "         {:<10} {:<9} {} {}×{}×{} mm  {}",
                     pr.name,
-                    state_name(pr.state),
+                    pr.state.name(),
                     pr.process,
                     pr.build_volume_mm[0],
                     pr.build_volume_mm[1],

@@ -28,20 +28,6 @@ pub fn state_style(theme: &Theme, state: PrinterState) -> ratatui::style::Style 
     }
 }
 
-/// The lower-case name of a printer state.
-pub fn state_name(state: PrinterState) -> &'static str {
-    match state {
-        PrinterState::Offline => "offline",
-        PrinterState::Idle => "idle",
-        PrinterState::Heating => "heating",
-        PrinterState::Printing => "printing",
-        PrinterState::Paused => "paused",
-        PrinterState::Finished => "finished",
-        PrinterState::Error => "error",
-        PrinterState::Interrupted => "interrupted",
-    }
-}
-
 fn temp(h: &Heater) -> String {
     if h.now.target > 0.0 {
         format!("{:.0}/{:.0}°", h.now.current, h.now.target)
@@ -74,7 +60,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
         let errors = p.errors.last().cloned().unwrap_or_default();
         Row::new(vec![
             Cell::from(p.name.clone()),
-            Cell::from(state_name(p.state)).style(state_style(theme, p.state)),
+            Cell::from(p.state.name()).style(state_style(theme, p.state)),
             Cell::from(job),
             Cell::from(temp(&p.hotend)),
             Cell::from(format::sparkline(&p.hotend.history, SPARK)).style(theme.series(0)),
@@ -120,7 +106,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Pr
     let mut lines = vec![
         Line::from(vec![
             Span::styled("state    ", theme.dim()),
-            Span::styled(state_name(p.state), state_style(theme, p.state)),
+            Span::styled(p.state.name(), state_style(theme, p.state)),
         ]),
         Line::from(vec![
             Span::styled("job      ", theme.dim()),
