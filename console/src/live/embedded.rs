@@ -129,6 +129,8 @@ impl EmbeddedSource {
             .map_err(|e| unreachable(e.to_string()))?;
         let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
         let models = serde_json::to_value(models).map_err(|e| unreachable(e.to_string()))?;
+        let capacity =
+            serde_json::to_value(self.node.capacity()).map_err(|e| unreachable(e.to_string()))?;
         let mut ids: Vec<OrderId> =
             self.node.order_list().iter().filter_map(|o| o.order.parse().ok()).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
@@ -138,6 +140,7 @@ impl EmbeddedSource {
             status,
             peers,
             models,
+            capacity,
             orders,
             order_summaries: Vec::new(),
             names: self.names(),

@@ -62,6 +62,7 @@ impl HttpSource {
         let status = self.client.status().await.map_err(|e| self.unreachable(e))?;
         let peers = self.client.peers().await.map_err(|e| self.unreachable(e))?;
         let models = self.client.models().await.map_err(|e| self.unreachable(e))?;
+        let capacity = self.client.capacity().await.map_err(|e| self.unreachable(e))?;
         let list = self.client.orders().await.map_err(|e| self.unreachable(e))?;
         let mut ids: Vec<OrderId> = list
             .as_array()
@@ -97,6 +98,7 @@ impl HttpSource {
             status,
             peers,
             models,
+            capacity,
             orders,
             order_summaries: summaries,
             names,

@@ -140,6 +140,8 @@ pub struct Status {
     pub models: usize,
     /// Orders held.
     pub orders: usize,
+    /// Application bytes exchanged with peers since start.
+    pub traffic: crate::network::Bytes,
 }
 
 /// One model package as `model ls` lists it.
@@ -345,6 +347,7 @@ impl Node {
             dropped_requests: net.as_ref().map_or(0, |n| n.dropped_requests),
             models,
             orders,
+            traffic: net.as_ref().map(|n| n.traffic).unwrap_or_default(),
         }
     }
 
