@@ -5,12 +5,11 @@
 //! record kind, fresh, not seen before and small; gossip carries announcements, never models.
 
 use amsp_proto::capacity::CapacityAd;
+use amsp_proto::catalog::CatalogNotice;
 use amsp_proto::design::DesignRequest;
 use amsp_proto::envelope::{Envelope, EnvelopeError, ReplayGuard, VerifyPolicy};
 use amsp_proto::order::OrderEvent;
 use serde::{Deserialize, Serialize};
-
-use crate::package::ModelManifest;
 
 /// Largest gossip message: gossipsub's default transmit limit.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
@@ -29,7 +28,7 @@ pub enum Topic {
     Capacity,
     /// Design requests for designers.
     DesignRequests,
-    /// The public model catalogue (manifests of published models).
+    /// The public model catalogue: designers' signed entries and withdrawals.
     Catalogue,
 }
 
@@ -102,7 +101,7 @@ pub fn validate(
         Topic::Orders => env.open::<OrderEvent>(&policy).map(drop),
         Topic::Capacity => env.open::<CapacityAd>(&policy).map(drop),
         Topic::DesignRequests => env.open::<DesignRequest>(&policy).map(drop),
-        Topic::Catalogue => env.open::<ModelManifest>(&policy).map(drop),
+        Topic::Catalogue => env.open::<CatalogNotice>(&policy).map(drop),
     }
     .map_err(invalid)?;
     match replay.check(&env) {

@@ -44,6 +44,15 @@ pub enum SyncRequest {
         /// The order id's bytes.
         order: [u8; 16],
     },
+    /// "Send me the catalogue notices you hold": asked on connection, so a node that joins
+    /// late learns the catalogue without waiting for designers to republish.
+    Catalogue,
+    /// "Give me a copy of your catalogue entry": asked of the entry's designer, who packages
+    /// the model for the asker (and licenses it when the entry's terms are limited).
+    CatalogCopy {
+        /// The entry id's bytes.
+        entry: [u8; 16],
+    },
 }
 
 /// A sync answer.
@@ -73,6 +82,22 @@ pub enum SyncResponse {
     },
     /// The request was refused, with the reason.
     Refused(String),
+    /// Catalogue notice envelopes the responder holds; `more` if it holds further ones.
+    Catalogue {
+        /// Envelope bytes.
+        notices: Vec<Vec<u8>>,
+        /// Whether some were left out for size.
+        more: bool,
+    },
+    /// A copy of a catalogue entry made for the asker.
+    CatalogCopy {
+        /// The model package's content id (encrypted to the asker and the designer).
+        model: [u8; 32],
+        /// The signed licence, when the entry's terms are limited.
+        licence: Option<Vec<u8>>,
+    },
+    /// The designer refused a copy, saying why.
+    CatalogRefused(amsp_proto::catalog::CatalogRefusal),
 }
 
 /// A length-prefixed postcard codec, used for the sync protocol.

@@ -85,6 +85,8 @@ pub(crate) enum Write {
     Job { id: [u8; 16], record: Vec<u8> },
     Alert { record: Vec<u8> },
     Log { entry: Vec<u8> },
+    Catalog { key: Vec<u8>, timestamp_ms: u64, envelope: Vec<u8> },
+    CatalogGrant { key: Vec<u8>, record: Vec<u8> },
 }
 
 /// What a durable write reports back.
@@ -210,6 +212,50 @@ impl Store {
             Written::Seq(s) => Ok(s),
             Written::Inserted(_) => Err(StoreError::Closed),
         }
+    }
+
+    /// Keeps a catalogue notice under `key` (author, entry) unless a notice at least as new is
+    /// held; `Ok(true)` if it was kept.
+    pub async fn put_catalog_notice(
+        &self,
+        key: Vec<u8>,
+        timestamp_ms: u64,
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        self.write_inserted(Write::Catalog { key, timestamp_ms, envelope }).await
+    }
+
+    /// Every catalogue notice envelope held (the newest per author and entry).
+    pub fn catalog_notices(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (_, v) = row.map_err(StoreError::db)?;
+            if let Some(env) = v.value().get(8..) {
+                out.push(env.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The catalogue notice held under `key` (author, entry).
+    pub fn catalog_notice(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
+        Ok(t.get(key).map_err(StoreError::db)?.and_then(|v| v.value().get(8..).map(<[u8]>::to_vec)))
+    }
+
+    /// Records a copy given out under `key` (entry, requester).
+    pub async fn put_catalog_grant(&self, key: Vec<u8>, record: Vec<u8>) -> Result<(), StoreError> {
+        self.write_inserted(Write::CatalogGrant { key, record }).await.map(|_| ())
+    }
+
+    /// The copy given out under `key` (entry, requester), if any.
+    pub fn catalog_grant(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG_GRANTS).map_err(StoreError::db)?;
+        Ok(t.get(key).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// The signed profile of `peer`, if held.
