@@ -5,7 +5,7 @@
 //! | POST | `/v1/catalog` | [`Publish`] → `{"id","model"}`: publish an entry for a model this node packaged |
 //! | GET | `/v1/catalog?text=&tags=a,b&material=&max_mm=&designer=` | matching entries, best first |
 //! | GET | `/v1/catalog/own` | this node's entries, withdrawn ones marked |
-//! | POST | `/v1/catalog/{id}/get` | a copy from the designer → `{"entry","model","licence"}` |
+//! | POST | `/v1/catalog/{id}/get?designer=` | a copy from the designer → `{"entry","model","licence"}` |
 //! | POST | `/v1/catalog/{id}/withdraw` | withdraw one of this node's entries |
 //! | POST | `/v1/catalog/import` | `{"notice": hex}`: a signed notice from outside the network |
 
@@ -123,12 +123,26 @@ async fn own(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(node.own_entries()?))
 }
 
+/// Query of `POST /v1/catalog/{id}/get`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GetQuery {
+    /// The designer, when two use the same entry id.
+    pub designer: Option<String>,
+}
+
 async fn get_copy(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
+    Query(q): Query<GetQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_entry(&id)?;
-    Ok(Json(node.get_copy(id).await?))
+    let designer = match q.designer {
+        Some(d) => Some(d.parse::<libp2p::PeerId>().map_err(|e| {
+            ApiError::bad_request("bad_peer_id", format!("designer {d:?} is not a peer id: {e}"))
+        })?),
+        None => None,
+    };
+    Ok(Json(node.get_copy(id, designer).await?))
 }
 
 async fn withdraw(

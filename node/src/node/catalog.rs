@@ -604,13 +604,36 @@ impl Node {
     /// Gets a copy of a catalogue entry from its designer: the model package made for this
     /// node (fetched and opened here to prove it is readable) and, for limited terms, the
     /// licence, checked and kept.
-    pub async fn get_copy(&self, id: EntryId) -> Result<Copy, CatalogError> {
-        let designer = self
+    ///
+    /// Entry ids are chosen by their designers, so two designers may use the same one; then
+    /// `designer` says whose is meant. A listed entry is preferred over a withdrawn one.
+    pub async fn get_copy(
+        &self,
+        id: EntryId,
+        designer: Option<PeerId>,
+    ) -> Result<Copy, CatalogError> {
+        let held: Vec<Held> = self
             .held_notices()?
             .into_iter()
-            .find(|h| h.notice.entry_id() == id)
+            .filter(|h| h.notice.entry_id() == id && designer.is_none_or(|d| d == h.author))
+            .collect();
+        let listed: Vec<PeerId> = held
+            .iter()
+            .filter(|h| matches!(h.notice, CatalogNotice::Entry(_)))
             .map(|h| h.author)
-            .ok_or_else(|| CatalogError::UnknownEntry(id.to_string()))?;
+            .collect();
+        let designer = match (listed.as_slice(), held.first()) {
+            ([one], _) => *one,
+            ([], Some(h)) => h.author,
+            ([], None) => return Err(CatalogError::UnknownEntry(id.to_string())),
+            (many, _) => {
+                let names: Vec<String> = many.iter().map(PeerId::to_string).collect();
+                return Err(CatalogError::BadEntry(format!(
+                    "entry {id} is published by {}: name the designer",
+                    names.join(" and ")
+                )));
+            }
+        };
         let unreachable =
             |reason: String| CatalogError::Unreachable { designer: designer.to_string(), reason };
         let answer = self
