@@ -108,8 +108,8 @@ pub struct CatalogEntry {
 /// What a designer gossips on the catalogue topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CatalogNotice {
-    /// An entry, new or updated.
-    Entry(CatalogEntry),
+    /// An entry, new or updated (boxed: a withdrawal is far smaller).
+    Entry(Box<CatalogEntry>),
     /// The entry with this id is withdrawn: no longer listed, no copies given.
     Withdrawn(EntryId),
 }
@@ -174,7 +174,7 @@ impl CatalogEntry {
             } else if title.contains(&word) {
                 s += 4;
             }
-            if self.tags.iter().any(|t| *t == word) {
+            if self.tags.contains(&word) {
                 s += 3;
             }
             if description.contains(&word) {

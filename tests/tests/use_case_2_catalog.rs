@@ -294,7 +294,7 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
         price: 0.0,
         currency: "EUR".into(),
     };
-    let forged = notice(&stranger, Some(&designer.peer_id), &CatalogNotice::Entry(fake.clone()));
+    let forged = notice(&stranger, Some(&designer.peer_id), &CatalogNotice::Entry(Box::new(fake)));
     let err = user.client.catalog_import(forged).await.unwrap_err().to_string();
     assert!(err.contains("bad signature") && err.contains(&designer.peer_id), "{err}");
     let licensed_entry: EntryId = licensed_id.parse().unwrap();

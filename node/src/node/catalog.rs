@@ -340,7 +340,7 @@ impl Node {
             currency: req.currency.unwrap_or_else(|| "EUR".into()),
         };
         let _own = self.inner.catalog_writes.lock().await;
-        self.sign_and_spread(&CatalogNotice::Entry(entry)).await?;
+        self.sign_and_spread(&CatalogNotice::Entry(Box::new(entry))).await?;
         Ok((id, model))
     }
 
