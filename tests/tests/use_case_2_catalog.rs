@@ -272,6 +272,32 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     let err = refused(&user.amsp(&["catalog", "get", &unknown]));
     assert!(err.contains("no catalogue entry") && err.contains(&unknown), "{err}");
 
+    // A part made from a parametric template is published while the user is online: it
+    // reaches the user by gossip.
+    let spacer = ok(&designer.amsp(&[
+        "catalog",
+        "publish",
+        "--template",
+        "tube",
+        "--param",
+        "outer_diameter=20",
+        "--param",
+        "length=12",
+        "--title",
+        "Spacer tube",
+        "--tag",
+        "spacer",
+        "--json",
+    ]));
+    let spacer_id = spacer["id"].as_str().unwrap().to_string();
+    wait_for("the spacer at the user", Duration::from_secs(15), || async {
+        ids(&search(&user, &["--tag", "spacer"])) == vec![spacer_id.clone()]
+    })
+    .await;
+    let found = search(&user, &["spacer"]);
+    assert!((found[0]["size_mm"][2].as_f64().unwrap() - 12.0).abs() < 0.5, "{}", found[0]);
+    assert!(search(&user, &["spacer", "--max-mm", "10"]).is_empty());
+
     // Forged notices: an entry signed by a stranger but claiming the designer as author never
     // verifies; a stranger's own withdrawal of the designer's entry withdraws nothing.
     let stranger = Keypair::generate_ed25519();
@@ -301,7 +327,9 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     let withdrawal = notice(&stranger, None, &CatalogNotice::Withdrawn(licensed_entry));
     user.client.catalog_import(withdrawal).await.unwrap();
     assert!(search(&user, &["gearbox"]).is_empty());
-    assert_eq!(ids(&search(&user, &[])), vec![licensed_id.clone()]);
+    let listed = ids(&search(&user, &[]));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.contains(&licensed_id) && listed.contains(&spacer_id), "{listed:?}");
     // Every node keeps running.
     for n in [&user, &designer, &centre] {
         assert!(n.client.status().await.is_ok());

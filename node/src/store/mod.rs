@@ -461,6 +461,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn only_a_newer_catalogue_notice_replaces_the_held_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = b"author+entry".to_vec();
+        assert!(store.put_catalog_notice(key.clone(), 10, b"first".to_vec()).await.unwrap());
+        assert!(!store.put_catalog_notice(key.clone(), 5, b"older".to_vec()).await.unwrap());
+        assert!(!store.put_catalog_notice(key.clone(), 10, b"same age".to_vec()).await.unwrap());
+        assert_eq!(store.catalog_notice(&key).unwrap().unwrap(), b"first");
+        assert!(store.put_catalog_notice(key.clone(), 11, b"newer".to_vec()).await.unwrap());
+        assert!(store.put_catalog_notice(b"other".to_vec(), 1, b"x".to_vec()).await.unwrap());
+        let mut all = store.catalog_notices().unwrap();
+        all.sort();
+        assert_eq!(all, vec![b"newer".to_vec(), b"x".to_vec()]);
+        store.put_catalog_grant(b"g".to_vec(), b"copy".to_vec()).await.unwrap();
+        assert_eq!(store.catalog_grant(b"g").unwrap().unwrap(), b"copy");
+        assert!(store.catalog_grant(b"h").unwrap().is_none());
+    }
+
+    #[tokio::test]
     async fn chunks_and_manifests_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
