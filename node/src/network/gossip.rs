@@ -109,3 +109,56 @@ pub fn validate(
         Err(_) => Err(GossipReject::Duplicate),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use amsp_proto::Keypair;
+    use amsp_proto::catalog::{CatalogNotice, EntryId};
+
+    use super::*;
+
+    fn withdrawal(key: &Keypair, now: u64) -> Envelope {
+        let notice = CatalogNotice::Withdrawn(EntryId::from_parts(now, [1; 10]));
+        Envelope::seal(key, &notice, now, [2; 16]).unwrap()
+    }
+
+    #[test]
+    fn the_catalogue_topic_takes_only_notices_signed_by_their_author() {
+        let now = 1_800_000_000_000;
+        let (designer, stranger) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let mut replay = ReplayGuard::new(REPLAY_MEMORY);
+        let name = Topic::Catalogue.name();
+        let good = withdrawal(&designer, now);
+        assert!(validate(Some(Topic::Catalogue), name, &good.to_bytes(), now, &mut replay).is_ok());
+        // Signed by a stranger, claiming the designer as author.
+        let mut forged = withdrawal(&stranger, now);
+        forged.author = good.author;
+        let err = validate(Some(Topic::Catalogue), name, &forged.to_bytes(), now, &mut replay);
+        assert!(
+            matches!(
+                err,
+                Err(GossipReject::Invalid { error: EnvelopeError::BadSignature { .. }, .. })
+            ),
+            "{err:?}"
+        );
+        // Another kind of record on the catalogue topic.
+        let profile = amsp_proto::profile::Profile {
+            display_name: "x".into(),
+            roles: Default::default(),
+            age_recipient: String::new(),
+            skills: Vec::new(),
+            processes: Vec::new(),
+            materials: Vec::new(),
+            location: None,
+        };
+        let other = Envelope::seal(&designer, &profile, now, [3; 16]).unwrap();
+        let err = validate(Some(Topic::Catalogue), name, &other.to_bytes(), now, &mut replay);
+        assert!(
+            matches!(
+                err,
+                Err(GossipReject::Invalid { error: EnvelopeError::WrongKind { .. }, .. })
+            ),
+            "{err:?}"
+        );
+    }
+}

@@ -46,6 +46,8 @@ const DISTRUST_INVALID: u32 = 8;
 const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 4000;
 const MAX_TAGS: usize = 32;
+/// Longest tag or material name accepted when publishing.
+const MAX_WORD: usize = 40;
 
 /// Why a catalogue operation failed; each names the entry, model or peer concerned.
 #[derive(Debug, thiserror::Error)]
@@ -302,8 +304,14 @@ impl Node {
         }
         let description = bounded("the description", &req.description, MAX_DESCRIPTION)?;
         let tags = normalise_tags(&req.tags);
-        if tags.len() > MAX_TAGS {
-            return Err(CatalogError::BadEntry(format!("more than {MAX_TAGS} tags")));
+        if tags.len() > MAX_TAGS || req.materials.len() > MAX_TAGS {
+            return Err(CatalogError::BadEntry(format!("more than {MAX_TAGS} tags or materials")));
+        }
+        if let Some(long) = tags.iter().chain(&req.materials).find(|t| t.chars().count() > MAX_WORD)
+        {
+            return Err(CatalogError::BadEntry(format!(
+                "tag or material {long:?} is longer than {MAX_WORD} characters"
+            )));
         }
         if !req.price.is_finite() || req.price < 0.0 {
             return Err(CatalogError::BadEntry(format!("price {} is not a price", req.price)));
@@ -534,6 +542,9 @@ impl Node {
     }
 
     async fn make_copy(&self, asker: PeerId, id: EntryId) -> Result<Grant, CatalogRefusal> {
+        // One copy at a time: two requests racing must not yield two licences, and a copy is
+        // never made of an entry being withdrawn.
+        let _own = self.inner.catalog_writes.lock().await;
         let unavailable = |e: &dyn std::fmt::Display| CatalogRefusal::Unavailable(e.to_string());
         let held = self
             .store()
