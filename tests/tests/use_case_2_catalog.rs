@@ -271,6 +271,9 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     let unknown = EntryId::from_parts(1, [9; 10]).to_string();
     let err = refused(&user.amsp(&["catalog", "get", &unknown]));
     assert!(err.contains("no catalogue entry") && err.contains(&unknown), "{err}");
+    // Named with its designer, the designer itself refuses it, with a typed reason.
+    let err = refused(&user.amsp(&["catalog", "get", &unknown, "--designer", &designer.peer_id]));
+    assert!(err.contains("the designer refused") && err.contains("unknown_entry"), "{err}");
 
     // A part made from a parametric template is published while the user is online: it
     // reaches the user by gossip.

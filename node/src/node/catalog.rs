@@ -617,7 +617,8 @@ impl Node {
     /// licence, checked and kept.
     ///
     /// Entry ids are chosen by their designers, so two designers may use the same one; then
-    /// `designer` says whose is meant. A listed entry is preferred over a withdrawn one.
+    /// `designer` says whose is meant. A listed entry is preferred over a withdrawn one; an
+    /// entry not held here is asked of `designer` when given.
     pub async fn get_copy(
         &self,
         id: EntryId,
@@ -633,11 +634,13 @@ impl Node {
             .filter(|h| matches!(h.notice, CatalogNotice::Entry(_)))
             .map(|h| h.author)
             .collect();
-        let designer = match (listed.as_slice(), held.first()) {
-            ([one], _) => *one,
-            ([], Some(h)) => h.author,
-            ([], None) => return Err(CatalogError::UnknownEntry(id.to_string())),
-            (many, _) => {
+        let designer = match (listed.as_slice(), held.first(), designer) {
+            ([one], _, _) => *one,
+            ([], Some(h), _) => h.author,
+            // An entry named out of band: its designer says whether it exists.
+            ([], None, Some(d)) => d,
+            ([], None, None) => return Err(CatalogError::UnknownEntry(id.to_string())),
+            (many, _, _) => {
                 let names: Vec<String> = many.iter().map(PeerId::to_string).collect();
                 return Err(CatalogError::BadEntry(format!(
                     "entry {id} is published by {}: name the designer",
