@@ -338,3 +338,78 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
         assert!(n.client.status().await.is_ok());
     }
 }
+
+/// A peer speaking the sync protocol directly gets the designer's typed refusals: an unknown
+/// entry, a withdrawn one, a copy for a peer whose profile cannot be had, and none at all once
+/// the peer has sent enough invalid data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_designer_refuses_copies_with_typed_reasons() {
+    use amsp_node::network::{self, NetworkConfig, SyncRequest, SyncResponse, Topic};
+    use amsp_proto::catalog::CatalogRefusal;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("designer");
+    prepare(&d, &["designer"], false);
+    let designer = NodeProcess::start(&d, &[]).await;
+    let cube = fixtures_dir().join("models").join("20mm-xyz-cube.stl");
+    let publish = |title: &str| {
+        let v = ok(&designer.amsp(&[
+            "catalog",
+            "publish",
+            cube.to_str().unwrap(),
+            "--title",
+            title,
+            "--prints",
+            "3",
+            "--json",
+        ]));
+        v["id"].as_str().unwrap().parse::<EntryId>().unwrap()
+    };
+    let (listed, withdrawn) = (publish("Listed cube"), publish("Withdrawn cube"));
+    let out = designer.amsp(&["catalog", "withdraw", &withdrawn.to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A bare peer: it never answers requests, so its profile cannot be learned.
+    let cfg = NetworkConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![designer.addr().await.parse().unwrap()],
+        mdns: false,
+        ..NetworkConfig::default()
+    };
+    let key = Keypair::generate_ed25519();
+    let me = key.public().to_peer_id();
+    let (bare, mut events) = network::spawn(key, cfg).await.unwrap();
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    wait_for("the bare peer to connect", Duration::from_secs(15), || async {
+        !designer.connected().await.is_empty()
+    })
+    .await;
+    let peer: libp2p::PeerId = designer.peer_id.parse().unwrap();
+    let ask = |entry: EntryId| {
+        let bare = bare.clone();
+        async move {
+            match bare.request_sync(peer, SyncRequest::CatalogCopy { entry: entry.0.0 }).await {
+                Ok(SyncResponse::CatalogRefused(r)) => r,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
+    };
+    let unknown = EntryId::from_parts(1, [4; 10]);
+    assert_eq!(ask(unknown).await, CatalogRefusal::UnknownEntry(unknown));
+    assert_eq!(ask(withdrawn).await, CatalogRefusal::Withdrawn(withdrawn));
+    assert_eq!(ask(listed).await, CatalogRefusal::UnknownPeer(me.to_string()));
+
+    // Invalid gossip from the peer, until the designer distrusts it.
+    tokio::time::sleep(Duration::from_millis(1000)).await; // gossip subscriptions
+    for i in 0..8u8 {
+        bare.publish(Topic::Catalogue, vec![0xA0 | i; 500]).await.unwrap();
+    }
+    wait_for("the invalid gossip to be counted", Duration::from_secs(15), || async {
+        designer.client.status().await.unwrap()["invalid_messages"].as_u64().unwrap() >= 8
+    })
+    .await;
+    assert_eq!(ask(listed).await, CatalogRefusal::Banned(me.to_string()));
+    // The designer keeps serving.
+    assert!(designer.client.status().await.is_ok());
+    assert_eq!(ok(&designer.amsp(&["catalog", "ls", "--json"])).as_array().unwrap().len(), 2);
+}
