@@ -541,23 +541,25 @@ impl Node {
         }
     }
 
-    async fn make_copy(&self, asker: PeerId, id: EntryId) -> Result<Grant, CatalogRefusal> {
-        // One copy at a time: two requests racing must not yield two licences, and a copy is
-        // never made of an entry being withdrawn.
-        let _own = self.inner.catalog_writes.lock().await;
-        let unavailable = |e: &dyn std::fmt::Display| CatalogRefusal::Unavailable(e.to_string());
+    /// This node's listed entry `id`, or why there is none.
+    fn own_entry(&self, id: EntryId) -> Result<Box<CatalogEntry>, CatalogRefusal> {
         let held = self
             .store()
             .catalog_notice(&notice_key(&self.peer_id(), id))
-            .map_err(|e| unavailable(&e))?
+            .map_err(|e| CatalogRefusal::Unavailable(e.to_string()))?
             .ok_or(CatalogRefusal::UnknownEntry(id))?;
         let notice = Envelope::from_bytes(&held)
             .and_then(|e| e.decode_body::<CatalogNotice>())
-            .map_err(|e| unavailable(&e))?;
-        let entry = match notice {
-            CatalogNotice::Entry(e) => e,
-            CatalogNotice::Withdrawn(id) => return Err(CatalogRefusal::Withdrawn(id)),
-        };
+            .map_err(|e| CatalogRefusal::Unavailable(e.to_string()))?;
+        match notice {
+            CatalogNotice::Entry(e) => Ok(e),
+            CatalogNotice::Withdrawn(id) => Err(CatalogRefusal::Withdrawn(id)),
+        }
+    }
+
+    async fn make_copy(&self, asker: PeerId, id: EntryId) -> Result<Grant, CatalogRefusal> {
+        let unavailable = |e: &dyn std::fmt::Display| CatalogRefusal::Unavailable(e.to_string());
+        self.own_entry(id)?;
         if self
             .peers()
             .await
@@ -566,6 +568,18 @@ impl Node {
         {
             return Err(CatalogRefusal::Banned(asker.to_string()));
         }
+        // Learn the asker's key before taking the lock: a peer slow to answer must not hold up
+        // everyone else's copies.
+        if let Err(e) = self.recipient_of(asker).await {
+            return Err(match e {
+                AddModelError::UnknownRecipient { peer } => CatalogRefusal::UnknownPeer(peer),
+                other => unavailable(&other),
+            });
+        }
+        // One copy at a time: two requests racing must not yield two licences, and a copy is
+        // never made of an entry being withdrawn.
+        let _own = self.inner.catalog_writes.lock().await;
+        let entry = self.own_entry(id)?;
         let key = grant_key(id, &asker);
         if let Some(bytes) = self.store().catalog_grant(&key).ok().flatten()
             && let Ok(g) = postcard::from_bytes::<Grant>(&bytes)
