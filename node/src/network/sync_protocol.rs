@@ -46,7 +46,10 @@ pub enum SyncRequest {
     },
     /// "Send me the catalogue notices you hold": asked on connection, so a node that joins
     /// late learns the catalogue without waiting for designers to republish.
-    Catalogue,
+    Catalogue {
+        /// The key (author, entry) after which to continue; `None` from the start.
+        after: Option<Vec<u8>>,
+    },
     /// "Give me a copy of your catalogue entry": asked of the entry's designer, who packages
     /// the model for the asker (and licenses it when the entry's terms are limited).
     CatalogCopy {
@@ -82,12 +85,12 @@ pub enum SyncResponse {
     },
     /// The request was refused, with the reason.
     Refused(String),
-    /// Catalogue notice envelopes the responder holds; `more` if it holds further ones.
+    /// Catalogue notice envelopes the responder holds, in key order.
     Catalogue {
         /// Envelope bytes.
         notices: Vec<Vec<u8>>,
-        /// Whether some were left out for size.
-        more: bool,
+        /// The key to ask after for the next page, if more remain.
+        next: Option<Vec<u8>>,
     },
     /// A copy of a catalogue entry made for the asker.
     CatalogCopy {

@@ -40,6 +40,8 @@ use crate::store::StoreError;
 pub const REPUBLISH_EVERY: Duration = Duration::from_secs(60);
 /// Most notice bytes in one `Catalogue` reply, below the sync message limit.
 const CATALOGUE_REPLY_BYTES: usize = 3 * 1024 * 1024;
+/// Pages pulled from one peer on connection (about 200 MB of notices).
+const MAX_PULL_PAGES: usize = 64;
 /// Invalid messages after which a peer gets no copies (the network bans at 16).
 const DISTRUST_INVALID: u32 = 8;
 /// Longest title, description and tag list accepted when publishing.
@@ -514,20 +516,18 @@ impl Node {
         Ok(out)
     }
 
-    /// Answers a peer asking for the catalogue this node holds.
-    pub(crate) fn serve_catalogue(&self) -> SyncResponse {
-        let mut notices = Vec::new();
-        let mut size = 0;
-        let mut more = false;
-        for n in self.store().catalog_notices().unwrap_or_default() {
-            if size + n.len() > CATALOGUE_REPLY_BYTES {
-                more = true;
-                break;
+    /// Answers a peer asking for the catalogue this node holds, one page after `after`.
+    pub(crate) fn serve_catalogue(&self, after: Option<Vec<u8>>) -> SyncResponse {
+        match self.store().catalog_page(after.as_deref(), CATALOGUE_REPLY_BYTES) {
+            Ok((rows, more)) => {
+                let next = if more { rows.last().map(|(k, _)| k.clone()) } else { None };
+                SyncResponse::Catalogue {
+                    notices: rows.into_iter().map(|(_, n)| n).collect(),
+                    next,
+                }
             }
-            size += n.len();
-            notices.push(n);
+            Err(e) => SyncResponse::Refused(format!("reading the catalogue: {e}")),
         }
-        SyncResponse::Catalogue { notices, more }
     }
 
     /// Answers a peer asking for a copy of one of this node's entries.
@@ -697,23 +697,34 @@ impl Node {
     }
 }
 
-/// Pulls `peer`'s catalogue on connection, keeping what verifies and reporting what does not.
+/// Pulls `peer`'s catalogue on connection, page by page, keeping what verifies and reporting
+/// what does not.
 pub(super) async fn pull(node: &Node, peer: PeerId) {
-    match node.sync_request(peer, SyncRequest::Catalogue).await {
-        Ok(SyncResponse::Catalogue { notices, .. }) => {
-            let policy = VerifyPolicy::history(now_ms());
-            for bytes in notices {
-                let taken = match Envelope::from_bytes(&bytes) {
-                    Ok(env) => node.take_notice(&env, &policy).await,
-                    Err(e) => Err(CatalogError::BadNotice(e.to_string())),
-                };
-                if let Err(e @ CatalogError::BadNotice(_)) = taken {
-                    node.network().report_invalid(peer, e.to_string()).await;
-                }
+    let mut after = None;
+    for _ in 0..MAX_PULL_PAGES {
+        let (notices, next) = match node.sync_request(peer, SyncRequest::Catalogue { after }).await
+        {
+            Ok(SyncResponse::Catalogue { notices, next }) => (notices, next),
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "catalogue pull failed");
+                return;
+            }
+        };
+        let policy = VerifyPolicy::history(now_ms());
+        for bytes in notices {
+            let taken = match Envelope::from_bytes(&bytes) {
+                Ok(env) => node.take_notice(&env, &policy).await,
+                Err(e) => Err(CatalogError::BadNotice(e.to_string())),
+            };
+            if let Err(e @ CatalogError::BadNotice(_)) = taken {
+                node.network().report_invalid(peer, e.to_string()).await;
             }
         }
-        Ok(_) => {}
-        Err(e) => tracing::debug!(%peer, error = %e, "catalogue pull failed"),
+        match next {
+            Some(n) => after = Some(n),
+            None => return,
+        }
     }
 }
 

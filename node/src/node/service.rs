@@ -117,7 +117,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
             SyncResponse::Events { events, more }
         }
         SyncRequest::Handover { order } => node.serve_handover(peer, order),
-        SyncRequest::Catalogue => node.serve_catalogue(),
+        SyncRequest::Catalogue { after } => node.serve_catalogue(after),
         SyncRequest::CatalogCopy { entry } => node.serve_copy(peer, entry).await,
         SyncRequest::Push { events } => {
             if events.len() > MAX_EVENTS_PER_MESSAGE {

@@ -239,6 +239,36 @@ impl Store {
         Ok(out)
     }
 
+    /// Catalogue notices in key order after `after` (from the start if `None`), as (key,
+    /// envelope), until `max_bytes` of envelopes; and whether more remain.
+    pub fn catalog_page(
+        &self,
+        after: Option<&[u8]>,
+        max_bytes: usize,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, bool), StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
+        let rows = match after {
+            Some(a) => t.range::<&[u8]>(a..).map_err(StoreError::db)?,
+            None => t.iter().map_err(StoreError::db)?,
+        };
+        let mut out = Vec::new();
+        let mut size = 0;
+        for row in rows {
+            let (k, v) = row.map_err(StoreError::db)?;
+            if Some(k.value()) == after {
+                continue;
+            }
+            let Some(env) = v.value().get(8..) else { continue };
+            if size + env.len() > max_bytes && !out.is_empty() {
+                return Ok((out, true));
+            }
+            size += env.len();
+            out.push((k.value().to_vec(), env.to_vec()));
+        }
+        Ok((out, false))
+    }
+
     /// The catalogue notice held under `key` (author, entry).
     pub fn catalog_notice(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
@@ -474,6 +504,11 @@ mod tests {
         let mut all = store.catalog_notices().unwrap();
         all.sort();
         assert_eq!(all, vec![b"newer".to_vec(), b"x".to_vec()]);
+        // Paged in key order: "author+entry" then "other".
+        let (page, more) = store.catalog_page(None, 5).unwrap();
+        assert_eq!((page, more), (vec![(key.clone(), b"newer".to_vec())], true));
+        let (page, more) = store.catalog_page(Some(&key), 5).unwrap();
+        assert_eq!((page, more), (vec![(b"other".to_vec(), b"x".to_vec())], false));
         store.put_catalog_grant(b"g".to_vec(), b"copy".to_vec()).await.unwrap();
         assert_eq!(store.catalog_grant(b"g").unwrap().unwrap(), b"copy");
         assert!(store.catalog_grant(b"h").unwrap().is_none());
