@@ -107,6 +107,8 @@ pub(crate) struct Command {
 pub type ContentKeyed = ([u8; 32], Vec<u8>);
 /// A record stored under a 16-byte id (printers, jobs).
 pub type IdKeyed = ([u8; 16], Vec<u8>);
+/// One page of catalogue notices as (key, envelope), and whether more remain.
+pub type CatalogPage = (Vec<(Vec<u8>, Vec<u8>)>, bool);
 
 /// Handle to the node's store. Clone freely: all clones share one writer and one file.
 #[derive(Clone)]
@@ -245,7 +247,7 @@ impl Store {
         &self,
         after: Option<&[u8]>,
         max_bytes: usize,
-    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, bool), StoreError> {
+    ) -> Result<CatalogPage, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
         let rows = match after {
