@@ -270,16 +270,19 @@ impl Node {
     /// Signs `notice`, keeps it and gossips it. Own writes are serialised so a republish never
     /// re-signs an entry over a withdrawal made meanwhile.
     async fn sign_and_spread(&self, notice: &CatalogNotice) -> Result<(), CatalogError> {
-        let env = Envelope::seal(self.inner.identity.keypair(), notice, now_ms(), rand::random())
+        let key = notice_key(&self.peer_id(), notice.entry_id());
+        // Strictly newer than what is held, even within one millisecond, so it replaces it here
+        // and everywhere.
+        let held_ms = self
+            .store()
+            .catalog_notice(&key)?
+            .and_then(|b| Envelope::from_bytes(&b).ok())
+            .map(|e| e.timestamp_ms);
+        let now = held_ms.map_or(now_ms(), |h| now_ms().max(h.saturating_add(1)));
+        let env = Envelope::seal(self.inner.identity.keypair(), notice, now, rand::random())
             .map_err(|e| CatalogError::BadEntry(e.to_string()))?;
         let bytes = env.to_bytes();
-        self.store()
-            .put_catalog_notice(
-                notice_key(&self.peer_id(), notice.entry_id()),
-                env.timestamp_ms,
-                bytes.clone(),
-            )
-            .await?;
+        self.store().put_catalog_notice(key, env.timestamp_ms, bytes.clone()).await?;
         if let Err(e) = self.network().publish(Topic::Catalogue, bytes).await {
             tracing::debug!(error = %e, "catalogue notice not gossiped now; peers pull it on connection");
         }
