@@ -1,7 +1,7 @@
 //! The client side of the public model catalogue (`node/src/api/catalog_api.rs`).
 
 use amsp_node::api::catalog_api::{ImportNotice, Published, SearchQuery};
-use amsp_node::node::catalog::{Copy, EntryView, Publish};
+use amsp_node::node::catalog::{EntryCopy, EntryView, Publish};
 use serde_json::Value;
 
 use super::{ClientError, NodeClient};
@@ -44,7 +44,11 @@ impl NodeClient {
     }
 
     /// Gets a copy of an entry from its designer.
-    pub async fn catalog_get(&self, id: &str, designer: Option<&str>) -> Result<Copy, ClientError> {
+    pub async fn catalog_get(
+        &self,
+        id: &str,
+        designer: Option<&str>,
+    ) -> Result<EntryCopy, ClientError> {
         let path = match designer {
             Some(d) => format!("/v1/catalog/{id}/get?designer={d}"),
             None => format!("/v1/catalog/{id}/get"),

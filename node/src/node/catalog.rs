@@ -205,7 +205,7 @@ pub struct EntryView {
 
 /// A copy received from a designer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Copy {
+pub struct EntryCopy {
     /// The entry.
     pub entry: String,
     /// The model package made for this node: order it with `amsp order create --model`.
@@ -640,7 +640,7 @@ impl Node {
         &self,
         id: EntryId,
         designer: Option<PeerId>,
-    ) -> Result<Copy, CatalogError> {
+    ) -> Result<EntryCopy, CatalogError> {
         let held: Vec<Held> = self
             .held_notices()?
             .into_iter()
@@ -696,7 +696,7 @@ impl Node {
             }
             None => None,
         };
-        Ok(Copy { entry: id.to_string(), model: model.to_string(), licence })
+        Ok(EntryCopy { entry: id.to_string(), model: model.to_string(), licence })
     }
 }
 
