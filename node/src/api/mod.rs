@@ -17,6 +17,7 @@
 
 pub mod access;
 mod auth;
+pub mod catalog_api;
 pub mod error;
 pub mod farm_api;
 pub mod monitor_api;
@@ -106,6 +107,7 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/orders/{id}", get(order))
         .route("/v1/events", get(events))
         .merge(orders::routes())
+        .merge(catalog_api::routes())
         .merge(farm_api::routes())
         .merge(monitor_api::routes())
         .merge(security_api::routes())

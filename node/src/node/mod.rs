@@ -5,6 +5,7 @@
 //! store, loads its order logs, signs its profile, starts the network and a service task that
 //! answers peers (see [`service`]).
 
+pub mod catalog;
 mod centre;
 pub mod events;
 pub mod fetch;
@@ -192,6 +193,8 @@ pub(crate) struct Inner {
     metrics: Arc<crate::monitor::metrics::Metrics>,
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
+    /// Serialises this node's own catalogue writes (publish, withdraw, republish).
+    catalog_writes: tokio::sync::Mutex<()>,
 }
 
 /// Handle to a running node. Clone freely.
@@ -267,12 +270,14 @@ impl Node {
                 metrics,
                 alerts,
                 security,
+                catalog_writes: tokio::sync::Mutex::new(()),
             }),
         };
         tokio::spawn(service::run(node.clone(), net_events));
         tokio::spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
         tokio::spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
+        catalog::start(&node);
         Ok(node)
     }
 
