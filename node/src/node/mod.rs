@@ -6,6 +6,7 @@
 //! answers peers (see [`service`]).
 
 mod centre;
+mod centre_work;
 pub mod events;
 pub mod fetch;
 pub mod market;

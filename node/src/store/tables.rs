@@ -24,3 +24,7 @@ pub const JOBS: TableDefinition<'_, &[u8; 16], &[u8]> = TableDefinition::new("jo
 pub const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("alerts-0");
 /// The append-only log, by sequence number starting at 0.
 pub const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("log-0");
+/// A centre's working state that the order logs do not hold (plates at the farm with their
+/// part → order maps, parts accepted and waiting for a plate, prints made under licences), by a
+/// text key the centre engine names (`node::centre_work`).
+pub const CENTRE_WORK: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("centre_work-0");
