@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod centre;
+mod centre_work;
 pub mod events;
 pub mod fetch;
 pub mod market;
