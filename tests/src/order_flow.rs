@@ -107,7 +107,8 @@ pub async fn wait_action(node: &NodeProcess, id: &str, action: &str, secs: u64) 
     .await;
 }
 
-/// `amsp order create --model MODEL --material M --quantity N --json` on the user's node;
+/// `amsp order create --model MODEL --material M --quantity N --tolerance 0.2 --json` on the
+/// user's node;
 /// returns the order id.
 pub fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) -> String {
     let q = quantity.to_string();
@@ -120,6 +121,8 @@ pub fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) ->
         material,
         "--quantity",
         &q,
+        "--tolerance",
+        "0.2",
         "--json",
     ]));
     v["id"].as_str().expect("an order id").to_string()

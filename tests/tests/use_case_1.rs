@@ -17,44 +17,25 @@ use amsp_proto::id::{ContentId, JobId, OrderId, PartId};
 use amsp_proto::order::{Action, OrderEvent};
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
+use amsp_tests::order_flow::{
+    self, CENTRE_PLA, SimPrinter, actions, create, json_of, show, wait_stage,
+};
 use libp2p::identity::Keypair;
 use serde_json::Value;
 
 /// Writes the settings of a node with `roles` into `dir`; a centre gets its prices and one
 /// simulated printer stocking `material`, fast-forwarded and clearing its own bed.
 fn prepare(dir: &Path, roles: &[&str], centre: Option<(&str, &str)>) {
-    std::fs::create_dir_all(dir).unwrap();
-    let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
-    let mut toml = format!("roles = [{}]\n", roles.join(", "));
-    if let Some((prices, material)) = centre {
-        std::fs::write(dir.join("centre.toml"), prices).unwrap();
-        toml.push_str(&format!(
-            r#"
-[farm]
-poll_ms = 100
-stagger_ms = 0
-
-[[printer]]
-name = "mk3s-{material}"
-auto_eject = true
-materials = ["{material}"]
-bed = {{ x_mm = 250, y_mm = 210, z_mm = 210 }}
-nozzle_mm = 0.4
-driver = {{ kind = "sim", time_scale = 5000 }}
-"#
-        ));
-    }
-    std::fs::write(dir.join("amspd.toml"), toml).unwrap();
+    let printers: Vec<SimPrinter> = centre
+        .iter()
+        .map(|(_, material)| SimPrinter {
+            name: format!("mk3s-{material}"),
+            material: (*material).to_owned(),
+            time_scale: 5000,
+        })
+        .collect();
+    order_flow::prepare(dir, roles, centre.map(|(prices, _)| prices), &printers);
 }
-
-const CENTRE_PLA: &str = r#"
-per_hour = 1.5
-setup = 2.0
-advertise_every_s = 2
-batch_window_ms = 1500
-[per_gram]
-pla = 0.04
-"#;
 
 const CENTRE_PETG: &str = r#"
 per_hour = 2.5
@@ -96,64 +77,6 @@ async fn federation() -> Federation {
     Federation { _tmp: tmp, user, pla, petg }
 }
 
-fn json_of(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "amsp failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn show(node: &NodeProcess, id: &str) -> Value {
-    json_of(&node.amsp(&["order", "show", id, "--json"]))
-}
-
-fn state(node: &NodeProcess, id: &str) -> String {
-    let out = node.amsp(&["order", "show", id, "--json"]);
-    if !out.status.success() {
-        return String::new();
-    }
-    serde_json::from_slice::<Value>(&out.stdout)
-        .ok()
-        .and_then(|v| v["state"].as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-async fn wait_state(node: &NodeProcess, id: &str, want: &str, secs: u64) {
-    let what = format!("order {id} to be {want} on {}", node.dir.display());
-    wait_for(&what, Duration::from_secs(secs), || async { state(node, id) == want }).await;
-}
-
-fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) -> String {
-    let q = quantity.to_string();
-    let v = json_of(&user.amsp(&[
-        "order",
-        "create",
-        "--model",
-        model,
-        "--material",
-        material,
-        "--quantity",
-        &q,
-        "--tolerance",
-        "0.2",
-        "--json",
-    ]));
-    v["id"].as_str().unwrap().to_string()
-}
-
-fn actions(v: &Value) -> Vec<String> {
-    v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_reviewed() {
     let f = federation().await;
@@ -192,7 +115,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
         json_of(&out);
     }
     for (id, _) in &orders {
-        wait_state(&f.user, id, "printed", 60).await;
+        wait_stage(&f.user, id, "printed", 60).await;
     }
     // The two pla orders were grouped onto one plate at the pla centre and sliced once.
     let (a, b) = (show(&f.user, &orders[0].0), show(&f.user, &orders[1].0));
@@ -221,7 +144,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
         let centre = if *material == "pla" { &f.pla } else { &f.petg };
         let out = centre.amsp(&["order", "ship", id, "--carrier", "DHL", "--tracking", "JD0123"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        wait_state(&f.user, id, "shipped", 10).await;
+        wait_stage(&f.user, id, "shipped", 10).await;
         let out = f.user.amsp(&["order", "deliver", id]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let out = f.user.amsp(&["order", "review", id, "--stars", "5", "--text", "good"]);
@@ -232,7 +155,7 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
         let mine = show(&f.user, id);
         assert_eq!(mine["state"], "reviewed");
         for n in [&f.pla, &f.petg] {
-            wait_state(n, id, "reviewed", 10).await;
+            wait_stage(n, id, "reviewed", 10).await;
             let theirs = show(n, id);
             assert_eq!(
                 theirs["events"],
@@ -306,7 +229,7 @@ async fn bad_actors_are_refused_with_their_reason() {
     let id = create(&f.user, cube.to_str().unwrap(), "pla", 1);
     json_of(&f.user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
     json_of(&f.user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
-    wait_state(&f.user, &id, "printed", 60).await;
+    wait_stage(&f.user, &id, "printed", 60).await;
     let before = show(&f.user, &id);
 
     // A stranger's key signs a status event and a review of someone else's order.
@@ -377,7 +300,7 @@ async fn bad_actors_are_refused_with_their_reason() {
     assert_eq!(after["events"], before["events"]);
     let out = f.pla.amsp(&["order", "ship", &id, "--carrier", "DHL", "--tracking", "1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait_state(&f.user, &id, "shipped", 10).await;
+    wait_stage(&f.user, &id, "shipped", 10).await;
 
     // A licensed model: the designer (here the petg centre's operator, as any node can design)
     // publishes it for the user with a licence that has already lapsed.
@@ -412,7 +335,7 @@ async fn bad_actors_are_refused_with_their_reason() {
     let lic = create(&f.user, &model, "pla", 1);
     json_of(&f.user.amsp(&["order", "quotes", &lic, "--wait", "20", "--json"]));
     json_of(&f.user.amsp(&["order", "place", &lic, "--policy", "cheapest", "--json"]));
-    wait_state(&f.user, &lic, "cancelled", 20).await;
+    wait_stage(&f.user, &lic, "cancelled", 20).await;
     let v = show(&f.user, &lic);
     let reason = v["reason"].as_str().unwrap();
     assert!(reason.contains("licence") && reason.contains("expired"), "{reason}");
@@ -434,7 +357,7 @@ async fn bad_actors_are_refused_with_their_reason() {
     let ok = create(&f.user, &model, "pla", 1);
     json_of(&f.user.amsp(&["order", "quotes", &ok, "--wait", "20", "--json"]));
     json_of(&f.user.amsp(&["order", "place", &ok, "--policy", "cheapest", "--json"]));
-    wait_state(&f.user, &ok, "printed", 60).await;
+    wait_stage(&f.user, &ok, "printed", 60).await;
     // Every node keeps running.
     for n in [&f.user, &f.pla, &f.petg] {
         assert!(n.client.status().await.is_ok());
@@ -479,7 +402,7 @@ async fn an_overloaded_centre_forwards_the_order_to_one_that_meets_the_deadline(
     })
     .await;
     json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
-    wait_state(&user, &id, "printed", 60).await;
+    wait_stage(&user, &id, "printed", 60).await;
     let v = show(&user, &id);
     assert_eq!(v["forwards"][0]["from"], busy.peer_id.as_str(), "{v}");
     assert_eq!(v["forwards"][0]["to"], free.peer_id.as_str());
@@ -512,5 +435,5 @@ async fn a_templated_part_is_designed_ordered_and_printed() {
     let quotes = json_of(&f.user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
     assert_eq!(quotes[0]["centre"], f.petg.peer_id.as_str());
     json_of(&f.user.amsp(&["order", "place", &id, "--policy", "fastest", "--json"]));
-    wait_state(&f.user, &id, "printed", 60).await;
+    wait_stage(&f.user, &id, "printed", 60).await;
 }
