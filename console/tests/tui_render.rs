@@ -269,11 +269,11 @@ fn models_view_shows_a_catalogue_listing_with_its_terms() {
     use amsp_console::tui::model::Listing;
     let mut snapshot = fixtures::busy();
     let mut entry = snapshot.models[0].clone();
-    entry.name = "Monitor riser".into();
+    entry.name = "Desk riser".into();
     entry.catalogue = true;
     entry.listing = Some(Listing {
         entry: "0000000000000000000000000001".into(),
-        title: "Monitor riser".into(),
+        title: "Desk riser".into(),
         designer: "Studio Kern".into(),
         tags: vec!["desk".into(), "riser".into()],
         terms: "6 prints, 30 days · personal use".into(),
@@ -288,8 +288,8 @@ fn models_view_shows_a_catalogue_listing_with_its_terms() {
     key(&mut a, KeyCode::Enter);
     let s = screen(&a);
     // The table gains price and designer columns; the row shows both beside the title.
-    let row = s.lines().find(|l| l.contains("Monitor riser ★")).unwrap_or_else(|| panic!("{s}"));
-    assert!(row.contains("2.50 EUR") && row.contains("Studio"), "{row}");
+    let row = s.lines().find(|l| l.contains("Desk riser ★")).unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains("2.50 EUR") && row.contains("Studio Kern"), "{row}");
     assert!(s.contains("Price") && !s.contains("Size"), "{s}");
     // A stored model with no listing: no price, no designer.
     let plain = s.lines().find(|l| l.contains("gear-48t")).unwrap_or_else(|| panic!("{s}"));
@@ -297,7 +297,7 @@ fn models_view_shows_a_catalogue_listing_with_its_terms() {
     assert!(plain.contains('—') && !plain.contains("EUR"), "{plain}");
     // The detail: each fact on its line, licence and tags included.
     for want in [
-        "★ catalogue: Monitor riser",
+        "★ catalogue: Desk riser",
         "by Studio Kern",
         "licence 6 prints, 30 days · personal use",
         "price 2.50 EUR",

@@ -112,6 +112,10 @@ impl NodeReport {
     /// this node's own connections).
     fn peer_list(&self) -> Vec<Peer> {
         let mut ads = self.ads();
+        // A centre keeps its own ad beside the others'; it is not a peer of itself.
+        if let Some(me) = self.status["peer_id"].as_str().and_then(|p| p.parse::<PeerId>().ok()) {
+            ads.remove(&me);
+        }
         let mut peers: Vec<Peer> = self
             .peers
             .as_array()

@@ -38,14 +38,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
     let listings = models.iter().any(|m| m.listing.is_some());
     let columns = if listings {
         [
-            col("Name", Constraint::Min(15)),
+            col("Name", Constraint::Min(13)),
             col("Fmt", Constraint::Length(4)),
             col("Price", Constraint::Length(8)),
             col("Tris", Constraint::Length(6)),
             col("mm", Constraint::Length(11)),
             col("Check", Constraint::Length(11)),
             col("Layers", Constraint::Length(6)),
-            col("By", Constraint::Length(10)),
+            col("By", Constraint::Length(12)),
         ]
     } else {
         [
