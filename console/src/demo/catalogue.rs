@@ -23,7 +23,7 @@ const FIND_FOR: Duration = Duration::from_secs(20);
 const RETRY: Duration = Duration::from_millis(200);
 
 /// The part that comes with a print-limited licence: its file, prints per copy, price (EUR).
-pub const LICENSED: (&str, u32, f64) = ("extruder-idler.obj", 6, 2.5);
+pub const LICENSED: (&str, u32, f64) = ("extruder-idler.obj", 3, 2.5);
 
 /// What the catalogue did in the demo, shared with the summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
