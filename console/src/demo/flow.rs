@@ -1,8 +1,9 @@
 //! What keeps the demo federation busy: the user asks for quotes on the catalogue copies it got
-//! (see [`super::catalogue`]), places each order once its quotes are in, confirms deliveries and reviews them; the
-//! centres ship what they printed; and now and then a printer runs out of filament (reloaded and
-//! resumed) or suffers a heater fault (its job fails and is reprinted, the printer repaired).
-//! Everything goes through the nodes' real APIs: the order engine and the farm do the work.
+//! (see [`super::catalogue`]), places each order once its quotes are in, confirms deliveries
+//! and reviews them; the centres ship what they printed; and now and then a printer runs out of
+//! filament (reloaded and resumed) or suffers a heater fault (its job fails and is reprinted,
+//! the printer repaired). Everything goes through the nodes' real APIs: the order engine and
+//! the farm do the work.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -4,11 +4,11 @@
 //! and connect to each other over real libp2p sockets. Each centre has its prices and a farm of
 //! simulated printers at fast-forward. The designer lists the fixture models in the public
 //! catalogue (one under a print-limited licence), the user finds them by search and gets copies
-//! from the designer ([`catalogue`]); the drivers of [`flow`] then keep orders coming and take each one
-//! through its whole life on the real order engine: quoted by the centres, placed by the user,
-//! accepted, grouped onto plates, sliced and printed on the centre's farm, shipped, delivered
-//! and reviewed — with filament runouts and heater faults along the way. The console opens on
-//! the first centre; `--headless` runs the same federation for a while and prints what
+//! from the designer ([`catalogue`]); the drivers of [`flow`] then keep orders coming and take
+//! each one through its whole life on the real order engine: quoted by the centres, placed by
+//! the user, accepted, grouped onto plates, sliced and printed on the centre's farm, shipped,
+//! delivered and reviewed — with filament runouts and heater faults along the way. The console
+//! opens on the first centre; `--headless` runs the same federation for a while and prints what
 //! happened.
 
 pub mod catalogue;

@@ -1,9 +1,10 @@
 //! What a live node reports, and how it becomes the console's [`Snapshot`].
 //!
 //! Both live sources read the same facts — status, connected peers, peer profiles, model
-//! manifests, catalogue entries, the federation's capacity ads and order logs — in the shape the control API serves them (JSON for status, peers
-//! and models; [`Folded`] for orders). The in-process source serialises the node's own answers to
-//! the same JSON, so one mapping serves both and the two sources cannot drift apart.
+//! manifests, catalogue entries, the federation's capacity ads and order logs — in the shape the
+//! control API serves them (JSON for status, peers, models and the catalogue; [`Folded`] for
+//! orders). The in-process source serialises the node's own answers to the same JSON, so one
+//! mapping serves both and the two sources cannot drift apart.
 
 use std::collections::{BTreeSet, HashMap};
 
