@@ -42,8 +42,31 @@ fn headless_demo_connects_the_federation_and_prints_jobs() {
     let stages = summary["orders"].as_object().unwrap();
     let counted: u64 = stages.values().map(|n| n.as_u64().unwrap()).sum();
     assert_eq!(counted, orders, "{summary:#}");
+    // A centre refusing a licence cancels the order: none may be.
+    assert!(stages.get("cancelled").is_none(), "{summary:#}");
     let done = summary["jobs"]["done"].as_u64().unwrap();
     assert!(done >= 2, "only {done} farm jobs finished: {summary:#}");
+    // Use case 2: every part published, known everywhere, found, copied, one licensed.
+    let cat = &summary["catalogue"];
+    let parts = summary["parts"].as_array().unwrap().len() as u64;
+    assert!(parts >= 2, "{summary:#}");
+    assert_eq!(cat["published"].as_u64().unwrap(), parts, "{summary:#}");
+    assert_eq!(cat["found"].as_u64().unwrap(), parts, "{summary:#}");
+    assert_eq!(cat["copies"].as_u64().unwrap(), parts, "{summary:#}");
+    assert_eq!(cat["licensed"], 1, "{summary:#}");
+    // Three prints: the user's second order of the licensed part (three copies) would exceed
+    // them, so the user orders it again only for one copy.
+    assert_eq!(cat["licensed_prints_allowed"], 3, "{summary:#}");
+    let ordered = cat["licensed_prints_ordered"].as_u64().unwrap();
+    assert!((1..=3).contains(&ordered), "licensed prints ordered {ordered}: {summary:#}");
+    for n in nodes {
+        assert_eq!(
+            n["catalogue_entries"].as_u64().unwrap(),
+            parts,
+            "{} does not hold every entry: {summary:#}",
+            n["name"]
+        );
+    }
     // Every farm job is a plate of the user's orders.
     assert_eq!(summary["jobs"]["without_order"], 0, "{summary:#}");
 }

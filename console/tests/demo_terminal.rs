@@ -1,7 +1,7 @@
 //! End-to-end: `amsp demo` in a real terminal (a private tmux server). The demo's federation
 //! starts in the process, the console opens on the centre Fabrik Nord, the order engine's plates
 //! print on its farm, orders run through to shipped and reviewed, the views switch with keys,
-//! and `q` leaves the terminal as it was. Needs tmux
+//! the Models view lists the designer's catalogue entries, and `q` leaves the terminal as it was. Needs tmux
 //! (`scripts/setup/tmux.sh` installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -41,6 +41,9 @@ fn amsp_demo_shows_the_centre_working_and_quits_cleanly() {
     tmux.wait_for("Studio Kern");
     tmux.keys(&["5"]);
     tmux.wait_for("xyz-cube.stl");
+    // The designer's catalogue entries, known at the centre: title, price and designer.
+    let screen = tmux.wait_for("calibration cube ★");
+    assert!(screen.contains("2.50 EUR") && screen.contains("Studio Kern"), "{screen}");
 
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED 0");

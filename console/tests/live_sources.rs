@@ -168,3 +168,97 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
     let first = tokio::time::timeout(Duration::from_secs(5), updates.recv()).await.unwrap();
     assert!(matches!(first, Some(amsp_console::tui::model::Update::Resync(_))));
 }
+
+/// The catalogue row of the Models view for `title`, if listed.
+fn listed<'a>(s: &'a Snapshot, title: &str) -> Option<&'a amsp_console::tui::model::Model> {
+    s.models.iter().find(|m| m.listing.as_ref().is_some_and(|l| l.title == title && !l.copy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_view_lists_the_catalogue_in_both_sources() {
+    use amsp_node::node::catalog::Publish;
+    let dir = tempfile::tempdir().unwrap();
+    let designer = start(dir.path(), "Studio Test", Role::Designer, Vec::new()).await;
+    let mut addrs = Vec::new();
+    until("a listen address", async || {
+        addrs = designer.status().await.listen_addrs;
+        !addrs.is_empty()
+    })
+    .await;
+    let boot: Vec<Multiaddr> = addrs
+        .iter()
+        .map(|a| a.parse::<Multiaddr>().unwrap().with(Protocol::P2p(designer.peer_id())))
+        .collect();
+    let user = start(dir.path(), "Ada Test", Role::User, boot).await;
+    until("the profiles", async || {
+        designer.store().profiles().unwrap().len() >= 2
+            && user.store().profiles().unwrap().len() >= 2
+    })
+    .await;
+    let meta = PackageMeta { name: "riser.stl".into(), format: "stl".into(), licence: None };
+    let bytes =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/20mm-xyz-cube.stl"))
+            .unwrap();
+    let source = designer.add_model(bytes, meta, &[]).await.unwrap();
+    let (entry, _) = designer
+        .publish_entry(Publish {
+            model: source.to_string(),
+            title: "Monitor riser".into(),
+            tags: vec!["Desk".into(), "riser".into()],
+            prints: Some(3),
+            licence: Some("personal use".into()),
+            price: 1.5,
+            ..Publish::default()
+        })
+        .await
+        .unwrap();
+
+    // The user's embedded source lists the entry, known only from the federation.
+    let embedded = EmbeddedSource::new(user.clone(), None);
+    let mut seen = None;
+    until("the entry in the user's Models view", async || {
+        let s = embedded.snapshot().await.unwrap();
+        let ok = listed(&s, "Monitor riser").is_some();
+        seen = Some(s);
+        ok
+    })
+    .await;
+    let s = seen.unwrap();
+    let row = listed(&s, "Monitor riser").unwrap();
+    let l = row.listing.as_ref().unwrap();
+    assert!(row.catalogue, "{row:?}");
+    assert_eq!(row.id, source, "the row names the designer's package");
+    assert_eq!(l.entry, entry.to_string());
+    assert_eq!(l.designer, "Studio Test");
+    assert_eq!(l.tags, vec!["desk".to_owned(), "riser".to_owned()]);
+    assert_eq!(l.terms, "3 prints · personal use");
+    assert_eq!(l.price, 1.5);
+    assert_eq!(l.currency, "EUR");
+    assert!(row.triangles > 0 && row.size_mm[0] > 19.0, "{row:?}");
+
+    // The same row over the user's control API.
+    let user_dir = dir.path().join("Ada Test");
+    let api =
+        amsp_node::api::bind(user.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &user_dir)
+            .await
+            .unwrap();
+    let url = api.info.url.clone();
+    tokio::spawn(api.serve());
+    let http = HttpSource::new(NodeClient::for_data_dir(&user_dir).unwrap(), url);
+    let over_http = http.snapshot().await.unwrap();
+    assert_eq!(listed(&over_http, "Monitor riser"), Some(row), "http and embedded differ");
+
+    // A copy got from the designer is stored and marked as a copy of the entry.
+    let copy = user.get_copy(entry, None).await.unwrap();
+    let s = embedded.snapshot().await.unwrap();
+    let stored = s.models.iter().find(|m| m.id.to_string() == copy.model).unwrap();
+    assert!(stored.catalogue, "{stored:?}");
+    assert!(stored.listing.as_ref().is_some_and(|l| l.copy && l.title == "Monitor riser"));
+    assert!(listed(&s, "Monitor riser").is_some(), "the entry keeps its own row");
+
+    // At the designer the entry is its own stored package: one row, marked, not doubled.
+    let mine = EmbeddedSource::new(designer.clone(), None).snapshot().await.unwrap();
+    let rows: Vec<_> = mine.models.iter().filter(|m| m.id == source).collect();
+    assert_eq!(rows.len(), 1, "{:?}", mine.models);
+    assert!(rows[0].catalogue && rows[0].listing.as_ref().is_some_and(|l| !l.copy), "{rows:?}");
+}

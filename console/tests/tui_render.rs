@@ -263,3 +263,46 @@ fn a_snapshot_changed_without_refresh_draws_without_panicking() {
     let text = screen(&a);
     assert!(text.contains("twisted-vase") && !text.contains("hinge"), "{text}");
 }
+
+#[test]
+fn models_view_shows_a_catalogue_listing_with_its_terms() {
+    use amsp_console::tui::model::Listing;
+    let mut snapshot = fixtures::busy();
+    let mut entry = snapshot.models[0].clone();
+    entry.name = "Desk riser".into();
+    entry.catalogue = true;
+    entry.listing = Some(Listing {
+        entry: "0000000000000000000000000001".into(),
+        title: "Desk riser".into(),
+        designer: "Studio Kern".into(),
+        tags: vec!["desk".into(), "riser".into()],
+        terms: "6 prints, 30 days · personal use".into(),
+        price: 2.5,
+        currency: "EUR".into(),
+        copy: false,
+    });
+    snapshot.models.insert(0, entry);
+    let mut a = app(snapshot, 160, 48);
+    handle(&mut a, Event::Tick(fixtures::NOW_MS));
+    key(&mut a, KeyCode::Char(char::from(b'1' + View::Models.index() as u8)));
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&a);
+    // The table gains price and designer columns; the row shows both beside the title.
+    let row = s.lines().find(|l| l.contains("Desk riser ★")).unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains("2.50 EUR") && row.contains("Studio Kern"), "{row}");
+    assert!(s.contains("Price") && !s.contains("Size"), "{s}");
+    // A stored model with no listing: no price, no designer.
+    let plain = s.lines().find(|l| l.contains("gear-48t")).unwrap_or_else(|| panic!("{s}"));
+    let plain = plain.split("││").next().unwrap();
+    assert!(plain.contains('—') && !plain.contains("EUR"), "{plain}");
+    // The detail: each fact on its line, licence and tags included.
+    for want in [
+        "★ catalogue: Desk riser",
+        "by Studio Kern",
+        "licence 6 prints, 30 days · personal use",
+        "price 2.50 EUR",
+        "tags desk, riser",
+    ] {
+        assert!(s.contains(want), "{want:?} missing:\n{s}");
+    }
+}

@@ -1,8 +1,9 @@
-//! What keeps the demo federation busy: the designer publishes the parts, the user asks for
-//! quotes, places each order once its quotes are in, confirms deliveries and reviews them; the
-//! centres ship what they printed; and now and then a printer runs out of filament (reloaded and
-//! resumed) or suffers a heater fault (its job fails and is reprinted, the printer repaired).
-//! Everything goes through the nodes' real APIs: the order engine and the farm do the work.
+//! What keeps the demo federation busy: the user asks for quotes on the catalogue copies it got
+//! (see [`super::catalogue`]), places each order once its quotes are in, confirms deliveries
+//! and reviews them; the centres ship what they printed; and now and then a printer runs out of
+//! filament (reloaded and resumed) or suffers a heater fault (its job fails and is reprinted,
+//! the printer repaired). Everything goes through the nodes' real APIs: the order engine and
+//! the farm do the work.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -12,14 +13,13 @@ use amsp_node::Node;
 use amsp_node::engine::pricing::Policy;
 use amsp_node::farm::records::JobState;
 use amsp_node::node::market::Choice;
-use amsp_node::package::PackageMeta;
 use amsp_node::printer::{Fault, PrinterState};
+use amsp_proto::OrderId;
 use amsp_proto::order::Stage;
-use amsp_proto::{ContentId, OrderId, PeerId};
 use tokio::time::Instant;
 
+use super::catalogue::{CatalogueBook, Offer};
 use super::floor::Floor;
-use super::parts::Part;
 use crate::tui::model::Level;
 
 /// How often the drivers look at the orders.
@@ -46,39 +46,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The designer publishes every part with no licence, encrypted to `readers`. Retries while
-/// their profiles are still being learned after connecting.
-pub async fn publish(
-    designer: &Node,
-    readers: &[PeerId],
-    parts: &[Part],
-) -> Vec<(ContentId, String)> {
-    let mut out = Vec::new();
-    for part in parts {
-        let meta = PackageMeta {
-            name: part.file.clone(),
-            format: part.file.rsplit('.').next().unwrap_or_default().to_owned(),
-            licence: None,
-        };
-        for attempt in 0..50 {
-            match designer.add_model(part.model.clone(), meta.clone(), readers).await {
-                Ok(cid) => {
-                    out.push((cid, part.name.clone()));
-                    break;
-                }
-                Err(_) if attempt < 49 => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(_) => {}
-            }
-        }
-    }
-    out
-}
-
-/// The user's side: a quote request every `every`, and each order taken through placing,
-/// delivery and review. `centres` is how many quotes to wait for.
+/// The user's side: a quote request every `every` for one of the catalogue copies got (in turn;
+/// a licensed copy only while its licence has prints left), and each order taken through
+/// placing, delivery and review. `centres` is how many quotes to wait for.
 pub async fn customer(
     user: Node,
-    models: Vec<(ContentId, String)>,
+    offers: Vec<Offer>,
+    book: CatalogueBook,
     orders: OrderBook,
     every: Duration,
     steps: Duration,
@@ -89,17 +63,30 @@ pub async fn customer(
     // When each order was first seen at its current stage.
     let mut seen: HashMap<OrderId, (Stage, Instant)> = HashMap::new();
     let mut placed: HashSet<OrderId> = HashSet::new();
+    // Prints ordered under each copy's licence.
+    let mut used = vec![0u32; offers.len()];
     let mut tick = tokio::time::interval(TICK);
     loop {
         tick.tick().await;
         let now = Instant::now();
-        if now >= next_order && !models.is_empty() {
+        if now >= next_order && !offers.is_empty() {
             next_order = now + every;
-            if let Some((cid, part)) = models.get(n % models.len()) {
-                let material = ["pla", "pla", "petg"][n % 3];
-                let copies = 1 + (n % 3) as u32;
-                if let Ok(order) = user.request_quote(*cid, part.clone(), material, copies).await {
+            let material = ["pla", "pla", "petg"][n % 3];
+            let copies = 1 + (n % 3) as u32;
+            // The next copy in turn whose licence allows this many more prints.
+            let pick = (0..offers.len())
+                .map(|k| (n + k) % offers.len())
+                .find(|&k| offers[k].prints.is_none_or(|allowed| used[k] + copies <= allowed));
+            if let Some(k) = pick {
+                let offer = &offers[k];
+                let asked =
+                    user.request_quote(offer.model, offer.title.clone(), material, copies).await;
+                if let Ok(order) = asked {
                     lock(&orders).push(order);
+                    if offer.prints.is_some() {
+                        used[k] += copies;
+                        lock(&book).licensed_prints_ordered += copies;
+                    }
                 }
             }
             n += 1;

@@ -2,14 +2,16 @@
 //!
 //! Four nodes start on 127.0.0.1 in a temporary directory — a user, a designer and two centres —
 //! and connect to each other over real libp2p sockets. Each centre has its prices and a farm of
-//! simulated printers at fast-forward. The designer publishes the fixture models, encrypted to
-//! the user and the centres; the drivers of [`flow`] then keep orders coming and take each one
-//! through its whole life on the real order engine: quoted by the centres, placed by the user,
-//! accepted, grouped onto plates, sliced and printed on the centre's farm, shipped, delivered
-//! and reviewed — with filament runouts and heater faults along the way. The console opens on
-//! the first centre; `--headless` runs the same federation for a while and prints what
+//! simulated printers at fast-forward. The designer lists the fixture models in the public
+//! catalogue (one under a print-limited licence), the user finds them by search and gets copies
+//! from the designer ([`catalogue`]); the drivers of [`flow`] then keep orders coming and take
+//! each one through its whole life on the real order engine: quoted by the centres, placed by
+//! the user, accepted, grouped onto plates, sliced and printed on the centre's farm, shipped,
+//! delivered and reviewed — with filament runouts and heater faults along the way. The console
+//! opens on the first centre; `--headless` runs the same federation for a while and prints what
 //! happened.
 
+pub mod catalogue;
 pub mod floor;
 pub mod flow;
 pub mod parts;
@@ -25,14 +27,15 @@ use amsp_node::farm::FarmSettings;
 use amsp_node::farm::records::JobState;
 use amsp_node::network::NetworkConfig;
 use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig, SimSettings};
+use amsp_proto::OrderId;
 use amsp_proto::order::Stage;
 use amsp_proto::profile::Role;
-use amsp_proto::{OrderId, PeerId};
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use catalogue::{CatalogueBook, CatalogueCounts};
 use floor::Floor;
 use flow::OrderBook;
 use parts::Part;
@@ -107,6 +110,8 @@ pub struct Federation {
     pub parts: Arc<Vec<Part>>,
     /// Orders the user created.
     pub orders: OrderBook,
+    /// What the catalogue did: entries published, found, copies and licences got.
+    pub catalogue: CatalogueBook,
     _dir: tempfile::TempDir,
 }
 
@@ -224,7 +229,13 @@ impl Federation {
         for m in members.iter_mut().filter(|m| m.role == Role::Centre) {
             m.floor = Some(Arc::new(Floor::new(m.node.clone(), parts.clone())));
         }
-        let fed = Federation { members, parts, orders: Arc::default(), _dir: dir };
+        let fed = Federation {
+            members,
+            parts,
+            orders: Arc::default(),
+            catalogue: Arc::default(),
+            _dir: dir,
+        };
         fed.spawn_flow(settings.speed);
         Ok(fed)
     }
@@ -239,8 +250,8 @@ impl Federation {
         self.members.iter().filter(|m| m.role == Role::Centre)
     }
 
-    /// Starts the drivers: the designer publishes and the user orders; each centre ships and
-    /// suffers the odd fault.
+    /// Starts the drivers: the designer publishes its parts in the catalogue and the user finds
+    /// them, gets copies and orders them; each centre ships and suffers the odd fault.
     fn spawn_flow(&self, speed: f64) {
         let (Some(user), Some(designer)) = (self.member(Role::User), self.member(Role::Designer))
         else {
@@ -248,22 +259,18 @@ impl Federation {
         };
         let user = user.node.clone();
         let designer = designer.node.clone();
-        let readers: Vec<PeerId> = self
-            .members
-            .iter()
-            .filter(|m| m.role != Role::Designer)
-            .map(|m| m.node.peer_id())
-            .collect();
         let parts = self.parts.clone();
         let orders = self.orders.clone();
+        let book = self.catalogue.clone();
         let scale = (DEFAULT_SPEED / speed).clamp(0.5, 4.0);
         let every = ORDER_EVERY.mul_f64(scale);
         let steps = flow::STEP_AFTER.mul_f64(scale);
         let fix = flow::FIX_AFTER.mul_f64(scale);
         let centres = self.centres().count();
         tokio::spawn(async move {
-            let models = flow::publish(&designer, &readers, &parts).await;
-            flow::customer(user, models, orders, every, steps, centres).await;
+            catalogue::publish(&designer, &parts, &book).await;
+            let offers = catalogue::acquire(&user, &parts, &book).await;
+            flow::customer(user, offers, book, orders, every, steps, centres).await;
         });
         for c in self.centres() {
             if let Some(floor) = &c.floor {
@@ -303,6 +310,10 @@ impl Federation {
                 models: s.models,
                 orders_seen: s.orders,
                 alerts: m.node.alerts().list().len(),
+                catalogue_entries: m
+                    .node
+                    .search_catalog(&amsp_node::node::catalog::Search::default())
+                    .map_or(0, |e| e.len()),
                 jobs,
             });
         }
@@ -313,6 +324,7 @@ impl Federation {
             orders,
             parts: self.parts.iter().map(|p| p.file.clone()).collect(),
             jobs: total,
+            catalogue: self.catalogue.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             nodes,
         }
     }
@@ -414,6 +426,8 @@ pub struct NodeSummary {
     pub orders_seen: usize,
     /// Alerts raised (printer faults among them), active or cleared.
     pub alerts: usize,
+    /// Catalogue entries this node knows (and would list in a search).
+    pub catalogue_entries: usize,
     /// Its farm's jobs, for centres.
     pub jobs: Option<JobCounts>,
 }
@@ -433,6 +447,8 @@ pub struct Summary {
     pub parts: Vec<String>,
     /// Farm job totals over all centres.
     pub jobs: JobCounts,
+    /// The catalogue: entries published, found, copies and licences got, licensed prints.
+    pub catalogue: CatalogueCounts,
     /// Each node.
     pub nodes: Vec<NodeSummary>,
 }
@@ -456,11 +472,23 @@ impl std::fmt::Display for Summary {
             self.jobs.reprinted,
             self.jobs.failed
         )?;
+        let c = &self.catalogue;
+        writeln!(
+            f,
+            "catalogue       {} published, {} found, {} copies got ({} licensed), \
+             licensed prints {} of {}",
+            c.published,
+            c.found,
+            c.copies,
+            c.licensed,
+            c.licensed_prints_ordered,
+            c.licensed_prints_allowed
+        )?;
         for n in &self.nodes {
             write!(
                 f,
-                "{:<14} {:<8} peers {}  models {}  orders {}",
-                n.name, n.role, n.peers_connected, n.models, n.orders_seen
+                "{:<14} {:<8} peers {}  models {}  entries {}  orders {}",
+                n.name, n.role, n.peers_connected, n.models, n.catalogue_entries, n.orders_seen
             )?;
             if let Some(j) = n.jobs {
                 write!(

@@ -123,6 +123,7 @@ pub fn prepare() -> Result<Vec<Part>, PartsError> {
                 triangles: loaded.mesh.triangles.len() as u64,
                 size_mm: [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]],
                 catalogue: false,
+                listing: None,
                 check: Some(CheckReport {
                     printable: true,
                     findings: Vec::new(),

@@ -132,6 +132,13 @@ impl EmbeddedSource {
         let models = serde_json::to_value(models).map_err(|e| unreachable(e.to_string()))?;
         let capacity =
             serde_json::to_value(self.node.capacity()).map_err(|e| unreachable(e.to_string()))?;
+        // A catalogue the store cannot read leaves the Models view with stored models only.
+        let catalogue = self
+            .node
+            .search_catalog(&amsp_node::node::catalog::Search::default())
+            .ok()
+            .and_then(|entries| serde_json::to_value(entries).ok())
+            .unwrap_or_default();
         let mut ids: Vec<OrderId> =
             self.node.order_list().iter().filter_map(|o| o.order.parse().ok()).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
@@ -142,6 +149,7 @@ impl EmbeddedSource {
             peers,
             models,
             capacity,
+            catalogue,
             orders,
             order_summaries: Vec::new(),
             names: self.names(),

@@ -64,6 +64,12 @@ impl HttpSource {
         let peers = self.client.peers().await.map_err(|e| self.unreachable(e))?;
         let models = self.client.models().await.map_err(|e| self.unreachable(e))?;
         let capacity = self.client.capacity().await.map_err(|e| self.unreachable(e))?;
+        // A node without the catalogue routes (older, or refusing) lists stored models only.
+        let catalogue = match self.client.catalog_search(&Default::default()).await {
+            Ok(entries) => serde_json::to_value(entries).unwrap_or_default(),
+            Err(ClientError::Api { .. }) => Value::Null,
+            Err(e) => return Err(self.unreachable(e)),
+        };
         let list = self.client.orders().await.map_err(|e| self.unreachable(e))?;
         let mut ids: Vec<OrderId> = list
             .as_array()
@@ -100,6 +106,7 @@ impl HttpSource {
             peers,
             models,
             capacity,
+            catalogue,
             orders,
             order_summaries: summaries,
             names,

@@ -1,9 +1,10 @@
 //! What a live node reports, and how it becomes the console's [`Snapshot`].
 //!
 //! Both live sources read the same facts — status, connected peers, peer profiles, model
-//! manifests, the federation's capacity ads and order logs — in the shape the control API serves them (JSON for status, peers
-//! and models; [`Folded`] for orders). The in-process source serialises the node's own answers to
-//! the same JSON, so one mapping serves both and the two sources cannot drift apart.
+//! manifests, catalogue entries, the federation's capacity ads and order logs — in the shape the
+//! control API serves them (JSON for status, peers, models and the catalogue; [`Folded`] for
+//! orders). The in-process source serialises the node's own answers to the same JSON, so one
+//! mapping serves both and the two sources cannot drift apart.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,7 +15,7 @@ use amsp_proto::{ContentId, OrderId, PeerId};
 use serde_json::Value;
 
 use crate::tui::model::{
-    Health, Model, NodeInfo, ORDER_HISTORY, Order, Peer, QuoteLine, Snapshot, Traffic,
+    Health, Listing, Model, NodeInfo, ORDER_HISTORY, Order, Peer, QuoteLine, Snapshot, Traffic,
 };
 
 use super::workshop::WorkshopView;
@@ -42,6 +43,8 @@ pub struct NodeReport {
     pub models: Value,
     /// `GET /v1/capacity`: the federation's live capacity ads.
     pub capacity: Value,
+    /// `GET /v1/catalog`: the catalogue entries this node knows, best first.
+    pub catalogue: Value,
     /// Orders with their folded logs, newest first.
     pub orders: Vec<(OrderId, Folded)>,
     /// Orders known only by id and stage (their full log could not be read).
@@ -110,6 +113,10 @@ impl NodeReport {
     /// this node's own connections).
     fn peer_list(&self) -> Vec<Peer> {
         let mut ads = self.ads();
+        // A centre keeps its own ad beside the others'; it is not a peer of itself.
+        if let Some(me) = self.status["peer_id"].as_str().and_then(|p| p.parse::<PeerId>().ok()) {
+            ads.remove(&me);
+        }
         let mut peers: Vec<Peer> = self
             .peers
             .as_array()
@@ -160,9 +167,59 @@ impl NodeReport {
         }
     }
 
-    fn model_list(&self) -> Vec<Model> {
-        let Some(list) = self.models.as_array() else { return Vec::new() };
+    /// The catalogue entries known, with the model each offers (the designer's package).
+    fn listings(&self) -> Vec<(Value, Listing)> {
+        let Some(list) = self.catalogue.as_array() else { return Vec::new() };
         list.iter()
+            .filter(|e| !e["withdrawn"].as_bool().unwrap_or(false))
+            .filter_map(|e| {
+                let designer = match e["designer_name"].as_str() {
+                    Some(n) if !n.is_empty() => n.to_owned(),
+                    _ => {
+                        let id = e["designer"].as_str()?;
+                        id.parse().map_or_else(|_| short(id), |p| self.name_of(&p))
+                    }
+                };
+                let mut limits = Vec::new();
+                if let Some(p) = e["prints"].as_u64() {
+                    limits.push(format!("{p} prints"));
+                }
+                if let Some(d) = e["expiry_days"].as_u64() {
+                    limits.push(format!("{d} days"));
+                }
+                let words = e["licence"].as_str().unwrap_or("");
+                let terms = match (limits.is_empty(), words.is_empty()) {
+                    (true, true) => "unlimited".to_owned(),
+                    (true, false) => words.to_owned(),
+                    (false, true) => limits.join(", "),
+                    (false, false) => format!("{} · {words}", limits.join(", ")),
+                };
+                let listing = Listing {
+                    entry: e["id"].as_str()?.to_owned(),
+                    title: e["title"].as_str().unwrap_or("").to_owned(),
+                    designer,
+                    tags: strings(&e["tags"]),
+                    terms,
+                    price: e["price"].as_f64().unwrap_or(0.0),
+                    currency: e["currency"].as_str().unwrap_or("").to_owned(),
+                    copy: false,
+                };
+                Some((e.clone(), listing))
+            })
+            .collect()
+    }
+
+    /// Stored models, then the catalogue entries known from the federation. A stored model is
+    /// marked as listed when it is an entry's own package (at its designer), or as a copy when
+    /// its designer packaged it with the entry's format and triangle count (a copy got from the
+    /// catalogue); an entry whose package is not stored here gets its own row.
+    fn model_list(&self) -> Vec<Model> {
+        let listings = self.listings();
+        let mut models: Vec<Model> = self
+            .models
+            .as_array()
+            .into_iter()
+            .flatten()
             .filter_map(|m| {
                 let id: ContentId = m["cid"].as_str()?.parse().ok()?;
                 let man = &m["manifest"];
@@ -175,19 +232,61 @@ impl NodeReport {
                     out
                 };
                 let (lo, hi) = (corner("bbox_min"), corner("bbox_max"));
+                let format = man["format"].as_str().unwrap_or("").to_owned();
+                let triangles = geo["facets"].as_u64().unwrap_or(0);
+                let cid = id.to_string();
+                let own = listings.iter().find(|(e, _)| e["model"].as_str() == Some(cid.as_str()));
+                let copy = || {
+                    listings.iter().find(|(e, _)| {
+                        triangles > 0
+                            && e["designer"] == m["author"]
+                            && e["format"].as_str() == Some(format.as_str())
+                            && e["facets"].as_u64() == Some(triangles)
+                    })
+                };
+                let listing = match own {
+                    Some((_, l)) => Some(l.clone()),
+                    None => copy().map(|(_, l)| Listing { copy: true, ..l.clone() }),
+                };
                 Some(Model {
                     id,
                     name: man["name"].as_str().unwrap_or("model").to_owned(),
-                    format: man["format"].as_str().unwrap_or("").to_owned(),
+                    format,
                     size_bytes: man["size"].as_u64().unwrap_or(0),
-                    triangles: geo["facets"].as_u64().unwrap_or(0),
+                    triangles,
                     size_mm: [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]],
-                    catalogue: false,
+                    catalogue: listing.is_some(),
+                    listing,
                     check: None,
                     preview: None,
                 })
             })
-            .collect()
+            .collect();
+        for (e, listing) in listings {
+            let Some(id) = e["model"].as_str().and_then(|c| c.parse::<ContentId>().ok()) else {
+                continue;
+            };
+            if models.iter().any(|m| m.id == id) {
+                continue;
+            }
+            let mut size_mm = [0.0f32; 3];
+            for (i, v) in e["size_mm"].as_array().into_iter().flatten().take(3).enumerate() {
+                size_mm[i] = v.as_f64().unwrap_or(0.0) as f32;
+            }
+            models.push(Model {
+                id,
+                name: listing.title.clone(),
+                format: e["format"].as_str().unwrap_or("").to_owned(),
+                size_bytes: 0,
+                triangles: e["facets"].as_u64().unwrap_or(0),
+                size_mm,
+                catalogue: true,
+                listing: Some(listing),
+                check: None,
+                preview: None,
+            });
+        }
+        models
     }
 
     fn order_list(&self) -> Vec<Order> {

@@ -322,6 +322,7 @@ fn models() -> Vec<Model> {
             triangles: 33_684,
             size_mm: [60.0, 52.0, 40.0],
             catalogue: true,
+            listing: None,
             check: Some(CheckReport { printable: true, findings: Vec::new(), repairs: Vec::new() }),
             preview: Some(vase_preview(200)),
         },
@@ -333,6 +334,7 @@ fn models() -> Vec<Model> {
             triangles: 2_212,
             size_mm: [40.0, 20.0, 12.0],
             catalogue: false,
+            listing: None,
             check: Some(CheckReport {
                 printable: true,
                 findings: vec![Finding {
@@ -351,6 +353,7 @@ fn models() -> Vec<Model> {
             triangles: 9_120,
             size_mm: [48.0, 48.0, 8.0],
             catalogue: false,
+            listing: None,
             check: None,
             preview: None,
         },

@@ -298,6 +298,27 @@ pub struct CheckReport {
 /// A closed or open path in the XY plane, millimetres.
 pub type Polyline = Vec<[f32; 2]>;
 
+/// A catalogue entry as the Models view shows it: what a user deciding to get a copy needs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Listing {
+    /// The entry id at its designer.
+    pub entry: String,
+    /// The entry's title.
+    pub title: String,
+    /// The designer's name (or short peer id).
+    pub designer: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The licence a copy comes with, in short ("6 prints, 30 days · personal use").
+    pub terms: String,
+    /// Price of a copy (0: free).
+    pub price: f64,
+    /// Currency of the price.
+    pub currency: String,
+    /// Whether the row is this node's copy of the entry rather than the entry itself.
+    pub copy: bool,
+}
+
 /// One sliced layer as outlines.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Layer {
@@ -333,6 +354,9 @@ pub struct Model {
     pub size_mm: [f32; 3],
     /// Whether it is in the public catalogue rather than only the local store.
     pub catalogue: bool,
+    /// The catalogue entry it is listed under (or a copy of), when known.
+    #[serde(default)]
+    pub listing: Option<Listing>,
     /// The check report, once checked.
     pub check: Option<CheckReport>,
     /// The slice preview, once sliced.

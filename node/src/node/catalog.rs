@@ -177,6 +177,9 @@ pub struct EntryView {
     pub materials: Vec<String>,
     /// Process, if one.
     pub process: Option<Process>,
+    /// The designer's own package of the model (content id): matches a listing to the store.
+    #[serde(default)]
+    pub model: String,
     /// Model format.
     pub format: String,
     /// Bounding box size, mm.
@@ -432,6 +435,7 @@ impl Node {
             tags: entry.tags.clone(),
             materials: entry.materials.iter().map(|m| m.as_str().to_string()).collect(),
             process: entry.process,
+            model: entry.model.source.to_string(),
             format: entry.model.format.clone(),
             size_mm: entry.model.size_mm,
             facets: entry.model.facets,
@@ -501,6 +505,7 @@ impl Node {
                 tags: Vec::new(),
                 materials: Vec::new(),
                 process: None,
+                model: String::new(),
                 format: String::new(),
                 size_mm: [0.0; 3],
                 facets: 0,

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 use super::format;
 use super::table::{self, col};
 use crate::tui::app::App;
-use crate::tui::model::{Model, Polyline};
+use crate::tui::model::{Listing, Model, Polyline};
 use crate::tui::theme::Theme;
 use crate::tui::view::View;
 
@@ -33,31 +33,55 @@ fn check_cell(theme: &Theme, m: &Model) -> (String, ratatui::style::Style) {
 pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) {
     let theme = &app.theme;
     let models = &app.snapshot.models;
-    let columns = [
-        col("Name", Constraint::Min(12)),
-        col("Fmt", Constraint::Length(4)),
-        col("Size", Constraint::Length(9)),
-        col("Tris", Constraint::Length(6)),
-        col("mm", Constraint::Length(12)),
-        col("Check", Constraint::Length(12)),
-        col("Layers", Constraint::Length(6)),
-        col("Id", Constraint::Length(8)),
-    ];
+    // Once the node knows catalogue entries, each row says who offers it and for how much (in
+    // place of the file size, which an entry not stored here lacks, and the id, in the detail).
+    let listings = models.iter().any(|m| m.listing.is_some());
+    let columns = if listings {
+        [
+            col("Name", Constraint::Min(13)),
+            col("Fmt", Constraint::Length(4)),
+            col("Price", Constraint::Length(8)),
+            col("Tris", Constraint::Length(6)),
+            col("mm", Constraint::Length(11)),
+            col("Check", Constraint::Length(11)),
+            col("Layers", Constraint::Length(6)),
+            col("By", Constraint::Length(12)),
+        ]
+    } else {
+        [
+            col("Name", Constraint::Min(12)),
+            col("Fmt", Constraint::Length(4)),
+            col("Size", Constraint::Length(9)),
+            col("Tris", Constraint::Length(6)),
+            col("mm", Constraint::Length(12)),
+            col("Check", Constraint::Length(12)),
+            col("Layers", Constraint::Length(6)),
+            col("Id", Constraint::Length(8)),
+        ]
+    };
     table::draw(frame, area, app, View::Models, &columns, |i| {
         let m = &models[i];
         let (check, style) = check_cell(theme, m);
         let name = if m.catalogue { format!("{} ★", m.name) } else { m.name.clone() };
+        let (third, last) = match (&m.listing, listings) {
+            (Some(l), _) => (Cell::from(price(l)), Cell::from(l.designer.clone())),
+            (None, true) => (Cell::from("—"), Cell::from("")),
+            (None, false) => (
+                Cell::from(format::bytes(m.size_bytes)),
+                Cell::from(m.id.short()).style(theme.dim()),
+            ),
+        };
         Row::new(vec![
             Cell::from(name),
             Cell::from(m.format.clone()),
-            Cell::from(format::bytes(m.size_bytes)),
+            third,
             Cell::from(format::count(m.triangles)),
             Cell::from(format!("{:.0}×{:.0}×{:.0}", m.size_mm[0], m.size_mm[1], m.size_mm[2])),
             Cell::from(check).style(style),
             Cell::from(
                 m.preview.as_ref().map(|p| p.layers.len().to_string()).unwrap_or("—".into()),
             ),
-            Cell::from(m.id.short()).style(theme.dim()),
+            last,
         ])
     });
     if let Some(rect) = detail {
@@ -100,6 +124,9 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, model: Option<&Mode
         Span::raw(m.id.short()),
         Span::styled(format!(" {} tris", format::count(m.triangles)), theme.dim()),
     ])];
+    if let Some(l) = &m.listing {
+        lines.extend(listing_lines(theme, l));
+    }
     match &m.check {
         None => lines.push(Line::styled("not checked yet", theme.dim())),
         Some(c) => {
@@ -155,6 +182,29 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, model: Option<&Mode
     let l = &preview.layers[index];
     let title = format!(" layer {}/{} z {:.2} ", index + 1, preview.layers.len(), l.z_mm);
     draw_paths(frame, layer, app, &title, &l.paths, bounds, theme.series(1));
+}
+
+/// A copy's price, or "free".
+fn price(l: &Listing) -> String {
+    if l.price > 0.0 { format!("{:.2} {}", l.price, l.currency) } else { "free".to_owned() }
+}
+
+/// A catalogue entry's words: what it is, who offers it, on what terms and for how much.
+fn listing_lines(theme: &Theme, l: &Listing) -> Vec<Line<'static>> {
+    let what = if l.copy { "★ copy of " } else { "★ catalogue: " };
+    let mut lines = vec![
+        Line::from(vec![Span::styled(what, theme.accent()), Span::raw(l.title.clone())]),
+        Line::from(vec![Span::styled("by ", theme.dim()), Span::raw(l.designer.clone())]),
+        Line::from(vec![Span::styled("licence ", theme.dim()), Span::raw(l.terms.clone())]),
+        Line::from(vec![Span::styled("price ", theme.dim()), Span::raw(price(l))]),
+    ];
+    if !l.tags.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("tags ", theme.dim()),
+            Span::raw(l.tags.join(", ")),
+        ]));
+    }
+    lines
 }
 
 /// The bounding box (min x, min y, max x, max y) of paths, ignoring non-finite points.
