@@ -6,6 +6,7 @@
 //! answers peers (see [`service`]).
 
 mod centre;
+pub mod design;
 pub mod events;
 pub mod fetch;
 pub mod market;
@@ -190,6 +191,7 @@ pub(crate) struct Inner {
     metrics: Arc<crate::monitor::metrics::Metrics>,
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
+    design: design::Designs,
 }
 
 /// Handle to a running node. Clone freely.
@@ -227,7 +229,7 @@ impl Node {
             display_name: config.display_name.clone(),
             roles: config.roles.clone(),
             age_recipient: identity.age_recipient().to_string(),
-            skills: Vec::new(),
+            skills: config.skills.clone(),
             processes: Vec::new(),
             materials: Vec::new(),
             location: None,
@@ -251,6 +253,7 @@ impl Node {
         .await?;
         let alerts = crate::monitor::watch::Alerts::load(store.clone(), config.alerts.rules)?;
         let security = crate::security::service::Security::load(store.clone(), &config.data_dir)?;
+        let design = design::Designs::load(&store, identity.peer_id(), now);
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -265,12 +268,14 @@ impl Node {
                 metrics,
                 alerts,
                 security,
+                design,
             }),
         };
         tokio::spawn(service::run(node.clone(), net_events));
         tokio::spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
         tokio::spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
+        tokio::spawn(design::expire(node.clone()));
         Ok(node)
     }
 

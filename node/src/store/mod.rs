@@ -85,6 +85,8 @@ pub(crate) enum Write {
     Job { id: [u8; 16], record: Vec<u8> },
     Alert { record: Vec<u8> },
     Log { entry: Vec<u8> },
+    Design { key: [u8; 48], envelope: Vec<u8> },
+    DesignForget { request: [u8; 16] },
 }
 
 /// What a durable write reports back.
@@ -210,6 +212,36 @@ impl Store {
             Written::Seq(s) => Ok(s),
             Written::Inserted(_) => Err(StoreError::Closed),
         }
+    }
+
+    /// Stores a design record under its request and envelope id; `Ok(true)` if new.
+    pub async fn put_design(
+        &self,
+        request: [u8; 16],
+        id: [u8; 32],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let mut key = [0u8; 48];
+        key[..16].copy_from_slice(&request);
+        key[16..].copy_from_slice(&id);
+        self.write_inserted(Write::Design { key, envelope }).await
+    }
+
+    /// Forgets every record of a design request (its deadline passed).
+    pub async fn forget_design(&self, request: [u8; 16]) -> Result<(), StoreError> {
+        self.write_inserted(Write::DesignForget { request }).await.map(|_| ())
+    }
+
+    /// Every held design record envelope.
+    pub fn design_records(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::DESIGN).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (_, v) = row.map_err(StoreError::db)?;
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// The signed profile of `peer`, if held.
@@ -375,6 +407,15 @@ impl Store {
         let t = txn.open_table(tables::LOG).map_err(StoreError::db)?;
         t.len().map_err(StoreError::db)
     }
+}
+
+/// The key range of one design request's records.
+fn design_range(request: &[u8; 16]) -> ([u8; 48], [u8; 48]) {
+    let mut lo = [0u8; 48];
+    lo[..16].copy_from_slice(request);
+    let mut hi = [0xffu8; 48];
+    hi[..16].copy_from_slice(request);
+    (lo, hi)
 }
 
 #[cfg(test)]
