@@ -4,6 +4,7 @@
 //! reads it, so `amsp --data-dir DIR` reaches the node that owns DIR. `--node URL --token-file F`
 //! reaches any node.
 
+mod design;
 mod ops;
 mod orders;
 

@@ -50,7 +50,8 @@ enum Command {
     /// Print licences: issue (designer) and keep (customer).
     #[command(subcommand)]
     Licence(LicenceCommand),
-    /// Design parts: parametric templates.
+    /// Design parts: parametric templates, and design requests to designers (offers,
+    /// encrypted messages, deliveries with licences).
     #[command(subcommand)]
     Design(DesignCommand),
     /// Register and list printers, confirm beds clear, drill faults on simulated printers.
@@ -118,7 +119,8 @@ fn main() -> ExitCode {
         Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
         Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
         Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
-        Some(Command::Design(cmd)) => exit_with(design_cmds::run(&cmd)),
+        Some(Command::Design(cmd)) if cmd.is_local() => exit_with(design_cmds::run(&cmd)),
+        Some(Command::Design(cmd)) => with_node(design_cmds::node(node, &cmd)),
         Some(Command::Printer(cmd)) => with_node(ops_cmds::printer(node, &cmd)),
         Some(Command::Job(cmd)) => with_node(ops_cmds::job(node, &cmd)),
         Some(Command::Alerts(args)) => with_node(ops_cmds::alerts(node, &args)),

@@ -647,7 +647,9 @@ impl Node {
                             DesignOpError::NotYet("no designer has offered yet".into())
                         })?,
                         0 => {
-                            return Err(DesignOpError::NotYet("no designer has offered yet".into()));
+                            return Err(DesignOpError::NotYet(
+                                "no designer has offered yet".into(),
+                            ));
                         }
                         n => {
                             return Err(DesignOpError::BadInput(format!(
