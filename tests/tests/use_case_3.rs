@@ -474,4 +474,29 @@ async fn bad_design_records_are_refused_by_name_and_nothing_else_is_disturbed() 
     for n in [&f.user, &f.designer, &f.sculptor, &f.centre] {
         assert!(n.client.status().await.is_ok());
     }
+
+    // A request expires at its deadline: the designer no longer lists it, and an offer made
+    // after it is refused.
+    let short = amsp_node::node::design::NewDesignRequest {
+        title: "Knob".into(),
+        description: "a knurled knob".into(),
+        skills: vec!["brackets".into()],
+        constraints: vec![],
+        budget: 5.0,
+        currency: None,
+        deadline_ms: Some(now_ms() + 1500),
+    };
+    let quick = f.user.client.design_request(&short).await.unwrap();
+    wait_list(&f.designer, &["design", "requests", "--json"], "the short request", |l| {
+        l.iter().any(|r| r["id"] == quick.as_str())
+    })
+    .await;
+    wait_list(&f.designer, &["design", "requests", "--json"], "the short request to expire", |l| {
+        !l.iter().any(|r| r["id"] == quick.as_str())
+    })
+    .await;
+    let out = f.designer.amsp(&["design", "offer", &quick, "--price", "4", "--days", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("closed at its deadline"), "{err}");
 }

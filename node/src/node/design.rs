@@ -34,6 +34,9 @@ use crate::store::{Store, StoreError};
 const IGNORED_MEMORY: usize = 256;
 /// How often expired requests are forgotten.
 const EXPIRE_EVERY: Duration = Duration::from_secs(30);
+/// How long after its deadline an expired request is kept (unlisted), so a late offer is
+/// refused as `closed` rather than as unknown.
+const FORGET_AFTER_MS: u64 = 60_000;
 /// Attempts to publish a request while the gossip mesh forms.
 const PUBLISH_ATTEMPTS: u32 = 10;
 /// Attempts to fetch a delivered model before leaving it to `accept-delivery`.
@@ -812,7 +815,7 @@ impl Node {
         self.take_design(&env, None).await
     }
 
-    /// Forgets requests whose deadline passed and in which this node took no part.
+    /// Forgets requests whose deadline passed a minute ago and in which this node took no part.
     async fn expire_designs(&self) {
         let now = now_ms();
         let me = self.peer_id();
@@ -821,7 +824,11 @@ impl Node {
             let gone: Vec<RequestId> = st
                 .threads
                 .values()
-                .filter(|t| t.request.expired(now) && !t.mine() && !t.offered(me))
+                .filter(|t| {
+                    t.request.expired(now.saturating_sub(FORGET_AFTER_MS))
+                        && !t.mine()
+                        && !t.offered(me)
+                })
                 .map(DesignThread::id)
                 .collect();
             for r in &gone {

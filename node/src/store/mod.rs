@@ -456,6 +456,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn design_records_are_kept_per_request_and_forgotten_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.put_design([1; 16], [1; 32], b"a1".to_vec()).await.unwrap());
+        assert!(store.put_design([1; 16], [2; 32], b"a2".to_vec()).await.unwrap());
+        assert!(store.put_design([2; 16], [1; 32], b"b1".to_vec()).await.unwrap());
+        assert!(!store.put_design([2; 16], [1; 32], b"b1".to_vec()).await.unwrap());
+        assert_eq!(store.design_records().unwrap().len(), 3);
+        store.forget_design([1; 16]).await.unwrap();
+        assert_eq!(store.design_records().unwrap(), vec![b"b1".to_vec()]);
+    }
+
+    #[tokio::test]
     async fn chunks_and_manifests_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
