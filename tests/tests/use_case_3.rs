@@ -500,3 +500,37 @@ async fn bad_design_records_are_refused_by_name_and_nothing_else_is_disturbed() 
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("closed at its deadline"), "{err}");
 }
+
+/// Records survive a restart (the store's `design-0` table), and a record sent while its
+/// addressee is offline waits in the sender's outbox until the peer connects again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_designer_offline_at_acceptance_hears_of_it_when_it_returns() {
+    let f = federation().await;
+    let id = post_request(&f).await;
+    ok(&f.designer.amsp(&["design", "offer", &id, "--price", "45", "--days", "3"]));
+    wait_list(&f.user, &["design", "offers", &id, "--json"], "the offer", |l| l.len() == 1).await;
+    let Federation { _tmp, user, designer, sculptor, centre } = f;
+    let dir = designer.kill();
+    ok(&user.amsp(&["design", "accept", &id, "--offer", &peer_of(&dir)]));
+    let back = NodeProcess::start(&dir, &[user.addr().await]).await;
+    // The request and its own offer were read back from the store ...
+    let requests = list(&back, &["design", "requests", "--json"]);
+    assert!(requests.iter().any(|r| r["id"] == id.as_str()), "{requests:?}");
+    // ... and the acceptance arrives once the user's node sees the designer again.
+    wait_list(
+        &back,
+        &["design", "offers", &id, "--json"],
+        "the acceptance after the restart",
+        |l| l.first().is_some_and(|o| o["accepted"] == true),
+    )
+    .await;
+    drop((sculptor, centre));
+}
+
+/// The peer id a node wrote into its `api.json`.
+fn peer_of(dir: &Path) -> String {
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(amsp_node::api::API_FILE)).unwrap())
+            .unwrap();
+    info["peer_id"].as_str().unwrap().to_string()
+}
