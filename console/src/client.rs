@@ -4,13 +4,14 @@
 //! reads it, so `amsp --data-dir DIR` reaches the node that owns DIR. `--node URL --token-file F`
 //! reaches any node.
 
+mod catalog;
 mod design;
 mod ops;
 mod orders;
 
 use std::path::{Path, PathBuf};
 
-use amsp_node::api::{API_FILE, AddReply, ApiInfo, CreateOrder, OrderReply, error::ErrorBody};
+use amsp_node::api::{API_FILE, AddReply, ApiInfo, error::ErrorBody};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -181,16 +182,6 @@ impl NodeClient {
             .await
             .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
         Ok(bytes.to_vec())
-    }
-
-    /// Starts an order (a request for quotes) for one model.
-    pub async fn create_order(&self, req: &CreateOrder) -> Result<String, ClientError> {
-        let res = self.send(self.http.post(format!("{}/v1/orders", self.url)).json(req)).await?;
-        let reply: OrderReply = res
-            .json()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
-        Ok(reply.order)
     }
 
     /// Whether an error is the node saying "you may not read this".

@@ -4,6 +4,7 @@ mod commands;
 
 use std::process::ExitCode;
 
+use amsp_console::cli::catalog_cmds::{self, CatalogCommand};
 use amsp_console::cli::design_cmds::{self, DesignCommand};
 use amsp_console::cli::live_cmds::{self, ConsoleArgs, DemoArgs};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
@@ -54,6 +55,9 @@ enum Command {
     /// encrypted messages, deliveries with licences).
     #[command(subcommand)]
     Design(DesignCommand),
+    /// The public model catalogue: publish, search, get a copy, list, withdraw.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Register and list printers, confirm beds clear, drill faults on simulated printers.
     #[command(subcommand)]
     Printer(ops_cmds::PrinterCommand),
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
         Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
         Some(Command::Design(cmd)) if cmd.is_local() => exit_with(design_cmds::run(&cmd)),
         Some(Command::Design(cmd)) => with_node(design_cmds::node(node, &cmd)),
+        Some(Command::Catalog(cmd)) => with_node(catalog_cmds::catalog(node, &cmd)),
         Some(Command::Printer(cmd)) => with_node(ops_cmds::printer(node, &cmd)),
         Some(Command::Job(cmd)) => with_node(ops_cmds::job(node, &cmd)),
         Some(Command::Alerts(args)) => with_node(ops_cmds::alerts(node, &args)),

@@ -58,3 +58,19 @@ fn headless_demo_refuses_a_bad_speed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--speed 0"), "{stderr}");
 }
+
+#[test]
+fn headless_demo_ends_quietly_when_its_reader_has_gone() {
+    // `amsp demo --headless | head -0`: the pipe is closed before the summary is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amsp"))
+        .args(["demo", "--headless", "--duration", "1", "--speed", "2000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("amsp runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("amsp ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

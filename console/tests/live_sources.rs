@@ -137,6 +137,33 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
     // Customer names over HTTP wait for the profile events, so only ids and stages are compared.
     check(&snap, "http", false);
 
+    // The user's Network view: the centre with its round-trip time, the bytes exchanged with
+    // it, and the capacity ad it gossips; the node's own traffic totals.
+    let mine = EmbeddedSource::new(user.clone(), None);
+    let mut seen = None;
+    until("the centre's ad, ping and traffic in the user's view", async || {
+        let s = mine.snapshot().await.unwrap();
+        let ok = s.peers.iter().any(|p| {
+            p.id == centre.peer_id()
+                && p.connected
+                && p.latency_ms.is_some()
+                && p.traffic.bytes_in > 0
+                && p.traffic.bytes_out > 0
+                && p.capacity.as_ref().is_some_and(|ad| ad.printers.len() == 1)
+        });
+        seen = Some(s);
+        ok
+    })
+    .await;
+    let s = seen.unwrap();
+    let to_centre = s.peers.iter().find(|p| p.id == centre.peer_id()).unwrap().traffic;
+    assert!(s.traffic.bytes_in >= to_centre.bytes_in, "{:?} vs {to_centre:?}", s.traffic);
+    // The same facts over HTTP, from the centre's side.
+    let s = http.snapshot().await.unwrap();
+    let ada = s.peers.iter().find(|p| p.id == user.peer_id()).unwrap();
+    assert!(ada.traffic.bytes_in > 0 && ada.address.starts_with("/ip4/127.0.0.1"), "{ada:?}");
+    assert!(s.traffic.bytes_out > 0, "{:?}", s.traffic);
+
     // The update stream delivers whole snapshots from the refresh task.
     let mut updates = embedded.subscribe().await.unwrap();
     let first = tokio::time::timeout(Duration::from_secs(5), updates.recv()).await.unwrap();

@@ -7,11 +7,12 @@
 //! - [`envelope`]: signed envelopes, the only form in which records cross the network.
 //! - [`order`]: order event logs — a set of signed events folded into a state, which converges
 //!   across replicas by set union, with the lifecycle rules of who may do what when.
-//! - Domain records: [`profile`], [`capacity`], [`requirements`], [`quote`], [`design`],
+//! - Domain records: [`profile`], [`capacity`], [`catalog`], [`requirements`], [`quote`], [`design`],
 //!   [`licence`], [`feedback`], [`alert`], [`printer_state`], [`process`].
 
 pub mod alert;
 pub mod capacity;
+pub mod catalog;
 pub mod design;
 pub mod envelope;
 pub mod feedback;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use amsp_node::api::CreateOrder;
+use amsp_node::api::orders::NewOrder;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -30,11 +30,15 @@ async fn a_stopped_node_catches_up_after_restart() {
     for i in 0..ORDERS {
         let order = a
             .client
-            .create_order(&CreateOrder {
+            .new_order(&NewOrder {
                 model: blake3::hash(format!("model {i}").as_bytes()).to_hex().to_string(),
                 name: format!("part {i}"),
                 material: "pla".into(),
                 quantity: 1,
+                tolerance_mm: None,
+                process: None,
+                colour: None,
+                deadline_ms: None,
             })
             .await
             .unwrap();

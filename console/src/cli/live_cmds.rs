@@ -1,5 +1,6 @@
 //! `amsp` / `amsp console` on a live node, and `amsp demo`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -89,12 +90,17 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 tokio::time::sleep(std::time::Duration::from_secs_f64(left)).await;
             }
             let summary = fed.summary(started.elapsed().as_secs_f64()).await;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+            let text = if args.json {
+                serde_json::to_string_pretty(&summary)? + "\n"
             } else {
-                print!("{summary}");
+                summary.to_string()
+            };
+            // A reader that stops early (`amsp demo --headless | head`) is not an error.
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => return anyhow::Ok(()),
             }
-            return anyhow::Ok(());
         }
         let centre = fed.member(Role::Centre).context("the demo has no centre")?;
         let workshop = centre.floor.clone().map(|f| f as std::sync::Arc<dyn Workshop>);

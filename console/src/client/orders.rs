@@ -25,7 +25,7 @@ impl NodeClient {
 
     /// Starts an order with full requirements; returns its id.
     pub async fn new_order(&self, req: &NewOrder) -> Result<String, ClientError> {
-        let r: NewOrderReply = self.post_order_json("/v1/orders/new", req).await?;
+        let r: NewOrderReply = self.post_order_json("/v1/orders", req).await?;
         Ok(r.order)
     }
 

@@ -15,6 +15,7 @@ use amsp_proto::profile::Profile;
 use amsp_proto::{OrderId, PeerId};
 use tokio::sync::{broadcast, mpsc};
 
+use super::delta::{Closed, Delta};
 use super::report::{NodeReport, ORDERS_SHOWN, PeerName, short};
 use super::workshop::{LogRing, Workshop, merge_logs};
 use crate::tui::model::{Level, Snapshot, Update};
@@ -129,6 +130,8 @@ impl EmbeddedSource {
             .map_err(|e| unreachable(e.to_string()))?;
         let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
         let models = serde_json::to_value(models).map_err(|e| unreachable(e.to_string()))?;
+        let capacity =
+            serde_json::to_value(self.node.capacity()).map_err(|e| unreachable(e.to_string()))?;
         let mut ids: Vec<OrderId> =
             self.node.order_list().iter().filter_map(|o| o.order.parse().ok()).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
@@ -138,6 +141,7 @@ impl EmbeddedSource {
             status,
             peers,
             models,
+            capacity,
             orders,
             order_summaries: Vec::new(),
             names: self.names(),
@@ -161,17 +165,23 @@ impl NodeSource for EmbeddedSource {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(REFRESH);
             tick.tick().await;
+            let mut delta = Delta::default();
             loop {
                 tick.tick().await;
-                let update = match me.snapshot().await {
-                    Ok(s) => Update::Resync(Box::new(s)),
-                    Err(e) => Update::Health(crate::tui::model::Health::Down(e.to_string())),
+                let sent = match me.snapshot().await {
+                    Ok(s) => delta.send(s, &tx),
+                    Err(e) => {
+                        let down = Update::Health(crate::tui::model::Health::Down(e.to_string()));
+                        // Whatever follows the outage is sent whole.
+                        delta = Delta::default();
+                        match tx.try_send(down) {
+                            Err(mpsc::error::TrySendError::Closed(_)) => Err(Closed),
+                            _ => Ok(()),
+                        }
+                    }
                 };
-                // A full queue means the screen has not caught up; the next refresh replaces
-                // this one anyway.
-                match tx.try_send(update) {
-                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                if sent.is_err() {
+                    return;
                 }
             }
         });

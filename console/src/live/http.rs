@@ -18,6 +18,7 @@ use amsp_proto::{OrderId, PeerId};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::delta::Delta;
 use super::embedded::describe;
 use super::report::{NodeReport, ORDERS_SHOWN, PeerName};
 use super::workshop::{LogRing, WorkshopView};
@@ -62,6 +63,7 @@ impl HttpSource {
         let status = self.client.status().await.map_err(|e| self.unreachable(e))?;
         let peers = self.client.peers().await.map_err(|e| self.unreachable(e))?;
         let models = self.client.models().await.map_err(|e| self.unreachable(e))?;
+        let capacity = self.client.capacity().await.map_err(|e| self.unreachable(e))?;
         let list = self.client.orders().await.map_err(|e| self.unreachable(e))?;
         let mut ids: Vec<OrderId> = list
             .as_array()
@@ -97,6 +99,7 @@ impl HttpSource {
             status,
             peers,
             models,
+            capacity,
             orders,
             order_summaries: summaries,
             names,
@@ -229,13 +232,13 @@ impl NodeSource for HttpSource {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(POLL);
             tick.tick().await;
+            let mut delta = Delta::default();
             loop {
                 tick.tick().await;
                 // A failed poll ends the stream: the console shows the node down and reconnects.
                 let Ok(s) = me.snapshot().await else { return };
-                match tx.try_send(Update::Resync(Box::new(s))) {
-                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                if delta.send(s, &tx).is_err() {
+                    return;
                 }
             }
         });

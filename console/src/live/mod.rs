@@ -5,8 +5,10 @@
 //! - [`http::HttpSource`]: a running `amspd`, through [`crate::client::NodeClient`] (`--node URL`,
 //!   `--data-dir DIR`).
 //! - [`report`]: the one mapping from what a node reports to the console's snapshot.
+//! - [`delta`]: what changed between two readings, so a refresh sends only those rows.
 //! - [`local`]: finding the local node, or starting one in this process when none runs.
 
+pub mod delta;
 pub mod embedded;
 pub mod http;
 pub mod local;

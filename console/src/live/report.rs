@@ -1,18 +1,21 @@
 //! What a live node reports, and how it becomes the console's [`Snapshot`].
 //!
 //! Both live sources read the same facts — status, connected peers, peer profiles, model
-//! manifests and order logs — in the shape the control API serves them (JSON for status, peers
+//! manifests, the federation's capacity ads and order logs — in the shape the control API serves them (JSON for status, peers
 //! and models; [`Folded`] for orders). The in-process source serialises the node's own answers to
 //! the same JSON, so one mapping serves both and the two sources cannot drift apart.
 
 use std::collections::{BTreeSet, HashMap};
 
+use amsp_proto::capacity::CapacityAd;
 use amsp_proto::order::{Folded, Stage};
 use amsp_proto::profile::Role;
 use amsp_proto::{ContentId, OrderId, PeerId};
 use serde_json::Value;
 
-use crate::tui::model::{Health, Model, NodeInfo, ORDER_HISTORY, Order, Peer, QuoteLine, Snapshot};
+use crate::tui::model::{
+    Health, Model, NodeInfo, ORDER_HISTORY, Order, Peer, QuoteLine, Snapshot, Traffic,
+};
 
 use super::workshop::WorkshopView;
 
@@ -37,6 +40,8 @@ pub struct NodeReport {
     pub peers: Value,
     /// `GET /v1/models`.
     pub models: Value,
+    /// `GET /v1/capacity`: the federation's live capacity ads.
+    pub capacity: Value,
     /// Orders with their folded logs, newest first.
     pub orders: Vec<(OrderId, Folded)>,
     /// Orders known only by id and stage (their full log could not be read).
@@ -89,24 +94,70 @@ impl NodeReport {
         }
     }
 
-    fn peer_list(&self) -> Vec<Peer> {
-        let Some(list) = self.peers.as_array() else { return Vec::new() };
+    /// Capacity ads by centre.
+    fn ads(&self) -> HashMap<PeerId, CapacityAd> {
+        let Some(list) = self.capacity.as_array() else { return HashMap::new() };
         list.iter()
+            .filter_map(|c| {
+                let centre: PeerId = c["centre"].as_str()?.parse().ok()?;
+                let ad: CapacityAd = serde_json::from_value(c["ad"].clone()).ok()?;
+                Some((centre, ad))
+            })
+            .collect()
+    }
+
+    /// Connected peers, then centres known only from their ads (gossip reaches further than
+    /// this node's own connections).
+    fn peer_list(&self) -> Vec<Peer> {
+        let mut ads = self.ads();
+        let mut peers: Vec<Peer> = self
+            .peers
+            .as_array()
+            .into_iter()
+            .flatten()
             .filter_map(|p| {
                 let id: PeerId = p["peer_id"].as_str()?.parse().ok()?;
                 let known = self.names.get(&id).cloned().unwrap_or_default();
+                let traffic = &p["traffic"];
                 Some(Peer {
                     id,
                     name: self.name_of(&id),
                     roles: known.roles,
                     connected: true,
-                    latency_ms: None,
+                    latency_ms: p["rtt_ms"].as_f64().map(|ms| ms.round() as u32),
                     address: strings(&p["addrs"]).into_iter().next().unwrap_or_default(),
-                    capacity: None,
-                    traffic: Default::default(),
+                    capacity: ads.remove(&id),
+                    traffic: Traffic {
+                        bytes_in: traffic["bytes_in"].as_u64().unwrap_or(0),
+                        bytes_out: traffic["bytes_out"].as_u64().unwrap_or(0),
+                    },
                 })
             })
-            .collect()
+            .collect();
+        let mut far: Vec<Peer> = ads
+            .into_iter()
+            .map(|(id, ad)| Peer {
+                id,
+                name: self.name_of(&id),
+                roles: self.names.get(&id).map(|n| n.roles.clone()).unwrap_or_default(),
+                connected: false,
+                latency_ms: None,
+                address: String::new(),
+                capacity: Some(ad),
+                traffic: Traffic::default(),
+            })
+            .collect();
+        far.sort_by(|a, b| a.name.cmp(&b.name));
+        peers.extend(far);
+        peers
+    }
+
+    fn traffic(&self) -> Traffic {
+        let t = &self.status["traffic"];
+        Traffic {
+            bytes_in: t["bytes_in"].as_u64().unwrap_or(0),
+            bytes_out: t["bytes_out"].as_u64().unwrap_or(0),
+        }
     }
 
     fn model_list(&self) -> Vec<Model> {
@@ -216,7 +267,7 @@ impl NodeReport {
             models,
             alerts: workshop.alerts,
             log: workshop.log,
-            traffic: Default::default(),
+            traffic: self.traffic(),
         }
     }
 }

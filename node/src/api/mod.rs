@@ -8,7 +8,7 @@
 //! | POST | `/v1/models?name=&format=&licence=&for=P1,P2` | body = model file → `{"cid"}` |
 //! | GET | `/v1/models` | manifests held |
 //! | GET | `/v1/models/{cid}` | the decrypted model (fetched from providers if needed) |
-//! | POST | `/v1/orders` | `{"model","name","material","quantity"}` → `{"order"}` |
+//! | POST | `/v1/orders` | `{"model","name","material","quantity"}` (+ optional tolerance, process, colour, deadline) → `{"order"}` |
 //! | GET | `/v1/orders`, `/v1/orders/{id}` | orders and one order's state and history |
 //! | GET | `/v1/events` | server-sent events ([`NodeEvent`](crate::node::events::NodeEvent)) |
 //!
@@ -17,6 +17,7 @@
 
 pub mod access;
 mod auth;
+pub mod catalog_api;
 pub mod design_api;
 pub mod error;
 pub mod farm_api;
@@ -103,10 +104,11 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/peers", get(peers))
         .route("/v1/models", get(models).post(add_model))
         .route("/v1/models/{cid}", get(get_model))
-        .route("/v1/orders", get(orders).post(create_order))
+        .route("/v1/orders", get(orders).post(orders::new_order))
         .route("/v1/orders/{id}", get(order))
         .route("/v1/events", get(events))
         .merge(orders::routes())
+        .merge(catalog_api::routes())
         .merge(farm_api::routes())
         .merge(monitor_api::routes())
         .merge(security_api::routes())
@@ -210,35 +212,6 @@ async fn get_model(
     let cid = parse_cid(&cid)?;
     let bytes = node.get_model(cid).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes))
-}
-
-/// Body of `POST /v1/orders`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CreateOrder {
-    /// The model's content id.
-    pub model: String,
-    /// A name for the part.
-    pub name: String,
-    /// Material wanted.
-    pub material: String,
-    /// How many.
-    pub quantity: u32,
-}
-
-/// Reply of `POST /v1/orders`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OrderReply {
-    /// The new order's id.
-    pub order: String,
-}
-
-async fn create_order(
-    State(node): State<Node>,
-    Json(req): Json<CreateOrder>,
-) -> Result<impl IntoResponse, ApiError> {
-    let model = parse_cid(&req.model)?;
-    let order = node.request_quote(model, req.name, &req.material, req.quantity).await?;
-    Ok(Json(OrderReply { order: order.to_string() }))
 }
 
 async fn orders(State(node): State<Node>) -> impl IntoResponse {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
-use crate::monitor::metrics::{ApiLabels, NameLabel};
+use crate::monitor::metrics::{ApiLabels, Direction, DirectionLabel, NameLabel};
 use crate::node::events::NodeEvent;
 
 /// The monitoring routes.
@@ -60,7 +60,15 @@ async fn ack(
 
 async fn metrics(State(node): State<Node>) -> impl IntoResponse {
     let status = node.status().await;
-    node.metrics().peers_connected.set(status.connected_peers.len() as i64);
+    let m = node.metrics();
+    m.peers_connected.set(status.connected_peers.len() as i64);
+    // The network counts the totals; the counters catch up to them at each scrape.
+    for (direction, total) in
+        [(Direction::In, status.traffic.bytes_in), (Direction::Out, status.traffic.bytes_out)]
+    {
+        let counter = m.traffic_bytes.get_or_create(&DirectionLabel { direction });
+        counter.inc_by(total.saturating_sub(counter.get()));
+    }
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         node.metrics().encode(),

@@ -2,7 +2,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/v1/orders/new` | [`NewOrder`] → `{"order"}`: a quote request with full requirements |
+//! | POST | `/v1/orders` | [`NewOrder`] → `{"order"}`: a quote request with full requirements (routed in `api/mod.rs`) |
 //! | GET | `/v1/orders/{id}/view` | the order's state and history as flat JSON (ids as text) |
 //! | GET | `/v1/orders/{id}/quotes` | quotes received, cheapest first |
 //! | POST | `/v1/orders/{id}/place` | `{"quote"}` or `{"policy"}` → `{"quote"}` |
@@ -37,7 +37,6 @@ use crate::node::market::{Choice, MarketError};
 /// The routes of this module.
 pub fn routes() -> Router<Node> {
     Router::new()
-        .route("/v1/orders/new", post(new_order))
         .route("/v1/orders/import", post(import))
         .route("/v1/orders/{id}/view", get(view))
         .route("/v1/orders/{id}/quotes", get(quotes))
@@ -75,7 +74,7 @@ fn parse_order(s: &str) -> Result<OrderId, ApiError> {
     })
 }
 
-/// Body of `POST /v1/orders/new`.
+/// Body of `POST /v1/orders`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewOrder {
     /// The model's content id.
@@ -107,7 +106,7 @@ pub struct NewOrderReply {
     pub order: String,
 }
 
-async fn new_order(
+pub(super) async fn new_order(
     State(node): State<Node>,
     Json(req): Json<NewOrder>,
 ) -> Result<impl IntoResponse, ApiError> {

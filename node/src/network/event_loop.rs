@@ -13,15 +13,18 @@ use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{
-    Multiaddr, PeerId, Swarm, gossipsub, identify, identity::Keypair, kad, mdns, noise, tcp, yamux,
+    Multiaddr, PeerId, Swarm, gossipsub, identify, identity::Keypair, kad, mdns, noise, ping, tcp,
+    yamux,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{self, Behaviour, BehaviourEvent};
 use super::gossip::{self, REPLAY_MEMORY, Topic};
+use super::traffic::{Traffic, WireLen};
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
-    NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, SyncResponse,
+    NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, Responder,
+    SyncResponse,
 };
 
 /// How often bootstrap peers are redialled while the node has no connections, and Kademlia
@@ -71,6 +74,7 @@ pub(super) struct EventLoop {
     pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
     invalid_total: u64,
     dropped_requests: u64,
+    traffic: Traffic,
 }
 
 fn now_ms() -> u64 {
@@ -99,6 +103,7 @@ impl EventLoop {
             pending_providers: HashMap::new(),
             invalid_total: 0,
             dropped_requests: 0,
+            traffic: Traffic::default(),
         }
     }
 
@@ -204,6 +209,7 @@ impl EventLoop {
                         .collect(),
                     invalid_messages: self.invalid_total,
                     dropped_requests: self.dropped_requests,
+                    traffic: self.traffic.total(),
                 };
                 let _ = reply.send(status);
             }
@@ -211,22 +217,31 @@ impl EventLoop {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 let infos = peers
                     .into_iter()
-                    .map(|p| PeerInfo {
-                        peer_id: p.to_string(),
-                        addrs: Vec::new(),
-                        invalid_messages: self.standings.get(&p).map_or(0, |s| s.invalid),
-                        gossip_score: self.swarm.behaviour().gossipsub.peer_score(&p),
+                    .map(|p| {
+                        let link = self.traffic.link(&p);
+                        PeerInfo {
+                            peer_id: p.to_string(),
+                            addrs: link.and_then(|l| l.address.clone()).into_iter().collect(),
+                            invalid_messages: self.standings.get(&p).map_or(0, |s| s.invalid),
+                            gossip_score: self.swarm.behaviour().gossipsub.peer_score(&p),
+                            rtt_ms: link.and_then(|l| l.rtt).map(|d| d.as_secs_f64() * 1000.0),
+                            traffic: link.map(|l| l.bytes).unwrap_or_default(),
+                        }
                     })
                     .collect();
                 let _ = reply.send(infos);
             }
             Command::Dial(addr) => self.dial(addr),
             Command::Publish { topic, data, reply } => {
+                let len = data.len();
                 let res = b
                     .gossipsub
                     .publish(topic.ident(), data)
                     .map(drop)
                     .map_err(|e| PublishError::Refused { topic, reason: e.to_string() });
+                if res.is_ok() {
+                    self.traffic.outbound(None, len);
+                }
                 let _ = reply.send(res);
             }
             Command::StartProviding(key) => {
@@ -243,18 +258,26 @@ impl EventLoop {
                 }
             }
             Command::Chunks { peer, request, reply } => {
+                self.traffic.outbound(Some(&peer), request.wire_len());
+                let b = self.swarm.behaviour_mut();
                 let id = b.chunks.send_request(&peer, request);
                 self.pending_chunks.insert(id, reply);
             }
             Command::Sync { peer, request, reply } => {
+                self.traffic.outbound(Some(&peer), request.wire_len());
+                let b = self.swarm.behaviour_mut();
                 let id = b.sync.send_request(&peer, request);
                 self.pending_sync.insert(id, reply);
             }
             Command::RespondChunks { channel, response } => {
-                let _ = b.chunks.send_response(channel, response);
+                self.traffic.outbound(Some(&channel.peer), response.wire_len());
+                let b = self.swarm.behaviour_mut();
+                let _ = b.chunks.send_response(channel.channel, response);
             }
             Command::RespondSync { channel, response } => {
-                let _ = b.sync.send_response(channel, response);
+                self.traffic.outbound(Some(&channel.peer), response.wire_len());
+                let b = self.swarm.behaviour_mut();
+                let _ = b.sync.send_response(channel.channel, response);
             }
             Command::ReportInvalid { peer, reason } => self.penalise(peer, &reason),
         }
@@ -303,10 +326,12 @@ impl EventLoop {
                         .add_address(&peer_id, endpoint.get_remote_address().clone());
                 }
                 if num_established.get() == 1 {
+                    self.traffic.connected(peer_id, endpoint.get_remote_address().to_string());
                     self.emit(NetworkEvent::PeerConnected(peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.traffic.disconnected(&peer_id);
                 self.emit(NetworkEvent::PeerDisconnected(peer_id))
             }
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -360,6 +385,9 @@ impl EventLoop {
                     let _ = reply.send(acc);
                 }
             }
+            BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. }) => {
+                self.traffic.ping(peer, rtt);
+            }
             BehaviourEvent::Chunks(ev) => self.on_chunks_event(ev),
             BehaviourEvent::Sync(ev) => self.on_sync_event(ev),
             _ => {}
@@ -367,6 +395,7 @@ impl EventLoop {
     }
 
     fn on_gossip(&mut self, source: PeerId, id: &gossipsub::MessageId, msg: &gossipsub::Message) {
+        self.traffic.inbound(&source, msg.data.len());
         let topic = Topic::from_hash(&msg.topic);
         let result =
             gossip::validate(topic, msg.topic.as_str(), &msg.data, now_ms(), &mut self.replay);
@@ -393,9 +422,12 @@ impl EventLoop {
                     if self.is_banned(&peer) {
                         return;
                     }
+                    self.traffic.inbound(&peer, request.wire_len());
+                    let channel = Responder { peer, channel };
                     self.emit(NetworkEvent::ChunkRequest { peer, request, channel });
                 }
                 request_response::Message::Response { request_id, response } => {
+                    self.traffic.inbound(&peer, response.wire_len());
                     if let Some(reply) = self.pending_chunks.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
@@ -426,9 +458,12 @@ impl EventLoop {
                     if self.is_banned(&peer) {
                         return;
                     }
+                    self.traffic.inbound(&peer, request.wire_len());
+                    let channel = Responder { peer, channel };
                     self.emit(NetworkEvent::SyncRequest { peer, request, channel });
                 }
                 request_response::Message::Response { request_id, response } => {
+                    self.traffic.inbound(&peer, response.wire_len());
                     if let Some(reply) = self.pending_sync.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }

@@ -5,12 +5,11 @@
 //! record kind, fresh, not seen before and small; gossip carries announcements, never models.
 
 use amsp_proto::capacity::CapacityAd;
+use amsp_proto::catalog::CatalogNotice;
 use amsp_proto::design::DesignRequest;
 use amsp_proto::envelope::{Envelope, EnvelopeError, ReplayGuard, VerifyPolicy};
 use amsp_proto::order::OrderEvent;
 use serde::{Deserialize, Serialize};
-
-use crate::package::ModelManifest;
 
 /// Largest gossip message: gossipsub's default transmit limit.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
@@ -29,7 +28,7 @@ pub enum Topic {
     Capacity,
     /// Design requests for designers.
     DesignRequests,
-    /// The public model catalogue (manifests of published models).
+    /// The public model catalogue: designers' signed entries and withdrawals.
     Catalogue,
 }
 
@@ -102,11 +101,64 @@ pub fn validate(
         Topic::Orders => env.open::<OrderEvent>(&policy).map(drop),
         Topic::Capacity => env.open::<CapacityAd>(&policy).map(drop),
         Topic::DesignRequests => env.open::<DesignRequest>(&policy).map(drop),
-        Topic::Catalogue => env.open::<ModelManifest>(&policy).map(drop),
+        Topic::Catalogue => env.open::<CatalogNotice>(&policy).map(drop),
     }
     .map_err(invalid)?;
     match replay.check(&env) {
         Ok(()) => Ok((topic, env)),
         Err(_) => Err(GossipReject::Duplicate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use amsp_proto::Keypair;
+    use amsp_proto::catalog::{CatalogNotice, EntryId};
+
+    use super::*;
+
+    fn withdrawal(key: &Keypair, now: u64) -> Envelope {
+        let notice = CatalogNotice::Withdrawn(EntryId::from_parts(now, [1; 10]));
+        Envelope::seal(key, &notice, now, [2; 16]).unwrap()
+    }
+
+    #[test]
+    fn the_catalogue_topic_takes_only_notices_signed_by_their_author() {
+        let now = 1_800_000_000_000;
+        let (designer, stranger) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let mut replay = ReplayGuard::new(REPLAY_MEMORY);
+        let name = Topic::Catalogue.name();
+        let good = withdrawal(&designer, now);
+        assert!(validate(Some(Topic::Catalogue), name, &good.to_bytes(), now, &mut replay).is_ok());
+        // Signed by a stranger, claiming the designer as author.
+        let mut forged = withdrawal(&stranger, now);
+        forged.author = good.author;
+        let err = validate(Some(Topic::Catalogue), name, &forged.to_bytes(), now, &mut replay);
+        assert!(
+            matches!(
+                err,
+                Err(GossipReject::Invalid { error: EnvelopeError::BadSignature { .. }, .. })
+            ),
+            "{err:?}"
+        );
+        // Another kind of record on the catalogue topic.
+        let profile = amsp_proto::profile::Profile {
+            display_name: "x".into(),
+            roles: Default::default(),
+            age_recipient: String::new(),
+            skills: Vec::new(),
+            processes: Vec::new(),
+            materials: Vec::new(),
+            location: None,
+        };
+        let other = Envelope::seal(&designer, &profile, now, [3; 16]).unwrap();
+        let err = validate(Some(Topic::Catalogue), name, &other.to_bytes(), now, &mut replay);
+        assert!(
+            matches!(
+                err,
+                Err(GossipReject::Invalid { error: EnvelopeError::WrongKind { .. }, .. })
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod chunk_protocol;
 mod event_loop;
 pub mod gossip;
 pub mod sync_protocol;
+mod traffic;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use chunk_protocol::{ChunkRequest, ChunkResponse};
 pub use gossip::Topic;
 pub use sync_protocol::{SyncRequest, SyncResponse};
+pub use traffic::Bytes;
 
 /// Depth of the command queue into the event loop.
 pub const COMMAND_QUEUE_DEPTH: usize = 256;
@@ -133,6 +135,8 @@ pub struct NetworkStatus {
     pub invalid_messages: u64,
     /// Inbound requests dropped because the node was overloaded.
     pub dropped_requests: u64,
+    /// Application bytes exchanged with every peer since start.
+    pub traffic: Bytes,
 }
 
 /// One connected peer as `peers` reports it.
@@ -146,6 +150,18 @@ pub struct PeerInfo {
     pub invalid_messages: u32,
     /// Its gossipsub score, if scored yet.
     pub gossip_score: Option<f64>,
+    /// Round-trip time of the last ping, in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Application bytes exchanged with it while connected.
+    pub traffic: Bytes,
+}
+
+/// Where the answer to an inbound request goes, and whom it goes to (so the bytes are counted
+/// against that peer).
+#[derive(Debug)]
+pub struct Responder<T> {
+    peer: PeerId,
+    channel: ResponseChannel<T>,
 }
 
 /// What the swarm reports to the node.
@@ -171,7 +187,7 @@ pub enum NetworkEvent {
         /// What it wants.
         request: ChunkRequest,
         /// Where the answer goes.
-        channel: ResponseChannel<ChunkResponse>,
+        channel: Responder<ChunkResponse>,
     },
     /// A peer sends a sync request; answer with [`Network::respond_sync`].
     SyncRequest {
@@ -180,7 +196,7 @@ pub enum NetworkEvent {
         /// What it wants.
         request: SyncRequest,
         /// Where the answer goes.
-        channel: ResponseChannel<SyncResponse>,
+        channel: Responder<SyncResponse>,
     },
     /// Something a peer sent was refused.
     Rejected {
@@ -216,11 +232,11 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<SyncResponse, RequestError>>,
     },
     RespondChunks {
-        channel: ResponseChannel<ChunkResponse>,
+        channel: Responder<ChunkResponse>,
         response: ChunkResponse,
     },
     RespondSync {
-        channel: ResponseChannel<SyncResponse>,
+        channel: Responder<SyncResponse>,
         response: SyncResponse,
     },
     ReportInvalid {
@@ -324,20 +340,12 @@ impl Network {
     }
 
     /// Answers an inbound chunk request.
-    pub async fn respond_chunks(
-        &self,
-        channel: ResponseChannel<ChunkResponse>,
-        response: ChunkResponse,
-    ) {
+    pub async fn respond_chunks(&self, channel: Responder<ChunkResponse>, response: ChunkResponse) {
         let _ = self.tx.send(Command::RespondChunks { channel, response }).await;
     }
 
     /// Answers an inbound sync request.
-    pub async fn respond_sync(
-        &self,
-        channel: ResponseChannel<SyncResponse>,
-        response: SyncResponse,
-    ) {
+    pub async fn respond_sync(&self, channel: Responder<SyncResponse>, response: SyncResponse) {
         let _ = self.tx.send(Command::RespondSync { channel, response }).await;
     }
 

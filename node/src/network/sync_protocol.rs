@@ -51,6 +51,18 @@ pub enum SyncRequest {
         /// The signed envelope.
         envelope: Vec<u8>,
     },
+    /// "Send me the catalogue notices you hold": asked on connection, so a node that joins
+    /// late learns the catalogue without waiting for designers to republish.
+    Catalogue {
+        /// The key (author, entry) after which to continue; `None` from the start.
+        after: Option<Vec<u8>>,
+    },
+    /// "Give me a copy of your catalogue entry": asked of the entry's designer, who packages
+    /// the model for the asker (and licenses it when the entry's terms are limited).
+    CatalogCopy {
+        /// The entry id's bytes.
+        entry: [u8; 16],
+    },
 }
 
 /// A sync answer.
@@ -80,6 +92,22 @@ pub enum SyncResponse {
     },
     /// The request was refused, with the reason.
     Refused(String),
+    /// Catalogue notice envelopes the responder holds, in key order.
+    Catalogue {
+        /// Envelope bytes.
+        notices: Vec<Vec<u8>>,
+        /// The key to ask after for the next page, if more remain.
+        next: Option<Vec<u8>>,
+    },
+    /// A copy of a catalogue entry made for the asker.
+    CatalogCopy {
+        /// The model package's content id (encrypted to the asker and the designer).
+        model: [u8; 32],
+        /// The signed licence, when the entry's terms are limited.
+        licence: Option<Vec<u8>>,
+    },
+    /// The designer refused a copy, saying why.
+    CatalogRefused(amsp_proto::catalog::CatalogRefusal),
 }
 
 /// A length-prefixed postcard codec, used for the sync protocol.

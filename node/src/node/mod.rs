@@ -5,6 +5,7 @@
 //! store, loads its order logs, signs its profile, starts the network and a service task that
 //! answers peers (see [`service`]).
 
+pub mod catalog;
 mod centre;
 pub mod design;
 pub mod events;
@@ -141,6 +142,8 @@ pub struct Status {
     pub models: usize,
     /// Orders held.
     pub orders: usize,
+    /// Application bytes exchanged with peers since start.
+    pub traffic: crate::network::Bytes,
 }
 
 /// One model package as `model ls` lists it.
@@ -192,6 +195,8 @@ pub(crate) struct Inner {
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
     design: design::Designs,
+    /// Serialises this node's own catalogue writes (publish, withdraw, republish).
+    catalog_writes: tokio::sync::Mutex<()>,
 }
 
 /// Handle to a running node. Clone freely.
@@ -269,6 +274,7 @@ impl Node {
                 alerts,
                 security,
                 design,
+                catalog_writes: tokio::sync::Mutex::new(()),
             }),
         };
         tokio::spawn(service::run(node.clone(), net_events));
@@ -276,6 +282,7 @@ impl Node {
         tokio::spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
         tokio::spawn(design::expire(node.clone()));
+        catalog::start(&node);
         Ok(node)
     }
 
@@ -350,6 +357,7 @@ impl Node {
             dropped_requests: net.as_ref().map_or(0, |n| n.dropped_requests),
             models,
             orders,
+            traffic: net.as_ref().map(|n| n.traffic).unwrap_or_default(),
         }
     }
 

@@ -30,7 +30,9 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 node.emit(NodeEvent::PeerConnected { peer: peer.to_string() });
                 node.design_flush(peer);
                 let node = node.clone();
-                tokio::spawn(async move { sync_with(&node, peer).await });
+                tokio::spawn(async move {
+                    tokio::join!(sync_with(&node, peer), super::catalog::pull(&node, peer));
+                });
             }
             NetworkEvent::PeerDisconnected(peer) => {
                 node.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() })
@@ -47,6 +49,12 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 }
                 if topic == Topic::Capacity {
                     node.take_capacity_ad(&envelope);
+                }
+                if topic == Topic::Catalogue {
+                    let policy = amsp_proto::envelope::VerifyPolicy::live(super::now_ms());
+                    if let Err(e) = node.take_notice(&envelope, &policy).await {
+                        tracing::warn!(error = %e, "keeping a gossiped catalogue notice");
+                    }
                 }
                 if topic == Topic::Orders {
                     match node.accept_events(vec![envelope], Some(source)).await {
@@ -114,6 +122,8 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         }
         SyncRequest::Handover { order } => node.serve_handover(peer, order),
         SyncRequest::Design { envelope } => node.serve_design(peer, &envelope).await,
+        SyncRequest::Catalogue { after } => node.serve_catalogue(after),
+        SyncRequest::CatalogCopy { entry } => node.serve_copy(peer, entry).await,
         SyncRequest::Push { events } => {
             if events.len() > MAX_EVENTS_PER_MESSAGE {
                 node.network()

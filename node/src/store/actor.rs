@@ -23,6 +23,8 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
         txn.open_table(tables::JOBS)?;
         txn.open_table(tables::ALERTS)?;
         txn.open_table(tables::DESIGN)?;
+        txn.open_table(tables::CATALOG)?;
+        txn.open_table(tables::CATALOG_GRANTS)?;
         let log = txn.open_table(tables::LOG)?;
         log.last()?.map_or(0, |(k, _)| k.value() + 1)
     };
@@ -132,6 +134,28 @@ fn apply_one(
             let (lo, hi) = super::design_range(request);
             t.retain_in::<&[u8; 48], _>(&lo..=&hi, |_, _| false)?;
             Written::Inserted(true)
+        }
+        Write::Catalog { key, timestamp_ms, envelope } => {
+            let mut t = txn.open_table(tables::CATALOG)?;
+            let newer = match t.get(key.as_slice())? {
+                Some(old) => {
+                    let old = old.value();
+                    let held = old.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
+                    held.is_none_or(|h| *timestamp_ms > h)
+                }
+                None => true,
+            };
+            if newer {
+                let mut value = Vec::with_capacity(8 + envelope.len());
+                value.extend_from_slice(&timestamp_ms.to_be_bytes());
+                value.extend_from_slice(envelope);
+                t.insert(key.as_slice(), value.as_slice())?;
+            }
+            Written::Inserted(newer)
+        }
+        Write::CatalogGrant { key, record } => {
+            let mut t = txn.open_table(tables::CATALOG_GRANTS)?;
+            Written::Inserted(t.insert(key.as_slice(), record.as_slice())?.is_none())
         }
         Write::Log { entry } => {
             let mut t = txn.open_table(tables::LOG)?;

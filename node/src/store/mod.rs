@@ -87,6 +87,8 @@ pub(crate) enum Write {
     Log { entry: Vec<u8> },
     Design { key: [u8; 48], envelope: Vec<u8> },
     DesignForget { request: [u8; 16] },
+    Catalog { key: Vec<u8>, timestamp_ms: u64, envelope: Vec<u8> },
+    CatalogGrant { key: Vec<u8>, record: Vec<u8> },
 }
 
 /// What a durable write reports back.
@@ -107,6 +109,8 @@ pub(crate) struct Command {
 pub type ContentKeyed = ([u8; 32], Vec<u8>);
 /// A record stored under a 16-byte id (printers, jobs).
 pub type IdKeyed = ([u8; 16], Vec<u8>);
+/// One page of catalogue notices as (key, envelope), and whether more remain.
+pub type CatalogPage = (Vec<(Vec<u8>, Vec<u8>)>, bool);
 
 /// Handle to the node's store. Clone freely: all clones share one writer and one file.
 #[derive(Clone)]
@@ -242,6 +246,80 @@ impl Store {
             out.push(v.value().to_vec());
         }
         Ok(out)
+    }
+
+    /// Keeps a catalogue notice under `key` (author, entry) unless a notice at least as new is
+    /// held; `Ok(true)` if it was kept.
+    pub async fn put_catalog_notice(
+        &self,
+        key: Vec<u8>,
+        timestamp_ms: u64,
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        self.write_inserted(Write::Catalog { key, timestamp_ms, envelope }).await
+    }
+
+    /// Every catalogue notice envelope held (the newest per author and entry).
+    pub fn catalog_notices(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (_, v) = row.map_err(StoreError::db)?;
+            if let Some(env) = v.value().get(8..) {
+                out.push(env.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Catalogue notices in key order after `after` (from the start if `None`), as (key,
+    /// envelope), until `max_bytes` of envelopes; and whether more remain.
+    pub fn catalog_page(
+        &self,
+        after: Option<&[u8]>,
+        max_bytes: usize,
+    ) -> Result<CatalogPage, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
+        let rows = match after {
+            Some(a) => t.range::<&[u8]>(a..).map_err(StoreError::db)?,
+            None => t.iter().map_err(StoreError::db)?,
+        };
+        let mut out = Vec::new();
+        let mut size = 0;
+        for row in rows {
+            let (k, v) = row.map_err(StoreError::db)?;
+            if Some(k.value()) == after {
+                continue;
+            }
+            let Some(env) = v.value().get(8..) else { continue };
+            if size + env.len() > max_bytes && !out.is_empty() {
+                return Ok((out, true));
+            }
+            size += env.len();
+            out.push((k.value().to_vec(), env.to_vec()));
+        }
+        Ok((out, false))
+    }
+
+    /// The catalogue notice held under `key` (author, entry).
+    pub fn catalog_notice(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
+        Ok(t.get(key).map_err(StoreError::db)?.and_then(|v| v.value().get(8..).map(<[u8]>::to_vec)))
+    }
+
+    /// Records a copy given out under `key` (entry, requester).
+    pub async fn put_catalog_grant(&self, key: Vec<u8>, record: Vec<u8>) -> Result<(), StoreError> {
+        self.write_inserted(Write::CatalogGrant { key, record }).await.map(|_| ())
+    }
+
+    /// The copy given out under `key` (entry, requester), if any.
+    pub fn catalog_grant(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CATALOG_GRANTS).map_err(StoreError::db)?;
+        Ok(t.get(key).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// The signed profile of `peer`, if held.
@@ -466,6 +544,30 @@ mod tests {
         assert_eq!(store.design_records().unwrap().len(), 3);
         store.forget_design([1; 16]).await.unwrap();
         assert_eq!(store.design_records().unwrap(), vec![b"b1".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn only_a_newer_catalogue_notice_replaces_the_held_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = b"author+entry".to_vec();
+        assert!(store.put_catalog_notice(key.clone(), 10, b"first".to_vec()).await.unwrap());
+        assert!(!store.put_catalog_notice(key.clone(), 5, b"older".to_vec()).await.unwrap());
+        assert!(!store.put_catalog_notice(key.clone(), 10, b"same age".to_vec()).await.unwrap());
+        assert_eq!(store.catalog_notice(&key).unwrap().unwrap(), b"first");
+        assert!(store.put_catalog_notice(key.clone(), 11, b"newer".to_vec()).await.unwrap());
+        assert!(store.put_catalog_notice(b"other".to_vec(), 1, b"x".to_vec()).await.unwrap());
+        let mut all = store.catalog_notices().unwrap();
+        all.sort();
+        assert_eq!(all, vec![b"newer".to_vec(), b"x".to_vec()]);
+        // Paged in key order: "author+entry" then "other".
+        let (page, more) = store.catalog_page(None, 5).unwrap();
+        assert_eq!((page, more), (vec![(key.clone(), b"newer".to_vec())], true));
+        let (page, more) = store.catalog_page(Some(&key), 5).unwrap();
+        assert_eq!((page, more), (vec![(b"other".to_vec(), b"x".to_vec())], false));
+        store.put_catalog_grant(b"g".to_vec(), b"copy".to_vec()).await.unwrap();
+        assert_eq!(store.catalog_grant(b"g").unwrap().unwrap(), b"copy");
+        assert!(store.catalog_grant(b"h").unwrap().is_none());
     }
 
     #[tokio::test]

@@ -27,3 +27,10 @@ pub const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("log-0");
 /// Design request records (use case 3): request id (16 bytes) followed by envelope id
 /// (32 bytes) → signed envelope.
 pub const DESIGN: TableDefinition<'_, &[u8; 48], &[u8]> = TableDefinition::new("design-0");
+/// Catalogue notices, newest per (author, entry): key = author peer id bytes followed by the
+/// 16-byte entry id; value = the notice's timestamp (8 bytes, big-endian) then its envelope.
+pub const CATALOG: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("catalog-0");
+/// Copies a designer gave out, so asking again returns the same copy and licence: key = entry
+/// id (16 bytes) followed by the requester's peer id bytes; value encoded by the catalogue.
+pub const CATALOG_GRANTS: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("catalog_grants-0");

@@ -1,7 +1,8 @@
 //! The node commands of `amsp` (`status`, `peers`, `model add|get|ls`, `printer`, `job`,
-//! `alerts`, `user`, `token`, `audit`, `order`, `capacity`, `licence`) as the scenarios run
-//! them: the same command code as the console binary, built with this crate.
+//! `alerts`, `user`, `token`, `audit`, `order`, `capacity`, `licence`, `catalog`) as the
+//! scenarios run them: the same command code as the console binary, built with this crate.
 
+use amsp_console::cli::catalog_cmds::{self, CatalogCommand};
 use amsp_console::cli::design_cmds::{self, DesignCommand};
 use amsp_console::cli::node_cmds::{self, JsonFlag, ModelNodeCommand, NodeOpts};
 use amsp_console::cli::ops_cmds;
@@ -38,6 +39,9 @@ enum Command {
     /// Design.
     #[command(subcommand)]
     Design(DesignCommand),
+    /// The model catalogue.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Printers.
     #[command(subcommand)]
     Printer(ops_cmds::PrinterCommand),
@@ -67,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Capacity(args) => order_cmds::capacity(&cli.node, args).await,
         Command::Licence(cmd) => order_cmds::licence(&cli.node, cmd).await,
         Command::Design(cmd) => design_cmds::node(&cli.node, cmd).await,
+        Command::Catalog(cmd) => catalog_cmds::catalog(&cli.node, cmd).await,
         Command::Printer(cmd) => ops_cmds::printer(&cli.node, cmd).await,
         Command::Job(cmd) => ops_cmds::job(&cli.node, cmd).await,
         Command::Alerts(a) => ops_cmds::alerts(&cli.node, a).await,
