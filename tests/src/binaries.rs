@@ -3,7 +3,8 @@
 //!
 //! Cargo builds a package's binaries before running its integration tests, into the profile
 //! directory the test executable sits under (`<target>/<profile>/deps/`), so they are found
-//! beside it without invoking cargo again.
+//! beside it without invoking cargo again. A binary of this crate (a benchmark) sits in the
+//! profile directory itself and finds them beside it.
 
 use std::path::{Path, PathBuf};
 
@@ -18,8 +19,9 @@ pub fn binary(name: &str) -> PathBuf {
         other => panic!("no scenario binary {other}"),
     };
     let exe = std::env::current_exe().unwrap_or_default();
+    let beside = exe.parent().map(|d| d.join(file)).filter(|p| p.exists());
     let dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-    let path = dir.join(file);
+    let path = beside.unwrap_or_else(|| dir.join(file));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }

@@ -3,6 +3,7 @@
 
 pub mod binaries;
 pub mod node_process;
+pub mod order_flow;
 
 use std::path::PathBuf;
 

@@ -262,6 +262,24 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
         }
         assert!(readable >= 1, "{} got its packages", centre.dir.display());
     }
+
+    // The centre's audit log holds the order transitions it received from the user, the ones
+    // it made itself, and each decryption of a model for slicing; the chain verifies.
+    let audit = json_of(&f.pla.amsp(&["audit", "--json"]));
+    let entries = audit.as_array().unwrap();
+    let count = |action: &str, actor: &str| {
+        entries.iter().filter(|e| e["action"] == action && e["actor"] == actor).count()
+    };
+    let from_user = format!("peer {}", f.user.peer_id);
+    assert!(count("order_event_received", &from_user) >= 3 * 2, "{audit:#}");
+    assert!(count("order_event", "node") >= 2 * 5, "{audit:#}");
+    assert!(count("model_decrypted", "node") >= 2, "{audit:#}");
+    let placed = entries.iter().any(|e| {
+        e["action"] == "order_event_received"
+            && e["detail"].as_str().unwrap().contains(&format!("{}: placed", orders[0].0))
+    });
+    assert!(placed, "the placing of {} is not on record: {audit:#}", orders[0].0);
+    f.pla.amsp(&["audit", "verify"]).status.success().then_some(()).expect("audit verifies");
 }
 
 /// A signed event as a peer would push it, following every event the order holds.

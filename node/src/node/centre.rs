@@ -4,7 +4,10 @@
 //!
 //! It listens to the node's own event stream, so it sees an order event whichever way it
 //! arrived (gossip, a sync push, a reconnection) and after a restart it rescans every order.
-//! Decisions are the pure functions of [`crate::engine::centre`].
+//! Decisions are the pure functions of [`crate::engine::centre`]. What the order logs do not
+//! hold — parts waiting for a plate, each plate's part → order map and how far the logs follow
+//! it, prints made under licences — is kept in the store ([`super::centre_work`]) and restored
+//! at start, so a restart loses no accepted part, plate or licence count.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -21,12 +24,13 @@ use amsp_proto::quote::{PriceBreakdown, Quote};
 use libp2p::PeerId;
 use tokio::sync::broadcast;
 
+use super::centre_work::{self, AcceptedPart, Plate, Restored};
 use super::events::NodeEvent;
 use super::{Node, now_ms};
 use crate::engine::centre::{self as rules, CentrePrinter, CentreSettings};
 use crate::engine::federation::Need;
 use crate::engine::pricing::{self, Estimate};
-use crate::farm::{FarmEvent, JobSpec};
+use crate::farm::{FarmEvent, JobSpec, JobState};
 use crate::network::Topic;
 
 /// Time a centre adds for packing and hand-over to the carrier, seconds (as in pricing).
@@ -38,6 +42,8 @@ const HANDOVER_ATTEMPTS: u32 = 20;
 struct Accepted {
     order: OrderId,
     spec: PartSpec,
+    /// The package handed to this centre for the part.
+    package: ContentId,
     mesh: Mesh,
 }
 
@@ -52,14 +58,14 @@ struct Work {
     pending: Vec<Accepted>,
     /// Whether a planning run is scheduled.
     flush_scheduled: bool,
-    /// Each farm job: its plate's orders and parts.
-    jobs: BTreeMap<JobId, BTreeMap<OrderId, Vec<PartId>>>,
+    /// Each farm job: its plate's orders and parts, and how far their logs follow it.
+    jobs: BTreeMap<JobId, Plate>,
     /// Print seconds of plates not yet done.
     queued_s: BTreeMap<JobId, u64>,
     /// Printing jobs.
     printing: BTreeSet<JobId>,
-    /// Prints made under each licence (by licence envelope id).
-    licence_prints: BTreeMap<ContentId, u32>,
+    /// Prints made under each licence (by licence envelope id), per order.
+    licence_prints: BTreeMap<ContentId, BTreeMap<OrderId, u32>>,
 }
 
 struct Centre {
@@ -128,15 +134,98 @@ pub(super) fn start(node: &Node) {
             return;
         }
     };
+    let restored = centre_work::load(node.store()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "centre work unreadable; starting without it");
+        Restored::default()
+    });
+    // Subscribed before anything else runs, so no farm event after this point is missed; the
+    // ones before it are caught up from the farm's job records.
+    let farm_events = node.farm().subscribe();
+    let mut work = Work { licence_prints: restored.licence_prints, ..Work::default() };
+    for (job, plate) in restored.plates {
+        if let Some(rec) = node.farm().job(job) {
+            if !rec.state.is_final() {
+                work.queued_s.insert(job, plate.print_s);
+            }
+            if matches!(rec.state, JobState::Printing | JobState::Paused) {
+                work.printing.insert(job);
+            }
+        }
+        work.jobs.insert(job, plate);
+    }
     let centre = Arc::new(Centre {
         node: node.clone(),
         file: settings,
-        work: Mutex::default(),
+        work: Mutex::new(work),
         changed: tokio::sync::Notify::new(),
     });
     tokio::spawn(listen(Arc::clone(&centre)));
     tokio::spawn(advertise(Arc::clone(&centre)));
-    tokio::spawn(follow_farm(centre));
+    tokio::spawn(restore_accepted(Arc::clone(&centre), restored.accepted));
+    tokio::spawn(follow_farm(centre, farm_events));
+}
+
+/// Puts parts accepted before a restart back in line for a plate. An order still `placed`
+/// (the centre stopped between recording and accepting) is taken again by [`consider`].
+async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<AcceptedPart>>) {
+    let me = c.node.peer_id();
+    let (mut parts, mut stale) = (Vec::new(), Vec::new());
+    for (order, list) in accepted {
+        let Ok(state) = c.node.order_state(&order) else {
+            stale.push(order);
+            continue;
+        };
+        match state.stage {
+            Stage::Accepted if state.centre == Some(me) => {
+                c.work().taken.insert(order);
+                for a in list {
+                    let mesh = match c.node.get_model(a.package).await {
+                        Ok(bytes) => load_mesh(&bytes),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match mesh {
+                        Ok(mesh) => {
+                            parts.push(Accepted { order, spec: a.spec, package: a.package, mesh })
+                        }
+                        Err(reason) => {
+                            tracing::error!(%order, %reason, "an accepted part cannot be restored");
+                        }
+                    }
+                }
+            }
+            Stage::Placed => {}
+            _ => stale.push(order),
+        }
+    }
+    if !stale.is_empty()
+        && let Err(e) = centre_work::forget_accepted(c.node.store(), &stale).await
+    {
+        tracing::warn!(error = %e, "forgetting finished accepted parts");
+    }
+    if !parts.is_empty() {
+        tracing::info!(parts = parts.len(), "accepted parts restored");
+        queue_parts(&c, parts);
+    }
+}
+
+/// Adds accepted parts to those waiting for a plate and schedules a planning run after the
+/// batch window, unless one is already scheduled.
+fn queue_parts(c: &Arc<Centre>, parts: Vec<Accepted>) {
+    {
+        let mut work = c.work();
+        work.pending.extend(parts);
+        if work.flush_scheduled {
+            return;
+        }
+        work.flush_scheduled = true;
+    }
+    let c2 = Arc::clone(c);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(c2.file.batch_window_ms)).await;
+        if let Err(e) = plan_and_slice(&c2).await {
+            tracing::error!(error = %e, "planning plates");
+        }
+    });
 }
 
 /// Publishes the capacity ad at start, on every change and periodically.
@@ -386,7 +475,7 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
         // designer who may grant it).
         let original = c.node.model_manifest(spec.model).await?;
         if original.licence.is_some() {
-            match check_licence(c, spec, state.customer, &licences) {
+            match check_licence(c, order, spec, state.customer, &licences) {
                 Ok(id) => licence_uses.push((id, spec.requirements.quantity)),
                 Err(reason) => return decline(c, order, format!("licence: {reason}")).await,
             }
@@ -396,7 +485,7 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
         if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
             return decline(c, order, reason).await;
         }
-        parts.push(Accepted { order, spec: spec.clone(), mesh });
+        parts.push(Accepted { order, spec: spec.clone(), package: *cid, mesh });
     }
     // Can the deadline be met here? If not, hand it to the centre that can start soonest.
     let print_s: u64 =
@@ -404,6 +493,19 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
     let finish_ms = now_ms() + (c.queue_wait_s() + print_s + HANDLING_S) * 1000;
     let late =
         state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
+    // Durable before the log says accepted: a restart after this point finds the parts (and
+    // the prints they take from licences) and carries on.
+    let records: Vec<AcceptedPart> =
+        parts.iter().map(|a| AcceptedPart { spec: a.spec.clone(), package: a.package }).collect();
+    centre_work::record_accepted(c.node.store(), order, &records, &licence_uses)
+        .await
+        .map_err(|e| e.to_string())?;
+    {
+        let mut work = c.work();
+        for (id, n) in &licence_uses {
+            work.licence_prints.entry(*id).or_default().insert(order, *n);
+        }
+    }
     c.node.append_event(order, Action::Accepted).await.map_err(|e| e.to_string())?;
     if late && licence_uses.is_empty() {
         let first = &state.parts[0];
@@ -432,27 +534,13 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
                     Some(PartSpec { model: *cid, ..p.clone() })
                 })
                 .collect();
+            centre_work::forget_accepted(c.node.store(), &[order])
+                .await
+                .map_err(|e| e.to_string())?;
             return forward(c, order, &handed, to).await;
         }
     }
-    {
-        let mut work = c.work();
-        for (id, n) in licence_uses {
-            *work.licence_prints.entry(id).or_default() += n;
-        }
-        work.pending.extend(parts);
-        if work.flush_scheduled {
-            return Ok(());
-        }
-        work.flush_scheduled = true;
-    }
-    let c2 = Arc::clone(c);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(c2.file.batch_window_ms)).await;
-        if let Err(e) = plan_and_slice(&c2).await {
-            tracing::error!(error = %e, "planning plates");
-        }
-    });
+    queue_parts(c, parts);
     Ok(())
 }
 
@@ -482,9 +570,11 @@ async fn decline(c: &Centre, order: OrderId, reason: String) -> Result<(), Strin
 
 /// Finds a licence among `offered` that permits `customer` to have `spec` printed now: signed
 /// by the designer (the model manifest's author), for this model and customer, unexpired and
-/// with prints left. Returns its envelope id, or why none does.
+/// with prints left (prints counted for other orders; `order`'s own, recorded before a
+/// restart, are its own). Returns its envelope id, or why none does.
 fn check_licence(
     c: &Centre,
+    order: OrderId,
     spec: &PartSpec,
     customer: PeerId,
     offered: &[Vec<u8>],
@@ -501,7 +591,9 @@ fn check_licence(
                 continue;
             }
         };
-        let printed = c.work().licence_prints.get(&env.id()).copied().unwrap_or(0);
+        let printed: u32 = c.work().licence_prints.get(&env.id()).map_or(0, |per_order| {
+            per_order.iter().filter(|(o, _)| **o != order).map(|(_, n)| *n).sum()
+        });
         match licence.permits(spec.model, customer, now, printed, spec.requirements.quantity) {
             Ok(()) => return Ok(env.id()),
             Err(e) => reasons.push(e.to_string()),
@@ -628,15 +720,23 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
                 order_ref: Some(reference),
             };
             let submitted = c.node.farm().submit(job).await;
-            let mut work = c.work();
             match submitted {
                 Ok(id) => {
-                    work.jobs.insert(id, orders);
-                    work.queued_s.insert(id, secs.round() as u64);
+                    let plate = {
+                        let mut work = c.work();
+                        work.queued_s.insert(id, secs.round() as u64);
+                        // The farm may have started it already (and the engine recorded that).
+                        work.jobs
+                            .entry(id)
+                            .or_insert_with(|| Plate::new(orders, secs.round() as u64))
+                            .clone()
+                    };
+                    if let Err(e) = centre_work::record_plate(c.node.store(), id, &plate).await {
+                        tracing::error!(job = %id, error = %e, "recording a plate");
+                    }
                 }
                 Err(e) => tracing::error!(error = %e, "farm refused a plate"),
             }
-            drop(work);
             c.changed.notify_one();
         }
     }
@@ -684,27 +784,24 @@ fn parse_plate_ref(text: &str) -> BTreeMap<OrderId, Vec<PartId>> {
         .collect()
 }
 
-/// The orders and parts on a farm job: the plate map, or the job's `order_ref`.
-fn plate_of(c: &Centre, job: JobId) -> BTreeMap<OrderId, Vec<PartId>> {
-    if let Some(orders) = c.work().jobs.get(&job) {
-        return orders.clone();
+/// Turns farm events into order events for every order on the plate. Each event makes the
+/// engine compare the job's record with how far the orders' logs follow the plate and write
+/// what is missing, so events from before a restart (or missed by a lagging receiver) are
+/// caught up, and none is written twice.
+async fn follow_farm(c: Arc<Centre>, mut rx: broadcast::Receiver<FarmEvent>) {
+    let restored: Vec<JobId> = c.work().jobs.keys().copied().collect();
+    for job in restored {
+        sync_plate(&c, job).await;
     }
-    c.node
-        .farm()
-        .job(job)
-        .and_then(|r| r.order_ref)
-        .map(|r| parse_plate_ref(&r))
-        .unwrap_or_default()
-}
-
-/// Turns farm events into order events for every order on the plate.
-async fn follow_farm(c: Arc<Centre>) {
-    let mut rx = c.node.farm().subscribe();
     loop {
         let ev = match rx.recv().await {
             Ok(ev) => ev,
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "farm events missed");
+                tracing::warn!(missed = n, "farm events missed; catching up from the farm");
+                let jobs: Vec<JobId> = c.work().jobs.keys().copied().collect();
+                for job in jobs {
+                    sync_plate(&c, job).await;
+                }
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -730,33 +827,151 @@ async fn follow_farm(c: Arc<Centre>) {
             }
             FarmEvent::JobProgress { .. } => continue,
         };
-        for (order, parts) in plate_of(&c, job) {
-            let actions = match &ev {
-                FarmEvent::JobStarted { .. } => vec![Action::Printing { job, parts }],
-                FarmEvent::JobDone { .. } => vec![Action::Printed { job, parts }],
-                FarmEvent::JobFailed { printer, reason, requeued, .. } => {
-                    let name = c
-                        .node
-                        .farm()
-                        .printers()
-                        .into_iter()
-                        .find(|p| p.id == *printer)
-                        .map_or_else(|| printer.to_string(), |p| p.name);
+        sync_plate(&c, job).await;
+        c.changed.notify_one();
+    }
+}
+
+/// What the orders' logs lack of a plate's attempts, in order: per attempt `printing`, then
+/// for a failed one `failed` (and `reprint` when the farm queued it again); `printed` once done.
+fn missing_steps(plate: &mut Plate, state: JobState, attempts: u32) -> Vec<PlateStep> {
+    let active = matches!(state, JobState::Printing | JobState::Paused | JobState::Done);
+    let failed_attempts = attempts.saturating_sub(u32::from(active));
+    let mut steps = Vec::new();
+    loop {
+        if plate.started == plate.failed && plate.started < attempts {
+            plate.started += 1;
+            steps.push(PlateStep::Started);
+        } else if plate.failed < failed_attempts && plate.failed < plate.started {
+            plate.failed += 1;
+            let requeued = plate.failed < attempts || state == JobState::Queued;
+            steps.push(PlateStep::Failed { requeued });
+        } else {
+            break;
+        }
+    }
+    if state == JobState::Done && !plate.done {
+        plate.done = true;
+        steps.push(PlateStep::Done);
+    }
+    steps
+}
+
+/// One step of a plate written into its orders' logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlateStep {
+    Started,
+    Failed { requeued: bool },
+    Done,
+}
+
+/// Writes into the orders on `job`'s plate whatever the farm's record of the job shows that
+/// their logs lack, then keeps (or, once the job is over, forgets) the plate.
+async fn sync_plate(c: &Centre, job: JobId) {
+    let Some(rec) = c.node.farm().job(job) else { return };
+    let known = c.work().jobs.get(&job).cloned();
+    let was_known = known.is_some();
+    let mut plate = match known {
+        Some(p) => p,
+        None => {
+            let orders = rec.order_ref.as_deref().map(parse_plate_ref).unwrap_or_default();
+            if orders.is_empty() {
+                return;
+            }
+            Plate::new(orders, 0)
+        }
+    };
+    let steps = missing_steps(&mut plate, rec.state, rec.attempts);
+    let printer = rec.printer.map(|p| {
+        c.node
+            .farm()
+            .printers()
+            .into_iter()
+            .find(|x| x.id == p)
+            .map_or_else(|| p.to_string(), |x| x.name)
+    });
+    let reason = format!(
+        "{}: {}",
+        printer.unwrap_or_else(|| "printer".into()),
+        rec.reason.clone().unwrap_or_else(|| "the attempt failed".into())
+    );
+    for step in &steps {
+        for (order, parts) in &plate.orders {
+            let parts = parts.clone();
+            let actions = match step {
+                PlateStep::Started => vec![Action::Printing { job, parts }],
+                PlateStep::Done => vec![Action::Printed { job, parts }],
+                PlateStep::Failed { requeued } => {
                     let failed = Action::Failed {
                         job: Some(job),
                         parts: parts.clone(),
-                        reason: format!("{name}: {reason}"),
+                        reason: reason.clone(),
                     };
                     if *requeued { vec![failed, Action::Reprint { parts }] } else { vec![failed] }
                 }
-                _ => Vec::new(),
             };
             for action in actions {
-                if let Err(e) = c.node.append_event(order, action).await {
+                if let Err(e) = c.node.append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a farm event");
                 }
             }
         }
-        c.changed.notify_one();
+    }
+    let store = c.node.store();
+    let result = if rec.state.is_final() {
+        c.work().jobs.remove(&job);
+        centre_work::forget_plate(store, job).await
+    } else if steps.is_empty() && was_known {
+        Ok(())
+    } else {
+        c.work().jobs.insert(job, plate.clone());
+        centre_work::update_plate(store, job, &plate).await
+    };
+    if let Err(e) = result {
+        tracing::warn!(%job, error = %e, "keeping a plate's progress");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plate() -> Plate {
+        Plate::new(BTreeMap::new(), 60)
+    }
+
+    #[test]
+    fn each_attempt_is_logged_once_in_order() {
+        use PlateStep::*;
+        let mut p = plate();
+        assert_eq!(missing_steps(&mut p, JobState::Queued, 0), vec![]);
+        assert_eq!(missing_steps(&mut p, JobState::Printing, 1), vec![Started]);
+        assert_eq!(missing_steps(&mut p, JobState::Printing, 1), vec![], "nothing twice");
+        // The attempt failed and the reprint is already on a printer when the engine looks.
+        assert_eq!(
+            missing_steps(&mut p, JobState::Printing, 2),
+            vec![Failed { requeued: true }, Started]
+        );
+        assert_eq!(missing_steps(&mut p, JobState::Done, 2), vec![Done]);
+        assert_eq!(missing_steps(&mut p, JobState::Done, 2), vec![]);
+    }
+
+    #[test]
+    fn a_restart_catches_up_everything_the_farm_did_meanwhile() {
+        use PlateStep::*;
+        // Logged as printing when the centre stopped; the farm then lost the attempt (the
+        // printer restarted empty), printed it again and finished.
+        let mut p = plate();
+        missing_steps(&mut p, JobState::Printing, 1);
+        assert_eq!(
+            missing_steps(&mut p, JobState::Done, 2),
+            vec![Failed { requeued: true }, Started, Done]
+        );
+        // A job given up after its last attempt is not reprinted.
+        let mut p = plate();
+        assert_eq!(
+            missing_steps(&mut p, JobState::Failed, 1),
+            vec![Started, Failed { requeued: false }]
+        );
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod centre;
+mod centre_work;
 pub mod design;
 pub mod events;
 pub mod fetch;
@@ -419,6 +420,16 @@ impl Node {
 
     /// Fetches a model package (from the store, or from providers) and decrypts it.
     pub async fn get_model(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
+        let out = self.open_model(cid).await;
+        let outcome = match &out {
+            Ok(bytes) => format!("model {cid}: {} bytes", bytes.len()),
+            Err(e) => format!("model {cid}: refused: {e}"),
+        };
+        self.inner.security.audit_quiet("node", "model_decrypted", &outcome).await;
+        out
+    }
+
+    async fn open_model(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
         let manifest = fetch::fetch(self, cid).await?;
         let mut chunks = Vec::with_capacity(manifest.chunks.len());
         for h in &manifest.chunks {
@@ -546,6 +557,15 @@ impl Node {
                 action: action.to_string(),
             });
             bytes.push(b);
+            // Every order transition this node holds is on the record: who signed it and
+            // which peer it came from (none for this node's own).
+            let (actor, verb) = match source {
+                Some(peer) => (format!("peer {peer}"), "order_event_received"),
+                None => ("node".to_owned(), "order_event"),
+            };
+            let author = env.author().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+            let detail = format!("order {order}: {action} signed by {author}");
+            self.inner.security.audit_quiet(&actor, verb, &detail).await;
         }
         let node = self.clone();
         tokio::spawn(async move { service::push_events(&node, bytes, source).await });

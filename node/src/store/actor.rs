@@ -25,6 +25,7 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
         txn.open_table(tables::DESIGN)?;
         txn.open_table(tables::CATALOG)?;
         txn.open_table(tables::CATALOG_GRANTS)?;
+        txn.open_table(tables::CENTRE_WORK)?;
         let log = txn.open_table(tables::LOG)?;
         log.last()?.map_or(0, |(k, _)| k.value() + 1)
     };
@@ -118,6 +119,19 @@ fn apply_one(
         Write::Job { id, record } => {
             let mut t = txn.open_table(tables::JOBS)?;
             Written::Inserted(t.insert(id, record.as_slice())?.is_none())
+        }
+        Write::CentreWork { changes } => {
+            let mut t = txn.open_table(tables::CENTRE_WORK)?;
+            let mut any_new = false;
+            for (key, value) in changes {
+                match value {
+                    Some(v) => any_new |= t.insert(key.as_str(), v.as_slice())?.is_none(),
+                    None => {
+                        t.remove(key.as_str())?;
+                    }
+                }
+            }
+            Written::Inserted(any_new)
         }
         Write::Alert { record } => {
             let mut t = txn.open_table(tables::ALERTS)?;

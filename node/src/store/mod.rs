@@ -84,6 +84,7 @@ pub(crate) enum Write {
     Printer { id: [u8; 16], record: Vec<u8> },
     Job { id: [u8; 16], record: Vec<u8> },
     Alert { record: Vec<u8> },
+    CentreWork { changes: Vec<(String, Option<Vec<u8>>)> },
     Log { entry: Vec<u8> },
     Design { key: [u8; 48], envelope: Vec<u8> },
     DesignForget { request: [u8; 16] },
@@ -200,6 +201,27 @@ impl Store {
     /// Stores (replaces) a job record.
     pub async fn put_job(&self, id: [u8; 16], record: Vec<u8>) -> Result<(), StoreError> {
         self.write_inserted(Write::Job { id, record }).await.map(|_| ())
+    }
+
+    /// Applies changes to the centre's working state in one durable transaction: each key is
+    /// set to its value, or removed for `None`. All or none of them are written.
+    pub async fn change_centre_work(
+        &self,
+        changes: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<(), StoreError> {
+        self.write_inserted(Write::CentreWork { changes }).await.map(|_| ())
+    }
+
+    /// Every entry of the centre's working state, in key order.
+    pub fn centre_work(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CENTRE_WORK).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, v) = row.map_err(StoreError::db)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Appends an alert; returns its sequence number.
@@ -582,5 +604,30 @@ mod tests {
         assert_eq!(store.chunk(&[2; 32]).unwrap().unwrap(), b"de");
         assert!(store.put_manifest([9; 32], b"m".to_vec()).await.unwrap());
         assert_eq!(store.manifests().unwrap(), vec![([9; 32], b"m".to_vec())]);
+    }
+
+    #[tokio::test]
+    async fn centre_work_changes_apply_together_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .change_centre_work(vec![
+                    ("a/1".into(), Some(b"one".to_vec())),
+                    ("a/2".into(), Some(b"two".to_vec())),
+                ])
+                .await
+                .unwrap();
+            store
+                .change_centre_work(vec![("a/1".into(), None), ("b/1".into(), Some(vec![7]))])
+                .await
+                .unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.centre_work().unwrap(),
+            vec![("a/2".to_string(), b"two".to_vec()), ("b/1".to_string(), vec![7])]
+        );
     }
 }

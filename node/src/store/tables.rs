@@ -34,3 +34,7 @@ pub const CATALOG: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("cat
 /// id (16 bytes) followed by the requester's peer id bytes; value encoded by the catalogue.
 pub const CATALOG_GRANTS: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("catalog_grants-0");
+/// A centre's working state that the order logs do not hold (plates at the farm with their
+/// part → order maps, parts accepted and waiting for a plate, prints made under licences), by a
+/// text key the centre engine names (`node::centre_work`).
+pub const CENTRE_WORK: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("centre_work-0");

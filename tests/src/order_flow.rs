@@ -1,0 +1,134 @@
+//! What order scenarios and the orders benchmark share: node settings for a user or a centre
+//! with simulated printers, and the `amsp order …` steps run against real `amspd` processes.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::node_process::{NodeProcess, wait_for};
+
+/// A centre's prices and rhythm (`centre.toml`) for scenarios: cheap PLA, 2 s capacity ads.
+pub const CENTRE_PLA: &str = r#"
+per_hour = 1.5
+setup = 2.0
+advertise_every_s = 2
+batch_window_ms = 1500
+[per_gram]
+pla = 0.04
+"#;
+
+/// One simulated printer of a centre, as an `[[printer]]` table of `amspd.toml`.
+#[derive(Debug, Clone)]
+pub struct SimPrinter {
+    /// Its name at the centre.
+    pub name: String,
+    /// The material it stocks.
+    pub material: String,
+    /// How many times faster than real time it prints.
+    pub time_scale: u32,
+}
+
+/// Writes the settings of a node with `roles` into `dir`. A centre (`centre = Some(toml)`)
+/// gets that `centre.toml`, a farm polling every 100 ms with no start stagger, and `printers`
+/// that clear their own beds.
+pub fn prepare(dir: &Path, roles: &[&str], centre: Option<&str>, printers: &[SimPrinter]) {
+    std::fs::create_dir_all(dir).expect("node dir");
+    let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
+    let mut toml = format!("roles = [{}]\n", roles.join(", "));
+    if let Some(prices) = centre {
+        std::fs::write(dir.join("centre.toml"), prices).expect("centre.toml");
+        toml.push_str("\n[farm]\npoll_ms = 100\nstagger_ms = 0\n");
+    }
+    for p in printers {
+        toml.push_str(&format!(
+            r#"
+[[printer]]
+name = "{name}"
+auto_eject = true
+materials = ["{material}"]
+bed = {{ x_mm = 250, y_mm = 210, z_mm = 210 }}
+nozzle_mm = 0.4
+driver = {{ kind = "sim", time_scale = {scale} }}
+"#,
+            name = p.name,
+            material = p.material,
+            scale = p.time_scale
+        ));
+    }
+    std::fs::write(dir.join("amspd.toml"), toml).expect("amspd.toml");
+}
+
+/// The JSON an `amsp … --json` run printed; panics with its output if it failed.
+pub fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "amsp failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `amsp order show ID --json` on `node`.
+pub fn show(node: &NodeProcess, id: &str) -> Value {
+    json_of(&node.amsp(&["order", "show", id, "--json"]))
+}
+
+/// The order's stage on `node`, or empty while the node does not hold it.
+pub fn stage(node: &NodeProcess, id: &str) -> String {
+    let out = node.amsp(&["order", "show", id, "--json"]);
+    if !out.status.success() {
+        return String::new();
+    }
+    serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v["state"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Waits until the order is in stage `want` on `node`.
+pub async fn wait_stage(node: &NodeProcess, id: &str, want: &str, secs: u64) {
+    let what = format!("order {id} to be {want} on {}", node.dir.display());
+    wait_for(&what, Duration::from_secs(secs), || async { stage(node, id) == want }).await;
+}
+
+/// Waits until the order's log on `node` holds an event named `action`.
+pub async fn wait_action(node: &NodeProcess, id: &str, action: &str, secs: u64) {
+    let what = format!("order {id} to log {action} on {}", node.dir.display());
+    wait_for(&what, Duration::from_secs(secs), || async {
+        let out = node.amsp(&["order", "show", id, "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout)
+                .is_ok_and(|v| actions(&v).iter().any(|a| a == action))
+    })
+    .await;
+}
+
+/// `amsp order create --model MODEL --material M --quantity N --json` on the user's node;
+/// returns the order id.
+pub fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) -> String {
+    let q = quantity.to_string();
+    let v = json_of(&user.amsp(&[
+        "order",
+        "create",
+        "--model",
+        model,
+        "--material",
+        material,
+        "--quantity",
+        &q,
+        "--json",
+    ]));
+    v["id"].as_str().expect("an order id").to_string()
+}
+
+/// The names of the events in an order view, in log order.
+pub fn actions(view: &Value) -> Vec<String> {
+    view["events"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
