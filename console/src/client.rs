@@ -5,6 +5,7 @@
 //! reaches any node.
 
 mod catalog;
+mod design;
 mod ops;
 mod orders;
 

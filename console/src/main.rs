@@ -51,7 +51,8 @@ enum Command {
     /// Print licences: issue (designer) and keep (customer).
     #[command(subcommand)]
     Licence(LicenceCommand),
-    /// Design parts: parametric templates.
+    /// Design parts: parametric templates, and design requests to designers (offers,
+    /// encrypted messages, deliveries with licences).
     #[command(subcommand)]
     Design(DesignCommand),
     /// The public model catalogue: publish, search, get a copy, list, withdraw.
@@ -122,7 +123,8 @@ fn main() -> ExitCode {
         Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
         Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
         Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
-        Some(Command::Design(cmd)) => exit_with(design_cmds::run(&cmd)),
+        Some(Command::Design(cmd)) if cmd.is_local() => exit_with(design_cmds::run(&cmd)),
+        Some(Command::Design(cmd)) => with_node(design_cmds::node(node, &cmd)),
         Some(Command::Catalog(cmd)) => with_node(catalog_cmds::catalog(node, &cmd)),
         Some(Command::Printer(cmd)) => with_node(ops_cmds::printer(node, &cmd)),
         Some(Command::Job(cmd)) => with_node(ops_cmds::job(node, &cmd)),

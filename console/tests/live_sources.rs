@@ -37,6 +37,7 @@ async fn start(dir: &std::path::Path, name: &str, role: Role, bootstrap: Vec<Mul
         roles: [role].into(),
         api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         display_name: name.to_owned(),
+        skills: Vec::new(),
         printers: Vec::new(),
         farm: Default::default(),
         alerts: Default::default(),

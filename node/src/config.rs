@@ -37,6 +37,8 @@ pub struct ConfigFile {
     pub api: Option<String>,
     /// Name shown to other participants.
     pub display_name: Option<String>,
+    /// A designer's skills, published in its profile; design requests are matched against them.
+    pub skills: Option<Vec<String>>,
     /// Network limits.
     pub limits: Option<LimitsFile>,
     /// Printers this node drives (a headless printer host lists its local printers here); each
@@ -73,6 +75,8 @@ pub struct Overrides {
     pub api: Option<String>,
     /// `--name`.
     pub display_name: Option<String>,
+    /// `--skill`.
+    pub skills: Vec<String>,
 }
 
 /// The validated configuration.
@@ -88,6 +92,8 @@ pub struct NodeConfig {
     pub api: SocketAddr,
     /// Name shown to other participants.
     pub display_name: String,
+    /// Skills published in the profile (designers).
+    pub skills: Vec<String>,
     /// Printers from the configuration file, each with its auto-eject flag.
     pub printers: Vec<(PrinterConfig, bool)>,
     /// Farm settings.
@@ -204,6 +210,7 @@ impl NodeConfig {
         })?;
         let display_name =
             flags.display_name.or(file.display_name).unwrap_or_else(|| "amsp node".into());
+        let skills = pick(flags.skills, file.skills).unwrap_or_default();
         let printers = printers_from_tables(file.printer.unwrap_or_default())?;
         let farm = file.farm.unwrap_or_default();
         let alerts = file.alerts.unwrap_or_default();
@@ -213,6 +220,7 @@ impl NodeConfig {
             roles,
             api,
             display_name,
+            skills,
             printers,
             farm,
             alerts,

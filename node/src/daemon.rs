@@ -38,6 +38,9 @@ struct Args {
     /// Name shown to other participants.
     #[arg(long)]
     name: Option<String>,
+    /// A design skill published in the profile, matched against design requests (repeatable).
+    #[arg(long = "skill")]
+    skills: Vec<String>,
 }
 
 /// Parses the process arguments and runs the node until interrupted.
@@ -63,6 +66,7 @@ pub async fn main() -> anyhow::Result<()> {
             no_mdns: args.no_mdns,
             api: args.api,
             display_name: args.name,
+            skills: args.skills,
         },
     )?;
     let api_addr = config.api;

@@ -211,6 +211,7 @@ impl Federation {
                 roles: [*role].into(),
                 api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 display_name: (*name).to_owned(),
+                skills: Vec::new(),
                 printers: Vec::new(),
                 farm: FarmSettings { poll_ms: 200, stagger_ms: 0, ..FarmSettings::default() },
                 alerts: Default::default(),

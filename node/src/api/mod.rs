@@ -18,6 +18,7 @@
 pub mod access;
 mod auth;
 pub mod catalog_api;
+pub mod design_api;
 pub mod error;
 pub mod farm_api;
 pub mod monitor_api;
@@ -111,6 +112,7 @@ pub fn router(node: Node, token: String) -> Router {
         .merge(farm_api::routes())
         .merge(monitor_api::routes())
         .merge(security_api::routes())
+        .merge(design_api::routes())
         .route_layer(middleware::from_fn_with_state(node.clone(), monitor_api::count))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(

@@ -44,6 +44,13 @@ pub enum SyncRequest {
         /// The order id's bytes.
         order: [u8; 16],
     },
+    /// "Here is a design record for you" (use case 3: an offer, acceptance, message, delivery
+    /// or delivery acceptance sent to the other party, or a request pushed to a neighbour).
+    /// Answered with `Ack` or `Refused` naming the reason.
+    Design {
+        /// The signed envelope.
+        envelope: Vec<u8>,
+    },
     /// "Send me the catalogue notices you hold": asked on connection, so a node that joins
     /// late learns the catalogue without waiting for designers to republish.
     Catalogue {

@@ -59,6 +59,17 @@ pub enum NodeEvent {
         /// The envelope id.
         id: String,
     },
+    /// A design record (use case 3) was taken in or made here.
+    Design {
+        /// The design request.
+        request: String,
+        /// The record kind.
+        kind: String,
+        /// The envelope id.
+        id: String,
+        /// Its signer.
+        author: String,
+    },
     /// Something a peer sent was refused.
     Rejected {
         /// The peer.

@@ -8,6 +8,7 @@
 pub mod catalog;
 mod centre;
 mod centre_work;
+pub mod design;
 pub mod events;
 pub mod fetch;
 pub mod market;
@@ -194,6 +195,7 @@ pub(crate) struct Inner {
     metrics: Arc<crate::monitor::metrics::Metrics>,
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
+    design: design::Designs,
     /// Serialises this node's own catalogue writes (publish, withdraw, republish).
     catalog_writes: tokio::sync::Mutex<()>,
 }
@@ -233,7 +235,7 @@ impl Node {
             display_name: config.display_name.clone(),
             roles: config.roles.clone(),
             age_recipient: identity.age_recipient().to_string(),
-            skills: Vec::new(),
+            skills: config.skills.clone(),
             processes: Vec::new(),
             materials: Vec::new(),
             location: None,
@@ -257,6 +259,7 @@ impl Node {
         .await?;
         let alerts = crate::monitor::watch::Alerts::load(store.clone(), config.alerts.rules)?;
         let security = crate::security::service::Security::load(store.clone(), &config.data_dir)?;
+        let design = design::Designs::load(&store, identity.peer_id(), now);
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -271,6 +274,7 @@ impl Node {
                 metrics,
                 alerts,
                 security,
+                design,
                 catalog_writes: tokio::sync::Mutex::new(()),
             }),
         };
@@ -278,6 +282,7 @@ impl Node {
         tokio::spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
         tokio::spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
+        tokio::spawn(design::expire(node.clone()));
         catalog::start(&node);
         Ok(node)
     }

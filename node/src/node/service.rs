@@ -28,6 +28,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
         match ev {
             NetworkEvent::PeerConnected(peer) => {
                 node.emit(NodeEvent::PeerConnected { peer: peer.to_string() });
+                node.design_flush(peer);
                 let node = node.clone();
                 tokio::spawn(async move {
                     tokio::join!(sync_with(&node, peer), super::catalog::pull(&node, peer));
@@ -43,6 +44,9 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     kind: envelope.kind.clone(),
                     id: envelope.id().to_string(),
                 });
+                if topic == Topic::DesignRequests {
+                    node.take_design_gossip(envelope.clone(), source).await;
+                }
                 if topic == Topic::Capacity {
                     node.take_capacity_ad(&envelope);
                 }
@@ -117,6 +121,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
             SyncResponse::Events { events, more }
         }
         SyncRequest::Handover { order } => node.serve_handover(peer, order),
+        SyncRequest::Design { envelope } => node.serve_design(peer, &envelope).await,
         SyncRequest::Catalogue { after } => node.serve_catalogue(after),
         SyncRequest::CatalogCopy { entry } => node.serve_copy(peer, entry).await,
         SyncRequest::Push { events } => {

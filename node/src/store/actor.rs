@@ -22,6 +22,7 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
         txn.open_table(tables::PRINTERS)?;
         txn.open_table(tables::JOBS)?;
         txn.open_table(tables::ALERTS)?;
+        txn.open_table(tables::DESIGN)?;
         txn.open_table(tables::CATALOG)?;
         txn.open_table(tables::CATALOG_GRANTS)?;
         txn.open_table(tables::CENTRE_WORK)?;
@@ -137,6 +138,16 @@ fn apply_one(
             let seq = t.last()?.map_or(0, |(k, _)| k.value() + 1);
             t.insert(seq, record.as_slice())?;
             Written::Seq(seq)
+        }
+        Write::Design { key, envelope } => {
+            let mut t = txn.open_table(tables::DESIGN)?;
+            Written::Inserted(t.insert(key, envelope.as_slice())?.is_none())
+        }
+        Write::DesignForget { request } => {
+            let mut t = txn.open_table(tables::DESIGN)?;
+            let (lo, hi) = super::design_range(request);
+            t.retain_in::<&[u8; 48], _>(&lo..=&hi, |_, _| false)?;
+            Written::Inserted(true)
         }
         Write::Catalog { key, timestamp_ms, envelope } => {
             let mut t = txn.open_table(tables::CATALOG)?;

@@ -86,6 +86,8 @@ pub(crate) enum Write {
     Alert { record: Vec<u8> },
     CentreWork { changes: Vec<(String, Option<Vec<u8>>)> },
     Log { entry: Vec<u8> },
+    Design { key: [u8; 48], envelope: Vec<u8> },
+    DesignForget { request: [u8; 16] },
     Catalog { key: Vec<u8>, timestamp_ms: u64, envelope: Vec<u8> },
     CatalogGrant { key: Vec<u8>, record: Vec<u8> },
 }
@@ -236,6 +238,36 @@ impl Store {
             Written::Seq(s) => Ok(s),
             Written::Inserted(_) => Err(StoreError::Closed),
         }
+    }
+
+    /// Stores a design record under its request and envelope id; `Ok(true)` if new.
+    pub async fn put_design(
+        &self,
+        request: [u8; 16],
+        id: [u8; 32],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let mut key = [0u8; 48];
+        key[..16].copy_from_slice(&request);
+        key[16..].copy_from_slice(&id);
+        self.write_inserted(Write::Design { key, envelope }).await
+    }
+
+    /// Forgets every record of a design request (its deadline passed).
+    pub async fn forget_design(&self, request: [u8; 16]) -> Result<(), StoreError> {
+        self.write_inserted(Write::DesignForget { request }).await.map(|_| ())
+    }
+
+    /// Every held design record envelope.
+    pub fn design_records(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(tables::DESIGN).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (_, v) = row.map_err(StoreError::db)?;
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// Keeps a catalogue notice under `key` (author, entry) unless a notice at least as new is
@@ -477,6 +509,15 @@ impl Store {
     }
 }
 
+/// The key range of one design request's records.
+fn design_range(request: &[u8; 16]) -> ([u8; 48], [u8; 48]) {
+    let mut lo = [0u8; 48];
+    lo[..16].copy_from_slice(request);
+    let mut hi = [0xffu8; 48];
+    hi[..16].copy_from_slice(request);
+    (lo, hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +553,19 @@ mod tests {
         assert_eq!(store.order_events(&[7; 16]).unwrap(), vec![vec![7u8; 10]]);
         assert_eq!(store.log_len().unwrap(), 64);
         assert_eq!(store.append_log(b"next".to_vec()).await.unwrap(), 64);
+    }
+
+    #[tokio::test]
+    async fn design_records_are_kept_per_request_and_forgotten_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.put_design([1; 16], [1; 32], b"a1".to_vec()).await.unwrap());
+        assert!(store.put_design([1; 16], [2; 32], b"a2".to_vec()).await.unwrap());
+        assert!(store.put_design([2; 16], [1; 32], b"b1".to_vec()).await.unwrap());
+        assert!(!store.put_design([2; 16], [1; 32], b"b1".to_vec()).await.unwrap());
+        assert_eq!(store.design_records().unwrap().len(), 3);
+        store.forget_design([1; 16]).await.unwrap();
+        assert_eq!(store.design_records().unwrap(), vec![b"b1".to_vec()]);
     }
 
     #[tokio::test]

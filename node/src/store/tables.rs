@@ -24,6 +24,9 @@ pub const JOBS: TableDefinition<'_, &[u8; 16], &[u8]> = TableDefinition::new("jo
 pub const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("alerts-0");
 /// The append-only log, by sequence number starting at 0.
 pub const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("log-0");
+/// Design request records (use case 3): request id (16 bytes) followed by envelope id
+/// (32 bytes) → signed envelope.
+pub const DESIGN: TableDefinition<'_, &[u8; 48], &[u8]> = TableDefinition::new("design-0");
 /// Catalogue notices, newest per (author, entry): key = author peer id bytes followed by the
 /// 16-byte entry id; value = the notice's timestamp (8 bytes, big-endian) then its envelope.
 pub const CATALOG: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("catalog-0");

@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Order(cmd) => order_cmds::order(&cli.node, cmd).await,
         Command::Capacity(args) => order_cmds::capacity(&cli.node, args).await,
         Command::Licence(cmd) => order_cmds::licence(&cli.node, cmd).await,
-        Command::Design(cmd) => design_cmds::run(cmd),
+        Command::Design(cmd) => design_cmds::node(&cli.node, cmd).await,
         Command::Catalog(cmd) => catalog_cmds::catalog(&cli.node, cmd).await,
         Command::Printer(cmd) => ops_cmds::printer(&cli.node, cmd).await,
         Command::Job(cmd) => ops_cmds::job(&cli.node, cmd).await,

@@ -1,0 +1,130 @@
+//! The client side of design requests (use case 3): `node/src/api/design_api.rs`.
+
+use amsp_node::api::design_api::{
+    AcceptOffer, DeliverQuery, IdReply, ImportRecord, ModelReply, NewMessage, NewOffer,
+};
+use amsp_node::node::design::NewDesignRequest;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{ClientError, NodeClient};
+
+impl NodeClient {
+    async fn post_design<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
+        let res = self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await?;
+        res.json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
+    }
+
+    /// Posts a design request; returns its id.
+    pub async fn design_request(&self, req: &NewDesignRequest) -> Result<String, ClientError> {
+        let r: IdReply = self.post_design("/v1/design/requests", req).await?;
+        Ok(r.id)
+    }
+
+    /// The requests this node holds.
+    pub async fn design_requests(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/design/requests").await
+    }
+
+    /// The requests this node kept and those it ignored.
+    pub async fn design_seen(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/design/seen").await
+    }
+
+    /// Offers on a request (a designer); returns the offer id.
+    pub async fn design_offer(
+        &self,
+        request: &str,
+        offer: &NewOffer,
+    ) -> Result<String, ClientError> {
+        let r: IdReply =
+            self.post_design(&format!("/v1/design/requests/{request}/offers"), offer).await?;
+        Ok(r.id)
+    }
+
+    /// The offers held on a request.
+    pub async fn design_offers(&self, request: &str) -> Result<Value, ClientError> {
+        self.get_json(&format!("/v1/design/requests/{request}/offers")).await
+    }
+
+    /// Accepts an offer by id or designer; returns the offer id.
+    pub async fn design_accept(&self, request: &str, offer: &str) -> Result<String, ClientError> {
+        let body = AcceptOffer { offer: offer.to_string() };
+        let r: IdReply =
+            self.post_design(&format!("/v1/design/requests/{request}/accept"), &body).await?;
+        Ok(r.id)
+    }
+
+    /// Sends an encrypted message on a request; returns the message id.
+    pub async fn design_message(
+        &self,
+        request: &str,
+        text: &str,
+        to: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let body = NewMessage { text: text.to_string(), to: to.map(str::to_string) };
+        let r: IdReply =
+            self.post_design(&format!("/v1/design/requests/{request}/messages"), &body).await?;
+        Ok(r.id)
+    }
+
+    /// The conversation on a request, decrypted for this node.
+    pub async fn design_messages(&self, request: &str) -> Result<Value, ClientError> {
+        self.get_json(&format!("/v1/design/requests/{request}/messages")).await
+    }
+
+    /// The signed records held on a request, as hex.
+    pub async fn design_envelopes(&self, request: &str) -> Result<Value, ClientError> {
+        self.get_json(&format!("/v1/design/requests/{request}/envelopes")).await
+    }
+
+    /// Delivers a model with a licence (the accepted designer); returns the model's content id.
+    pub async fn design_deliver(
+        &self,
+        request: &str,
+        model: Vec<u8>,
+        query: &DeliverQuery,
+    ) -> Result<String, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/design/requests/{request}/deliver", self.url))
+            .query(query)
+            .body(model);
+        let r: ModelReply = self
+            .send(req)
+            .await?
+            .json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
+        Ok(r.model)
+    }
+
+    /// Deliveries made to or by this node.
+    pub async fn design_deliveries(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/design/deliveries").await
+    }
+
+    /// Accepts the latest delivery on a request; returns the model's content id.
+    pub async fn design_accept_delivery(&self, request: &str) -> Result<String, ClientError> {
+        let r: ModelReply = self
+            .post_design(
+                &format!("/v1/design/requests/{request}/accept-delivery"),
+                &serde_json::json!({}),
+            )
+            .await?;
+        Ok(r.model)
+    }
+
+    /// Hands the node a signed design record (hex) as if a peer had sent it.
+    pub async fn design_import(&self, envelope: &str) -> Result<Value, ClientError> {
+        self.post_design("/v1/design/import", &ImportRecord { envelope: envelope.to_string() })
+            .await
+    }
+}

@@ -1,0 +1,876 @@
+//! Use case 3 on a node: design requests, offers, encrypted messages and deliveries.
+//!
+//! A user's request is gossiped on `amsp/design-requests/1` (and pushed to its neighbours);
+//! a designer keeps it only when its own profile's skills match and the deadline has not
+//! passed, and forgets it at the deadline unless it took part. Everything after the request is
+//! addressed to one party, so it travels as a direct `/amsp/sync/1.0.0` `Design` request to
+//! that party, which answers `Ack` or `Refused` with the reason; records not yet acknowledged
+//! wait in an outbox and are sent again when the peer connects. Every record is judged by
+//! [`DesignThread::add`] and kept, signed, in the store's `design-0` table; messages are kept
+//! as the ciphertext that was sent.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use amsp_proto::design::{
+    Added, DeliveryAcceptance, DesignAcceptance, DesignDelivery, DesignError, DesignMessage,
+    DesignOffer, DesignRequest, DesignThread, is_design_kind, replay_rank, request_of,
+};
+use amsp_proto::envelope::{Envelope, Record};
+use amsp_proto::id::{ContentId, RequestId};
+use amsp_proto::licence::Licence;
+use amsp_proto::profile::Role;
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+
+use super::events::NodeEvent;
+use super::{AddModelError, Node, now_ms};
+use crate::network::{SyncRequest, SyncResponse, Topic};
+use crate::package::PackageMeta;
+use crate::store::{Store, StoreError};
+
+/// Requests a node remembers having ignored (for `GET /v1/design/seen`).
+const IGNORED_MEMORY: usize = 256;
+/// How often expired requests are forgotten.
+const EXPIRE_EVERY: Duration = Duration::from_secs(30);
+/// How long after its deadline an expired request is kept (unlisted), so a late offer is
+/// refused as `closed` rather than as unknown.
+const FORGET_AFTER_MS: u64 = 60_000;
+/// Attempts to publish a request while the gossip mesh forms.
+const PUBLISH_ATTEMPTS: u32 = 10;
+/// Attempts to fetch a delivered model before leaving it to `accept-delivery`.
+const FETCH_ATTEMPTS: u32 = 10;
+/// Longest message text.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Default lifetime of a request without a deadline, and of an ignored request id.
+const DEFAULT_DEADLINE_MS: u64 = 14 * 86_400_000;
+
+/// What a node keeps of design requests.
+#[derive(Debug)]
+pub(crate) struct Designs {
+    state: Mutex<DesignState>,
+}
+
+#[derive(Debug, Default)]
+struct DesignState {
+    threads: BTreeMap<RequestId, DesignThread>,
+    /// Records this node sent and the addressee has not acknowledged: id → (addressee, bytes).
+    outbox: BTreeMap<ContentId, (PeerId, Vec<u8>)>,
+    /// Requests that reached this node and were not for it.
+    ignored: VecDeque<RequestId>,
+    /// Deliveries whose model this node has fetched and decrypted and whose licence it keeps.
+    received: BTreeSet<ContentId>,
+}
+
+impl Designs {
+    /// The design records in `store`, replayed into threads as `me` holds them.
+    pub(crate) fn load(store: &Store, me: PeerId, now: u64) -> Self {
+        let mut envs: Vec<Envelope> = match store.design_records() {
+            Ok(r) => r.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading design records");
+                Vec::new()
+            }
+        };
+        envs.sort_by_key(|e| (replay_rank(&e.kind), e.timestamp_ms));
+        let mut state = DesignState::default();
+        for env in envs {
+            let Ok(request) = request_of(&env) else { continue };
+            let res = match state.threads.get_mut(&request) {
+                Some(t) => t.add(&env, now).map(drop),
+                None => DesignThread::open(me, &env, now).map(|t| {
+                    state.threads.insert(request, t);
+                }),
+            };
+            if let Err(e) = res {
+                tracing::warn!(%request, error = %e, "stored design record no longer accepted");
+            }
+        }
+        Self { state: Mutex::new(state) }
+    }
+}
+
+/// Why a design operation failed. Refusals of a record carry the [`DesignError`] naming why.
+#[derive(Debug, thiserror::Error)]
+pub enum DesignOpError {
+    /// The record was judged and refused.
+    #[error(transparent)]
+    Refused(#[from] DesignError),
+    /// The input is malformed (empty title, negative price, no such offer…).
+    #[error("{0}")]
+    BadInput(String),
+    /// This node may not do this (not a designer, not the requester).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// Something the operation needs is not here yet (no delivery, no offer to accept).
+    #[error("{0}")]
+    NotYet(String),
+    /// The model could not be packaged, fetched or opened.
+    #[error("model: {0}")]
+    Model(String),
+    /// Signing or encrypting failed.
+    #[error("sealing: {0}")]
+    Seal(String),
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A new design request, as the user describes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewDesignRequest {
+    /// One line.
+    pub title: String,
+    /// What the part must do.
+    pub description: String,
+    /// Skills wanted.
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// Constraints.
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    /// The most the user will pay.
+    pub budget: f64,
+    /// Currency (default EUR).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Deadline, Unix ms (default: fourteen days from now).
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+}
+
+/// A request as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    /// The request id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Skills wanted.
+    pub skills: Vec<String>,
+    /// Constraints.
+    pub constraints: Vec<String>,
+    /// Budget.
+    pub budget: f64,
+    /// Currency.
+    pub currency: String,
+    /// Deadline, Unix ms.
+    pub deadline_ms: Option<u64>,
+    /// Who asked.
+    pub requester: String,
+    /// Whether this node asked.
+    pub mine: bool,
+    /// Offers held.
+    pub offers: usize,
+    /// The accepted designer.
+    pub accepted_designer: Option<String>,
+    /// Deliveries held.
+    pub deliveries: usize,
+    /// Whether a delivery was accepted.
+    pub delivery_accepted: bool,
+}
+
+/// An offer as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfferView {
+    /// The offer id (its envelope id).
+    pub id: String,
+    /// The request.
+    pub request: String,
+    /// The designer.
+    pub designer: String,
+    /// Price.
+    pub price: f64,
+    /// Currency.
+    pub currency: String,
+    /// Time to deliver, seconds.
+    pub delivery_s: u64,
+    /// The designer's note.
+    pub message: String,
+    /// When it was made, Unix ms.
+    pub at_ms: u64,
+    /// Whether the requester accepted it.
+    pub accepted: bool,
+}
+
+/// A message as listed, decrypted for this node.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    /// The message id (its envelope id).
+    pub id: String,
+    /// Sender.
+    pub from: String,
+    /// Recipient.
+    pub to: String,
+    /// When it was written, Unix ms.
+    pub at_ms: u64,
+    /// The text; absent if this node cannot decrypt it.
+    pub text: Option<String>,
+    /// Size of the ciphertext carried.
+    pub ciphertext_bytes: usize,
+}
+
+/// A delivery as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    /// The delivery id (its envelope id).
+    pub id: String,
+    /// The request.
+    pub request: String,
+    /// The designer.
+    pub designer: String,
+    /// The model package's content id.
+    pub model: String,
+    /// Prints the licence allows.
+    pub prints_allowed: Option<u32>,
+    /// When the licence lapses, Unix ms.
+    pub expires_ms: Option<u64>,
+    /// Licence terms.
+    pub terms: String,
+    /// Whether this node asked for the design.
+    pub mine: bool,
+    /// Whether the model was fetched and opened here and the licence kept.
+    pub received: bool,
+    /// Whether the requester accepted it.
+    pub accepted: bool,
+}
+
+/// What this node did with the requests that reached it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeenView {
+    /// Requests held.
+    pub kept: Vec<String>,
+    /// Requests that reached this node and were not for it (most recent last).
+    pub ignored: Vec<String>,
+}
+
+/// What happened to a record handed in (`POST /v1/design/import`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Taken {
+    /// New and kept.
+    New,
+    /// Held already.
+    Known,
+    /// A request not for this node (skills do not match, or not a designer).
+    Ignored,
+}
+
+fn opt_peer(p: Option<PeerId>) -> Option<String> {
+    p.map(|p| p.to_string())
+}
+
+fn seal_err(e: impl std::fmt::Display) -> DesignOpError {
+    DesignOpError::Seal(e.to_string())
+}
+
+impl Node {
+    fn designs(&self) -> MutexGuard<'_, DesignState> {
+        self.inner.design.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn thread(&self, request: RequestId) -> Result<DesignThread, DesignOpError> {
+        self.designs()
+            .threads
+            .get(&request)
+            .cloned()
+            .ok_or(DesignOpError::Refused(DesignError::UnknownRequest(request)))
+    }
+
+    fn is_designer(&self) -> bool {
+        self.inner.config.roles.contains(&Role::Designer)
+    }
+
+    fn seal_design<T: Record>(&self, record: &T) -> Result<Envelope, DesignOpError> {
+        Envelope::seal(self.inner.identity.keypair(), record, now_ms(), rand::random())
+            .map_err(seal_err)
+    }
+
+    /// Judges a design record from `source` (or handed in locally), keeps it when valid and
+    /// acts on it: a delivery for this node's request is fetched and its licence kept.
+    pub(crate) async fn take_design(
+        &self,
+        env: &Envelope,
+        source: Option<PeerId>,
+    ) -> Result<Taken, DesignOpError> {
+        if !is_design_kind(&env.kind) {
+            return Err(DesignError::NotDesign(env.kind.clone()).into());
+        }
+        env.verify_signature().map_err(DesignError::from)?;
+        let request = request_of(env)?;
+        let me = self.peer_id();
+        if env.kind == DesignMessage::KIND {
+            let m: DesignMessage = env.decode_body().map_err(DesignError::from)?;
+            if m.from != me && m.to != me {
+                let what = "message";
+                return Err(DesignError::NotAddressedToUs { request, what, me }.into());
+            }
+        }
+        let now = now_ms();
+        let added = {
+            let mut st = self.designs();
+            if let Some(t) = st.threads.get_mut(&request) {
+                t.add(env, now)?
+            } else if env.kind == DesignRequest::KIND {
+                let t = DesignThread::open(me, env, now)?;
+                let wanted = self.is_designer()
+                    && t.request.wants(&self.inner.config.skills)
+                    && !t.request.expired(now);
+                if !t.mine() && !wanted {
+                    if !st.ignored.contains(&request) {
+                        st.ignored.push_back(request);
+                        while st.ignored.len() > IGNORED_MEMORY {
+                            st.ignored.pop_front();
+                        }
+                    }
+                    return Ok(Taken::Ignored);
+                }
+                st.threads.insert(request, t);
+                Added::New
+            } else {
+                return Err(DesignError::UnknownRequest(request).into());
+            }
+        };
+        if added == Added::Known {
+            return Ok(Taken::Known);
+        }
+        self.inner.store.put_design(request.0.0, env.id().0, env.to_bytes()).await?;
+        self.emit(NodeEvent::Design {
+            request: request.to_string(),
+            kind: env.kind.clone(),
+            id: env.id().to_string(),
+            author: env.author().map(|a| a.to_string()).unwrap_or_default(),
+        });
+        if env.kind == DesignDelivery::KIND && self.thread(request).is_ok_and(|t| t.mine()) {
+            let node = self.clone();
+            let id = env.id();
+            tokio::spawn(async move {
+                for attempt in 0..FETCH_ATTEMPTS {
+                    match node.receive_delivery(request, id).await {
+                        Ok(()) => return,
+                        Err(e) => {
+                            tracing::debug!(%request, attempt, error = %e, "fetching a delivered design")
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+        }
+        if source.is_some() {
+            tracing::debug!(%request, kind = %env.kind, "design record taken");
+        }
+        Ok(Taken::New)
+    }
+
+    /// A gossiped design request: kept if it is for this node, ignored otherwise.
+    pub(crate) async fn take_design_gossip(&self, env: Envelope, source: PeerId) {
+        if env.kind != DesignRequest::KIND {
+            return;
+        }
+        // Gossip validation checked the signature and freshness; what is left (a request id
+        // reused by another author) is the author's doing, not the forwarder's.
+        match self.take_design(&env, Some(source)).await {
+            Ok(_) => {}
+            Err(DesignOpError::Refused(e)) => {
+                tracing::debug!(%source, error = %e, "gossiped design request refused");
+            }
+            Err(e) => tracing::error!(error = %e, "keeping a gossiped design request"),
+        }
+    }
+
+    /// Answers a peer handing this node a design record.
+    pub(crate) async fn serve_design(&self, peer: PeerId, bytes: &[u8]) -> SyncResponse {
+        let env = match Envelope::from_bytes(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                self.inner.network.report_invalid(peer, format!("design record: {e}")).await;
+                return SyncResponse::Refused(format!("bad_envelope: {e}"));
+            }
+        };
+        match self.take_design(&env, Some(peer)).await {
+            Ok(t) => SyncResponse::Ack { accepted: u32::from(t == Taken::New) },
+            Err(DesignOpError::Refused(e)) => {
+                if matches!(e, DesignError::Envelope(_) | DesignError::Forged { .. }) {
+                    self.inner.network.report_invalid(peer, format!("design record: {e}")).await;
+                }
+                self.emit(NodeEvent::Rejected { peer: peer.to_string(), reason: e.to_string() });
+                SyncResponse::Refused(format!("{}: {e}", e.code()))
+            }
+            Err(e) => SyncResponse::Refused(e.to_string()),
+        }
+    }
+
+    /// Sends `env` to `to`, keeping it in the outbox until `to` acknowledges or refuses it.
+    fn send_design(&self, to: PeerId, env: &Envelope) {
+        let id = env.id();
+        let bytes = env.to_bytes();
+        self.designs().outbox.insert(id, (to, bytes.clone()));
+        let node = self.clone();
+        tokio::spawn(async move { node.deliver_one(id, to, bytes).await });
+    }
+
+    async fn deliver_one(&self, id: ContentId, to: PeerId, envelope: Vec<u8>) {
+        match self.sync_request(to, SyncRequest::Design { envelope }).await {
+            Ok(SyncResponse::Ack { .. }) => {
+                self.designs().outbox.remove(&id);
+            }
+            Ok(SyncResponse::Refused(reason)) => {
+                tracing::warn!(%to, %reason, "design record refused by its addressee");
+                self.designs().outbox.remove(&id);
+            }
+            Ok(other) => tracing::debug!(%to, ?other, "unexpected answer to a design record"),
+            Err(e) => tracing::debug!(%to, error = %e, "design record waits for the peer"),
+        }
+    }
+
+    /// Sends `peer` the design records still waiting for it (called when it connects).
+    pub(crate) fn design_flush(&self, peer: PeerId) {
+        let waiting: Vec<(ContentId, Vec<u8>)> = self
+            .designs()
+            .outbox
+            .iter()
+            .filter(|(_, (to, _))| *to == peer)
+            .map(|(id, (_, b))| (*id, b.clone()))
+            .collect();
+        for (id, bytes) in waiting {
+            let node = self.clone();
+            tokio::spawn(async move { node.deliver_one(id, peer, bytes).await });
+        }
+    }
+
+    /// Posts a design request: signed, kept, gossiped to designers and pushed to neighbours.
+    pub async fn design_request(&self, new: NewDesignRequest) -> Result<RequestId, DesignOpError> {
+        let now = now_ms();
+        if new.title.trim().is_empty() {
+            return Err(DesignOpError::BadInput("the request needs a title".into()));
+        }
+        if !new.budget.is_finite() || new.budget < 0.0 {
+            return Err(DesignOpError::BadInput(format!(
+                "budget {} must be a non-negative number",
+                new.budget
+            )));
+        }
+        let deadline_ms = new.deadline_ms.unwrap_or(now + DEFAULT_DEADLINE_MS);
+        if deadline_ms <= now {
+            return Err(DesignOpError::BadInput("the deadline has already passed".into()));
+        }
+        let id = RequestId::from_parts(now, rand::random());
+        let request = DesignRequest {
+            id,
+            title: new.title,
+            description: new.description,
+            skills: new.skills,
+            constraints: new.constraints,
+            budget: new.budget,
+            currency: new.currency.unwrap_or_else(|| "EUR".into()),
+            deadline_ms: Some(deadline_ms),
+        };
+        let env = self.seal_design(&request)?;
+        self.take_design(&env, None).await?;
+        let node = self.clone();
+        tokio::spawn(async move { node.spread_request(env).await });
+        Ok(id)
+    }
+
+    /// Gossips a request (retrying while the mesh forms) and pushes it to connected peers.
+    async fn spread_request(&self, env: Envelope) {
+        let bytes = env.to_bytes();
+        for p in self.peers().await {
+            let Ok(peer) = p.peer_id.parse::<PeerId>() else { continue };
+            let node = self.clone();
+            let envelope = bytes.clone();
+            tokio::spawn(async move {
+                let _ = node.sync_request(peer, SyncRequest::Design { envelope }).await;
+            });
+        }
+        for _ in 0..PUBLISH_ATTEMPTS {
+            match self.inner.network.publish(Topic::DesignRequests, bytes.clone()).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!(error = %e, "publishing a design request"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The requests this node holds: its own, and those for it as a designer, unexpired.
+    pub fn design_requests(&self) -> Vec<RequestView> {
+        let now = now_ms();
+        self.designs()
+            .threads
+            .values()
+            .filter(|t| t.mine() || !t.request.expired(now))
+            .map(|t| RequestView {
+                id: t.id().to_string(),
+                title: t.request.title.clone(),
+                description: t.request.description.clone(),
+                skills: t.request.skills.clone(),
+                constraints: t.request.constraints.clone(),
+                budget: t.request.budget,
+                currency: t.request.currency.clone(),
+                deadline_ms: t.request.deadline_ms,
+                requester: t.requester.to_string(),
+                mine: t.mine(),
+                offers: t.offers.len(),
+                accepted_designer: opt_peer(t.accepted_designer()),
+                deliveries: t.deliveries.len(),
+                delivery_accepted: t.delivery_accepted.is_some(),
+            })
+            .collect()
+    }
+
+    /// Which requests this node kept and which reached it and were ignored.
+    pub fn design_seen(&self) -> SeenView {
+        let st = self.designs();
+        SeenView {
+            kept: st.threads.keys().map(ToString::to_string).collect(),
+            ignored: st.ignored.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// Offers a price and delivery time on a request (the designer).
+    pub async fn design_offer(
+        &self,
+        request: RequestId,
+        price: f64,
+        delivery_s: u64,
+        message: String,
+    ) -> Result<ContentId, DesignOpError> {
+        let t = self.thread(request)?;
+        if !self.is_designer() {
+            return Err(DesignOpError::NotAllowed("only a designer node makes offers".into()));
+        }
+        if t.mine() {
+            return Err(DesignOpError::NotAllowed(
+                "cannot offer on this node's own request".into(),
+            ));
+        }
+        if !price.is_finite() || price < 0.0 {
+            return Err(DesignOpError::BadInput(format!("price {price} must be non-negative")));
+        }
+        let offer = DesignOffer {
+            request,
+            designer: self.peer_id(),
+            price,
+            currency: t.request.currency.clone(),
+            delivery_s,
+            message,
+        };
+        let env = self.seal_design(&offer)?;
+        self.take_design(&env, None).await?;
+        self.send_design(t.requester, &env);
+        Ok(env.id())
+    }
+
+    /// The offers on a request: all of them for the requester, its own for a designer.
+    pub fn design_offers(&self, request: RequestId) -> Result<Vec<OfferView>, DesignOpError> {
+        let t = self.thread(request)?;
+        Ok(t.offers
+            .iter()
+            .map(|o| OfferView {
+                id: o.id.to_string(),
+                request: request.to_string(),
+                designer: o.offer.designer.to_string(),
+                price: o.offer.price,
+                currency: o.offer.currency.clone(),
+                delivery_s: o.offer.delivery_s,
+                message: o.offer.message.clone(),
+                at_ms: o.at_ms,
+                accepted: t.accepted == Some(o.id),
+            })
+            .collect())
+    }
+
+    /// Accepts an offer, named by its id or by its designer's peer id (the requester).
+    pub async fn design_accept(
+        &self,
+        request: RequestId,
+        which: &str,
+    ) -> Result<ContentId, DesignOpError> {
+        let t = self.thread(request)?;
+        if !t.mine() {
+            return Err(DesignOpError::NotAllowed(format!(
+                "request {request} was posted by {}; only it accepts offers",
+                t.requester
+            )));
+        }
+        let which = which.trim();
+        let offer = t
+            .offers
+            .iter()
+            .rev()
+            .find(|o| o.id.to_string() == which || o.offer.designer.to_string() == which)
+            .ok_or_else(|| {
+                DesignOpError::BadInput(format!("no offer {which:?} on request {request}"))
+            })?;
+        let acceptance =
+            DesignAcceptance { request, offer: offer.id, designer: offer.offer.designer };
+        let env = self.seal_design(&acceptance)?;
+        self.take_design(&env, None).await?;
+        self.send_design(offer.offer.designer, &env);
+        Ok(offer.id)
+    }
+
+    /// The age recipient of `peer` from its verified profile.
+    async fn design_recipient(
+        &self,
+        peer: PeerId,
+    ) -> Result<age::x25519::Recipient, DesignOpError> {
+        self.recipient_of(peer).await.map(|r| r.age).map_err(|e| match e {
+            AddModelError::UnknownRecipient { .. } => DesignOpError::NotYet(e.to_string()),
+            other => DesignOpError::Seal(other.to_string()),
+        })
+    }
+
+    /// Sends an end-to-end encrypted message on a request: to the requester from a designer
+    /// who offered, or from the requester to `to` (default: the accepted designer, or the one
+    /// designer who offered).
+    pub async fn design_message(
+        &self,
+        request: RequestId,
+        text: String,
+        to: Option<PeerId>,
+    ) -> Result<ContentId, DesignOpError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(DesignOpError::BadInput(format!(
+                "a message is at most {MAX_MESSAGE_BYTES} bytes; this one is {}",
+                text.len()
+            )));
+        }
+        let t = self.thread(request)?;
+        let me = self.peer_id();
+        let to = if t.mine() {
+            match to.or(t.accepted_designer()) {
+                Some(p) => p,
+                None => {
+                    let designers: BTreeSet<PeerId> =
+                        t.offers.iter().map(|o| o.offer.designer).collect();
+                    match designers.len() {
+                        1 => designers.into_iter().next().ok_or_else(|| {
+                            DesignOpError::NotYet("no designer has offered yet".into())
+                        })?,
+                        0 => {
+                            return Err(DesignOpError::NotYet(
+                                "no designer has offered yet".into(),
+                            ));
+                        }
+                        n => {
+                            return Err(DesignOpError::BadInput(format!(
+                                "{n} designers offered and none is accepted: name one with `to`"
+                            )));
+                        }
+                    }
+                }
+            }
+        } else {
+            t.requester
+        };
+        if !t.mine() && !t.offered(me) {
+            return Err(DesignError::NotAParty { request, peer: me }.into());
+        }
+        let theirs = self.design_recipient(to).await?;
+        let mine = self.inner.identity.age_recipient();
+        let ciphertext = tokio::task::spawn_blocking(move || encrypt(&text, &[theirs, mine]))
+            .await
+            .map_err(seal_err)??;
+        let message = DesignMessage { request, from: me, to, ciphertext };
+        let env = self.seal_design(&message)?;
+        self.take_design(&env, None).await?;
+        self.send_design(to, &env);
+        Ok(env.id())
+    }
+
+    /// The conversation on a request, in the order it was written, decrypted for this node.
+    pub fn design_messages(&self, request: RequestId) -> Result<Vec<MessageView>, DesignOpError> {
+        let t = self.thread(request)?;
+        let identity = self.inner.identity.age_identity();
+        Ok(t.messages
+            .iter()
+            .map(|m| MessageView {
+                id: m.id.to_string(),
+                from: m.message.from.to_string(),
+                to: m.message.to.to_string(),
+                at_ms: m.at_ms,
+                text: decrypt(&m.message.ciphertext, identity),
+                ciphertext_bytes: m.message.ciphertext.len(),
+            })
+            .collect())
+    }
+
+    /// The signed envelopes of a request as hex, for inspection and export.
+    pub fn design_envelopes(&self, request: RequestId) -> Result<Vec<Vec<u8>>, DesignOpError> {
+        self.thread(request)?;
+        let mut out = Vec::new();
+        for b in self.inner.store.design_records()? {
+            if Envelope::from_bytes(&b).ok().and_then(|e| request_of(&e).ok()) == Some(request) {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delivers a design (the accepted designer): the model packaged for the requester and
+    /// this node, a licence for the requester, and the signed delivery naming both.
+    pub async fn design_deliver(
+        &self,
+        request: RequestId,
+        model: Vec<u8>,
+        meta: PackageMeta,
+        prints_allowed: Option<u32>,
+        expires_ms: Option<u64>,
+    ) -> Result<ContentId, DesignOpError> {
+        let t = self.thread(request)?;
+        let me = self.peer_id();
+        if t.accepted_designer() != Some(me) {
+            return Err(DesignError::NotAccepted { request, designer: me }.into());
+        }
+        let terms = meta.licence.clone().unwrap_or_default();
+        let cid = self
+            .add_model(model, meta, &[t.requester])
+            .await
+            .map_err(|e| DesignOpError::Model(e.to_string()))?;
+        let licence =
+            Licence { model: cid, licensee: t.requester, prints_allowed, expires_ms, terms };
+        let licence = self.issue_licence(&licence).map_err(seal_err)?;
+        let delivery = DesignDelivery { request, designer: me, model: cid, licence };
+        let env = self.seal_design(&delivery)?;
+        self.take_design(&env, None).await?;
+        self.send_design(t.requester, &env);
+        Ok(cid)
+    }
+
+    /// Every delivery held: those made to this node's requests and those it made.
+    pub fn design_deliveries(&self) -> Vec<DeliveryView> {
+        let st = self.designs();
+        let mut out = Vec::new();
+        for t in st.threads.values() {
+            for d in &t.deliveries {
+                out.push(DeliveryView {
+                    id: d.id.to_string(),
+                    request: t.id().to_string(),
+                    designer: d.delivery.designer.to_string(),
+                    model: d.delivery.model.to_string(),
+                    prints_allowed: d.licence.prints_allowed,
+                    expires_ms: d.licence.expires_ms,
+                    terms: d.licence.terms.clone(),
+                    mine: t.mine(),
+                    received: st.received.contains(&d.id),
+                    accepted: t.delivery_accepted == Some(d.id),
+                });
+            }
+        }
+        out
+    }
+
+    /// Fetches and opens a delivered model and keeps its licence.
+    async fn receive_delivery(
+        &self,
+        request: RequestId,
+        delivery: ContentId,
+    ) -> Result<(), DesignOpError> {
+        if self.designs().received.contains(&delivery) {
+            return Ok(());
+        }
+        let t = self.thread(request)?;
+        let d = t.deliveries.iter().find(|d| d.id == delivery).ok_or_else(|| {
+            DesignOpError::Refused(DesignError::UnknownDelivery { request, delivery })
+        })?;
+        self.get_model(d.delivery.model).await.map_err(|e| DesignOpError::Model(e.to_string()))?;
+        self.add_licence(d.delivery.licence.clone())
+            .await
+            .map_err(|e| DesignOpError::Model(e.to_string()))?;
+        self.designs().received.insert(delivery);
+        Ok(())
+    }
+
+    /// Accepts the latest delivery on a request (the requester), once its model is fetched and
+    /// opened here and its licence kept.
+    pub async fn design_accept_delivery(
+        &self,
+        request: RequestId,
+    ) -> Result<ContentId, DesignOpError> {
+        let t = self.thread(request)?;
+        if !t.mine() {
+            return Err(DesignOpError::NotAllowed(format!(
+                "request {request} was posted by {}; only it accepts deliveries",
+                t.requester
+            )));
+        }
+        let d = t
+            .deliveries
+            .last()
+            .ok_or_else(|| DesignOpError::NotYet(format!("nothing delivered on {request} yet")))?;
+        self.receive_delivery(request, d.id).await?;
+        let env = self.seal_design(&DeliveryAcceptance { request, delivery: d.id })?;
+        self.take_design(&env, None).await?;
+        self.send_design(d.delivery.designer, &env);
+        Ok(d.delivery.model)
+    }
+
+    /// Takes a signed design record from outside the network, judged as if a peer sent it.
+    pub async fn design_import(&self, bytes: &[u8]) -> Result<Taken, DesignOpError> {
+        let env = Envelope::from_bytes(bytes).map_err(DesignError::from)?;
+        self.take_design(&env, None).await
+    }
+
+    /// Forgets requests whose deadline passed a minute ago and in which this node took no part.
+    async fn expire_designs(&self) {
+        let now = now_ms();
+        let me = self.peer_id();
+        let gone: Vec<RequestId> = {
+            let mut st = self.designs();
+            let gone: Vec<RequestId> = st
+                .threads
+                .values()
+                .filter(|t| {
+                    t.request.expired(now.saturating_sub(FORGET_AFTER_MS))
+                        && !t.mine()
+                        && !t.offered(me)
+                })
+                .map(DesignThread::id)
+                .collect();
+            for r in &gone {
+                st.threads.remove(r);
+            }
+            gone
+        };
+        for r in gone {
+            if let Err(e) = self.inner.store.forget_design(r.0.0).await {
+                tracing::error!(request = %r, error = %e, "forgetting an expired design request");
+            }
+        }
+    }
+}
+
+/// Forgets expired requests now and every [`EXPIRE_EVERY`] while the node runs.
+pub(crate) async fn expire(node: Node) {
+    loop {
+        node.expire_designs().await;
+        tokio::time::sleep(EXPIRE_EVERY).await;
+    }
+}
+
+/// Encrypts `text` with age to `recipients`.
+fn encrypt(text: &str, recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, DesignOpError> {
+    use std::io::Write;
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(seal_err)?;
+    let mut out = Vec::with_capacity(text.len() + 256);
+    let mut w = encryptor.wrap_output(&mut out).map_err(seal_err)?;
+    w.write_all(text.as_bytes()).map_err(seal_err)?;
+    w.finish().map_err(seal_err)?;
+    Ok(out)
+}
+
+/// Decrypts a message body with this node's identity; `None` if it is not for this node.
+fn decrypt(ciphertext: &[u8], identity: &age::x25519::Identity) -> Option<String> {
+    use std::io::Read;
+    let decryptor = age::Decryptor::new_buffered(ciphertext).ok()?;
+    let mut reader = decryptor.decrypt(std::iter::once(identity as &dyn age::Identity)).ok()?;
+    let mut out = String::new();
+    reader.by_ref().take(1024 * 1024).read_to_string(&mut out).ok()?;
+    Some(out)
+}
