@@ -38,7 +38,7 @@ pub enum PrinterCommand {
         /// Printer name or id.
         printer: String,
         /// The fault.
-        #[arg(value_parser = ["heater_fault", "filament_runout", "disconnect"])]
+        #[arg(value_parser = ["heater_fault", "filament_runout", "disconnect", "stall"])]
         fault: String,
         /// Fire when the job reaches this progress (0–1) instead of now.
         #[arg(long)]
