@@ -70,12 +70,14 @@ amsp_results=()
 octo_results=()
 for r in $(seq 1 "$runs"); do
   echo "run $r/$runs"
-  line="$("$load" "$amsp_url" --secs "$secs" --header "Authorization: Bearer $amsp_token" \
-    /v1/status /v1/jobs /v1/printers /metrics | tee /dev/stderr | grep '^RESULT')"
-  amsp_results+=("$line")
-  line="$("$load" "$octo_url" --secs "$secs" --header "X-Api-Key: $octo_key" \
-    /api/version /api/printer | tee /dev/stderr | grep '^RESULT')"
-  octo_results+=("$line")
+  out="$("$load" "$amsp_url" --secs "$secs" --header "Authorization: Bearer $amsp_token" \
+    /v1/status /v1/jobs /v1/printers /metrics)"
+  echo "$out" | grep -v '^RESULT'
+  amsp_results+=("$(grep '^RESULT' <<<"$out")")
+  out="$("$load" "$octo_url" --secs "$secs" --header "X-Api-Key: $octo_key" \
+    /api/version /api/printer)"
+  echo "$out" | grep -v '^RESULT'
+  octo_results+=("$(grep '^RESULT' <<<"$out")")
 done
 
 python3 - "$runs" "${amsp_results[@]}" "${octo_results[@]}" <<'PY'

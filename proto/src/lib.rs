@@ -8,7 +8,8 @@
 //! - [`order`]: order event logs — a set of signed events folded into a state, which converges
 //!   across replicas by set union, with the lifecycle rules of who may do what when.
 //! - Domain records: [`profile`], [`capacity`], [`requirements`], [`quote`], [`design`],
-//!   [`licence`], [`feedback`], [`alert`], [`printer_state`], [`process`].
+//!   [`licence`], [`feedback`], [`alert`], [`printer_state`], [`job_state`],
+//!   [`process`].
 
 pub mod alert;
 pub mod capacity;
@@ -16,6 +17,7 @@ pub mod design;
 pub mod envelope;
 pub mod feedback;
 pub mod id;
+pub mod job_state;
 pub mod licence;
 pub mod order;
 pub mod printer_state;
