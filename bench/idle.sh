@@ -8,6 +8,7 @@
 #
 # usage: bench/idle.sh [SETTLE, default 30] [SAMPLE, default 60]
 #        PROFILE=release bench/idle.sh   (an optimised amspd; default: dev, dependencies optimised)
+#        ANCHOR=0 bench/idle.sh          (amspd alone, without OctoPrint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 settle="${1:-30}"
@@ -84,9 +85,13 @@ RUST_LOG=warn "$amspd" -d "$data" --no-mdns --listen /ip4/127.0.0.1/tcp/0 >"$wor
 amspd_pid=$!
 amsp_line="$(measure "$amspd_pid" "amspd($profile)")"
 echo "$amsp_line"
+rss_detail="$(grep -E '^(RssAnon|RssFile)' "/proc/$amspd_pid/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
+echo "amspd($profile) $rss_detail"
 kill "$amspd_pid"
 wait "$amspd_pid" 2>/dev/null || true
 amspd_pid=""
+
+if [ "${ANCHOR:-1}" = "0" ]; then exit 0; fi
 
 octo_env="$(scripts/octoprint/start.sh 0)"
 octo_base="$(sed -n 's/^BASEDIR=//p' <<<"$octo_env")"
