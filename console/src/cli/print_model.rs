@@ -106,3 +106,28 @@ pub fn slice_model(
         size,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_model;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn models_and_gcode_are_told_apart_by_content() {
+        for g in ["gcode/square-tower.gcode", "gcode/xyz-cube-prusaslicer.gcode"] {
+            assert!(!is_model(&fixture(g)), "{g} is G-code");
+        }
+        for m in [
+            "models/20mm-xyz-cube.stl",
+            "models/pyramids.3mf",
+            "bad/truncated.stl",
+            "bad/random.bin",
+            "bad/no-faces.obj",
+        ] {
+            assert!(is_model(&fixture(m)), "{m} is a model (or meant as one)");
+        }
+    }
+}
