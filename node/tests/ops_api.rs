@@ -23,24 +23,37 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with("offline_after_ms = 200").await
+}
+
+/// A node whose alert rules are `rules` (TOML inline-table keys).
+async fn start_with(rules: &str) -> Running {
+    start_node(rules, Vec::new()).await
+}
+
+/// A node with alert `rules` that dials `bootstrap` at start.
+async fn start_node(rules: &str, bootstrap: Vec<String>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join(CONFIG_FILE),
-        r#"
+        format!(
+            r#"
 [farm]
 poll_ms = 20
 stagger_ms = 0
 
 [alerts]
 interval_ms = 50
-rules = { offline_after_ms = 200 }
-"#,
+rules = {{ {rules} }}
+"#
+        ),
     )
     .unwrap();
     let flags = Overrides {
         listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
         no_mdns: true,
         api: Some("127.0.0.1:0".into()),
+        bootstrap,
         ..Overrides::default()
     };
     let config = NodeConfig::load(dir.path(), flags).unwrap();
@@ -84,6 +97,21 @@ impl Running {
         self.call(reqwest::Method::POST, path, Some(&self.token), Some(body)).await
     }
 
+    /// The current scrape, as (metric, labels) → value.
+    async fn scrape(&self) -> prometheus_parse::Scrape {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+    }
+
     async fn submit(&self, query: &str) -> String {
         let gcode = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -115,6 +143,22 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The sum of `metric`'s samples whose labels include `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
 }
 
 fn sim_printer(name: &str, time_scale: f64) -> Value {
@@ -255,6 +299,7 @@ async fn printers_jobs_alerts_and_metrics_over_http() {
     );
     assert_eq!(value("amsp_printers", &[]), 1.0, "one printer, in exactly one state");
     assert_eq!(value("amsp_queue_depth", &[]), 0.0);
+    assert_eq!(value("amsp_api_sessions", &[]), 1.0, "every call so far was the owner's");
     assert!(text.contains("amsp_api_seconds_bucket"));
 }
 
@@ -339,5 +384,130 @@ async fn roles_are_checked_on_every_route_and_recorded() {
     }
     let verify = r.get("/v1/audit/verify").await;
     assert_eq!(verify["ok"], true, "{verify}");
+    // Users, not requests: the owner, the wall screen, the shift and ana, who logs in again.
+    let (_, v) = r
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({ "name": "ana", "password": "long enough pw" })),
+        )
+        .await;
+    let again = v["token"].as_str().unwrap().to_owned();
+    let (s, _) = r.call(Method::GET, "/v1/jobs", Some(&again), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let scrape = r.scrape().await;
+    assert_eq!(sample(&scrape, "amsp_api_sessions", &[]), 4.0);
     assert_eq!(verify["entries"].as_u64().unwrap(), actions.len() as u64, "{audit:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_job_raises_an_alert_that_clears_when_it_moves_again() {
+    let r = start_with("offline_after_ms = 200, stall_after_ms = 400").await;
+    let mut events = r.node.subscribe();
+    let (s, v) = r.post("/v1/printers", sim_printer("jammed", 300.0)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Progress freezes at 40 % while the printer keeps saying it is printing.
+    let (s, v) =
+        r.post("/v1/printers/jammed/fault", json!({ "fault": "stall", "at_progress": 0.4 })).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let job = r.submit("printer=jammed&name=tower").await;
+    let raised = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(NodeEvent::Alert { change, alert }) = events.recv().await
+                && change == "raised"
+                && alert.subject == "jammed"
+            {
+                return alert;
+            }
+        }
+    })
+    .await
+    .expect("a stalled-job alert");
+    assert_eq!(raised.kind, amsp_proto::alert::AlertKind::JobStalled, "{raised:?}");
+    let printers = r.get("/v1/printers").await;
+    assert_eq!(printers[0]["state"], "printing", "a stall is not a pause: {printers}");
+    let stuck = printers[0]["progress"].as_f64().unwrap();
+    assert!((0.35..0.45).contains(&stuck), "{printers}");
+    let jobs = r.get("/v1/jobs").await;
+    let listed = jobs.as_array().unwrap().iter().find(|j| j["id"] == job.as_str()).unwrap();
+    assert_eq!(listed["state"], "printing", "{listed}");
+
+    // The jam is cleared: progress moves on, the alert clears, the job finishes.
+    let (s, _) = r.post("/v1/printers/jammed/repair", json!({})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(NodeEvent::Alert { change, alert }) = events.recv().await
+                && change == "cleared"
+                && alert.id == raised.id
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the stall alert to clear");
+    let alerts = r.get("/v1/alerts").await;
+    let a = alerts.as_array().unwrap().iter().find(|a| a["id"] == raised.id.as_str()).unwrap();
+    assert!(a["cleared_ms"].is_u64(), "{a}");
+    r.wait_job(&job, "done").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_out_is_counted_between_two_nodes() {
+    let a = start().await;
+    let status = a.get("/v1/status").await;
+    let peer = status["peer_id"].as_str().unwrap();
+    let addr = status["listen_addrs"][0].as_str().unwrap();
+    let b = start_node("offline_after_ms = 200", vec![format!("{addr}/p2p/{peer}")]).await;
+    let stl =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/20mm-xyz-cube.stl"))
+            .unwrap();
+    let res = a
+        .http
+        .post(format!("{}/v1/models?name=cube.stl", a.url))
+        .bearer_auth(&a.token)
+        .body(stl)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cid = res.json::<Value>().await.unwrap()["cid"].as_str().unwrap().to_owned();
+    // Orders are gossiped once the two meshes have formed; ask until one goes out.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let out = loop {
+        let (s, v) = a
+            .post(
+                "/v1/orders/new",
+                json!({ "model": cid, "name": "cube", "material": "PLA", "quantity": 1 }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let scrape = a.scrape().await;
+        let out = sample(&scrape, "amsp_gossip_messages_total", &[("direction", "Out")]);
+        if out > 0.0 {
+            break scrape;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no gossip went out");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(sample(&out, "amsp_traffic_bytes_total", &[("direction", "Out")]) > 100.0);
+    // The other side received it, and the two synced over request-response on connecting.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let scrape = b.scrape().await;
+        if sample(&scrape, "amsp_gossip_messages_total", &[("direction", "In")]) > 0.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no gossip came in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (sa, sb) = (a.scrape().await, b.scrape().await);
+    let requests =
+        sample(&sa, "amsp_requests_total", &[]) + sample(&sb, "amsp_requests_total", &[]);
+    assert!(requests >= 1.0, "no peer request counted");
+    let answered_in = sample(&sa, "amsp_traffic_bytes_total", &[("direction", "In")])
+        + sample(&sb, "amsp_traffic_bytes_total", &[("direction", "In")]);
+    assert!(answered_in > 0.0, "no answer bytes counted");
 }

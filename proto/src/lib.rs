@@ -7,8 +7,9 @@
 //! - [`envelope`]: signed envelopes, the only form in which records cross the network.
 //! - [`order`]: order event logs — a set of signed events folded into a state, which converges
 //!   across replicas by set union, with the lifecycle rules of who may do what when.
-//! - Domain records: [`profile`], [`capacity`], [`catalog`], [`requirements`], [`quote`], [`design`],
-//!   [`licence`], [`feedback`], [`alert`], [`printer_state`], [`process`].
+//! - Domain records: [`profile`], [`capacity`], [`catalog`], [`requirements`], [`quote`],
+//!   [`design`], [`licence`], [`feedback`], [`alert`], [`printer_state`], [`job_state`],
+//!   [`process`].
 
 pub mod alert;
 pub mod capacity;
@@ -17,6 +18,7 @@ pub mod design;
 pub mod envelope;
 pub mod feedback;
 pub mod id;
+pub mod job_state;
 pub mod licence;
 pub mod order;
 pub mod printer_state;

@@ -6,3 +6,4 @@ pub mod live_cmds;
 pub mod node_cmds;
 pub mod ops_cmds;
 pub mod order_cmds;
+pub mod print_model;

@@ -38,7 +38,7 @@ pub enum PrinterCommand {
         /// Printer name or id.
         printer: String,
         /// The fault.
-        #[arg(value_parser = ["heater_fault", "filament_runout", "disconnect"])]
+        #[arg(value_parser = ["heater_fault", "filament_runout", "disconnect", "stall"])]
         fault: String,
         /// Fire when the job reaches this progress (0–1) instead of now.
         #[arg(long)]
@@ -112,7 +112,7 @@ pub enum JobCommand {
 /// `amsp job print`.
 #[derive(Debug, Clone, Args)]
 pub struct JobPrint {
-    /// The G-code file.
+    /// The G-code file, or a model (STL, OBJ, 3MF) to slice for the printer first.
     pub file: PathBuf,
     /// Printer name or id; without it the queue routes by material, nozzle and size.
     #[arg(long)]
@@ -260,6 +260,42 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(p).with_context(|| format!("API key file {}", p.display()))
 }
 
+/// Slices the model of `amsp job print` for the printer it names; `material` is set to the
+/// material sliced for when it was not given.
+async fn slice_for_printer(
+    client: &crate::client::NodeClient,
+    p: &JobPrint,
+    bytes: Vec<u8>,
+    material: &mut Option<String>,
+) -> anyhow::Result<super::print_model::Sliced> {
+    use super::print_model::{material_profile, printer_profile, slice_model};
+    let Some(want) = &p.printer else {
+        bail!("{} is a model: name the printer to slice it for with --printer", p.file.display());
+    };
+    let printers = client.printers().await?;
+    let view = printers
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["name"] == want.as_str() || v["id"] == want.as_str()))
+        .with_context(|| format!("no printer {want:?} on the node (see `amsp printer ls`)"))?;
+    let chosen = material
+        .clone()
+        .or_else(|| view["materials"][0].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "PLA".into());
+    let printer = printer_profile(view)?;
+    let mat = material_profile(&chosen)?;
+    let file = p.file.clone();
+    let sliced =
+        tokio::task::spawn_blocking(move || slice_model(&file, &bytes, &printer, &mat)).await??;
+    eprintln!(
+        "sliced {} for {want} in {chosen}: {} layers, about {}",
+        p.file.display(),
+        sliced.layers,
+        amsp_mesh::slice::estimate::format_duration(sliced.print_time_s)
+    );
+    *material = Some(chosen);
+    Ok(sliced)
+}
+
 /// The printer configuration `amsp printer add` describes.
 pub fn printer_config(a: &PrinterAdd) -> anyhow::Result<PrinterConfig> {
     let bed: BuildVolume = a.bed.parse()?;
@@ -349,8 +385,17 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
     let client = opts.client()?;
     match cmd {
         JobCommand::Print(p) => {
-            let gcode =
+            let bytes =
                 std::fs::read(&p.file).with_context(|| format!("reading {}", p.file.display()))?;
+            let mut material = p.material.clone();
+            let mut size = p.size.clone();
+            let gcode = if super::print_model::is_model(&bytes) {
+                let sliced = slice_for_printer(&client, p, bytes, &mut material).await?;
+                size = size.or(Some(sliced.size));
+                sliced.gcode
+            } else {
+                bytes
+            };
             let name = p.name.clone().unwrap_or_else(|| {
                 p.file
                     .file_stem()
@@ -361,14 +406,14 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
             if let Some(x) = &p.printer {
                 query.push(("printer", x.clone()));
             }
-            if let Some(x) = &p.material {
-                query.push(("material", x.clone()));
+            if let Some(x) = material {
+                query.push(("material", x));
             }
             if let Some(x) = p.nozzle {
                 query.push(("nozzle_mm", x.to_string()));
             }
-            if let Some(x) = &p.size {
-                query.push(("size", x.clone()));
+            if let Some(x) = size {
+                query.push(("size", x));
             }
             let v = client.submit_job(&query, gcode).await?;
             print(p.json, &v, |v| s(&v["id"]).to_owned())?;

@@ -9,7 +9,6 @@ use std::sync::Mutex;
 
 use amsp_node::Node;
 use amsp_node::farm::JobView;
-use amsp_node::farm::records::JobState as FarmJobState;
 use amsp_proto::process::Material;
 
 use super::workshop::{ActFuture, Workshop, WorkshopView};
@@ -30,17 +29,6 @@ impl NodeFarm {
     }
 }
 
-fn job_state(s: FarmJobState) -> JobState {
-    match s {
-        FarmJobState::Queued => JobState::Queued,
-        FarmJobState::Printing => JobState::Printing,
-        FarmJobState::Paused => JobState::Paused,
-        FarmJobState::Done => JobState::Done,
-        FarmJobState::Failed => JobState::Failed,
-        FarmJobState::Cancelled => JobState::Cancelled,
-    }
-}
-
 fn job(j: JobView) -> Job {
     Job {
         id: j.id,
@@ -49,7 +37,7 @@ fn job(j: JobView) -> Job {
         part: j.name,
         printer: j.printer,
         printer_name: j.printer_name,
-        state: job_state(j.state),
+        state: j.state,
         progress: j.progress,
         eta_s: j.eta_s,
         error: None,

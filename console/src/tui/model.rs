@@ -105,37 +105,8 @@ pub enum Health {
     Down(String),
 }
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Waiting for a printer.
-    Queued,
-    /// On a printer.
-    Printing,
-    /// Held by an operator or a fault.
-    Paused,
-    /// Printed.
-    Done,
-    /// The print failed.
-    Failed,
-    /// Called off by an operator.
-    Cancelled,
-}
-
-impl JobState {
-    /// The lower-case name shown in tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Printing => "printing",
-            JobState::Paused => "paused",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-}
+/// Where a job is in its life; the node's farm uses the same type.
+pub use amsp_proto::job_state::JobState;
 
 /// One print job: a plate sent to a printer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -59,6 +59,12 @@ impl From<FarmError> for ApiError {
             | FarmError::Driver(crate::printer::DriverError::FileTooLarge { .. }) => {
                 Self::bad_request("bad_job", msg)
             }
+            // The printer's own state refuses the action (resume while printing, cancel with
+            // no job): the caller asked at the wrong time, the printer is fine.
+            FarmError::Driver(
+                crate::printer::DriverError::Conflict { .. }
+                | crate::printer::DriverError::NoJob { .. },
+            ) => Self::new(StatusCode::CONFLICT, "wrong_state", msg),
             FarmError::Driver(_) => Self::new(StatusCode::BAD_GATEWAY, "printer", msg),
             FarmError::Full => Self::new(StatusCode::SERVICE_UNAVAILABLE, "full", msg),
             FarmError::Store(_) | FarmError::Io { .. } => {

@@ -23,6 +23,7 @@ pub mod error;
 pub mod farm_api;
 pub mod monitor_api;
 pub mod orders;
+pub mod rejection;
 pub mod security_api;
 
 use std::convert::Infallible;
@@ -119,6 +120,7 @@ pub fn router(node: Node, token: String) -> Router {
             access::Access { node: node.clone(), admin_token: token },
             access::check,
         ))
+        .layer(middleware::from_fn(rejection::as_json))
         .with_state(node)
 }
 

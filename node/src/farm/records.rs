@@ -9,42 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::printer::PrinterConfig;
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Waiting for a fitting printer with a clear bed.
-    Queued,
-    /// Sent to a printer: uploading, heating or printing.
-    Printing,
-    /// Paused on its printer (by an operator or a fault such as filament runout).
-    Paused,
-    /// Printed to completion.
-    Done,
-    /// Failed and not queued again (out of attempts, or nothing can print it any more).
-    Failed,
-    /// Cancelled by an operator.
-    Cancelled,
-}
-
-impl JobState {
-    /// The lower-case name used in JSON, the CLI and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Printing => "printing",
-            Self::Paused => "paused",
-            Self::Done => "done",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// Whether the job will not change any more.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
-    }
-}
+/// Where a job is in its life; shared with the console through `amsp_proto`.
+pub use amsp_proto::job_state::JobState;
 
 /// A registered printer as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

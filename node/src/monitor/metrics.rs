@@ -4,6 +4,10 @@
 //! Built on `prometheus-client`, the crate libp2p's own metrics use: typed label sets, and an
 //! encoder that writes valid OpenMetrics text.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -69,8 +73,11 @@ pub struct Metrics {
     pub request_seconds: Family<NameLabel, Histogram>,
     /// Messages refused as invalid, by reason.
     pub invalid_messages: Family<NameLabel, Counter>,
-    /// Control-API sessions open now: concurrent users.
-    pub api_sessions: Gauge,
+    /// Concurrent users of the control API: distinct callers seen within
+    /// [`SESSION_WINDOW`] (see [`RecentCallers`]).
+    pub api_sessions: RecentCallers,
+    /// Control-API calls being answered now.
+    pub api_in_flight: Gauge,
     /// Control-API calls by route and status.
     pub api_requests: Family<ApiLabels, Counter>,
     /// Control-API latency by route.
@@ -90,6 +97,59 @@ pub struct DirectionLabel {
     pub direction: Direction,
 }
 
+/// How recently a caller must have made a call to count as a current user.
+pub const SESSION_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Distinct control-API callers (tokens and accounts, by name) seen within a window: how many
+/// people or programs are using the node now. Requests in flight would say nothing about that
+/// — one dashboard polling counts once, a quiet operator with the console open counts too.
+pub struct RecentCallers {
+    window: Duration,
+    seen: Mutex<HashMap<String, Instant>>,
+    gauge: Gauge,
+}
+
+impl RecentCallers {
+    /// A tracker with its own window.
+    pub fn new(window: Duration) -> Self {
+        Self { window, seen: Mutex::new(HashMap::new()), gauge: Gauge::default() }
+    }
+
+    /// `who` made a call now.
+    pub fn saw(&self, who: &str) {
+        self.saw_at(who, Instant::now());
+    }
+
+    /// `who` made a call at `at`.
+    pub fn saw_at(&self, who: &str, at: Instant) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get_mut(who) {
+            Some(t) => *t = (*t).max(at),
+            None => {
+                seen.insert(who.to_owned(), at);
+            }
+        }
+        self.prune(&mut seen, at);
+    }
+
+    /// Drops callers not seen within the window before `now`; returns how many are left.
+    pub fn refresh_at(&self, now: Instant) -> usize {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        self.prune(&mut seen, now)
+    }
+
+    /// [`Self::refresh_at`] now.
+    pub fn refresh(&self) -> usize {
+        self.refresh_at(Instant::now())
+    }
+
+    fn prune(&self, seen: &mut HashMap<String, Instant>, now: Instant) -> usize {
+        seen.retain(|_, t| now.saturating_duration_since(*t) <= self.window);
+        self.gauge.set(seen.len() as i64);
+        seen.len()
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs to about 13 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
@@ -106,7 +166,8 @@ impl Metrics {
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency_histogram),
             invalid_messages: Family::default(),
-            api_sessions: Gauge::default(),
+            api_sessions: RecentCallers::new(SESSION_WINDOW),
+            api_in_flight: Gauge::default(),
             api_requests: Family::default(),
             api_seconds: Family::new_with_constructor(latency_histogram),
             queue_depth: Gauge::default(),
@@ -132,7 +193,16 @@ impl Metrics {
             "Messages refused as invalid, by reason",
             m.invalid_messages.clone(),
         );
-        registry.register("api_sessions", "Control API sessions open now", m.api_sessions.clone());
+        registry.register(
+            "api_sessions",
+            "Control API users: distinct tokens and accounts that called in the last 5 minutes",
+            m.api_sessions.gauge.clone(),
+        );
+        registry.register(
+            "api_in_flight",
+            "Control API calls being answered now",
+            m.api_in_flight.clone(),
+        );
         registry.register(
             "api_requests",
             "Control API calls by route and status",
@@ -206,5 +276,21 @@ mod tests {
         assert_eq!(value("amsp_requests_total", Some(("outcome", "error"))), Some(1.0));
         assert_eq!(value("amsp_jobs_total", Some(("name", "done"))), Some(1.0));
         assert!(text.contains("amsp_request_seconds_bucket"));
+    }
+
+    #[test]
+    fn sessions_count_distinct_recent_callers() {
+        let r = RecentCallers::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            r.saw_at("dashboard", t0);
+        }
+        r.saw_at("ana", t0 + Duration::from_secs(30));
+        assert_eq!(r.refresh_at(t0 + Duration::from_secs(31)), 2, "many calls, two users");
+        assert_eq!(r.gauge.get(), 2);
+        // The dashboard went quiet a window ago; ana is still within hers.
+        assert_eq!(r.refresh_at(t0 + Duration::from_secs(61)), 1);
+        assert_eq!(r.refresh_at(t0 + Duration::from_secs(91)), 0);
+        assert_eq!(r.gauge.get(), 0);
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{self, Behaviour, BehaviourEvent};
 use super::gossip::{self, REPLAY_MEMORY, Topic};
-use super::traffic::{Traffic, WireLen};
+use super::links::{Traffic, WireLen};
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
     NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, Responder,

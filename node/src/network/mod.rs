@@ -15,8 +15,9 @@ mod behaviour;
 pub mod chunk_protocol;
 mod event_loop;
 pub mod gossip;
+mod links;
 pub mod sync_protocol;
-mod traffic;
+pub mod traffic;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -29,8 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use chunk_protocol::{ChunkRequest, ChunkResponse};
 pub use gossip::Topic;
+pub use links::Bytes;
 pub use sync_protocol::{SyncRequest, SyncResponse};
-pub use traffic::Bytes;
 
 /// Depth of the command queue into the event loop.
 pub const COMMAND_QUEUE_DEPTH: usize = 256;
@@ -250,6 +251,8 @@ pub(crate) enum Command {
 pub struct Network {
     tx: mpsc::Sender<Command>,
     peer_id: PeerId,
+    /// Where sent and received traffic is counted, once the node attaches its metrics.
+    meters: Option<traffic::Meters>,
 }
 
 impl std::fmt::Debug for Command {
@@ -270,10 +273,15 @@ pub async fn spawn(
     let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg);
     lp.listen().await?;
     tokio::spawn(lp.run());
-    Ok((Network { tx, peer_id }, ev_rx))
+    Ok((Network { tx, peer_id, meters: None }, ev_rx))
 }
 
 impl Network {
+    /// The same handle, counting its traffic into `meters`.
+    pub fn metered(self, meters: traffic::Meters) -> Self {
+        Self { meters: Some(meters), ..self }
+    }
+
     /// This node's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
@@ -302,9 +310,15 @@ impl Network {
 
     /// Publishes signed envelope bytes on a topic.
     pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), PublishError> {
-        self.ask(|reply| Command::Publish { topic, data, reply })
+        let len = data.len();
+        let res = self
+            .ask(|reply| Command::Publish { topic, data, reply })
             .await
-            .unwrap_or(Err(PublishError::Stopped))
+            .unwrap_or(Err(PublishError::Stopped));
+        if let Some(m) = &self.meters {
+            m.published(topic.name(), len, res.is_ok());
+        }
+        res
     }
 
     /// Announces this node as a provider of a content id in the DHT.
@@ -323,9 +337,17 @@ impl Network {
         peer: PeerId,
         request: ChunkRequest,
     ) -> Result<ChunkResponse, RequestError> {
-        self.ask(|reply| Command::Chunks { peer, request, reply })
+        let sent = traffic::chunk_request_len(&request);
+        let started = std::time::Instant::now();
+        let res = self
+            .ask(|reply| Command::Chunks { peer, request, reply })
             .await
-            .unwrap_or(Err(RequestError::Stopped))
+            .unwrap_or(Err(RequestError::Stopped));
+        if let Some(m) = &self.meters {
+            let received = res.as_ref().ok().map(traffic::chunk_response_len);
+            m.requested("chunks", sent, received, started.elapsed());
+        }
+        res
     }
 
     /// Sends a sync-protocol request and awaits the answer.
@@ -334,18 +356,32 @@ impl Network {
         peer: PeerId,
         request: SyncRequest,
     ) -> Result<SyncResponse, RequestError> {
-        self.ask(|reply| Command::Sync { peer, request, reply })
+        let sent = self.meters.as_ref().map_or(0, |_| traffic::sync_request_len(&request));
+        let started = std::time::Instant::now();
+        let res = self
+            .ask(|reply| Command::Sync { peer, request, reply })
             .await
-            .unwrap_or(Err(RequestError::Stopped))
+            .unwrap_or(Err(RequestError::Stopped));
+        if let Some(m) = &self.meters {
+            let received = res.as_ref().ok().map(traffic::sync_response_len);
+            m.requested("sync", sent, received, started.elapsed());
+        }
+        res
     }
 
     /// Answers an inbound chunk request.
     pub async fn respond_chunks(&self, channel: Responder<ChunkResponse>, response: ChunkResponse) {
+        if let Some(m) = &self.meters {
+            m.answered(traffic::chunk_response_len(&response));
+        }
         let _ = self.tx.send(Command::RespondChunks { channel, response }).await;
     }
 
     /// Answers an inbound sync request.
     pub async fn respond_sync(&self, channel: Responder<SyncResponse>, response: SyncResponse) {
+        if let Some(m) = &self.meters {
+            m.answered(traffic::sync_response_len(&response));
+        }
         let _ = self.tx.send(Command::RespondSync { channel, response }).await;
     }
 

@@ -1,164 +1,115 @@
-//! What the node exchanges with each peer: application bytes both ways and the last ping.
+//! Counting what the node sends and receives through its [`Network`](super::Network) handle,
+//! into the node's Prometheus metrics: gossip published (messages and bytes by topic), peer
+//! requests made (by protocol and outcome, with latency), and payload bytes in and out,
+//! answers to other peers' requests included.
 //!
-//! Counted where messages cross the event loop — gossip payloads, chunk and sync requests and
-//! replies, sized as their codecs frame them — so an operator sees which peer a node talks to
-//! most without instrumenting the transport. Totals outlive disconnections; per-peer figures are
-//! kept while the peer is connected.
+//! Bytes are payload bytes (envelopes, chunks, encoded sync messages), not wire bytes: the
+//! transport's framing, encryption and multiplexing are libp2p's and not counted here.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use libp2p::PeerId;
-use serde::Serialize;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 
 use super::chunk_protocol::{ChunkRequest, ChunkResponse};
 use super::sync_protocol::{SyncRequest, SyncResponse};
+use crate::monitor::metrics::{
+    Direction, DirectionLabel, GossipLabels, Metrics, NameLabel, RequestLabels,
+};
 
-/// Bytes moved, totals since the node started or the peer connected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Bytes {
-    /// Received.
-    pub bytes_in: u64,
-    /// Sent.
-    pub bytes_out: u64,
+/// Handles on the traffic metrics; cheap to clone (the counters are shared).
+#[derive(Clone)]
+pub struct Meters {
+    gossip: Family<GossipLabels, Counter>,
+    bytes: Family<DirectionLabel, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    seconds: Family<NameLabel, Histogram>,
 }
 
-/// What is known about one connected peer's link.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Link {
-    /// The remote address of its first connection.
-    pub address: Option<String>,
-    /// Round-trip time of the last successful ping.
-    pub rtt: Option<Duration>,
-    /// Bytes exchanged with it.
-    pub bytes: Bytes,
-}
-
-/// Per-peer links and node-wide totals.
-#[derive(Debug, Default)]
-pub(super) struct Traffic {
-    links: HashMap<PeerId, Link>,
-    total: Bytes,
-}
-
-impl Traffic {
-    pub(super) fn connected(&mut self, peer: PeerId, address: String) {
-        self.links.entry(peer).or_default().address.get_or_insert(address);
+impl std::fmt::Debug for Meters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Meters")
     }
+}
 
-    pub(super) fn disconnected(&mut self, peer: &PeerId) {
-        self.links.remove(peer);
-    }
-
-    pub(super) fn ping(&mut self, peer: PeerId, rtt: Duration) {
-        if let Some(link) = self.links.get_mut(&peer) {
-            link.rtt = Some(rtt);
+impl Meters {
+    /// The traffic metrics of `m`.
+    pub fn of(m: &Metrics) -> Self {
+        Self {
+            gossip: m.gossip_messages.clone(),
+            bytes: m.traffic_bytes.clone(),
+            requests: m.requests.clone(),
+            seconds: m.request_seconds.clone(),
         }
     }
 
-    /// Bytes received from `peer`.
-    pub(super) fn inbound(&mut self, peer: &PeerId, n: usize) {
-        let n = n as u64;
-        self.total.bytes_in += n;
-        if let Some(link) = self.links.get_mut(peer) {
-            link.bytes.bytes_in += n;
+    fn add_bytes(&self, direction: Direction, n: usize) {
+        self.bytes.get_or_create(&DirectionLabel { direction }).inc_by(n as u64);
+    }
+
+    /// A message published on `topic`; only messages gossipsub accepted are counted.
+    pub fn published(&self, topic: &str, bytes: usize, accepted: bool) {
+        if accepted {
+            self.gossip
+                .get_or_create(&GossipLabels { topic: topic.to_owned(), direction: Direction::Out })
+                .inc();
+            self.add_bytes(Direction::Out, bytes);
         }
     }
 
-    /// Bytes sent to `peer`, or to the gossip mesh when `peer` is `None`.
-    pub(super) fn outbound(&mut self, peer: Option<&PeerId>, n: usize) {
-        let n = n as u64;
-        self.total.bytes_out += n;
-        if let Some(link) = peer.and_then(|p| self.links.get_mut(p)) {
-            link.bytes.bytes_out += n;
+    /// A request made with `protocol`: its size, the answer's size (None when it failed) and
+    /// how long it took.
+    pub fn requested(&self, protocol: &str, sent: usize, received: Option<usize>, took: Duration) {
+        let outcome = if received.is_some() { "ok" } else { "error" };
+        self.requests
+            .get_or_create(&RequestLabels {
+                protocol: protocol.to_owned(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.seconds
+            .get_or_create(&NameLabel { name: protocol.to_owned() })
+            .observe(took.as_secs_f64());
+        self.add_bytes(Direction::Out, sent);
+        if let Some(n) = received {
+            self.add_bytes(Direction::In, n);
         }
     }
 
-    pub(super) fn link(&self, peer: &PeerId) -> Option<&Link> {
-        self.links.get(peer)
-    }
-
-    pub(super) fn total(&self) -> Bytes {
-        self.total
+    /// An answer sent to another peer's request.
+    pub fn answered(&self, bytes: usize) {
+        self.add_bytes(Direction::Out, bytes);
     }
 }
 
-/// How many bytes a message takes on the wire, as its protocol frames it.
-pub(super) trait WireLen {
-    fn wire_len(&self) -> usize;
-}
-
-fn blob_len(blob: Option<&Vec<u8>>) -> usize {
-    blob.map_or(1, |b| 1 + 4 + b.len())
-}
-
-impl WireLen for ChunkRequest {
-    fn wire_len(&self) -> usize {
-        match self {
-            Self::Manifest(_) => 1 + 32,
-            Self::Chunks(hashes) => 2 + 32 * hashes.len(),
-        }
+/// Payload bytes of a chunk request.
+pub fn chunk_request_len(r: &ChunkRequest) -> usize {
+    match r {
+        ChunkRequest::Manifest(_) => 32,
+        ChunkRequest::Chunks(h) => 32 * h.len(),
     }
 }
 
-impl WireLen for ChunkResponse {
-    fn wire_len(&self) -> usize {
-        match self {
-            Self::Manifest(m) => 1 + blob_len(m.as_ref()),
-            Self::Chunks(chunks) => 2 + chunks.iter().map(|c| blob_len(c.as_ref())).sum::<usize>(),
-        }
+/// Payload bytes of a chunk answer.
+pub fn chunk_response_len(r: &ChunkResponse) -> usize {
+    match r {
+        ChunkResponse::Manifest(m) => m.as_ref().map_or(0, Vec::len),
+        ChunkResponse::Chunks(c) => c.iter().map(|c| c.as_ref().map_or(0, Vec::len)).sum(),
     }
 }
 
-fn postcard_len<T: serde::Serialize>(msg: &T) -> usize {
-    // The length prefix plus the body, measured without allocating it.
-    4 + postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default()).unwrap_or(0)
+/// Encoded bytes of a sync message.
+pub fn sync_len<T: serde::Serialize>(m: &T) -> usize {
+    postcard::to_stdvec(m).map_or(0, |v| v.len())
 }
 
-impl WireLen for SyncRequest {
-    fn wire_len(&self) -> usize {
-        postcard_len(self)
-    }
+/// Encoded bytes of a sync request (named for symmetry with the chunk helpers).
+pub fn sync_request_len(r: &SyncRequest) -> usize {
+    sync_len(r)
 }
 
-impl WireLen for SyncResponse {
-    fn wire_len(&self) -> usize {
-        postcard_len(self)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_sizes_follow_the_framing() {
-        let res = ChunkResponse::Chunks(vec![Some(vec![0; 10]), None]);
-        assert_eq!(res.wire_len(), 2 + (1 + 4 + 10) + 1);
-        assert_eq!(ChunkRequest::Chunks(vec![[0; 32]; 3]).wire_len(), 2 + 96);
-    }
-
-    #[test]
-    fn sync_sizes_match_the_encoding() {
-        let res = SyncResponse::Events { events: vec![vec![7; 300], vec![1; 2]], more: false };
-        let encoded = postcard::to_stdvec(&res).map(|v| v.len()).unwrap_or(0);
-        assert!(encoded > 302);
-        assert_eq!(res.wire_len(), 4 + encoded);
-    }
-
-    #[test]
-    fn counts_follow_the_peer_while_connected() {
-        let mut t = Traffic::default();
-        let p = PeerId::random();
-        t.inbound(&p, 5);
-        t.connected(p, "/ip4/127.0.0.1/tcp/1".into());
-        t.inbound(&p, 10);
-        t.outbound(Some(&p), 3);
-        t.outbound(None, 7);
-        assert_eq!(t.link(&p).map(|l| l.bytes), Some(Bytes { bytes_in: 10, bytes_out: 3 }));
-        assert_eq!(t.total(), Bytes { bytes_in: 15, bytes_out: 10 });
-        t.disconnected(&p);
-        assert!(t.link(&p).is_none());
-        assert_eq!(t.total().bytes_in, 15);
-    }
+/// Encoded bytes of a sync answer.
+pub fn sync_response_len(r: &SyncResponse) -> usize {
+    sync_len(r)
 }

@@ -249,6 +249,7 @@ impl Node {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let market = market::Market::load(&config.data_dir);
         let metrics = Arc::new(crate::monitor::metrics::Metrics::new());
+        let network = network.metered(network::traffic::Meters::of(&metrics));
         let farm = crate::farm::Farm::start(
             store.clone(),
             &config.data_dir,

@@ -106,6 +106,9 @@ pub enum Fault {
     FilamentRunout,
     /// The host loses the printer → `offline`; the job is lost (`interrupted` on reconnect).
     Disconnect,
+    /// The job stops advancing while the printer still reports `printing` (a jammed extruder
+    /// the firmware does not notice, a hung host); repairing the printer lets it go on.
+    Stall,
 }
 
 /// How a job ended.
@@ -125,6 +128,9 @@ struct Job {
     paused_total: Duration,
     /// When the current pause began, and why (None = by request).
     paused: Option<(Instant, Option<String>)>,
+    /// The current pause is a [`Fault::Stall`]: time stands still but the printer reports
+    /// printing.
+    stalled: bool,
     /// Faults to fire at these planned times (seconds from the job's start).
     faults: Vec<(f64, Fault)>,
     /// How and at which planned time the job ended.
@@ -216,6 +222,12 @@ impl SimPrinter {
         let mut state = self.lock();
         self.settle(&mut state, now);
         state.fault = None;
+        if let Some(job) = state.job.as_mut().filter(|j| j.stalled && j.ended.is_none()) {
+            if let Some((since, _)) = job.paused.take() {
+                job.paused_total += now.saturating_duration_since(since);
+            }
+            job.stalled = false;
+        }
         // The failed job is over and acknowledged: the printer reports idle, not its old error.
         if state.job.as_ref().is_some_and(|j| matches!(j.ended, Some((_, Outcome::Failed(_))))) {
             state.job = None;
@@ -257,8 +269,8 @@ impl SimPrinter {
                 state.idle_heaters = (heaters, now);
             }
             Fault::Disconnect => state.connected = false,
-            // No job to pause: the sensor state only matters while printing.
-            Fault::FilamentRunout => {}
+            // No job to pause or stall: these only matter while printing.
+            Fault::FilamentRunout | Fault::Stall => {}
         }
     }
 
@@ -288,6 +300,13 @@ impl SimPrinter {
                             if job.paused.is_none() {
                                 let when = self.instant_at(job, at);
                                 job.paused = Some((when, Some("filament runout".into())));
+                            }
+                        }
+                        Fault::Stall => {
+                            if job.paused.is_none() {
+                                let when = self.instant_at(job, at);
+                                job.paused = Some((when, None));
+                                job.stalled = true;
                             }
                         }
                         Fault::HeaterFault => {
@@ -325,6 +344,7 @@ impl SimPrinter {
         let when = self.instant_at(job, at);
         job.ended = Some((at, outcome));
         job.paused = None;
+        job.stalled = false;
         job.faults.clear();
         state.idle_heaters = (heaters, when);
     }
@@ -345,9 +365,9 @@ impl SimPrinter {
                 let total = job.plan.total_s;
                 let heaters = job.plan.heaters_at(elapsed);
                 status.state = match &job.paused {
-                    Some(_) => PrinterState::Paused,
-                    None if job.plan.is_heating_at(elapsed) => PrinterState::Heating,
-                    None => PrinterState::Printing,
+                    Some(_) if !job.stalled => PrinterState::Paused,
+                    _ if job.plan.is_heating_at(elapsed) => PrinterState::Heating,
+                    _ => PrinterState::Printing,
                 };
                 status.error = job.paused.as_ref().and_then(|(_, why)| why.clone());
                 status.job = Some(job.name.clone());
@@ -480,6 +500,7 @@ impl SimPrinter {
             started: now,
             paused_total: Duration::ZERO,
             paused: None,
+            stalled: false,
             faults,
             ended: None,
         });
@@ -494,6 +515,11 @@ impl SimPrinter {
         self.check_connected(&state)?;
         let name = self.name.to_string();
         let job = self.active_job(&mut state, "pause")?;
+        if job.stalled {
+            // The firmware's pause takes over the stall: the time already stood still.
+            job.stalled = false;
+            return Ok(());
+        }
         if job.paused.is_some() {
             return Err(DriverError::Conflict {
                 printer: name,
@@ -512,6 +538,13 @@ impl SimPrinter {
         self.check_connected(&state)?;
         let name = self.name.to_string();
         let job = self.active_job(&mut state, "resume")?;
+        if job.stalled {
+            return Err(DriverError::Conflict {
+                printer: name,
+                action: "resume",
+                reason: "the job is not paused".into(),
+            });
+        }
         let Some((since, _)) = job.paused.take() else {
             return Err(DriverError::Conflict {
                 printer: name,

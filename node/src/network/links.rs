@@ -1,0 +1,166 @@
+//! What the node exchanges with each peer: application bytes both ways and the last ping, for
+//! the console's Network view (`/v1/peers`, `/v1/status`).
+//!
+//! Counted where messages cross the event loop — gossip payloads received, chunk and sync
+//! requests and replies, sized as their codecs frame them — so an operator sees which peer a
+//! node talks to most without instrumenting the transport. Totals outlive disconnections;
+//! per-peer figures are kept while the peer is connected. The Prometheus counters are kept by
+//! [`super::traffic`] at the `Network` handle.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use libp2p::PeerId;
+use serde::Serialize;
+
+use super::chunk_protocol::{ChunkRequest, ChunkResponse};
+use super::sync_protocol::{SyncRequest, SyncResponse};
+
+/// Bytes moved, totals since the node started or the peer connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Bytes {
+    /// Received.
+    pub bytes_in: u64,
+    /// Sent.
+    pub bytes_out: u64,
+}
+
+/// What is known about one connected peer's link.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Link {
+    /// The remote address of its first connection.
+    pub address: Option<String>,
+    /// Round-trip time of the last successful ping.
+    pub rtt: Option<Duration>,
+    /// Bytes exchanged with it.
+    pub bytes: Bytes,
+}
+
+/// Per-peer links and node-wide totals.
+#[derive(Debug, Default)]
+pub(super) struct Traffic {
+    links: HashMap<PeerId, Link>,
+    total: Bytes,
+}
+
+impl Traffic {
+    pub(super) fn connected(&mut self, peer: PeerId, address: String) {
+        self.links.entry(peer).or_default().address.get_or_insert(address);
+    }
+
+    pub(super) fn disconnected(&mut self, peer: &PeerId) {
+        self.links.remove(peer);
+    }
+
+    pub(super) fn ping(&mut self, peer: PeerId, rtt: Duration) {
+        if let Some(link) = self.links.get_mut(&peer) {
+            link.rtt = Some(rtt);
+        }
+    }
+
+    /// Bytes received from `peer`.
+    pub(super) fn inbound(&mut self, peer: &PeerId, n: usize) {
+        let n = n as u64;
+        self.total.bytes_in += n;
+        if let Some(link) = self.links.get_mut(peer) {
+            link.bytes.bytes_in += n;
+        }
+    }
+
+    /// Bytes sent to `peer`, or to the gossip mesh when `peer` is `None`.
+    pub(super) fn outbound(&mut self, peer: Option<&PeerId>, n: usize) {
+        let n = n as u64;
+        self.total.bytes_out += n;
+        if let Some(link) = peer.and_then(|p| self.links.get_mut(p)) {
+            link.bytes.bytes_out += n;
+        }
+    }
+
+    pub(super) fn link(&self, peer: &PeerId) -> Option<&Link> {
+        self.links.get(peer)
+    }
+
+    pub(super) fn total(&self) -> Bytes {
+        self.total
+    }
+}
+
+/// How many bytes a message takes on the wire, as its protocol frames it.
+pub(super) trait WireLen {
+    fn wire_len(&self) -> usize;
+}
+
+fn blob_len(blob: Option<&Vec<u8>>) -> usize {
+    blob.map_or(1, |b| 1 + 4 + b.len())
+}
+
+impl WireLen for ChunkRequest {
+    fn wire_len(&self) -> usize {
+        match self {
+            Self::Manifest(_) => 1 + 32,
+            Self::Chunks(hashes) => 2 + 32 * hashes.len(),
+        }
+    }
+}
+
+impl WireLen for ChunkResponse {
+    fn wire_len(&self) -> usize {
+        match self {
+            Self::Manifest(m) => 1 + blob_len(m.as_ref()),
+            Self::Chunks(chunks) => 2 + chunks.iter().map(|c| blob_len(c.as_ref())).sum::<usize>(),
+        }
+    }
+}
+
+fn postcard_len<T: serde::Serialize>(msg: &T) -> usize {
+    // The length prefix plus the body, measured without allocating it.
+    4 + postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default()).unwrap_or(0)
+}
+
+impl WireLen for SyncRequest {
+    fn wire_len(&self) -> usize {
+        postcard_len(self)
+    }
+}
+
+impl WireLen for SyncResponse {
+    fn wire_len(&self) -> usize {
+        postcard_len(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_follow_the_framing() {
+        let res = ChunkResponse::Chunks(vec![Some(vec![0; 10]), None]);
+        assert_eq!(res.wire_len(), 2 + (1 + 4 + 10) + 1);
+        assert_eq!(ChunkRequest::Chunks(vec![[0; 32]; 3]).wire_len(), 2 + 96);
+    }
+
+    #[test]
+    fn sync_sizes_match_the_encoding() {
+        let res = SyncResponse::Events { events: vec![vec![7; 300], vec![1; 2]], more: false };
+        let encoded = postcard::to_stdvec(&res).map(|v| v.len()).unwrap_or(0);
+        assert!(encoded > 302);
+        assert_eq!(res.wire_len(), 4 + encoded);
+    }
+
+    #[test]
+    fn counts_follow_the_peer_while_connected() {
+        let mut t = Traffic::default();
+        let p = PeerId::random();
+        t.inbound(&p, 5);
+        t.connected(p, "/ip4/127.0.0.1/tcp/1".into());
+        t.inbound(&p, 10);
+        t.outbound(Some(&p), 3);
+        t.outbound(None, 7);
+        assert_eq!(t.link(&p).map(|l| l.bytes), Some(Bytes { bytes_in: 10, bytes_out: 3 }));
+        assert_eq!(t.total(), Bytes { bytes_in: 15, bytes_out: 10 });
+        t.disconnected(&p);
+        assert!(t.link(&p).is_none());
+        assert_eq!(t.total().bytes_in, 15);
+    }
+}
