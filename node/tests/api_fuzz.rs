@@ -34,7 +34,6 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/orders"),
     ("GET", "/v1/orders/{}"),
     ("GET", "/v1/events"),
-    ("POST", "/v1/orders/new"),
     ("POST", "/v1/orders/import"),
     ("GET", "/v1/orders/{}/view"),
     ("GET", "/v1/orders/{}/quotes"),
@@ -315,7 +314,7 @@ fn case() -> impl Strategy<Value = Case> {
 /// A well-shaped body for `path` (templated).
 fn valid_body(path: &str, k: &Known) -> Value {
     match path {
-        "/v1/orders" | "/v1/orders/new" => {
+        "/v1/orders" => {
             json!({"model": k.model, "name": "fz part", "material": "PLA", "quantity": 2})
         }
         "/v1/orders/import" => json!({"events": ["00ff", "abcd"]}),
@@ -547,7 +546,7 @@ async fn start() -> Running {
     assert!(res.status().is_success());
     let model = res.json::<Value>().await.unwrap()["cid"].as_str().unwrap().to_owned();
     let res = post(
-        "/v1/orders/new",
+        "/v1/orders",
         json!({"model": model, "name": "fz part", "material": "PLA", "quantity": 1}),
     )
     .await

@@ -479,7 +479,7 @@ async fn traffic_out_is_counted_between_two_nodes() {
     let out = loop {
         let (s, v) = a
             .post(
-                "/v1/orders/new",
+                "/v1/orders",
                 json!({ "model": cid, "name": "cube", "material": "PLA", "quantity": 1 }),
             )
             .await;
