@@ -119,6 +119,18 @@ impl NodeClient {
             .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
     }
 
+    /// POSTs `body` as JSON to `path` and reads the JSON reply as `R`.
+    async fn post_reply<B: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
+        let res = self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await?;
+        res.json()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
+    }
+
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<Value, ClientError> {
         self.get_json("/v1/status").await

@@ -7,20 +7,9 @@ use serde_json::Value;
 use super::{ClientError, NodeClient};
 
 impl NodeClient {
-    async fn catalog_post<B: serde::Serialize, R: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<R, ClientError> {
-        let res = self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await?;
-        res.json()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
-    }
-
     /// Publishes a catalogue entry for a model this node packaged.
     pub async fn catalog_publish(&self, req: &Publish) -> Result<Published, ClientError> {
-        self.catalog_post("/v1/catalog", req).await
+        self.post_reply("/v1/catalog", req).await
     }
 
     /// Entries matching the query, best first.
@@ -53,16 +42,16 @@ impl NodeClient {
             Some(d) => format!("/v1/catalog/{id}/get?designer={d}"),
             None => format!("/v1/catalog/{id}/get"),
         };
-        self.catalog_post(&path, &serde_json::json!({})).await
+        self.post_reply(&path, &serde_json::json!({})).await
     }
 
     /// Withdraws one of this node's entries.
     pub async fn catalog_withdraw(&self, id: &str) -> Result<Value, ClientError> {
-        self.catalog_post(&format!("/v1/catalog/{id}/withdraw"), &serde_json::json!({})).await
+        self.post_reply(&format!("/v1/catalog/{id}/withdraw"), &serde_json::json!({})).await
     }
 
     /// Hands a signed catalogue notice (hex) to the node as if pulled from a peer.
     pub async fn catalog_import(&self, notice: String) -> Result<Value, ClientError> {
-        self.catalog_post("/v1/catalog/import", &ImportNotice { notice }).await
+        self.post_reply("/v1/catalog/import", &ImportNotice { notice }).await
     }
 }

@@ -4,27 +4,14 @@ use amsp_node::api::design_api::{
     AcceptOffer, DeliverQuery, IdReply, ImportRecord, ModelReply, NewMessage, NewOffer,
 };
 use amsp_node::node::design::NewDesignRequest;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{ClientError, NodeClient};
 
 impl NodeClient {
-    async fn post_design<B: Serialize, R: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<R, ClientError> {
-        let res = self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await?;
-        res.json()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
-    }
-
     /// Posts a design request; returns its id.
     pub async fn design_request(&self, req: &NewDesignRequest) -> Result<String, ClientError> {
-        let r: IdReply = self.post_design("/v1/design/requests", req).await?;
+        let r: IdReply = self.post_reply("/v1/design/requests", req).await?;
         Ok(r.id)
     }
 
@@ -45,7 +32,7 @@ impl NodeClient {
         offer: &NewOffer,
     ) -> Result<String, ClientError> {
         let r: IdReply =
-            self.post_design(&format!("/v1/design/requests/{request}/offers"), offer).await?;
+            self.post_reply(&format!("/v1/design/requests/{request}/offers"), offer).await?;
         Ok(r.id)
     }
 
@@ -58,7 +45,7 @@ impl NodeClient {
     pub async fn design_accept(&self, request: &str, offer: &str) -> Result<String, ClientError> {
         let body = AcceptOffer { offer: offer.to_string() };
         let r: IdReply =
-            self.post_design(&format!("/v1/design/requests/{request}/accept"), &body).await?;
+            self.post_reply(&format!("/v1/design/requests/{request}/accept"), &body).await?;
         Ok(r.id)
     }
 
@@ -71,7 +58,7 @@ impl NodeClient {
     ) -> Result<String, ClientError> {
         let body = NewMessage { text: text.to_string(), to: to.map(str::to_string) };
         let r: IdReply =
-            self.post_design(&format!("/v1/design/requests/{request}/messages"), &body).await?;
+            self.post_reply(&format!("/v1/design/requests/{request}/messages"), &body).await?;
         Ok(r.id)
     }
 
@@ -114,7 +101,7 @@ impl NodeClient {
     /// Accepts the latest delivery on a request; returns the model's content id.
     pub async fn design_accept_delivery(&self, request: &str) -> Result<String, ClientError> {
         let r: ModelReply = self
-            .post_design(
+            .post_reply(
                 &format!("/v1/design/requests/{request}/accept-delivery"),
                 &serde_json::json!({}),
             )
@@ -124,7 +111,6 @@ impl NodeClient {
 
     /// Hands the node a signed design record (hex) as if a peer had sent it.
     pub async fn design_import(&self, envelope: &str) -> Result<Value, ClientError> {
-        self.post_design("/v1/design/import", &ImportRecord { envelope: envelope.to_string() })
-            .await
+        self.post_reply("/v1/design/import", &ImportRecord { envelope: envelope.to_string() }).await
     }
 }

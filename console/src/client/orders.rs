@@ -5,27 +5,14 @@ use amsp_node::api::orders::{
     ImportEvents, IssueLicence, LicenceBody, NewOrder, NewOrderReply, PlaceOrder, PlaceReply,
     ReviewOrder, ShipOrder,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{ClientError, NodeClient};
 
 impl NodeClient {
-    async fn post_order_json<B: Serialize, R: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<R, ClientError> {
-        let res = self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await?;
-        res.json()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })
-    }
-
     /// Starts an order with full requirements; returns its id.
     pub async fn new_order(&self, req: &NewOrder) -> Result<String, ClientError> {
-        let r: NewOrderReply = self.post_order_json("/v1/orders", req).await?;
+        let r: NewOrderReply = self.post_reply("/v1/orders", req).await?;
         Ok(r.order)
     }
 
@@ -41,33 +28,32 @@ impl NodeClient {
 
     /// Places an order by quote or policy; returns the quote taken.
     pub async fn place(&self, order: &str, req: &PlaceOrder) -> Result<String, ClientError> {
-        let r: PlaceReply = self.post_order_json(&format!("/v1/orders/{order}/place"), req).await?;
+        let r: PlaceReply = self.post_reply(&format!("/v1/orders/{order}/place"), req).await?;
         Ok(r.quote)
     }
 
     /// The centre hands the order to a carrier.
     pub async fn ship(&self, order: &str, req: &ShipOrder) -> Result<(), ClientError> {
-        let _: Value = self.post_order_json(&format!("/v1/orders/{order}/ship"), req).await?;
+        let _: Value = self.post_reply(&format!("/v1/orders/{order}/ship"), req).await?;
         Ok(())
     }
 
     /// The customer confirms delivery.
     pub async fn deliver(&self, order: &str) -> Result<(), ClientError> {
-        let _: Value = self
-            .post_order_json(&format!("/v1/orders/{order}/deliver"), &serde_json::json!({}))
-            .await?;
+        let _: Value =
+            self.post_reply(&format!("/v1/orders/{order}/deliver"), &serde_json::json!({})).await?;
         Ok(())
     }
 
     /// The customer reviews the order.
     pub async fn review(&self, order: &str, req: &ReviewOrder) -> Result<(), ClientError> {
-        let _: Value = self.post_order_json(&format!("/v1/orders/{order}/review"), req).await?;
+        let _: Value = self.post_reply(&format!("/v1/orders/{order}/review"), req).await?;
         Ok(())
     }
 
     /// Hands signed order events (hex) to the node as if a peer had pushed them.
     pub async fn import_events(&self, events: Vec<String>) -> Result<Value, ClientError> {
-        self.post_order_json("/v1/orders/import", &ImportEvents { events }).await
+        self.post_reply("/v1/orders/import", &ImportEvents { events }).await
     }
 
     /// The live federation view.
@@ -87,12 +73,12 @@ impl NodeClient {
 
     /// Signs a licence (as designer); returns it as hex.
     pub async fn issue_licence(&self, req: &IssueLicence) -> Result<String, ClientError> {
-        let r: LicenceBody = self.post_order_json("/v1/licences/issue", req).await?;
+        let r: LicenceBody = self.post_reply("/v1/licences/issue", req).await?;
         Ok(r.licence)
     }
 
     /// Keeps a licence granted to this node.
     pub async fn add_licence(&self, licence: String) -> Result<Value, ClientError> {
-        self.post_order_json("/v1/licences", &LicenceBody { licence }).await
+        self.post_reply("/v1/licences", &LicenceBody { licence }).await
     }
 }
