@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod demo;
 pub mod live;
 pub mod tui;

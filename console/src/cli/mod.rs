@@ -1,5 +1,6 @@
 //! The command-line commands of `amsp`, one module per group.
 
+pub mod app;
 pub mod catalog_cmds;
 pub mod design_cmds;
 pub mod live_cmds;
