@@ -30,13 +30,34 @@ pub struct SimPrinter {
     pub time_scale: u32,
 }
 
+impl SimPrinter {
+    /// A printer stocking `material`, at 5000× real time.
+    pub fn fast(name: &str, material: &str) -> Self {
+        Self { name: name.to_owned(), material: material.to_owned(), time_scale: 5000 }
+    }
+}
+
 /// Writes the settings of a node with `roles` into `dir`. A centre (`centre = Some(toml)`)
 /// gets that `centre.toml`, a farm polling every 100 ms with no start stagger, and `printers`
 /// that clear their own beds.
 pub fn prepare(dir: &Path, roles: &[&str], centre: Option<&str>, printers: &[SimPrinter]) {
+    prepare_skilled(dir, roles, &[], centre, printers);
+}
+
+/// [`prepare`] for a node that also publishes design `skills` in its profile.
+pub fn prepare_skilled(
+    dir: &Path,
+    roles: &[&str],
+    skills: &[&str],
+    centre: Option<&str>,
+    printers: &[SimPrinter],
+) {
     std::fs::create_dir_all(dir).expect("node dir");
-    let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
-    let mut toml = format!("roles = [{}]\n", roles.join(", "));
+    let list = |v: &[&str]| v.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ");
+    let mut toml = format!("roles = [{}]\n", list(roles));
+    if !skills.is_empty() {
+        toml.push_str(&format!("skills = [{}]\n", list(skills)));
+    }
     if let Some(prices) = centre {
         std::fs::write(dir.join("centre.toml"), prices).expect("centre.toml");
         toml.push_str("\n[farm]\npoll_ms = 100\nstagger_ms = 0\n");

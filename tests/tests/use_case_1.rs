@@ -28,11 +28,7 @@ use serde_json::Value;
 fn prepare(dir: &Path, roles: &[&str], centre: Option<(&str, &str)>) {
     let printers: Vec<SimPrinter> = centre
         .iter()
-        .map(|(_, material)| SimPrinter {
-            name: format!("mk3s-{material}"),
-            material: (*material).to_owned(),
-            time_scale: 5000,
-        })
+        .map(|(_, material)| SimPrinter::fast(&format!("mk3s-{material}"), material))
         .collect();
     order_flow::prepare(dir, roles, centre.map(|(prices, _)| prices), &printers);
 }

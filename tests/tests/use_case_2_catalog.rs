@@ -16,6 +16,7 @@ use amsp_proto::envelope::Envelope;
 use amsp_proto::id::ContentId;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
+use amsp_tests::order_flow::{self, SimPrinter};
 use libp2p::identity::Keypair;
 use serde_json::Value;
 
@@ -28,29 +29,11 @@ batch_window_ms = 500
 pla = 0.04
 "#;
 
+/// A node with `roles`; a centre gets one fast simulated pla printer.
 fn prepare(dir: &Path, roles: &[&str], centre: bool) {
-    std::fs::create_dir_all(dir).unwrap();
-    let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
-    let mut toml = format!("roles = [{}]\n", roles.join(", "));
-    if centre {
-        std::fs::write(dir.join("centre.toml"), CENTRE).unwrap();
-        toml.push_str(
-            r#"
-[farm]
-poll_ms = 100
-stagger_ms = 0
-
-[[printer]]
-name = "mk3s"
-auto_eject = true
-materials = ["pla"]
-bed = { x_mm = 250, y_mm = 210, z_mm = 210 }
-nozzle_mm = 0.4
-driver = { kind = "sim", time_scale = 5000 }
-"#,
-        );
-    }
-    std::fs::write(dir.join("amspd.toml"), toml).unwrap();
+    let printers = [SimPrinter::fast("mk3s", "pla")];
+    let (prices, printers) = if centre { (Some(CENTRE), &printers[..]) } else { (None, &[][..]) };
+    order_flow::prepare(dir, roles, prices, printers);
 }
 
 fn ok(out: &std::process::Output) -> Value {

@@ -20,6 +20,7 @@ use amsp_proto::id::{ContentId, RequestId};
 use amsp_proto::licence::Licence;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
+use amsp_tests::order_flow::{SimPrinter, prepare_skilled};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use serde_json::Value;
@@ -36,30 +37,12 @@ pla = 0.04
 const USER_SECRET: &str = "the shelf hangs on a 12mm oak board, keep this between us";
 const DESIGNER_SECRET: &str = "understood: a 3mm web and two M4 countersinks, reply-7f3a";
 
-/// Writes `amspd.toml` (and `centre.toml` for a centre with one fast simulated pla printer).
+/// A node with `roles` and `skills`; a centre gets one fast simulated pla printer.
 fn prepare(dir: &Path, roles: &[&str], skills: &[&str], centre: bool) {
-    std::fs::create_dir_all(dir).unwrap();
-    let list = |v: &[&str]| v.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ");
-    let mut toml = format!("roles = [{}]\nskills = [{}]\n", list(roles), list(skills));
-    if centre {
-        std::fs::write(dir.join("centre.toml"), CENTRE_PLA).unwrap();
-        toml.push_str(
-            r#"
-[farm]
-poll_ms = 100
-stagger_ms = 0
-
-[[printer]]
-name = "mk3s-pla"
-auto_eject = true
-materials = ["pla"]
-bed = { x_mm = 250, y_mm = 210, z_mm = 210 }
-nozzle_mm = 0.4
-driver = { kind = "sim", time_scale = 5000 }
-"#,
-        );
-    }
-    std::fs::write(dir.join("amspd.toml"), toml).unwrap();
+    let printers = [SimPrinter::fast("mk3s-pla", "pla")];
+    let (prices, printers) =
+        if centre { (Some(CENTRE_PLA), &printers[..]) } else { (None, &[][..]) };
+    prepare_skilled(dir, roles, skills, prices, printers);
 }
 
 struct Federation {
