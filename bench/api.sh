@@ -10,6 +10,7 @@
 # Needs curl and python3; OctoPrint is installed into a cached virtualenv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/headless-node.sh
 secs="${1:-20}"
 runs="${2:-3}"
 profile="${PROFILE:-dev}"   # PROFILE=release for an optimised amspd
@@ -34,28 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# amspd as on a printer host: two simulated printers from its configuration file.
 data="$work/amspd"
-mkdir -p "$data"
-cat > "$data/amspd.toml" <<'TOML'
-api = "127.0.0.1:0"
-
-[[printer]]
-name = "sim-left"
-materials = ["PLA"]
-bed = { x_mm = 250, y_mm = 210, z_mm = 220 }
-nozzle_mm = 0.4
-driver = { kind = "sim" }
-
-[[printer]]
-name = "sim-right"
-materials = ["PETG"]
-bed = { x_mm = 250, y_mm = 210, z_mm = 220 }
-nozzle_mm = 0.4
-driver = { kind = "sim" }
-TOML
-RUST_LOG=warn "$amspd" -d "$data" --no-mdns --listen /ip4/127.0.0.1/tcp/0 >"$work/amspd.log" 2>&1 &
-amspd_pid=$!
+start_headless_amspd "$amspd" "$data" "$work/amspd.log"
 for _ in $(seq 1 200); do [ -f "$data/api.json" ] && break; sleep 0.1; done
 amsp_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$data/api.json")"
 amsp_token="$(tr -d '\n' < "$data/api.token")"

@@ -11,6 +11,7 @@
 #        ANCHOR=0 bench/idle.sh          (amspd alone, without OctoPrint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/headless-node.sh
 settle="${1:-30}"
 sample="${2:-60}"
 profile="${PROFILE:-dev}"
@@ -63,26 +64,7 @@ PY
 }
 
 data="$work/amspd"
-mkdir -p "$data"
-cat > "$data/amspd.toml" <<'TOML'
-api = "127.0.0.1:0"
-
-[[printer]]
-name = "sim-left"
-materials = ["PLA"]
-bed = { x_mm = 250, y_mm = 210, z_mm = 220 }
-nozzle_mm = 0.4
-driver = { kind = "sim" }
-
-[[printer]]
-name = "sim-right"
-materials = ["PETG"]
-bed = { x_mm = 250, y_mm = 210, z_mm = 220 }
-nozzle_mm = 0.4
-driver = { kind = "sim" }
-TOML
-RUST_LOG=warn "$amspd" -d "$data" --no-mdns --listen /ip4/127.0.0.1/tcp/0 >"$work/amspd.log" 2>&1 &
-amspd_pid=$!
+start_headless_amspd "$amspd" "$data" "$work/amspd.log"
 amsp_line="$(measure "$amspd_pid" "amspd($profile)")"
 echo "$amsp_line"
 rss_detail="$(grep -E '^(RssAnon|RssFile)' "/proc/$amspd_pid/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
