@@ -8,22 +8,12 @@
 use std::time::Duration;
 
 use amsp_tests::node_process::{NodeProcess, wait_for};
-use serde_json::Value;
+use amsp_tests::order_flow::json_of;
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn fixture(path: &str) -> String {
     format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn stdout_json(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "amsp failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,18 +40,18 @@ async fn a_model_is_sliced_for_its_printer_and_printed() {
 
     let cube = fixture("models/20mm-xyz-cube.stl");
     let out = node.amsp(&["job", "print", &cube, "--printer", "mk4", "--json"]);
-    let job = stdout_json(&out);
+    let job = json_of(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sliced") && stderr.contains("in PETG"), "{stderr}");
     let id = job["id"].as_str().unwrap().to_owned();
     wait_for("the sliced cube to print", WAIT, || async {
-        let jobs = stdout_json(&node.amsp(&["job", "ls", "--json"]));
+        let jobs = json_of(&node.amsp(&["job", "ls", "--json"]));
         let j = jobs.as_array().unwrap().iter().find(|j| j["id"] == id.as_str()).unwrap().clone();
         assert!(j["state"] != "failed" && j["state"] != "cancelled", "{j}");
         j["state"] == "done"
     })
     .await;
-    let jobs = stdout_json(&node.amsp(&["job", "ls", "--json"]));
+    let jobs = json_of(&node.amsp(&["job", "ls", "--json"]));
     assert_eq!(jobs[0]["name"], "20mm-xyz-cube");
     assert_eq!(jobs[0]["printer_name"], "mk4");
 
@@ -78,6 +68,6 @@ async fn a_model_is_sliced_for_its_printer_and_printed() {
     let out = node.amsp(&["job", "print", &cube]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--printer"));
-    let jobs = stdout_json(&node.amsp(&["job", "ls", "--json"]));
+    let jobs = json_of(&node.amsp(&["job", "ls", "--json"]));
     assert_eq!(jobs.as_array().unwrap().len(), 1, "only the cube was queued: {jobs}");
 }

@@ -16,7 +16,7 @@ use amsp_proto::envelope::Envelope;
 use amsp_proto::id::ContentId;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
-use amsp_tests::order_flow::{self, SimPrinter};
+use amsp_tests::order_flow::{self, SimPrinter, json_of};
 use libp2p::identity::Keypair;
 use serde_json::Value;
 
@@ -36,17 +36,6 @@ fn prepare(dir: &Path, roles: &[&str], centre: bool) {
     order_flow::prepare(dir, roles, prices, printers);
 }
 
-fn ok(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "amsp failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 fn refused(out: &std::process::Output) -> String {
     assert!(!out.status.success(), "expected a refusal: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -56,7 +45,7 @@ fn search(node: &NodeProcess, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["catalog", "search"];
     all.extend_from_slice(args);
     all.push("--json");
-    ok(&node.amsp(&all)).as_array().unwrap().clone()
+    json_of(&node.amsp(&all)).as_array().unwrap().clone()
 }
 
 fn ids(entries: &[Value]) -> Vec<String> {
@@ -82,7 +71,7 @@ async fn wait_state(node: &NodeProcess, id: &str, want: &str) -> Value {
 
 /// Orders one copy of `model` in pla from the user, takes the centre's quote and places it.
 fn order(user: &NodeProcess, model: &str) -> String {
-    let v = ok(&user.amsp(&[
+    let v = json_of(&user.amsp(&[
         "order",
         "create",
         "--model",
@@ -94,9 +83,9 @@ fn order(user: &NodeProcess, model: &str) -> String {
         "--json",
     ]));
     let id = v["id"].as_str().unwrap().to_string();
-    let quotes = ok(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    let quotes = json_of(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
     assert_eq!(quotes.as_array().unwrap().len(), 1, "{quotes}");
-    ok(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
+    json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
     id
 }
 
@@ -135,7 +124,7 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     let models = fixtures_dir().join("models");
     let cube = models.join("20mm-xyz-cube.stl");
     let riser = models.join("idler_riser.STL");
-    let free = ok(&designer.amsp(&[
+    let free = json_of(&designer.amsp(&[
         "catalog",
         "publish",
         cube.to_str().unwrap(),
@@ -151,7 +140,7 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
         "pla",
         "--json",
     ]));
-    let licensed = ok(&designer.amsp(&[
+    let licensed = json_of(&designer.amsp(&[
         "catalog",
         "publish",
         riser.to_str().unwrap(),
@@ -171,7 +160,7 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     ]));
     let (free_id, licensed_id) =
         (free["id"].as_str().unwrap().to_string(), licensed["id"].as_str().unwrap().to_string());
-    let own = ok(&designer.amsp(&["catalog", "ls", "--json"]));
+    let own = json_of(&designer.amsp(&["catalog", "ls", "--json"]));
     assert_eq!(own.as_array().unwrap().len(), 2, "{own}");
     // Bad input is refused with its reason; the node keeps running.
     let bad = designer.amsp(&["catalog", "publish", cube.to_str().unwrap(), "--title", " "]);
@@ -205,21 +194,21 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     assert!(search(&user, &["--tag", "furniture"]).is_empty());
 
     // A copy of the free model: readable by the user, no licence; ordered and printed.
-    let copy = ok(&user.amsp(&["catalog", "get", &free_id, "--json"]));
+    let copy = json_of(&user.amsp(&["catalog", "get", &free_id, "--json"]));
     assert!(copy["licence"].is_null(), "{copy}");
     let free_model = copy["model"].as_str().unwrap().to_string();
-    let models = ok(&user.amsp(&["model", "ls", "--json"]));
+    let models = json_of(&user.amsp(&["model", "ls", "--json"]));
     let held = models.as_array().unwrap().iter().find(|m| m["cid"] == free_model.as_str()).unwrap();
     assert_eq!(held["readable"], true);
     assert_eq!(held["author"], designer.peer_id.as_str());
     let first = order(&user, &free_model);
 
     // A copy of the licensed model comes with a licence for one print, kept by the user.
-    let copy = ok(&user.amsp(&["catalog", "get", &licensed_id, "--json"]));
+    let copy = json_of(&user.amsp(&["catalog", "get", &licensed_id, "--json"]));
     let licensed_model = copy["model"].as_str().unwrap().to_string();
     assert!(copy["licence"].is_string(), "{copy}");
     // Asking again gives the same copy, not a second print.
-    let again = ok(&user.amsp(&["catalog", "get", &licensed_id, "--json"]));
+    let again = json_of(&user.amsp(&["catalog", "get", &licensed_id, "--json"]));
     assert_eq!(again["model"], copy["model"]);
     assert_eq!(again["licence"], copy["licence"]);
     let second = order(&user, &licensed_model);
@@ -243,7 +232,7 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     assert_eq!(ids(&search(&user, &[])), vec![licensed_id.clone()]);
     let err = refused(&user.amsp(&["catalog", "get", &free_id, "--json"]));
     assert!(err.contains("withdrawn") && err.contains(&free_id), "{err}");
-    let own = ok(&designer.amsp(&["catalog", "ls", "--json"]));
+    let own = json_of(&designer.amsp(&["catalog", "ls", "--json"]));
     assert!(
         own.as_array()
             .unwrap()
@@ -260,7 +249,7 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
 
     // A part made from a parametric template is published while the user is online: it
     // reaches the user by gossip.
-    let spacer = ok(&designer.amsp(&[
+    let spacer = json_of(&designer.amsp(&[
         "catalog",
         "publish",
         "--template",
@@ -336,7 +325,7 @@ async fn a_designer_refuses_copies_with_typed_reasons() {
     let designer = NodeProcess::start(&d, &[]).await;
     let cube = fixtures_dir().join("models").join("20mm-xyz-cube.stl");
     let publish = |title: &str| {
-        let v = ok(&designer.amsp(&[
+        let v = json_of(&designer.amsp(&[
             "catalog",
             "publish",
             cube.to_str().unwrap(),
@@ -394,5 +383,5 @@ async fn a_designer_refuses_copies_with_typed_reasons() {
     assert_eq!(ask(listed).await, CatalogRefusal::Banned(me.to_string()));
     // The designer keeps serving.
     assert!(designer.client.status().await.is_ok());
-    assert_eq!(ok(&designer.amsp(&["catalog", "ls", "--json"])).as_array().unwrap().len(), 2);
+    assert_eq!(json_of(&designer.amsp(&["catalog", "ls", "--json"])).as_array().unwrap().len(), 2);
 }
