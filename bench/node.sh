@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p amsp-tests --bin bench-node
-bin=target/debug/bench-node
+bin="${CARGO_TARGET_DIR:-target}/debug/bench-node"
 "$bin" commit 20000
 "$bin" gossip 20 30
 "$bin" gossip 100 30

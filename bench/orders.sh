@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q --locked -p amsp-tests --bins
-bin=target/debug/bench-orders
+bin="${CARGO_TARGET_DIR:-target}/debug/bench-orders"
 "$bin" --centres 2 "$@"
 "$bin" --centres 1 "$@"
