@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
-use crate::monitor::metrics::{ApiLabels, NameLabel};
+use crate::monitor::metrics::{ApiLabels, Direction, DirectionLabel, NameLabel};
 use crate::node::events::NodeEvent;
 use crate::security::service::Caller;
 
@@ -61,8 +61,16 @@ async fn ack(
 
 async fn metrics(State(node): State<Node>) -> impl IntoResponse {
     let status = node.status().await;
-    node.metrics().peers_connected.set(status.connected_peers.len() as i64);
-    node.metrics().api_sessions.refresh();
+    let m = node.metrics();
+    m.peers_connected.set(status.connected_peers.len() as i64);
+    m.api_sessions.refresh();
+    // The network counts bytes once, per peer and in total; the counters follow the totals.
+    for (direction, total) in
+        [(Direction::In, status.traffic.bytes_in), (Direction::Out, status.traffic.bytes_out)]
+    {
+        let counter = m.traffic_bytes.get_or_create(&DirectionLabel { direction });
+        counter.inc_by(total.saturating_sub(counter.get()));
+    }
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         node.metrics().encode(),

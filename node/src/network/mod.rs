@@ -310,13 +310,12 @@ impl Network {
 
     /// Publishes signed envelope bytes on a topic.
     pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), PublishError> {
-        let len = data.len();
         let res = self
             .ask(|reply| Command::Publish { topic, data, reply })
             .await
             .unwrap_or(Err(PublishError::Stopped));
         if let Some(m) = &self.meters {
-            m.published(topic.name(), len, res.is_ok());
+            m.published(topic.name(), res.is_ok());
         }
         res
     }
@@ -337,15 +336,13 @@ impl Network {
         peer: PeerId,
         request: ChunkRequest,
     ) -> Result<ChunkResponse, RequestError> {
-        let sent = traffic::chunk_request_len(&request);
         let started = std::time::Instant::now();
         let res = self
             .ask(|reply| Command::Chunks { peer, request, reply })
             .await
             .unwrap_or(Err(RequestError::Stopped));
         if let Some(m) = &self.meters {
-            let received = res.as_ref().ok().map(traffic::chunk_response_len);
-            m.requested("chunks", sent, received, started.elapsed());
+            m.requested("chunks", res.is_ok(), started.elapsed());
         }
         res
     }
@@ -356,32 +353,24 @@ impl Network {
         peer: PeerId,
         request: SyncRequest,
     ) -> Result<SyncResponse, RequestError> {
-        let sent = self.meters.as_ref().map_or(0, |_| traffic::sync_request_len(&request));
         let started = std::time::Instant::now();
         let res = self
             .ask(|reply| Command::Sync { peer, request, reply })
             .await
             .unwrap_or(Err(RequestError::Stopped));
         if let Some(m) = &self.meters {
-            let received = res.as_ref().ok().map(traffic::sync_response_len);
-            m.requested("sync", sent, received, started.elapsed());
+            m.requested("sync", res.is_ok(), started.elapsed());
         }
         res
     }
 
     /// Answers an inbound chunk request.
     pub async fn respond_chunks(&self, channel: Responder<ChunkResponse>, response: ChunkResponse) {
-        if let Some(m) = &self.meters {
-            m.answered(traffic::chunk_response_len(&response));
-        }
         let _ = self.tx.send(Command::RespondChunks { channel, response }).await;
     }
 
     /// Answers an inbound sync request.
     pub async fn respond_sync(&self, channel: Responder<SyncResponse>, response: SyncResponse) {
-        if let Some(m) = &self.meters {
-            m.answered(traffic::sync_response_len(&response));
-        }
         let _ = self.tx.send(Command::RespondSync { channel, response }).await;
     }
 
