@@ -1,5 +1,5 @@
 //! The binaries scenarios run, built by cargo with this crate (`src/bin/`): `test-amspd` (the
-//! daemon), `test-amsp` (the node commands of the CLI) and `test-store-burst`.
+//! daemon), `test-amsp` (the whole `amsp` command line, `amsp_console::cli::app::run`) and `test-store-burst`.
 //!
 //! Cargo builds a package's binaries before running its integration tests, into the profile
 //! directory the test executable sits under (`<target>/<profile>/deps/`), so they are found
