@@ -18,6 +18,7 @@
 //! - [`daemon`]: the `amspd` program (flags, config, node and API).
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;

@@ -70,12 +70,13 @@ impl FromStr for ContentId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = [0u8; 32];
-        hex_decode(s, &mut out)?;
+        hex_decode_into(s, &mut out)?;
         Ok(Self(out))
     }
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
+/// Lower-case hex of bytes: the one text form of hashes, keys and signed blobs in JSON and logs.
+pub fn hex_encode(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -85,7 +86,15 @@ fn hex_encode(bytes: &[u8]) -> String {
     s
 }
 
-fn hex_decode(s: &str, out: &mut [u8]) -> Result<(), IdParseError> {
+/// Bytes of lower- or upper-case hex (surrounding white space ignored); `None` if it is not hex.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    let mut out = vec![0u8; s.len() / 2];
+    hex_decode_into(s, &mut out).ok()?;
+    Some(out)
+}
+
+fn hex_decode_into(s: &str, out: &mut [u8]) -> Result<(), IdParseError> {
     if s.len() != out.len() * 2 {
         return Err(IdParseError::Length { expected: out.len() * 2, got: s.chars().count() });
     }

@@ -10,9 +10,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use amsp_node::api::orders::hex_encode;
 use amsp_proto::envelope::Envelope;
 use amsp_proto::feedback::Feedback;
+use amsp_proto::id::hex_encode;
 use amsp_proto::id::{ContentId, JobId, OrderId, PartId};
 use amsp_proto::order::{Action, OrderEvent};
 use amsp_tests::fixtures_dir;
@@ -267,7 +267,7 @@ async fn bad_actors_are_refused_with_their_reason() {
     // An event re-attributed to the centre (its key, the stranger's signature) never verifies.
     let pla_key: libp2p::PeerId = f.pla.peer_id.parse().unwrap();
     let mut env = Envelope::from_bytes(
-        &amsp_node::api::orders::hex_decode(&forged(
+        &amsp_proto::id::hex_decode(&forged(
             &stranger,
             &id,
             &before["events"],

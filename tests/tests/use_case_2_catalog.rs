@@ -10,10 +10,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use amsp_node::api::orders::hex_encode;
 use amsp_proto::catalog::{CatalogEntry, CatalogNotice, EntryId, LicenceTerms, ModelFacts};
 use amsp_proto::envelope::Envelope;
 use amsp_proto::id::ContentId;
+use amsp_proto::id::hex_encode;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{self, SimPrinter, json_of};

@@ -154,7 +154,7 @@ impl EmbeddedSource {
             order_summaries: Vec::new(),
             names: self.names(),
             uptime_s: self.started.elapsed().as_secs(),
-            now_ms: amsp_node::node::now_ms(),
+            now_ms: amsp_node::clock::now_ms(),
         })
     }
 }

@@ -111,7 +111,7 @@ impl HttpSource {
             order_summaries: summaries,
             names,
             uptime_s: self.started.elapsed().as_secs(),
-            now_ms: amsp_node::node::now_ms(),
+            now_ms: amsp_node::clock::now_ms(),
         })
     }
 

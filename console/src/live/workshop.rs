@@ -56,7 +56,7 @@ impl LogRing {
             lines.pop_front();
         }
         lines.push_back(LogLine {
-            ts_ms: amsp_node::node::now_ms(),
+            ts_ms: amsp_node::clock::now_ms(),
             level,
             target: target.to_owned(),
             message,

@@ -18,9 +18,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::orders::hex_decode;
 use crate::Node;
 use crate::node::catalog::{CatalogError, Publish, Search};
+use amsp_proto::id::hex_decode;
 
 /// The routes of this module.
 pub fn routes() -> Router<Node> {

@@ -32,10 +32,10 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::orders::hex_decode;
 use crate::Node;
 use crate::node::design::{DesignOpError, NewDesignRequest};
 use crate::package::PackageMeta;
+use amsp_proto::id::hex_decode;
 
 /// The routes of this module.
 pub fn routes() -> Router<Node> {
@@ -197,7 +197,7 @@ async fn envelopes(
     UrlPath(id): UrlPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let all = node.design_envelopes(parse_request(&id)?)?;
-    Ok(Json(all.iter().map(|b| super::orders::hex_encode(b)).collect::<Vec<_>>()))
+    Ok(Json(all.iter().map(|b| amsp_proto::id::hex_encode(b)).collect::<Vec<_>>()))
 }
 
 /// Query of `POST /v1/design/requests/{id}/deliver`.

@@ -16,7 +16,7 @@
 //! | POST | `/v1/licences/issue` | [`IssueLicence`] → `{"licence": hex}` signed by this node |
 //! | POST | `/v1/licences` | `{"licence": hex}`: keep a licence granted to this node |
 
-use amsp_proto::id::{ContentId, OrderId, QuoteId};
+use amsp_proto::id::{ContentId, OrderId, QuoteId, hex_decode, hex_encode};
 use amsp_proto::licence::Licence;
 use amsp_proto::process::{Material, Process};
 use amsp_proto::requirements::PartRequirements;
@@ -390,18 +390,4 @@ async fn add_licence(
         "prints": l.prints_allowed,
         "expires_ms": l.expires_ms,
     })))
-}
-
-/// Lower-case hex of bytes.
-pub fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Bytes of lower- or upper-case hex; `None` if it is not hex.
-pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }

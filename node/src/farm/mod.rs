@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
+use crate::clock::now_ms;
 use crate::engine::queue::{PrintQueue, QueueError, QueuePrinter, QueuedJob, Slot};
 use crate::monitor::metrics::Metrics;
-use crate::node::now_ms;
 use crate::printer::driver::{check_gcode_size, validate_file_name};
 use crate::printer::{
     ConfigError, DriverConfig, DriverError, Fault, PrinterConfig, PrinterDriver, PrinterState,

@@ -10,8 +10,8 @@ use amsp_proto::id::{JobId, PrinterId};
 use tokio::time::Instant;
 
 use super::{Farm, FarmEvent, Inner, JobState, State, name_label, poll_interval};
+use crate::clock::now_ms;
 use crate::engine::queue::Slot;
-use crate::node::now_ms;
 use crate::printer::{PrinterDriver, PrinterState, PrinterStatus};
 
 /// How often the dispatch loop looks at the queue when nothing wakes it (staggered starts

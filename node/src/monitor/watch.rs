@@ -19,9 +19,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::alert_rules::{AlertChange, Monitor, PrinterObservation, RuleConfig};
 use crate::Node;
+use crate::clock::now_ms;
 use crate::farm::FarmEvent;
 use crate::node::events::NodeEvent;
-use crate::node::now_ms;
 use crate::store::{Store, StoreError};
 
 /// How often the data disk is sampled: the "filling" rule extrapolates from two samples, and

@@ -77,12 +77,7 @@ pub(super) struct EventLoop {
     traffic: Traffic,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 impl EventLoop {
     pub(super) fn new(

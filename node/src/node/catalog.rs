@@ -244,10 +244,6 @@ fn grant_key(entry: EntryId, requester: &PeerId) -> Vec<u8> {
     k
 }
 
-fn hex(bytes: &[u8]) -> String {
-    crate::api::orders::hex_encode(bytes)
-}
-
 fn bounded(what: &str, s: &str, max: usize) -> Result<String, CatalogError> {
     let s = s.trim();
     if s.chars().count() > max {
@@ -697,7 +693,7 @@ impl Node {
                     return Err(bad(format!("the licence is for model {}", l.model)));
                 }
                 self.add_licence(bytes.clone()).await.map_err(|e| bad(e.to_string()))?;
-                Some(hex(&bytes))
+                Some(amsp_proto::id::hex_encode(&bytes))
             }
             None => None,
         };

@@ -37,13 +37,7 @@ use events::{EVENT_BUFFER, NodeEvent};
 use fetch::FetchError;
 use orders::Orders;
 
-/// The node's clock in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]

@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::accounts::{AccountError, Accounts, Role};
 use super::audit::{AuditEntry, AuditError, next_entry, verify};
 use super::rate_limit::RateLimiter;
+use crate::clock::now_ms;
 use crate::identity::write_secret;
-use crate::node::now_ms;
 use crate::store::{Store, StoreError};
 
 /// Accounts and token hashes.
@@ -222,7 +222,7 @@ impl Security {
         }
         let head = std::fs::read_to_string(self.inner.dir.join(AUDIT_HEAD_FILE))
             .ok()
-            .and_then(|t| parse_hex32(t.trim()));
+            .and_then(|t| t.trim().parse::<ContentId>().ok());
         Ok(match verify(&entries, head) {
             Ok(h) => VerifyReport { ok: true, entries: n, head: Some(h.to_hex()), error: None },
             Err(
@@ -365,15 +365,4 @@ impl Security {
         self.audit_quiet(actor, "token_revoked", name).await;
         Ok(())
     }
-}
-
-fn parse_hex32(s: &str) -> Option<ContentId> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(ContentId(out))
 }
