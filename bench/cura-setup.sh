@@ -5,7 +5,7 @@
 set -euo pipefail
 dest=${CURA_DEFS:-$HOME/.cache/amsp/cura}
 if ! command -v CuraEngine >/dev/null; then
-  apt-get install -y -qq cura-engine >/dev/null
+  { apt-get update -qq && apt-get install -y -qq cura-engine; } >/dev/null
 fi
 if [ ! -f "$dest/definitions/fdmprinter.def.json" ]; then
   tmp=$(mktemp -d)

@@ -8,13 +8,12 @@
 #                               intact surface the generator knows).
 #
 # Models are generated reproducibly by bench/repair_models.py (fixed seeds) into
-# target/bench-repair/. Needs python3 and GNU time; installs admesh through the shared
-# anchors script when it is missing.
+# target/bench-repair/. Needs python3 and GNU time; installs admesh through
+# bench/anchors.sh when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-anchors=../shared/bench/anchors.sh
-[ -x "$anchors" ] || anchors=/work/shared/bench/anchors.sh
+anchors=bench/anchors.sh
 command -v admesh >/dev/null || bash "$anchors" install
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Acceptance by a real G-code consumer: slices fixtures with amsp, uploads each G-code to a real
-# OctoPrint (its virtual printer, /work/shared/printer-hosts/octoprint) and prints OctoPrint's own
+# OctoPrint (its virtual printer, started by scripts/octoprint/start.sh) and prints OctoPrint's own
 # analysis (height, printed area, filament length) beside amsp's figures.
 #
 #   bench/slice-octoprint.sh [MODEL...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-hosts=${PRINTER_HOSTS:-/work/shared/printer-hosts}
+hosts=$root/scripts
 cargo build --release --locked -q -p amsp-console --manifest-path "$root/Cargo.toml"
-amsp=$root/target/release/amsp
+amsp=${CARGO_TARGET_DIR:-$root/target}/release/amsp
 work=$(mktemp -d)
 "$hosts/octoprint/start.sh" 0 >"$work/env"
 # shellcheck disable=SC1090

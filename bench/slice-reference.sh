@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Records PrusaSlicer's figures for the slicer's fixture models, with the standard settings of
-# /work/shared/bench/anchors.sh (0.2 mm layers, 2 perimeters, 20% grid, 0.4 mm nozzle), into
+# bench/anchors.sh (0.2 mm layers, 2 perimeters, 20% grid, 0.4 mm nozzle), into
 # fixtures/slice/prusaslicer-reference.toml, which `mesh/tests/slice_fixtures.rs` compares
 # amsp's filament against (± 15 %). Run once after changing the fixture list.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-anchors=${ANCHORS:-/work/shared/bench/anchors.sh}
+anchors=${ANCHORS:-$root/bench/anchors.sh}
 "$anchors" install
 out=$root/fixtures/slice/prusaslicer-reference.toml
 tmp=$(mktemp -d)

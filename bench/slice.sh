@@ -3,7 +3,7 @@
 #
 #   bench/slice.sh [RUNS]        (default 3 runs per tool and model; medians are reported)
 #
-# Both slicers use the standard settings of /work/shared/bench/anchors.sh (0.2 mm layers,
+# Both slicers use the standard settings of bench/anchors.sh (0.2 mm layers,
 # 2 perimeters, 20 % grid infill, 0.4 mm nozzle, 250 × 210 bed); amsp uses its
 # `generic-250x210` printer profile, which carries PrusaSlicer's default machine limits, so both
 # estimate time for the same machine. Each run is timed with /usr/bin/time -v (wall time and
@@ -14,7 +14,7 @@
 # memory, its filament is the last absolute E value and its time the last ;TIME_ELAPSED.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-anchors=${ANCHORS:-/work/shared/bench/anchors.sh}
+anchors=${ANCHORS:-$root/bench/anchors.sh}
 runs=${1:-3}
 "$anchors" install
 cura_defs=$("$root/bench/cura-setup.sh")
