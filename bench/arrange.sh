@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/anchors.sh install >/dev/null
 cargo build -q --release -p amsp-mesh --example arrange
-ours=target/release/examples/arrange
+ours=${CARGO_TARGET_DIR:-target}/release/examples/arrange
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 models=(fixtures/models/20mm-xyz-cube.stl fixtures/models/prusaslicer/extruder_idler.obj
         fixtures/models/prusaslicer/frog_legs.obj fixtures/models/prusaslicer/seam_test_object.3mf)

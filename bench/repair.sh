@@ -24,7 +24,7 @@ if [ ! -f "$out/expected.tsv" ] || [ bench/repair_models.py -nt "$out/expected.t
   python3 bench/repair_models.py "$out"
 fi
 cargo build --release --locked -q -p amsp-console
-amsp=target/release/amsp
+amsp=${CARGO_TARGET_DIR:-target}/release/amsp
 
 # Runs a command under GNU time; prints "wall_seconds peak_rss_kib cpu_seconds".
 measure() {

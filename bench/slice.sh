@@ -34,7 +34,7 @@ exec CuraEngine slice -j "$cura_defs/definitions/fdmprinter.def.json" \\
 CURA
 chmod +x "$cura_slice"
 cargo build --release --locked -q -p amsp-console --manifest-path "$root/Cargo.toml"
-amsp=$root/target/release/amsp
+amsp=${CARGO_TARGET_DIR:-$root/target}/release/amsp
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$cura_slice"' EXIT
 
