@@ -143,18 +143,18 @@ fn terms(e: &EntryView) -> String {
 
 fn print_entries(entries: &[EntryView], json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(entries)?);
+        crate::outln!("{}", serde_json::to_string_pretty(entries)?);
         return Ok(());
     }
     if entries.is_empty() {
-        println!("no entries");
+        crate::outln!("no entries");
     }
     for e in entries {
         if e.withdrawn {
-            println!("{}  (withdrawn)", e.id);
+            crate::outln!("{}  (withdrawn)", e.id);
             continue;
         }
-        println!(
+        crate::outln!(
             "{}  {}  by {} ({:.2})  [{}]  {} {:.0}×{:.0}×{:.0} mm  {}",
             e.id,
             e.title,
@@ -193,12 +193,12 @@ pub async fn catalog(opts: &NodeOpts, cmd: &CatalogCommand) -> anyhow::Result<()
             };
             let p = client.catalog_publish(&req).await?;
             if a.json.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&json!({"id": p.id, "model": p.model}))?
                 );
             } else {
-                println!("published {} (model {})", p.id, p.model);
+                crate::outln!("published {} (model {})", p.id, p.model);
             }
         }
         CatalogCommand::Search(a) => {
@@ -215,19 +215,20 @@ pub async fn catalog(opts: &NodeOpts, cmd: &CatalogCommand) -> anyhow::Result<()
         CatalogCommand::Get { id, designer, json } => {
             let c = client.catalog_get(id, designer.as_deref()).await?;
             if json.json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&c)?);
             } else {
                 let lic = if c.licence.is_some() { " with a licence" } else { "" };
-                println!(
+                crate::outln!(
                     "model {}{lic}: order it with `amsp order create --model {}`",
-                    c.model, c.model
+                    c.model,
+                    c.model
                 );
             }
         }
         CatalogCommand::Ls(j) => print_entries(&client.catalog_own().await?, j.json)?,
         CatalogCommand::Withdraw { id } => {
             client.catalog_withdraw(id).await?;
-            println!("{id} withdrawn");
+            crate::outln!("{id} withdrawn");
         }
     }
     Ok(())

@@ -190,9 +190,9 @@ fn now_ms() -> u64 {
 
 fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(v)?);
+        crate::outln!("{}", serde_json::to_string_pretty(v)?);
     } else {
-        println!("{}", text(v));
+        crate::outln!("{}", text(v));
     }
     Ok(())
 }
@@ -277,12 +277,12 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
         }
         DesignCommand::Accept { request, offer } => {
             let id = client.design_accept(request, offer).await?;
-            println!("accepted offer {id}");
+            crate::outln!("accepted offer {id}");
             Ok(())
         }
         DesignCommand::Message { request, text, to } => {
             let id = client.design_message(request, text, to.as_deref()).await?;
-            println!("{id}");
+            crate::outln!("{id}");
             Ok(())
         }
         DesignCommand::Messages { request, json } => {

@@ -7,4 +7,5 @@ pub mod live_cmds;
 pub mod node_cmds;
 pub mod ops_cmds;
 pub mod order_cmds;
+pub mod out;
 pub mod print_model;

@@ -83,9 +83,9 @@ fn print(
     text: impl FnOnce(&serde_json::Value) -> String,
 ) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(value)?);
     } else {
-        println!("{}", text(value));
+        crate::outln!("{}", text(value));
     }
     Ok(())
 }
@@ -149,9 +149,9 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
                 .unwrap_or_else(|| "model".into());
             let cid = client.add_model(&name, bytes, for_peers, licence.as_deref()).await?;
             if json.json {
-                println!("{}", serde_json::json!({ "cid": cid }));
+                crate::outln!("{}", serde_json::json!({ "cid": cid }));
             } else {
-                println!("{cid}");
+                crate::outln!("{cid}");
             }
         }
         ModelNodeCommand::Get { cid, output } => {

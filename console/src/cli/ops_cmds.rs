@@ -240,9 +240,9 @@ pub enum AuditCommand {
 
 fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(v)?);
+        crate::outln!("{}", serde_json::to_string_pretty(v)?);
     } else {
-        println!("{}", text(v));
+        crate::outln!("{}", text(v));
     }
     Ok(())
 }

@@ -154,9 +154,9 @@ fn now_ms() -> u64 {
 
 fn out(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(v)?);
+        crate::outln!("{}", serde_json::to_string_pretty(v)?);
     } else {
-        println!("{}", text(v));
+        crate::outln!("{}", text(v));
     }
     Ok(())
 }
@@ -292,17 +292,17 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             client
                 .ship(id, &ShipOrder { carrier: carrier.clone(), tracking: tracking.clone() })
                 .await?;
-            println!("{id} shipped");
+            crate::outln!("{id} shipped");
             Ok(())
         }
         OrderCommand::Deliver { id } => {
             client.deliver(id).await?;
-            println!("{id} delivered");
+            crate::outln!("{id} delivered");
             Ok(())
         }
         OrderCommand::Review { id, stars, text } => {
             client.review(id, &ReviewOrder { stars: *stars, text: text.clone() }).await?;
-            println!("{id} reviewed");
+            crate::outln!("{id} reviewed");
             Ok(())
         }
     }
@@ -312,7 +312,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
 pub async fn capacity(opts: &NodeOpts, args: &CapacityArgs) -> anyhow::Result<()> {
     let client = opts.client()?;
     if args.okw {
-        println!("{}", serde_json::to_string_pretty(&client.capacity_okw().await?)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&client.capacity_okw().await?)?);
         return Ok(());
     }
     let v = client.capacity().await?;
@@ -354,11 +354,11 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
                     terms: terms.clone(),
                 })
                 .await?;
-            println!("{hex}");
+            crate::outln!("{hex}");
         }
         LicenceCommand::Add { licence } => {
             let v = client.add_licence(licence.clone()).await?;
-            println!("{}", serde_json::to_string(&v)?);
+            crate::outln!("{}", serde_json::to_string(&v)?);
         }
     }
     Ok(())

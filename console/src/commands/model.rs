@@ -93,7 +93,7 @@ fn exit_for(printable: bool) -> ExitCode {
 fn print_json<T: Serialize>(value: &T) -> Result<(), ExitCode> {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
-            println!("{text}");
+            crate::outln!("{text}");
             Ok(())
         }
         Err(e) => {
@@ -115,7 +115,7 @@ fn run_check(file: &Path, json: bool) -> ExitCode {
             return code;
         }
     } else {
-        print!("{}", render_check(file, model.format, &report));
+        crate::out!("{}", render_check(file, model.format, &report));
     }
     exit_for(report.printable)
 }
@@ -172,8 +172,8 @@ fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
             return code;
         }
     } else {
-        print!("{}", render_check(file, model.format, &report.before));
-        println!("repair:");
+        crate::out!("{}", render_check(file, model.format, &report.before));
+        crate::outln!("repair:");
         let a = &report.actions;
         for (count, what) in [
             (a.vertices_merged, "vertices merged by welding"),
@@ -188,10 +188,10 @@ fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
             (a.degenerate_facets_split, "flat facets split away"),
         ] {
             if count > 0 {
-                println!("  {count:>10}  {what}");
+                crate::outln!("  {count:>10}  {what}");
             }
         }
-        print!(
+        crate::out!(
             "{}",
             render_check(output, Format::StlBinary, &report.after).replacen(" (stl_binary)", "", 1)
         );

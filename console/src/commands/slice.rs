@@ -205,9 +205,9 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
         };
         let text = serde_json::to_string_pretty(&out)
             .map_err(|e| refused(format!("cannot encode JSON: {e}")))?;
-        println!("{text}");
+        crate::outln!("{text}");
     } else {
-        println!(
+        crate::outln!(
             "{}: {} layers, {:.2} m filament ({:.1} cm³, {:.1} g, {:.2} {}), about {} on {}{}",
             a.output.display(),
             s.layers,
