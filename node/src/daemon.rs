@@ -3,6 +3,7 @@
 //! Lives in the library so the daemon binary and test harnesses run exactly the same code.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::{NodeConfig, Overrides, default_data_dir};
 use crate::{Node, api};
@@ -83,7 +84,44 @@ pub async fn main() -> anyhow::Result<()> {
     );
     tokio::select! {
         res = api.serve() => res.context("control API")?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        signal = stop_signal() => tracing::info!(signal, "stopping"),
     }
+    // The API stopped accepting with the select above; its open connections end with the
+    // runtime, after the node's services have stopped.
+    node.shutdown(SHUTDOWN_BUDGET).await;
     Ok(())
+}
+
+/// How long the node's services get to stop before the process exits anyway.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(1500);
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd and `kill` send), naming which.
+async fn stop_signal() -> &'static str {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupt",
+        () = term => "terminate",
+    }
+}
+
+/// Runs [`main`] on a multi-threaded runtime and gives leftover blocking work (a slice, a
+/// hash) a moment, not forever, once the node has stopped.
+pub fn run() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(main());
+    runtime.shutdown_timeout(Duration::from_millis(300));
+    result
 }

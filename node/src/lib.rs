@@ -31,5 +31,6 @@ pub mod package;
 pub mod printer;
 pub mod security;
 pub mod store;
+pub mod tasks;
 
 pub use node::Node;

@@ -85,6 +85,23 @@ impl NodeProcess {
             .expect("run amsp")
     }
 
+    /// Asks the node to stop with SIGTERM, as systemd does, and waits up to `within` for it to
+    /// exit; returns its exit status (`None` if it was still running, and is then killed) and
+    /// how long it took.
+    pub fn terminate(mut self, within: Duration) -> (Option<std::process::ExitStatus>, Duration) {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "cannot send SIGTERM to {pid}");
+        while started.elapsed() < within {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (Some(status), started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (None, started.elapsed())
+    }
+
     /// Stops the node with SIGKILL and waits for it.
     pub fn kill(mut self) -> PathBuf {
         let _ = self.child.kill();

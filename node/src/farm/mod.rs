@@ -315,6 +315,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Serialises record writes so the store always ends with the newest state.
     persist: tokio::sync::Mutex<()>,
+    /// The poll, dispatch and job-start tasks, stopped together by [`Farm::shutdown`].
+    tasks: crate::tasks::Tasks,
 }
 
 /// The farm: printers, queue and jobs of one node. Clone freely.
@@ -408,6 +410,7 @@ impl Farm {
                 wake: Arc::new(Notify::new()),
                 metrics,
                 persist: tokio::sync::Mutex::new(()),
+                tasks: crate::tasks::Tasks::new(),
             }),
         };
         farm.restore(configured).await?;
@@ -415,9 +418,16 @@ impl Farm {
         for id in ids {
             farm.spawn_poll(id);
         }
-        tokio::spawn(runner::dispatch_loop(Arc::downgrade(&farm.inner)));
+        farm.inner.tasks.spawn(runner::dispatch_loop(Arc::downgrade(&farm.inner)));
         farm.update_gauges();
         Ok(farm)
+    }
+
+    /// Stops polling, dispatching and starting jobs, waiting up to `within`; returns the tasks
+    /// still running when the wait gave up. Jobs on printers go on printing: a restarted node
+    /// finds them again.
+    pub async fn shutdown(&self, within: std::time::Duration) -> usize {
+        self.inner.tasks.shutdown(within).await
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -568,7 +578,7 @@ impl Farm {
     }
 
     fn spawn_poll(&self, id: PrinterId) {
-        let handle = tokio::spawn(runner::poll_loop(Arc::downgrade(&self.inner), id));
+        let handle = self.inner.tasks.spawn(runner::poll_loop(Arc::downgrade(&self.inner), id));
         if let Some(live) = self.lock().printers.get_mut(&id)
             && let Some(old) = live.poll.replace(handle.abort_handle())
         {

@@ -69,7 +69,7 @@ pub(super) async fn dispatch_loop(inner: Weak<Inner>) {
         let wake = Arc::clone(&strong.wake);
         let farm = Farm { inner: strong };
         for (job, printer, driver, file) in farm.dispatch_once() {
-            tokio::spawn(farm.clone().start_job(job, printer, driver, file));
+            farm.inner.tasks.spawn(farm.clone().start_job(job, printer, driver, file));
         }
         drop(farm);
         tokio::select! {

@@ -148,11 +148,16 @@ impl EventLoop {
 
     pub(super) async fn run(mut self) {
         let mut tick = tokio::time::interval(BOOTSTRAP_INTERVAL);
+        let mut stopped = None;
         loop {
             tokio::select! {
                 // Local work first: commands before new remote events.
                 biased;
                 cmd = self.commands.recv() => match cmd {
+                    Some(Command::Stop(done)) => {
+                        stopped = Some(done);
+                        break;
+                    }
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
@@ -160,7 +165,12 @@ impl EventLoop {
                 _ = tick.tick() => self.on_tick(),
             }
         }
+        // Dropping the swarm closes every connection and listener before the stop is answered.
+        drop(self);
         tracing::debug!("network event loop stopped");
+        if let Some(done) = stopped {
+            let _ = done.send(());
+        }
     }
 
     fn on_tick(&mut self) {
@@ -193,6 +203,9 @@ impl EventLoop {
     fn on_command(&mut self, cmd: Command) {
         let b = self.swarm.behaviour_mut();
         match cmd {
+            Command::Stop(done) => {
+                let _ = done.send(());
+            }
             Command::Status(reply) => {
                 let status = NetworkStatus {
                     peer_id: self.swarm.local_peer_id().to_string(),

@@ -244,6 +244,8 @@ pub(crate) enum Command {
         peer: PeerId,
         reason: String,
     },
+    /// Close every connection and listener and end the event loop.
+    Stop(oneshot::Sender<()>),
 }
 
 /// Handle to the network event loop. Clone freely.
@@ -293,7 +295,16 @@ impl Network {
         rx.await.ok()
     }
 
-    /// Listen addresses, connected peers and counters.
+    /// Closes every connection and listener and ends the event loop; returns once it has (or
+    /// at once if it already had). Other handles then see their commands go unanswered.
+    pub async fn stop(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Stop(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Listen addresses, connected peers and counters; `None` once the event loop has stopped.
     pub async fn status(&self) -> Option<NetworkStatus> {
         self.ask(Command::Status).await
     }

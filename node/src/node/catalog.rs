@@ -735,7 +735,7 @@ pub(super) async fn pull(node: &Node, peer: PeerId) {
 /// Starts the designer's republishing task; it holds a weak reference and ends with the node.
 pub(super) fn start(node: &Node) {
     let weak = std::sync::Arc::downgrade(&node.inner);
-    tokio::spawn(async move {
+    node.tasks().spawn(async move {
         let mut tick = tokio::time::interval(REPUBLISH_EVERY);
         tick.tick().await;
         loop {

@@ -159,10 +159,10 @@ pub(super) fn start(node: &Node) {
         work: Mutex::new(work),
         changed: tokio::sync::Notify::new(),
     });
-    tokio::spawn(listen(Arc::clone(&centre)));
-    tokio::spawn(advertise(Arc::clone(&centre)));
-    tokio::spawn(restore_accepted(Arc::clone(&centre), restored.accepted));
-    tokio::spawn(follow_farm(centre, farm_events));
+    centre.node.tasks().spawn(listen(Arc::clone(&centre)));
+    centre.node.tasks().spawn(advertise(Arc::clone(&centre)));
+    centre.node.tasks().spawn(restore_accepted(Arc::clone(&centre), restored.accepted));
+    centre.node.tasks().spawn(follow_farm(centre, farm_events));
 }
 
 /// Puts parts accepted before a restart back in line for a plate. An order still `placed`
@@ -220,7 +220,7 @@ fn queue_parts(c: &Arc<Centre>, parts: Vec<Accepted>) {
         work.flush_scheduled = true;
     }
     let c2 = Arc::clone(c);
-    tokio::spawn(async move {
+    c.node.tasks().spawn(async move {
         tokio::time::sleep(Duration::from_millis(c2.file.batch_window_ms)).await;
         if let Err(e) = plan_and_slice(&c2).await {
             tracing::error!(error = %e, "planning plates");
@@ -280,7 +280,7 @@ async fn listen(c: Arc<Centre>) {
             Ok(NodeEvent::PeerConnected { .. }) => {
                 // A new neighbour should see the ad soon, once its gossip mesh has formed.
                 let c = Arc::clone(&c);
-                tokio::spawn(async move {
+                c.node.tasks().spawn(async move {
                     tokio::time::sleep(Duration::from_millis(1500)).await;
                     c.changed.notify_one();
                 });
@@ -308,7 +308,7 @@ fn consider(c: &Arc<Centre>, order: OrderId) {
             if state.customer != me && c.work().quoted.insert(order) =>
         {
             let c = Arc::clone(c);
-            tokio::spawn(async move {
+            c.node.tasks().spawn(async move {
                 if let Err(reason) = quote(&c, order, &state).await {
                     tracing::info!(%order, %reason, "not quoting");
                 }
@@ -316,7 +316,7 @@ fn consider(c: &Arc<Centre>, order: OrderId) {
         }
         Stage::Placed if state.centre == Some(me) && c.work().taken.insert(order) => {
             let c = Arc::clone(c);
-            tokio::spawn(async move {
+            c.node.tasks().spawn(async move {
                 if let Err(reason) = take(&c, order, state).await {
                     tracing::warn!(%order, %reason, "could not take the order");
                     c.work().taken.remove(&order);

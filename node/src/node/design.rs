@@ -347,7 +347,7 @@ impl Node {
         if env.kind == DesignDelivery::KIND && self.thread(request).is_ok_and(|t| t.mine()) {
             let node = self.clone();
             let id = env.id();
-            tokio::spawn(async move {
+            self.tasks().spawn(async move {
                 for attempt in 0..FETCH_ATTEMPTS {
                     match node.receive_delivery(request, id).await {
                         Ok(()) => return,
@@ -409,7 +409,7 @@ impl Node {
         let bytes = env.to_bytes();
         self.designs().outbox.insert(id, (to, bytes.clone()));
         let node = self.clone();
-        tokio::spawn(async move { node.deliver_one(id, to, bytes).await });
+        self.tasks().spawn(async move { node.deliver_one(id, to, bytes).await });
     }
 
     async fn deliver_one(&self, id: ContentId, to: PeerId, envelope: Vec<u8>) {
@@ -437,7 +437,7 @@ impl Node {
             .collect();
         for (id, bytes) in waiting {
             let node = self.clone();
-            tokio::spawn(async move { node.deliver_one(id, peer, bytes).await });
+            self.tasks().spawn(async move { node.deliver_one(id, peer, bytes).await });
         }
     }
 
@@ -471,7 +471,7 @@ impl Node {
         let env = self.seal_design(&request)?;
         self.take_design(&env, None).await?;
         let node = self.clone();
-        tokio::spawn(async move { node.spread_request(env).await });
+        self.tasks().spawn(async move { node.spread_request(env).await });
         Ok(id)
     }
 
@@ -482,7 +482,7 @@ impl Node {
             let Ok(peer) = p.peer_id.parse::<PeerId>() else { continue };
             let node = self.clone();
             let envelope = bytes.clone();
-            tokio::spawn(async move {
+            self.tasks().spawn(async move {
                 let _ = node.sync_request(peer, SyncRequest::Design { envelope }).await;
             });
         }

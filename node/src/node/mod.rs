@@ -192,6 +192,8 @@ pub(crate) struct Inner {
     design: design::Designs,
     /// Serialises this node's own catalogue writes (publish, withdraw, republish).
     catalog_writes: tokio::sync::Mutex<()>,
+    /// Every background task of the node's services, and their one stop signal.
+    tasks: crate::tasks::Tasks,
 }
 
 /// Handle to a running node. Clone freely.
@@ -271,15 +273,42 @@ impl Node {
                 security,
                 design,
                 catalog_writes: tokio::sync::Mutex::new(()),
+                tasks: crate::tasks::Tasks::new(),
             }),
         };
-        tokio::spawn(service::run(node.clone(), net_events));
-        tokio::spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
-        tokio::spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
+        node.tasks().spawn(service::run(node.clone(), net_events));
+        node.tasks().spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
+        node.tasks()
+            .spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
-        tokio::spawn(design::expire(node.clone()));
+        node.tasks().spawn(design::expire(node.clone()));
         catalog::start(&node);
         Ok(node)
+    }
+
+    /// The node's background tasks: services start theirs here so shutdown can stop them.
+    pub(crate) fn tasks(&self) -> crate::tasks::Tasks {
+        self.inner.tasks.clone()
+    }
+
+    /// Stops the node within about `within`: the services' tasks first (so nothing new is
+    /// written or sent), then the farm's polling and dispatch, then the network, which closes
+    /// every connection. Every store write acknowledged before is already durable. Returns the
+    /// tasks that had not ended when their share of the time ran out (logged).
+    pub async fn shutdown(&self, within: std::time::Duration) -> usize {
+        let started = std::time::Instant::now();
+        let share = |n: u32| within.saturating_sub(started.elapsed()) / n;
+        let services = self.inner.tasks.shutdown(share(3)).await;
+        let farm = self.inner.farm.shutdown(share(2)).await;
+        if tokio::time::timeout(share(1), self.inner.network.stop()).await.is_err() {
+            tracing::warn!("the network did not stop in time");
+        }
+        let left = services + farm;
+        if left > 0 {
+            tracing::warn!(services, farm, "tasks still running at shutdown");
+        }
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "node stopped");
+        left
     }
 
     /// This node's peer id.
@@ -563,7 +592,7 @@ impl Node {
             self.inner.security.audit_quiet(&actor, verb, &detail).await;
         }
         let node = self.clone();
-        tokio::spawn(async move { service::push_events(&node, bytes, source).await });
+        self.tasks().spawn(async move { service::push_events(&node, bytes, source).await });
         Ok(())
     }
 

@@ -30,7 +30,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 node.emit(NodeEvent::PeerConnected { peer: peer.to_string() });
                 node.design_flush(peer);
                 let node = node.clone();
-                tokio::spawn(async move {
+                node.tasks().spawn(async move {
                     tokio::join!(sync_with(&node, peer), super::catalog::pull(&node, peer));
                 });
             }
@@ -69,7 +69,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     break;
                 };
                 let node = node.clone();
-                tokio::spawn(async move {
+                node.tasks().spawn(async move {
                     let response = serve_chunks(&node, request).await;
                     node.network().respond_chunks(channel, response).await;
                     drop(permit);
@@ -80,7 +80,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     break;
                 };
                 let node = node.clone();
-                tokio::spawn(async move {
+                node.tasks().spawn(async move {
                     let response = serve_sync(&node, peer, request).await;
                     node.network().respond_sync(channel, response).await;
                     drop(permit);
@@ -186,7 +186,7 @@ pub(super) async fn fetch_profile(node: &Node, peer: PeerId) {
 /// travel concurrently, so a child can arrive before its parent and is held back until then.
 fn catch_up(node: &Node, peer: PeerId) {
     let node = node.clone();
-    tokio::spawn(async move { sync_with(&node, peer).await });
+    node.tasks().spawn(async move { sync_with(&node, peer).await });
 }
 
 /// On (re)connection: learn the peer's profile, then pull the order events we lack.
@@ -235,7 +235,7 @@ pub(super) async fn push_events(node: &Node, events: Vec<Vec<u8>>, source: Optio
             }
             let req = SyncRequest::Push { events: batch.to_vec() };
             let node = node.clone();
-            tokio::spawn(async move {
+            node.tasks().spawn(async move {
                 if let Err(e) = node.sync_request(peer, req).await {
                     tracing::debug!(%peer, error = %e, "push failed; the peer catches up on reconnect");
                 }
