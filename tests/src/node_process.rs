@@ -27,6 +27,12 @@ impl NodeProcess {
     /// Starts `amspd` in `dir` listening on a free loopback TCP port, with mDNS off and the
     /// given bootstrap addresses.
     pub async fn start(dir: &Path, bootstrap: &[String]) -> Self {
+        Self::start_with(dir, bootstrap, &[], "warn").await
+    }
+
+    /// [`NodeProcess::start`] with extra `amspd` flags and a `RUST_LOG` filter; the log goes to
+    /// `DIR.log` beside the data directory.
+    pub async fn start_with(dir: &Path, bootstrap: &[String], flags: &[&str], log: &str) -> Self {
         let api_file = dir.join(amsp_node::api::API_FILE);
         let _ = std::fs::remove_file(&api_file);
         let mut cmd = Command::new(binary("amspd"));
@@ -40,11 +46,12 @@ impl NodeProcess {
         for b in bootstrap {
             cmd.args(["--bootstrap", b]);
         }
-        let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
+        cmd.args(flags);
+        let log_file = std::fs::File::create(dir.with_extension("log")).expect("log file");
         let child = cmd
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(log_file)
             .spawn()
             .expect("spawn amspd");
         let deadline = Instant::now() + START_TIMEOUT;

@@ -25,6 +25,7 @@ pub mod monitor_api;
 pub mod orders;
 pub mod rejection;
 pub mod security_api;
+pub mod trace;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -121,6 +122,7 @@ pub fn router(node: Node, token: String) -> Router {
             access::check,
         ))
         .layer(middleware::from_fn(rejection::as_json))
+        .layer(middleware::from_fn(trace::span))
         .with_state(node)
 }
 

@@ -126,6 +126,7 @@ impl Farm {
     }
 
     /// Uploads and starts one job; a refusal counts as a failed attempt.
+    #[tracing::instrument(name = "job", skip_all, fields(job = %job, printer = %printer))]
     async fn start_job(
         self,
         job: JobId,

@@ -329,6 +329,7 @@ fn consider(c: &Arc<Centre>, order: OrderId) {
 
 /// Prices an order from the manifests (or from slicing, when this centre may read the model)
 /// and appends a signed quote; or says why it does not fit.
+#[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "quote"))]
 async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), String> {
     let me = c.node.peer_id();
     if state.quotes.values().any(|(centre, _)| *centre == me) {
@@ -454,6 +455,7 @@ fn slice_mesh(
 /// Takes an order placed with (or forwarded to) this centre: gets the packages from whoever
 /// handed it over, checks licences, then accepts it and queues its parts for a plate — or
 /// forwards it when it cannot meet the deadline, or declines it with the reason.
+#[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "take"))]
 async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), String> {
     let from = state.forwards.last().map(|(from, _)| *from).unwrap_or(state.customer);
     let mut handover = Err(String::new());
@@ -608,6 +610,7 @@ fn check_licence(
 
 /// Groups the pending parts by material, process and layer height, packs each group onto
 /// plates, slices each plate once, records it in every order on it and sends it to the farm.
+#[tracing::instrument(name = "plates", skip_all)]
 async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
     let pending = {
         let mut work = c.work();

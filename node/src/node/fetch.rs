@@ -66,6 +66,7 @@ pub fn verify_manifest(cid: ContentId, bytes: &[u8]) -> Result<ModelManifest, St
 }
 
 /// Ensures the manifest and every chunk of `cid` are in the store; returns the manifest.
+#[tracing::instrument(name = "transfer", skip_all, fields(model = %cid.short()))]
 pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchError> {
     let (manifest, mut providers) = match node.store().manifest(&cid.0)? {
         Some(bytes) => {

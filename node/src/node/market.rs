@@ -171,6 +171,7 @@ impl Node {
     }
 
     /// Appends `action` to `order` signed by this node; persists and spreads it.
+    #[tracing::instrument(name = "order", skip_all, fields(order = %order, action = action.name()))]
     pub(crate) async fn append_event(
         &self,
         order: OrderId,
@@ -256,6 +257,7 @@ impl Node {
 
     /// Places `order` with the centre of the chosen quote. Each part's model is first
     /// re-packaged for this node and that centre only, and kept ready for the centre to ask.
+    #[tracing::instrument(name = "order", skip_all, fields(order = %order))]
     pub async fn place_order(
         &self,
         order: OrderId,

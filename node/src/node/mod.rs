@@ -588,6 +588,9 @@ impl Node {
                 None => ("node".to_owned(), "order_event"),
             };
             let author = env.author().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+            tracing::info_span!("order", order = %order).in_scope(|| {
+                tracing::info!(action, %author, from = %actor, "order event");
+            });
             let detail = format!("order {order}: {action} signed by {author}");
             self.inner.security.audit_quiet(&actor, verb, &detail).await;
         }
