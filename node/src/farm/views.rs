@@ -1,0 +1,192 @@
+//! What the API and the console list of the farm: printers and jobs as views, and the
+//! gauges the metrics show.
+
+use super::*;
+use crate::printer::{PrinterState, PrinterStatus, Temperature};
+use amsp_proto::id::{JobId, PrinterId};
+use serde::Serialize;
+
+/// Temperatures of a printer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Temps {
+    /// Hot end.
+    pub tool: Temperature,
+    /// Bed.
+    pub bed: Temperature,
+}
+
+/// A printer as the API and console list it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrinterView {
+    /// Its id.
+    #[serde(serialize_with = "display")]
+    pub id: PrinterId,
+    /// Its name.
+    pub name: String,
+    /// `sim`, `octoprint` or `moonraker`.
+    pub driver: &'static str,
+    /// What the printer reports (`offline` until the first poll answers).
+    pub state: PrinterState,
+    /// Whether the queue may send it work: `ready`, `busy`, `awaiting_clear`, `unavailable`.
+    pub slot: &'static str,
+    /// The job it is printing.
+    #[serde(serialize_with = "display_opt")]
+    pub job: Option<JobId>,
+    /// Progress of that job, 0–1.
+    pub progress: f32,
+    /// Temperatures.
+    pub temps: Temps,
+    /// Materials loaded.
+    pub materials: Vec<String>,
+    /// Nozzle, mm.
+    pub nozzle_mm: f64,
+    /// Build volume, `XxYxZ` mm.
+    pub bed: String,
+    /// Clears its own bed.
+    pub auto_eject: bool,
+    /// The host's or driver's error text.
+    pub error: Option<String>,
+}
+
+/// A job as the API and console list it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobView {
+    /// Its id.
+    #[serde(serialize_with = "display")]
+    pub id: JobId,
+    /// Its name.
+    pub name: String,
+    /// Where it is.
+    pub state: JobState,
+    /// The printer it is on or was last on.
+    #[serde(serialize_with = "display_opt")]
+    pub printer: Option<PrinterId>,
+    /// That printer's name.
+    pub printer_name: Option<String>,
+    /// Progress of the current attempt, 0–1.
+    pub progress: f32,
+    /// Seconds still needed, when known.
+    pub eta_s: Option<u64>,
+    /// Times sent to a printer.
+    pub attempts: u32,
+    /// The order engine's reference.
+    pub order_ref: Option<String>,
+    /// Material.
+    pub material: String,
+    /// Priority.
+    pub priority: i32,
+    /// Why the last attempt failed.
+    pub reason: Option<String>,
+    /// Submitted, Unix ms.
+    pub created_ms: u64,
+}
+
+pub(super) fn name_label(n: &str) -> crate::monitor::metrics::NameLabel {
+    crate::monitor::metrics::NameLabel { name: n.to_owned() }
+}
+
+impl Farm {
+    /// Every printer with its latest status.
+    pub fn printers(&self) -> Vec<PrinterView> {
+        let st = self.lock();
+        st.printers
+            .values()
+            .map(|l| {
+                let status = l.status.clone();
+                let state = status.as_ref().map_or(PrinterState::Offline, |s| s.state);
+                let progress = l.job.and_then(|j| st.jobs.get(&j)).map_or(0.0, |j| j.progress);
+                PrinterView {
+                    id: l.record.id,
+                    name: l.record.config.name.clone(),
+                    driver: l.driver.as_ref().map_or("none", |d| d.kind()),
+                    state,
+                    slot: slot_name(st.queue.slot(l.record.id)),
+                    job: l.job,
+                    progress,
+                    temps: Temps {
+                        tool: status.as_ref().map(|s| s.tool).unwrap_or_default(),
+                        bed: status.as_ref().map(|s| s.bed).unwrap_or_default(),
+                    },
+                    materials: l.record.config.materials.clone(),
+                    nozzle_mm: l.record.config.nozzle_mm,
+                    bed: l.record.config.bed.to_string(),
+                    auto_eject: l.record.auto_eject,
+                    error: l
+                        .connect_error
+                        .clone()
+                        .or_else(|| status.as_ref().and_then(|s| s.error.clone())),
+                }
+            })
+            .collect()
+    }
+
+    /// The latest raw status of every printer, by name (for alert rules and capacity ads).
+    pub fn statuses(&self) -> Vec<(String, Option<PrinterStatus>)> {
+        self.lock()
+            .printers
+            .values()
+            .map(|l| (l.record.config.name.clone(), l.status.clone()))
+            .collect()
+    }
+
+    /// Jobs waiting for a printer.
+    pub fn queue_depth(&self) -> usize {
+        let st = self.lock();
+        st.queue.depth() + st.pinned.len()
+    }
+
+    /// Every job, oldest first.
+    pub fn jobs(&self) -> Vec<JobView> {
+        let st = self.lock();
+        st.jobs
+            .values()
+            .map(|j| JobView {
+                id: j.id,
+                name: j.name.clone(),
+                state: j.state,
+                printer: j.printer,
+                printer_name: j
+                    .printer
+                    .and_then(|p| st.printers.get(&p))
+                    .map(|l| l.record.config.name.clone()),
+                progress: j.progress,
+                eta_s: j.eta_s,
+                attempts: j.attempts,
+                order_ref: j.order_ref.clone(),
+                material: j.material.to_string(),
+                priority: j.priority,
+                reason: j.reason.clone(),
+                created_ms: j.created_ms,
+            })
+            .collect()
+    }
+
+    /// One job's stored record.
+    pub fn job(&self, id: JobId) -> Option<JobRecord> {
+        self.lock().jobs.get(&id).cloned()
+    }
+
+    /// Sets the printers-by-state and queue-depth gauges from the current state.
+    pub(super) fn update_gauges(&self) {
+        let st = self.lock();
+        let m = &self.inner.metrics;
+        m.queue_depth.set((st.queue.depth() + st.pinned.len()) as i64);
+        for state in [
+            PrinterState::Offline,
+            PrinterState::Idle,
+            PrinterState::Heating,
+            PrinterState::Printing,
+            PrinterState::Paused,
+            PrinterState::Finished,
+            PrinterState::Error,
+            PrinterState::Interrupted,
+        ] {
+            let n = st
+                .printers
+                .values()
+                .filter(|l| l.status.as_ref().map_or(PrinterState::Offline, |s| s.state) == state)
+                .count();
+            m.printers.get_or_create(&name_label(state.name())).set(n as i64);
+        }
+    }
+}
