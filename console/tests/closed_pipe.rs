@@ -83,6 +83,7 @@ async fn node_commands_end_quietly_on_a_closed_pipe() {
         printers: Vec::new(),
         farm: Default::default(),
         alerts: Default::default(),
+        centre: Default::default(),
     };
     let api_addr = config.api;
     let node = Node::start(config).await.expect("node starts");

@@ -41,6 +41,7 @@ async fn start(dir: &std::path::Path, name: &str, role: Role, bootstrap: Vec<Mul
         printers: Vec::new(),
         farm: Default::default(),
         alerts: Default::default(),
+        centre: Default::default(),
     };
     Node::start(config).await.expect("node starts")
 }

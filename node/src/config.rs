@@ -10,6 +10,7 @@ use amsp_proto::profile::Role;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::centre::{CentreSettingError, CentreSettings, LEGACY_CENTRE_FILE};
 use crate::farm::FarmSettings;
 use crate::monitor::watch::AlertSettings;
 use crate::network::NetworkConfig;
@@ -48,6 +49,8 @@ pub struct ConfigFile {
     pub farm: Option<FarmSettings>,
     /// Alert rule thresholds and evaluation interval.
     pub alerts: Option<AlertSettings>,
+    /// A centre's prices, rhythm and extra printers.
+    pub centre: Option<CentreSettings>,
 }
 
 /// `[limits]` in the file.
@@ -100,6 +103,8 @@ pub struct NodeConfig {
     pub farm: FarmSettings,
     /// Alert settings.
     pub alerts: AlertSettings,
+    /// Centre settings (used when the node has the centre role).
+    pub centre: CentreSettings,
 }
 
 /// Why the configuration is unusable; names the key at fault.
@@ -130,6 +135,14 @@ pub enum ConfigError {
         value: String,
         /// Why.
         reason: String,
+    },
+    /// A setting in a file is refused; names the file and the key.
+    #[error("{path}: {source}")]
+    Setting {
+        /// The file.
+        path: PathBuf,
+        /// The key and why.
+        source: CentreSettingError,
     },
     /// No data directory was given and none could be derived from the environment.
     #[error("no --data-dir given and neither XDG_DATA_HOME nor HOME is set")]
@@ -214,6 +227,7 @@ impl NodeConfig {
         let printers = printers_from_tables(file.printer.unwrap_or_default())?;
         let farm = file.farm.unwrap_or_default();
         let alerts = file.alerts.unwrap_or_default();
+        let centre = centre_settings(data_dir, file.centre)?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             network,
@@ -224,8 +238,39 @@ impl NodeConfig {
             printers,
             farm,
             alerts,
+            centre,
         })
     }
+}
+
+/// `[centre]` from `amspd.toml`, else the legacy `centre.toml`, else defaults; validated.
+fn centre_settings(
+    data_dir: &Path,
+    table: Option<CentreSettings>,
+) -> Result<CentreSettings, ConfigError> {
+    let legacy = data_dir.join(LEGACY_CENTRE_FILE);
+    let (settings, path) = match table {
+        Some(s) => (s, data_dir.join(CONFIG_FILE)),
+        None => match std::fs::read_to_string(&legacy) {
+            Ok(text) => {
+                tracing::warn!(
+                    file = %legacy.display(),
+                    "centre settings belong under [centre] in {CONFIG_FILE}; reading the old file"
+                );
+                let s = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: legacy.clone(),
+                    source: Box::new(e),
+                })?;
+                (s, legacy)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (CentreSettings::default(), data_dir.join(CONFIG_FILE))
+            }
+            Err(source) => return Err(ConfigError::Read { path: legacy, source }),
+        },
+    };
+    settings.validate().map_err(|source| ConfigError::Setting { path, source })?;
+    Ok(settings)
 }
 
 /// Reads `[[printer]]` tables: `auto_eject` is taken out, the rest must be a valid
@@ -328,5 +373,54 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "colour = 1\n").unwrap();
         let err = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod centre_settings {
+    use super::*;
+
+    fn load(dir: &Path, amspd: &str) -> Result<NodeConfig, ConfigError> {
+        std::fs::write(dir.join(CONFIG_FILE), amspd).unwrap();
+        NodeConfig::load(dir, Overrides::default())
+    }
+
+    #[test]
+    fn centre_table_is_read_and_validated_naming_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load(
+            dir.path(),
+            "roles = [\"centre\"]\n[centre]\nper_hour = 1.5\n[centre.per_gram]\npla = 0.04\n\
+             [[centre.printer]]\nname = \"mk3\"\nmaterials = [\"pla\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.centre.per_hour, 1.5);
+        assert_eq!(c.centre.printers[0].name, "mk3");
+        for (text, key) in [
+            ("[centre]\nper_hour = -2\n", "centre.per_hour"),
+            ("[centre.per_gram]\npetg = nan\n", "centre.per_gram.petg"),
+            ("[centre]\nadvertise_every_s = 30\nad_valid_s = 10\n", "centre.ad_valid_s"),
+            ("[centre]\nlayer_height_mm = 3\n", "centre.layer_height_mm"),
+            ("[centre]\ncurrency = \"euro\"\n", "centre.currency"),
+            ("[[centre.printer]]\nname = \"a\"\nmaterials = []\n", "centre.printer[0].materials"),
+        ] {
+            let err = load(dir.path(), text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text:?}: {err}");
+            assert!(err.contains(CONFIG_FILE), "{text:?}: {err}");
+        }
+        let err = load(dir.path(), "[centre]\nper_hr = 2\n").unwrap_err().to_string();
+        assert!(err.contains("per_hr"), "{err}");
+    }
+
+    #[test]
+    fn the_old_centre_file_is_still_read_and_its_errors_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LEGACY_CENTRE_FILE), "setup = 9.0\n").unwrap();
+        assert_eq!(load(dir.path(), "").unwrap().centre.setup, 9.0);
+        std::fs::write(dir.path().join(LEGACY_CENTRE_FILE), "setup = -1.0\n").unwrap();
+        let err = load(dir.path(), "").unwrap_err().to_string();
+        assert!(err.contains(LEGACY_CENTRE_FILE) && err.contains("centre.setup"), "{err}");
+        // A [centre] table wins over the old file.
+        assert_eq!(load(dir.path(), "[centre]\nsetup = 2.0\n").unwrap().centre.setup, 2.0);
     }
 }

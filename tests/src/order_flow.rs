@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::node_process::{NodeProcess, wait_for};
 
-/// A centre's prices and rhythm (`centre.toml`) for scenarios: cheap PLA, 2 s capacity ads.
+/// A centre's prices and rhythm (`[centre]` in `amspd.toml`) for scenarios: cheap PLA, 2 s capacity ads.
 pub const CENTRE_PLA: &str = r#"
 per_hour = 1.5
 setup = 2.0
@@ -18,6 +18,14 @@ batch_window_ms = 1500
 [per_gram]
 pla = 0.04
 "#;
+
+/// Settings written as the keys of `[centre]` (`CENTRE_PLA`'s form), as `amspd.toml` text.
+pub fn centre_table(settings: &str) -> String {
+    let table: toml::Table = toml::from_str(settings).expect("centre settings are TOML");
+    let mut file = toml::Table::new();
+    file.insert("centre".into(), toml::Value::Table(table));
+    format!("\n{}", toml::to_string(&file).expect("TOML"))
+}
 
 /// One simulated printer of a centre, as an `[[printer]]` table of `amspd.toml`.
 #[derive(Debug, Clone)]
@@ -38,7 +46,7 @@ impl SimPrinter {
 }
 
 /// Writes the settings of a node with `roles` into `dir`. A centre (`centre = Some(toml)`)
-/// gets that `centre.toml`, a farm polling every 100 ms with no start stagger, and `printers`
+/// gets those settings as `[centre]`, a farm polling every 100 ms with no start stagger, and `printers`
 /// that clear their own beds.
 pub fn prepare(dir: &Path, roles: &[&str], centre: Option<&str>, printers: &[SimPrinter]) {
     prepare_skilled(dir, roles, &[], centre, printers);
@@ -59,8 +67,8 @@ pub fn prepare_skilled(
         toml.push_str(&format!("skills = [{}]\n", list(skills)));
     }
     if let Some(prices) = centre {
-        std::fs::write(dir.join("centre.toml"), prices).expect("centre.toml");
         toml.push_str("\n[farm]\npoll_ms = 100\nstagger_ms = 0\n");
+        toml.push_str(&centre_table(prices));
     }
     for p in printers {
         toml.push_str(&format!(

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use amsp_node::Node;
 use amsp_node::config::NodeConfig;
+use amsp_node::engine::centre::CentreSettings;
 use amsp_node::farm::FarmSettings;
 use amsp_node::farm::records::JobState;
 use amsp_node::network::NetworkConfig;
@@ -68,9 +69,9 @@ pub enum DemoError {
     /// The temporary directory could not be made.
     #[error("creating the demo's directory: {0}")]
     TempDir(std::io::Error),
-    /// A centre's settings could not be written.
-    #[error("writing the demo centre's settings: {0}")]
-    CentreFile(std::io::Error),
+    /// A centre's built-in settings are refused (a defect of the demo itself).
+    #[error("the demo centre's settings: {0}")]
+    CentreSettings(String),
     /// A node could not start.
     #[error("starting the demo node {name}: {source}")]
     Node {
@@ -118,7 +119,7 @@ pub struct Federation {
 /// A simulated printer of a demo centre: name, materials stocked, build volume (mm).
 type DemoPrinter = (&'static str, &'static [&'static str], [f64; 3]);
 
-/// The demo's cast: name, role, `centre.toml` (prices), printers.
+/// The demo's cast: name, role, `[centre]` settings (prices), printers.
 const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
     ("Ada Lovelace", Role::User, "", &[]),
     ("Studio Kern", Role::Designer, "", &[]),
@@ -191,11 +192,9 @@ impl Federation {
         let mut bootstrap = Vec::new();
         for (name, role, centre_toml, printers) in CAST {
             let data_dir = dir.path().join(name.to_lowercase().replace(' ', "-"));
-            if !centre_toml.is_empty() {
-                std::fs::create_dir_all(&data_dir).map_err(DemoError::CentreFile)?;
-                std::fs::write(data_dir.join(amsp_node::engine::centre::CENTRE_FILE), centre_toml)
-                    .map_err(DemoError::CentreFile)?;
-            }
+            let centre: CentreSettings = toml::from_str(centre_toml)
+                .map_err(|e| DemoError::CentreSettings(e.to_string()))?;
+            centre.validate().map_err(|e| DemoError::CentreSettings(e.to_string()))?;
             let config = NodeConfig {
                 data_dir,
                 network: NetworkConfig {
@@ -215,6 +214,7 @@ impl Federation {
                 printers: Vec::new(),
                 farm: FarmSettings { poll_ms: 200, stagger_ms: 0, ..FarmSettings::default() },
                 alerts: Default::default(),
+                centre,
             };
             let node = Node::start(config)
                 .await

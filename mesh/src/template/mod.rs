@@ -108,10 +108,10 @@ pub enum TemplateError {
         name: String,
     },
     /// The template has no such parameter.
-    #[error("template {template} has no parameter {param:?}")]
+    #[error("template {} has no parameter {param:?}; its parameters: {}", template.name, template.describe_params())]
     UnknownParam {
         /// The template.
-        template: &'static str,
+        template: &'static Template,
         /// The parameter given.
         param: String,
     },
@@ -132,6 +132,17 @@ pub enum TemplateError {
     Inconsistent(String),
 }
 
+impl Template {
+    /// Every parameter with its range and default, for messages: `length (0.5–400, default 30)`.
+    pub fn describe_params(&self) -> String {
+        self.params
+            .iter()
+            .map(|p| format!("{} ({}–{}, default {})", p.name, p.min, p.max, p.default))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Finds a template by name.
 pub fn find(name: &str) -> Result<&'static Template, TemplateError> {
     TEMPLATES
@@ -146,7 +157,7 @@ fn resolve(
     given: &BTreeMap<String, f64>,
 ) -> Result<BTreeMap<&'static str, f64>, TemplateError> {
     if let Some(unknown) = given.keys().find(|k| !t.params.iter().any(|p| p.name == k.as_str())) {
-        return Err(TemplateError::UnknownParam { template: t.name, param: unknown.clone() });
+        return Err(TemplateError::UnknownParam { template: t, param: unknown.clone() });
     }
     t.params
         .iter()
@@ -353,6 +364,12 @@ mod tests {
             generate("tube", &params(&[("colour", 1.0)])),
             Err(TemplateError::UnknownParam { param, .. }) if param == "colour"
         ));
+        // The message says what the template does take.
+        let msg = generate("tube", &params(&[("colour", 1.0)])).unwrap_err().to_string();
+        assert!(
+            msg.contains("outer_diameter (2–400, default 20)") && msg.contains("length"),
+            "{msg}"
+        );
         assert!(matches!(
             generate("tube", &params(&[("length", f64::NAN)])),
             Err(TemplateError::OutOfRange { param: "length", .. })

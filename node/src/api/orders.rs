@@ -310,7 +310,9 @@ async fn okw(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_a_centre",
-            "this node advertises no capacity (it needs the centre role and centre.toml printers)",
+            "this node advertises no capacity: an Open Know-Where record describes a centre, which \
+             needs `roles = [\"centre\"]` and printers ([[printer]] or [[centre.printer]] in \
+             amspd.toml); any node can list the federation's centres with `amsp capacity`",
         )
     })?;
     Ok(Json(okw_record(&me, &view.ad)))

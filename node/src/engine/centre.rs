@@ -7,7 +7,6 @@
 //! `node::centre`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use amsp_mesh::pack::{Footprint, PackSettings, Rotations};
 use amsp_mesh::plate::{GroupKey, PendingPart, PlatePlan};
@@ -21,8 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::Estimate;
 
-/// Name of the centre's settings file in the data directory.
-pub const CENTRE_FILE: &str = "centre.toml";
+/// The file centre settings were kept in before they moved under `[centre]` in `amspd.toml`;
+/// still read, with a warning, when `amspd.toml` has no `[centre]` table.
+pub const LEGACY_CENTRE_FILE: &str = "centre.toml";
 
 /// Density assumed for a material the slicer has no profile of, g/cm³ (PLA's).
 const DEFAULT_DENSITY: f64 = 1.24;
@@ -34,7 +34,7 @@ const AVERAGE_FLOW_MM3_S: f64 = 4.0;
 /// Time per layer spent outside extrusion (travel, retraction, layer change), seconds.
 const LAYER_OVERHEAD_S: f64 = 3.0;
 
-/// One printer in `centre.toml`.
+/// One printer of `[[centre.printer]]` in `amspd.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CentrePrinter {
@@ -72,7 +72,7 @@ fn default_profile() -> String {
     DEFAULT_PROFILE.into()
 }
 
-/// A centre's settings (`DATA_DIR/centre.toml`): prices and rhythm, and printers it can make
+/// A centre's settings (`[centre]` in `amspd.toml`): prices and rhythm, and printers it can make
 /// things on besides those its print farm drives (the farm's printers take precedence).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,41 +155,95 @@ impl Default for CentreSettings {
     }
 }
 
-/// Why `centre.toml` is unusable.
-#[derive(Debug, thiserror::Error)]
-pub enum CentreSettingsError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this layout.
-    #[error("{path}: {source}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// toml's message, naming key and line.
-        source: Box<toml::de::Error>,
-    },
+/// A centre setting that cannot be used: the key (as written under `[centre]`) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`centre.{key}`: {reason}")]
+pub struct CentreSettingError {
+    /// The key under `[centre]`, e.g. `per_hour` or `printer[1].nozzle_mm`.
+    pub key: String,
+    /// Why the value is refused.
+    pub reason: String,
 }
 
 impl CentreSettings {
-    /// Reads `DIR/centre.toml`; defaults (no printers) when the file is absent.
-    pub fn load(data_dir: &Path) -> Result<Self, CentreSettingsError> {
-        let path = data_dir.join(CENTRE_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| CentreSettingsError::Parse {
-                path: path.display().to_string(),
-                source: Box::new(e),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => {
-                Err(CentreSettingsError::Read { path: path.display().to_string(), source })
+    /// Checks every value a centre would quote or plan with, so a typo stops the node at start
+    /// instead of producing free parts or ads that expire before they arrive.
+    pub fn validate(&self) -> Result<(), CentreSettingError> {
+        let bad = |key: &str, reason: String| Err(CentreSettingError { key: key.into(), reason });
+        let money = |key: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                bad(key, format!("{v} is not a price (0 or more)"))
+            }
+        };
+        if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return bad(
+                "currency",
+                format!("{:?} is not an ISO 4217 code such as \"EUR\"", self.currency),
+            );
+        }
+        money("per_hour", self.per_hour)?;
+        money("setup", self.setup)?;
+        for (material, price) in &self.per_gram {
+            money(&format!("per_gram.{material}"), *price)?;
+        }
+        if self.advertise_every_s == 0 || self.advertise_every_s > 3600 {
+            return bad(
+                "advertise_every_s",
+                format!("{} is not between 1 and 3600 seconds", self.advertise_every_s),
+            );
+        }
+        if self.ad_valid_s <= self.advertise_every_s {
+            return bad(
+                "ad_valid_s",
+                format!(
+                    "{} s must be longer than advertise_every_s ({} s), or ads expire before the next one",
+                    self.ad_valid_s, self.advertise_every_s
+                ),
+            );
+        }
+        if !(60..=30 * 86_400).contains(&self.quote_valid_s) {
+            return bad(
+                "quote_valid_s",
+                format!("{} is not between 60 s and 30 days", self.quote_valid_s),
+            );
+        }
+        if self.batch_window_ms > 600_000 {
+            return bad(
+                "batch_window_ms",
+                format!("{} ms is longer than 10 minutes", self.batch_window_ms),
+            );
+        }
+        if !(0.04..=1.0).contains(&self.layer_height_mm) {
+            return bad(
+                "layer_height_mm",
+                format!("{} is not between 0.04 and 1.0 mm", self.layer_height_mm),
+            );
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, p) in self.printers.iter().enumerate() {
+            let key = |k: &str| format!("printer[{i}].{k}");
+            if p.name.trim().is_empty() || !names.insert(p.name.as_str()) {
+                return bad(&key("name"), format!("{:?} is empty or used twice", p.name));
+            }
+            if p.materials.is_empty() {
+                return bad(&key("materials"), "no material is stocked".into());
+            }
+            if p.build_volume_mm.iter().any(|v| !(v.is_finite() && *v > 0.0 && *v <= 5000.0)) {
+                return bad(
+                    &key("build_volume_mm"),
+                    format!("{:?} is not a build volume in mm", p.build_volume_mm),
+                );
+            }
+            if !(0.1..=2.0).contains(&p.nozzle_mm) {
+                return bad(
+                    &key("nozzle_mm"),
+                    format!("{} is not between 0.1 and 2.0 mm", p.nozzle_mm),
+                );
             }
         }
+        Ok(())
     }
 
     /// The price table as gossiped.

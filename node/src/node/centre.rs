@@ -70,7 +70,7 @@ struct Work {
 
 struct Centre {
     node: Node,
-    /// As read from `centre.toml`; see [`Centre::settings`].
+    /// As configured under `[centre]`; see [`Centre::settings`].
     file: CentreSettings,
     work: Mutex<Work>,
     changed: tokio::sync::Notify,
@@ -81,7 +81,7 @@ impl Centre {
         self.work.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The settings in force: `centre.toml` with the farm's printers when it has any (the
+    /// The settings in force: `[centre]` with the farm's printers when it has any (the
     /// printers the farm drives are what the centre can make things on).
     fn settings(&self) -> CentreSettings {
         let mut s = self.file.clone();
@@ -127,13 +127,7 @@ pub(super) fn start(node: &Node) {
     if !node.config().roles.contains(&amsp_proto::profile::Role::Centre) {
         return;
     }
-    let settings = match CentreSettings::load(&node.config().data_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "centre settings unusable; this node will not quote");
-            return;
-        }
-    };
+    let settings = node.config().centre.clone();
     let restored = centre_work::load(node.store()).unwrap_or_else(|e| {
         tracing::error!(error = %e, "centre work unreadable; starting without it");
         Restored::default()
