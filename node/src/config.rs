@@ -225,12 +225,9 @@ impl NodeConfig {
             })?);
         }
         let api_text = flags.api.or(file.api).unwrap_or_else(|| DEFAULT_API.into());
-        let api: SocketAddr =
-            api_text.parse().map_err(|e: std::net::AddrParseError| ConfigError::Value {
-                key: "api",
-                value: api_text.clone(),
-                reason: e.to_string(),
-            })?;
+        let api: SocketAddr = api_text.parse().map_err(|e: std::net::AddrParseError| {
+            ConfigError::Value { key: "api", value: api_text.clone(), reason: e.to_string() }
+        })?;
         let remote_allowed = flags.api_insecure_remote || file.api_insecure_remote == Some(true);
         if !api.ip().is_loopback() && !remote_allowed {
             return Err(ConfigError::RemoteApi { addr: api });
@@ -372,8 +369,8 @@ mod tests {
             assert!(loopback, "default listen address {addr} is not loopback");
         }
         assert!(c.api.ip().is_loopback());
-        let c = NodeConfig::load(dir.path(), Overrides { mdns: true, ..Overrides::default() })
-            .unwrap();
+        let c =
+            NodeConfig::load(dir.path(), Overrides { mdns: true, ..Overrides::default() }).unwrap();
         assert!(c.network.mdns, "--mdns turns discovery on");
     }
 

@@ -86,7 +86,7 @@ pub async fn write_private_async(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .open(path)
         .await?;
     file.set_permissions(fs::Permissions::from_mode(FILE_MODE)).await?;
-    file.write_all(&bytes).await?;
+    file.write_all(bytes).await?;
     file.flush().await
 }
 

@@ -433,17 +433,33 @@ async fn an_open_data_directory_is_tightened_at_start() {
 #[test]
 fn amspd_refuses_a_remote_api_without_the_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(AMSPD)
+    let err_file = dir.path().join("stderr");
+    let data = dir.path().join("node");
+    let mut child = Command::new(AMSPD)
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(&data)
         .args(["--api", "0.0.0.0:0", "--listen", "/ip4/127.0.0.1/tcp/0"])
         .env("RUST_LOG", "warn")
-        .output()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "amspd started with a remote API: {stderr}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
+    assert!(status.is_some_and(|s| !s.success()), "amspd started with a remote API: {stderr}");
     assert!(stderr.contains("--api-insecure-remote"), "{stderr}");
-    assert!(!dir.path().join(api::API_FILE).exists());
+    assert!(!data.join(api::API_FILE).exists());
 }
 
 // ---- 4. What a viewer may read ----
@@ -466,7 +482,8 @@ async fn a_viewer_reads_state_but_not_models_messages_or_secrets() {
         v["cid"].as_str().unwrap_or_default().to_owned()
     };
     assert!(!cid.is_empty(), "adding a model failed");
-    let req = "00".repeat(32);
+    // Well-formed ids of things that do not exist here.
+    let req = "0".repeat(26);
     let order = "00".repeat(32);
     enum Want {
         /// 200.

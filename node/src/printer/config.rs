@@ -355,7 +355,11 @@ impl PrinterConfig {
         })
     }
 
-    fn key(&self, key: Option<&ApiKey>, file: Option<&Path>) -> Result<Option<String>, ConfigError> {
+    fn key(
+        &self,
+        key: Option<&ApiKey>,
+        file: Option<&Path>,
+    ) -> Result<Option<String>, ConfigError> {
         match (key, file) {
             (Some(key), _) => Ok(Some(key.expose().to_owned())),
             (None, Some(path)) => self.read_key(path).map(Some),
