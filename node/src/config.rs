@@ -23,6 +23,11 @@ pub const CONFIG_FILE: &str = "amspd.toml";
 pub const DEFAULT_API: &str = "127.0.0.1:7420";
 
 /// The file's layout; every key optional.
+///
+/// Defaults keep a node private: libp2p listens on loopback only (`listen` opens it to the
+/// LAN or the internet), mDNS is off (`mdns = true` turns LAN discovery on), and the control
+/// API binds loopback; a non-loopback `api` is refused unless `api_insecure_remote = true`
+/// (or `--api-insecure-remote`), because its bearer tokens travel in clear HTTP.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -36,6 +41,9 @@ pub struct ConfigFile {
     pub mdns: Option<bool>,
     /// Control API address.
     pub api: Option<String>,
+    /// Allow a control API address other than loopback (tokens then cross the network in
+    /// clear HTTP; put TLS in front).
+    pub api_insecure_remote: Option<bool>,
     /// Name shown to other participants.
     pub display_name: Option<String>,
     /// A designer's skills, published in its profile; design requests are matched against them.
@@ -72,10 +80,14 @@ pub struct Overrides {
     pub bootstrap: Vec<String>,
     /// `--role`.
     pub roles: Vec<String>,
-    /// `--no-mdns`.
+    /// `--no-mdns` (mDNS is off unless asked for; this overrides `mdns = true` in the file).
     pub no_mdns: bool,
+    /// `--mdns`: turn LAN discovery on.
+    pub mdns: bool,
     /// `--api`.
     pub api: Option<String>,
+    /// `--api-insecure-remote`: allow a non-loopback API address.
+    pub api_insecure_remote: bool,
     /// `--name`.
     pub display_name: Option<String>,
     /// `--skill`.
@@ -144,6 +156,16 @@ pub enum ConfigError {
         /// The key and why.
         source: CentreSettingError,
     },
+    /// The control API would listen beyond this host without the owner saying so.
+    #[error(
+        "`api`: {addr} is not a loopback address; bearer tokens would cross the network in clear \
+         HTTP. Keep the API on 127.0.0.1 (reach it over SSH), or pass --api-insecure-remote \
+         (api_insecure_remote = true) behind a TLS proxy"
+    )]
+    RemoteApi {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
     /// No data directory was given and none could be derived from the environment.
     #[error("no --data-dir given and neither XDG_DATA_HOME nor HOME is set")]
     NoDataDir,
@@ -197,7 +219,7 @@ impl NodeConfig {
         if let Some(b) = pick(flags.bootstrap, file.bootstrap) {
             network.bootstrap = parse_addrs("bootstrap", &b)?;
         }
-        network.mdns = !flags.no_mdns && file.mdns.unwrap_or(true);
+        network.mdns = !flags.no_mdns && (flags.mdns || file.mdns.unwrap_or(false));
         if let Some(l) = file.limits {
             if let Some(s) = l.request_timeout_s {
                 network.request_timeout = Duration::from_secs(s.max(1));
@@ -216,11 +238,13 @@ impl NodeConfig {
             })?);
         }
         let api_text = flags.api.or(file.api).unwrap_or_else(|| DEFAULT_API.into());
-        let api = api_text.parse().map_err(|e: std::net::AddrParseError| ConfigError::Value {
-            key: "api",
-            value: api_text.clone(),
-            reason: e.to_string(),
+        let api: SocketAddr = api_text.parse().map_err(|e: std::net::AddrParseError| {
+            ConfigError::Value { key: "api", value: api_text.clone(), reason: e.to_string() }
         })?;
+        let remote_allowed = flags.api_insecure_remote || file.api_insecure_remote == Some(true);
+        if !api.ip().is_loopback() && !remote_allowed {
+            return Err(ConfigError::RemoteApi { addr: api });
+        }
         let display_name =
             flags.display_name.or(file.display_name).unwrap_or_else(|| "amsp node".into());
         let skills = pick(flags.skills, file.skills).unwrap_or_default();
@@ -373,6 +397,48 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "colour = 1\n").unwrap();
         let err = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn defaults_keep_the_node_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = NodeConfig::load(dir.path(), Overrides::default()).unwrap();
+        assert!(!c.network.mdns, "mDNS is on by default");
+        assert!(!c.network.listen.is_empty());
+        for addr in &c.network.listen {
+            let loopback = addr.iter().any(|p| match p {
+                libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_loopback(),
+                libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_loopback(),
+                _ => false,
+            });
+            assert!(loopback, "default listen address {addr} is not loopback");
+        }
+        assert!(c.api.ip().is_loopback());
+        let c =
+            NodeConfig::load(dir.path(), Overrides { mdns: true, ..Overrides::default() }).unwrap();
+        assert!(c.network.mdns, "--mdns turns discovery on");
+    }
+
+    #[test]
+    fn a_remote_api_needs_the_explicit_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = |insecure| Overrides {
+            api: Some("0.0.0.0:0".into()),
+            api_insecure_remote: insecure,
+            ..Overrides::default()
+        };
+        let err = NodeConfig::load(dir.path(), remote(false)).unwrap_err();
+        assert!(matches!(err, ConfigError::RemoteApi { .. }), "{err}");
+        assert!(err.to_string().contains("--api-insecure-remote"), "{err}");
+        assert!(NodeConfig::load(dir.path(), remote(true)).is_ok());
+        std::fs::write(dir.path().join(CONFIG_FILE), "api = \"192.0.2.1:7420\"\n").unwrap();
+        assert!(NodeConfig::load(dir.path(), Overrides::default()).is_err());
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "api = \"[::1]:7420\"\napi_insecure_remote = false\n",
+        )
+        .unwrap();
+        assert!(NodeConfig::load(dir.path(), Overrides::default()).is_ok(), "::1 is loopback");
     }
 }
 

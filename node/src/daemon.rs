@@ -25,19 +25,28 @@ struct Args {
     /// Data directory (identity, store, token, config). Default: $XDG_DATA_HOME/amsp.
     #[arg(long, short = 'd', env = "AMSP_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Address to listen on, as a multiaddr (repeatable), e.g. /ip4/0.0.0.0/tcp/4001.
+    /// Address to listen on, as a multiaddr (repeatable), e.g. /ip4/0.0.0.0/tcp/4001 to take
+    /// connections from other hosts. Default: loopback only (127.0.0.1, TCP and QUIC).
     #[arg(long)]
     listen: Vec<String>,
     /// Peer to dial at start, as a multiaddr ending in /p2p/<peer id> (repeatable).
     #[arg(long)]
     bootstrap: Vec<String>,
-    /// Control API address (loopback by default).
+    /// Control API address (loopback by default; any other address needs
+    /// --api-insecure-remote).
     #[arg(long)]
     api: Option<String>,
+    /// Allow a non-loopback --api address. The API is plain HTTP: bearer tokens cross the
+    /// network in clear, so put a TLS proxy in front or reach a loopback API over SSH instead.
+    #[arg(long)]
+    api_insecure_remote: bool,
     /// A role this node takes: user, designer or centre (repeatable).
     #[arg(long = "role")]
     roles: Vec<String>,
-    /// Turn off LAN discovery with mDNS.
+    /// Announce this node on the LAN and discover peers there with mDNS (off by default).
+    #[arg(long, conflicts_with = "no_mdns")]
+    mdns: bool,
+    /// Keep mDNS off even if amspd.toml turns it on.
     #[arg(long)]
     no_mdns: bool,
     /// Name shown to other participants.
@@ -52,6 +61,9 @@ struct Args {
 pub async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(args.log_format);
+    // Everything the daemon creates (store, audit log, job files, keys) is the owner's alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    raise_fd_limit();
     let data_dir = match args.data_dir {
         Some(d) => d,
         None => default_data_dir()?,
@@ -63,12 +75,21 @@ pub async fn main() -> anyhow::Result<()> {
             bootstrap: args.bootstrap,
             roles: args.roles,
             no_mdns: args.no_mdns,
+            mdns: args.mdns,
             api: args.api,
+            api_insecure_remote: args.api_insecure_remote,
             display_name: args.name,
             skills: args.skills,
         },
     )?;
     let api_addr = config.api;
+    if !api_addr.ip().is_loopback() {
+        tracing::warn!(
+            api = %api_addr,
+            "INSECURE: the control API listens beyond this host over plain HTTP; bearer tokens \
+             and everything the API returns cross the network in clear. Put a TLS proxy in front."
+        );
+    }
     let node = Node::start(config)
         .await
         .with_context(|| format!("starting the node in {}", data_dir.display()))?;
@@ -141,4 +162,20 @@ pub fn run() -> anyhow::Result<()> {
     let result = runtime.block_on(main());
     runtime.shutdown_timeout(Duration::from_millis(300));
     result
+}
+
+/// Raises the soft limit on open files to the hard limit: the caps on connections keep the
+/// node inside 1,024 descriptors, and the headroom keeps the store and the printers working
+/// when those caps are reached.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read the open-file limit"),
+    }
 }

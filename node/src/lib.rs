@@ -21,6 +21,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod data_dir;
 pub mod engine;
 pub mod farm;
 pub mod identity;

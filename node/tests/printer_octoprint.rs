@@ -347,7 +347,11 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
     .await?;
     let config = PrinterConfig {
         name: "octo".into(),
-        driver: DriverConfig::OctoPrint { url: server.url.clone(), api_key_file: key },
+        driver: DriverConfig::OctoPrint {
+            url: server.url.clone(),
+            api_key: None,
+            api_key_file: Some(key),
+        },
         materials: vec!["PLA".into()],
         bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
         nozzle_mm: 0.4,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig, SimSettings};
+use amsp_node::printer::{ApiKey, BuildVolume, DriverConfig, PrinterConfig, SimSettings};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -62,7 +62,8 @@ pub struct PrinterAdd {
     /// Base URL of the OctoPrint or Moonraker host.
     #[arg(long)]
     pub url: Option<String>,
-    /// File holding the host's API key (read by the node).
+    /// File holding the host's API key; read here, and the key itself is sent to the node
+    /// (the node never reads a path an API caller names).
     #[arg(long)]
     pub api_key_file: Option<PathBuf>,
     /// Material loaded (repeatable).
@@ -256,8 +257,18 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("-")
 }
 
-fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::canonicalize(p).with_context(|| format!("API key file {}", p.display()))
+/// Largest key file read; keys are tens of bytes.
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+/// Reads the API key from `p` on this side, so the node is sent the key, not a path.
+fn read_key_file(p: &Path) -> anyhow::Result<ApiKey> {
+    let context = || format!("API key file {}", p.display());
+    let size = std::fs::metadata(p).with_context(context)?.len();
+    if size > MAX_KEY_FILE_BYTES {
+        bail!("API key file {}: {size} bytes is too big for an API key", p.display());
+    }
+    let text = std::fs::read_to_string(p).with_context(context)?;
+    Ok(ApiKey::new(text.trim()))
 }
 
 /// Slices the model of `amsp job print` for the printer it names; `material` is set to the
@@ -312,13 +323,15 @@ pub fn printer_config(a: &PrinterAdd) -> anyhow::Result<PrinterConfig> {
         }
         DriverKind::Octoprint => DriverConfig::OctoPrint {
             url: a.url.clone().context("--driver octoprint needs --url")?,
-            api_key_file: absolute(
+            api_key: Some(read_key_file(
                 a.api_key_file.as_deref().context("--driver octoprint needs --api-key-file")?,
-            )?,
+            )?),
+            api_key_file: None,
         },
         DriverKind::Moonraker => DriverConfig::Moonraker {
             url: a.url.clone().context("--driver moonraker needs --url")?,
-            api_key_file: a.api_key_file.as_deref().map(absolute).transpose()?,
+            api_key: a.api_key_file.as_deref().map(read_key_file).transpose()?,
+            api_key_file: None,
         },
     };
     if a.time_scale.is_some() && a.driver != DriverKind::Sim {

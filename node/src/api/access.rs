@@ -6,6 +6,12 @@
 //! Scoped tokens (`amsp token create --role …`, or a session from `POST /v1/login`) act with
 //! their role. Reads (`GET`) need viewer; changes need operator; accounts, tokens and the
 //! audit log need admin. `POST /v1/login` needs no token (it is rate limited per account).
+//!
+//! A viewer watches the shop: status, peers, printers, jobs, orders and their states, quotes,
+//! capacity, alerts, metrics, the event stream, model manifests and design requests and offers.
+//! What would hand over someone's design or words is operator-only although it is a `GET`
+//! ([`OPERATOR_READS`]): decrypted model bytes, design conversations, the signed design records
+//! and deliveries (which carry licence terms and model keys).
 
 use std::sync::Arc;
 
@@ -36,6 +42,30 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Reads a viewer may not make, as path patterns (`*` is one segment): they return decrypted
+/// models, design messages, or the records that carry licences and model keys.
+pub const OPERATOR_READS: [&str; 4] = [
+    "/v1/models/*",
+    "/v1/design/requests/*/messages",
+    "/v1/design/requests/*/envelopes",
+    "/v1/design/deliveries",
+];
+
+/// Whether `path` matches `pattern`, segment by segment, `*` matching any one segment.
+fn matches(pattern: &str, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    let mut want = pattern.split('/');
+    let mut have = path.split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() => {}
+            (Some(w), Some(h)) if w == h => {}
+            _ => return false,
+        }
+    }
+}
+
 /// What a call needs.
 pub fn needed(method: &Method, path: &str) -> Permission {
     let admin_area = ["/v1/users", "/v1/tokens", "/v1/audit"]
@@ -44,7 +74,11 @@ pub fn needed(method: &Method, path: &str) -> Permission {
     if admin_area {
         Permission::Administer
     } else if method == Method::GET || method == Method::HEAD {
-        Permission::Read
+        if OPERATOR_READS.iter().any(|p| matches(p, path)) {
+            Permission::Operate
+        } else {
+            Permission::Read
+        }
     } else {
         Permission::Operate
     }

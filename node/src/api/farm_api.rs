@@ -12,6 +12,11 @@
 //! | POST | `/v1/jobs/{id}/pause`, `/resume`, `/cancel` | operator actions |
 //!
 //! `{p}` is a printer id or name.
+//!
+//! A printer host's key comes in the body as `printer.driver.api_key`; `api_key_file` is
+//! refused here (400 `api_key_file_not_allowed`) before any file is looked at, so a caller can
+//! neither make the node send a file of its choosing to a URL of its choosing nor learn whether
+//! a path exists. The key is kept in the printer's record in the node's owner-only store.
 
 use amsp_proto::id::JobId;
 use amsp_proto::process::Material;
@@ -100,6 +105,13 @@ async fn add_printer(
     State(node): State<Node>,
     Json(req): Json<AddPrinter>,
 ) -> Result<impl IntoResponse, ApiError> {
+    if req.printer.driver.api_key_file().is_some() {
+        return Err(ApiError::bad_request(
+            "api_key_file_not_allowed",
+            "`printer.driver.api_key_file` is read only from the node's amspd.toml; send the key \
+             itself as `printer.driver.api_key`",
+        ));
+    }
     let id = node.farm().add_printer_with(req.printer, req.auto_eject).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }

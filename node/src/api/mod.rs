@@ -25,6 +25,7 @@ pub mod monitor_api;
 pub mod orders;
 pub mod rejection;
 pub mod security_api;
+pub mod serve;
 pub mod trace;
 
 use std::convert::Infallible;
@@ -141,16 +142,23 @@ pub async fn bind(node: Node, addr: SocketAddr, data_dir: &Path) -> Result<Api, 
     let path = data_dir.join(API_FILE);
     let tmp = data_dir.join("api.json.tmp");
     let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
-    std::fs::write(&tmp, json)
+    crate::data_dir::write_private(&tmp, &json)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|source| ApiStartError::Write { path, source })?;
     Ok(Api { listener, router: router(node, token), info })
 }
 
 impl Api {
-    /// Serves until the process ends or the server fails.
+    /// Serves until the process ends, within the default [`serve::ServeLimits`] (header-read
+    /// and idle timeout, caps on connections in total and per address).
     pub async fn serve(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).await
+        self.serve_with(serve::ServeLimits::default()).await
+    }
+
+    /// Serves until the process ends, within `limits`.
+    pub async fn serve_with(self, limits: serve::ServeLimits) -> std::io::Result<()> {
+        serve::serve(self.listener, self.router, limits).await;
+        Ok(())
     }
 }
 

@@ -160,7 +160,8 @@ impl Farm {
             }
         }
         let path = self.gcode_path(id);
-        tokio::fs::write(&path, &job.gcode)
+        // A customer's G-code is theirs: owner-only whatever the umask.
+        crate::data_dir::write_private_async(&path, &job.gcode)
             .await
             .map_err(|source| FarmError::Io { path: path.clone(), source })?;
         {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
@@ -23,9 +24,32 @@ const MAX_CONCURRENT_STREAMS: usize = 32;
 /// the 1 s default so an announcement reaches peers outside the mesh sooner.
 const GOSSIP_HEARTBEAT: Duration = Duration::from_millis(200);
 
+/// Connections being set up (TCP accepted, handshake not done) at once, each way: a peer that
+/// opens sockets and never finishes the handshake holds at most this many file descriptors.
+pub(crate) const MAX_PENDING_CONNECTIONS: u32 = 32;
+/// Established connections at once, each way. With the pending ones, the control API's cap
+/// and the store, a node stays well inside the common 1,024 file-descriptor limit.
+pub(crate) const MAX_ESTABLISHED_CONNECTIONS: u32 = 128;
+/// Established connections to one peer (a TCP and a QUIC one each way is the most a healthy
+/// peer needs).
+pub(crate) const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+
+/// The connection caps every node runs with.
+fn connection_caps() -> ConnectionLimits {
+    ConnectionLimits::default()
+        .with_max_pending_incoming(Some(MAX_PENDING_CONNECTIONS))
+        .with_max_pending_outgoing(Some(MAX_PENDING_CONNECTIONS))
+        .with_max_established_incoming(Some(MAX_ESTABLISHED_CONNECTIONS))
+        .with_max_established_outgoing(Some(MAX_ESTABLISHED_CONNECTIONS))
+        .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+}
+
 /// Everything one node's swarm runs.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    /// Caps on pending and established connections (first, so it can deny before the others
+    /// spend anything on a connection).
+    pub limits: connection_limits::Behaviour,
     /// Exchange of listen addresses and protocol versions.
     pub identify: identify::Behaviour,
     /// Liveness, and keeps connections from idling out while the node is quiet.
@@ -86,6 +110,7 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
         .with_request_timeout(cfg.request_timeout)
         .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS);
     Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(connection_caps()),
         identify,
         ping: ping::Behaviour::new(ping::Config::new()),
         kad,

@@ -57,15 +57,17 @@ pub struct NetworkConfig {
     pub request_timeout: Duration,
 }
 
+/// The defaults keep a node private: it listens on loopback only and does not announce itself
+/// on the LAN; `listen` and `mdns` in `amspd.toml` (or `--listen`, `--mdns`) open it up.
 impl Default for NetworkConfig {
     fn default() -> Self {
         Self {
             listen: vec![
-                "/ip4/0.0.0.0/tcp/0".parse().unwrap_or_else(|_| Multiaddr::empty()),
-                "/ip4/0.0.0.0/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
+                "/ip4/127.0.0.1/tcp/0".parse().unwrap_or_else(|_| Multiaddr::empty()),
+                "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
             ],
             bootstrap: Vec::new(),
-            mdns: true,
+            mdns: false,
             idle_timeout: Duration::from_secs(300),
             request_timeout: Duration::from_secs(30),
         }

@@ -437,7 +437,8 @@ impl Node {
             postcard::to_allocvec(&all).map_err(|e| MarketError::BadLicence(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let tmp = file.with_extension("tmp");
-            std::fs::write(&tmp, encoded).and_then(|()| std::fs::rename(&tmp, &file))
+            crate::data_dir::write_private(&tmp, &encoded)
+                .and_then(|()| std::fs::rename(&tmp, &file))
         })
         .await
         .map_err(|e| MarketError::BadLicence(e.to_string()))?

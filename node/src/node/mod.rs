@@ -60,6 +60,9 @@ pub enum NodeStartError {
     /// The security service could not load its accounts or audit log.
     #[error("loading accounts and audit log: {0}")]
     Security(#[from] crate::security::service::SecurityError),
+    /// The data directory could not be made owner-only.
+    #[error(transparent)]
+    DataDir(#[from] crate::data_dir::DataDirError),
     /// The print farm could not start (its directory or stored records).
     #[error("starting the print farm: {0}")]
     Farm(#[from] crate::farm::FarmError),
@@ -211,6 +214,7 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// Starts a node from its configuration.
     pub async fn start(config: NodeConfig) -> Result<Self, NodeStartError> {
+        crate::data_dir::secure(&config.data_dir, true)?;
         let identity = Arc::new(Identity::load_or_create(&config.data_dir)?);
         let store = Store::open(&config.data_dir)?;
         let now = now_ms();
@@ -283,6 +287,9 @@ impl Node {
         centre::start(&node);
         node.tasks().spawn(design::expire(node.clone()));
         catalog::start(&node);
+        // What the store, the farm and the audit log just created under a loose umask: files
+        // keep their mode when rewritten in place, so once is enough.
+        crate::data_dir::secure(&node.inner.config.data_dir, false)?;
         Ok(node)
     }
 

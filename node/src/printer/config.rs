@@ -5,6 +5,11 @@
 //! checks it once with errors that name the printer and the key, and `connect` turns it into a
 //! live driver.
 //!
+//! A printer host's API key is given one of two ways: `api_key_file` names a file the node
+//! reads, and is accepted only from the node's own `amspd.toml` (the owner wrote it); `api_key`
+//! carries the key itself and is what the control API takes, so no API caller can make the node
+//! read a path of its choosing and send the contents to a URL of its choosing.
+//!
 //! ```toml
 //! [[printer]]
 //! name = "mk4-left"
@@ -67,21 +72,66 @@ pub enum DriverConfig {
         #[serde(default)]
         thermal: ThermalModel,
     },
-    /// An OctoPrint server.
+    /// An OctoPrint server; needs its API key, as `api_key` or (in `amspd.toml`)
+    /// `api_key_file`.
     OctoPrint {
         /// Base URL, e.g. `http://octopi.local`.
         url: String,
-        /// File holding the OctoPrint user's API key (kept out of the configuration itself).
-        api_key_file: PathBuf,
+        /// The OctoPrint user's API key itself (how the control API takes it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key: Option<ApiKey>,
+        /// File holding the key; only from the node's own configuration file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key_file: Option<PathBuf>,
     },
-    /// A Klipper host behind Moonraker.
+    /// A Klipper host behind Moonraker; a key only when Moonraker requires one (trusted
+    /// clients need none).
     Moonraker {
         /// Base URL, e.g. `http://voron.local:7125`.
         url: String,
-        /// File holding the API key, when Moonraker requires one (trusted clients do not).
-        #[serde(default)]
+        /// The API key itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key: Option<ApiKey>,
+        /// File holding the key; only from the node's own configuration file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         api_key_file: Option<PathBuf>,
     },
+}
+
+/// A printer host's API key. Its `Debug` hides it, so it never reaches a log line.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key (checked by [`PrinterConfig::validate`]).
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key, for the driver's header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Why this is not a usable key, if it is not.
+    fn problem(&self) -> Option<String> {
+        if self.0.is_empty() {
+            Some("the key is empty".into())
+        } else if self.0.len() as u64 > MAX_API_KEY_FILE_BYTES {
+            Some(format!("{} bytes is too big for an API key", self.0.len()))
+        } else if self.0.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            Some("the key contains whitespace or control characters".into())
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
 }
 
 fn default_time_scale() -> f64 {
@@ -95,6 +145,17 @@ impl DriverConfig {
             time_scale: settings.time_scale,
             motion: settings.motion,
             thermal: settings.thermal,
+        }
+    }
+
+    /// The key file this driver names, if any: the control API refuses any, since only the
+    /// node's own configuration may make it read a file.
+    pub fn api_key_file(&self) -> Option<&Path> {
+        match self {
+            Self::OctoPrint { api_key_file, .. } | Self::Moonraker { api_key_file, .. } => {
+                api_key_file.as_deref()
+            }
+            Self::Sim { .. } => None,
         }
     }
 
@@ -250,8 +311,27 @@ impl PrinterConfig {
                 Some(settings) => settings.validate().map_err(|r| invalid("driver", r)),
                 None => Ok(()),
             },
-            DriverConfig::OctoPrint { url, .. } | DriverConfig::Moonraker { url, .. } => {
-                check_url(url).map_err(|r| invalid("driver.url", r))
+            DriverConfig::OctoPrint { url, api_key, api_key_file }
+            | DriverConfig::Moonraker { url, api_key, api_key_file } => {
+                check_url(url).map_err(|r| invalid("driver.url", r))?;
+                if api_key.is_some() && api_key_file.is_some() {
+                    return Err(invalid(
+                        "driver.api_key",
+                        "give either api_key or api_key_file, not both".into(),
+                    ));
+                }
+                if let Some(problem) = api_key.as_ref().and_then(ApiKey::problem) {
+                    return Err(invalid("driver.api_key", problem));
+                }
+                let needs_key = matches!(self.driver, DriverConfig::OctoPrint { .. });
+                if needs_key && api_key.is_none() && api_key_file.is_none() {
+                    return Err(invalid(
+                        "driver.api_key",
+                        "an OctoPrint printer needs its API key (api_key, or api_key_file in amspd.toml)"
+                            .into(),
+                    ));
+                }
+                Ok(())
             }
         }
     }
@@ -264,15 +344,27 @@ impl PrinterConfig {
                 let settings = self.driver.sim_settings().unwrap_or_default();
                 Arc::new(SimPrinter::new(&self.name, settings)?)
             }
-            DriverConfig::OctoPrint { url, api_key_file } => {
-                let key = self.read_key(api_key_file)?;
+            DriverConfig::OctoPrint { url, api_key, api_key_file } => {
+                let key = self.key(api_key.as_ref(), api_key_file.as_deref())?.unwrap_or_default();
                 Arc::new(OctoPrintDriver::new(url, &key)?)
             }
-            DriverConfig::Moonraker { url, api_key_file } => {
-                let key = api_key_file.as_deref().map(|path| self.read_key(path)).transpose()?;
+            DriverConfig::Moonraker { url, api_key, api_key_file } => {
+                let key = self.key(api_key.as_ref(), api_key_file.as_deref())?;
                 Arc::new(MoonrakerDriver::new(url, key.as_deref())?)
             }
         })
+    }
+
+    fn key(
+        &self,
+        key: Option<&ApiKey>,
+        file: Option<&Path>,
+    ) -> Result<Option<String>, ConfigError> {
+        match (key, file) {
+            (Some(key), _) => Ok(Some(key.expose().to_owned())),
+            (None, Some(path)) => self.read_key(path).map(Some),
+            (None, None) => Ok(None),
+        }
     }
 
     fn read_key(&self, path: &Path) -> Result<String, ConfigError> {
@@ -345,9 +437,12 @@ motion = { acceleration_mm_s2 = 3000 }
         assert_eq!(printers[0].materials, ["PLA", "PETG"]);
         assert!(matches!(
             &printers[0].driver,
-            DriverConfig::OctoPrint { api_key_file, .. } if api_key_file == Path::new("/etc/amsp/mk4.key")
+            DriverConfig::OctoPrint { api_key_file: Some(f), .. } if f == Path::new("/etc/amsp/mk4.key")
         ));
-        assert!(matches!(&printers[1].driver, DriverConfig::Moonraker { api_key_file: None, .. }));
+        assert!(matches!(
+            &printers[1].driver,
+            DriverConfig::Moonraker { api_key: None, api_key_file: None, .. }
+        ));
         let Some(settings) = printers[2].driver.sim_settings() else {
             return Err("third printer is not simulated".into());
         };
@@ -408,8 +503,11 @@ motion = { acceleration_mm_s2 = 3000 }
         let good = dir.path().join("key");
         std::fs::write(&good, "ABCDEF0123\n")?;
         let mut printer = printers_from_toml(EXAMPLE)?.remove(0);
-        printer.driver =
-            DriverConfig::OctoPrint { url: "http://127.0.0.1:1".into(), api_key_file: good };
+        printer.driver = DriverConfig::OctoPrint {
+            url: "http://127.0.0.1:1".into(),
+            api_key: None,
+            api_key_file: Some(good),
+        };
         assert_eq!(printer.connect()?.kind(), "octoprint");
         // A fleet of mixed drivers behind one trait object type.
         let all = printers_from_toml(EXAMPLE)?;
@@ -421,11 +519,38 @@ motion = { acceleration_mm_s2 = 3000 }
         let missing = dir.path().join("nope");
         printer.driver = DriverConfig::OctoPrint {
             url: "http://127.0.0.1:1".into(),
-            api_key_file: missing.clone(),
+            api_key: None,
+            api_key_file: Some(missing.clone()),
         };
         match printer.connect() {
             Err(ConfigError::KeyFile { path, .. }) => assert_eq!(path, missing),
             other => panic!("expected a key file error, got {:?}", other.map(|d| d.kind())),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn keys_given_inline_are_checked_and_hidden() -> Result<(), Box<dyn std::error::Error>> {
+        let mut printer = printers_from_toml(EXAMPLE)?.remove(0);
+        let with = |key: Option<&str>, file: Option<&str>| DriverConfig::OctoPrint {
+            url: "http://127.0.0.1:1".into(),
+            api_key: key.map(ApiKey::new),
+            api_key_file: file.map(PathBuf::from),
+        };
+        printer.driver = with(Some("ABCDEF0123"), None);
+        assert_eq!(printer.connect()?.kind(), "octoprint");
+        assert!(!format!("{printer:?}").contains("ABCDEF0123"), "Debug shows the key");
+        for (driver, why) in [
+            (with(None, None), "no key"),
+            (with(Some("a b"), None), "whitespace"),
+            (with(Some(""), None), "empty"),
+            (with(Some("k"), Some("/etc/amsp/k")), "both"),
+        ] {
+            printer.driver = driver;
+            match printer.validate() {
+                Err(ConfigError::Invalid { field: "driver.api_key", .. }) => {}
+                other => panic!("{why}: expected an api_key error, got {other:?}"),
+            }
         }
         Ok(())
     }

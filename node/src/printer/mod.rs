@@ -23,6 +23,6 @@ pub mod moonraker;
 pub mod octoprint;
 pub mod sim;
 
-pub use config::{BuildVolume, ConfigError, DriverConfig, PrinterConfig};
+pub use config::{ApiKey, BuildVolume, ConfigError, DriverConfig, PrinterConfig};
 pub use driver::{DriverError, PrinterDriver, PrinterState, PrinterStatus, Temperature};
 pub use sim::{Fault, SimPrinter, SimSettings};
