@@ -600,3 +600,31 @@ pub async fn audit(opts: &NodeOpts, args: &AuditArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_is_read_here_and_the_key_sent() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("octo.key");
+        std::fs::write(&file, "SECRETKEY42\n")?;
+        let add = PrinterAdd {
+            name: "octo".into(),
+            driver: DriverKind::Octoprint,
+            url: Some("http://127.0.0.1:5000".into()),
+            api_key_file: Some(file),
+            materials: Vec::new(),
+            bed: "250x210x220".into(),
+            nozzle: 0.4,
+            time_scale: None,
+            auto_eject: false,
+            json: false,
+        };
+        let body = serde_json::to_value(printer_config(&add)?)?;
+        assert_eq!(body["driver"]["api_key"], "SECRETKEY42", "{body}");
+        assert!(body["driver"].get("api_key_file").is_none(), "a path is sent: {body}");
+        Ok(())
+    }
+}
