@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use amsp_console::client::ClientError;
-use amsp_node::api::orders::{hex_decode, hex_encode};
+use amsp_proto::id::{hex_decode, hex_encode};
 use amsp_proto::design::{DesignAcceptance, DesignDelivery, DesignMessage, DesignOffer};
 use amsp_proto::envelope::{Envelope, Record};
 use amsp_proto::id::{ContentId, RequestId};
