@@ -41,6 +41,7 @@ async fn start(dir: &std::path::Path, name: &str, role: Role, bootstrap: Vec<Mul
         printers: Vec::new(),
         farm: Default::default(),
         alerts: Default::default(),
+        orders_per_author: amsp_node::config::DEFAULT_ORDERS_PER_AUTHOR,
     };
     Node::start(config).await.expect("node starts")
 }

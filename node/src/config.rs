@@ -18,6 +18,9 @@ use crate::printer::config::validate_all;
 
 /// Name of the configuration file inside the data directory.
 pub const CONFIG_FILE: &str = "amspd.toml";
+/// Live orders (not yet reviewed or cancelled) one other author may have on this node by
+/// default: far more than a person orders at once, far fewer than fill the node's order cap.
+pub const DEFAULT_ORDERS_PER_AUTHOR: usize = 300;
 /// Default control API address: loopback only, so the API is not exposed by accident.
 pub const DEFAULT_API: &str = "127.0.0.1:7420";
 
@@ -58,6 +61,8 @@ pub struct LimitsFile {
     pub request_timeout_s: Option<u64>,
     /// Seconds an unused connection stays open.
     pub idle_timeout_s: Option<u64>,
+    /// Live orders one other author may have here ([`DEFAULT_ORDERS_PER_AUTHOR`]).
+    pub orders_per_author: Option<usize>,
 }
 
 /// Values given on the command line; each one present overrides the file.
@@ -100,6 +105,9 @@ pub struct NodeConfig {
     pub farm: FarmSettings,
     /// Alert settings.
     pub alerts: AlertSettings,
+    /// Live orders one other author may have here; more are refused and, pushed by their
+    /// author, count against it.
+    pub orders_per_author: usize,
 }
 
 /// Why the configuration is unusable; names the key at fault.
@@ -185,7 +193,7 @@ impl NodeConfig {
             network.bootstrap = parse_addrs("bootstrap", &b)?;
         }
         network.mdns = !flags.no_mdns && file.mdns.unwrap_or(true);
-        if let Some(l) = file.limits {
+        if let Some(l) = &file.limits {
             if let Some(s) = l.request_timeout_s {
                 network.request_timeout = Duration::from_secs(s.max(1));
             }
@@ -214,6 +222,12 @@ impl NodeConfig {
         let printers = printers_from_tables(file.printer.unwrap_or_default())?;
         let farm = file.farm.unwrap_or_default();
         let alerts = file.alerts.unwrap_or_default();
+        let orders_per_author = file
+            .limits
+            .as_ref()
+            .and_then(|l| l.orders_per_author)
+            .unwrap_or(DEFAULT_ORDERS_PER_AUTHOR)
+            .max(1);
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             network,
@@ -224,6 +238,7 @@ impl NodeConfig {
             printers,
             farm,
             alerts,
+            orders_per_author,
         })
     }
 }

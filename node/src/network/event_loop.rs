@@ -19,7 +19,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{self, Behaviour, BehaviourEvent};
-use super::gossip::{self, REPLAY_MEMORY, Topic};
+use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
@@ -67,6 +67,8 @@ pub(super) struct EventLoop {
     events: mpsc::Sender<NetworkEvent>,
     cfg: NetworkConfig,
     replay: ReplayGuard,
+    /// Each connected peer's gossip allowance.
+    gossip_rates: HashMap<PeerId, PeerRate>,
     standings: HashMap<PeerId, Standing>,
     pending_chunks:
         HashMap<OutboundRequestId, oneshot::Sender<Result<ChunkResponse, RequestError>>>,
@@ -91,7 +93,8 @@ impl EventLoop {
             commands,
             events,
             cfg,
-            replay: ReplayGuard::new(REPLAY_MEMORY),
+            replay: ReplayGuard::live(REPLAY_MEMORY),
+            gossip_rates: HashMap::new(),
             standings: HashMap::new(),
             pending_chunks: HashMap::new(),
             pending_sync: HashMap::new(),
@@ -327,6 +330,7 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.traffic.disconnected(&peer_id);
+                self.gossip_rates.remove(&peer_id);
                 self.emit(NetworkEvent::PeerDisconnected(peer_id))
             }
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -391,9 +395,20 @@ impl EventLoop {
 
     fn on_gossip(&mut self, source: PeerId, id: &gossipsub::MessageId, msg: &gossipsub::Message) {
         self.traffic.inbound(&source, msg.data.len());
+        let now = now_ms();
         let topic = Topic::from_hash(&msg.topic);
-        let result =
-            gossip::validate(topic, msg.topic.as_str(), &msg.data, now_ms(), &mut self.replay);
+        // A peer over its rate is not even validated: the guard cannot be filled, nor the
+        // node kept busy checking signatures, faster than the rate allows.
+        let rate = self.gossip_rates.entry(source).or_insert_with(|| PeerRate::new(now));
+        let result = match rate.take(now) {
+            Ok(()) => gossip::validate(topic, msg.topic.as_str(), &msg.data, now, &mut self.replay),
+            Err(blame) => {
+                if blame {
+                    self.penalise(source, &GossipReject::OverRate.to_string());
+                }
+                Err(GossipReject::OverRate)
+            }
+        };
         let acceptance = match &result {
             Ok(_) => gossipsub::MessageAcceptance::Accept,
             Err(e) if !e.blames_sender() => gossipsub::MessageAcceptance::Ignore,
