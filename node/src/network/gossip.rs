@@ -102,20 +102,28 @@ impl GossipReject {
     }
 }
 
-/// One peer's gossip allowance: a token bucket of [`GOSSIP_BURST`] refilled at
-/// [`GOSSIP_PER_PEER_PER_S`], so the messages one peer can make this node remember are bounded
-/// by rate times the freshness window.
+/// One peer's allowance: a token bucket of `burst` refilled at `per_s`. For gossip
+/// ([`GOSSIP_PER_PEER_PER_S`], [`GOSSIP_BURST`]) it bounds the messages one peer can make this
+/// node verify and remember by rate times the freshness window; the node uses another for the
+/// new orders a peer pushes.
 #[derive(Debug, Clone)]
 pub struct PeerRate {
     tokens: f64,
+    per_s: u32,
+    burst: u32,
     last_ms: u64,
     over: u32,
 }
 
 impl PeerRate {
-    /// A full allowance at `now_ms`.
+    /// A full gossip allowance at `now_ms`.
     pub fn new(now_ms: u64) -> Self {
-        Self { tokens: f64::from(GOSSIP_BURST), last_ms: now_ms, over: 0 }
+        Self::with(now_ms, GOSSIP_PER_PEER_PER_S, GOSSIP_BURST)
+    }
+
+    /// A full allowance of `burst`, refilled at `per_s`, at `now_ms`.
+    pub fn with(now_ms: u64, per_s: u32, burst: u32) -> Self {
+        Self { tokens: f64::from(burst), per_s, burst, last_ms: now_ms, over: 0 }
     }
 
     /// Takes one message at `now_ms`: `Ok` when within the rate; otherwise `Err(true)` each
@@ -124,8 +132,8 @@ impl PeerRate {
     pub fn take(&mut self, now_ms: u64) -> Result<(), bool> {
         let elapsed = now_ms.saturating_sub(self.last_ms);
         self.last_ms = self.last_ms.max(now_ms);
-        self.tokens = (self.tokens + elapsed as f64 * f64::from(GOSSIP_PER_PEER_PER_S) / 1000.0)
-            .min(f64::from(GOSSIP_BURST));
+        self.tokens = (self.tokens + elapsed as f64 * f64::from(self.per_s) / 1000.0)
+            .min(f64::from(self.burst));
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Ok(());

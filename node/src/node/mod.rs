@@ -510,12 +510,18 @@ impl Node {
     /// Verifies and adds order events from `source` (or local), persists the new ones and
     /// passes them on. Returns how many were new, and whether some arrived before their parents
     /// (pushes and gossip race one another, so the receiver then pulls what it lacks).
+    /// `pushed` marks events the peer sent unasked (push, gossip), whose new orders count
+    /// against its rate; events this node pulled do not.
     pub(crate) async fn accept_events(
         &self,
         envelopes: Vec<Envelope>,
         source: Option<PeerId>,
+        pushed: bool,
     ) -> Result<Accepted, StoreError> {
-        let (new, refused) = self.orders().insert_all(envelopes, now_ms());
+        let (new, refused) = match source {
+            Some(peer) if pushed => self.orders().insert_pushed(envelopes, now_ms(), peer),
+            _ => self.orders().insert_all(envelopes, now_ms()),
+        };
         if let Some(peer) = source {
             for r in &refused {
                 if let Some(reason) = self.offence(peer, r) {

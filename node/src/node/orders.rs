@@ -13,6 +13,8 @@ use amsp_proto::id::{ContentId, OrderId};
 use amsp_proto::order::{Action, OrderError, OrderEvent, OrderLog};
 use libp2p::PeerId;
 
+use crate::network::gossip::PeerRate;
+
 /// Most orders held in memory; past it, events of new orders are refused so a peer cannot
 /// grow the node without bound (each log is itself bounded by proto's per-order limit).
 pub const MAX_ORDERS: usize = 100_000;
@@ -24,6 +26,13 @@ pub const RELAYED_OVER_QUOTA_PER_OFFENCE: u32 = 32;
 
 /// Relays whose over-quota count is remembered; past it the counts start over.
 const MAX_RELAY_COUNTS: usize = 4096;
+
+/// New orders one peer may push or gossip to this node per second, sustained, whoever signed
+/// them: the per-author quota alone does not stop one peer signing with many throwaway
+/// identities. Orders this node pulls (catching up on connection) are not limited.
+pub const NEW_ORDERS_PER_PEER_PER_S: u32 = 20;
+/// The burst of new orders a peer may push above that rate.
+pub const NEW_ORDERS_BURST: u32 = 500;
 
 /// Every order log this node holds.
 #[derive(Debug)]
@@ -37,6 +46,8 @@ pub struct Orders {
     live_by_author: HashMap<PeerId, HashSet<OrderId>>,
     /// Over-quota events each relaying peer passed on.
     relayed_over_quota: HashMap<PeerId, u32>,
+    /// Each sending peer's allowance of new orders.
+    sender_rates: HashMap<PeerId, PeerRate>,
 }
 
 impl Default for Orders {
@@ -61,6 +72,16 @@ pub enum Refusal {
     StoreFull {
         /// The cap.
         max: usize,
+    },
+    /// The sending peer pushes new orders faster than [`NEW_ORDERS_PER_PEER_PER_S`].
+    #[error("{peer} pushes new orders faster than {per_s}/s; the order is refused")]
+    SenderRate {
+        /// The sender.
+        peer: PeerId,
+        /// The rate.
+        per_s: u32,
+        /// Whether this refusal completes a batch that counts as an offence.
+        offence: bool,
     },
     /// The order's author already has its quota of live orders here.
     #[error("{author} already has {max} live orders here; the order is refused")]
@@ -89,6 +110,7 @@ impl Refused {
         match &self.reason {
             Refusal::Envelope(_) => true,
             Refusal::Order(e) => !matches!(e, OrderError::MissingParents(_) | OrderError::Full),
+            Refusal::SenderRate { offence, .. } => *offence,
             Refusal::StoreFull { .. } | Refusal::AuthorQuota { .. } => false,
         }
     }
@@ -109,6 +131,7 @@ impl Orders {
             per_author,
             live_by_author: HashMap::new(),
             relayed_over_quota: HashMap::new(),
+            sender_rates: HashMap::new(),
         }
     }
 
@@ -119,13 +142,24 @@ impl Orders {
         envelopes: Vec<Envelope>,
         now_ms: u64,
     ) -> (Vec<(OrderId, Envelope)>, Vec<Refused>) {
-        self.insert_inner(envelopes, now_ms, true)
+        self.insert_inner(envelopes, now_ms, true, None)
+    }
+
+    /// [`Orders::insert_all`] for events `sender` pushed or gossiped unasked: new orders also
+    /// count against the sender's rate.
+    pub fn insert_pushed(
+        &mut self,
+        envelopes: Vec<Envelope>,
+        now_ms: u64,
+        sender: PeerId,
+    ) -> (Vec<(OrderId, Envelope)>, Vec<Refused>) {
+        self.insert_inner(envelopes, now_ms, true, Some(sender))
     }
 
     /// Takes back what this node stored before a restart: verified like everything else, but
     /// never refused by the per-author quota (what was accepted once stays).
     pub fn load(&mut self, envelopes: Vec<Envelope>, now_ms: u64) -> Vec<Refused> {
-        self.insert_inner(envelopes, now_ms, false).1
+        self.insert_inner(envelopes, now_ms, false, None).1
     }
 
     fn insert_inner(
@@ -133,6 +167,7 @@ impl Orders {
         envelopes: Vec<Envelope>,
         now_ms: u64,
         quota: bool,
+        sender: Option<PeerId>,
     ) -> (Vec<(OrderId, Envelope)>, Vec<Refused>) {
         let mut by_order: BTreeMap<OrderId, (Option<PeerId>, Vec<Envelope>)> = BTreeMap::new();
         let mut refused = Vec::new();
@@ -155,7 +190,10 @@ impl Orders {
                 let over = if self.logs.len() >= MAX_ORDERS {
                     Some(Refusal::StoreFull { max: MAX_ORDERS })
                 } else {
-                    author.filter(|_| quota).and_then(|a| self.over_quota(a))
+                    author
+                        .filter(|_| quota)
+                        .and_then(|a| self.over_quota(a))
+                        .or_else(|| sender.and_then(|p| self.over_rate(p, now_ms)))
                 };
                 if let Some(reason) = over {
                     refused.extend(
@@ -200,6 +238,21 @@ impl Orders {
         }
         let live = self.live_by_author.get(&author).map_or(0, HashSet::len);
         (live >= self.per_author).then_some(Refusal::AuthorQuota { author, max: self.per_author })
+    }
+
+    /// The refusal for one more new order pushed by `peer`, if it is over its rate.
+    fn over_rate(&mut self, peer: PeerId, now_ms: u64) -> Option<Refusal> {
+        if self.sender_rates.len() >= MAX_RELAY_COUNTS && !self.sender_rates.contains_key(&peer) {
+            self.sender_rates.clear();
+        }
+        let rate = self.sender_rates.entry(peer).or_insert_with(|| {
+            PeerRate::with(now_ms, NEW_ORDERS_PER_PEER_PER_S, NEW_ORDERS_BURST)
+        });
+        rate.take(now_ms).err().map(|offence| Refusal::SenderRate {
+            peer,
+            per_s: NEW_ORDERS_PER_PEER_PER_S,
+            offence,
+        })
     }
 
     /// Stops counting `order` against its author once nothing more can happen to it.
@@ -361,5 +414,24 @@ mod tests {
             .filter(|_| orders.note_relayed_over_quota(relay))
             .count();
         assert_eq!(blamed, 3);
+    }
+
+    /// One peer pushing orders signed by many throwaway identities, each under its quota, is
+    /// held to its rate of new orders, and blamed for keeping on.
+    #[test]
+    fn one_peer_pushing_orders_of_many_authors_is_held_to_its_rate() {
+        let sender = Keypair::generate_ed25519().public().to_peer_id();
+        let mut orders = Orders::default();
+        let flood: Vec<Envelope> =
+            (0..700).map(|i| request(&Keypair::generate_ed25519(), i)).collect();
+        let (new, refused) = orders.insert_pushed(flood, NOW, sender);
+        assert_eq!(new.len(), NEW_ORDERS_BURST as usize);
+        assert_eq!(refused.len(), 200);
+        assert!(refused.iter().all(|r| matches!(r.reason, Refusal::SenderRate { .. })));
+        assert_eq!(refused.iter().filter(|r| r.blame()).count(), 200 / 32);
+        // Pulled by this node, the same kind of orders are not rate-limited.
+        let pulled: Vec<Envelope> =
+            (0..300).map(|i| request(&Keypair::generate_ed25519(), i)).collect();
+        assert_eq!(orders.insert_all(pulled, NOW).0.len(), 300);
     }
 }
