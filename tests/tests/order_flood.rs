@@ -176,3 +176,53 @@ async fn a_flooding_peer_is_held_to_its_quota_and_banned_while_a_customer_is_quo
     let status = centre.client.status().await.unwrap();
     assert!(status["invalid_messages"].as_u64().unwrap() >= 16, "{status}");
 }
+
+/// A peer gossiping valid, fresh, never-seen messages far faster than any honest node (the
+/// replay-guard flush attempt) is dropped past its gossip rate and banned for keeping on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_gossiping_past_its_rate_is_banned() {
+    use amsp_node::network::Topic;
+    use amsp_node::network::gossip::{GOSSIP_BURST, OVER_RATE_PER_OFFENCE};
+    use amsp_proto::catalog::{CatalogNotice, EntryId};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("node"), &[]).await;
+    let key = Keypair::generate_ed25519();
+    let gossiper_id = key.public().to_peer_id().to_string();
+    let cfg = NetworkConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![node.addr().await.parse().unwrap()],
+        mdns: false,
+        ..NetworkConfig::default()
+    };
+    let (net, events) = network::spawn(key.clone(), cfg).await.unwrap();
+    tokio::spawn(answer_politely(net.clone(), events));
+    wait_for("the gossiper to connect", WAIT, || async { !node.connected().await.is_empty() })
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // gossip subscriptions
+
+    // Enough to spend the burst and earn the ban several times over: the gossiper's own
+    // queues drop some under load.
+    let total = GOSSIP_BURST + OVER_RATE_PER_OFFENCE * 16 * 4;
+    let start = Instant::now();
+    let mut published = 0;
+    for i in 0..total {
+        let notice = CatalogNotice::Withdrawn(EntryId::from_parts(now_ms(), rand::random()));
+        let env = Envelope::seal(&key, &notice, now_ms(), rand::random()).unwrap();
+        if i % 50 == 0 {
+            // Paced so the gossiper's own send queue does not drop them.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if net.publish(Topic::Catalogue, env.to_bytes()).await.is_ok() {
+            published += 1;
+        }
+    }
+    eprintln!("gossiped {published} messages in {:?}", start.elapsed());
+    let status = node.client.status().await.unwrap();
+    eprintln!("node status after the flood: {status}");
+    wait_for("the gossiper to be banned", WAIT, || async {
+        !node.connected().await.contains(&gossiper_id)
+    })
+    .await;
+    assert!(status["invalid_messages"].as_u64().unwrap() >= 16, "{status}");
+}

@@ -32,6 +32,11 @@ use super::{
 const BOOTSTRAP_INTERVAL: Duration = Duration::from_secs(5);
 /// Most peers whose standing is remembered; the least recently bad are forgotten first.
 const MAX_STANDINGS: usize = 4096;
+/// Gossipsub application score per offence. Gossipsub weighs the application score by 10
+/// and stops reading a peer below -80 (graylisting); at 0.45 a peer stays just above that
+/// until its 16th offence, so one that offends only by gossip is still counted to its ban
+/// instead of being silently graylisted at its 9th and never banned.
+const SCORE_PER_OFFENCE: f64 = 0.45;
 /// Provider queries answered at once; more wait in the command queue.
 const MAX_PENDING_PROVIDER_QUERIES: usize = 64;
 
@@ -297,7 +302,10 @@ impl EventLoop {
         s.invalid += 1;
         let invalid = s.invalid;
         tracing::warn!(%peer, invalid, reason, "invalid message from peer");
-        self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, -f64::from(invalid));
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, -f64::from(invalid) * SCORE_PER_OFFENCE);
         if invalid >= MAX_INVALID_PER_PEER {
             s.banned_until = Some(Instant::now() + BAN_DURATION);
             tracing::warn!(%peer, "peer banned for sending invalid data");
