@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use amsp_node::network::sync_protocol::MAX_EVENTS_PER_MESSAGE;
 use amsp_node::network::{
     self, ChunkResponse, NetworkConfig, NetworkEvent, SyncRequest, SyncResponse,
 };
-use amsp_node::network::sync_protocol::MAX_EVENTS_PER_MESSAGE;
 use amsp_node::node::orders::{NEW_ORDERS_BURST, NEW_ORDERS_PER_PEER_PER_S};
 use amsp_proto::envelope::Envelope;
 use amsp_proto::id::{ContentId, OrderId, PartId};

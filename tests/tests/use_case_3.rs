@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use amsp_console::client::ClientError;
-use amsp_proto::id::{hex_decode, hex_encode};
 use amsp_proto::design::{DesignAcceptance, DesignDelivery, DesignMessage, DesignOffer};
 use amsp_proto::envelope::{Envelope, Record};
 use amsp_proto::id::{ContentId, RequestId};
+use amsp_proto::id::{hex_decode, hex_encode};
 use amsp_proto::licence::Licence;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};

@@ -206,9 +206,8 @@ impl Orders {
             let before = log.ids();
             let ids: Vec<ContentId> = envs.iter().map(Envelope::id).collect();
             let (_, errs) = log.insert_all(envs.clone(), now_ms);
-            refused.extend(
-                errs.into_iter().map(|(id, e)| Refused { id, reason: Refusal::Order(e) }),
-            );
+            refused
+                .extend(errs.into_iter().map(|(id, e)| Refused { id, reason: Refusal::Order(e) }));
             let after = log.ids();
             let mut closing = false;
             for (id, env) in ids.into_iter().zip(envs) {
@@ -245,9 +244,10 @@ impl Orders {
         if self.sender_rates.len() >= MAX_RELAY_COUNTS && !self.sender_rates.contains_key(&peer) {
             self.sender_rates.clear();
         }
-        let rate = self.sender_rates.entry(peer).or_insert_with(|| {
-            PeerRate::with(now_ms, NEW_ORDERS_PER_PEER_PER_S, NEW_ORDERS_BURST)
-        });
+        let rate = self
+            .sender_rates
+            .entry(peer)
+            .or_insert_with(|| PeerRate::with(now_ms, NEW_ORDERS_PER_PEER_PER_S, NEW_ORDERS_BURST));
         rate.take(now_ms).err().map(|offence| Refusal::SenderRate {
             peer,
             per_s: NEW_ORDERS_PER_PEER_PER_S,
@@ -279,7 +279,7 @@ impl Orders {
         }
         let n = self.relayed_over_quota.entry(relay).or_default();
         *n += 1;
-        *n % RELAYED_OVER_QUOTA_PER_OFFENCE == 0
+        n.is_multiple_of(RELAYED_OVER_QUOTA_PER_OFFENCE)
     }
 
     /// Live orders `author` has here.
