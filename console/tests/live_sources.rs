@@ -42,6 +42,7 @@ async fn start(dir: &std::path::Path, name: &str, role: Role, bootstrap: Vec<Mul
         farm: Default::default(),
         alerts: Default::default(),
         centre: Default::default(),
+        orders_per_author: amsp_node::config::DEFAULT_ORDERS_PER_AUTHOR,
     };
     Node::start(config).await.expect("node starts")
 }

@@ -19,6 +19,9 @@ use crate::printer::config::validate_all;
 
 /// Name of the configuration file inside the data directory.
 pub const CONFIG_FILE: &str = "amspd.toml";
+/// Live orders (not yet reviewed or cancelled) one other author may have on this node by
+/// default: far more than a person orders at once, far fewer than fill the node's order cap.
+pub const DEFAULT_ORDERS_PER_AUTHOR: usize = 300;
 /// Default control API address: loopback only, so the API is not exposed by accident.
 pub const DEFAULT_API: &str = "127.0.0.1:7420";
 
@@ -69,6 +72,8 @@ pub struct LimitsFile {
     pub request_timeout_s: Option<u64>,
     /// Seconds an unused connection stays open.
     pub idle_timeout_s: Option<u64>,
+    /// Live orders one other author may have here ([`DEFAULT_ORDERS_PER_AUTHOR`]).
+    pub orders_per_author: Option<usize>,
 }
 
 /// Values given on the command line; each one present overrides the file.
@@ -117,6 +122,9 @@ pub struct NodeConfig {
     pub alerts: AlertSettings,
     /// Centre settings (used when the node has the centre role).
     pub centre: CentreSettings,
+    /// Live orders one other author may have here; more are refused and, pushed by their
+    /// author, count against it.
+    pub orders_per_author: usize,
 }
 
 /// Why the configuration is unusable; names the key at fault.
@@ -220,7 +228,7 @@ impl NodeConfig {
             network.bootstrap = parse_addrs("bootstrap", &b)?;
         }
         network.mdns = !flags.no_mdns && (flags.mdns || file.mdns.unwrap_or(false));
-        if let Some(l) = file.limits {
+        if let Some(l) = &file.limits {
             if let Some(s) = l.request_timeout_s {
                 network.request_timeout = Duration::from_secs(s.max(1));
             }
@@ -252,6 +260,12 @@ impl NodeConfig {
         let farm = file.farm.unwrap_or_default();
         let alerts = file.alerts.unwrap_or_default();
         let centre = centre_settings(data_dir, file.centre)?;
+        let orders_per_author = file
+            .limits
+            .as_ref()
+            .and_then(|l| l.orders_per_author)
+            .unwrap_or(DEFAULT_ORDERS_PER_AUTHOR)
+            .max(1);
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             network,
@@ -263,6 +277,7 @@ impl NodeConfig {
             farm,
             alerts,
             centre,
+            orders_per_author,
         })
     }
 }

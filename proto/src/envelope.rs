@@ -12,7 +12,7 @@
 //! is accepted only if it re-encodes to exactly the bytes that were signed, so there is one byte
 //! string per message and its hash ([`Envelope::id`]) is a stable name for replay detection.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet};
 
 use libp2p_identity::{Keypair, PeerId, PublicKey, ed25519};
 use serde::de::DeserializeOwned;
@@ -135,6 +135,12 @@ pub enum EnvelopeError {
     /// This exact message was seen before.
     #[error("replayed envelope {0}")]
     Replayed(ContentId),
+    /// The replay memory is at its cap: refused rather than risk forgetting a fresh id.
+    #[error("replay memory full ({max} fresh ids held); message refused")]
+    ReplayMemoryFull {
+        /// The cap.
+        max: usize,
+    },
 }
 
 /// A signed record. Fields are public for inspection; only [`Envelope::seal`] makes valid ones.
@@ -181,12 +187,17 @@ pub struct VerifyPolicy {
 impl VerifyPolicy {
     /// Live messages (gossip, requests): at most five minutes old, thirty seconds ahead.
     pub fn live(now_ms: u64) -> Self {
-        Self { now_ms, max_age_ms: 5 * 60_000, max_skew_ms: 30_000, expected_author: None }
+        Self {
+            now_ms,
+            max_age_ms: LIVE_MAX_AGE_MS,
+            max_skew_ms: LIVE_MAX_SKEW_MS,
+            expected_author: None,
+        }
     }
 
     /// Historical records (order events fetched during sync): any age, thirty seconds ahead.
     pub fn history(now_ms: u64) -> Self {
-        Self { now_ms, max_age_ms: u64::MAX, max_skew_ms: 30_000, expected_author: None }
+        Self { now_ms, max_age_ms: u64::MAX, max_skew_ms: LIVE_MAX_SKEW_MS, expected_author: None }
     }
 
     /// The same policy, also demanding that `author` signed.
@@ -334,45 +345,87 @@ impl Envelope {
     }
 }
 
-/// Remembers recently seen envelope ids so a replayed message is dropped. Bounded: when full
-/// the oldest id is forgotten, which is safe as long as the capacity covers the live window
-/// ([`VerifyPolicy::live`] rejects anything older as stale).
+/// How old a live message may be ([`VerifyPolicy::live`]): the freshness window.
+pub const LIVE_MAX_AGE_MS: u64 = 5 * 60_000;
+/// How far ahead of the receiver's clock a live message may be stamped.
+pub const LIVE_MAX_SKEW_MS: u64 = 30_000;
+
+/// Remembers the ids of fresh envelopes so a replayed message is dropped.
+///
+/// Sized by time, not count: an id is remembered until its envelope's timestamp leaves the
+/// freshness window (after which [`VerifyPolicy::live`] refuses the envelope as stale anyway),
+/// so no amount of new traffic can push a live id out. Memory is bounded by a hard cap on the
+/// ids held; at the cap the guard fails closed, refusing new envelopes
+/// ([`EnvelopeError::ReplayMemoryFull`]) rather than forgetting one that is still fresh. The
+/// caller keeps the cap out of reach by limiting how fast each peer may send.
 #[derive(Debug, Clone)]
 pub struct ReplayGuard {
-    capacity: usize,
-    seen: BTreeSet<ContentId>,
-    order: VecDeque<ContentId>,
+    window_ms: u64,
+    max_ids: usize,
+    seen: HashSet<ContentId>,
+    /// The same ids keyed by the instant they go stale, oldest first.
+    expiry: BTreeSet<(u64, ContentId)>,
 }
 
 impl ReplayGuard {
-    /// A guard remembering at most `capacity` ids.
-    pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), seen: BTreeSet::new(), order: VecDeque::new() }
+    /// A guard for live messages ([`LIVE_MAX_AGE_MS`]) holding at most `max_ids` ids.
+    pub fn live(max_ids: usize) -> Self {
+        Self::new(LIVE_MAX_AGE_MS, max_ids)
     }
 
-    /// Records `env` as seen, or refuses it when it was seen before.
-    pub fn check(&mut self, env: &Envelope) -> Result<(), EnvelopeError> {
+    /// A guard remembering each id until `window_ms` after its envelope's timestamp, holding
+    /// at most `max_ids` ids.
+    pub fn new(window_ms: u64, max_ids: usize) -> Self {
+        Self { window_ms, max_ids: max_ids.max(1), seen: HashSet::new(), expiry: BTreeSet::new() }
+    }
+
+    /// Records `env` as seen at `now_ms`, or refuses it: seen before while fresh, already stale,
+    /// or the guard is at its cap.
+    pub fn check(&mut self, env: &Envelope, now_ms: u64) -> Result<(), EnvelopeError> {
+        self.forget_stale(now_ms);
         let id = env.id();
-        if !self.seen.insert(id) {
+        if self.seen.contains(&id) {
             return Err(EnvelopeError::Replayed(id));
         }
-        self.order.push_back(id);
-        while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
-            }
+        let expires = env.timestamp_ms.saturating_add(self.window_ms);
+        if expires < now_ms {
+            return Err(EnvelopeError::Stale {
+                age_ms: now_ms.saturating_sub(env.timestamp_ms),
+                max_ms: self.window_ms,
+            });
         }
+        if self.seen.len() >= self.max_ids {
+            return Err(EnvelopeError::ReplayMemoryFull { max: self.max_ids });
+        }
+        self.seen.insert(id);
+        self.expiry.insert((expires, id));
         Ok(())
+    }
+
+    /// Drops every id whose envelope is stale at `now_ms`.
+    pub fn forget_stale(&mut self, now_ms: u64) {
+        while let Some(&(expires, id)) = self.expiry.first() {
+            if expires >= now_ms {
+                break;
+            }
+            self.expiry.pop_first();
+            self.seen.remove(&id);
+        }
     }
 
     /// Ids currently remembered.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.seen.len()
     }
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.seen.is_empty()
+    }
+
+    /// The most ids held at once.
+    pub fn capacity(&self) -> usize {
+        self.max_ids
     }
 }
 
@@ -501,18 +554,58 @@ mod tests {
         assert!(matches!(Envelope::from_bytes(&bytes), Err(EnvelopeError::Undecodable(_))));
     }
 
-    #[test]
-    fn replay_guard_catches_repeats_and_stays_bounded() {
-        let key = Keypair::generate_ed25519();
-        let mut guard = ReplayGuard::new(4);
-        let first = Envelope::seal(&key, &note(), NOW, [0; 16]).unwrap();
-        guard.check(&first).unwrap();
-        assert!(matches!(guard.check(&first), Err(EnvelopeError::Replayed(_))));
-        for i in 1..10u8 {
-            let env = Envelope::seal(&key, &note(), NOW, [i; 16]).unwrap();
-            guard.check(&env).unwrap();
+    /// An envelope with only what its id covers; the guard never checks signatures, so the
+    /// flood in these tests costs no signing.
+    fn unsigned(timestamp_ms: u64, i: u64) -> Envelope {
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&i.to_le_bytes());
+        Envelope {
+            author: [7; 32],
+            kind: Note::KIND.into(),
+            timestamp_ms,
+            nonce,
+            body: Vec::new(),
+            signature: Vec::new(),
         }
-        assert_eq!(guard.len(), 4);
+    }
+
+    #[test]
+    fn replay_guard_remembers_every_fresh_id_whatever_the_traffic() {
+        let key = Keypair::generate_ed25519();
+        let mut guard = ReplayGuard::live(1 << 20);
+        let first = Envelope::seal(&key, &note(), NOW, [0; 16]).unwrap();
+        guard.check(&first, NOW).unwrap();
+        assert!(matches!(guard.check(&first, NOW), Err(EnvelopeError::Replayed(_))));
+        // The flush attempt: more fresh ids than the old count-sized guard held (65,536).
+        for i in 1..=100_000u64 {
+            guard.check(&unsigned(NOW + i % 1000, i), NOW + 60_000).unwrap();
+        }
+        // Still fresh at the end of its window: still refused.
+        let last_fresh = NOW + LIVE_MAX_AGE_MS;
+        assert!(matches!(guard.check(&first, last_fresh), Err(EnvelopeError::Replayed(_))));
+        assert_eq!(guard.len(), 100_001);
+        // Stale: forgotten, and the guard refuses it as stale rather than remembering it.
+        let stale = last_fresh + 1;
+        assert!(matches!(guard.check(&first, stale), Err(EnvelopeError::Stale { .. })));
+        guard.forget_stale(NOW + 1000 + LIVE_MAX_AGE_MS + 1);
+        assert!(guard.is_empty());
+    }
+
+    #[test]
+    fn replay_guard_at_its_cap_refuses_new_ids_and_keeps_the_old() {
+        let mut guard = ReplayGuard::live(4);
+        for i in 0..4 {
+            guard.check(&unsigned(NOW, i), NOW).unwrap();
+        }
+        assert_eq!(
+            guard.check(&unsigned(NOW, 99), NOW),
+            Err(EnvelopeError::ReplayMemoryFull { max: 4 })
+        );
+        assert!(matches!(guard.check(&unsigned(NOW, 0), NOW), Err(EnvelopeError::Replayed(_))));
+        // Once the old ids go stale there is room again.
+        let later = NOW + LIVE_MAX_AGE_MS + 1;
+        guard.check(&unsigned(later, 99), later).unwrap();
+        assert_eq!(guard.len(), 1);
     }
 
     proptest! {

@@ -215,6 +215,7 @@ impl Federation {
                 farm: FarmSettings { poll_ms: 200, stagger_ms: 0, ..FarmSettings::default() },
                 alerts: Default::default(),
                 centre,
+                orders_per_author: amsp_node::config::DEFAULT_ORDERS_PER_AUTHOR,
             };
             let node = Node::start(config)
                 .await

@@ -19,7 +19,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::behaviour::{self, Behaviour, BehaviourEvent};
-use super::gossip::{self, REPLAY_MEMORY, Topic};
+use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
@@ -32,6 +32,11 @@ use super::{
 const BOOTSTRAP_INTERVAL: Duration = Duration::from_secs(5);
 /// Most peers whose standing is remembered; the least recently bad are forgotten first.
 const MAX_STANDINGS: usize = 4096;
+/// Gossipsub application score per offence. Gossipsub weighs the application score by 10
+/// and stops reading a peer below -80 (graylisting); at 0.45 a peer stays just above that
+/// until its 16th offence, so one that offends only by gossip is still counted to its ban
+/// instead of being silently graylisted at its 9th and never banned.
+const SCORE_PER_OFFENCE: f64 = 0.45;
 /// Provider queries answered at once; more wait in the command queue.
 const MAX_PENDING_PROVIDER_QUERIES: usize = 64;
 
@@ -67,6 +72,8 @@ pub(super) struct EventLoop {
     events: mpsc::Sender<NetworkEvent>,
     cfg: NetworkConfig,
     replay: ReplayGuard,
+    /// Each connected peer's gossip allowance.
+    gossip_rates: HashMap<PeerId, PeerRate>,
     standings: HashMap<PeerId, Standing>,
     pending_chunks:
         HashMap<OutboundRequestId, oneshot::Sender<Result<ChunkResponse, RequestError>>>,
@@ -91,7 +98,8 @@ impl EventLoop {
             commands,
             events,
             cfg,
-            replay: ReplayGuard::new(REPLAY_MEMORY),
+            replay: ReplayGuard::live(REPLAY_MEMORY),
+            gossip_rates: HashMap::new(),
             standings: HashMap::new(),
             pending_chunks: HashMap::new(),
             pending_sync: HashMap::new(),
@@ -307,7 +315,10 @@ impl EventLoop {
         s.invalid += 1;
         let invalid = s.invalid;
         tracing::warn!(%peer, invalid, reason, "invalid message from peer");
-        self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, -f64::from(invalid));
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, -f64::from(invalid) * SCORE_PER_OFFENCE);
         if invalid >= MAX_INVALID_PER_PEER {
             s.banned_until = Some(Instant::now() + BAN_DURATION);
             tracing::warn!(%peer, "peer banned for sending invalid data");
@@ -340,6 +351,7 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.traffic.disconnected(&peer_id);
+                self.gossip_rates.remove(&peer_id);
                 self.emit(NetworkEvent::PeerDisconnected(peer_id))
             }
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -404,9 +416,20 @@ impl EventLoop {
 
     fn on_gossip(&mut self, source: PeerId, id: &gossipsub::MessageId, msg: &gossipsub::Message) {
         self.traffic.inbound(&source, msg.data.len());
+        let now = now_ms();
         let topic = Topic::from_hash(&msg.topic);
-        let result =
-            gossip::validate(topic, msg.topic.as_str(), &msg.data, now_ms(), &mut self.replay);
+        // A peer over its rate is not even validated: the guard cannot be filled, nor the
+        // node kept busy checking signatures, faster than the rate allows.
+        let rate = self.gossip_rates.entry(source).or_insert_with(|| PeerRate::new(now));
+        let result = match rate.take(now) {
+            Ok(()) => gossip::validate(topic, msg.topic.as_str(), &msg.data, now, &mut self.replay),
+            Err(blame) => {
+                if blame {
+                    self.penalise(source, &GossipReject::OverRate.to_string());
+                }
+                Err(GossipReject::OverRate)
+            }
+        };
         let acceptance = match &result {
             Ok(_) => gossipsub::MessageAcceptance::Accept,
             Err(e) if !e.blames_sender() => gossipsub::MessageAcceptance::Ignore,

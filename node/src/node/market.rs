@@ -351,7 +351,7 @@ impl Node {
             }
         }
         let (new, bad) = self.orders().insert_all(envs, now_ms());
-        refused.extend(bad.into_iter().map(|r| (r.id.to_string(), r.error)));
+        refused.extend(bad.into_iter().map(|r| (r.id.to_string(), r.reason.to_string())));
         let accepted = new.len();
         self.persist_and_spread(new, None).await.map_err(OrderOpError::from)?;
         Ok(ImportOutcome { accepted, refused })

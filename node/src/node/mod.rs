@@ -35,7 +35,7 @@ use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, Unp
 use crate::store::{Store, StoreError, StoreOpenError};
 use events::{EVENT_BUFFER, NodeEvent};
 use fetch::FetchError;
-use orders::Orders;
+use orders::{Orders, Refused};
 
 use crate::clock::now_ms;
 
@@ -218,7 +218,7 @@ impl Node {
         let identity = Arc::new(Identity::load_or_create(&config.data_dir)?);
         let store = Store::open(&config.data_dir)?;
         let now = now_ms();
-        let mut orders = Orders::default();
+        let mut orders = Orders::new(Some(identity.peer_id()), config.orders_per_author);
         let mut stored = Vec::new();
         for id in store.order_event_ids()? {
             if let Some(bytes) = store.order_event(&id)?
@@ -227,9 +227,8 @@ impl Node {
                 stored.push(env);
             }
         }
-        let (_, refused) = orders.insert_all(stored, now);
-        for r in refused {
-            tracing::warn!(event = %r.id, error = %r.error, "stored order event no longer accepted");
+        for r in orders.load(stored, now) {
+            tracing::warn!(event = %r.id, error = %r.reason, "stored order event no longer accepted");
         }
         let profile = Profile {
             display_name: config.display_name.clone(),
@@ -547,23 +546,42 @@ impl Node {
     /// Verifies and adds order events from `source` (or local), persists the new ones and
     /// passes them on. Returns how many were new, and whether some arrived before their parents
     /// (pushes and gossip race one another, so the receiver then pulls what it lacks).
+    /// `pushed` marks events the peer sent unasked (push, gossip), whose new orders count
+    /// against its rate; events this node pulled do not.
     pub(crate) async fn accept_events(
         &self,
         envelopes: Vec<Envelope>,
         source: Option<PeerId>,
+        pushed: bool,
     ) -> Result<Accepted, StoreError> {
-        let (new, refused) = self.orders().insert_all(envelopes, now_ms());
+        let (new, refused) = match source {
+            Some(peer) if pushed => self.orders().insert_pushed(envelopes, now_ms(), peer),
+            _ => self.orders().insert_all(envelopes, now_ms()),
+        };
         if let Some(peer) = source {
-            for r in refused.iter().filter(|r| r.blame) {
-                self.inner
-                    .network
-                    .report_invalid(peer, format!("order event {}: {}", r.id, r.error))
-                    .await;
+            for r in &refused {
+                if let Some(reason) = self.offence(peer, r) {
+                    self.inner.network.report_invalid(peer, reason).await;
+                }
             }
         }
-        let accepted = Accepted { new: new.len(), early: refused.iter().any(|r| !r.blame) };
+        let accepted = Accepted { new: new.len(), early: refused.iter().any(Refused::early) };
         self.persist_and_spread(new, source).await?;
         Ok(accepted)
+    }
+
+    /// Whether a refused event counts against the peer that sent it, and why: anything
+    /// forged or rule-breaking; an order over its author's quota when the sender is the author
+    /// (it is flooding); and every [`orders::RELAYED_OVER_QUOTA_PER_OFFENCE`]th one a relay
+    /// keeps pushing.
+    fn offence(&self, peer: PeerId, r: &Refused) -> Option<String> {
+        let blamed = match &r.reason {
+            orders::Refusal::AuthorQuota { author, .. } => {
+                *author == peer || self.orders().note_relayed_over_quota(peer)
+            }
+            _ => r.blame(),
+        };
+        blamed.then(|| format!("order event {}: {}", r.id, r.reason))
     }
 
     async fn persist_and_spread(
