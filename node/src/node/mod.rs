@@ -253,7 +253,8 @@ impl Node {
         )
         .await?;
         let alerts = crate::monitor::watch::Alerts::load(store.clone(), config.alerts.rules)?;
-        let security = crate::security::service::Security::load(store.clone(), &config.data_dir)?;
+        let security =
+            crate::security::service::Security::load(store.clone(), &config.data_dir).await?;
         let design = design::Designs::load(&store, identity.peer_id(), now);
         let node = Node {
             inner: Arc::new(Inner {

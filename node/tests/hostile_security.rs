@@ -1,0 +1,311 @@
+//! Attacks on a node's accounts, login, audit log and store, each run for real: concurrent
+//! account changes racing each other, oversized login bodies and names, timing and spraying of
+//! the login, a full disk under the store, and a node SIGKILLed while it writes audit entries.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use amsp_node::Node;
+use amsp_node::api;
+use amsp_node::config::{NodeConfig, Overrides};
+use amsp_node::security::accounts::Role;
+use amsp_node::security::service::Security;
+use amsp_node::store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Running {
+    node: Node,
+    url: String,
+    token: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = Overrides {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        no_mdns: true,
+        api: Some("127.0.0.1:0".into()),
+        ..Overrides::default()
+    };
+    let config = NodeConfig::load(dir.path(), flags).unwrap();
+    let addr = config.api;
+    let node = Node::start(config).await.unwrap();
+    let api = api::bind(node.clone(), addr, dir.path()).await.unwrap();
+    let url = api.info.url.clone();
+    let token = std::fs::read_to_string(&api.info.token_file).unwrap().trim().to_owned();
+    tokio::spawn(api.serve());
+    Running { node, url, token, http: reqwest::Client::new(), _dir: dir }
+}
+
+impl Running {
+    async fn login(&self, name: &str, password: &str) -> StatusCode {
+        let res = self
+            .http
+            .post(format!("{}/v1/login", self.url))
+            .json(&json!({ "name": name, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        res.status()
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> StatusCode {
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap().status()
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Users added, tokens created and tokens revoked at the same time: every acknowledged change
+/// is there afterwards, in memory and after a restart. Adding a user used to copy the
+/// accounts, hash the password and write the copy back, dropping whatever happened meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_account_changes_are_all_kept() {
+    const USERS: usize = 6;
+    const TOKENS: usize = 60;
+    let dir = tempfile::tempdir().unwrap();
+    let (users, created, revoked) = {
+        let store = Store::open(dir.path()).unwrap();
+        let sec = Security::load(store, dir.path()).await.unwrap();
+        // Tokens to revoke during the race.
+        let mut doomed = Vec::new();
+        for i in 0..TOKENS / 2 {
+            let name = format!("doomed-{i}");
+            sec.create_token("admin", Some(&name), Role::Viewer).await.unwrap();
+            doomed.push(name);
+        }
+        let mut tasks = Vec::new();
+        for i in 0..USERS {
+            let s = sec.clone();
+            tasks.push(tokio::spawn(async move {
+                let name = format!("user-{i}");
+                s.add_user("admin", &name, "correct horse battery", Role::Operator)
+                    .await
+                    .map(|()| ("user", name))
+            }));
+        }
+        for i in 0..TOKENS {
+            let s = sec.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i as u64 * 2)).await;
+                let name = format!("racer-{i}");
+                s.create_token("admin", Some(&name), Role::Viewer).await.map(|_| ("token", name))
+            }));
+        }
+        for (i, name) in doomed.iter().enumerate() {
+            let s = sec.clone();
+            let name = name.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i as u64 * 4)).await;
+                s.revoke_token("admin", &name).await.map(|()| ("revoked", name))
+            }));
+        }
+        let (mut users, mut created, mut revoked) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let mut refused = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(("user", name)) => users.insert(name),
+                Ok(("token", name)) => created.insert(name),
+                Ok((_, name)) => revoked.insert(name),
+                Err(e) => {
+                    refused.push(e.to_string());
+                    false
+                }
+            };
+        }
+        eprintln!("refused: {} {refused:?}", refused.len());
+        let check = |sec: &Security, when: &str| {
+            let have_users: BTreeSet<String> = sec.users().into_iter().map(|u| u.name).collect();
+            let tokens = sec.tokens();
+            let live: BTreeSet<String> =
+                tokens.iter().filter(|t| !t.revoked).map(|t| t.name.clone()).collect();
+            let dead: BTreeSet<String> =
+                tokens.iter().filter(|t| t.revoked).map(|t| t.name.clone()).collect();
+            let lost_users = users.difference(&have_users).count();
+            let lost_tokens = created.difference(&live).count();
+            let undone = revoked.difference(&dead).count();
+            eprintln!(
+                "{when}: {} users added, {} tokens created, {} revoked; lost {lost_users} users, \
+                 {lost_tokens} tokens, {undone} revocations undone",
+                users.len(),
+                created.len(),
+                revoked.len()
+            );
+            assert_eq!((lost_users, lost_tokens, undone), (0, 0, 0), "{when}");
+        };
+        check(&sec, "in memory");
+        assert!(refused.is_empty(), "{refused:?}");
+        (users, created, revoked)
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let store = Store::open(dir.path()).unwrap();
+    let sec = Security::load(store, dir.path()).await.unwrap();
+    let have_users: BTreeSet<String> = sec.users().into_iter().map(|u| u.name).collect();
+    let tokens = sec.tokens();
+    let live: BTreeSet<String> =
+        tokens.iter().filter(|t| !t.revoked).map(|t| t.name.clone()).collect();
+    let dead: BTreeSet<String> =
+        tokens.iter().filter(|t| t.revoked).map(|t| t.name.clone()).collect();
+    eprintln!(
+        "after restart: lost {} users, {} tokens, {} revocations undone",
+        users.difference(&have_users).count(),
+        created.difference(&live).count(),
+        revoked.difference(&dead).count()
+    );
+    assert!(users.is_subset(&have_users));
+    assert!(created.is_subset(&live));
+    assert!(revoked.is_subset(&dead));
+}
+
+/// An unknown name answers in about the time a real name with a wrong password does, so the
+/// answer's timing does not say which names exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_names_take_as_long_as_known_ones() {
+    const ACCOUNTS: usize = 6;
+    const TRIES: usize = 3;
+    let n = start().await;
+    for i in 0..ACCOUNTS {
+        let s = n
+            .admin(
+                reqwest::Method::POST,
+                "/v1/users",
+                Some(json!({"name": format!("staff-{i}"), "password": "correct horse", "role": "viewer"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for round in 0..TRIES {
+        for i in 0..ACCOUNTS {
+            let t = Instant::now();
+            assert_eq!(
+                n.login(&format!("staff-{i}"), "wrong horse").await,
+                StatusCode::UNAUTHORIZED
+            );
+            known.push(t.elapsed());
+            let t = Instant::now();
+            let fake = format!("ghost-{round}-{i}");
+            assert_eq!(n.login(&fake, "wrong horse").await, StatusCode::UNAUTHORIZED);
+            unknown.push(t.elapsed());
+        }
+    }
+    let (k, u) = (median(known), median(unknown));
+    let ratio = k.as_secs_f64() / u.as_secs_f64();
+    eprintln!("login medians: known name {k:?}, unknown name {u:?}, ratio {ratio:.2}");
+    assert!((0.33..3.0).contains(&ratio), "known {k:?} vs unknown {u:?}");
+    drop(n.node);
+}
+
+/// `POST /v1/login` takes no token, so it must not read megabytes: a 10 MB body and a 1 MB
+/// name are refused before anything is done with them, and a name that is merely too long or
+/// oddly spelt is refused before it keys a limiter or reaches the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_refuses_huge_bodies_and_names() {
+    let n = start().await;
+    let before = n.node.security().audit_entries().unwrap().len();
+    let big_body = vec![b'a'; 10 << 20];
+    let res = n
+        .http
+        .post(format!("{}/v1/login", n.url))
+        .header("content-type", "application/json")
+        .body(big_body)
+        .send()
+        .await;
+    // The node may answer 413 or close the connection while the body is still arriving.
+    if let Ok(res) = res {
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let huge_name = "a".repeat(1 << 20);
+    assert_eq!(n.login(&huge_name, "whatever12").await, StatusCode::PAYLOAD_TOO_LARGE);
+    // Small enough to pass the body limit, but not a name.
+    for name in ["a".repeat(200), "bad name".into(), "x\u{202e}y".into()] {
+        let res = n
+            .http
+            .post(format!("{}/v1/login", n.url))
+            .json(&json!({ "name": name, "password": "whatever12" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{name:?}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"], "bad_account", "{v}");
+    }
+    // The service refuses a megabyte name at once, without hashing or auditing it.
+    let t = Instant::now();
+    let e = n.node.security().login(&huge_name, "whatever12").await.unwrap_err();
+    assert!(e.to_string().contains("1–64"), "{e}");
+    assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+    let after = n.node.security().audit_entries().unwrap();
+    assert_eq!(after.len(), before, "refused names were audited");
+    // The node still serves.
+    assert_eq!(n.admin(reqwest::Method::GET, "/v1/status", None).await, StatusCode::OK);
+    drop(n.node);
+}
+
+/// The old limiter forgot the longest-idle of 4,096 names, so spraying made-up names freed a
+/// locked account for more guesses. Now the locked account stays locked however many names
+/// are sprayed; its owner gets in once a token refills, or at once after an admin's unlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spraying_names_does_not_unlock_an_account() {
+    const SPRAY: usize = 300;
+    let n = start().await;
+    let body = json!({"name": "target", "password": "correct horse", "role": "admin"});
+    assert_eq!(
+        n.admin(reqwest::Method::POST, "/v1/users", Some(body)).await,
+        StatusCode::NO_CONTENT
+    );
+    for _ in 0..5 {
+        assert_eq!(n.login("target", "guess-guess").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(n.login("target", "guess-guess").await, StatusCode::TOO_MANY_REQUESTS);
+    // Locked: even the right password waits for a refill.
+    assert_eq!(n.login("target", "correct horse").await, StatusCode::TOO_MANY_REQUESTS);
+    let mut spray = Vec::new();
+    for i in 0..SPRAY {
+        let http = n.http.clone();
+        let url = format!("{}/v1/login", n.url);
+        spray.push(tokio::spawn(async move {
+            let body = json!({ "name": format!("ghost-{i}"), "password": "guess-guess" });
+            http.post(url).json(&body).send().await.map(|r| r.status()).ok()
+        }));
+    }
+    let mut answered = 0;
+    for s in spray {
+        if s.await.unwrap().is_some() {
+            answered += 1;
+        }
+    }
+    assert_eq!(n.login("target", "guess-guess").await, StatusCode::TOO_MANY_REQUESTS);
+    eprintln!("sprayed {answered} names; the target is still limited");
+    // One refused-login entry per lockout, not one per refused request.
+    let refused = n
+        .node
+        .security()
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.action == "login_refused" && e.actor == "target")
+        .count();
+    assert_eq!(refused, 1);
+    // An admin unlocks; the owner is in.
+    assert_eq!(
+        n.admin(reqwest::Method::POST, "/v1/users/target/unlock", None).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(n.login("target", "correct horse").await, StatusCode::OK);
+    drop(n.node);
+}
