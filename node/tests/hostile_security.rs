@@ -309,3 +309,157 @@ async fn spraying_names_does_not_unlock_an_account() {
     assert_eq!(n.login("target", "correct horse").await, StatusCode::OK);
     drop(n.node);
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. "24m"), or `None` when this process may not mount.
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .ok()?;
+        out.status.success().then_some(Self { dir })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// Fills the file system holding `dir` with a file; returns it.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    for chunk in [1 << 20, 4096, 512] {
+        let block = vec![0u8; chunk];
+        while f.write_all(&block).is_ok() {}
+    }
+    let _ = f.sync_all();
+    path
+}
+
+/// The disk under the store fills: writes fail, token creation fails instead of going
+/// unaudited, `/v1/status` says why, an alert is raised; once space returns, writes succeed
+/// again without a restart and the alert clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_visibly_and_writes_resume_when_space_returns() {
+    let Some(fs) = Tmpfs::mount("24m") else {
+        eprintln!("skipped: needs root (mounting a small tmpfs)");
+        return;
+    };
+    let dir = fs.dir.path().join("node");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("amspd.toml"), "[alerts]\ninterval_ms = 50\n").unwrap();
+    let flags = Overrides {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        no_mdns: true,
+        api: Some("127.0.0.1:0".into()),
+        ..Overrides::default()
+    };
+    let config = NodeConfig::load(&dir, flags).unwrap();
+    let addr = config.api;
+    let node = Node::start(config).await.unwrap();
+    let api = api::bind(node.clone(), addr, &dir).await.unwrap();
+    let url = api.info.url.clone();
+    let token = std::fs::read_to_string(&api.info.token_file).unwrap().trim().to_owned();
+    tokio::spawn(api.serve());
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = http.request(method, format!("{url}{path}")).bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(call(reqwest::Method::GET, "/v1/status", None).await.1["store"]["ok"], true);
+
+    let filler = fill(fs.dir.path());
+    let mut failed = None;
+    for i in 0..2_000 {
+        let name = format!("t-{i}");
+        let (s, v) = call(
+            reqwest::Method::POST,
+            "/v1/tokens",
+            Some(json!({"role": "viewer", "name": name})),
+        )
+        .await;
+        if s != StatusCode::OK {
+            assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+            failed = Some((name, v));
+            break;
+        }
+    }
+    let (name, err) = failed.expect("writes kept succeeding on a full disk");
+    eprintln!("token creation on a full disk: {err}");
+    let (_, tokens) = call(reqwest::Method::GET, "/v1/tokens", None).await;
+    assert!(
+        !tokens.as_array().unwrap().iter().any(|t| t["name"] == name.as_str()),
+        "a token was created whose audit entry could not be written"
+    );
+    let (_, status) = call(reqwest::Method::GET, "/v1/status", None).await;
+    eprintln!("status while full: {}", status["store"]);
+    assert_eq!(status["store"]["ok"], false);
+    assert!(status["store"]["error"].as_str().unwrap().contains("No space left"), "{status}");
+    assert!(status["store"]["since_ms"].as_u64().is_some());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, alerts) = call(reqwest::Method::GET, "/v1/alerts", None).await;
+        let raised = alerts.as_array().unwrap().iter().any(|a| {
+            a["kind"] == "store_failing" && a["cleared_ms"].is_null() && a["severity"] == "critical"
+        });
+        if raised {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no store alert: {alerts}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Space returns: the next write succeeds without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let (s, v) = call(
+        reqwest::Method::POST,
+        "/v1/tokens",
+        Some(json!({"role": "viewer", "name": "after-the-flood"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(call(reqwest::Method::GET, "/v1/status", None).await.1["store"]["ok"], true);
+    let report = node.security().verify().unwrap();
+    assert!(report.ok, "{report:?}");
+    let created = node
+        .security()
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .any(|e| e.action == "token_created" && e.detail.starts_with("after-the-flood"));
+    assert!(created);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, alerts) = call(reqwest::Method::GET, "/v1/alerts", None).await;
+        let cleared = alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "store_failing" && !a["cleared_ms"].is_null());
+        if cleared {
+            break;
+        }
+        assert!(Instant::now() < deadline, "store alert not cleared: {alerts}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(node);
+}
