@@ -25,7 +25,7 @@ use super::accounts::{
     Account, AccountError, Accounts, Role, TokenRecord, check_name, hash_password, new_token,
     verify_password,
 };
-use super::audit::{AuditEntry, AuditError, next_entry, verify};
+use super::audit::{AuditEntry, AuditError, GENESIS, next_entry, verify};
 use super::rate_limit::{LoginLimiter, RateLimiter, Verdict};
 use crate::clock::now_ms;
 use crate::store::{Kv, Store, StoreError, Txn};
@@ -178,8 +178,8 @@ impl Security {
     /// Loads accounts and tokens from `store`, moving an older `DIR/accounts.json` and
     /// `DIR/audit.head` into it first.
     pub async fn load(store: Store, dir: &Path) -> Result<Self, SecurityError> {
-        migrate_accounts(&store, dir).await?;
         migrate_head(&store, dir).await?;
+        migrate_accounts(&store, dir).await?;
         let mut accounts = Accounts::default();
         for (name, bytes) in store.kv_all(Kv::Accounts)? {
             accounts.set_user(&name, decode(&bytes));
@@ -523,7 +523,9 @@ async fn migrate_accounts(store: &Store, dir: &Path) -> Result<(), SecurityError
 }
 
 /// Takes the head recorded in `DIR/audit.head` when the store has none yet, then renames the
-/// file aside.
+/// file aside. If the log does not end where the file says (entries lost after the file was
+/// written — the old crash window — or removed), that is appended to the log as an
+/// `audit_head_mismatch` entry naming both hashes, so the evidence stays in the chain.
 async fn migrate_head(store: &Store, dir: &Path) -> Result<(), SecurityError> {
     let path = dir.join(AUDIT_HEAD_FILE);
     let text = match std::fs::read_to_string(&path) {
@@ -533,11 +535,90 @@ async fn migrate_head(store: &Store, dir: &Path) -> Result<(), SecurityError> {
     };
     if let Ok(head) = text.trim().parse::<ContentId>() {
         store
-            .transact(move |t| match t.audit_head()? {
-                Some(_) => Ok(()),
-                None => t.set_audit_head(&head.0),
+            .transact(move |t| {
+                if t.audit_head()?.is_some() {
+                    return Ok(());
+                }
+                let end = t
+                    .log_last()?
+                    .and_then(|b| decode::<AuditEntry>(&b))
+                    .map_or(GENESIS, |e| e.hash());
+                if end == head {
+                    t.set_audit_head(&head.0)
+                } else {
+                    audit_in(
+                        t,
+                        "node",
+                        "audit_head_mismatch",
+                        &format!(
+                            "{AUDIT_HEAD_FILE} recorded {}, the log ended at {}",
+                            head.to_hex(),
+                            end.to_hex()
+                        ),
+                    )
+                }
             })
             .await?;
     }
     rename_aside(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::accounts::hash_password;
+
+    #[tokio::test]
+    async fn an_old_accounts_file_and_head_move_into_the_store_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = Accounts::default();
+        let password_hash = hash_password("correct horse").unwrap();
+        old.set_user(
+            "alice",
+            Some(Account { name: "alice".into(), role: Role::Admin, password_hash }),
+        );
+        let (text, hash) = new_token();
+        old.set_token(
+            "ci",
+            Some(TokenRecord { name: "ci".into(), role: Role::Viewer, hash, revoked: false }),
+        );
+        std::fs::write(dir.path().join(ACCOUNTS_FILE), serde_json::to_vec(&old).unwrap()).unwrap();
+        let head = ContentId::of(b"an old head");
+        std::fs::write(dir.path().join(AUDIT_HEAD_FILE), format!("{}\n", head.to_hex())).unwrap();
+
+        let store = Store::open(dir.path()).unwrap();
+        let sec = Security::load(store.clone(), dir.path()).await.unwrap();
+        assert!(!dir.path().join(ACCOUNTS_FILE).exists());
+        assert!(dir.path().join("accounts.json.migrated").exists());
+        assert!(dir.path().join("audit.head.migrated").exists());
+        assert_eq!(sec.users().len(), 1);
+        assert_eq!(sec.authenticate(&text).unwrap().name, "ci");
+        assert!(sec.login("alice", "correct horse").await.is_ok());
+        // The log (empty) did not end at the recorded head: that is on record, and the head
+        // row belongs to the newest entry, which the chain ends at.
+        assert!(sec.verify().unwrap().ok);
+        let actions: Vec<String> =
+            sec.audit_entries().unwrap().into_iter().flatten().map(|e| e.action).collect();
+        assert_eq!(actions[..2], ["audit_head_mismatch", "accounts_migrated"]);
+        assert_eq!(
+            store.audit_head().unwrap().map(ContentId),
+            sec.verify().unwrap().head.and_then(|h| h.parse().ok())
+        );
+
+        // A file put back (a crash before the rename) does not overwrite newer rows.
+        let mut stale = Accounts::default();
+        stale.set_user(
+            "mallory",
+            Some(Account {
+                name: "mallory".into(),
+                role: Role::Admin,
+                password_hash: String::new(),
+            }),
+        );
+        std::fs::write(dir.path().join(ACCOUNTS_FILE), serde_json::to_vec(&stale).unwrap())
+            .unwrap();
+        let again = Security::load(store, dir.path()).await.unwrap();
+        let names: Vec<String> = again.users().into_iter().map(|u| u.name).collect();
+        assert_eq!(names, vec!["alice".to_string()]);
+    }
 }

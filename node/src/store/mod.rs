@@ -150,7 +150,10 @@ pub(crate) enum Write {
 }
 
 /// The closure of a [`Write::Change`]: run at most once, inside the batch's transaction.
-pub(crate) struct ChangeFn(Option<Box<dyn FnOnce(&mut Txn<'_>) -> Result<(), redb::Error> + Send>>);
+pub(crate) struct ChangeFn(Option<BoxedChange>);
+
+/// A read-modify-write closure as the writer runs it.
+type BoxedChange = Box<dyn FnOnce(&mut Txn<'_>) -> Result<(), redb::Error> + Send>;
 
 impl std::fmt::Debug for ChangeFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
