@@ -34,6 +34,8 @@ pub enum AlertKind {
     PeersDropping,
     /// A peer sends invalid data.
     InvalidPeerData,
+    /// The node's store cannot commit writes (a full disk, an I/O error).
+    StoreFailing,
 }
 
 /// An alert raised by a rule; cleared when the condition ends, acknowledged by an operator.

@@ -5,11 +5,16 @@
 //! | POST | `/v1/login` | `{"name","password"}` → `{"token","role"}` (no bearer token needed) |
 //! | GET, POST | `/v1/users` | list; `{"name","password","role"}` adds |
 //! | DELETE | `/v1/users/{name}` | removes an account |
+//! | POST | `/v1/users/{name}/unlock` | refills the account's login limit |
 //! | GET, POST | `/v1/tokens` | list; `{"role","name"?}` → `{"name","role","token"}` |
 //! | DELETE | `/v1/tokens/{name}` | revokes a token |
 //! | GET | `/v1/audit`, `/v1/audit/verify` | the audit log; its chain check |
+//!
+//! These bodies are a few short fields, so they get a small body limit
+//! ([`MAX_SECURITY_BODY`]) instead of the API's model-sized one: `POST /v1/login` needs no
+//! token, and nobody should be able to make the node read megabytes for it.
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -21,16 +26,21 @@ use crate::Node;
 use crate::security::accounts::{AccountError, Role};
 use crate::security::service::{Caller, SecurityError};
 
+/// Largest body of a security route (name, password, role: well under a KiB in practice).
+pub const MAX_SECURITY_BODY: usize = 4096;
+
 /// The security routes.
 pub fn routes() -> Router<Node> {
     Router::new()
         .route("/v1/login", post(login))
         .route("/v1/users", get(users).post(add_user))
         .route("/v1/users/{name}", delete(remove_user))
+        .route("/v1/users/{name}/unlock", post(unlock))
         .route("/v1/tokens", get(tokens).post(create_token))
         .route("/v1/tokens/{name}", delete(revoke_token))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(verify))
+        .layer(DefaultBodyLimit::max(MAX_SECURITY_BODY))
 }
 
 impl From<SecurityError> for ApiError {
@@ -127,6 +137,15 @@ async fn remove_user(
     UrlPath(name): UrlPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     node.security().remove_user(&caller.name, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unlock(
+    State(node): State<Node>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    node.security().unlock(&caller.name, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

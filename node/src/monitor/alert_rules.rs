@@ -117,6 +117,8 @@ pub struct Monitor {
     disk_prev: Option<(u64, u64)>,
     peers: VecDeque<(u64, usize)>,
     invalid: BTreeMap<String, VecDeque<u64>>,
+    /// Why store commits fail and since when (Unix ms), while they do.
+    store_failing: Option<(String, u64)>,
     alerts: BTreeMap<String, Alert>,
 }
 
@@ -168,6 +170,11 @@ impl Monitor {
             self.disk_prev = Some((f, t));
         }
         self.disk = Some((free, total, now_ms));
+    }
+
+    /// Records whether the store commits writes: `Some((error, since_ms))` while it fails.
+    pub fn store(&mut self, failing: Option<(String, u64)>) {
+        self.store_failing = failing;
     }
 
     /// Records how many peers are connected.
@@ -307,6 +314,17 @@ impl Monitor {
                     format!("{:.1}% of the disk is free{eta}", frac * 100.0),
                 ));
             }
+        }
+        if let Some((error, since)) = &self.store_failing {
+            firing.push((
+                AlertKind::StoreFailing,
+                "store".into(),
+                Severity::Critical,
+                format!(
+                    "the store has failed to write for {} s: {error}",
+                    now_ms.saturating_sub(*since) / 1000
+                ),
+            ));
         }
         if let (Some(peak), Some((_, now_peers))) =
             (self.peers.iter().map(|(_, n)| *n).max(), self.peers.back())
@@ -483,6 +501,20 @@ mod tests {
             12 * 60_000,
         );
         assert_eq!(kinds(&m.evaluate(12 * 60_000)), vec![(false, AlertKind::JobStalled)]);
+    }
+
+    #[test]
+    fn a_failing_store_raises_a_critical_alert_until_it_writes_again() {
+        let mut m = Monitor::new(RuleConfig::default());
+        m.store(Some(("no space left on device".into(), 1_000)));
+        let raised = m.evaluate(31_000);
+        assert_eq!(kinds(&raised), vec![(true, AlertKind::StoreFailing)]);
+        let AlertChange::Raised(a) = &raised[0] else { unreachable!() };
+        assert_eq!(a.severity, Severity::Critical);
+        assert!(a.message.contains("30 s: no space left"), "{}", a.message);
+        assert!(m.evaluate(32_000).is_empty(), "one alert, not one per round");
+        m.store(None);
+        assert_eq!(kinds(&m.evaluate(33_000)), vec![(false, AlertKind::StoreFailing)]);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! alert change, and streams it to operators.
 //!
 //! Once a second (configurable) the watcher records each printer's latest poll, the connected
-//! peer count and the data disk's free space, and evaluates the rules; job outcomes and invalid
+//! peer count, the data disk's free space and whether the store commits writes, and evaluates
+//! the rules; job outcomes and invalid
 //! peer data are recorded as they happen from the farm's and node's event streams. Each change
 //! (raised, updated, cleared, acknowledged) is appended to the store's `alerts-0` table — the
 //! newest record per alert id is its state — and sent on the node's event stream as
@@ -237,6 +238,8 @@ pub(crate) async fn run(node: Node, settings: AlertSettings) {
                         st.monitor.observe_printer(name, observation(status.as_ref()), now);
                     }
                     st.monitor.peers(peers, now);
+                    let health = node.store().health();
+                    st.monitor.store(health.error.zip(health.since_ms));
                     if let Some((free, total)) = disk {
                         st.monitor.disk(free, total, now);
                     }

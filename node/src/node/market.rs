@@ -4,7 +4,6 @@
 //! print licences; and the hand-over of model packages to the centre that prints them.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use amsp_proto::capacity::CapacityAd;
@@ -23,8 +22,10 @@ use crate::engine::pricing::{self, Policy};
 use crate::engine::reputation::Reputation;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::{ModelManifest, PackageMeta};
+use crate::store::{Kv, Store, StoreError};
 
-/// File in the data directory holding the licences this node was granted.
+/// File in the data directory where older nodes kept the licences they were granted; moved
+/// into the store's `licences-0` table once at start and renamed aside.
 const LICENCES_FILE: &str = "licences.postcard";
 
 /// Model packages made for the next holder of an order, and who that is.
@@ -43,21 +44,38 @@ pub(crate) struct Market {
     pub federation: Mutex<Federation>,
     /// Packages this node made for the centre it placed or forwarded an order to.
     pub handovers: Mutex<BTreeMap<OrderId, Handover>>,
-    /// Signed licences granted to this node (envelope bytes).
+    /// Signed licences granted to this node (envelope bytes), as held in the store.
     pub licences: Mutex<Vec<Vec<u8>>>,
-    /// Where the licences are kept.
-    pub licence_file: PathBuf,
+}
+
+/// The key a licence envelope is stored under in `licences-0`.
+fn licence_key(envelope: &[u8]) -> String {
+    ContentId::of(envelope).to_hex()
 }
 
 impl Market {
-    /// The market state of a node in `data_dir`, with the licences it holds.
-    pub fn load(data_dir: &std::path::Path) -> Self {
-        let licence_file = data_dir.join(LICENCES_FILE);
-        let licences = std::fs::read(&licence_file)
-            .ok()
-            .and_then(|b| postcard::from_bytes::<Vec<Vec<u8>>>(&b).ok())
-            .unwrap_or_default();
-        Self { licences: Mutex::new(licences), licence_file, ..Self::default() }
+    /// The market state of a node, with the licences its store holds (after moving an older
+    /// `DIR/licences.postcard` into the store).
+    pub async fn load(store: &Store, data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        let file = data_dir.join(LICENCES_FILE);
+        if let Ok(bytes) = std::fs::read(&file) {
+            let old = postcard::from_bytes::<Vec<Vec<u8>>>(&bytes).unwrap_or_default();
+            store
+                .transact(move |t| {
+                    for env in &old {
+                        t.put(Kv::Licences, &licence_key(env), env)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            let mut aside = file.as_os_str().to_owned();
+            aside.push(".migrated");
+            if let Err(e) = std::fs::rename(&file, &aside) {
+                tracing::warn!(error = %e, "old licence file not renamed");
+            }
+        }
+        let licences = store.kv_all(Kv::Licences)?.into_iter().map(|(_, v)| v).collect();
+        Ok(Self { licences: Mutex::new(licences), ..Self::default() })
     }
 }
 
@@ -425,24 +443,17 @@ impl Node {
                 licence.licensee
             )));
         }
-        let all = {
-            let mut held = lock(&self.market().licences);
-            if !held.contains(&bytes) {
-                held.push(bytes);
-            }
-            held.clone()
-        };
-        let file = self.market().licence_file.clone();
-        let encoded =
-            postcard::to_allocvec(&all).map_err(|e| MarketError::BadLicence(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let tmp = file.with_extension("tmp");
-            crate::data_dir::write_private(&tmp, &encoded)
-                .and_then(|()| std::fs::rename(&tmp, &file))
-        })
-        .await
-        .map_err(|e| MarketError::BadLicence(e.to_string()))?
-        .map_err(|e| MarketError::BadLicence(format!("storing it: {e}")))?;
+        let key = licence_key(&bytes);
+        let row = bytes.clone();
+        self.inner
+            .store
+            .transact(move |t| t.put(Kv::Licences, &key, &row))
+            .await
+            .map_err(|e| MarketError::BadLicence(format!("storing it: {e}")))?;
+        let mut held = lock(&self.market().licences);
+        if !held.contains(&bytes) {
+            held.push(bytes);
+        }
         Ok(licence)
     }
 
@@ -510,4 +521,25 @@ impl Node {
 /// Decodes an order event's action from envelope bytes, for listings.
 pub fn action_of(env: &Envelope) -> Option<Action> {
     env.decode_body::<OrderEvent>().ok().map(|e| e.action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_old_licence_file_moves_into_the_store_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = vec![b"licence one".to_vec(), b"licence two".to_vec()];
+        std::fs::write(dir.path().join(LICENCES_FILE), postcard::to_allocvec(&old).unwrap())
+            .unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let market = Market::load(&store, dir.path()).await.unwrap();
+        assert_eq!(*lock(&market.licences), old);
+        assert!(!dir.path().join(LICENCES_FILE).exists());
+        assert!(dir.path().join("licences.postcard.migrated").exists());
+        // A second start reads the store alone.
+        let again = Market::load(&store, dir.path()).await.unwrap();
+        assert_eq!(lock(&again.licences).len(), 2);
+    }
 }

@@ -142,6 +142,8 @@ pub struct Status {
     pub orders: usize,
     /// Application bytes exchanged with peers since start.
     pub traffic: crate::network::Bytes,
+    /// Whether the store commits writes; while it fails, why and since when.
+    pub store: crate::store::StoreHealth,
 }
 
 /// One model package as `model ls` lists it.
@@ -246,7 +248,7 @@ impl Node {
         let (network, net_events) =
             network::spawn(identity.keypair().clone(), config.network.clone()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let market = market::Market::load(&config.data_dir);
+        let market = market::Market::load(&store, &config.data_dir).await?;
         let metrics = Arc::new(crate::monitor::metrics::Metrics::new());
         let network = network.metered(network::traffic::Meters::of(&metrics));
         let farm = crate::farm::Farm::start(
@@ -258,7 +260,8 @@ impl Node {
         )
         .await?;
         let alerts = crate::monitor::watch::Alerts::load(store.clone(), config.alerts.rules)?;
-        let security = crate::security::service::Security::load(store.clone(), &config.data_dir)?;
+        let security =
+            crate::security::service::Security::load(store.clone(), &config.data_dir).await?;
         let design = design::Designs::load(&store, identity.peer_id(), now);
         let node = Node {
             inner: Arc::new(Inner {
@@ -389,6 +392,7 @@ impl Node {
             models,
             orders,
             traffic: net.as_ref().map(|n| n.traffic).unwrap_or_default(),
+            store: self.inner.store.health(),
         }
     }
 

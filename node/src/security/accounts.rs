@@ -5,6 +5,7 @@
 //! store does not leak usable tokens. Every control-API call is checked with [`Role::allows`].
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use amsp_proto::ContentId;
 use argon2::Argon2;
@@ -108,6 +109,9 @@ pub enum AccountError {
     /// Too short.
     #[error("passwords need at least {MIN_PASSWORD_CHARS} characters")]
     WeakPassword,
+    /// Too long.
+    #[error("passwords are at most {MAX_PASSWORD_BYTES} bytes")]
+    LongPassword,
     /// Wrong name or password (deliberately not saying which).
     #[error("wrong name or password")]
     BadCredentials,
@@ -122,13 +126,75 @@ pub enum AccountError {
     LastAdmin,
 }
 
-fn check_name(name: &str) -> Result<(), AccountError> {
+/// Longest password accepted: Argon2 reads all of it, so its length is bounded like any input.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Checks an account or token name: 1–64 ASCII letters, digits, `-`, `_` or `.`, so names are
+/// bounded before they key a limiter or reach the audit log, and never confuse a log line.
+pub fn check_name(name: &str) -> Result<(), AccountError> {
     let ok = (1..=64).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok { Ok(()) } else { Err(AccountError::BadName(name.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        // The name is echoed back: bound what is echoed too.
+        let shown: String = name.chars().take(64).collect();
+        Err(AccountError::BadName(shown))
+    }
 }
 
-/// Accounts and tokens of one node.
+/// Hashes a new password with Argon2id (slow by design: call it off the async threads, and
+/// before any store transaction, never inside one).
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::LongPassword);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| AccountError::Hashing(e.to_string()))?
+        .to_string())
+}
+
+/// A hash no password matches in practice, checked for unknown names so that a login takes
+/// as long whether or not the name exists.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(&secret, &salt).map(|h| h.to_string()).unwrap_or_default()
+    })
+}
+
+/// Checks `password` against `hash` (the dummy hash when the account is unknown); the same
+/// work either way.
+pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
+    let known = hash.is_some();
+    let Ok(parsed) = PasswordHash::new(hash.unwrap_or_else(|| dummy_hash())) else {
+        return false;
+    };
+    let ok = password.len() <= MAX_PASSWORD_BYTES
+        && Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+    ok && known
+}
+
+/// A fresh token: its text (shown once) and the hash that is stored.
+pub fn new_token() -> (String, ContentId) {
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut secret);
+    let text = format!("{TOKEN_PREFIX}{}", ContentId(secret).to_hex());
+    let hash = ContentId::of(text.as_bytes());
+    (text, hash)
+}
+
+/// The node's accounts and tokens as last committed to the store: what logins and the access
+/// check read without a store transaction. Changes go through the store first
+/// (`security::service`), then land here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accounts {
     users: BTreeMap<String, Account>,
@@ -136,36 +202,20 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// Adds an account.
-    pub fn add_user(&mut self, name: &str, password: &str, role: Role) -> Result<(), AccountError> {
-        check_name(name)?;
-        if self.users.contains_key(name) {
-            return Err(AccountError::Exists(name.to_owned()));
-        }
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AccountError::WeakPassword);
-        }
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| AccountError::Hashing(e.to_string()))?
-            .to_string();
-        self.users
-            .insert(name.to_owned(), Account { name: name.to_owned(), role, password_hash: hash });
-        Ok(())
+    /// Sets (or, with `None`, removes) an account.
+    pub fn set_user(&mut self, name: &str, account: Option<Account>) {
+        match account {
+            Some(a) => self.users.insert(name.to_owned(), a),
+            None => self.users.remove(name),
+        };
     }
 
-    /// Removes an account, refusing to remove the last admin.
-    pub fn remove_user(&mut self, name: &str) -> Result<(), AccountError> {
-        let user =
-            self.users.get(name).ok_or_else(|| AccountError::NoSuchAccount(name.to_owned()))?;
-        if user.role == Role::Admin
-            && self.users.values().filter(|u| u.role == Role::Admin).count() == 1
-        {
-            return Err(AccountError::LastAdmin);
-        }
-        self.users.remove(name);
-        Ok(())
+    /// Sets (or, with `None`, removes) a token record.
+    pub fn set_token(&mut self, name: &str, token: Option<TokenRecord>) {
+        match token {
+            Some(t) => self.tokens.insert(name.to_owned(), t),
+            None => self.tokens.remove(name),
+        };
     }
 
     /// The accounts.
@@ -173,40 +223,9 @@ impl Accounts {
         self.users.values()
     }
 
-    /// Checks a password; returns the account's role.
-    pub fn login(&self, name: &str, password: &str) -> Result<Role, AccountError> {
-        let user = self.users.get(name).ok_or(AccountError::BadCredentials)?;
-        let parsed = PasswordHash::new(&user.password_hash)
-            .map_err(|e| AccountError::Hashing(e.to_string()))?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .map_err(|_| AccountError::BadCredentials)?;
-        Ok(user.role)
-    }
-
-    /// Creates a token named `name` with `role`; returns the token text, shown only now.
-    pub fn create_token(&mut self, name: &str, role: Role) -> Result<String, AccountError> {
-        check_name(name)?;
-        if self.tokens.get(name).is_some_and(|t| !t.revoked) {
-            return Err(AccountError::Exists(name.to_owned()));
-        }
-        let mut secret = [0u8; 32];
-        OsRng.fill_bytes(&mut secret);
-        let text = format!("{TOKEN_PREFIX}{}", ContentId(secret).to_hex());
-        let hash = ContentId::of(text.as_bytes());
-        self.tokens.insert(
-            name.to_owned(),
-            TokenRecord { name: name.to_owned(), role, hash, revoked: false },
-        );
-        Ok(text)
-    }
-
-    /// Revokes the token named `name`.
-    pub fn revoke_token(&mut self, name: &str) -> Result<(), AccountError> {
-        let t =
-            self.tokens.get_mut(name).ok_or_else(|| AccountError::NoSuchToken(name.to_owned()))?;
-        t.revoked = true;
-        Ok(())
+    /// One account.
+    pub fn user(&self, name: &str) -> Option<&Account> {
+        self.users.get(name)
     }
 
     /// The tokens (hashes only).
@@ -236,31 +255,41 @@ mod tests {
 
     #[test]
     fn passwords_are_hashed_and_checked() {
-        let mut a = Accounts::default();
-        a.add_user("alice", "correct horse", Role::Admin).unwrap();
-        assert!(!a.users().next().unwrap().password_hash.contains("correct"));
-        assert_eq!(a.login("alice", "correct horse"), Ok(Role::Admin));
-        assert_eq!(a.login("alice", "wrong horse"), Err(AccountError::BadCredentials));
-        assert_eq!(a.login("bob", "correct horse"), Err(AccountError::BadCredentials));
-        assert_eq!(a.add_user("bob", "short", Role::Viewer), Err(AccountError::WeakPassword));
-        assert!(matches!(
-            a.add_user("bad name", "long enough", Role::Viewer),
-            Err(AccountError::BadName(_))
-        ));
-        assert_eq!(a.remove_user("alice"), Err(AccountError::LastAdmin));
+        let hash = hash_password("correct horse").unwrap();
+        assert!(!hash.contains("correct"));
+        assert!(verify_password(Some(&hash), "correct horse"));
+        assert!(!verify_password(Some(&hash), "wrong horse"));
+        // Unknown accounts never verify, whatever the password.
+        assert!(!verify_password(None, "correct horse"));
+        assert_eq!(hash_password("short"), Err(AccountError::WeakPassword));
+        assert_eq!(hash_password(&"x".repeat(2000)), Err(AccountError::LongPassword));
+    }
+
+    #[test]
+    fn names_are_bounded_and_plain() {
+        assert!(check_name("alice.ops-1_x").is_ok());
+        for bad in ["", "bad name", "a\nb", "ünï", &"a".repeat(65)] {
+            assert!(matches!(check_name(bad), Err(AccountError::BadName(_))), "{bad:?}");
+        }
+        // A megabyte name is refused and not echoed back whole.
+        let Err(AccountError::BadName(shown)) = check_name(&"a".repeat(1 << 20)) else {
+            panic!("a 1 MB name was accepted")
+        };
+        assert_eq!(shown.len(), 64);
     }
 
     #[test]
     fn tokens_work_until_revoked_and_are_stored_hashed() {
         let mut a = Accounts::default();
-        let token = a.create_token("ci", Role::Viewer).unwrap();
+        let (token, hash) = new_token();
         assert!(token.starts_with(TOKEN_PREFIX));
-        assert!(
-            a.tokens().all(|t| t.hash != ContentId::of(b"") && !format!("{t:?}").contains(&token))
-        );
+        let mut rec = TokenRecord { name: "ci".into(), role: Role::Viewer, hash, revoked: false };
+        a.set_token("ci", Some(rec.clone()));
+        assert!(!format!("{rec:?}").contains(&token));
         assert_eq!(a.authenticate(&token).unwrap().role, Role::Viewer);
         assert_eq!(a.authenticate("amsp_guess").unwrap_err(), AccountError::BadToken);
-        a.revoke_token("ci").unwrap();
+        rec.revoked = true;
+        a.set_token("ci", Some(rec));
         assert_eq!(a.authenticate(&token).unwrap_err(), AccountError::BadToken);
     }
 }

@@ -9,15 +9,28 @@
 //!
 //! Reads use redb's MVCC read transactions directly on the shared database and never wait for
 //! the writer; they see every acknowledged write.
+//!
+//! State that needs a read-modify-write (accounts, tokens, the audit chain, licences) is changed
+//! by [`Store::transact`]: a closure the writer runs inside its transaction, so what it reads is
+//! what it overwrites and no concurrent change is lost.
+//!
+//! A failed commit (a full disk, an I/O error) fails only its batch: redb refuses every later
+//! operation on a file after an I/O error, so the writer closes the database and reopens it
+//! before the next batch, and keeps retrying on each command until space returns. Meanwhile
+//! [`Store::health`] says what is wrong and since when (`/v1/status` shows it and the alert
+//! watcher raises `store_failing`).
 
 mod actor;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+
+pub use actor::{Kv, Txn};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "amsp.redb";
@@ -66,6 +79,12 @@ pub enum StoreError {
     /// The writer thread has stopped (the node is shutting down).
     #[error("the store writer has stopped")]
     Closed,
+    /// The database is being reopened after a failed write, or could not be reopened yet.
+    #[error("the store is unavailable: {reason}")]
+    Unavailable {
+        /// The failure that made it close.
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -77,19 +96,111 @@ impl StoreError {
 /// One durable write.
 #[derive(Debug)]
 pub(crate) enum Write {
-    Profile { peer: Vec<u8>, envelope: Vec<u8> },
-    OrderEvent { order: [u8; 16], event: [u8; 32], envelope: Vec<u8> },
-    Manifest { cid: [u8; 32], envelope: Vec<u8> },
-    Chunks { chunks: Vec<([u8; 32], Vec<u8>)> },
-    Printer { id: [u8; 16], record: Vec<u8> },
-    Job { id: [u8; 16], record: Vec<u8> },
-    Alert { record: Vec<u8> },
-    CentreWork { changes: Vec<(String, Option<Vec<u8>>)> },
-    Log { entry: Vec<u8> },
-    Design { key: [u8; 48], envelope: Vec<u8> },
-    DesignForget { request: [u8; 16] },
-    Catalog { key: Vec<u8>, timestamp_ms: u64, envelope: Vec<u8> },
-    CatalogGrant { key: Vec<u8>, record: Vec<u8> },
+    Profile {
+        peer: Vec<u8>,
+        envelope: Vec<u8>,
+    },
+    OrderEvent {
+        order: [u8; 16],
+        event: [u8; 32],
+        envelope: Vec<u8>,
+    },
+    Manifest {
+        cid: [u8; 32],
+        envelope: Vec<u8>,
+    },
+    Chunks {
+        chunks: Vec<([u8; 32], Vec<u8>)>,
+    },
+    Printer {
+        id: [u8; 16],
+        record: Vec<u8>,
+    },
+    Job {
+        id: [u8; 16],
+        record: Vec<u8>,
+    },
+    Alert {
+        record: Vec<u8>,
+    },
+    CentreWork {
+        changes: Vec<(String, Option<Vec<u8>>)>,
+    },
+    Log {
+        entry: Vec<u8>,
+    },
+    Design {
+        key: [u8; 48],
+        envelope: Vec<u8>,
+    },
+    DesignForget {
+        request: [u8; 16],
+    },
+    Catalog {
+        key: Vec<u8>,
+        timestamp_ms: u64,
+        envelope: Vec<u8>,
+    },
+    CatalogGrant {
+        key: Vec<u8>,
+        record: Vec<u8>,
+    },
+    /// A read-modify-write closure; taken out when the writer runs it.
+    Change(ChangeFn),
+}
+
+/// The closure of a [`Write::Change`]: run at most once, inside the batch's transaction.
+pub(crate) struct ChangeFn(Option<BoxedChange>);
+
+/// A read-modify-write closure as the writer runs it.
+type BoxedChange = Box<dyn FnOnce(&mut Txn<'_>) -> Result<(), redb::Error> + Send>;
+
+impl std::fmt::Debug for ChangeFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangeFn")
+    }
+}
+
+/// Whether writes are succeeding, as `/v1/status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreHealth {
+    /// Whether the last commit succeeded.
+    pub ok: bool,
+    /// Why the last commit failed, while it fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When commits began failing (Unix ms), while they fail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
+    /// Commits that failed since the node started.
+    pub failed_commits: u64,
+}
+
+impl Default for StoreHealth {
+    fn default() -> Self {
+        Self { ok: true, error: None, since_ms: None, failed_commits: 0 }
+    }
+}
+
+/// What the handles and the writer share.
+pub(crate) struct Shared {
+    /// The open database; `None` while the writer reopens it after a failed commit.
+    db: RwLock<Option<Arc<Database>>>,
+    health: Mutex<StoreHealth>,
+    path: PathBuf,
+}
+
+impl Shared {
+    fn health(&self) -> MutexGuard<'_, StoreHealth> {
+        self.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        let slot = self.db.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.clone().ok_or_else(|| StoreError::Unavailable {
+            reason: self.health().error.clone().unwrap_or_else(|| "reopening".into()),
+        })
+    }
 }
 
 /// What a durable write reports back.
@@ -110,20 +221,21 @@ pub(crate) struct Command {
 pub type ContentKeyed = ([u8; 32], Vec<u8>);
 /// A record stored under a 16-byte id (printers, jobs).
 pub type IdKeyed = ([u8; 16], Vec<u8>);
+/// The log's entries by sequence number, and its recorded head.
+pub type LogSnapshot = (Vec<(u64, Vec<u8>)>, Option<[u8; 32]>);
 /// One page of catalogue notices as (key, envelope), and whether more remain.
 pub type CatalogPage = (Vec<(Vec<u8>, Vec<u8>)>, bool);
 
 /// Handle to the node's store. Clone freely: all clones share one writer and one file.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
     tx: mpsc::Sender<Command>,
-    path: PathBuf,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store").field("path", &self.shared.path).finish()
     }
 }
 
@@ -140,19 +252,95 @@ impl Store {
             |e: redb::Error| StoreOpenError::Database { path: path.clone(), source: Box::new(e) };
         let db = Database::create(&path).map_err(|e| err(e.into()))?;
         let next_log = actor::create_tables(&db).map_err(err)?;
-        let db = Arc::new(db);
+        let shared = Arc::new(Shared {
+            db: RwLock::new(Some(Arc::new(db))),
+            health: Mutex::new(StoreHealth::default()),
+            path,
+        });
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
-        let writer_db = Arc::clone(&db);
+        let writer = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("amsp-store-writer".into())
-            .spawn(move || actor::run(&writer_db, rx, next_log))
+            .spawn(move || actor::run(&writer, rx, next_log))
             .map_err(StoreOpenError::Thread)?;
-        Ok(Self { db, tx, path })
+        Ok(Self { shared, tx })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
+    }
+
+    /// Whether writes are succeeding; while they fail, why and since when.
+    pub fn health(&self) -> StoreHealth {
+        self.shared.health().clone()
+    }
+
+    fn read(&self) -> Result<ReadTransaction, StoreError> {
+        self.shared.db()?.begin_read().map_err(StoreError::db)
+    }
+
+    /// Runs `change` on the writer thread inside its next transaction and returns its result
+    /// once that transaction is durable.
+    ///
+    /// What `change` reads is what it overwrites: no other write can come in between. A
+    /// closure that refuses (returns `Ok` holding a refusal) must do so before it writes
+    /// anything, since the transaction it shares with other commands still commits.
+    pub async fn transact<R: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut Txn<'_>) -> Result<R, redb::Error> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let slot = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&slot);
+        let f = move |t: &mut Txn<'_>| {
+            let r = change(t)?;
+            *out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
+            Ok(())
+        };
+        self.write(Write::Change(ChangeFn(Some(Box::new(f))))).await?;
+        let r = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        r.ok_or(StoreError::Closed)
+    }
+
+    /// One row of a key-value table.
+    pub fn kv(&self, table: Kv, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(table.def()).map_err(StoreError::db)?;
+        Ok(t.get(key).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every row of a key-value table, in key order.
+    pub fn kv_all(&self, table: Kv) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(table.def()).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, v) = row.map_err(StoreError::db)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every log entry with its sequence number and the recorded head, read in one snapshot so
+    /// the head belongs to exactly these entries.
+    pub fn log_snapshot(&self) -> Result<LogSnapshot, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(tables::LOG).map_err(StoreError::db)?;
+        let mut rows = Vec::new();
+        for row in t.iter().map_err(StoreError::db)? {
+            let (k, v) = row.map_err(StoreError::db)?;
+            rows.push((k.value(), v.value().to_vec()));
+        }
+        let h = txn.open_table(tables::AUDIT_HEAD).map_err(StoreError::db)?;
+        let head = h.get(tables::AUDIT_HEAD_KEY).map_err(StoreError::db)?.map(|v| *v.value());
+        Ok((rows, head))
+    }
+
+    /// The recorded head of the audit chain: the hash of its newest entry.
+    pub fn audit_head(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(tables::AUDIT_HEAD).map_err(StoreError::db)?;
+        Ok(t.get(tables::AUDIT_HEAD_KEY).map_err(StoreError::db)?.map(|v| *v.value()))
     }
 
     async fn write(&self, write: Write) -> Result<Written, StoreError> {
@@ -214,7 +402,7 @@ impl Store {
 
     /// Every entry of the centre's working state, in key order.
     pub fn centre_work(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CENTRE_WORK).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -260,7 +448,7 @@ impl Store {
 
     /// Every held design record envelope.
     pub fn design_records(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::DESIGN).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -283,7 +471,7 @@ impl Store {
 
     /// Every catalogue notice envelope held (the newest per author and entry).
     pub fn catalog_notices(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -302,7 +490,7 @@ impl Store {
         after: Option<&[u8]>,
         max_bytes: usize,
     ) -> Result<CatalogPage, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
         let rows = match after {
             Some(a) => t.range::<&[u8]>(a..).map_err(StoreError::db)?,
@@ -327,7 +515,7 @@ impl Store {
 
     /// The catalogue notice held under `key` (author, entry).
     pub fn catalog_notice(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CATALOG).map_err(StoreError::db)?;
         Ok(t.get(key).map_err(StoreError::db)?.and_then(|v| v.value().get(8..).map(<[u8]>::to_vec)))
     }
@@ -339,21 +527,21 @@ impl Store {
 
     /// The copy given out under `key` (entry, requester), if any.
     pub fn catalog_grant(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CATALOG_GRANTS).map_err(StoreError::db)?;
         Ok(t.get(key).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// The signed profile of `peer`, if held.
     pub fn profile(&self, peer: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::PROFILES).map_err(StoreError::db)?;
         Ok(t.get(peer).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// Every held profile envelope.
     pub fn profiles(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::PROFILES).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -365,14 +553,14 @@ impl Store {
 
     /// One order event envelope by event id.
     pub fn order_event(&self, event: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
         Ok(t.get(event).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// The ids of every held order event.
     pub fn order_event_ids(&self) -> Result<Vec<[u8; 32]>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
         let mut out =
             Vec::with_capacity(usize::try_from(t.len().map_err(StoreError::db)?).unwrap_or(0));
@@ -385,7 +573,7 @@ impl Store {
 
     /// The event envelopes of one order.
     pub fn order_events(&self, order: &[u8; 16]) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let idx = txn.open_table(tables::ORDER_INDEX).map_err(StoreError::db)?;
         let events = txn.open_table(tables::ORDER_EVENTS).map_err(StoreError::db)?;
         let mut lo = [0u8; 48];
@@ -406,14 +594,14 @@ impl Store {
 
     /// A manifest envelope by model content id.
     pub fn manifest(&self, cid: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::MANIFESTS).map_err(StoreError::db)?;
         Ok(t.get(cid).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// Every held manifest envelope with its content id.
     pub fn manifests(&self) -> Result<Vec<ContentKeyed>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::MANIFESTS).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -425,28 +613,28 @@ impl Store {
 
     /// A chunk by hash.
     pub fn chunk(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
         Ok(t.get(hash).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// Which of `hashes` are held.
     pub fn has_chunks(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
         hashes.iter().map(|h| Ok(t.get(h).map_err(StoreError::db)?.is_some())).collect()
     }
 
     /// A printer record.
     pub fn printer(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::PRINTERS).map_err(StoreError::db)?;
         Ok(t.get(id).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// A job record.
     pub fn job(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::JOBS).map_err(StoreError::db)?;
         Ok(t.get(id).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
@@ -465,7 +653,7 @@ impl Store {
         &self,
         table: redb::TableDefinition<'_, &[u8; 16], &[u8]>,
     ) -> Result<Vec<IdKeyed>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(table).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -477,7 +665,7 @@ impl Store {
 
     /// Every alert with its sequence number.
     pub fn alerts(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::ALERTS).map_err(StoreError::db)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(StoreError::db)? {
@@ -489,21 +677,21 @@ impl Store {
 
     /// One alert by sequence number.
     pub fn alert(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::ALERTS).map_err(StoreError::db)?;
         Ok(t.get(seq).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// One log entry by sequence number.
     pub fn log_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::LOG).map_err(StoreError::db)?;
         Ok(t.get(seq).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
     }
 
     /// Number of log entries (the next sequence number).
     pub fn log_len(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let txn = self.read()?;
         let t = txn.open_table(tables::LOG).map_err(StoreError::db)?;
         t.len().map_err(StoreError::db)
     }

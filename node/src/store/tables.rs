@@ -38,3 +38,14 @@ pub const CATALOG_GRANTS: TableDefinition<'_, &[u8], &[u8]> =
 /// part → order maps, parts accepted and waiting for a plate, prints made under licences), by a
 /// text key the centre engine names (`node::centre_work`).
 pub const CENTRE_WORK: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("centre_work-0");
+/// Operator accounts, by login name; value = the account as JSON (`security::accounts`).
+pub const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts-0");
+/// API tokens as their blake3 hashes, by token name; value = the record as JSON.
+pub const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens-0");
+/// Print licences granted to this node, by the hex blake3 of the envelope; value = envelope.
+pub const LICENCES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("licences-0");
+/// The audit chain's head (the hash of its newest entry), written in the same transaction as
+/// the entry, under [`AUDIT_HEAD_KEY`].
+pub const AUDIT_HEAD: TableDefinition<'_, &str, &[u8; 32]> = TableDefinition::new("audit_head-0");
+/// The one key of [`AUDIT_HEAD`].
+pub const AUDIT_HEAD_KEY: &str = "head";
