@@ -1,7 +1,9 @@
 //! Model file formats: STL (ASCII and binary), OBJ and 3MF in; binary STL and 3MF out.
 //!
 //! Readers take bytes or a reader, never trust a header or an archive entry's declared size,
-//! and stop with a [`FormatError`] naming the facet, line or entry at fault. They do not weld:
+//! and stop with a [`FormatError`] naming the facet, line or entry at fault. Each keeps to a
+//! [`Limits`] on what one read may cost (size, memory and time): [`Limits::peer`] for bytes
+//! that came from someone else, [`Limits::local`] for a file the local user opens. They do not weld:
 //! an STL comes back as a triangle soup (three vertices per facet), exactly as stored, so that
 //! `check` can report what the file really holds and `repair` decides how to weld.
 //!
