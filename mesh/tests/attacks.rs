@@ -6,6 +6,8 @@
 //! its typed error, quickly and within a small, fixed amount of memory, however much the
 //! file asks for.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
+
 use std::io::{Cursor, Write};
 use std::path::Path;
 use std::process::Command;
@@ -61,7 +63,8 @@ fn nested_components(levels: u32, leaf: &str) -> Vec<u8> {
             }
             write!(w, "</components></object>").unwrap();
         }
-        write!(w, "</resources><build><item objectid=\"{}\"/></build></model>", levels + 1).unwrap();
+        write!(w, "</resources><build><item objectid=\"{}\"/></build></model>", levels + 1)
+            .unwrap();
     })
 }
 
@@ -69,9 +72,8 @@ fn nested_components(levels: u32, leaf: &str) -> Vec<u8> {
 fn fan(n: usize) -> String {
     let vertices: String =
         (0..n + 2).map(|i| format!(r#"<vertex x="{i}" y="{}" z="0"/>"#, i % 2)).collect();
-    let triangles: String = (0..n)
-        .map(|i| format!(r#"<triangle v1="0" v2="{}" v3="{}"/>"#, i + 1, i + 2))
-        .collect();
+    let triangles: String =
+        (0..n).map(|i| format!(r#"<triangle v1="0" v2="{}" v3="{}"/>"#, i + 1, i + 2)).collect();
     format!(
         r#"<object id="1"><mesh><vertices>{vertices}</vertices><triangles>{triangles}</triangles></mesh></object>"#
     )
@@ -144,7 +146,11 @@ fn attack(name: &str, bytes: &[u8], limits: &str) -> Outcome {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{name}: child failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = stdout
         .lines()
         .find_map(|l| l.split_once("ATTACK ").map(|(_, report)| report))
@@ -252,8 +258,11 @@ fn a_read_stops_at_its_time_limit_and_when_cancelled() {
     // A valid model that takes far longer than the budget to read.
     let text = fan(200_000);
     let bytes = package(|w| {
-        write!(w, "<model><resources>{text}</resources><build><item objectid=\"1\"/></build></model>")
-            .unwrap()
+        write!(
+            w,
+            "<model><resources>{text}</resources><build><item objectid=\"1\"/></build></model>"
+        )
+        .unwrap()
     });
     let limits = Limits::peer().with_time(Some(Duration::from_millis(5)));
     let start = Instant::now();
@@ -289,10 +298,8 @@ fn stl_and_obj_readers_keep_to_the_same_limits() {
         Ok(_) => panic!("{what}: read"),
     };
     let small = Limits { max_triangles: 10, max_vertices: 30, ..Limits::peer() };
-    let mesh = Mesh {
-        vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Y],
-        triangles: vec![[0, 1, 2]; 11],
-    };
+    let mesh =
+        Mesh { vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Y], triangles: vec![[0, 1, 2]; 11] };
     let mut binary = Vec::new();
     write_stl(&mesh, &mut binary).unwrap();
     too_large(read_stl_with(&binary, &small), "triangles");
@@ -313,7 +320,10 @@ fn stl_and_obj_readers_keep_to_the_same_limits() {
     let m = read_obj_with(names.as_bytes(), &Limits { max_objects: 10, ..Limits::peer() }).unwrap();
     assert_eq!(m.objects.len(), 1);
     let groups = format!("v 0 0 0\nv 1 0 0\nv 0 1 0\n{}", "o x\nf 1 2 3\n".repeat(11));
-    too_large(read_obj_with(groups.as_bytes(), &Limits { max_objects: 10, ..Limits::peer() }), "objects");
+    too_large(
+        read_obj_with(groups.as_bytes(), &Limits { max_objects: 10, ..Limits::peer() }),
+        "objects",
+    );
     match read_obj_with(format!("# {}\n", "x".repeat(2 << 20)).as_bytes(), &Limits::peer()) {
         Err(FormatError::LineTooLong { line: 1, limit }) => assert_eq!(limit, 1 << 20),
         other => panic!("unexpected {:?}", other.map(|m| m.format)),

@@ -29,8 +29,8 @@ use thiserror::Error;
 use crate::Mesh;
 
 pub(crate) use builder::VertexHasher;
-pub(crate) use limits::{Budget, too_large};
 pub use limits::Limits;
+pub(crate) use limits::{Budget, too_large};
 pub use obj::{read_obj, read_obj_with};
 pub use stl::{read_stl, read_stl_reader, read_stl_with, write_stl};
 pub use threemf::{read_3mf, read_3mf_with, write_3mf};

@@ -4,8 +4,8 @@
 use std::io::BufRead;
 
 use super::{
-    Budget, Format, FormatError, Limits, LoadedModel, ModelObject, parse_f32, read_line,
-    too_large, vec3,
+    Budget, Format, FormatError, Limits, LoadedModel, ModelObject, parse_f32, read_line, too_large,
+    vec3,
 };
 use crate::Mesh;
 

@@ -151,7 +151,10 @@ pub(super) fn read_3mf_from<R: Read + Seek>(
     }
     let build = &parts[&root].build;
     if build.is_empty() {
-        return Err(FormatError::ThreeMf { entry: root.to_string(), message: "no build items".into() });
+        return Err(FormatError::ThreeMf {
+            entry: root.to_string(),
+            message: "no build items".into(),
+        });
     }
 
     // Count what every build item expands to before expanding anything.
@@ -251,12 +254,11 @@ fn place(
     budget: &mut Budget<'_>,
     mesh: &mut Mesh,
 ) -> Result<(), FormatError> {
-    let object = parts.get(part).and_then(|p| p.objects.get(&id)).ok_or_else(|| {
-        FormatError::ThreeMf {
+    let object =
+        parts.get(part).and_then(|p| p.objects.get(&id)).ok_or_else(|| FormatError::ThreeMf {
             entry: part.to_string(),
             message: format!("reference to missing object {id}"),
-        }
-    })?;
+        })?;
     budget.spend(1 + object.triangles.len() as u64)?;
     if !object.triangles.is_empty() {
         let base = mesh.vertices.len() as u32;
@@ -869,7 +871,8 @@ mod tests {
         for id in 2..=levels + 1 {
             let below = id - 1;
             let component = format!(r#"<component objectid="{below}"/>"#).repeat(fan as usize);
-            objects += &format!(r#"<object id="{id}"><components>{component}</components></object>"#);
+            objects +=
+                &format!(r#"<object id="{id}"><components>{component}</components></object>"#);
         }
         format!(
             r#"<model><resources>{objects}</resources><build><item objectid="{}"/></build></model>"#,
@@ -916,11 +919,20 @@ mod tests {
     fn counts_are_bounded_while_parsing() {
         let model = tree(1, 20, TRIANGLE_OBJECT);
         let limits = Limits { max_components: 10, ..Limits::peer() };
-        assert!(matches!(read_3mf_with(&package(&model), &limits), Err(FormatError::TooLarge { .. })));
+        assert!(matches!(
+            read_3mf_with(&package(&model), &limits),
+            Err(FormatError::TooLarge { .. })
+        ));
         let limits = Limits { max_objects: 1, ..Limits::peer() };
-        assert!(matches!(read_3mf_with(&package(&model), &limits), Err(FormatError::TooLarge { .. })));
+        assert!(matches!(
+            read_3mf_with(&package(&model), &limits),
+            Err(FormatError::TooLarge { .. })
+        ));
         let limits = Limits { max_vertices: 2, ..Limits::peer() };
-        assert!(matches!(read_3mf_with(&package(&model), &limits), Err(FormatError::TooLarge { .. })));
+        assert!(matches!(
+            read_3mf_with(&package(&model), &limits),
+            Err(FormatError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -942,9 +954,8 @@ mod tests {
                 char::from(b'a' + (seed >> 27) as u8 % 26)
             })
             .collect();
-        let long_name = format!(
-            r#"<model><resources><object id="1" name="{letters}"/></resources></model>"#
-        );
+        let long_name =
+            format!(r#"<model><resources><object id="1" name="{letters}"/></resources></model>"#);
         match read_3mf(&package(&long_name)) {
             Err(FormatError::XmlLimit { what, limit, .. }) => {
                 assert!(what.contains("tag"));
