@@ -99,7 +99,10 @@ fn unreadable_inputs_exit_2_naming_file_and_problem() {
         ("bad-index.obj", "vertex index 7"),
         ("no-faces.obj", "no triangles"),
         ("zip-bomb.3mf", "decompresses to more than"),
-        ("component-cycle.3mf", "nested deeper"),
+        ("component-cycle.3mf", "contains itself"),
+        ("nested-components.3mf", "20000000000 triangles once its components are expanded"),
+        ("deep-xml.3mf", "element depth exceeds the limit of 64"),
+        ("huge-text.3mf", "tag, text or comment (bytes) exceeds the limit"),
         ("not-xml.3mf", "3MF"),
         ("not-a-zip.3mf", "archive"),
     ];

@@ -1,7 +1,9 @@
 //! Model file formats: STL (ASCII and binary), OBJ and 3MF in; binary STL and 3MF out.
 //!
 //! Readers take bytes or a reader, never trust a header or an archive entry's declared size,
-//! and stop with a [`FormatError`] naming the facet, line or entry at fault. They do not weld:
+//! and stop with a [`FormatError`] naming the facet, line or entry at fault. Each keeps to a
+//! [`Limits`] on what one read may cost (size, memory and time): [`Limits::peer`] for bytes
+//! that came from someone else, [`Limits::local`] for a file the local user opens. They do not weld:
 //! an STL comes back as a triangle soup (three vertices per facet), exactly as stored, so that
 //! `check` can report what the file really holds and `repair` decides how to weld.
 //!
@@ -10,12 +12,13 @@
 //! binary STL whose header agrees with its length.
 
 mod builder;
+mod limits;
 mod obj;
 mod stl;
 mod threemf;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -26,23 +29,11 @@ use thiserror::Error;
 use crate::Mesh;
 
 pub(crate) use builder::VertexHasher;
-pub use obj::read_obj;
-pub use stl::{read_stl, read_stl_reader, write_stl};
-pub use threemf::{read_3mf, write_3mf};
-
-/// The largest number of triangles a reader accepts. A u32 index addresses 4.29 billion
-/// vertices and a soup holds three per facet; 100 million facets (a 5 GB binary STL, about
-/// 4.8 GB in memory as a soup) is far beyond any printable part and keeps a forged file from
-/// exhausting memory.
-pub const MAX_TRIANGLES: usize = 100_000_000;
-
-/// The largest number of vertices an OBJ or 3MF may declare, for the same reason as
-/// [`MAX_TRIANGLES`].
-pub const MAX_VERTICES: usize = 3 * MAX_TRIANGLES;
-
-/// The longest text line the STL and OBJ readers accept. Real lines are under 200 bytes; the
-/// bound keeps a file without line breaks from being buffered whole.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub use limits::Limits;
+pub(crate) use limits::{Budget, too_large};
+pub use obj::{read_obj, read_obj_with};
+pub use stl::{read_stl, read_stl_reader, read_stl_with, write_stl};
+pub use threemf::{read_3mf, read_3mf_with, write_3mf};
 
 /// Bytes read from the start of a file to decide its format.
 const SNIFF_BYTES: usize = 512;
@@ -139,11 +130,13 @@ pub enum FormatError {
         /// What was expected.
         message: String,
     },
-    /// A text line longer than [`MAX_LINE_BYTES`].
-    #[error("line {line}: longer than {MAX_LINE_BYTES} bytes")]
+    /// A text line longer than [`Limits::max_record_bytes`].
+    #[error("line {line}: longer than {limit} bytes")]
     LineTooLong {
         /// One-based line number.
         line: u64,
+        /// The limit.
+        limit: usize,
     },
     /// A face or triangle refers to a vertex that does not exist.
     #[error("{place}: vertex index {index} out of range (model has {count} vertices)")]
@@ -159,6 +152,54 @@ pub enum FormatError {
     #[error("more than {limit} {what}")]
     TooLarge {
         /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// Reading took longer than [`Limits::max_time`]; the reader stopped.
+    #[error("reading the model took longer than the {limit_ms} ms allowed")]
+    TimeLimit {
+        /// The limit in milliseconds.
+        limit_ms: u64,
+    },
+    /// The caller set [`Limits::cancel`]; the reader stopped.
+    #[error("reading the model was cancelled")]
+    Cancelled,
+    /// A 3MF build item whose components, once expanded, would exceed a limit. Counted from
+    /// the object graph before anything is expanded.
+    #[error(
+        "3MF {entry}: build item {item} (object {object}) brings the model to {count} {what} once its components are expanded; the limit is {limit}"
+    )]
+    ExpansionTooLarge {
+        /// The model part holding the build.
+        entry: String,
+        /// One-based build item number.
+        item: usize,
+        /// The item's object id.
+        object: u32,
+        /// What was counted (triangles, vertices, object placements).
+        what: &'static str,
+        /// The count up to and including this item (saturating at `u64::MAX`).
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// 3MF objects that contain themselves through their components.
+    #[error("3MF {entry}: object {object} contains itself through its components (a cycle)")]
+    ComponentCycle {
+        /// The model part holding the object.
+        entry: String,
+        /// The object id.
+        object: u32,
+    },
+    /// A 3MF XML part past a structural limit (a record too long, elements nested too deep).
+    #[error("3MF {entry} at byte {position}: {what} exceeds the limit of {limit}")]
+    XmlLimit {
+        /// The entry name.
+        entry: String,
+        /// Byte offset in the decompressed entry.
+        position: u64,
+        /// What is too large: "a tag, text or comment (bytes)", "element depth".
         what: &'static str,
         /// The limit.
         limit: u64,
@@ -224,7 +265,9 @@ pub struct LoadOptions {
     pub merge_identical_vertices: bool,
 }
 
-/// Reads a model file, detecting its format from the content; an STL reads as a soup.
+/// Reads a model file the local user chose, detecting its format from the content; an STL
+/// reads as a soup. Uses [`Limits::local`]; a file from someone else goes through
+/// [`load_with_limits`] or [`load_bytes`].
 ///
 /// STL and OBJ stream through a buffer (memory grows with the mesh, not the file); a 3MF is
 /// read through its ZIP directory and streams each XML part.
@@ -234,6 +277,15 @@ pub fn load(path: impl AsRef<Path>) -> Result<LoadedModel, LoadError> {
 
 /// Reads a model file like [`load`], with options.
 pub fn load_with(path: impl AsRef<Path>, options: LoadOptions) -> Result<LoadedModel, LoadError> {
+    load_with_limits(path, options, &Limits::local())
+}
+
+/// Reads a model file like [`load`], with options, within `limits`.
+pub fn load_with_limits(
+    path: impl AsRef<Path>,
+    options: LoadOptions,
+    limits: &Limits,
+) -> Result<LoadedModel, LoadError> {
     let path = path.as_ref();
     let io_err = |source| LoadError::Io { path: path.to_owned(), source };
     let file = File::open(path).map_err(io_err)?;
@@ -241,24 +293,39 @@ pub fn load_with(path: impl AsRef<Path>, options: LoadOptions) -> Result<LoadedM
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let head = sniff(&mut reader).map_err(io_err)?;
     let wrap = |source| LoadError::Format { path: path.to_owned(), source };
+    let mut budget = Budget::new(limits);
     match detect(&head, Some(len)) {
         Format::ThreeMf => {
             let file = reader.into_inner();
-            threemf::read_3mf_from(file).map_err(wrap)
+            threemf::read_3mf_from(file, Some(len), &mut budget).map_err(wrap)
         }
-        Format::Obj => obj::read_obj_from(reader).map_err(wrap),
-        format => stl::read_stl_stream(reader, Some(len), format, options.merge_identical_vertices)
-            .map_err(wrap),
+        Format::Obj => obj::read_obj_from(reader, &mut budget).map_err(wrap),
+        format => stl::read_stl_stream(
+            reader,
+            Some(len),
+            format,
+            options.merge_identical_vertices,
+            &mut budget,
+        )
+        .map_err(wrap),
     }
 }
 
-/// Reads a model from bytes held in memory, detecting its format from the content.
+/// Reads a model from bytes held in memory, detecting its format from the content, within
+/// the strict [`Limits::peer`]: bytes usually came from someone else.
 pub fn load_bytes(bytes: &[u8]) -> Result<LoadedModel, FormatError> {
+    load_bytes_with(bytes, &Limits::peer())
+}
+
+/// Reads a model from bytes held in memory like [`load_bytes`], within `limits`.
+pub fn load_bytes_with(bytes: &[u8], limits: &Limits) -> Result<LoadedModel, FormatError> {
     let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
-    match detect(head, Some(bytes.len() as u64)) {
-        Format::ThreeMf => read_3mf(bytes),
-        Format::Obj => read_obj(bytes),
-        format => stl::read_stl_stream(bytes, Some(bytes.len() as u64), format, false),
+    let mut budget = Budget::new(limits);
+    let len = Some(bytes.len() as u64);
+    match detect(head, len) {
+        Format::ThreeMf => threemf::read_3mf_from(Cursor::new(bytes), len, &mut budget),
+        Format::Obj => obj::read_obj_from(bytes, &mut budget),
+        format => stl::read_stl_stream(bytes, len, format, false, &mut budget),
     }
 }
 
@@ -343,21 +410,26 @@ fn looks_like_obj(text: &[u8]) -> bool {
 }
 
 /// Reads one line (without its terminator) into `buf`, refusing lines over
-/// [`MAX_LINE_BYTES`]. Returns false at the end of input.
+/// [`Limits::max_record_bytes`] and counting the bytes and the line against `budget`.
+/// Returns false at the end of input.
 pub(crate) fn read_line<R: BufRead>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     line: u64,
+    budget: &mut Budget<'_>,
 ) -> Result<bool, FormatError> {
     buf.clear();
-    let n = reader.by_ref().take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', buf)?;
+    let max = budget.limits.max_record_bytes;
+    let n = reader.by_ref().take(max as u64 + 1).read_until(b'\n', buf)?;
     if n == 0 {
         return Ok(false);
     }
+    budget.read_bytes(n as u64)?;
+    budget.spend(1)?;
     if buf.last() == Some(&b'\n') {
         buf.pop();
-    } else if buf.len() > MAX_LINE_BYTES {
-        return Err(FormatError::LineTooLong { line });
+    } else if buf.len() > max {
+        return Err(FormatError::LineTooLong { line, limit: max });
     }
     if buf.last() == Some(&b'\r') {
         buf.pop();

@@ -4,18 +4,27 @@
 use std::io::BufRead;
 
 use super::{
-    Format, FormatError, LoadedModel, MAX_TRIANGLES, MAX_VERTICES, ModelObject, parse_f32,
-    read_line, vec3,
+    Budget, Format, FormatError, Limits, LoadedModel, ModelObject, parse_f32, read_line, too_large,
+    vec3,
 };
 use crate::Mesh;
 
-/// Reads an OBJ from bytes.
+/// Reads an OBJ from bytes within the strict [`Limits::peer`].
 pub fn read_obj(bytes: &[u8]) -> Result<LoadedModel, FormatError> {
-    read_obj_from(bytes)
+    read_obj_with(bytes, &Limits::peer())
+}
+
+/// Reads an OBJ from bytes within `limits`.
+pub fn read_obj_with(bytes: &[u8], limits: &Limits) -> Result<LoadedModel, FormatError> {
+    read_obj_from(bytes, &mut Budget::new(limits))
 }
 
 /// Reads an OBJ line by line from a buffered reader.
-pub(super) fn read_obj_from<R: BufRead>(mut reader: R) -> Result<LoadedModel, FormatError> {
+pub(super) fn read_obj_from<R: BufRead>(
+    mut reader: R,
+    budget: &mut Budget<'_>,
+) -> Result<LoadedModel, FormatError> {
+    let limits = budget.limits;
     let mut mesh = Mesh::default();
     let mut buf = Vec::with_capacity(128);
     let mut line = 0u64;
@@ -24,7 +33,7 @@ pub(super) fn read_obj_from<R: BufRead>(mut reader: R) -> Result<LoadedModel, Fo
     let syntax = |line, message: &str| FormatError::Syntax { line, message: message.to_owned() };
     loop {
         line += 1;
-        if !read_line(&mut reader, &mut buf, line)? {
+        if !read_line(&mut reader, &mut buf, line, budget)? {
             break;
         }
         let mut tokens = buf.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty());
@@ -40,11 +49,8 @@ pub(super) fn read_obj_from<R: BufRead>(mut reader: R) -> Result<LoadedModel, Fo
                 if !xyz.iter().all(|c| c.is_finite()) {
                     return Err(FormatError::NonFiniteVertex { place: format!("line {line}") });
                 }
-                if mesh.vertices.len() >= MAX_VERTICES {
-                    return Err(FormatError::TooLarge {
-                        what: "vertices",
-                        limit: MAX_VERTICES as u64,
-                    });
+                if mesh.vertices.len() >= limits.max_vertices {
+                    return Err(too_large("vertices", limits.max_vertices));
                 }
                 mesh.vertices.push(vec3(xyz[0], xyz[1], xyz[2]));
             }
@@ -72,11 +78,8 @@ pub(super) fn read_obj_from<R: BufRead>(mut reader: R) -> Result<LoadedModel, Fo
                 if face.len() < 3 {
                     return Err(syntax(line, "face needs at least three vertices"));
                 }
-                if mesh.triangles.len() + face.len() - 2 > MAX_TRIANGLES {
-                    return Err(FormatError::TooLarge {
-                        what: "triangles",
-                        limit: MAX_TRIANGLES as u64,
-                    });
+                if mesh.triangles.len() + face.len() - 2 > limits.max_triangles {
+                    return Err(too_large("triangles", limits.max_triangles));
                 }
                 for k in 1..face.len() - 1 {
                     mesh.triangles.push([face[0], face[k], face[k + 1]]);
@@ -86,10 +89,20 @@ pub(super) fn read_obj_from<R: BufRead>(mut reader: R) -> Result<LoadedModel, Fo
                 let name =
                     String::from_utf8_lossy(&buf).trim().get(1..).map(str::trim).map(str::to_owned);
                 let start = mesh.triangles.len();
-                if let Some(last) = objects.last_mut() {
-                    last.triangles.end = start;
+                match objects.last_mut() {
+                    // A group without faces names nothing: the new name replaces it, so
+                    // a file of bare `o` lines costs no memory.
+                    Some(last) if last.triangles.start == start => last.name = name,
+                    last => {
+                        if let Some(last) = last {
+                            last.triangles.end = start;
+                        }
+                        if objects.len() >= limits.max_objects {
+                            return Err(too_large("objects", limits.max_objects));
+                        }
+                        objects.push(ModelObject { name, triangles: start..start });
+                    }
                 }
-                objects.push(ModelObject { name, triangles: start..start });
             }
             _ => {}
         }

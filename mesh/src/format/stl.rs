@@ -9,8 +9,8 @@ use bevy_math::Vec3;
 
 use super::builder::MeshBuilder;
 use super::{
-    Format, FormatError, LoadedModel, MAX_TRIANGLES, ModelObject, detect, parse_f32, read_line,
-    vec3,
+    Budget, Format, FormatError, Limits, LoadedModel, ModelObject, detect, parse_f32, read_line,
+    too_large, vec3,
 };
 use crate::Mesh;
 
@@ -26,16 +26,23 @@ pub(super) fn binary_len(count: u32) -> u64 {
     84 + FACET_BYTES as u64 * u64::from(count)
 }
 
-/// Reads an STL (ASCII or binary, detected by content) from bytes.
+/// Reads an STL (ASCII or binary, detected by content) from bytes, within the strict
+/// [`Limits::peer`].
 pub fn read_stl(bytes: &[u8]) -> Result<LoadedModel, FormatError> {
+    read_stl_with(bytes, &Limits::peer())
+}
+
+/// Reads an STL from bytes within `limits`.
+pub fn read_stl_with(bytes: &[u8], limits: &Limits) -> Result<LoadedModel, FormatError> {
     let format = match detect(&bytes[..bytes.len().min(512)], Some(bytes.len() as u64)) {
         Format::StlAscii => Format::StlAscii,
         _ => Format::StlBinary,
     };
-    read_stl_stream(bytes, Some(bytes.len() as u64), format, false)
+    read_stl_stream(bytes, Some(bytes.len() as u64), format, false, &mut Budget::new(limits))
 }
 
-/// Reads an STL from a reader of unknown length (ASCII or binary, detected by content).
+/// Reads an STL from a reader of unknown length (ASCII or binary, detected by content),
+/// within the strict [`Limits::peer`].
 ///
 /// Without a length the binary triangle count cannot be checked up front, so memory is
 /// reserved as facets arrive and a short stream is reported as truncated.
@@ -46,7 +53,8 @@ pub fn read_stl_reader<R: Read>(reader: R) -> Result<LoadedModel, FormatError> {
         Format::StlAscii => Format::StlAscii,
         _ => Format::StlBinary,
     };
-    read_stl_stream(reader, None, format, false)
+    let limits = Limits::peer();
+    read_stl_stream(reader, None, format, false, &mut Budget::new(&limits))
 }
 
 /// Reads an STL of a known kind; `len` is the total length when known.
@@ -55,10 +63,11 @@ pub(super) fn read_stl_stream<R: BufRead>(
     len: Option<u64>,
     format: Format,
     merge: bool,
+    budget: &mut Budget<'_>,
 ) -> Result<LoadedModel, FormatError> {
     let (mesh, name) = match format {
-        Format::StlAscii => read_ascii(reader, merge)?,
-        _ => (read_binary(reader, len, merge)?, None),
+        Format::StlAscii => read_ascii(reader, merge, budget)?,
+        _ => (read_binary(reader, len, merge, budget)?, None),
     };
     if mesh.triangles.is_empty() {
         return Err(FormatError::Empty);
@@ -67,7 +76,12 @@ pub(super) fn read_stl_stream<R: BufRead>(
     Ok(LoadedModel { format, mesh, objects })
 }
 
-fn read_binary<R: Read>(mut reader: R, len: Option<u64>, merge: bool) -> Result<Mesh, FormatError> {
+fn read_binary<R: Read>(
+    mut reader: R,
+    len: Option<u64>,
+    merge: bool,
+    budget: &mut Budget<'_>,
+) -> Result<Mesh, FormatError> {
     let mut header = [0u8; 84];
     read_full(&mut reader, &mut header).map_err(|got| {
         FormatError::Truncated(format!("binary STL header needs 84 bytes, file has {got}"))
@@ -82,9 +96,14 @@ fn read_binary<R: Read>(mut reader: R, len: Option<u64>, merge: bool) -> Result<
         }
     }
     let count = declared as usize;
-    if count > MAX_TRIANGLES {
-        return Err(FormatError::TooLarge { what: "triangles", limit: MAX_TRIANGLES as u64 });
+    let limits = budget.limits;
+    if count > limits.max_triangles {
+        return Err(too_large("triangles", limits.max_triangles));
     }
+    if !merge && count.saturating_mul(3) > limits.max_vertices {
+        return Err(too_large("vertices", limits.max_vertices));
+    }
+    budget.read_bytes(needed)?;
     // With a verified length the count is trusted; otherwise reserve a bounded amount.
     let reserve = if len.is_some() { count } else { count.min(FACETS_PER_BLOCK) };
     let mut out = MeshBuilder::new(merge, reserve);
@@ -92,6 +111,7 @@ fn read_binary<R: Read>(mut reader: R, len: Option<u64>, merge: bool) -> Result<
     let mut done = 0usize;
     while done < count {
         let n = (count - done).min(FACETS_PER_BLOCK);
+        budget.spend(n as u64)?;
         let bytes = &mut block[..n * FACET_BYTES];
         read_full(&mut reader, bytes).map_err(|got| {
             FormatError::Truncated(format!(
@@ -141,7 +161,14 @@ enum AsciiState {
 fn read_ascii<R: BufRead>(
     mut reader: R,
     merge: bool,
+    budget: &mut Budget<'_>,
 ) -> Result<(Mesh, Option<String>), FormatError> {
+    let limits = budget.limits;
+    let max_facets = if merge {
+        limits.max_triangles
+    } else {
+        limits.max_triangles.min(limits.max_vertices / 3)
+    };
     let mut out = MeshBuilder::new(merge, 0);
     let mut corner = [Vec3::ZERO; 3];
     let mut buf = Vec::with_capacity(128);
@@ -153,7 +180,7 @@ fn read_ascii<R: BufRead>(
     let syntax = |line, message: &str| FormatError::Syntax { line, message: message.to_owned() };
     loop {
         line += 1;
-        if !read_line(&mut reader, &mut buf, line)? {
+        if !read_line(&mut reader, &mut buf, line, budget)? {
             break;
         }
         let mut tokens = buf.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty());
@@ -203,14 +230,15 @@ fn read_ascii<R: BufRead>(
                     return Err(syntax(line, "facet must hold exactly three vertices"));
                 }
                 state = AsciiState::Outside;
-                out.push(corner);
-                facet += 1;
-                if facet > MAX_TRIANGLES {
-                    return Err(FormatError::TooLarge {
-                        what: "triangles",
-                        limit: MAX_TRIANGLES as u64,
+                if facet >= max_facets {
+                    return Err(if facet >= limits.max_triangles {
+                        too_large("triangles", limits.max_triangles)
+                    } else {
+                        too_large("vertices", limits.max_vertices)
                     });
                 }
+                out.push(corner);
+                facet += 1;
             }
             b"endsolid" => {
                 if state == AsciiState::InFacet {

@@ -10,10 +10,12 @@
 //! at start, so a restart loses no accepted part, plate or licence count.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amsp_mesh::Mesh;
+use amsp_mesh::format::{Limits, load_bytes_with};
 use amsp_mesh::plate::PendingPart;
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
@@ -174,7 +176,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
                 c.work().taken.insert(order);
                 for a in list {
                     let mesh = match c.node.get_model(a.package).await {
-                        Ok(bytes) => load_mesh(&bytes),
+                        Ok(bytes) => load_mesh(bytes).await,
                         Err(e) => Err(e.to_string()),
                     };
                     match mesh {
@@ -395,7 +397,7 @@ async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), Str
 /// Slices one copy of a part this centre may read, for its estimate.
 async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, String> {
     let bytes = c.node.get_model(part.model).await.map_err(|e| e.to_string())?;
-    let mesh = load_mesh(&bytes)?;
+    let mesh = load_mesh(bytes).await?;
     let idx = c
         .settings()
         .fitting_printers(&part.requirements, mesh_size(&mesh))
@@ -411,8 +413,23 @@ async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, String> {
     Ok(Estimate { print_time_s: stats.1.round() as u64, filament_g: stats.2 })
 }
 
-fn load_mesh(bytes: &[u8]) -> Result<Mesh, String> {
-    amsp_mesh::format::load_bytes(bytes).map(|m| m.mesh).map_err(|e| e.to_string())
+/// Reads a customer's model within [`Limits::peer`] on a blocking thread: the reader counts
+/// and cuts off what a hostile file asks for and stops itself at the time budget, so one model
+/// costs this centre a bounded amount of memory and time and never stalls the runtime. Should
+/// the caller stop waiting (the centre shutting down), the read is cancelled too.
+async fn load_mesh(bytes: Vec<u8>) -> Result<Mesh, String> {
+    /// Cancels the read when the waiting future is dropped.
+    struct CancelOnDrop(Arc<AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+    let limits = Limits::peer().with_cancel(Arc::clone(&cancel.0));
+    let read = tokio::task::spawn_blocking(move || load_bytes_with(&bytes, &limits));
+    let model = read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    Ok(model.mesh)
 }
 
 fn mesh_size(mesh: &Mesh) -> [f32; 3] {
@@ -477,7 +494,7 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
             }
         }
         let bytes = c.node.get_model(*cid).await.map_err(|e| e.to_string())?;
-        let mesh = load_mesh(&bytes)?;
+        let mesh = load_mesh(bytes).await?;
         if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
             return decline(c, order, reason).await;
         }
@@ -970,5 +987,49 @@ mod tests {
             missing_steps(&mut p, JobState::Failed, 1),
             vec![Started, Failed { requeued: false }]
         );
+    }
+
+    fn fixture(path: &str) -> Vec<u8> {
+        let path = format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[tokio::test]
+    async fn a_customer_model_is_read_within_the_peer_limits() {
+        let start = std::time::Instant::now();
+        let err = load_mesh(fixture("bad/nested-components.3mf")).await.unwrap_err();
+        assert!(err.contains("20000000000 triangles once its components are expanded"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        let err = load_mesh(fixture("bad/huge-text.3mf")).await.unwrap_err();
+        assert!(err.contains("exceeds the limit of 1048576"), "{err}");
+        let cube = load_mesh(fixture("models/20mm-xyz-cube.stl")).await.unwrap();
+        assert_eq!(cube.triangles.len(), 260);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn reading_a_model_leaves_the_runtime_free() {
+        let mesh = Mesh {
+            vertices: vec![bevy_math::Vec3::ZERO, bevy_math::Vec3::X, bevy_math::Vec3::Y],
+            triangles: vec![[0, 1, 2]; 400_000],
+        };
+        let mut stl = Vec::new();
+        amsp_mesh::format::write_stl(&mesh, &mut stl).unwrap();
+        let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ticker = tokio::spawn({
+            let ticks = Arc::clone(&ticks);
+            async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        tokio::task::yield_now().await;
+        let before = ticks.load(Ordering::Relaxed);
+        let read = load_mesh(stl).await.unwrap();
+        let during = ticks.load(Ordering::Relaxed) - before;
+        ticker.abort();
+        assert_eq!(read.triangles.len(), 400_000);
+        assert!(during > 0, "the only runtime thread was blocked while the model was read");
     }
 }

@@ -1,8 +1,11 @@
 //! Geometry facts for the manifest, measured with `amsp-mesh` before encryption.
 //!
 //! Only what the manifest needs (facet count, volume, bounding box); checking and repair are
-//! `amsp-mesh`'s own commands. A file that is not a readable model gets no summary: it can
-//! still be packaged, stored and sent.
+//! `amsp-mesh`'s own commands. A file that is not a readable model, or one past the limits a
+//! node reads anyone's model within ([`Limits::peer`]: the bytes may come from an API caller),
+//! gets no summary: it can still be packaged, stored and sent.
+
+use amsp_mesh::format::{Limits, load_bytes_with};
 
 use super::manifest::GeometrySummary;
 
@@ -14,7 +17,7 @@ pub fn summarise(format: &str, bytes: &[u8]) -> Option<GeometrySummary> {
     if !MODEL_FORMATS.iter().any(|f| format.eq_ignore_ascii_case(f)) {
         return None;
     }
-    let model = amsp_mesh::format::load_bytes(bytes).ok()?;
+    let model = load_bytes_with(bytes, &Limits::peer()).ok()?;
     let mesh = &model.mesh;
     let bbox = mesh.bbox()?;
     Some(GeometrySummary {
@@ -43,6 +46,18 @@ mod tests {
             assert!((s - 20.0).abs() < 0.5, "{s}");
         }
         assert!(g.volume.abs() > 4000.0 && g.volume.abs() < 8100.0, "{}", g.volume);
+    }
+
+    #[test]
+    fn a_model_past_the_limits_gets_no_summary_quickly() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/bad/nested-components.3mf"
+        ))
+        .unwrap();
+        let start = std::time::Instant::now();
+        assert!(summarise("3mf", &bytes).is_none());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
     }
 
     #[test]
