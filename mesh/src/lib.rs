@@ -21,6 +21,7 @@ pub mod check;
 pub mod format;
 pub mod hole_fill;
 pub mod inspect;
+pub mod motion;
 pub mod mesh;
 mod nesting;
 pub mod pack;
