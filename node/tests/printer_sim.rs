@@ -319,10 +319,10 @@ fn slicer_estimate_and_simulated_printer_agree() -> TestResult {
     let material = Material::builtin("pla")?;
     let thermal = ThermalModel::default();
     for model in ["20mm_cube.obj", "extruder_idler.obj"] {
-        let path =
-            format!("{}/../fixtures/models/prusaslicer/{model}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../fixtures/models/prusaslicer/{model}", env!("CARGO_MANIFEST_DIR"));
         let mesh = amsp_mesh::format::load(&path)?.mesh;
-        let mesh = if amsp_mesh::check(&mesh).printable { mesh } else { amsp_mesh::repair(&mesh)?.0 };
+        let mesh =
+            if amsp_mesh::check(&mesh).printable { mesh } else { amsp_mesh::repair(&mesh)?.0 };
         let sliced = slice(&mesh, &printer, &material, &SliceSettings::default())?;
         let estimate = sliced.stats.print_time_s;
         let plan = Plan::build(

@@ -42,8 +42,13 @@ pub enum WaitFor {
 pub trait Heat {
     /// `heater` gets `target_c` at `at_s` seconds into the job; for a waiting command, returns
     /// the seconds the firmware waits for it (0 when it is already there).
-    fn set_target(&mut self, at_s: f64, heater: Heater, target_c: f64, wait: Option<WaitFor>)
-    -> f64;
+    fn set_target(
+        &mut self,
+        at_s: f64,
+        heater: Heater,
+        target_c: f64,
+        wait: Option<WaitFor>,
+    ) -> f64;
 }
 
 /// Heaters that are always at temperature: what a slicer's estimate assumes.
@@ -82,7 +87,11 @@ pub struct GcodeError {
 }
 
 /// Times `gcode` from rest at the origin.
-pub fn time_gcode(gcode: &str, limits: &Limits, heat: &mut impl Heat) -> Result<Timing, GcodeError> {
+pub fn time_gcode(
+    gcode: &str,
+    limits: &Limits,
+    heat: &mut impl Heat,
+) -> Result<Timing, GcodeError> {
     time_gcode_from(gcode, [0.0; AXES], limits, heat)
 }
 
@@ -301,12 +310,8 @@ impl<'h, H: Heat> Machine<'h, H> {
         let chord = (dx * dx + dy * dy).sqrt();
         // Stretch the chord to the arc's length (a full circle heads along +X).
         let (ux, uy) = if chord > 0.0 { (dx / chord, dy / chord) } else { (1.0, 0.0) };
-        let delta = [
-            ux * planar,
-            uy * planar,
-            target[Z] - self.position[Z],
-            target[E] - self.position[E],
-        ];
+        let delta =
+            [ux * planar, uy * planar, target[Z] - self.position[Z], target[E] - self.position[E]];
         self.position = target;
         self.queue(delta);
         Ok(())
@@ -466,4 +471,150 @@ fn parse_packed(token: &str, words: &mut Words) -> Result<(), String> {
 
 fn word(words: &Words, letter: char) -> Option<f64> {
     words.iter().find(|(l, _)| *l == letter).and_then(|(_, v)| *v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No jerk: every change of direction starts from rest, so times have closed forms.
+    fn at_rest() -> Limits {
+        Limits {
+            max_feedrate: [300.0; AXES],
+            max_acceleration: [f64::INFINITY; AXES],
+            acceleration_extruding: 1000.0,
+            acceleration_retracting: 1000.0,
+            acceleration_travel: 1000.0,
+            jerk: [0.0; AXES],
+        }
+    }
+
+    fn t(gcode: &str) -> f64 {
+        time_gcode(gcode, &at_rest(), &mut NoHeat).map_or(f64::NAN, |t| t.total_s)
+    }
+
+    fn rest(d: f64, v: f64, a: f64) -> f64 {
+        trapezoid(d, 0.0, 0.0, v, a)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9 * (1.0 + a.abs().max(b.abs()))
+    }
+
+    #[test]
+    fn moves_follow_feedrate_acceleration_and_modes() {
+        assert!(close(t("G90\nG1 X100 F3000\n"), 2.05));
+        // Two relative moves in line flow through their junction: one 100 mm trapezoid.
+        assert!(close(t("G91\nG1 X50 F3000\nG1 X50\n"), rest(100.0, 50.0, 1000.0)));
+        // A reversal stops in between.
+        assert!(close(t("G91\nG1 X50 F3000\nG1 X-50\n"), 2.0 * rest(50.0, 50.0, 1000.0)));
+        // Absolute: the second move goes nowhere.
+        assert!(close(t("G90\nG1 X50 F3000\nG1 X50\n"), rest(50.0, 50.0, 1000.0)));
+        // Extruder-only moves are timed by filament length; M83 makes E relative.
+        assert!(close(t("M83\nG1 E5 F1800\nG1 E-5\n"), 2.0 * rest(5.0, 30.0, 1000.0)));
+        // Feedrate is clamped to the axis maximum; inches are inches.
+        assert!(close(t("G1 X1000 F600000\n"), rest(1000.0, 300.0, 1000.0)));
+        assert!(close(t("G20\nG1 X1 F60\n"), rest(25.4, 25.4, 1000.0)));
+        // A half circle of radius 10, counter-clockwise.
+        let half = std::f64::consts::PI * 10.0;
+        assert!(close(t("G3 X20 Y0 I10 J0 F600\n"), rest(half, 10.0, 1000.0)));
+        assert!(close(t("G4 P1500\n"), 1.5) && close(t("G4 S2\n"), 2.0));
+        assert!(t("G1 X100 Y100 F6000\nG28\n") > t("G1 X100 Y100 F6000\n") + 2.0);
+    }
+
+    #[test]
+    fn m204_sets_print_travel_and_retract_acceleration() {
+        let r = |a| rest(100.0, 50.0, a);
+        assert!(close(t("M204 S500\nG1 X100 F3000\n"), r(500.0)));
+        assert!(close(t("M204 P500\nG1 X100 F3000\n"), r(1000.0)));
+        assert!(close(t("M204 P500\nG1 X100 E5 F3000\n"), r(500.0)));
+        assert!(close(t("M204 T2000\nG1 X100 F3000\n"), r(2000.0)));
+        assert!(close(t("M204 R250\nG1 E5 F1800\n"), rest(5.0, 30.0, 250.0)));
+        assert_eq!(time_gcode("M204 S0\n", &at_rest(), &mut NoHeat).map_err(|e| e.line), Err(1));
+    }
+
+    #[test]
+    fn jerk_lets_corners_keep_speed_and_doubling_moves_doubles_time() {
+        let square = "G1 X10 Y0 F1200\nG1 X10 Y10\nG1 X0 Y10\nG1 X0 Y0\n";
+        let mut jerky = at_rest();
+        jerky.jerk = [10.0, 10.0, 0.2, 2.5];
+        let time =
+            |g: &str, l: &Limits| time_gcode(g, l, &mut NoHeat).map_or(f64::NAN, |t| t.total_s);
+        assert!(time(square, &jerky) < time(square, &at_rest()));
+        let ratio = time(&square.repeat(100), &jerky) / time(&square.repeat(50), &jerky);
+        assert!((ratio - 2.0).abs() < 0.001, "ratio {ratio}");
+        // A dwell brings the head to rest: no junction across it.
+        let dwell = time("G1 X50 F3000\nG4 P0\nG1 X100\n", &jerky);
+        assert!(close(dwell, 2.0 * trapezoid(50.0, 10.0, 0.0, 50.0, 1000.0) - 0.0));
+    }
+
+    /// A heat model that waits 10 s for every waiting command and records when it was asked.
+    struct TenSeconds(Vec<(f64, Heater, f64, Option<WaitFor>)>);
+
+    impl Heat for TenSeconds {
+        fn set_target(&mut self, at: f64, h: Heater, c: f64, w: Option<WaitFor>) -> f64 {
+            self.0.push((at, h, c, w));
+            if w.is_some() { 10.0 } else { 0.0 }
+        }
+    }
+
+    #[test]
+    fn heater_commands_go_to_the_heat_model_and_waits_count_apart_from_motion() {
+        let mut heat = TenSeconds(Vec::new());
+        let timing =
+            time_gcode("M140 S60\nG1 X100 F3000\nM109 R200\nG1 X0\n", &at_rest(), &mut heat)
+                .map_err(|e| e.to_string());
+        let Ok(timing) = timing else { panic!("{timing:?}") };
+        assert!(close(timing.motion_s, 2.0 * 2.05));
+        assert!(close(timing.total_s, timing.motion_s + 10.0));
+        assert_eq!(heat.0[0], (0.0, Heater::Bed, 60.0, None));
+        // The wait starts once the head has stopped at the end of the first move.
+        assert_eq!(heat.0[1].1, Heater::Tool);
+        assert!(close(heat.0[1].0, 2.05));
+        assert_eq!(heat.0[1].3, Some(WaitFor::HeatingOrCooling));
+    }
+
+    #[test]
+    fn comments_macros_line_numbers_and_bad_lines() {
+        let timing = time_gcode(
+            "; generated\nN10 G1 X10 F600*57\nPRINT_START BED=60\nM117 Hi (x)\nG1 Y10 ; move\n",
+            &at_rest(),
+            &mut NoHeat,
+        );
+        assert_eq!(timing.map(|t| (t.moves, t.skipped_commands)), Ok((2, 2)));
+        for (gcode, line) in [
+            ("G1 X10\nG1 Xabc\n", 2),
+            ("G1 F0\n", 1),
+            ("\n\nG4 P-5\n", 3),
+            ("M109 S900\n", 1),
+            ("G2 X10 R5\n", 1),
+        ] {
+            let r = time_gcode(gcode, &at_rest(), &mut NoHeat);
+            assert_eq!(r.map_err(|e| e.line), Err(line), "{gcode:?}");
+        }
+    }
+
+    /// PrusaSlicer 2.5's estimate for its own G-code of the 20 mm calibration cube (in the
+    /// file's comments) against this planner with the machine limits it used.
+    #[test]
+    fn prusaslicer_gcode_is_timed_close_to_its_estimate() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/gcode/xyz-cube-prusaslicer.gcode");
+        let gcode = std::fs::read_to_string(path)?;
+        let limits = Limits {
+            max_feedrate: [500.0, 500.0, 12.0, 120.0],
+            max_acceleration: [9000.0, 9000.0, 500.0, 10_000.0],
+            acceleration_extruding: 1500.0,
+            acceleration_retracting: 1500.0,
+            acceleration_travel: 1500.0,
+            jerk: [10.0, 10.0, 0.2, 2.5],
+        };
+        let timing = time_gcode(&gcode, &limits, &mut NoHeat)?;
+        assert!(timing.moves > 10_000);
+        let estimate = 19.0 * 60.0 + 48.0; // "19m 48s"
+        let ratio = timing.motion_s / estimate;
+        assert!((0.97..1.03).contains(&ratio), "ratio {ratio:.4}");
+        Ok(())
+    }
 }

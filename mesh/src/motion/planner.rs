@@ -244,3 +244,50 @@ pub fn trapezoid(length: f64, v0: f64, v1: f64, cruise: f64, accel: f64) -> f64 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_feedrate: [500.0, 500.0, 12.0, 120.0],
+            max_acceleration: [9000.0, 9000.0, 500.0, 10_000.0],
+            acceleration_extruding: 1500.0,
+            acceleration_retracting: 1500.0,
+            acceleration_travel: 1500.0,
+            jerk: [10.0, 10.0, 0.2, 2.5],
+        }
+    }
+
+    #[test]
+    fn bounded_look_ahead_is_exact_over_long_runs_of_short_moves() {
+        // 10,000 segments of 0.01 mm in a line (ten times the buffer) take as long as one
+        // 100 mm move: the look-ahead carries full speed through every junction.
+        let tiny = Move { delta: [0.01, 0.0, 0.0, 0.0], feed: 100.0, kind: MoveKind::Travel };
+        let one = Move { delta: [100.0, 0.0, 0.0, 0.0], feed: 100.0, kind: MoveKind::Travel };
+        let (many, single) = (time(&vec![tiny; 10_000], &limits()), time(&[one], &limits()));
+        assert!((many - single).abs() < 1e-6 * single, "{many} vs {single}");
+        // Long moves settle as they come: the queue never holds more than the look-ahead.
+        let mut p = Planner::new(limits());
+        for i in 0..5000 {
+            p.push(&Move {
+                delta: [if i % 2 == 0 { 5.0 } else { -5.0 }, 0.0, 0.0, 0.0],
+                feed: 100.0,
+                kind: MoveKind::Travel,
+            });
+            assert!(p.blocks.len() <= LOOKAHEAD);
+        }
+        assert!(p.blocks.len() <= 2 && p.elapsed_s() > 0.0);
+    }
+
+    #[test]
+    fn trapezoid_and_triangle_profiles() {
+        // 100 mm at 50 mm/s, 1000 mm/s²: ramps cover 2.5 mm; 2 s cruise + 0.05 s.
+        assert!((trapezoid(100.0, 0.0, 0.0, 50.0, 1000.0) - 2.05).abs() < 1e-12);
+        let t = trapezoid(1.0, 0.0, 0.0, 100.0, 1000.0);
+        assert!((t - 2.0 * 1000f64.sqrt() / 1000.0).abs() < 1e-12);
+        assert!((trapezoid(30.0, 20.0, 20.0, 20.0, 1000.0) - 1.5).abs() < 1e-12);
+        assert_eq!(trapezoid(0.0, 0.0, 0.0, 50.0, 1000.0), 0.0);
+    }
+}

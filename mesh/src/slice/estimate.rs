@@ -5,8 +5,8 @@
 //! printer takes for the same G-code. The start and end custom G-code are timed with the
 //! planner's G-code interpreter; heater waits are not counted, as in PrusaSlicer's estimate.
 
-pub use crate::motion::{Move, MoveKind};
 use crate::motion::{self, NoHeat};
+pub use crate::motion::{Move, MoveKind};
 
 use super::profile::Limits;
 

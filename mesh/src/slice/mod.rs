@@ -441,9 +441,10 @@ pub fn slice(
     let filament_g = filament_mm3 / 1000.0 * material.density;
     let max_z = plan.last().map_or(0.0, |l| l.z);
     // The start and end G-code take time too (homing, lifts, parking), as the printer runs them.
-    let last_xy = ends.iter().rev().flatten().next().map_or((0.0, 0.0), |p| {
-        (f64::from(p.x) / polygon::SCALE, f64::from(p.y) / polygon::SCALE)
-    });
+    let last_xy =
+        ends.iter().rev().flatten().next().map_or((0.0, 0.0), |p| {
+            (f64::from(p.x) / polygon::SCALE, f64::from(p.y) / polygon::SCALE)
+        });
     let custom_s = estimate::custom_gcode_time(
         &gcode::fill_placeholders(&printer.gcode.start, &ctx, max_z),
         [0.0; 4],

@@ -360,14 +360,74 @@ impl Heat for Plan {
             Heater::Tool => (heaters.tool, &self.thermal.tool),
             Heater::Bed => (heaters.bed, &self.thermal.bed),
         };
-        let dt = track.wait_for_target(
-            model,
-            self.thermal.ambient_c,
-            wait == WaitFor::HeatingOrCooling,
-        );
+        let dt =
+            track.wait_for_target(model, self.thermal.ambient_c, wait == WaitFor::HeatingOrCooling);
         if dt > 0.0 {
             self.heat_waits.push(HeatWait { start_s: at_s, duration_s: dt, heater });
         }
         dt.max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(gcode: &str) -> Result<Plan, DriverError> {
+        let thermal = ThermalModel::default();
+        Plan::build("t.gcode", gcode, &MotionLimits::default(), &thermal, Heaters::cold(&thermal))
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9 * (1.0 + a.abs().max(b.abs()))
+    }
+
+    #[test]
+    fn heating_waits_follow_the_ramp() -> Result<(), DriverError> {
+        let p = plan("M104 S200\nM109 S200\nG1 X10 F600\n")?;
+        // From 22 °C at 2.5 °C/s to within 1 °C of 200 °C.
+        let wait = (200.0 - TEMP_WINDOW_C - DEFAULT_AMBIENT_C) / 2.5;
+        assert_eq!(p.heat_waits.len(), 1);
+        assert!(close(p.heat_waits[0].duration_s, wait));
+        assert!(close(p.total_s, p.motion_s + wait));
+        assert!(p.is_heating_at(1.0));
+        assert!(!p.is_heating_at(wait + 0.1));
+        let h = p.heaters_at(wait / 2.0);
+        assert!(h.tool.temp_c > 100.0 && h.tool.temp_c < 120.0, "{h:?}");
+        assert_eq!(h.tool.target_c, 200.0);
+        // The bed heats in parallel with the hot end when only set (M140), not waited for.
+        let p = plan("M140 S60\nM109 S200\n")?;
+        assert_eq!(p.heat_waits.len(), 1);
+        let h = p.heaters_at(p.total_s);
+        assert!(h.bed.temp_c > 60.0 - 1e-9, "bed had {:.1} s to heat", p.total_s);
+        // Already hot: no wait. Cooling is waited for only with R.
+        let thermal = ThermalModel::default();
+        let hot = Heaters {
+            tool: HeaterTrack { temp_c: 210.0, target_c: 210.0 },
+            ..Heaters::cold(&thermal)
+        };
+        let motion = MotionLimits::default();
+        assert!(Plan::build("t", "M109 S200\n", &motion, &thermal, hot)?.heat_waits.is_empty());
+        let p = Plan::build("t", "M109 R200\n", &motion, &thermal, hot)?;
+        assert!(close(p.total_s, (210.0 - 200.0 - TEMP_WINDOW_C) / 1.5));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_gcode_names_the_file_and_line() {
+        match plan("G1 X10\nG1 Xabc\n") {
+            Err(DriverError::InvalidGcode { file, line, .. }) => {
+                assert_eq!((file.as_str(), line), ("t.gcode", 2))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_limits_are_the_slicers_default_machine() {
+        let l = MotionLimits::default().planner_limits();
+        assert_eq!(l.max_feedrate, [500.0, 500.0, 12.0, 120.0]);
+        assert_eq!(l.jerk, [10.0, 10.0, 0.2, 2.5]);
+        assert_eq!(l.acceleration_travel, 1500.0);
     }
 }
