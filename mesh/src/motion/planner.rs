@@ -107,16 +107,14 @@ impl Planner {
         let unit = [dx / length, dy / length, dz / length, de / length];
         let mut cruise = m.feed;
         let mut accel = l.acceleration(m.kind);
-        for a in 0..AXES {
-            let u = unit[a].abs();
+        for (a, u) in unit.iter().map(|u| u.abs()).enumerate() {
             if u > 0.0 {
                 cruise = cruise.min(l.max_feedrate[a] / u);
                 accel = accel.min(l.max_acceleration[a] / u);
             }
         }
         let mut safe = cruise;
-        for a in 0..AXES {
-            let u = unit[a].abs();
+        for (a, u) in unit.iter().map(|u| u.abs()).enumerate() {
             if u > 0.0 {
                 safe = safe.min(l.jerk[a] / u);
             }
@@ -125,8 +123,8 @@ impl Planner {
             None => safe,
             Some(p) => {
                 let mut v = p.cruise.min(cruise);
-                for a in 0..AXES {
-                    let diff = (p.unit[a] - unit[a]).abs() * v;
+                for (a, (pu, u)) in p.unit.iter().zip(&unit).enumerate() {
+                    let diff = (pu - u).abs() * v;
                     if diff > l.jerk[a] && diff > 0.0 {
                         v *= l.jerk[a] / diff;
                     }
