@@ -22,6 +22,7 @@ pub mod format;
 pub mod hole_fill;
 pub mod inspect;
 pub mod mesh;
+pub mod motion;
 mod nesting;
 pub mod pack;
 pub mod plate;

@@ -306,3 +306,41 @@ async fn runs_on_the_real_clock() -> TestResult {
     assert!(wall >= s.elapsed, "finished in {wall:?}, before its {:?}", s.elapsed);
     Ok(())
 }
+
+/// The quote and the simulated printer agree: the slicer's estimated print time for a fixture
+/// model and the time the simulated printer (default settings, the code that decides when its
+/// job finishes) plans for the same G-code are within 1 %. Heat-up is the sim's own addition:
+/// the slicer, like PrusaSlicer, does not count heater waits.
+#[test]
+fn slicer_estimate_and_simulated_printer_agree() -> TestResult {
+    use amsp_mesh::slice::profile::{Material, Printer};
+    use amsp_mesh::slice::{SliceSettings, slice};
+    let printer = Printer::builtin("generic-250x210")?;
+    let material = Material::builtin("pla")?;
+    let thermal = ThermalModel::default();
+    for model in ["20mm_cube.obj", "extruder_idler.obj"] {
+        let path = format!("{}/../fixtures/models/prusaslicer/{model}", env!("CARGO_MANIFEST_DIR"));
+        let mesh = amsp_mesh::format::load(&path)?.mesh;
+        let mesh =
+            if amsp_mesh::check(&mesh).printable { mesh } else { amsp_mesh::repair(&mesh)?.0 };
+        let sliced = slice(&mesh, &printer, &material, &SliceSettings::default())?;
+        let estimate = sliced.stats.print_time_s;
+        let plan = Plan::build(
+            model,
+            &sliced.gcode,
+            &SimSettings::default().motion,
+            &thermal,
+            Heaters::cold(&thermal),
+        )?;
+        let heating: f64 = plan.heat_waits.iter().map(|w| w.duration_s).sum();
+        assert!((plan.total_s - plan.motion_s - heating).abs() < 1e-6);
+        assert!(heating > 30.0, "{model}: the file waits for the hot end ({heating} s)");
+        let ratio = plan.motion_s / estimate;
+        println!(
+            "{model}: estimate {estimate:.1} s, simulated {:.1} s of motion (+{heating:.1} s heating), ratio {ratio:.5}",
+            plan.motion_s
+        );
+        assert!((ratio - 1.0).abs() < 0.01, "{model}: ratio {ratio}");
+    }
+    Ok(())
+}

@@ -1,165 +1,43 @@
-//! Print-time estimate from the moves, planned as firmware plans them.
+//! Print-time estimate: the slicer's moves through the same planner the simulated printer uses.
 //!
-//! Each move is a trapezoid: it accelerates from its entry speed to its cruise speed, cruises,
-//! and decelerates to its exit speed, with the acceleration of its kind (printing, travel or
-//! retraction, as set by M204) capped per axis by the firmware's limits. Speeds at the junction
-//! of two moves follow Marlin's classic jerk rule: the corner speed is the largest at which no
-//! axis changes speed by more than its jerk limit. A backward and a forward pass then make every
-//! entry speed reachable within the previous move's length, as the planner's look-ahead does.
-//! Klipper's square-corner velocity is close enough to a jerk of that value for an estimate.
+//! The moves of each layer go through [`crate::motion::Planner`] (trapezoids, classic-jerk
+//! junctions, look-ahead), so the figure a quote is made from is the time the node's simulated
+//! printer takes for the same G-code. The start and end custom G-code are timed with the
+//! planner's G-code interpreter; heater waits are not counted, as in PrusaSlicer's estimate.
+
+use crate::motion::{self, NoHeat};
+pub use crate::motion::{Move, MoveKind};
 
 use super::profile::Limits;
 
-/// What kind of move, which picks its acceleration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MoveKind {
-    /// Extruding while moving.
-    Print,
-    /// Moving without extruding (including Z lifts).
-    Travel,
-    /// Extruder-only retraction or its undo.
-    Retract,
+/// The planner's limits for a printer profile's.
+pub fn motion_limits(l: &Limits) -> motion::Limits {
+    motion::Limits {
+        max_feedrate: [l.max_feedrate.x, l.max_feedrate.y, l.max_feedrate.z, l.max_feedrate.e],
+        max_acceleration: [
+            l.max_acceleration.x,
+            l.max_acceleration.y,
+            l.max_acceleration.z,
+            l.max_acceleration.e,
+        ],
+        acceleration_extruding: l.acceleration_extruding,
+        acceleration_retracting: l.acceleration_retracting,
+        acceleration_travel: l.acceleration_travel,
+        jerk: [l.jerk.x, l.jerk.y, l.jerk.z, l.jerk.e],
+    }
 }
-
-/// One linear move, relative to the previous position.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Move {
-    /// Change of X, Y, Z (mm) and E (mm of filament).
-    pub delta: [f64; 4],
-    /// Requested feed rate, mm/s.
-    pub feed: f64,
-    /// Kind of move.
-    pub kind: MoveKind,
-}
-
-/// Per-move values of the planner.
-struct Planned {
-    length: f64,
-    cruise: f64,
-    accel: f64,
-    unit: [f64; 4],
-    max_entry: f64,
-}
-
-const AXES: usize = 4;
-/// Moves shorter than this (mm) take no time: rounding dust in the G-code.
-const MIN_MOVE_MM: f64 = 1e-6;
 
 /// Estimated seconds to execute `moves` from standstill to standstill.
 pub fn time(moves: &[Move], limits: &Limits) -> f64 {
-    let feed_max = [
-        limits.max_feedrate.x,
-        limits.max_feedrate.y,
-        limits.max_feedrate.z,
-        limits.max_feedrate.e,
-    ];
-    let acc_max = [
-        limits.max_acceleration.x,
-        limits.max_acceleration.y,
-        limits.max_acceleration.z,
-        limits.max_acceleration.e,
-    ];
-    let jerk = [limits.jerk.x, limits.jerk.y, limits.jerk.z, limits.jerk.e];
-
-    let mut planned: Vec<Planned> = Vec::with_capacity(moves.len());
-    for m in moves {
-        let [dx, dy, dz, de] = m.delta;
-        let xyz = (dx * dx + dy * dy + dz * dz).sqrt();
-        let length = if xyz > MIN_MOVE_MM { xyz } else { de.abs() };
-        if length <= MIN_MOVE_MM || m.feed <= 0.0 {
-            continue;
-        }
-        let unit = [dx / length, dy / length, dz / length, de / length];
-        let mut cruise = m.feed;
-        let mut accel = match m.kind {
-            MoveKind::Print => limits.acceleration_extruding,
-            MoveKind::Travel => limits.acceleration_travel,
-            MoveKind::Retract => limits.acceleration_retracting,
-        };
-        for a in 0..AXES {
-            let u = unit[a].abs();
-            if u > 0.0 {
-                cruise = cruise.min(feed_max[a] / u);
-                accel = accel.min(acc_max[a] / u);
-            }
-        }
-        // Speed the move may start at from a standstill without exceeding any axis's jerk.
-        let mut safe = cruise;
-        for a in 0..AXES {
-            let u = unit[a].abs();
-            if u > 0.0 {
-                safe = safe.min(jerk[a] / u);
-            }
-        }
-        let max_entry = match planned.last() {
-            None => safe,
-            Some(prev) => {
-                let mut v = prev.cruise.min(cruise);
-                for a in 0..AXES {
-                    let diff = (prev.unit[a] - unit[a]).abs() * v;
-                    if diff > jerk[a] && diff > 0.0 {
-                        v *= jerk[a] / diff;
-                    }
-                }
-                v.max(safe.min(prev_safe(prev, &jerk)))
-            }
-        };
-        planned.push(Planned { length, cruise, accel, unit, max_entry });
-    }
-    let n = planned.len();
-    if n == 0 {
-        return 0.0;
-    }
-    // entry[i]: speed at the start of move i; entry[n]: the final stop.
-    let mut entry: Vec<f64> = planned.iter().map(|p| p.max_entry).collect();
-    entry.push(0.0);
-    for i in (0..n).rev() {
-        let p = &planned[i];
-        let reachable = (entry[i + 1].powi(2) + 2.0 * p.accel * p.length).sqrt();
-        entry[i] = entry[i].min(reachable);
-    }
-    for i in 0..n {
-        let p = &planned[i];
-        let reachable = (entry[i].powi(2) + 2.0 * p.accel * p.length).sqrt();
-        entry[i + 1] = entry[i + 1].min(reachable);
-    }
-    (0..n)
-        .map(|i| {
-            trapezoid(
-                planned[i].length,
-                entry[i],
-                entry[i + 1],
-                planned[i].cruise,
-                planned[i].accel,
-            )
-        })
-        .sum()
+    motion::planner::time(moves, &motion_limits(limits))
 }
 
-fn prev_safe(p: &Planned, jerk: &[f64; 4]) -> f64 {
-    p.unit
-        .iter()
-        .zip(jerk)
-        .filter(|(u, _)| u.abs() > 0.0)
-        .fold(p.cruise, |safe, (u, j)| safe.min(j / u.abs()))
-}
-
-/// Time of one trapezoidal move of `length` from `v0` to `v1` with cruise `vmax` and
-/// acceleration `a`.
-pub fn trapezoid(length: f64, v0: f64, v1: f64, vmax: f64, a: f64) -> f64 {
-    let v0 = v0.min(vmax);
-    let v1 = v1.min(vmax);
-    if a <= 0.0 {
-        return length / vmax;
-    }
-    let d_acc = (vmax * vmax - v0 * v0) / (2.0 * a);
-    let d_dec = (vmax * vmax - v1 * v1) / (2.0 * a);
-    if d_acc + d_dec <= length {
-        (vmax - v0) / a + (vmax - v1) / a + (length - d_acc - d_dec) / vmax
-    } else {
-        let peak = ((2.0 * a * length + v0 * v0 + v1 * v1) / 2.0).sqrt().max(v0.max(v1));
-        (peak - v0) / a + (peak - v1) / a
-    }
+/// Estimated seconds of custom G-code (start or end) run from rest at `position`
+/// (`[X, Y, Z, E]`), heater waits left out. G-code the planner cannot read (a macro it does
+/// not know is skipped, not refused) counts as taking no time: the estimate never fails a slice.
+pub fn custom_gcode_time(gcode: &str, position: [f64; 4], limits: &Limits) -> f64 {
+    motion::gcode::time_gcode_from(gcode, position, &motion_limits(limits), &mut NoHeat)
+        .map_or(0.0, |t| t.motion_s)
 }
 
 /// Formats seconds as PrusaSlicer does: `1d 2h 3m 4s`, leading zero units left out.
@@ -209,10 +87,12 @@ mod tests {
     }
 
     #[test]
-    fn trapezoid_triangle_profile() {
-        // 1 mm at a = 1000 from and to rest: peak sqrt(1000) ≈ 31.6, t = 2 * 31.6 / 1000.
-        let t = trapezoid(1.0, 0.0, 0.0, 100.0, 1000.0);
-        assert!((t - 2.0 * 1000f64.sqrt() / 1000.0).abs() < 1e-9);
+    fn custom_gcode_homes_and_moves_but_does_not_wait_for_heat() {
+        let limits = Printer::builtin("generic-250x210").unwrap().limits;
+        let homing = custom_gcode_time("G28 X0\n", [125.0, 100.0, 10.0, 0.0], &limits);
+        // 125 mm at the homing speed, then the slow touch.
+        assert!(homing > 125.0 / 50.0 && homing < 125.0 / 50.0 + 1.0, "{homing}");
+        assert_eq!(custom_gcode_time("M109 S215\nM190 S60\n", [0.0; 4], &limits), 0.0);
         assert_eq!(format_duration(3723.0), "1h 2m 3s");
         assert_eq!(format_duration(59.4), "59s");
     }

@@ -439,8 +439,22 @@ pub fn slice(
     let filament_mm: f64 = written.iter().map(|l| l.filament_mm).sum();
     let filament_mm3 = filament_mm * material.cross_section_mm2();
     let filament_g = filament_mm3 / 1000.0 * material.density;
-    let time_s: f64 = written.iter().map(|l| l.time_s).sum();
     let max_z = plan.last().map_or(0.0, |l| l.z);
+    // The start and end G-code take time too (homing, lifts, parking), as the printer runs them.
+    let last_xy =
+        ends.iter().rev().flatten().next().map_or((0.0, 0.0), |p| {
+            (f64::from(p.x) / polygon::SCALE, f64::from(p.y) / polygon::SCALE)
+        });
+    let custom_s = estimate::custom_gcode_time(
+        &gcode::fill_placeholders(&printer.gcode.start, &ctx, max_z),
+        [0.0; 4],
+        &printer.limits,
+    ) + estimate::custom_gcode_time(
+        &gcode::fill_placeholders(&printer.gcode.end, &ctx, max_z),
+        [last_xy.0, last_xy.1, max_z, 0.0],
+        &printer.limits,
+    );
+    let time_s: f64 = written.iter().map(|l| l.time_s).sum::<f64>() + custom_s;
     let totals = gcode::Totals {
         filament_mm,
         filament_mm3,
