@@ -9,13 +9,15 @@
 //! afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use amsp_node::Node;
-use amsp_node::api;
-use amsp_node::config::{CONFIG_FILE, NodeConfig, Overrides};
+
+use amsp_node::config::CONFIG_FILE;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::Method;
@@ -477,19 +479,8 @@ async fn start() -> Running {
         "[farm]\npoll_ms = 50\nstagger_ms = 0\n\n[alerts]\ninterval_ms = 200\n",
     )
     .unwrap();
-    let flags = Overrides {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        no_mdns: true,
-        api: Some("127.0.0.1:0".into()),
-        ..Overrides::default()
-    };
-    let config = NodeConfig::load(dir.path(), flags).unwrap();
-    let addr = config.api;
-    let node = Node::start(config).await.unwrap();
-    let api = api::bind(node.clone(), addr, dir.path()).await.unwrap();
-    let url = api.info.url.clone();
-    let admin = std::fs::read_to_string(&api.info.token_file).unwrap().trim().to_owned();
-    tokio::spawn(api.serve());
+    let common::Served { node, url, token: admin } =
+        common::serve(dir.path(), common::loopback(vec![])).await;
     // A fresh connection per request: a server that answers before reading an upload closes
     // the connection, and a pooled one would fail the next, unrelated, case.
     let http = reqwest::Client::builder()

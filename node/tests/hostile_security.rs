@@ -3,6 +3,8 @@
 //! the login, a full disk under the store, and a node SIGKILLed while it writes audit entries.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -25,19 +27,8 @@ struct Running {
 
 async fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let flags = Overrides {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        no_mdns: true,
-        api: Some("127.0.0.1:0".into()),
-        ..Overrides::default()
-    };
-    let config = NodeConfig::load(dir.path(), flags).unwrap();
-    let addr = config.api;
-    let node = Node::start(config).await.unwrap();
-    let api = api::bind(node.clone(), addr, dir.path()).await.unwrap();
-    let url = api.info.url.clone();
-    let token = std::fs::read_to_string(&api.info.token_file).unwrap().trim().to_owned();
-    tokio::spawn(api.serve());
+    let common::Served { node, url, token } =
+        common::serve(dir.path(), common::loopback(vec![])).await;
     Running { node, url, token, http: reqwest::Client::new(), _dir: dir }
 }
 

@@ -3,11 +3,12 @@
 //! events), the Prometheus scrape counting the calls made, and role checks on every route.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use amsp_node::Node;
-use amsp_node::api;
-use amsp_node::config::{CONFIG_FILE, NodeConfig, Overrides};
+use amsp_node::config::CONFIG_FILE;
 use amsp_node::node::events::NodeEvent;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -49,20 +50,8 @@ rules = {{ {rules} }}
         ),
     )
     .unwrap();
-    let flags = Overrides {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        no_mdns: true,
-        api: Some("127.0.0.1:0".into()),
-        bootstrap,
-        ..Overrides::default()
-    };
-    let config = NodeConfig::load(dir.path(), flags).unwrap();
-    let addr = config.api;
-    let node = Node::start(config).await.unwrap();
-    let api = api::bind(node.clone(), addr, dir.path()).await.unwrap();
-    let url = api.info.url.clone();
-    let token = std::fs::read_to_string(&api.info.token_file).unwrap().trim().to_owned();
-    tokio::spawn(api.serve());
+    let common::Served { node, url, token } =
+        common::serve(dir.path(), common::loopback(bootstrap)).await;
     Running { node, url, token, http: reqwest::Client::new(), _dir: dir }
 }
 
