@@ -125,3 +125,47 @@ async fn forged_replayed_oversized_and_garbage_input_is_refused() {
         assert!(row["invalid_messages"].as_u64().unwrap() >= 4, "{row}");
     }
 }
+
+/// An order a peer introduces itself must name models it can show: one naming a model the
+/// author does not serve is refused and counted against it, while an honest customer's order
+/// (its model added on its own node) is taken, the manifest fetched from the customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_naming_a_model_its_author_cannot_show_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = NodeProcess::start(&tmp.path().join("a"), &[]).await;
+    let a_addr = a.addr().await;
+    let a_peer: PeerId = a.peer_id.parse().unwrap();
+
+    let key = Keypair::generate_ed25519();
+    let cfg = NetworkConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![a_addr.parse().unwrap()],
+        mdns: false,
+        ..NetworkConfig::default()
+    };
+    let (evil, mut evil_events) = network::spawn(key.clone(), cfg).await.unwrap();
+    tokio::spawn(async move { while evil_events.recv().await.is_some() {} });
+    wait_for("the attacker to connect", WAIT, || async { !a.connected().await.is_empty() }).await;
+
+    let before = invalid_count(&a).await;
+    let bogus = order_event(&key);
+    let res = evil
+        .request_sync(a_peer, SyncRequest::Push { events: vec![bogus.to_bytes()] })
+        .await
+        .unwrap();
+    assert!(matches!(res, SyncResponse::Ack { accepted: 0 }), "{res:?}");
+    assert_eq!(a.client.orders().await.unwrap().as_array().unwrap().len(), 0);
+    wait_for("the unshown model to be counted", WAIT, || async {
+        invalid_count(&a).await > before
+    })
+    .await;
+
+    // An honest customer: its model is on its own node, so the order is taken.
+    let user = NodeProcess::start(&tmp.path().join("user"), &[a_addr]).await;
+    let model = amsp_tests::fixtures_dir().join("models/20mm-xyz-cube.stl");
+    let id = amsp_tests::order_flow::create(&user, model.to_str().unwrap(), "pla", 1);
+    wait_for("A to take the honest order", WAIT, || async {
+        a.client.orders().await.map(|o| o.to_string().contains(&id)).unwrap_or(false)
+    })
+    .await;
+}

@@ -28,10 +28,13 @@ async fn a_stopped_node_catches_up_after_restart() {
     let c_dir = c.kill();
     let mut ids = Vec::new();
     for i in 0..ORDERS {
+        // Orders name models their author holds: peers ask it for each manifest.
+        let body = format!("solid part{i}\nendsolid part{i}\n").into_bytes();
+        let model = a.client.add_model(&format!("part{i}.stl"), body, &[], None).await.unwrap();
         let order = a
             .client
             .new_order(&NewOrder {
-                model: blake3::hash(format!("model {i}").as_bytes()).to_hex().to_string(),
+                model,
                 name: format!("part {i}"),
                 material: "pla".into(),
                 quantity: 1,

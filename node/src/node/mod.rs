@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::id::{ContentId, OrderId};
-use amsp_proto::order::Folded;
+use amsp_proto::order::{Action, Folded, OrderEvent};
 use amsp_proto::process::Material;
 use amsp_proto::profile::Profile;
 use amsp_proto::requirements::PartRequirements;
@@ -30,7 +30,10 @@ use tokio::sync::broadcast;
 
 use crate::config::NodeConfig;
 use crate::identity::{Identity, IdentityError};
-use crate::network::{self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse};
+use crate::network::{
+    self, ChunkRequest, ChunkResponse, Network, NetworkStartError, PeerInfo, SyncRequest,
+    SyncResponse,
+};
 use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
 use crate::store::{Store, StoreError, StoreOpenError};
 use events::{EVENT_BUFFER, NodeEvent};
@@ -38,6 +41,12 @@ use fetch::FetchError;
 use orders::{Orders, Refused};
 
 use crate::clock::now_ms;
+
+/// Most new orders of one push whose models are asked of their author; the rest of the push
+/// is dropped unjudged (an honest node pushes its orders as it makes them).
+const MODEL_CHECKS_PER_PUSH: usize = 16;
+/// How long the author of a new order has to show the manifest of a model it names.
+const MODEL_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -558,6 +567,10 @@ impl Node {
         source: Option<PeerId>,
         pushed: bool,
     ) -> Result<Accepted, StoreError> {
+        let envelopes = match source {
+            Some(peer) if pushed => self.models_shown(envelopes, peer).await,
+            _ => envelopes,
+        };
         let (new, refused) = match source {
             Some(peer) if pushed => self.orders().insert_pushed(envelopes, now_ms(), peer),
             _ => self.orders().insert_all(envelopes, now_ms()),
@@ -572,6 +585,81 @@ impl Node {
         let accepted = Accepted { new: new.len(), early: refused.iter().any(Refused::early) };
         self.persist_and_spread(new, source).await?;
         Ok(accepted)
+    }
+
+    /// Keeps the events whose new orders name models their author can show. An order a peer
+    /// introduces itself (it signed the order's first event and pushed or gossiped it here)
+    /// must name models this node holds or that peer serves: the manifest is asked of it
+    /// (bounded in count and time), checked against the model's id and kept. An order naming a
+    /// model nobody can show is refused and counted against its author; orders relayed by
+    /// others are judged by their quota and rate alone.
+    async fn models_shown(&self, envelopes: Vec<Envelope>, sender: PeerId) -> Vec<Envelope> {
+        let me = self.peer_id();
+        let mut keep = Vec::with_capacity(envelopes.len());
+        let mut checks = Vec::new();
+        for env in envelopes {
+            let models: BTreeSet<ContentId> = match env.decode_body::<OrderEvent>() {
+                Ok(ev)
+                    if ev.parents.is_empty()
+                        && sender != me
+                        && env.author().ok() == Some(sender)
+                        && self.orders().get(&ev.order).is_none() =>
+                {
+                    match ev.action {
+                        Action::QuoteRequested { parts } => parts.iter().map(|p| p.model).collect(),
+                        _ => BTreeSet::new(),
+                    }
+                }
+                _ => BTreeSet::new(),
+            };
+            if models.is_empty() {
+                keep.push(env);
+            } else if checks.len() < MODEL_CHECKS_PER_PUSH {
+                checks.push((env, models));
+            } else {
+                tracing::debug!(%sender, "more new orders in one push than are checked; the rest wait");
+            }
+        }
+        let judged =
+            futures::future::join_all(checks.into_iter().map(|(env, models)| async move {
+                for model in models {
+                    if !self.model_shown(model, sender).await {
+                        return (env, Some(model));
+                    }
+                }
+                (env, None)
+            }))
+            .await;
+        for (env, missing) in judged {
+            match missing {
+                None => keep.push(env),
+                Some(model) => {
+                    let reason = format!(
+                        "order event {} names model {model}, which its author does not serve",
+                        env.id()
+                    );
+                    self.inner.network.report_invalid(sender, reason).await;
+                }
+            }
+        }
+        keep
+    }
+
+    /// Whether the manifest of `model` is held here or `peer` serves a true one (kept then).
+    async fn model_shown(&self, model: ContentId, peer: PeerId) -> bool {
+        if self.inner.store.manifest(&model.0).ok().flatten().is_some() {
+            return true;
+        }
+        let asked = self.inner.network.request_chunks(peer, ChunkRequest::Manifest(model.0));
+        let Ok(Ok(ChunkResponse::Manifest(Some(bytes)))) =
+            tokio::time::timeout(MODEL_CHECK_TIMEOUT, asked).await
+        else {
+            return false;
+        };
+        if fetch::verify_manifest(model, &bytes).is_err() {
+            return false;
+        }
+        self.inner.store.put_manifest(model.0, bytes).await.is_ok()
     }
 
     /// Whether a refused event counts against the peer that sent it, and why: anything
