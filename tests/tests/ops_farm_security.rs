@@ -139,3 +139,41 @@ async fn a_shop_prints_checks_roles_and_detects_audit_tampering() {
     assert_eq!(report["ok"], false);
     drop(node);
 }
+
+/// Wrong passwords lock an account; the right one is then refused too until an admin runs
+/// `amsp user unlock`, after which it logs in at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_unlocks_a_locked_account_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("shop"), &[]).await;
+    let (right, wrong) = (tmp.path().join("right"), tmp.path().join("wrong"));
+    std::fs::write(&right, "correct horse battery\n").unwrap();
+    std::fs::write(&wrong, "tr0ub4dor\n").unwrap();
+    let login = |file: &Path| {
+        node.amsp(&["user", "login", "alice", "--password-file", file.to_str().unwrap()])
+    };
+    ok(&node.amsp(&[
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "operator",
+        "--password-file",
+        right.to_str().unwrap(),
+    ]));
+    // Wrong guesses until the limiter refuses.
+    let mut locked = false;
+    for _ in 0..10 {
+        let out = login(&wrong);
+        assert!(!out.status.success());
+        if String::from_utf8_lossy(&out.stderr).contains("too many") {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked, "ten wrong passwords never locked the account");
+    let refused = login(&right);
+    assert!(!refused.status.success(), "a locked account took a login at once");
+    ok(&node.amsp(&["user", "unlock", "alice"]));
+    assert!(!ok(&login(&right)).trim().is_empty(), "no token after unlocking");
+}

@@ -180,6 +180,11 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Let a locked account (too many wrong passwords) try again at once.
+    Unlock {
+        /// Login name.
+        name: String,
+    },
     /// Log in with a password and print a token acting with the account's role.
     Login {
         /// Login name.
@@ -522,6 +527,7 @@ pub async fn user(opts: &NodeOpts, cmd: &UserCommand) -> anyhow::Result<()> {
             })?;
         }
         UserCommand::Rm { name } => client.remove_user(name).await?,
+        UserCommand::Unlock { name } => client.unlock_user(name).await?,
         UserCommand::Login { name, password_file, json } => {
             let pw = password(password_file.as_deref())?;
             let v = client.login(&json!({ "name": name, "password": pw })).await?;

@@ -113,6 +113,11 @@ impl NodeClient {
         self.call(self.http.delete(format!("{}/v1/users/{name}", self.url))).await.map(|_| ())
     }
 
+    /// Lets a locked account try its password again at once (refills its login limit).
+    pub async fn unlock_user(&self, name: &str) -> Result<(), ClientError> {
+        self.post_json(&format!("/v1/users/{name}/unlock"), None).await.map(|_| ())
+    }
+
     /// Logs in with a password: `{"token", "role"}`.
     pub async fn login(&self, body: &Value) -> Result<Value, ClientError> {
         self.post_json("/v1/login", Some(body)).await
