@@ -29,7 +29,10 @@ async fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let common::Served { node, url, token } =
         common::serve(dir.path(), common::loopback(vec![])).await;
-    Running { node, url, token, http: reqwest::Client::new(), _dir: dir }
+    // A fresh connection per request: the node answers an oversized upload before reading it
+    // and closes that connection, which a pooled client would reuse for the next request.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    Running { node, url, token, http, _dir: dir }
 }
 
 impl Running {
