@@ -147,7 +147,8 @@ async fn a_one_print_licence_stays_used_after_the_centre_is_killed() {
 
     // The one print is spent: the centre, restarted, declines a second order under it.
     let second = create(&user, &model, "pla", 1);
-    json_of(&user.amsp(&["order", "quotes", &second, "--wait", "20", "--json"]));
+    // A loaded machine may take a while: the restarted centre reconnects, syncs, then quotes.
+    json_of(&user.amsp(&["order", "quotes", &second, "--wait", "60", "--json"]));
     json_of(&user.amsp(&["order", "place", &second, "--policy", "cheapest", "--json"]));
     wait_stage(&user, &second, "cancelled", 20).await;
     let v = show(&user, &second);
