@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amsp_node::farm::{Farm, FarmError, FarmEvent, FarmSettings, JobSpec, JobState};
-use amsp_node::monitor::metrics::Metrics;
+use amsp_node::metrics::Metrics;
 use amsp_node::printer::{BuildVolume, DriverConfig, Fault, PrinterConfig, SimSettings};
 use amsp_node::store::Store;
 use amsp_proto::id::JobId;

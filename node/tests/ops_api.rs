@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use amsp_node::Node;
 use amsp_node::config::CONFIG_FILE;
-use amsp_node::node::events::NodeEvent;
+use amsp_node::events::NodeEvent;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

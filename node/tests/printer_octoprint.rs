@@ -326,7 +326,7 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
     use std::sync::Arc;
 
     use amsp_node::farm::{Farm, FarmSettings, JobSpec, JobState};
-    use amsp_node::monitor::metrics::Metrics;
+    use amsp_node::metrics::Metrics;
     use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig};
     use amsp_node::store::Store;
 

@@ -10,7 +10,7 @@
 //! | GET | `/v1/models/{cid}` | the decrypted model (fetched from providers if needed) |
 //! | POST | `/v1/orders` | `{"model","name","material","quantity"}` (+ optional tolerance, process, colour, deadline) → `{"order"}` |
 //! | GET | `/v1/orders`, `/v1/orders/{id}` | orders and one order's state and history |
-//! | GET | `/v1/events` | server-sent events ([`NodeEvent`](crate::node::events::NodeEvent)) |
+//! | GET | `/v1/events` | server-sent events ([`NodeEvent`](crate::events::NodeEvent)) |
 //!
 //! On start the node writes `api.json` (address, token file, peer id) to its data directory so
 //! `amsp --data-dir DIR` finds it.

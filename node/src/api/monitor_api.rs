@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
-use crate::monitor::metrics::{ApiLabels, Direction, DirectionLabel, NameLabel};
-use crate::node::events::NodeEvent;
+use crate::events::NodeEvent;
+use crate::metrics::{ApiLabels, Direction, DirectionLabel, NameLabel};
 use crate::security::service::Caller;
 
 /// The monitoring routes.

@@ -35,7 +35,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use crate::engine::queue::{PrintQueue, QueueError, QueuedJob};
-use crate::monitor::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::printer::{
     ConfigError, DriverError, PrinterConfig, PrinterDriver, PrinterStatus, SimPrinter,
 };
@@ -315,7 +315,7 @@ impl Farm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::events::NodeEvent;
+    use crate::events::NodeEvent;
 
     #[test]
     fn farm_events_reach_the_event_stream_as_tagged_json() -> Result<(), serde_json::Error> {

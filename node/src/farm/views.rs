@@ -81,8 +81,8 @@ pub struct JobView {
     pub created_ms: u64,
 }
 
-pub(super) fn name_label(n: &str) -> crate::monitor::metrics::NameLabel {
-    crate::monitor::metrics::NameLabel { name: n.to_owned() }
+pub(super) fn name_label(n: &str) -> crate::metrics::NameLabel {
+    crate::metrics::NameLabel { name: n.to_owned() }
 }
 
 impl Farm {

@@ -2,5 +2,4 @@
 //! the node observes.
 
 pub mod alert_rules;
-pub mod metrics;
 pub mod watch;

@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alert_rules::{AlertChange, Monitor, PrinterObservation, RuleConfig};
-use crate::Node;
 use crate::clock::now_ms;
-use crate::farm::FarmEvent;
-use crate::node::events::NodeEvent;
+use crate::events::NodeEvent;
+use crate::farm::{Farm, FarmEvent};
+use crate::metrics::Metrics;
+use crate::network::Network;
 use crate::store::{Store, StoreError};
 
 /// How often the data disk is sampled: the "filling" rule extrapolates from two samples, and
@@ -207,10 +208,29 @@ fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
     Some((s.blocks_available() as u64 * frag, s.blocks() as u64 * frag))
 }
 
-/// Runs the rules for `node` until the node's event stream closes.
-pub(crate) async fn run(node: Node, settings: AlertSettings) {
-    let mut farm_events = node.farm().subscribe();
-    let mut node_events = node.subscribe();
+/// What the alert service watches and where it reports: handles to the services it reads, given
+/// by the node when it wires its services together.
+pub(crate) struct Watched {
+    /// Printers' polls and job outcomes.
+    pub farm: Farm,
+    /// Connected peers.
+    pub network: Network,
+    /// Store health.
+    pub store: Store,
+    /// The alerts it keeps.
+    pub alerts: Alerts,
+    /// Peer and message counters it keeps current.
+    pub metrics: Arc<Metrics>,
+    /// The node's event stream: read for refused peer data, written with alert changes.
+    pub events: tokio::sync::broadcast::Sender<NodeEvent>,
+    /// The data directory whose disk is sampled.
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Runs the rules until the node's event stream closes.
+pub(crate) async fn run(w: Watched, settings: AlertSettings) {
+    let mut farm_events = w.farm.subscribe();
+    let mut node_events = w.events.subscribe();
     let mut tick = tokio::time::interval(Duration::from_millis(settings.interval_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rounds: u64 = 0;
@@ -223,22 +243,21 @@ pub(crate) async fn run(node: Node, settings: AlertSettings) {
             _ = tick.tick() => {
                 rounds += 1;
                 let now = now_ms();
-                let statuses = node.farm().statuses();
-                let peers = node.network().status().await.map_or(0, |s| s.connected_peers.len());
+                let statuses = w.farm.statuses();
+                let peers = w.network.status().await.map_or(0, |s| s.connected_peers.len());
                 let disk = if disk_sampled.is_none_or(|t| now.saturating_sub(t) >= DISK_SAMPLE_MS) {
                     disk_sampled = Some(now);
-                    disk_space(&node.config().data_dir)
+                    disk_space(&w.data_dir)
                 } else {
                     None
                 };
-                let alerts = node.alerts();
                 let changes = {
-                    let mut st = alerts.lock();
+                    let mut st = w.alerts.lock();
                     for (name, status) in &statuses {
                         st.monitor.observe_printer(name, observation(status.as_ref()), now);
                     }
                     st.monitor.peers(peers, now);
-                    let health = node.store().health();
+                    let health = w.store.health();
                     st.monitor.store(health.error.zip(health.since_ms));
                     if let Some((free, total)) = disk {
                         st.monitor.disk(free, total, now);
@@ -250,31 +269,31 @@ pub(crate) async fn run(node: Node, settings: AlertSettings) {
                     }
                     changes
                 };
-                node.metrics().peers_connected.set(peers as i64);
+                w.metrics.peers_connected.set(peers as i64);
                 for (change, alert) in changes {
-                    if let Err(e) = alerts.append(&alert).await {
+                    if let Err(e) = w.alerts.append(&alert).await {
                         tracing::warn!(error = %e, "alert not persisted");
                     }
                     tracing::info!(id = %alert.id, change, message = %alert.message, "alert");
-                    node.emit(NodeEvent::Alert { change: change.to_owned(), alert });
+                    let _ = w.events.send(NodeEvent::Alert { change: change.to_owned(), alert });
                 }
             }
             ev = farm_events.recv() => match ev {
-                Ok(FarmEvent::JobDone { .. }) => node.alerts().lock().monitor.job_outcome(true),
-                Ok(FarmEvent::JobFailed { .. }) => node.alerts().lock().monitor.job_outcome(false),
+                Ok(FarmEvent::JobDone { .. }) => w.alerts.lock().monitor.job_outcome(true),
+                Ok(FarmEvent::JobFailed { .. }) => w.alerts.lock().monitor.job_outcome(false),
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
             ev = node_events.recv() => match ev {
                 Ok(NodeEvent::Rejected { peer, .. }) => {
-                    node.alerts().lock().monitor.invalid_message(&peer, now_ms());
-                    node.metrics().invalid_messages.get_or_create(
-                        &super::metrics::NameLabel { name: "peer".into() }).inc();
+                    w.alerts.lock().monitor.invalid_message(&peer, now_ms());
+                    w.metrics.invalid_messages.get_or_create(
+                        &crate::metrics::NameLabel { name: "peer".into() }).inc();
                 }
                 Ok(NodeEvent::Gossip { topic, .. }) => {
-                    node.metrics().gossip_messages.get_or_create(&super::metrics::GossipLabels {
+                    w.metrics.gossip_messages.get_or_create(&crate::metrics::GossipLabels {
                         topic,
-                        direction: super::metrics::Direction::In,
+                        direction: crate::metrics::Direction::In,
                     }).inc();
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}

@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
-use crate::monitor::metrics::{Direction, GossipLabels, Metrics, NameLabel, RequestLabels};
+use crate::metrics::{Direction, GossipLabels, Metrics, NameLabel, RequestLabels};
 
 /// Handles on the traffic metrics; cheap to clone (the counters are shared).
 #[derive(Clone)]

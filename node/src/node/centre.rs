@@ -27,11 +27,11 @@ use libp2p::PeerId;
 use tokio::sync::broadcast;
 
 use super::centre_work::{self, AcceptedPart, Plate, Restored};
-use super::events::NodeEvent;
 use super::{Node, now_ms};
 use crate::engine::centre::{self as rules, CentrePrinter, CentreSettings};
 use crate::engine::federation::Need;
 use crate::engine::pricing::{self, Estimate};
+use crate::events::NodeEvent;
 use crate::farm::{FarmEvent, JobSpec, JobState};
 use crate::network::Topic;
 

@@ -24,8 +24,8 @@ use amsp_proto::profile::Role;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use super::events::NodeEvent;
 use super::{AddModelError, Node, now_ms};
+use crate::events::NodeEvent;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::PackageMeta;
 use crate::store::{Store, StoreError};

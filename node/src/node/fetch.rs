@@ -15,8 +15,8 @@ use amsp_proto::id::ContentId;
 use futures::StreamExt;
 use libp2p::PeerId;
 
-use super::events::NodeEvent;
 use super::{Node, now_ms};
+use crate::events::NodeEvent;
 use crate::network::chunk_protocol::MAX_CHUNKS_PER_REQUEST;
 use crate::network::{ChunkRequest, ChunkResponse};
 use crate::package::{self, ModelManifest, UnpackError};

@@ -9,7 +9,6 @@ pub mod catalog;
 mod centre;
 mod centre_work;
 pub mod design;
-pub mod events;
 pub mod fetch;
 pub mod market;
 pub mod orders;
@@ -29,6 +28,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::config::NodeConfig;
+use crate::events::{self, EVENT_BUFFER, NodeEvent};
 use crate::identity::{Identity, IdentityError};
 use crate::network::{
     self, ChunkRequest, ChunkResponse, Network, NetworkStartError, PeerInfo, SyncRequest,
@@ -36,7 +36,6 @@ use crate::network::{
 };
 use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
 use crate::store::{Store, StoreError, StoreOpenError};
-use events::{EVENT_BUFFER, NodeEvent};
 use fetch::FetchError;
 use orders::{Orders, Refused};
 
@@ -200,7 +199,7 @@ pub(crate) struct Inner {
     events: broadcast::Sender<NodeEvent>,
     market: market::Market,
     farm: crate::farm::Farm,
-    metrics: Arc<crate::monitor::metrics::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
     design: design::Designs,
@@ -258,7 +257,7 @@ impl Node {
             network::spawn(identity.keypair().clone(), config.network.clone()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let market = market::Market::load(&store, &config.data_dir).await?;
-        let metrics = Arc::new(crate::monitor::metrics::Metrics::new());
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let network = network.metered(network::traffic::Meters::of(&metrics));
         let farm = crate::farm::Farm::start(
             store.clone(),
@@ -292,7 +291,16 @@ impl Node {
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));
-        node.tasks().spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
+        let watched = crate::monitor::watch::Watched {
+            farm: node.inner.farm.clone(),
+            network: node.inner.network.clone(),
+            store: node.inner.store.clone(),
+            alerts: node.inner.alerts.clone(),
+            metrics: Arc::clone(&node.inner.metrics),
+            events: node.inner.events.clone(),
+            data_dir: node.inner.config.data_dir.clone(),
+        };
+        node.tasks().spawn(crate::monitor::watch::run(watched, node.inner.config.alerts));
         node.tasks()
             .spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
@@ -355,7 +363,7 @@ impl Node {
     }
 
     /// The node's metrics, exported at `/metrics`.
-    pub fn metrics(&self) -> &Arc<crate::monitor::metrics::Metrics> {
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.inner.metrics
     }
 

@@ -10,7 +10,7 @@ use libp2p::PeerId;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::Node;
-use super::events::NodeEvent;
+use crate::events::NodeEvent;
 use crate::network::sync_protocol::{MAX_EVENTS_PER_MESSAGE, MAX_HAVE_IDS, MAX_SYNC_MESSAGE_BYTES};
 use crate::network::{ChunkRequest, ChunkResponse, NetworkEvent, SyncRequest, SyncResponse, Topic};
 

@@ -734,9 +734,19 @@ mod tests {
             assert_eq!(seqs, (0..64).collect::<Vec<_>>());
             assert!(!store.insert_order_event([1; 16], [1; 32], vec![1; 10]).await.unwrap());
         }
-        // The writer thread of the first handle exits once every handle is dropped.
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let store = Store::open(dir.path()).unwrap();
+        // The writer thread of the first handle exits once every handle is dropped; on a loaded
+        // machine that can take a while, so wait for it rather than for a fixed time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match Store::open(dir.path()) {
+                Ok(s) => break s,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("store not released: {e}"),
+            }
+        };
         assert_eq!(store.order_event_ids().unwrap().len(), 64);
         assert_eq!(store.order_events(&[7; 16]).unwrap(), vec![vec![7u8; 10]]);
         assert_eq!(store.log_len().unwrap(), 64);
