@@ -337,6 +337,28 @@ fn events_from_the_future_are_refused() {
 }
 
 #[test]
+fn a_centre_declines_with_a_reason_and_may_still_quote_later() {
+    let cast = Cast::new(8);
+    let mut w = Writer::new(OrderId::from_parts(T0, [8; 10]));
+    w.push(&cast.customer, Action::QuoteRequested { parts: parts(1) }).unwrap();
+    let centre = cast.centres[0].public().to_peer_id();
+    w.push(&cast.centres[0], Action::Declined { reason: "no printer stocks PETG".into() }).unwrap();
+    let state = w.log.state().state.unwrap();
+    assert_eq!(state.stage, Stage::QuoteRequested, "a decline is an answer, not a stage");
+    assert_eq!(state.declines.get(&centre).map(String::as_str), Some("no printer stocks PETG"));
+    // The customer cannot decline its own order.
+    assert!(w.push(&cast.customer, Action::Declined { reason: "x".into() }).is_err());
+    // A quote from the same centre replaces its decline.
+    w.push(&cast.centres[0], Action::Quoted(quote(1, NOW))).unwrap();
+    let state = w.log.state().state.unwrap();
+    assert!(state.declines.is_empty());
+    assert_eq!(state.stage, Stage::Quoted);
+    // Once placed, declining the request is too late (a placed order is cancelled instead).
+    w.push(&cast.customer, Action::Placed { quote: QuoteId::from_parts(T0, [1; 10]) }).unwrap();
+    assert!(w.push(&cast.centres[1], Action::Declined { reason: "late".into() }).is_err());
+}
+
+#[test]
 fn concurrent_cancel_and_accept_resolve_identically_on_both_replicas() {
     let cast = Cast::new(7);
     let plan = Plan {

@@ -67,6 +67,14 @@ pub enum OrderCommand {
         /// The order.
         id: String,
     },
+    /// Call an order off (the customer, until printing starts); the centre lets go of it.
+    Cancel {
+        /// The order.
+        id: String,
+        /// Why, shown to the centre.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Review a delivered order (the customer).
     Review {
         /// The order.
@@ -200,6 +208,12 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             };
+            // With no quote, the centres' declines are the answer.
+            let declines = if v.as_array().is_some_and(Vec::is_empty) {
+                client.order_view(id).await?["declines"].as_array().cloned().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             out(json.json, &v, |v| {
                 let rows: Vec<String> = v
                     .as_array()
@@ -219,7 +233,23 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                             .collect()
                     })
                     .unwrap_or_default();
-                if rows.is_empty() { "no quotes yet".into() } else { rows.join("\n") }
+                if !rows.is_empty() {
+                    rows.join("\n")
+                } else if declines.is_empty() {
+                    "no quotes yet".into()
+                } else {
+                    let why: Vec<String> = declines
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "declined by {}: {}",
+                                d["centre"].as_str().unwrap_or("?"),
+                                d["reason"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect();
+                    format!("no quotes; {}", why.join("\n"))
+                }
             })
         }
         OrderCommand::Place { id, quote, policy, json } => {
@@ -250,8 +280,22 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                             .collect()
                     })
                     .unwrap_or_default();
+                let declines: String = v["declines"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|d| {
+                                format!(
+                                    "declined by {}: {}\n",
+                                    d["centre"].as_str().unwrap_or("?"),
+                                    d["reason"].as_str().unwrap_or("?")
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 format!(
-                    "order {id}: {}\ncentre {}\n{}{}",
+                    "order {id}: {}\ncentre {}\n{}{declines}{}",
                     v["state"].as_str().unwrap_or("?"),
                     v["centre"].as_str().unwrap_or("-"),
                     v["reason"].as_str().map(|r| format!("reason {r}\n")).unwrap_or_default(),
@@ -293,6 +337,11 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                 .ship(id, &ShipOrder { carrier: carrier.clone(), tracking: tracking.clone() })
                 .await?;
             crate::outln!("{id} shipped");
+            Ok(())
+        }
+        OrderCommand::Cancel { id, reason } => {
+            client.cancel(id, reason).await?;
+            crate::outln!("{id} cancelled");
             Ok(())
         }
         OrderCommand::Deliver { id } => {

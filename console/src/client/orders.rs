@@ -2,8 +2,8 @@
 //! (`node/src/api/orders.rs`).
 
 use amsp_node::api::orders::{
-    ImportEvents, IssueLicence, LicenceBody, NewOrder, NewOrderReply, PlaceOrder, PlaceReply,
-    ReviewOrder, ShipOrder,
+    CancelOrder, ImportEvents, IssueLicence, LicenceBody, NewOrder, NewOrderReply, PlaceOrder,
+    PlaceReply, ReviewOrder, ShipOrder,
 };
 use serde_json::Value;
 
@@ -35,6 +35,13 @@ impl NodeClient {
     /// The centre hands the order to a carrier.
     pub async fn ship(&self, order: &str, req: &ShipOrder) -> Result<(), ClientError> {
         let _: Value = self.post_reply(&format!("/v1/orders/{order}/ship"), req).await?;
+        Ok(())
+    }
+
+    /// The customer calls the order off (until printing starts).
+    pub async fn cancel(&self, order: &str, reason: &str) -> Result<(), ClientError> {
+        let req = CancelOrder { reason: reason.to_string() };
+        let _: Value = self.post_reply(&format!("/v1/orders/{order}/cancel"), &req).await?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! | GET | `/v1/orders/{id}/quotes` | quotes received, cheapest first |
 //! | POST | `/v1/orders/{id}/place` | `{"quote"}` or `{"policy"}` → `{"quote"}` |
 //! | POST | `/v1/orders/{id}/ship` | `{"carrier","tracking"}` (the centre) |
+//! | POST | `/v1/orders/{id}/cancel` | the customer calls the order off before printing (`{"reason"}`) |
 //! | POST | `/v1/orders/{id}/deliver` | the customer confirms delivery |
 //! | POST | `/v1/orders/{id}/review` | `{"stars","text"}` (the customer) |
 //! | POST | `/v1/orders/import` | `{"events":[hex…]}`: signed events from outside the network |
@@ -43,6 +44,7 @@ pub fn routes() -> Router<Node> {
         .route("/v1/orders/{id}/place", post(place))
         .route("/v1/orders/{id}/ship", post(ship))
         .route("/v1/orders/{id}/deliver", post(deliver))
+        .route("/v1/orders/{id}/cancel", post(cancel))
         .route("/v1/orders/{id}/review", post(review))
         .route("/v1/capacity", get(capacity))
         .route("/v1/capacity/okw", get(okw))
@@ -157,6 +159,9 @@ async fn view(
             "id": id.to_string(), "centre": centre.to_string(), "price": q.price.total(),
             "lead_time_s": q.lead_time_s,
         })).collect::<Vec<_>>(),
+        "declines": s.declines.iter().map(|(centre, reason)| serde_json::json!({
+            "centre": centre.to_string(), "reason": reason,
+        })).collect::<Vec<_>>(),
         "placed_quote": s.placed_quote.map(|q| q.to_string()),
         "groups": s.groups,
         "printed": s.printed.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -242,6 +247,28 @@ async fn ship(
     Json(req): Json<ShipOrder>,
 ) -> Result<impl IntoResponse, ApiError> {
     node.ship(parse_order(&id)?, req.carrier, req.tracking).await?;
+    Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// Body of `cancel`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelOrder {
+    /// Why, in words; shown to the centre.
+    #[serde(default)]
+    pub reason: String,
+}
+
+async fn cancel(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<CancelOrder>,
+) -> Result<impl IntoResponse, ApiError> {
+    let reason = if req.reason.trim().is_empty() {
+        "cancelled by the customer".to_string()
+    } else {
+        req.reason.chars().take(500).collect()
+    };
+    node.cancel(parse_order(&id)?, reason).await?;
     Ok(Json(serde_json::json!({"ok": true})))
 }
 

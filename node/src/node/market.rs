@@ -347,6 +347,12 @@ impl Node {
         self.append_event(order, Action::Shipped { carrier, tracking }).await.map(drop)
     }
 
+    /// The customer calls the order off (allowed until printing starts); the centre lets go of
+    /// its parts and plates when it sees the event.
+    pub async fn cancel(&self, order: OrderId, reason: String) -> Result<(), MarketError> {
+        self.append_event(order, Action::Cancelled { reason }).await.map(drop)
+    }
+
     /// The customer confirms delivery.
     pub async fn deliver(&self, order: OrderId) -> Result<(), MarketError> {
         self.append_event(order, Action::Delivered).await.map(drop)

@@ -7,7 +7,6 @@
 
 pub mod catalog;
 mod centre;
-mod centre_work;
 pub mod design;
 pub mod fetch;
 pub mod market;

@@ -51,6 +51,12 @@ pub enum Action {
     },
     /// A centre offers a price.
     Quoted(Quote),
+    /// A centre will not quote, and says why (no printer fits, the deadline cannot be met), so
+    /// the customer is not left waiting for a quote that never comes.
+    Declined {
+        /// Why, in words.
+        reason: String,
+    },
     /// The customer places the order against a quote, choosing its centre.
     Placed {
         /// The quote taken.
@@ -145,6 +151,7 @@ impl Action {
         match self {
             Action::QuoteRequested { .. } => "quote_requested",
             Action::Quoted(_) => "quoted",
+            Action::Declined { .. } => "declined",
             Action::Placed { .. } => "placed",
             Action::Accepted => "accepted",
             Action::Forwarded { .. } => "forwarded",

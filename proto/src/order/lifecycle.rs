@@ -202,6 +202,9 @@ pub struct OrderState {
     /// Quotes received, with the centre that offered each.
     #[serde(with = "map_pairs")]
     pub quotes: BTreeMap<QuoteId, (PeerId, Quote)>,
+    /// Centres that declined to quote, with their reasons.
+    #[serde(default, with = "map_pairs")]
+    pub declines: BTreeMap<PeerId, String>,
     /// The quote the order was placed against.
     pub placed_quote: Option<QuoteId>,
     /// Plates parts were put on.
@@ -243,6 +246,7 @@ impl OrderState {
             centre: None,
             parts: parts.clone(),
             quotes: BTreeMap::new(),
+            declines: BTreeMap::new(),
             placed_quote: None,
             groups: Vec::new(),
             printed: BTreeSet::new(),
@@ -319,7 +323,13 @@ impl OrderState {
                 self.require(name, author, Party::NotCustomer)?;
                 self.in_stage(name, &[S::QuoteRequested, S::Quoted])?;
                 self.quotes.insert(quote.id, (author, quote.clone()));
+                self.declines.remove(&author);
                 self.stage = S::Quoted;
+            }
+            Action::Declined { reason } => {
+                self.require(name, author, Party::NotCustomer)?;
+                self.in_stage(name, &[S::QuoteRequested, S::Quoted])?;
+                self.declines.insert(author, reason.clone());
             }
             Action::Placed { quote } => {
                 self.require(name, author, Party::Customer)?;

@@ -4,12 +4,17 @@
 //!
 //! It listens to the node's own event stream, so it sees an order event whichever way it
 //! arrived (gossip, a sync push, a reconnection) and after a restart it rescans every order.
-//! Decisions are the pure functions of [`crate::engine::centre`]. What the order logs do not
-//! hold — parts waiting for a plate, each plate's part → order map and how far the logs follow
-//! it, prints made under licences — is kept in the store ([`super::centre_work`]) and restored
-//! at start, so a restart loses no accepted part, plate or licence count.
+//! Decisions are made by the state machine in [`core`] (what to do on each event, whether to
+//! quote, accept, forward or decline) and the pure rules of [`crate::engine::centre`] (fit,
+//! estimates, plates); this module only performs the steps they return. What the order logs
+//! do not hold — parts waiting for a plate, each plate's part → order map and how far the logs
+//! follow it, prints made under licences — is kept in the store ([`work`]) and restored at
+//! start, so a restart loses no accepted part, plate or licence count.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod core;
+mod work;
+
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,65 +27,36 @@ use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
 use amsp_proto::licence::Licence;
 use amsp_proto::order::{Action, OrderState, PartSpec, Stage};
 use amsp_proto::printer_state::PrinterState;
-use amsp_proto::quote::{PriceBreakdown, Quote};
 use libp2p::PeerId;
 use tokio::sync::broadcast;
 
-use super::centre_work::{self, AcceptedPart, Plate, Restored};
+use self::core::{
+    Accepted, CentreCore, Decline, Event, HANDLING_S, Keep, PartAssessment, PlateStep, QuoteTerms,
+    Step, TakeDecision, decide_quote, decide_take,
+};
+use self::work::{AcceptedPart, Plate, Restored};
 use super::{Node, now_ms};
 use crate::engine::centre::{self as rules, CentrePrinter, CentreSettings};
 use crate::engine::federation::Need;
-use crate::engine::pricing::{self, Estimate};
+use crate::engine::pricing::Estimate;
 use crate::events::NodeEvent;
-use crate::farm::{FarmEvent, JobSpec, JobState};
+use crate::farm::{FarmEvent, JobSpec};
 use crate::network::Topic;
 
-/// Time a centre adds for packing and hand-over to the carrier, seconds (as in pricing).
-const HANDLING_S: u64 = 4 * 3600;
 /// Attempts to get an order's packages from whoever handed it over.
 const HANDOVER_ATTEMPTS: u32 = 20;
-
-/// A part accepted and waiting for a plate, with its geometry.
-struct Accepted {
-    order: OrderId,
-    spec: PartSpec,
-    /// The package handed to this centre for the part.
-    package: ContentId,
-    mesh: Mesh,
-}
-
-/// What the engine tracks between events.
-#[derive(Default)]
-struct Work {
-    /// Orders whose quote request was handled.
-    quoted: BTreeSet<OrderId>,
-    /// Orders being taken or taken.
-    taken: BTreeSet<OrderId>,
-    /// Accepted parts waiting for the next plate planning.
-    pending: Vec<Accepted>,
-    /// Whether a planning run is scheduled.
-    flush_scheduled: bool,
-    /// Each farm job: its plate's orders and parts, and how far their logs follow it.
-    jobs: BTreeMap<JobId, Plate>,
-    /// Print seconds of plates not yet done.
-    queued_s: BTreeMap<JobId, u64>,
-    /// Printing jobs.
-    printing: BTreeSet<JobId>,
-    /// Prints made under each licence (by licence envelope id), per order.
-    licence_prints: BTreeMap<ContentId, BTreeMap<OrderId, u32>>,
-}
 
 struct Centre {
     node: Node,
     /// As configured under `[centre]`; see [`Centre::settings`].
     file: CentreSettings,
-    work: Mutex<Work>,
+    core: Mutex<CentreCore>,
     changed: tokio::sync::Notify,
 }
 
 impl Centre {
-    fn work(&self) -> std::sync::MutexGuard<'_, Work> {
-        self.work.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn core(&self) -> std::sync::MutexGuard<'_, CentreCore> {
+        self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The settings in force: `[centre]` with the farm's printers when it has any (the
@@ -109,7 +85,7 @@ impl Centre {
 
     /// Seconds until a new plate could start: booked work plus queued plates over printers.
     fn queue_wait_s(&self) -> u64 {
-        let queued: u64 = self.work().queued_s.values().sum();
+        let queued = self.core().queued_s();
         let printers = self.settings().printers.len().max(1) as u64;
         self.file.booked_s + queued / printers
     }
@@ -124,35 +100,55 @@ fn parse_bed(bed: &str) -> [f32; 3] {
     }
 }
 
+/// Why the centre could not finish handling an order for now (it may on a later event);
+/// reasons to refuse the order itself are a [`Decline`].
+#[derive(Debug, thiserror::Error)]
+enum CentreError {
+    /// The order is not known here.
+    #[error("the order is not known here")]
+    UnknownOrder,
+    /// The manifest of a model could not be had.
+    #[error("manifest of model {model}: {reason}")]
+    Manifest { model: ContentId, reason: String },
+    /// Whoever handed the order over did not send its packages.
+    #[error("no packages from {from}: {reason}")]
+    Handover { from: PeerId, reason: String },
+    /// A model could not be read.
+    #[error("model {model}: {reason}")]
+    Model { model: ContentId, reason: String },
+    /// Writing to the order's log or the centre's store failed.
+    #[error("recording: {0}")]
+    Record(String),
+}
+
+/// What answering a quote request came to.
+enum QuoteOutcome {
+    Quoted,
+    Declined(Decline),
+}
+
 /// Starts the centre engine of `node` if it has the centre role.
 pub(super) fn start(node: &Node) {
     if !node.config().roles.contains(&amsp_proto::profile::Role::Centre) {
         return;
     }
     let settings = node.config().centre.clone();
-    let restored = centre_work::load(node.store()).unwrap_or_else(|e| {
+    let restored = work::load(node.store()).unwrap_or_else(|e| {
         tracing::error!(error = %e, "centre work unreadable; starting without it");
         Restored::default()
     });
     // Subscribed before anything else runs, so no farm event after this point is missed; the
     // ones before it are caught up from the farm's job records.
     let farm_events = node.farm().subscribe();
-    let mut work = Work { licence_prints: restored.licence_prints, ..Work::default() };
-    for (job, plate) in restored.plates {
-        if let Some(rec) = node.farm().job(job) {
-            if !rec.state.is_final() {
-                work.queued_s.insert(job, plate.print_s);
-            }
-            if matches!(rec.state, JobState::Printing | JobState::Paused) {
-                work.printing.insert(job);
-            }
-        }
-        work.jobs.insert(job, plate);
-    }
+    let plates = restored.plates.into_iter().map(|(job, plate)| {
+        let state = node.farm().job(job).map(|rec| rec.state);
+        (job, plate, state)
+    });
+    let core = CentreCore::restore(node.peer_id(), plates, restored.licence_prints);
     let centre = Arc::new(Centre {
         node: node.clone(),
         file: settings,
-        work: Mutex::new(work),
+        core: Mutex::new(core),
         changed: tokio::sync::Notify::new(),
     });
     centre.node.tasks().spawn(listen(Arc::clone(&centre)));
@@ -161,8 +157,75 @@ pub(super) fn start(node: &Node) {
     centre.node.tasks().spawn(follow_farm(centre, farm_events));
 }
 
+/// Performs what the core asked for. Steps that take time run as tasks of their own and feed
+/// their outcome back to the core; a plate's log entries are written by [`follow_farm`] in
+/// order, so they are never performed here.
+fn dispatch(c: &Arc<Centre>, steps: Vec<Step>) {
+    for step in steps {
+        match step {
+            Step::Quote(order) => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move { answer_quote(&c, order).await });
+            }
+            Step::Take(order) => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move {
+                    if let Err(reason) = take(&c, order).await {
+                        tracing::warn!(%order, %reason, "could not take the order");
+                        c.core().handle(Event::TakeFailed(order));
+                    }
+                });
+            }
+            Step::ScheduleBatch => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(c.file.batch_window_ms)).await;
+                    let steps = c.core().handle(Event::BatchDue);
+                    dispatch(&c, steps);
+                });
+            }
+            Step::Plan(parts) => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move { plan_and_slice(&c, parts).await });
+            }
+            Step::Advertise => c.changed.notify_one(),
+            Step::ForgetAccepted(order) => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move {
+                    if let Err(e) = work::forget_accepted(c.node.store(), &[order]).await {
+                        tracing::warn!(%order, error = %e, "forgetting a cancelled order's parts");
+                    }
+                });
+            }
+            Step::KeepPlate { job, plate } => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move {
+                    if let Err(e) = work::update_plate(c.node.store(), job, &plate).await {
+                        tracing::warn!(%job, error = %e, "keeping a plate's orders");
+                    }
+                });
+            }
+            Step::CancelJob(job) => {
+                let c = Arc::clone(c);
+                c.node.tasks().spawn(async move {
+                    tracing::info!(%job, "withdrawing a plate whose orders were all cancelled");
+                    if let Err(e) = c.node.farm().cancel(job).await {
+                        tracing::warn!(%job, error = %e, "withdrawing a plate");
+                    }
+                    if let Err(e) = work::forget_plate(c.node.store(), job).await {
+                        tracing::warn!(%job, error = %e, "forgetting a withdrawn plate");
+                    }
+                });
+            }
+            Step::ReadJob(_) | Step::RecordPlate { .. } => {
+                tracing::error!(?step, "a plate step reached the wrong performer");
+            }
+        }
+    }
+}
+
 /// Puts parts accepted before a restart back in line for a plate. An order still `placed`
-/// (the centre stopped between recording and accepting) is taken again by [`consider`].
+/// (the centre stopped between recording and accepting) is taken again from its event.
 async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<AcceptedPart>>) {
     let me = c.node.peer_id();
     let (mut parts, mut stale) = (Vec::new(), Vec::new());
@@ -173,7 +236,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
         };
         match state.stage {
             Stage::Accepted if state.centre == Some(me) => {
-                c.work().taken.insert(order);
+                c.core().restored_taken(order);
                 for a in list {
                     let mesh = match c.node.get_model(a.package).await {
                         Ok(bytes) => load_mesh(bytes).await,
@@ -194,34 +257,15 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
         }
     }
     if !stale.is_empty()
-        && let Err(e) = centre_work::forget_accepted(c.node.store(), &stale).await
+        && let Err(e) = work::forget_accepted(c.node.store(), &stale).await
     {
         tracing::warn!(error = %e, "forgetting finished accepted parts");
     }
     if !parts.is_empty() {
         tracing::info!(parts = parts.len(), "accepted parts restored");
-        queue_parts(&c, parts);
+        let steps = c.core().handle(Event::Accepted(parts));
+        dispatch(&c, steps);
     }
-}
-
-/// Adds accepted parts to those waiting for a plate and schedules a planning run after the
-/// batch window, unless one is already scheduled.
-fn queue_parts(c: &Arc<Centre>, parts: Vec<Accepted>) {
-    {
-        let mut work = c.work();
-        work.pending.extend(parts);
-        if work.flush_scheduled {
-            return;
-        }
-        work.flush_scheduled = true;
-    }
-    let c2 = Arc::clone(c);
-    c.node.tasks().spawn(async move {
-        tokio::time::sleep(Duration::from_millis(c2.file.batch_window_ms)).await;
-        if let Err(e) = plan_and_slice(&c2).await {
-            tracing::error!(error = %e, "planning plates");
-        }
-    });
 }
 
 /// Publishes the capacity ad at start, on every change and periodically.
@@ -278,7 +322,8 @@ async fn listen(c: Arc<Centre>) {
                 let c = Arc::clone(&c);
                 c.node.tasks().spawn(async move {
                     tokio::time::sleep(Duration::from_millis(1500)).await;
-                    c.changed.notify_one();
+                    let steps = c.core().handle(Event::PeerConnected);
+                    dispatch(&c, steps);
                 });
             }
             Ok(_) => {}
@@ -295,103 +340,105 @@ fn rescan(c: &Arc<Centre>) {
     }
 }
 
-/// Starts whatever `order` now asks of this centre.
+/// Tells the core about `order`'s state now.
 fn consider(c: &Arc<Centre>, order: OrderId) {
     let Ok(state) = c.node.order_state(&order) else { return };
-    let me = c.node.peer_id();
-    match state.stage {
-        Stage::QuoteRequested | Stage::Quoted
-            if state.customer != me && c.work().quoted.insert(order) =>
-        {
-            let c = Arc::clone(c);
-            c.node.tasks().spawn(async move {
-                if let Err(reason) = quote(&c, order, &state).await {
-                    tracing::info!(%order, %reason, "not quoting");
+    let steps = c.core().handle(Event::Order(&state));
+    dispatch(c, steps);
+}
+
+/// Answers a quote request with a quote or a signed decline; a reason that may pass (a
+/// manifest not yet fetched) leaves the request to be answered on a later event.
+#[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "quote"))]
+async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
+    let retry = match quote(c, order).await {
+        Ok(QuoteOutcome::Quoted) => false,
+        Ok(QuoteOutcome::Declined(decline)) => {
+            tracing::info!(%decline, "declining to quote");
+            let reason = decline.to_string();
+            match c.node.append_event(order, Action::Declined { reason }).await {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording a decline");
+                    true
                 }
-            });
+            }
         }
-        Stage::Placed if state.centre == Some(me) && c.work().taken.insert(order) => {
-            let c = Arc::clone(c);
-            c.node.tasks().spawn(async move {
-                if let Err(reason) = take(&c, order, state).await {
-                    tracing::warn!(%order, %reason, "could not take the order");
-                    c.work().taken.remove(&order);
-                }
-            });
+        Err(e) => {
+            tracing::info!(reason = %e, "not quoting yet");
+            true
         }
-        _ => {}
-    }
+    };
+    c.core().handle(Event::QuoteSettled { order, retry });
 }
 
 /// Prices an order from the manifests (or from slicing, when this centre may read the model)
-/// and appends a signed quote; or says why it does not fit.
-#[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "quote"))]
-async fn quote(c: &Centre, order: OrderId, state: &OrderState) -> Result<(), String> {
+/// and appends a signed quote; or returns why this centre declines it.
+async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> {
+    let state = c.node.order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
     let me = c.node.peer_id();
-    if state.quotes.values().any(|(centre, _)| *centre == me) {
-        return Ok(());
+    if state.quotes.values().any(|(centre, _)| *centre == me) || state.declines.contains_key(&me) {
+        return Ok(QuoteOutcome::Quoted);
     }
-    let mut per_part = Vec::new();
+    let settings = c.settings();
+    let mut assessed = Vec::new();
     for part in &state.parts {
-        let manifest = c.node.model_manifest(part.model).await?;
-        let geo = manifest.geometry.as_ref().ok_or("the manifest has no geometry")?;
+        let manifest = c
+            .node
+            .model_manifest(part.model)
+            .await
+            .map_err(|reason| CentreError::Manifest { model: part.model, reason })?;
+        let Some(geo) = manifest.geometry.as_ref() else {
+            return Err(CentreError::Manifest {
+                model: part.model,
+                reason: "the manifest has no geometry".into(),
+            });
+        };
         let size = rules::size_of(geo.bbox_min, geo.bbox_max);
-        if let Some(reason) = c.settings().unfit_reason(&part.requirements, size) {
-            return Err(format!("part {}: {reason}", part.name));
-        }
-        let estimate = if manifest.recipients.contains(&me.to_string()) {
-            match slice_part(c, part).await {
-                Ok(e) => e,
-                Err(_) => rules::estimate_from_geometry(
-                    geo.volume,
-                    f64::from(size[2]),
-                    &part.requirements.material,
-                ),
-            }
-        } else {
+        let unfit = settings.unfit_reason(&part.requirements, size);
+        let from_geometry = || {
             rules::estimate_from_geometry(
                 geo.volume,
                 f64::from(size[2]),
                 &part.requirements.material,
             )
         };
-        per_part.push((part, estimate));
+        let estimate = if unfit.is_some() {
+            from_geometry()
+        } else if manifest.recipients.contains(&me.to_string()) {
+            slice_part(c, part).await.unwrap_or_else(|_| from_geometry())
+        } else {
+            from_geometry()
+        };
+        assessed.push((part, unfit, estimate));
     }
     let now = now_ms();
-    let wait = c.queue_wait_s();
-    let prices = c.settings().price_table();
-    let valid = c.settings().quote_valid_s * 1000;
-    let mut total = PriceBreakdown { currency: prices.currency.clone(), ..Default::default() };
-    let (mut print_s, mut grams) = (0u64, 0.0);
-    for (i, (part, est)) in per_part.iter().enumerate() {
-        let q = pricing::quote(
-            QuoteId::from_parts(now, [0; 10]),
-            *est,
-            &part.requirements,
-            &prices,
-            wait,
-            now,
-            valid,
-        );
-        total.material += q.price.material;
-        total.machine_time += q.price.machine_time;
-        total.post_processing += q.price.post_processing;
-        if i == 0 {
-            total.setup = q.price.setup;
-        }
-        print_s += q.print_time_s;
-        grams += q.filament_g;
-    }
-    let quote = Quote {
+    let prices = settings.price_table();
+    let parts: Vec<PartAssessment<'_>> = assessed
+        .iter()
+        .map(|(spec, unfit, estimate)| PartAssessment {
+            spec,
+            unfit: unfit.clone(),
+            estimate: *estimate,
+        })
+        .collect();
+    let terms = QuoteTerms {
+        prices: &prices,
+        wait_s: c.queue_wait_s(),
+        now_ms: now,
+        valid_ms: settings.quote_valid_s * 1000,
         id: QuoteId::from_parts(now, rand::random()),
-        price: total,
-        print_time_s: print_s,
-        filament_g: (grams * 100.0).round() / 100.0,
-        lead_time_s: wait + print_s + HANDLING_S,
-        expires_ms: now + valid,
     };
-    c.node.append_event(order, Action::Quoted(quote)).await.map_err(|e| e.to_string())?;
-    Ok(())
+    match decide_quote(&parts, &terms) {
+        Ok(quote) => {
+            c.node
+                .append_event(order, Action::Quoted(quote))
+                .await
+                .map_err(|e| CentreError::Record(e.to_string()))?;
+            Ok(QuoteOutcome::Quoted)
+        }
+        Err(decline) => Ok(QuoteOutcome::Declined(decline)),
+    }
 }
 
 /// Slices one copy of a part this centre may read, for its estimate.
@@ -464,10 +511,11 @@ fn slice_mesh(
 }
 
 /// Takes an order placed with (or forwarded to) this centre: gets the packages from whoever
-/// handed it over, checks licences, then accepts it and queues its parts for a plate — or
-/// forwards it when it cannot meet the deadline, or declines it with the reason.
+/// handed it over, checks licences and fit, then accepts it and queues its parts for a plate —
+/// or forwards it when it cannot meet the deadline, or declines it with the reason.
 #[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "take"))]
-async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), String> {
+async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
+    let state = c.node.order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
     let from = state.forwards.last().map(|(from, _)| *from).unwrap_or(state.customer);
     let mut handover = Err(String::new());
     for _ in 0..HANDOVER_ATTEMPTS {
@@ -477,28 +525,23 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let (packages, licences) = handover.map_err(|e| format!("no packages from {from}: {e}"))?;
+    let (packages, licences) = handover.map_err(|reason| CentreError::Handover { from, reason })?;
     let mut parts = Vec::new();
     let mut licence_uses = Vec::new();
+    let mut checks = Vec::new();
     for spec in &state.parts {
-        let Some((_, cid)) = packages.iter().find(|(p, _)| *p == spec.part) else {
-            return decline(c, order, format!("no package for part {}", spec.name)).await;
-        };
-        // The licence named by the model the customer ordered (its manifest's author is the
-        // designer who may grant it).
-        let original = c.node.model_manifest(spec.model).await?;
-        if original.licence.is_some() {
-            match check_licence(c, order, spec, state.customer, &licences) {
-                Ok(id) => licence_uses.push((id, spec.requirements.quantity)),
-                Err(reason) => return decline(c, order, format!("licence: {reason}")).await,
+        let check = check_part(c, order, spec, &state, &packages, &licences).await?;
+        match check {
+            Ok((part, licence_use)) => {
+                parts.push(part);
+                licence_uses.extend(licence_use);
+                checks.push(Ok(()));
+            }
+            Err(decline) => {
+                checks.push(Err(decline));
+                break;
             }
         }
-        let bytes = c.node.get_model(*cid).await.map_err(|e| e.to_string())?;
-        let mesh = load_mesh(bytes).await?;
-        if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
-            return decline(c, order, reason).await;
-        }
-        parts.push(Accepted { order, spec: spec.clone(), package: *cid, mesh });
     }
     // Can the deadline be met here? If not, hand it to the centre that can start soonest.
     let print_s: u64 =
@@ -506,78 +549,132 @@ async fn take(c: &Arc<Centre>, order: OrderId, state: OrderState) -> Result<(), 
     let finish_ms = now_ms() + (c.queue_wait_s() + print_s + HANDLING_S) * 1000;
     let late =
         state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
-    // Durable before the log says accepted: a restart after this point finds the parts (and
-    // the prints they take from licences) and carries on.
-    let records: Vec<AcceptedPart> =
-        parts.iter().map(|a| AcceptedPart { spec: a.spec.clone(), package: a.package }).collect();
-    centre_work::record_accepted(c.node.store(), order, &records, &licence_uses)
-        .await
-        .map_err(|e| e.to_string())?;
-    {
-        let mut work = c.work();
-        for (id, n) in &licence_uses {
-            work.licence_prints.entry(*id).or_default().insert(order, *n);
-        }
-    }
-    c.node.append_event(order, Action::Accepted).await.map_err(|e| e.to_string())?;
-    if late && licence_uses.is_empty() {
-        let first = &state.parts[0];
-        let need = Need {
-            process: first
-                .requirements
-                .process
-                .unwrap_or(amsp_proto::process::Process::MaterialExtrusion),
-            material: first.requirements.material.clone(),
-            size_mm: parts.first().map_or([0.0; 3], |a| mesh_size(&a.mesh)),
-        };
-        let target = c
-            .node
-            .market()
-            .federation
-            .lock()
-            .ok()
-            .and_then(|f| f.forward_target(&need, &c.node.peer_id()));
-        if let Some(to) = target {
-            // Re-package from the packages handed to this centre: it cannot read the originals.
-            let handed: Vec<PartSpec> = state
-                .parts
-                .iter()
-                .filter_map(|p| {
-                    let (_, cid) = packages.iter().find(|(part, _)| *part == p.part)?;
-                    Some(PartSpec { model: *cid, ..p.clone() })
-                })
-                .collect();
-            centre_work::forget_accepted(c.node.store(), &[order])
+    let forward_to = if late { forward_target(c, &state, &parts) } else { None };
+    match decide_take(checks, late, !licence_uses.is_empty(), forward_to) {
+        TakeDecision::Decline(decline) => {
+            tracing::info!(%decline, "declining");
+            let reason = decline.to_string();
+            c.node
+                .append_event(order, Action::Cancelled { reason })
                 .await
-                .map_err(|e| e.to_string())?;
-            return forward(c, order, &handed, to).await;
+                .map_err(|e| CentreError::Record(e.to_string()))?;
+            Ok(())
+        }
+        decision => {
+            // Durable before the log says accepted: a restart after this point finds the parts
+            // (and the prints they take from licences) and carries on.
+            let records: Vec<AcceptedPart> = parts
+                .iter()
+                .map(|a| AcceptedPart { spec: a.spec.clone(), package: a.package })
+                .collect();
+            work::record_accepted(c.node.store(), order, &records, &licence_uses)
+                .await
+                .map_err(|e| CentreError::Record(e.to_string()))?;
+            c.core().count_licence_prints(order, &licence_uses);
+            c.node
+                .append_event(order, Action::Accepted)
+                .await
+                .map_err(|e| CentreError::Record(e.to_string()))?;
+            if let TakeDecision::AcceptAndForward(to) = decision {
+                // Re-package from the packages handed to this centre: it cannot read the
+                // originals.
+                let handed: Vec<PartSpec> = state
+                    .parts
+                    .iter()
+                    .filter_map(|p| {
+                        let (_, cid) = packages.iter().find(|(part, _)| *part == p.part)?;
+                        Some(PartSpec { model: *cid, ..p.clone() })
+                    })
+                    .collect();
+                work::forget_accepted(c.node.store(), &[order])
+                    .await
+                    .map_err(|e| CentreError::Record(e.to_string()))?;
+                return forward(c, order, &handed, to).await;
+            }
+            let steps = c.core().handle(Event::Accepted(parts));
+            dispatch(c, steps);
+            Ok(())
         }
     }
-    queue_parts(c, parts);
-    Ok(())
+}
+
+/// Checks one part of an order placed here: its package was handed over, a licence permits
+/// it when its model is licensed, and a printer here fits it. Returns the part ready for a
+/// plate (with the licence print it takes), the [`Decline`] it earns, or why it could not be
+/// checked now.
+async fn check_part(
+    c: &Centre,
+    order: OrderId,
+    spec: &PartSpec,
+    state: &OrderState,
+    packages: &[(PartId, ContentId)],
+    licences: &[Vec<u8>],
+) -> Result<Result<(Accepted, Option<(ContentId, u32)>), Decline>, CentreError> {
+    let Some((_, cid)) = packages.iter().find(|(p, _)| *p == spec.part) else {
+        return Ok(Err(Decline::NoPackage { part: spec.name.clone() }));
+    };
+    // The licence named by the model the customer ordered (its manifest's author is the
+    // designer who may grant it).
+    let original = c
+        .node
+        .model_manifest(spec.model)
+        .await
+        .map_err(|reason| CentreError::Manifest { model: spec.model, reason })?;
+    let mut licence_use = None;
+    if original.licence.is_some() {
+        match check_licence(c, order, spec, state.customer, licences) {
+            Ok(id) => licence_use = Some((id, spec.requirements.quantity)),
+            Err(reason) => return Ok(Err(Decline::Licence { part: spec.name.clone(), reason })),
+        }
+    }
+    let bytes = c
+        .node
+        .get_model(*cid)
+        .await
+        .map_err(|e| CentreError::Model { model: *cid, reason: e.to_string() })?;
+    let mesh =
+        load_mesh(bytes).await.map_err(|reason| CentreError::Model { model: *cid, reason })?;
+    if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
+        return Ok(Err(Decline::Unfit { part: spec.name.clone(), reason }));
+    }
+    let accepted = Accepted { order, spec: spec.clone(), package: *cid, mesh };
+    Ok(Ok((accepted, licence_use)))
+}
+
+/// The federation member that could take an order this centre would finish late.
+fn forward_target(c: &Centre, state: &OrderState, parts: &[Accepted]) -> Option<PeerId> {
+    let first = state.parts.first()?;
+    let need = Need {
+        process: first
+            .requirements
+            .process
+            .unwrap_or(amsp_proto::process::Process::MaterialExtrusion),
+        material: first.requirements.material.clone(),
+        size_mm: parts.first().map_or([0.0; 3], |a| mesh_size(&a.mesh)),
+    };
+    c.node.market().federation.lock().ok()?.forward_target(&need, &c.node.peer_id())
 }
 
 /// Hands an accepted order to `to`: the models re-packaged for it, then a signed forward.
-async fn forward(c: &Centre, order: OrderId, parts: &[PartSpec], to: PeerId) -> Result<(), String> {
-    let packages = c.node.repackage(parts, to).await.map_err(|e| e.to_string())?;
+async fn forward(
+    c: &Centre,
+    order: OrderId,
+    parts: &[PartSpec],
+    to: PeerId,
+) -> Result<(), CentreError> {
+    let record = |e: String| CentreError::Record(e);
+    let packages = c.node.repackage(parts, to).await.map_err(|e| record(e.to_string()))?;
     c.node
         .market()
         .handovers
         .lock()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| record(e.to_string()))?
         .insert(order, super::market::Handover { to, packages });
     let reason = "this centre cannot meet the deadline".to_string();
     c.node
         .append_event(order, Action::Forwarded { to, reason })
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Declines an order placed with this centre, saying why in the log.
-async fn decline(c: &Centre, order: OrderId, reason: String) -> Result<(), String> {
-    tracing::info!(%order, %reason, "declining");
-    c.node.append_event(order, Action::Cancelled { reason }).await.map_err(|e| e.to_string())?;
+        .map_err(|e| record(e.to_string()))?;
     Ok(())
 }
 
@@ -604,9 +701,7 @@ fn check_licence(
                 continue;
             }
         };
-        let printed: u32 = c.work().licence_prints.get(&env.id()).map_or(0, |per_order| {
-            per_order.iter().filter(|(o, _)| **o != order).map(|(_, n)| *n).sum()
-        });
+        let printed = c.core().licence_prints_besides(&env.id(), order);
         match licence.permits(spec.model, customer, now, printed, spec.requirements.quantity) {
             Ok(()) => return Ok(env.id()),
             Err(e) => reasons.push(e.to_string()),
@@ -622,15 +717,7 @@ fn check_licence(
 /// Groups the pending parts by material, process and layer height, packs each group onto
 /// plates, slices each plate once, records it in every order on it and sends it to the farm.
 #[tracing::instrument(name = "plates", skip_all)]
-async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
-    let pending = {
-        let mut work = c.work();
-        work.flush_scheduled = false;
-        std::mem::take(&mut work.pending)
-    };
-    if pending.is_empty() {
-        return Ok(());
-    }
+async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
     // Plates are packed for the first printer of each material.
     let layer = c.settings().layer_height_mm;
     let mut by_printer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -686,7 +773,7 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
                 slice_mesh(&merged, &profile, &material, layer)
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .unwrap_or_else(|e| Err(format!("the slicer stopped: {e}")));
             let orders = plate.orders();
             match sliced {
                 Ok(s) => {
@@ -696,9 +783,7 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
                 }
                 Err(reason) => {
                     tracing::error!(plate = %group, %reason, "slicing a plate failed");
-                    for order in orders.keys() {
-                        c.work().taken.remove(order);
-                    }
+                    c.core().handle(Event::PlatesFailed(orders.keys().copied().collect()));
                 }
             }
         }
@@ -736,25 +821,26 @@ async fn plan_and_slice(c: &Arc<Centre>) -> Result<(), String> {
             let submitted = c.node.farm().submit(job).await;
             match submitted {
                 Ok(id) => {
-                    let plate = {
-                        let mut work = c.work();
-                        work.queued_s.insert(id, secs.round() as u64);
-                        // The farm may have started it already (and the engine recorded that).
-                        work.jobs
-                            .entry(id)
-                            .or_insert_with(|| Plate::new(orders, secs.round() as u64))
-                            .clone()
+                    let plate = Plate::new(orders, secs.round() as u64);
+                    let (steps, plate) = {
+                        let mut core = c.core();
+                        let steps = core.handle(Event::PlateSubmitted { job: id, plate });
+                        (steps, core.jobs.get(&id).cloned())
                     };
-                    if let Err(e) = centre_work::record_plate(c.node.store(), id, &plate).await {
+                    if let Some(plate) = plate
+                        && let Err(e) = work::record_plate(c.node.store(), id, &plate).await
+                    {
                         tracing::error!(job = %id, error = %e, "recording a plate");
                     }
+                    dispatch(c, steps);
                 }
-                Err(e) => tracing::error!(error = %e, "farm refused a plate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "farm refused a plate");
+                    c.changed.notify_one();
+                }
             }
-            c.changed.notify_one();
         }
     }
-    Ok(())
 }
 
 /// `mesh` lowered onto the bed (its lowest point at z = 0); x and y stay as modelled, where
@@ -799,117 +885,81 @@ fn parse_plate_ref(text: &str) -> BTreeMap<OrderId, Vec<PartId>> {
 }
 
 /// Turns farm events into order events for every order on the plate. Each event makes the
-/// engine compare the job's record with how far the orders' logs follow the plate and write
+/// core compare the job's record with how far the orders' logs follow the plate and return
 /// what is missing, so events from before a restart (or missed by a lagging receiver) are
-/// caught up, and none is written twice.
+/// caught up, and none is written twice. Steps are performed here, one after another, so a
+/// plate's entries reach the logs in order.
 async fn follow_farm(c: Arc<Centre>, mut rx: broadcast::Receiver<FarmEvent>) {
-    let restored: Vec<JobId> = c.work().jobs.keys().copied().collect();
+    let restored = c.core().jobs();
     for job in restored {
-        sync_plate(&c, job).await;
+        follow_job(&c, job).await;
     }
     loop {
         let ev = match rx.recv().await {
             Ok(ev) => ev,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "farm events missed; catching up from the farm");
-                let jobs: Vec<JobId> = c.work().jobs.keys().copied().collect();
+                let jobs = c.core().jobs();
                 for job in jobs {
-                    sync_plate(&c, job).await;
+                    follow_job(&c, job).await;
                 }
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let job = match &ev {
-            FarmEvent::JobStarted { job, .. } => {
-                c.work().printing.insert(*job);
-                *job
+        let steps = c.core().handle(Event::Farm(&ev));
+        for step in steps {
+            match step {
+                Step::ReadJob(job) => follow_job(&c, job).await,
+                other => dispatch(&c, vec![other]),
             }
-            FarmEvent::JobDone { job, .. } => {
-                let mut w = c.work();
-                w.printing.remove(job);
-                w.queued_s.remove(job);
-                *job
-            }
-            FarmEvent::JobFailed { job, .. } => {
-                c.work().printing.remove(job);
-                *job
-            }
-            FarmEvent::PrinterChanged { .. } => {
-                c.changed.notify_one();
-                continue;
-            }
-            FarmEvent::JobProgress { .. } => continue,
-        };
-        sync_plate(&c, job).await;
-        c.changed.notify_one();
-    }
-}
-
-/// What the orders' logs lack of a plate's attempts, in order: per attempt `printing`, then
-/// for a failed one `failed` (and `reprint` when the farm queued it again); `printed` once done.
-fn missing_steps(plate: &mut Plate, state: JobState, attempts: u32) -> Vec<PlateStep> {
-    let active = matches!(state, JobState::Printing | JobState::Paused | JobState::Done);
-    let failed_attempts = attempts.saturating_sub(u32::from(active));
-    let mut steps = Vec::new();
-    loop {
-        if plate.started == plate.failed && plate.started < attempts {
-            plate.started += 1;
-            steps.push(PlateStep::Started);
-        } else if plate.failed < failed_attempts && plate.failed < plate.started {
-            plate.failed += 1;
-            let requeued = plate.failed < attempts || state == JobState::Queued;
-            steps.push(PlateStep::Failed { requeued });
-        } else {
-            break;
         }
     }
-    if state == JobState::Done && !plate.done {
-        plate.done = true;
-        steps.push(PlateStep::Done);
-    }
-    steps
 }
 
-/// One step of a plate written into its orders' logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PlateStep {
-    Started,
-    Failed { requeued: bool },
-    Done,
-}
-
-/// Writes into the orders on `job`'s plate whatever the farm's record of the job shows that
-/// their logs lack, then keeps (or, once the job is over, forgets) the plate.
-async fn sync_plate(c: &Centre, job: JobId) {
+/// Gives the core the farm's record of `job` and writes the plate steps it returns.
+async fn follow_job(c: &Centre, job: JobId) {
     let Some(rec) = c.node.farm().job(job) else { return };
-    let known = c.work().jobs.get(&job).cloned();
-    let was_known = known.is_some();
-    let mut plate = match known {
-        Some(p) => p,
-        None => {
-            let orders = rec.order_ref.as_deref().map(parse_plate_ref).unwrap_or_default();
-            if orders.is_empty() {
-                return;
-            }
-            Plate::new(orders, 0)
-        }
-    };
-    let steps = missing_steps(&mut plate, rec.state, rec.attempts);
-    let printer = rec.printer.map(|p| {
-        c.node
-            .farm()
-            .printers()
-            .into_iter()
-            .find(|x| x.id == p)
-            .map_or_else(|| p.to_string(), |x| x.name)
+    let plate_ref = rec
+        .order_ref
+        .as_deref()
+        .map(|text| Plate::new(parse_plate_ref(text), 0))
+        .filter(|p| !p.orders.is_empty());
+    let steps = c.core().handle(Event::JobRecord {
+        job,
+        state: rec.state,
+        attempts: rec.attempts,
+        plate_ref,
     });
-    let reason = format!(
-        "{}: {}",
-        printer.unwrap_or_else(|| "printer".into()),
-        rec.reason.clone().unwrap_or_else(|| "the attempt failed".into())
-    );
-    for step in &steps {
+    for step in steps {
+        let Step::RecordPlate { job, plate, steps, keep } = step else { continue };
+        let printer = rec.printer.map(|p| {
+            c.node
+                .farm()
+                .printers()
+                .into_iter()
+                .find(|x| x.id == p)
+                .map_or_else(|| p.to_string(), |x| x.name)
+        });
+        let reason = format!(
+            "{}: {}",
+            printer.unwrap_or_else(|| "printer".into()),
+            rec.reason.clone().unwrap_or_else(|| "the attempt failed".into())
+        );
+        record_plate(c, job, &plate, &steps, keep, &reason).await;
+    }
+}
+
+/// Writes a plate's steps into every order on it, then keeps or forgets its stored record.
+async fn record_plate(
+    c: &Centre,
+    job: JobId,
+    plate: &Plate,
+    steps: &[PlateStep],
+    keep: Keep,
+    reason: &str,
+) {
+    for step in steps {
         for (order, parts) in &plate.orders {
             let parts = parts.clone();
             let actions = match step {
@@ -919,7 +969,7 @@ async fn sync_plate(c: &Centre, job: JobId) {
                     let failed = Action::Failed {
                         job: Some(job),
                         parts: parts.clone(),
-                        reason: reason.clone(),
+                        reason: reason.to_string(),
                     };
                     if *requeued { vec![failed, Action::Reprint { parts }] } else { vec![failed] }
                 }
@@ -932,14 +982,10 @@ async fn sync_plate(c: &Centre, job: JobId) {
         }
     }
     let store = c.node.store();
-    let result = if rec.state.is_final() {
-        c.work().jobs.remove(&job);
-        centre_work::forget_plate(store, job).await
-    } else if steps.is_empty() && was_known {
-        Ok(())
-    } else {
-        c.work().jobs.insert(job, plate.clone());
-        centre_work::update_plate(store, job, &plate).await
+    let result = match keep {
+        Keep::Unchanged => Ok(()),
+        Keep::Update => work::update_plate(store, job, plate).await,
+        Keep::Forget => work::forget_plate(store, job).await,
     };
     if let Err(e) = result {
         tracing::warn!(%job, error = %e, "keeping a plate's progress");
@@ -949,45 +995,6 @@ async fn sync_plate(c: &Centre, job: JobId) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plate() -> Plate {
-        Plate::new(BTreeMap::new(), 60)
-    }
-
-    #[test]
-    fn each_attempt_is_logged_once_in_order() {
-        use PlateStep::*;
-        let mut p = plate();
-        assert_eq!(missing_steps(&mut p, JobState::Queued, 0), vec![]);
-        assert_eq!(missing_steps(&mut p, JobState::Printing, 1), vec![Started]);
-        assert_eq!(missing_steps(&mut p, JobState::Printing, 1), vec![], "nothing twice");
-        // The attempt failed and the reprint is already on a printer when the engine looks.
-        assert_eq!(
-            missing_steps(&mut p, JobState::Printing, 2),
-            vec![Failed { requeued: true }, Started]
-        );
-        assert_eq!(missing_steps(&mut p, JobState::Done, 2), vec![Done]);
-        assert_eq!(missing_steps(&mut p, JobState::Done, 2), vec![]);
-    }
-
-    #[test]
-    fn a_restart_catches_up_everything_the_farm_did_meanwhile() {
-        use PlateStep::*;
-        // Logged as printing when the centre stopped; the farm then lost the attempt (the
-        // printer restarted empty), printed it again and finished.
-        let mut p = plate();
-        missing_steps(&mut p, JobState::Printing, 1);
-        assert_eq!(
-            missing_steps(&mut p, JobState::Done, 2),
-            vec![Failed { requeued: true }, Started, Done]
-        );
-        // A job given up after its last attempt is not reprinted.
-        let mut p = plate();
-        assert_eq!(
-            missing_steps(&mut p, JobState::Failed, 1),
-            vec![Started, Failed { requeued: false }]
-        );
-    }
 
     fn fixture(path: &str) -> Vec<u8> {
         let path = format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));

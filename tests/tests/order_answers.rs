@@ -1,0 +1,118 @@
+//! A centre always answers, and lets go when told, across real `amspd` processes on 127.0.0.1:
+//! an order it cannot make (a material it does not stock, a deadline it cannot meet) gets a
+//! signed `declined` with the reason the customer reads; an order the customer cancels after
+//! the centre accepted it leaves the centre's queue, and no plate is printed for it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use amsp_tests::fixtures_dir;
+use amsp_tests::node_process::{NodeProcess, wait_for};
+use amsp_tests::order_flow::{
+    CENTRE_PLA, SimPrinter, actions, create, json_of, prepare, show, wait_action, wait_stage,
+};
+
+/// A user and a PLA-only centre whose batch window is `batch_ms`, connected.
+async fn user_and_centre(tmp: &tempfile::TempDir, batch_ms: u64) -> (NodeProcess, NodeProcess) {
+    let (c, u) = (tmp.path().join("centre"), tmp.path().join("user"));
+    let prices =
+        CENTRE_PLA.replace("batch_window_ms = 1500", &format!("batch_window_ms = {batch_ms}"));
+    prepare(&c, &["centre"], Some(&prices), &[SimPrinter::fast("mk3s", "pla")]);
+    prepare(&u, &["user"], None, &[]);
+    let centre = NodeProcess::start(&c, &[]).await;
+    let user = NodeProcess::start(&u, &[centre.addr().await]).await;
+    for n in [&centre, &user] {
+        wait_for("a connected pair", Duration::from_secs(15), || async {
+            !n.connected().await.is_empty()
+        })
+        .await;
+    }
+    (user, centre)
+}
+
+fn cube() -> String {
+    fixtures_dir().join("models").join("20mm-xyz-cube.stl").to_string_lossy().into_owned()
+}
+
+/// The reason `centre` gave for declining, as the user's node shows it.
+fn decline_of(user: &NodeProcess, id: &str, centre: &NodeProcess) -> Option<String> {
+    let v = show(user, id);
+    v["declines"].as_array()?.iter().find_map(|d| {
+        (d["centre"] == centre.peer_id.as_str()).then(|| d["reason"].as_str().unwrap().to_string())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_centre_that_cannot_make_an_order_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (user, centre) = user_and_centre(&tmp, 1500).await;
+
+    // A material no printer there stocks.
+    let petg = create(&user, &cube(), "petg", 1);
+    wait_action(&user, &petg, "declined", 30).await;
+    let reason = decline_of(&user, &petg, &centre).expect("the centre's decline");
+    assert!(reason.contains("part 20mm-xyz-cube.stl") && reason.contains("petg"), "{reason}");
+    assert_eq!(show(&user, &petg)["state"], "quote_requested", "a decline is not a stage");
+    // The text answer names the centre and the reason instead of waiting forever.
+    let out = user.amsp(&["order", "quotes", &petg, "--wait", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("no quotes; declined by"), "{text}");
+    assert!(text.contains(centre.peer_id.as_str()) && text.contains("petg"), "{text}");
+
+    // A deadline sooner than the centre's lead time (which includes hours of handling).
+    let v = json_of(&user.amsp(&[
+        "order",
+        "create",
+        "--model",
+        &cube(),
+        "--material",
+        "pla",
+        "--deadline-s",
+        "600",
+        "--json",
+    ]));
+    let rushed = v["id"].as_str().unwrap().to_string();
+    wait_action(&user, &rushed, "declined", 30).await;
+    let reason = decline_of(&user, &rushed, &centre).unwrap();
+    assert!(
+        reason.contains("is due in 9m") || reason.contains("is due in 10m"),
+        "the deadline in human terms: {reason}"
+    );
+    assert!(reason.contains("earliest it could be ready here is in 4h"), "{reason}");
+
+    // An order it can make still gets a quote, and nothing is declined.
+    let fine = create(&user, &cube(), "pla", 1);
+    wait_action(&user, &fine, "quoted", 30).await;
+    assert!(decline_of(&user, &fine, &centre).is_none());
+    // Declines are answered once: no repeated events however often the order changes.
+    let acts = actions(&show(&centre, &petg));
+    assert_eq!(acts.iter().filter(|a| *a == "declined").count(), 1, "{acts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_order_leaves_the_centre_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A batch window long enough to cancel while the part waits for a plate.
+    let (user, centre) = user_and_centre(&tmp, 4000).await;
+    let id = create(&user, &cube(), "pla", 1);
+    json_of(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
+    wait_action(&centre, &id, "accepted", 20).await;
+
+    let out = user.amsp(&["order", "cancel", &id, "--reason", "ordered the wrong size"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&centre, &id, "cancelled", 10).await;
+    assert_eq!(show(&centre, &id)["reason"], "ordered the wrong size");
+
+    // Past the batch window: no plate was planned or printed for it.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let jobs = json_of(&centre.amsp(&["job", "ls", "--json"]));
+    assert!(jobs.as_array().unwrap().is_empty(), "a plate for a cancelled order: {jobs}");
+    let acts = actions(&show(&user, &id));
+    assert!(!acts.iter().any(|a| a == "grouped" || a == "printing"), "{acts:?}");
+
+    // Too late to cancel once delivered-side stages begin: a second cancel is refused.
+    let out = user.amsp(&["order", "cancel", &id]);
+    assert!(!out.status.success(), "cancelled twice");
+}
