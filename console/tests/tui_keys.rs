@@ -229,6 +229,26 @@ fn read_only_refuses_every_action_and_says_so() {
 }
 
 #[test]
+fn b_confirms_the_bed_clear_of_a_printer_that_waits_for_it_and_only_then() {
+    let mut snapshot = fixtures::busy();
+    snapshot.printers[1].awaiting_clear = true;
+    let waiting = snapshot.printers[1].id;
+    let mut a = app_with(snapshot, false);
+    ch(&mut a, '2');
+    // The first printer does not wait: refused with the reason.
+    assert_eq!(ch(&mut a, 'b'), None);
+    assert!(a.status.as_ref().is_some_and(|s| s.error && s.text.contains("not waiting")));
+    ch(&mut a, 'j');
+    let i = a.table().selected_item().unwrap();
+    assert_eq!(a.snapshot.printers[i].id, waiting, "rows follow the snapshot's order");
+    assert_eq!(ch(&mut a, 'b'), Some(Command::Act(Action::BedClear(waiting))));
+    // Read-only consoles do not send it.
+    let mut ro = app_with(fixtures::busy(), true);
+    ch(&mut ro, '2');
+    assert_eq!(ch(&mut ro, 'b'), None);
+}
+
+#[test]
 fn acknowledge_sends_the_selected_alert_without_a_dialog() {
     let mut a = app();
     ch(&mut a, '6');

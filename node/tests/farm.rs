@@ -172,6 +172,47 @@ async fn a_job_out_of_attempts_is_failed_for_good() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_or_cancelled_job_is_reprinted_as_a_new_job_that_completes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    let s = FarmSettings { max_attempts: 1, ..settings() };
+    let farm = Farm::start(store, dir.path(), s, Vec::new(), Arc::new(Metrics::new())).await?;
+    let p = farm.add_printer_with(sim("mk4", "PLA", 2000.0), true).await?;
+    farm.inject_fault(p, Fault::HeaterFault, Some(0.3))?;
+    let failed = farm.submit(job("bracket", "PLA")).await?;
+    wait_job(&farm, failed, JobState::Failed).await;
+    // Only a failed or cancelled job may be reprinted; an unknown one is named.
+    assert!(matches!(
+        farm.reprint(JobId::from_parts(1, [1; 10])).await,
+        Err(FarmError::UnknownJob(_))
+    ));
+    farm.repair(p)?;
+    let again = farm.reprint(failed).await?;
+    assert_ne!(again, failed);
+    let done = wait_job(&farm, again, JobState::Done).await;
+    assert_eq!(done.name, "bracket");
+    assert_eq!(done.material, "pla");
+    let old = farm.jobs().into_iter().find(|j| j.id == failed).unwrap();
+    assert_eq!(old.state, JobState::Failed, "the old job keeps its history");
+    assert!(
+        matches!(farm.reprint(again).await, Err(FarmError::WrongState { state: "done", .. })),
+        "a finished job is not reprinted"
+    );
+    // A cancelled job is reprinted too (cancelled while queued or on the printer).
+    let lid = farm.submit(job("lid", "PLA")).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while let Err(e) = farm.cancel(lid).await {
+        // Raced with its dispatch: it is starting now.
+        assert!(matches!(e, FarmError::WrongState { .. }), "{e}");
+        assert!(tokio::time::Instant::now() < deadline, "never cancellable");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lid_again = farm.reprint(lid).await?;
+    wait_job(&farm, lid_again, JobState::Done).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_pause_resume_and_cancel() -> TestResult {
     let dir = tempfile::tempdir()?;
     let farm = start(dir.path()).await?;

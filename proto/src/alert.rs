@@ -36,6 +36,9 @@ pub enum AlertKind {
     InvalidPeerData,
     /// The node's store cannot commit writes (a full disk, an I/O error).
     StoreFailing,
+    /// A printer that does not clear its own bed has waited long for an operator to clear it:
+    /// its next job cannot start until someone does.
+    BedNotCleared,
 }
 
 /// An alert raised by a rule; cleared when the condition ends, acknowledged by an operator.

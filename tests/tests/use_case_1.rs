@@ -360,8 +360,31 @@ async fn bad_actors_are_refused_with_their_reason() {
     }
 }
 
+/// Creates an order for the cube whose parts are due `deadline_s` from now; returns its id.
+fn create_due(user: &NodeProcess, deadline_s: Option<u64>) -> String {
+    let cube = fixtures_dir().join("models").join("20mm-xyz-cube.stl");
+    let mut args = vec!["order", "create", "--model", cube.to_str().unwrap(), "--material", "pla"];
+    let due = deadline_s.map(|s| s.to_string());
+    if let Some(d) = &due {
+        args.extend(["--deadline-s", d]);
+    }
+    args.push("--json");
+    json_of(&user.amsp(&args))["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until every centre answered `id` (quoted or declined); returns the quotes.
+async fn answers(user: &NodeProcess, id: &str, centres: usize) -> Value {
+    wait_for("every centre's answer", Duration::from_secs(30), || async {
+        let v = show(user, id);
+        v["quotes"].as_array().map_or(0, Vec::len) + v["declines"].as_array().map_or(0, Vec::len)
+            == centres
+    })
+    .await;
+    show(user, id)["quotes"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_overloaded_centre_forwards_the_order_to_one_that_meets_the_deadline() {
+async fn an_overloaded_centre_declines_or_forwards_to_one_that_meets_the_deadline() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, u) = (tmp.path().join("busy"), tmp.path().join("free"), tmp.path().join("user"));
     // The busy centre is cheaper but booked for thirty days.
@@ -380,23 +403,38 @@ async fn an_overloaded_centre_forwards_the_order_to_one_that_meets_the_deadline(
         busy.client.capacity().await.map(|v| v.as_array().map_or(0, Vec::len)).unwrap_or(0) == 2
     })
     .await;
-    let cube = fixtures_dir().join("models").join("20mm-xyz-cube.stl");
-    let v = json_of(&user.amsp(&[
-        "order",
-        "create",
-        "--model",
-        cube.to_str().unwrap(),
-        "--material",
-        "pla",
-        "--deadline-s",
-        "172800",
-        "--json",
-    ]));
-    let id = v["id"].as_str().unwrap().to_string();
-    wait_for("two quotes", Duration::from_secs(20), || async {
-        user.client.quotes(&id).await.map(|v| v.as_array().map_or(0, Vec::len)).unwrap_or(0) == 2
-    })
-    .await;
+
+    // Due in two days: the busy centre says it cannot, and why; the free one quotes.
+    let rushed = create_due(&user, Some(172_800));
+    let quotes = answers(&user, &rushed, 2).await;
+    assert_eq!(quotes.as_array().unwrap().len(), 1, "{quotes}");
+    assert_eq!(quotes[0]["centre"], free.peer_id.as_str());
+    let v = show(&user, &rushed);
+    assert_eq!(v["declines"][0]["centre"], busy.peer_id.as_str());
+    let reason = v["declines"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is due in 1d 23h") && reason.contains("ready here is in 30d"),
+        "{reason}"
+    );
+
+    // The busy centre's lead time, from a quote for the same part with no deadline.
+    let probe = create_due(&user, None);
+    let quotes = answers(&user, &probe, 2).await;
+    let lead_s = quotes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["centre"] == busy.peer_id.as_str())
+        .and_then(|q| q["lead_time_s"].as_u64())
+        .expect("the busy centre quotes an order with no deadline");
+
+    // Due 20 s after the busy centre could be ready: it quotes. Placed 25 s later, the order
+    // would be late there, so the busy centre accepts it and hands it to the free one.
+    let created = std::time::Instant::now();
+    let id = create_due(&user, Some(lead_s + 20));
+    let quotes = answers(&user, &id, 2).await;
+    assert_eq!(quotes.as_array().unwrap().len(), 2, "both quote in time: {}", show(&user, &id));
+    tokio::time::sleep(Duration::from_secs(25).saturating_sub(created.elapsed())).await;
     json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
     wait_stage(&user, &id, "printed", 60).await;
     let v = show(&user, &id);

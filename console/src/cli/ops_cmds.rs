@@ -108,6 +108,11 @@ pub enum JobCommand {
         /// Job id.
         id: String,
     },
+    /// Print a failed or cancelled job again (as a new job).
+    Reprint {
+        /// Job id.
+        id: String,
+    },
 }
 
 /// `amsp job print`.
@@ -460,6 +465,10 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
         JobCommand::Pause { id } => client.job_action(id, "pause").await?,
         JobCommand::Resume { id } => client.job_action(id, "resume").await?,
         JobCommand::Cancel { id } => client.job_action(id, "cancel").await?,
+        JobCommand::Reprint { id } => {
+            let new = client.reprint_job(id).await?;
+            crate::outln!("{id} reprinted as {new}");
+        }
     }
     Ok(())
 }

@@ -81,6 +81,12 @@ impl NodeClient {
         self.get_json("/v1/alerts").await
     }
 
+    /// Prints a failed or cancelled job again; returns the new job's id.
+    pub async fn reprint_job(&self, id: &str) -> Result<String, ClientError> {
+        let v = self.post_json(&format!("/v1/jobs/{id}/reprint"), None).await?;
+        Ok(v["id"].as_str().unwrap_or_default().to_string())
+    }
+
     /// Acknowledges an alert.
     pub async fn ack_alert(&self, id: &str) -> Result<(), ClientError> {
         let req = self

@@ -200,6 +200,7 @@ fn printer_from(v: &Value) -> Option<Printer> {
         hotend: heater("tool"),
         bed: heater("bed"),
         errors: v["error"].as_str().map(str::to_owned).into_iter().collect(),
+        awaiting_clear: v["slot"] == "awaiting_clear",
     })
 }
 
@@ -257,15 +258,9 @@ impl NodeSource for HttpSource {
             Action::Pause(j) => self.client.job_action(&j.to_string(), "pause").await,
             Action::Resume(j) => self.client.job_action(&j.to_string(), "resume").await,
             Action::Cancel(j) => self.client.job_action(&j.to_string(), "cancel").await,
-            Action::Reprint(_) => {
-                return Err(SourceError::Refused {
-                    verb: action.verb(),
-                    subject: action.subject(),
-                    reason: "the farm requeues failed jobs itself; submit the plate again"
-                        .to_owned(),
-                });
-            }
+            Action::Reprint(j) => self.client.reprint_job(&j.to_string()).await.map(drop),
             Action::Acknowledge(id) => self.client.ack_alert(id).await,
+            Action::BedClear(p) => self.client.bed_clear(&p.to_string()).await,
         };
         result.map_err(|e| SourceError::Refused {
             verb: action.verb(),

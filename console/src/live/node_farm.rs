@@ -78,6 +78,7 @@ impl Workshop for NodeFarm {
                     hotend: hot.clone(),
                     bed: bed.clone(),
                     errors: p.error.into_iter().collect(),
+                    awaiting_clear: p.slot == "awaiting_clear",
                 }
             })
             .collect();
@@ -97,9 +98,8 @@ impl Workshop for NodeFarm {
                 Action::Pause(j) => farm.pause(j).await.map_err(|e| e.to_string()),
                 Action::Resume(j) => farm.resume(j).await.map_err(|e| e.to_string()),
                 Action::Cancel(j) => farm.cancel(j).await.map_err(|e| e.to_string()),
-                Action::Reprint(_) => {
-                    Err("the farm requeues failed jobs itself; submit the plate again".to_owned())
-                }
+                Action::Reprint(j) => farm.reprint(j).await.map(drop).map_err(|e| e.to_string()),
+                Action::BedClear(p) => farm.bed_cleared(p).await.map_err(|e| e.to_string()),
                 Action::Acknowledge(id) => match self.node.alerts().acknowledge(&id).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(format!("no alert {id}")),

@@ -119,6 +119,7 @@ fn printer(n: u64, name: &str, state: PrinterState, job: Option<JobId>) -> Print
         hotend: heater(hot.0, hot.1, n, 120),
         bed: heater(bed.0, bed.1, n + 7, 120),
         errors: Vec::new(),
+        awaiting_clear: false,
     }
 }
 

@@ -51,6 +51,8 @@ pub enum Intent {
     Reprint,
     /// Acknowledge the selected alert.
     Acknowledge,
+    /// Confirm the selected printer's bed is clear.
+    BedClear,
     /// Show more log levels.
     MoreVerbose,
     /// Show fewer log levels.
@@ -272,6 +274,17 @@ pub const BINDINGS: &[Binding] = &[
             "Reprint the selected job",
         )),
         "reprint",
+    ),
+    // Printers.
+    cmd(
+        acts(bind(
+            &[k('b')],
+            I::BedClear,
+            S::View(View::Printers),
+            "bed clear",
+            "Confirm the selected printer's bed is clear",
+        )),
+        "bed-clear",
     ),
     // Models.
     bind(

@@ -184,6 +184,9 @@ pub struct Printer {
     pub bed: Heater,
     /// Errors the printer reported, newest last.
     pub errors: Vec<String>,
+    /// A print is done and the farm waits for an operator to clear the bed before the next.
+    #[serde(default)]
+    pub awaiting_clear: bool,
 }
 
 /// A quote an order received, with who made it.

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use amsp_proto::JobId;
+use amsp_proto::id::PrinterId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -34,6 +35,8 @@ pub enum Action {
     Reprint(JobId),
     /// Acknowledge an alert (by its id).
     Acknowledge(String),
+    /// Confirm a printer's bed is clear, so the farm may send it the next job.
+    BedClear(PrinterId),
 }
 
 impl Action {
@@ -45,6 +48,7 @@ impl Action {
             Action::Cancel(_) => "cancel",
             Action::Reprint(_) => "reprint",
             Action::Acknowledge(_) => "acknowledge",
+            Action::BedClear(_) => "confirm the bed clear of",
         }
     }
 
@@ -55,6 +59,7 @@ impl Action {
                 format!("job {j}")
             }
             Action::Acknowledge(a) => format!("alert {a}"),
+            Action::BedClear(p) => format!("printer {p}"),
         }
     }
 }

@@ -227,13 +227,18 @@ async fn job_action(
         "pause" => farm.pause(job).await?,
         "resume" => farm.resume(job).await?,
         "cancel" => farm.cancel(job).await?,
+        "reprint" => {
+            let id = farm.reprint(job).await?;
+            return Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id.to_string() })))
+                .into_response());
+        }
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                format!("no job action {other:?}; use pause, resume or cancel"),
+                format!("no job action {other:?}; use pause, resume, cancel or reprint"),
             ));
         }
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -233,6 +233,37 @@ impl Farm {
         self.persist_job(j).await
     }
 
+    /// Prints a failed or cancelled job again, as a new job with the same G-code, name,
+    /// material, printer (when it was sent to one) and order reference; returns its id. The
+    /// old job keeps its history.
+    pub async fn reprint(&self, j: JobId) -> Result<JobId, FarmError> {
+        let rec = self.lock().jobs.get(&j).cloned().ok_or(FarmError::UnknownJob(j))?;
+        if !matches!(rec.state, JobState::Failed | JobState::Cancelled) {
+            return Err(FarmError::WrongState {
+                action: "reprint",
+                job: j,
+                state: rec.state.name(),
+            });
+        }
+        // The farm's own file for the job, never a path from the caller.
+        let path = self.gcode_path(j);
+        let gcode = tokio::fs::read(&path)
+            .await
+            .map_err(|source| FarmError::Io { path: path.clone(), source })?;
+        let spec = JobSpec {
+            name: rec.name.clone(),
+            gcode,
+            material: rec.material.clone(),
+            nozzle_mm: rec.nozzle_mm,
+            size_mm: rec.size_mm,
+            priority: rec.priority,
+            order_ref: rec.order_ref.clone(),
+        };
+        let id = self.submit_to(spec, rec.pinned).await?;
+        tracing::info!(job = %j, reprint = %id, name = %rec.name, "job reprinted");
+        Ok(id)
+    }
+
     /// Cancels a job: a waiting one leaves the queue, a printing one is stopped on its printer
     /// (whose bed then needs clearing unless it ejects).
     pub async fn cancel(&self, j: JobId) -> Result<(), FarmError> {

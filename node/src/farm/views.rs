@@ -120,12 +120,19 @@ impl Farm {
             .collect()
     }
 
-    /// The latest raw status of every printer, by name (for alert rules and capacity ads).
-    pub fn statuses(&self) -> Vec<(String, Option<PrinterStatus>)> {
-        self.lock()
-            .printers
+    /// The latest raw status of every printer, by name, and whether it waits for its bed to be
+    /// cleared (for alert rules).
+    pub fn statuses(&self) -> Vec<(String, Option<PrinterStatus>, bool)> {
+        let st = self.lock();
+        st.printers
             .values()
-            .map(|l| (l.record.config.name.clone(), l.status.clone()))
+            .map(|l| {
+                let awaiting = matches!(
+                    st.queue.slot(l.record.id),
+                    Some(crate::engine::queue::Slot::AwaitingClear)
+                );
+                (l.record.config.name.clone(), l.status.clone(), awaiting)
+            })
             .collect()
     }
 

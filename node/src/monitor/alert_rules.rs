@@ -28,6 +28,9 @@ pub struct RuleConfig {
     pub drift_for_ms: u64,
     /// Printing with no progress this long is a stall.
     pub stall_after_ms: u64,
+    /// A finished print left on a bed this long, with the next job unable to start, raises an
+    /// alert for the operator.
+    pub bed_clear_after_ms: u64,
     /// Job outcomes the failure rate is computed over.
     pub failure_window: usize,
     /// Fewest outcomes before the failure rate means anything.
@@ -40,6 +43,11 @@ pub struct RuleConfig {
     pub disk_critical_free: f64,
     /// Warn when the disk will be full within this long at its present rate.
     pub disk_horizon_ms: u64,
+    /// The rate is measured over at least this long: a build or a log rotation writing
+    /// gigabytes for a minute is not a disk filling up.
+    pub disk_trend_window_ms: u64,
+    /// The rate is only a concern below this free-space fraction.
+    pub disk_trend_below_free: f64,
     /// Warn when connected peers fall below this fraction of the recent peak.
     pub peers_drop_fraction: f64,
     /// Invalid messages from one peer within the window that raise an alert.
@@ -56,12 +64,15 @@ impl Default for RuleConfig {
             bed_drift_c: 3.0,
             drift_for_ms: 20_000,
             stall_after_ms: 10 * 60_000,
+            bed_clear_after_ms: 15 * 60_000,
             failure_window: 20,
             failure_min_jobs: 5,
             failure_rate: 0.3,
             disk_warn_free: 0.10,
             disk_critical_free: 0.03,
             disk_horizon_ms: 24 * 3_600_000,
+            disk_trend_window_ms: 3_600_000,
+            disk_trend_below_free: 0.25,
             peers_drop_fraction: 0.5,
             invalid_messages: 5,
             window_ms: 5 * 60_000,
@@ -84,6 +95,9 @@ pub struct PrinterObservation {
     pub bed_c: Option<(f32, f32)>,
     /// The printer's own error text.
     pub error: Option<String>,
+    /// Whether the farm waits for an operator to clear its bed before sending the next job.
+    #[serde(default)]
+    pub awaiting_clear: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -96,6 +110,7 @@ struct PrinterTrack {
     tool_reached: bool,
     bed_reached: bool,
     progress: Option<(f32, u64)>,
+    awaiting_clear_since: Option<u64>,
 }
 
 /// A change to the set of alerts.
@@ -114,7 +129,8 @@ pub struct Monitor {
     printers: BTreeMap<String, PrinterTrack>,
     outcomes: VecDeque<bool>,
     disk: Option<(u64, u64, u64)>,
-    disk_prev: Option<(u64, u64)>,
+    /// Earlier samples (free bytes, Unix ms), reaching back a little over the trend window.
+    disk_history: VecDeque<(u64, u64)>,
     peers: VecDeque<(u64, usize)>,
     invalid: BTreeMap<String, VecDeque<u64>>,
     /// Why store commits fail and since when (Unix ms), while they do.
@@ -137,6 +153,11 @@ impl Monitor {
         }
         t.first_unreachable_ms = None;
         t.last_seen_ms = Some(now_ms);
+        if obs.awaiting_clear {
+            t.awaiting_clear_since.get_or_insert(now_ms);
+        } else {
+            t.awaiting_clear_since = None;
+        }
         let c = self.config;
         track_drift(
             obs.tool_c,
@@ -167,7 +188,12 @@ impl Monitor {
     /// Records the data directory's disk: free and total bytes.
     pub fn disk(&mut self, free: u64, total: u64, now_ms: u64) {
         if let Some((f, _, t)) = self.disk {
-            self.disk_prev = Some((f, t));
+            self.disk_history.push_back((f, t));
+        }
+        // Keep the newest sample at least a window old, and nothing older than it.
+        let window = self.config.disk_trend_window_ms;
+        while self.disk_history.get(1).is_some_and(|(_, t)| now_ms.saturating_sub(*t) >= window) {
+            self.disk_history.pop_front();
         }
         self.disk = Some((free, total, now_ms));
     }
@@ -220,6 +246,21 @@ impl Monitor {
         let c = self.config;
         let mut firing: Vec<(AlertKind, String, Severity, String)> = Vec::new();
         for (name, t) in &self.printers {
+            if let Some(since) = t.awaiting_clear_since
+                && now_ms.saturating_sub(since) >= c.bed_clear_after_ms
+            {
+                // The message stays the same while the wait lasts, so the alert is raised once.
+                firing.push((
+                    AlertKind::BedNotCleared,
+                    name.clone(),
+                    Severity::Warning,
+                    format!(
+                        "{name} has waited over {} min for its bed to be cleared; its next job \
+                         cannot start until it is (amsp printer bed-clear {name})",
+                        c.bed_clear_after_ms / 60_000
+                    ),
+                ));
+            }
             if let Some(since) = t.first_unreachable_ms
                 && now_ms.saturating_sub(since) >= c.offline_after_ms
             {
@@ -289,11 +330,16 @@ impl Monitor {
             && total > 0
         {
             let frac = free as f64 / total as f64;
-            let filling = self.disk_prev.and_then(|(pf, pt)| {
-                let used_per_ms =
-                    pf.saturating_sub(free) as f64 / at.saturating_sub(pt).max(1) as f64;
-                (used_per_ms > 0.0).then(|| free as f64 / used_per_ms)
-            });
+            let filling = self
+                .disk_history
+                .front()
+                .filter(|(_, pt)| at.saturating_sub(*pt) >= c.disk_trend_window_ms)
+                .and_then(|(pf, pt)| {
+                    let used_per_ms =
+                        pf.saturating_sub(free) as f64 / at.saturating_sub(*pt).max(1) as f64;
+                    (used_per_ms > 0.0).then(|| free as f64 / used_per_ms)
+                })
+                .filter(|_| frac < c.disk_trend_below_free);
             let sev = if frac < c.disk_critical_free {
                 Some(Severity::Critical)
             } else if frac < c.disk_warn_free
@@ -439,6 +485,7 @@ mod tests {
             tool_c: Some(tool),
             bed_c: Some((60.0, 60.0)),
             error: None,
+            awaiting_clear: false,
         }
     }
 
@@ -518,13 +565,71 @@ mod tests {
     }
 
     #[test]
+    fn a_bed_left_uncleared_raises_one_alert_until_it_is_cleared() {
+        let mut m = Monitor::new(RuleConfig::default());
+        let waiting = PrinterObservation {
+            awaiting_clear: true,
+            ..obs(PrinterState::Idle, None, (25.0, 0.0))
+        };
+        m.observe_printer("mk3s-1", waiting.clone(), 0);
+        assert!(m.evaluate(0).is_empty());
+        m.observe_printer("mk3s-1", waiting.clone(), 14 * 60_000);
+        assert!(m.evaluate(14 * 60_000).is_empty(), "under the threshold");
+        m.observe_printer("mk3s-1", waiting.clone(), 15 * 60_000);
+        let raised = m.evaluate(15 * 60_000);
+        assert_eq!(kinds(&raised), vec![(true, AlertKind::BedNotCleared)]);
+        let AlertChange::Raised(a) = &raised[0] else { unreachable!() };
+        assert_eq!(a.subject, "mk3s-1");
+        assert!(a.message.contains("amsp printer bed-clear mk3s-1"), "{}", a.message);
+        m.observe_printer("mk3s-1", waiting, 40 * 60_000);
+        assert!(m.evaluate(40 * 60_000).is_empty(), "raised once while the wait lasts");
+        m.observe_printer(
+            "mk3s-1",
+            obs(PrinterState::Printing, Some(0.1), (215.0, 215.0)),
+            41 * 60_000,
+        );
+        assert_eq!(kinds(&m.evaluate(41 * 60_000)), vec![(false, AlertKind::BedNotCleared)]);
+    }
+
+    #[test]
+    fn a_burst_of_writes_is_not_a_disk_filling_up() {
+        let mut m = Monitor::new(RuleConfig::default());
+        let gb = 1_000_000_000u64;
+        // A 250 GB disk at 29 % free while a build writes 3 GB a minute: no alert.
+        m.disk(75 * gb, 250 * gb, 0);
+        m.disk(72 * gb, 250 * gb, 60_000);
+        assert!(m.evaluate(60_000).is_empty());
+        // At 20 % free the same minute-long burst is still not a trend.
+        let mut m = Monitor::new(RuleConfig::default());
+        m.disk(53 * gb, 250 * gb, 0);
+        m.disk(50 * gb, 250 * gb, 60_000);
+        assert!(m.evaluate(60_000).is_empty());
+        // Sustained for an hour at 20 % free (10 GB an hour: 5 h left), it is.
+        for minute in 2..=61u64 {
+            m.disk(50 * gb - (minute - 1) * gb / 6, 250 * gb, minute * 60_000);
+        }
+        let raised = m.evaluate(61 * 60_000);
+        assert_eq!(kinds(&raised), vec![(true, AlertKind::DiskFilling)]);
+        assert!(
+            matches!(&raised[0], AlertChange::Raised(a) if a.message.contains("full in about 4.")),
+            "{raised:?}"
+        );
+        // And at 29 % free the hour-long trend only informs the free-space rule.
+        let mut m = Monitor::new(RuleConfig::default());
+        for minute in 0..=61u64 {
+            m.disk(75 * gb - minute * gb / 6, 250 * gb, minute * 60_000);
+        }
+        assert!(m.evaluate(61 * 60_000).is_empty());
+    }
+
+    #[test]
     fn failure_rate_disk_peers_and_invalid_data() {
         let mut m = Monitor::new(RuleConfig::default());
         for ok in [true, true, false, true, false] {
             m.job_outcome(ok);
         }
-        m.disk(500, 1000, 0);
-        m.disk(450, 1000, 3_600_000); // 50 bytes an hour: 9 h left
+        m.disk(200, 1000, 0);
+        m.disk(150, 1000, 3_600_000); // 50 bytes an hour at 15 % free: 3 h left
         m.peers(10, 0);
         m.peers(3, 1_000);
         for i in 0..5 {

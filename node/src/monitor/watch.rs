@@ -179,7 +179,10 @@ impl Alerts {
     }
 }
 
-fn observation(status: Option<&crate::printer::PrinterStatus>) -> PrinterObservation {
+fn observation(
+    status: Option<&crate::printer::PrinterStatus>,
+    awaiting_clear: bool,
+) -> PrinterObservation {
     match status {
         None => PrinterObservation {
             reachable: false,
@@ -188,6 +191,7 @@ fn observation(status: Option<&crate::printer::PrinterStatus>) -> PrinterObserva
             tool_c: None,
             bed_c: None,
             error: None,
+            awaiting_clear,
         },
         Some(s) => PrinterObservation {
             reachable: s.state != PrinterState::Offline,
@@ -196,6 +200,7 @@ fn observation(status: Option<&crate::printer::PrinterStatus>) -> PrinterObserva
             tool_c: Some((s.tool.actual as f32, s.tool.target as f32)),
             bed_c: Some((s.bed.actual as f32, s.bed.target as f32)),
             error: s.error.clone(),
+            awaiting_clear,
         },
     }
 }
@@ -253,8 +258,9 @@ pub(crate) async fn run(w: Watched, settings: AlertSettings) {
                 };
                 let changes = {
                     let mut st = w.alerts.lock();
-                    for (name, status) in &statuses {
-                        st.monitor.observe_printer(name, observation(status.as_ref()), now);
+                    for (name, status, awaiting_clear) in &statuses {
+                        let obs = observation(status.as_ref(), *awaiting_clear);
+                        st.monitor.observe_printer(name, obs, now);
                     }
                     st.monitor.peers(peers, now);
                     let health = w.store.health();

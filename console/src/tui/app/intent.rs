@@ -25,7 +25,7 @@ impl App {
             ),
             Intent::Reprint => (
                 Action::Reprint(job.id),
-                matches!(job.state, JobState::Failed | JobState::Cancelled | JobState::Done),
+                matches!(job.state, JobState::Failed | JobState::Cancelled),
             ),
             _ => return None,
         };
@@ -37,6 +37,25 @@ impl App {
         }
         self.mode = Mode::Confirm(action);
         None
+    }
+
+    /// Confirms the selected printer's bed is clear, when the farm waits for that.
+    fn bed_clear(&mut self) -> Option<Command> {
+        let Some(p) = self
+            .table_of(View::Printers)
+            .selected_item()
+            .and_then(|i| self.snapshot.printers.get(i))
+        else {
+            self.say("no printer selected", true);
+            return None;
+        };
+        let (id, name, waiting) = (p.id, p.name.clone(), p.awaiting_clear);
+        if !waiting {
+            self.say(format!("{name} is not waiting for its bed to be cleared"), true);
+            return None;
+        }
+        self.say(format!("bed of {name} confirmed clear"), false);
+        Some(Command::Act(Action::BedClear(id)))
     }
 
     fn acknowledge(&mut self) -> Option<Command> {
@@ -96,6 +115,13 @@ impl App {
                     return None;
                 }
                 return self.job_action(intent);
+            }
+            Intent::BedClear => {
+                if self.read_only {
+                    self.say("read-only console: actions are disabled", true);
+                    return None;
+                }
+                return self.bed_clear();
             }
             Intent::Acknowledge => {
                 if self.read_only {

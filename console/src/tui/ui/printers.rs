@@ -58,9 +58,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
             None => "—".to_owned(),
         };
         let errors = p.errors.last().cloned().unwrap_or_default();
+        let state = if p.awaiting_clear {
+            Cell::from("clear bed").style(theme.warn())
+        } else {
+            Cell::from(p.state.name()).style(state_style(theme, p.state))
+        };
         Row::new(vec![
             Cell::from(p.name.clone()),
-            Cell::from(p.state.name()).style(state_style(theme, p.state)),
+            state,
             Cell::from(job),
             Cell::from(temp(&p.hotend)),
             Cell::from(format::sparkline(&p.hotend.history, SPARK)).style(theme.series(0)),
@@ -119,6 +124,15 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Pr
             Span::raw(p.material.as_ref().map(|m| m.to_string()).unwrap_or("—".into())),
         ]),
     ];
+    if p.awaiting_clear {
+        lines.insert(
+            1,
+            Line::from(vec![
+                Span::styled("bed      ", theme.dim()),
+                Span::styled("print done: clear the bed, then press b", theme.warn()),
+            ]),
+        );
+    }
     for e in p.errors.iter().rev().take(usize::from(info.height.saturating_sub(5))) {
         lines.push(Line::styled(format!("! {e}"), theme.error()));
     }

@@ -963,6 +963,13 @@ async fn record_plate(
         for (order, parts) in &plate.orders {
             let parts = parts.clone();
             let actions = match step {
+                // A plate printed again for an order whose parts failed (an operator's reprint
+                // of a job the farm gave up) is that order's reprint.
+                PlateStep::Started
+                    if c.node.order_state(order).is_ok_and(|s| s.stage == Stage::Failed) =>
+                {
+                    vec![Action::Reprint { parts: parts.clone() }, Action::Printing { job, parts }]
+                }
                 PlateStep::Started => vec![Action::Printing { job, parts }],
                 PlateStep::Done => vec![Action::Printed { job, parts }],
                 PlateStep::Failed { requeued } => {
