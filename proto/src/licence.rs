@@ -51,11 +51,15 @@ pub enum LicenceError {
         /// When it lapsed.
         expired_ms: u64,
     },
-    /// Every allowed print has been made.
-    #[error("all {allowed} licensed prints have been made")]
+    /// The prints asked for would pass the prints allowed.
+    #[error("{allowed} prints allowed, {made} made, {asked} asked")]
     Exhausted {
         /// Prints allowed.
         allowed: u32,
+        /// Prints already made under it.
+        made: u32,
+        /// Prints this order asks for.
+        asked: u32,
     },
 }
 
@@ -84,7 +88,7 @@ impl Licence {
         if let Some(allowed) = self.prints_allowed
             && printed.saturating_add(copies) > allowed
         {
-            return Err(LicenceError::Exhausted { allowed });
+            return Err(LicenceError::Exhausted { allowed, made: printed, asked: copies });
         }
         Ok(())
     }
@@ -109,7 +113,11 @@ mod tests {
         assert_eq!(lic.permits(model, user, 500, 0, 3), Ok(()));
         assert_eq!(
             lic.permits(model, user, 500, 2, 2),
-            Err(LicenceError::Exhausted { allowed: 3 })
+            Err(LicenceError::Exhausted { allowed: 3, made: 2, asked: 2 })
+        );
+        assert_eq!(
+            LicenceError::Exhausted { allowed: 2, made: 0, asked: 3 }.to_string(),
+            "2 prints allowed, 0 made, 3 asked"
         );
         assert_eq!(
             lic.permits(model, user, 1_000, 0, 1),

@@ -153,7 +153,7 @@ async fn a_one_print_licence_stays_used_after_the_centre_is_killed() {
     wait_stage(&user, &second, "cancelled", 20).await;
     let v = show(&user, &second);
     let reason = v["reason"].as_str().unwrap();
-    assert!(reason.contains("all 1 licensed prints have been made"), "{reason}");
+    assert!(reason.contains("1 prints allowed, 1 made, 1 asked"), "{reason}");
     assert!(!actions(&v).iter().any(|a| a == "accepted"));
     assert_eq!(show(&centre, &first)["state"], "printed");
 }

@@ -220,7 +220,10 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     let third = order(&user, &licensed_model);
     let v = wait_state(&user, &third, "cancelled").await;
     let reason = v["reason"].as_str().unwrap();
-    assert!(reason.contains("licence") && reason.contains("all 1 licensed prints"), "{reason}");
+    assert!(
+        reason.contains("licence") && reason.contains("1 prints allowed, 1 made, 1 asked"),
+        "{reason}"
+    );
 
     // A withdrawn entry leaves the user's search, and the designer refuses copies of it.
     let out = designer.amsp(&["catalog", "withdraw", &free_id]);

@@ -151,6 +151,8 @@ pub enum LicenceCommand {
         /// The licence.
         licence: String,
     },
+    /// The licences this node holds: prints allowed, used by its orders, and left.
+    Ls(JsonFlag),
 }
 
 fn now_ms() -> u64 {
@@ -408,6 +410,33 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
         LicenceCommand::Add { licence } => {
             let v = client.add_licence(licence.clone()).await?;
             crate::outln!("{}", serde_json::to_string(&v)?);
+        }
+        LicenceCommand::Ls(json) => {
+            let v = client.licences().await?;
+            out(json.json, &v, |v| {
+                let rows: Vec<String> = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|l| {
+                                let allowed = l["prints_allowed"]
+                                    .as_u64()
+                                    .map_or("unlimited".to_string(), |n| n.to_string());
+                                let left = l["left"]
+                                    .as_u64()
+                                    .map_or(String::new(), |n| format!(", {n} left"));
+                                format!(
+                                    "model {}  from {}  {allowed} prints allowed, {} used{left}",
+                                    l["model"].as_str().unwrap_or("?"),
+                                    l["designer"].as_str().unwrap_or("?"),
+                                    l["used"]
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if rows.is_empty() { "no licences".into() } else { rows.join("\n") }
+            })?;
         }
     }
     Ok(())

@@ -84,6 +84,11 @@ impl NodeClient {
         Ok(r.licence)
     }
 
+    /// The licences this node holds, with prints used and left.
+    pub async fn licences(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/licences").await
+    }
+
     /// Keeps a licence granted to this node.
     pub async fn add_licence(&self, licence: String) -> Result<Value, ClientError> {
         self.post_reply("/v1/licences", &LicenceBody { licence }).await

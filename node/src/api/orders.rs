@@ -15,6 +15,7 @@
 //! | GET | `/v1/capacity/okw` | this centre's capacity as an Open Know-Where record |
 //! | GET | `/v1/reputation` | reputation scores by peer |
 //! | POST | `/v1/licences/issue` | [`IssueLicence`] → `{"licence": hex}` signed by this node |
+//! | GET | `/v1/licences` | licences held, each with prints used by this node's orders and left |
 //! | POST | `/v1/licences` | `{"licence": hex}`: keep a licence granted to this node |
 
 use amsp_proto::id::{ContentId, OrderId, QuoteId, hex_decode, hex_encode};
@@ -50,7 +51,7 @@ pub fn routes() -> Router<Node> {
         .route("/v1/capacity/okw", get(okw))
         .route("/v1/reputation", get(reputation))
         .route("/v1/licences/issue", post(issue_licence))
-        .route("/v1/licences", post(add_licence))
+        .route("/v1/licences", get(list_licences).post(add_licence))
 }
 
 impl From<MarketError> for ApiError {
@@ -404,6 +405,26 @@ async fn issue_licence(
     };
     let bytes = node.issue_licence(&licence)?;
     Ok(Json(LicenceBody { licence: hex_encode(&bytes) }))
+}
+
+async fn list_licences(State(node): State<Node>) -> impl IntoResponse {
+    let list: Vec<serde_json::Value> = node
+        .licences()
+        .into_iter()
+        .map(|h| {
+            serde_json::json!({
+                "id": h.id.to_string(),
+                "model": h.licence.model.to_string(),
+                "designer": h.designer.to_string(),
+                "prints_allowed": h.licence.prints_allowed,
+                "used": h.used,
+                "left": h.left,
+                "expires_ms": h.licence.expires_ms,
+                "terms": h.licence.terms,
+            })
+        })
+        .collect();
+    Json(list)
 }
 
 async fn add_licence(

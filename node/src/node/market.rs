@@ -48,6 +48,27 @@ pub(crate) struct Market {
     pub licences: Mutex<Vec<Vec<u8>>>,
 }
 
+/// A licence this node holds, with what its orders used of it.
+#[derive(Debug, Clone)]
+pub struct HeldLicence {
+    /// The licence envelope's id.
+    pub id: ContentId,
+    /// Who issued it (the model's designer).
+    pub designer: PeerId,
+    /// Its terms.
+    pub licence: Licence,
+    /// Prints this node's accepted orders took under it.
+    pub used: u32,
+    /// Prints left, when the licence limits them.
+    pub left: Option<u32>,
+}
+
+/// Whether an order in `stage` has prints counted against a licence: a centre accepted it and
+/// it was not called off.
+fn counts_prints(stage: Stage) -> bool {
+    !matches!(stage, Stage::QuoteRequested | Stage::Quoted | Stage::Placed | Stage::Cancelled)
+}
+
 /// The key a licence envelope is stored under in `licences-0`.
 fn licence_key(envelope: &[u8]) -> String {
     ContentId::of(envelope).to_hex()
@@ -464,6 +485,32 @@ impl Node {
     }
 
     /// Licences held for `model`.
+    /// The licences this node holds, with the prints its own orders have used under each: the
+    /// copies of the licensed model in orders a centre accepted and nobody cancelled. (The
+    /// centres count what they print; this is the customer's side of the same count.)
+    pub fn licences(&self) -> Vec<HeldLicence> {
+        let held = lock(&self.market().licences).clone();
+        let states: Vec<OrderState> =
+            self.orders().ids().into_iter().filter_map(|id| self.order_state(&id).ok()).collect();
+        let me = self.peer_id();
+        held.iter()
+            .filter_map(|bytes| {
+                let env = Envelope::from_bytes(bytes).ok()?;
+                let designer = env.author().ok()?;
+                let licence: Licence = env.decode_body().ok()?;
+                let used: u32 = states
+                    .iter()
+                    .filter(|s| s.customer == me && counts_prints(s.stage))
+                    .flat_map(|s| &s.parts)
+                    .filter(|p| p.model == licence.model)
+                    .map(|p| p.requirements.quantity)
+                    .sum();
+                let left = licence.prints_allowed.map(|a| a.saturating_sub(used));
+                Some(HeldLicence { id: env.id(), designer, licence, used, left })
+            })
+            .collect()
+    }
+
     fn licences_for(&self, model: ContentId) -> Vec<Vec<u8>> {
         lock(&self.market().licences)
             .iter()

@@ -241,8 +241,9 @@ pub(super) enum Step {
     RecordPlate { job: JobId, plate: Plate, steps: Vec<PlateStep>, keep: Keep },
     /// Publish a fresh capacity ad soon.
     Advertise,
-    /// Forget the order's parts kept as waiting for a plate (it was cancelled).
-    ForgetAccepted(OrderId),
+    /// Forget a cancelled order's parts kept as waiting for a plate, and give back the prints
+    /// it took from these licences.
+    LetGo { order: OrderId, licences: Vec<ContentId> },
     /// Keep the plate's new record (an order left it).
     KeepPlate { job: JobId, plate: Plate },
     /// Withdraw a job from the farm's queue: every order on its plate was cancelled.
@@ -408,12 +409,14 @@ impl CentreCore {
         if !self.cancelled.insert(order) || !self.taken.contains(&order) {
             return Vec::new();
         }
-        let mut steps = Vec::new();
-        let before = self.pending.len();
         self.pending.retain(|a| a.order != order);
-        if self.pending.len() != before {
-            steps.push(Step::ForgetAccepted(order));
+        let mut licences = Vec::new();
+        for (id, per_order) in &mut self.licence_prints {
+            if per_order.remove(&order).is_some() {
+                licences.push(*id);
+            }
         }
+        let mut steps = vec![Step::LetGo { order, licences }];
         let mut emptied = Vec::new();
         for (job, plate) in &mut self.jobs {
             if plate.orders.remove(&order).is_none() {
@@ -430,9 +433,7 @@ impl CentreCore {
             self.queued_s.remove(&job);
             steps.push(Step::CancelJob(job));
         }
-        if !steps.is_empty() {
-            steps.push(Step::Advertise);
-        }
+        steps.push(Step::Advertise);
         steps
     }
 
@@ -699,8 +700,10 @@ mod tests {
     #[test]
     fn a_cancelled_order_leaves_the_queue_and_its_plates() {
         let me = peer();
+        let licence = ContentId([4; 32]);
         let mut core = CentreCore::restore(me, [], BTreeMap::new());
         let mut state = order(peer(), vec![part("arm", None)]);
+        core.count_licence_prints(state.order, &[(licence, 2)]);
         state.stage = Stage::Placed;
         state.centre = Some(me);
         core.handle(Event::Order(&state));
@@ -720,7 +723,9 @@ mod tests {
         core.handle(Event::PlateSubmitted { job: shared, plate: plate_of(&[state.order, other]) });
         state.stage = Stage::Cancelled;
         let steps = core.handle(Event::Order(&state));
-        assert!(steps.iter().any(|s| matches!(s, Step::ForgetAccepted(o) if *o == state.order)));
+        assert!(steps.iter().any(|s| matches!(s, Step::LetGo { order, licences }
+            if *order == state.order && licences == &[licence])));
+        assert_eq!(core.licence_prints_besides(&licence, OrderId::from_parts(0, [0; 10])), 0);
         assert!(steps.iter().any(|s| matches!(s, Step::CancelJob(j) if *j == alone)));
         assert!(steps.iter().any(|s| matches!(s, Step::KeepPlate { job, plate }
             if *job == shared && plate.orders.keys().eq([&other]))));

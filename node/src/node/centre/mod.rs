@@ -189,11 +189,11 @@ fn dispatch(c: &Arc<Centre>, steps: Vec<Step>) {
                 c.node.tasks().spawn(async move { plan_and_slice(&c, parts).await });
             }
             Step::Advertise => c.changed.notify_one(),
-            Step::ForgetAccepted(order) => {
+            Step::LetGo { order, licences } => {
                 let c = Arc::clone(c);
                 c.node.tasks().spawn(async move {
-                    if let Err(e) = work::forget_accepted(c.node.store(), &[order]).await {
-                        tracing::warn!(%order, error = %e, "forgetting a cancelled order's parts");
+                    if let Err(e) = work::let_go(c.node.store(), order, &licences).await {
+                        tracing::warn!(%order, error = %e, "letting go of a cancelled order");
                     }
                 });
             }

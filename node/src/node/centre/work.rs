@@ -137,6 +137,19 @@ pub(super) async fn forget_accepted(store: &Store, orders: &[OrderId]) -> Result
     Ok(())
 }
 
+/// Lets go of a cancelled order in one write: its waiting parts and the prints it took from
+/// `licences`, which are the customer's again.
+pub(super) async fn let_go(
+    store: &Store,
+    order: OrderId,
+    licences: &[ContentId],
+) -> Result<(), WorkError> {
+    let mut changes = vec![(accepted_key(order), None)];
+    changes.extend(licences.iter().map(|l| (licence_key(*l, order), None)));
+    store.change_centre_work(changes).await?;
+    Ok(())
+}
+
 /// Records a plate sent to the farm and forgets its orders' waiting parts, in one write.
 pub(super) async fn record_plate(
     store: &Store,
