@@ -34,7 +34,7 @@ async fn connected(nodes: &[&NodeProcess], peers: usize) {
 /// Quotes and places an order, waiting for the centre to accept it.
 async fn order_accepted(user: &NodeProcess, centre: &NodeProcess, model: &str) -> String {
     let id = create(user, model, "pla", 1);
-    json_of(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    json_of(&user.amsp(&["order", "quotes", &id, "--wait", "60", "--json"]));
     json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
     wait_action(centre, &id, "accepted", 20).await;
     id
@@ -140,10 +140,23 @@ async fn a_one_print_licence_stays_used_after_the_centre_is_killed() {
     let licence = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let out = user.amsp(&["licence", "add", &licence]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let held = |user: &NodeProcess| {
+        let v = json_of(&user.amsp(&["licence", "ls", "--json"]));
+        let l = v.as_array().unwrap().iter().find(|l| l["model"] == model.as_str()).cloned();
+        l.expect("the licence is listed")
+    };
+    let l = held(&user);
+    let counts = (l["prints_allowed"].as_u64(), l["used"].as_u64(), l["left"].as_u64());
+    assert_eq!(counts, (Some(1), Some(0), Some(1)), "{l}");
+    assert_eq!(l["designer"], designer.peer_id.as_str());
 
     let first = order_accepted(&user, &centre, &model).await;
     let centre = restart(centre, &[&user, &designer]).await;
     wait_stage(&user, &first, "printed", 40).await;
+    let l = held(&user);
+    assert_eq!((l["used"].as_u64(), l["left"].as_u64()), (Some(1), Some(0)), "{l}");
+    let text = String::from_utf8_lossy(&user.amsp(&["licence", "ls"]).stdout).into_owned();
+    assert!(text.contains("1 prints allowed, 1 used, 0 left"), "{text}");
 
     // The one print is spent: the centre, restarted, declines a second order under it.
     let second = create(&user, &model, "pla", 1);

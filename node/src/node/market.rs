@@ -490,8 +490,10 @@ impl Node {
     /// centres count what they print; this is the customer's side of the same count.)
     pub fn licences(&self) -> Vec<HeldLicence> {
         let held = lock(&self.market().licences).clone();
+        // The ids first: the orders' lock must be released before each state is read.
+        let ids = self.orders().ids();
         let states: Vec<OrderState> =
-            self.orders().ids().into_iter().filter_map(|id| self.order_state(&id).ok()).collect();
+            ids.into_iter().filter_map(|id| self.order_state(&id).ok()).collect();
         let me = self.peer_id();
         held.iter()
             .filter_map(|bytes| {
