@@ -58,7 +58,12 @@ pub fn describe(ev: &serde_json::Value) -> (Level, String) {
         ),
         "rejected" => (Level::Warn, format!("refused data from {}: {}", peer(), text("reason"))),
         "farm" => {
-            let level = if ev["event"] == "job_failed" { Level::Error } else { Level::Info };
+            // One line per job stage; progress every few percent is detail.
+            let level = match ev["event"].as_str() {
+                Some("job_failed") => Level::Error,
+                Some("job_progress") => Level::Debug,
+                _ => Level::Info,
+            };
             let mut line = format!("farm {}", text("event"));
             for k in ["job", "printer", "reason"] {
                 if let Some(v) = ev[k].as_str() {
@@ -207,5 +212,20 @@ impl NodeSource for EmbeddedSource {
             });
         };
         workshop.act(action).await.map_err(|reason| SourceError::Refused { verb, subject, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_stages_are_news_and_progress_is_detail() {
+        let ev = |event: &str| serde_json::json!({"type": "farm", "event": event, "job": "01J", "printer": "mk3s"});
+        assert_eq!(describe(&ev("job_started")).0, Level::Info);
+        assert_eq!(describe(&ev("job_done")).0, Level::Info);
+        assert_eq!(describe(&ev("job_failed")).0, Level::Error);
+        let (level, line) = describe(&ev("job_progress"));
+        assert_eq!(level, Level::Debug, "progress must not flood the log: {line}");
     }
 }
