@@ -246,12 +246,27 @@ impl CentreSettings {
         Ok(())
     }
 
-    /// The price table as gossiped.
+    /// The price table as gossiped. A material the printers stock without a `[per_gram]` price
+    /// is charged at its built-in profile's spool price (when that is in the centre's
+    /// currency), so filament is never quietly free.
     pub fn price_table(&self) -> PriceTable {
+        let mut per_gram: BTreeMap<Material, f64> =
+            self.per_gram.iter().map(|(k, v)| (Material::new(k), *v)).collect();
+        for stocked in self.printers.iter().flat_map(|p| &p.materials) {
+            let material = Material::new(stocked);
+            if per_gram.contains_key(&material) {
+                continue;
+            }
+            if let Ok(profile) = amsp_mesh::slice::profile::Material::builtin(material.as_str())
+                && profile.currency.eq_ignore_ascii_case(&self.currency)
+            {
+                per_gram.insert(material, profile.price_per_kg / 1000.0);
+            }
+        }
         PriceTable {
             currency: self.currency.clone(),
             per_hour: self.per_hour,
-            per_gram: self.per_gram.iter().map(|(k, v)| (Material::new(k), *v)).collect(),
+            per_gram,
             setup: self.setup,
         }
     }
@@ -457,6 +472,28 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn stocked_materials_without_a_price_cost_what_their_spool_does() {
+        let s: CentreSettings = toml::from_str(
+            r#"
+            [per_gram]
+            pla = 0.05
+            [[printer]]
+            name = "mk3s"
+            materials = ["PLA", "PETG", "unobtainium"]
+            "#,
+        )
+        .unwrap();
+        let t = s.price_table();
+        assert_eq!(t.per_gram.get(&Material::new("pla")), Some(&0.05), "configured wins");
+        assert_eq!(t.per_gram.get(&Material::new("petg")), Some(&0.027), "27 EUR/kg profile");
+        assert_eq!(t.per_gram.get(&Material::new("unobtainium")), None, "no profile, no guess");
+        let usd: CentreSettings =
+            toml::from_str("currency = \"USD\"\n[[printer]]\nname = \"a\"\nmaterials = [\"pla\"]")
+                .unwrap();
+        assert!(usd.price_table().per_gram.is_empty(), "a EUR spool price is not a USD one");
     }
 
     #[test]
