@@ -340,3 +340,13 @@ pub struct LicenceView {
     /// When it lapses, Unix ms.
     pub expires_ms: Option<u64>,
 }
+
+/// Reply of `GET /v1/capacity/okw`: this centre as an Open Know-Where record, a JSON-LD
+/// document whose vocabulary belongs to that standard, passed through as the node wrote it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct OkwRecord(
+    /// The record's members.
+    pub serde_json::Map<String, serde_json::Value>,
+);

@@ -209,7 +209,7 @@ endpoints! {
         query: None, body: Empty, reply: Out(list::<orders::CentreView>), auth: true;
     /// `GET /v1/capacity/okw`.
     CapacityOkw = Get "/v1/capacity/okw", "This centre's capacity as an Open Know-Where record",
-        query: None, body: Empty, reply: Out(object), auth: true;
+        query: None, body: Empty, reply: Out(json::<orders::OkwRecord>), auth: true;
     /// `GET /v1/reputation`.
     Reputation = Get "/v1/reputation", "Reputation scores of the centres this node ordered from",
         query: None, body: Empty, reply: Out(list::<orders::ReputationView>), auth: true;

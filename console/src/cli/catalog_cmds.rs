@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use amsp_node::api::catalog_api::SearchQuery;
+use amsp_api::catalog::SearchQuery;
 use amsp_node::node::catalog::{EntryView, Publish};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};

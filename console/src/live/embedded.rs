@@ -124,23 +124,17 @@ impl EmbeddedSource {
             endpoint: "in-process node".to_owned(),
             reason: e,
         };
-        let status = serde_json::to_value(self.node.status().await)
-            .map_err(|e| unreachable(e.to_string()))?;
-        let peers = serde_json::to_value(self.node.peers().await)
-            .map_err(|e| unreachable(e.to_string()))?;
+        let status = self.node.status().await;
+        let peers =
+            self.node.peers().await.into_iter().filter_map(amsp_node::api::views::peer).collect();
         let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
-        let models = serde_json::to_value(models).map_err(|e| unreachable(e.to_string()))?;
-        let capacity =
-            serde_json::to_value(self.node.capacity()).map_err(|e| unreachable(e.to_string()))?;
+        let capacity = self.node.capacity();
         // A catalogue the store cannot read leaves the Models view with stored models only.
         let catalogue = self
             .node
             .search_catalog(&amsp_node::node::catalog::Search::default())
-            .ok()
-            .and_then(|entries| serde_json::to_value(entries).ok())
             .unwrap_or_default();
-        let mut ids: Vec<OrderId> =
-            self.node.order_list().iter().filter_map(|o| o.order.parse().ok()).collect();
+        let mut ids: Vec<OrderId> = self.node.order_list().iter().map(|o| o.order).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.truncate(ORDERS_SHOWN);
         let orders = ids.into_iter().filter_map(|id| Some((id, self.node.order(&id)?))).collect();

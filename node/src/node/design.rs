@@ -9,6 +9,9 @@
 //! [`DesignThread::add`] and kept, signed, in the store's `design-0` table; messages are kept
 //! as the ciphertext that was sent.
 
+pub use amsp_api::design::{
+    DeliveryView, MessageView, NewDesignRequest, OfferView, RequestView, SeenView, Taken,
+};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,7 +25,6 @@ use amsp_proto::id::{ContentId, RequestId};
 use amsp_proto::licence::Licence;
 use amsp_proto::profile::Role;
 use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 
 use super::events::NodeEvent;
 use super::{AddModelError, Node, now_ms};
@@ -115,148 +117,6 @@ pub enum DesignOpError {
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A new design request, as the user describes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewDesignRequest {
-    /// One line.
-    pub title: String,
-    /// What the part must do.
-    pub description: String,
-    /// Skills wanted.
-    #[serde(default)]
-    pub skills: Vec<String>,
-    /// Constraints.
-    #[serde(default)]
-    pub constraints: Vec<String>,
-    /// The most the user will pay.
-    pub budget: f64,
-    /// Currency (default EUR).
-    #[serde(default)]
-    pub currency: Option<String>,
-    /// Deadline, Unix ms (default: fourteen days from now).
-    #[serde(default)]
-    pub deadline_ms: Option<u64>,
-}
-
-/// A request as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestView {
-    /// The request id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: String,
-    /// Skills wanted.
-    pub skills: Vec<String>,
-    /// Constraints.
-    pub constraints: Vec<String>,
-    /// Budget.
-    pub budget: f64,
-    /// Currency.
-    pub currency: String,
-    /// Deadline, Unix ms.
-    pub deadline_ms: Option<u64>,
-    /// Who asked.
-    pub requester: String,
-    /// Whether this node asked.
-    pub mine: bool,
-    /// Offers held.
-    pub offers: usize,
-    /// The accepted designer.
-    pub accepted_designer: Option<String>,
-    /// Deliveries held.
-    pub deliveries: usize,
-    /// Whether a delivery was accepted.
-    pub delivery_accepted: bool,
-}
-
-/// An offer as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct OfferView {
-    /// The offer id (its envelope id).
-    pub id: String,
-    /// The request.
-    pub request: String,
-    /// The designer.
-    pub designer: String,
-    /// Price.
-    pub price: f64,
-    /// Currency.
-    pub currency: String,
-    /// Time to deliver, seconds.
-    pub delivery_s: u64,
-    /// The designer's note.
-    pub message: String,
-    /// When it was made, Unix ms.
-    pub at_ms: u64,
-    /// Whether the requester accepted it.
-    pub accepted: bool,
-}
-
-/// A message as listed, decrypted for this node.
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageView {
-    /// The message id (its envelope id).
-    pub id: String,
-    /// Sender.
-    pub from: String,
-    /// Recipient.
-    pub to: String,
-    /// When it was written, Unix ms.
-    pub at_ms: u64,
-    /// The text; absent if this node cannot decrypt it.
-    pub text: Option<String>,
-    /// Size of the ciphertext carried.
-    pub ciphertext_bytes: usize,
-}
-
-/// A delivery as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryView {
-    /// The delivery id (its envelope id).
-    pub id: String,
-    /// The request.
-    pub request: String,
-    /// The designer.
-    pub designer: String,
-    /// The model package's content id.
-    pub model: String,
-    /// Prints the licence allows.
-    pub prints_allowed: Option<u32>,
-    /// When the licence lapses, Unix ms.
-    pub expires_ms: Option<u64>,
-    /// Licence terms.
-    pub terms: String,
-    /// Whether this node asked for the design.
-    pub mine: bool,
-    /// Whether the model was fetched and opened here and the licence kept.
-    pub received: bool,
-    /// Whether the requester accepted it.
-    pub accepted: bool,
-}
-
-/// What this node did with the requests that reached it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SeenView {
-    /// Requests held.
-    pub kept: Vec<String>,
-    /// Requests that reached this node and were not for it (most recent last).
-    pub ignored: Vec<String>,
-}
-
-/// What happened to a record handed in (`POST /v1/design/import`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Taken {
-    /// New and kept.
-    New,
-    /// Held already.
-    Known,
-    /// A request not for this node (skills do not match, or not a designer).
-    Ignored,
 }
 
 fn opt_peer(p: Option<PeerId>) -> Option<String> {
