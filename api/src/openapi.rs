@@ -32,6 +32,27 @@ pub fn path_params(path: &str) -> Vec<&str> {
     path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect()
 }
 
+/// A content id as text: 64 hex digits.
+pub const CONTENT_ID_PATTERN: &str = "^[0-9a-fA-F]{64}$";
+/// A time-sortable id as text (orders, jobs, design requests, catalogue entries): 26
+/// Crockford base-32 characters, the first at most 7.
+pub const SORTABLE_ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$";
+
+/// What a path parameter holds, so a tester draws ids of the right shape (and reaches past
+/// the id check) and a reader knows what to send.
+fn path_param_schema(path: &str, name: &str) -> ObjectBuilder {
+    let sortable = ["/v1/orders/", "/v1/jobs/", "/v1/design/requests/", "/v1/catalog/"];
+    match name {
+        "cid" => string_schema().pattern(Some(CONTENT_ID_PATTERN)),
+        "id" if sortable.iter().any(|p| path.starts_with(p)) => {
+            string_schema().pattern(Some(SORTABLE_ID_PATTERN))
+        }
+        "action" => string_schema().enum_values(Some(["pause", "resume", "cancel"])),
+        // An empty segment would be another route: a path parameter has a character.
+        _ => string_schema().min_length(Some(1)).pattern(Some("^[^/]+$")),
+    }
+}
+
 fn string_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::Type(Type::String))
 }
@@ -51,8 +72,7 @@ pub fn document(version: &str) -> OpenApi {
                     .name(p)
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    // An empty segment would be another route: a path parameter has a character.
-                    .schema(Some(string_schema().min_length(Some(1)).pattern(Some("^[^/]+$")))),
+                    .schema(Some(path_param_schema(r.path, p))),
             );
         }
         if let Some(q) = r.query {
@@ -209,6 +229,26 @@ mod tests {
             let name = part.split('"').next().unwrap_or_default();
             assert!(schemas[name].is_object(), "{name} is referred to and not defined");
         }
+    }
+
+    #[test]
+    fn id_patterns_match_the_ids_they_describe() {
+        use amsp_proto::id::{ContentId, OrderId};
+        let matches = |pattern: &str, text: &str| {
+            let body = pattern.trim_start_matches('^').trim_end_matches('$');
+            // A small check of the two shapes without a regex engine.
+            if body.starts_with("[0-9a-fA-F]") {
+                text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
+            } else {
+                text.len() == 26
+                    && ('0'..='7').contains(&text.chars().next().unwrap_or('x'))
+                    && text.chars().all(|c| c.is_ascii_alphanumeric() && !"ILOUilou".contains(c))
+            }
+        };
+        let order = OrderId::from_parts(1_700_000_000_000, [9; 10]).to_string();
+        assert!(matches(SORTABLE_ID_PATTERN, &order), "{order}");
+        let cid = ContentId::of(b"x").to_string();
+        assert!(matches(CONTENT_ID_PATTERN, &cid), "{cid}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, or reuses, the cached virtualenv holding schemathesis (PyPI), the property-based
-# HTTP tester that the OpenAPI contract test (tests/tests/api_contract.rs) runs against a live
-# amspd from its `/v1/openapi.json`.
+# HTTP tester that the OpenAPI contract test (tests/tests/api_schemathesis.rs) runs against a
+# live amspd from its `/v1/openapi.json`. The last line printed is `bin=PATH` of the program.
 #
 # Idempotent: a venv whose install finished (marker file) and whose schemathesis is 4.x is
 # reused in well under a second; a half-made venv (an interrupted install) is removed and made
@@ -38,6 +38,8 @@ flock 9
 
 if is_ready; then
   echo "schemathesis: reusing $venv (schemathesis $(installed_version))"
+  # The last line names the program, for the test that runs it.
+  echo "bin=$venv/bin/schemathesis"
   exit 0
 fi
 
@@ -72,3 +74,4 @@ case "$version" in
 esac
 touch "$marker"
 echo "schemathesis: installed schemathesis $version in $venv"
+echo "bin=$venv/bin/schemathesis"
