@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod design;
 pub mod error;
+pub mod events;
 pub mod farm;
 pub mod models;
 pub mod monitor;

@@ -185,7 +185,7 @@ async fn post_request(f: &Federation) -> String {
     .await;
     wait_for("the sculptor to see and ignore the request", Duration::from_secs(20), || async {
         let seen = f.sculptor.client.design_seen().await.unwrap();
-        seen.ignored.iter().any(|r| *r == id)
+        seen.ignored.contains(&id)
     })
     .await;
     id

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use amsp_api::events::{FarmEvent, NodeEvent};
 use amsp_node::Node;
 use amsp_proto::envelope::Envelope;
 use amsp_proto::profile::Profile;
@@ -34,44 +35,64 @@ pub struct EmbeddedSource {
     started: Instant,
 }
 
-/// One node event, as the control API serialises it, as a log line: (level, text).
-pub fn describe(ev: &serde_json::Value) -> (Level, String) {
-    let text = |k: &str| ev[k].as_str().unwrap_or("?").to_owned();
-    let peer = || short(&text("peer"));
-    match ev["type"].as_str().unwrap_or("") {
-        "peer_connected" => (Level::Info, format!("peer {} connected", peer())),
-        "peer_disconnected" => (Level::Warn, format!("peer {} disconnected", peer())),
-        "profile_learned" => {
-            (Level::Info, format!("learned profile of {} ({})", peer(), text("name")))
+/// One node event as a log line: (level, text).
+pub fn describe(ev: &NodeEvent) -> (Level, String) {
+    match ev {
+        NodeEvent::PeerConnected { peer } => {
+            (Level::Info, format!("peer {} connected", short(peer)))
         }
-        "model_added" => (Level::Info, format!("model {} added", short(&text("cid")))),
-        "model_fetched" => (
-            Level::Info,
-            format!("model {} fetched ({} chunks)", short(&text("cid")), ev["chunks_fetched"]),
-        ),
-        "order_event" => {
-            (Level::Info, format!("order {}: {}", short(&text("order")), text("action")))
+        NodeEvent::PeerDisconnected { peer } => {
+            (Level::Warn, format!("peer {} disconnected", short(peer)))
         }
-        "gossip" => (
-            Level::Debug,
-            format!("gossip {}: {} from {}", text("topic"), text("kind"), short(&text("author"))),
-        ),
-        "rejected" => (Level::Warn, format!("refused data from {}: {}", peer(), text("reason"))),
-        "farm" => {
-            let level = if ev["event"] == "job_failed" { Level::Error } else { Level::Info };
-            let mut line = format!("farm {}", text("event"));
-            for k in ["job", "printer", "reason"] {
-                if let Some(v) = ev[k].as_str() {
-                    line.push_str(&format!(" {k}={v}"));
+        NodeEvent::ProfileLearned { peer, name } => {
+            (Level::Info, format!("learned profile of {} ({name})", short(peer)))
+        }
+        NodeEvent::ModelAdded { cid } => (Level::Info, format!("model {} added", short(cid))),
+        NodeEvent::ModelFetched { cid, chunks_fetched } => {
+            (Level::Info, format!("model {} fetched ({chunks_fetched} chunks)", short(cid)))
+        }
+        NodeEvent::OrderEvent { order, action, .. } => {
+            (Level::Info, format!("order {}: {action}", short(order)))
+        }
+        NodeEvent::Gossip { topic, author, kind, .. } => {
+            (Level::Debug, format!("gossip {topic}: {kind} from {}", short(author)))
+        }
+        NodeEvent::Rejected { peer, reason } => {
+            (Level::Warn, format!("refused data from {}: {reason}", short(peer)))
+        }
+        NodeEvent::Farm(f) => {
+            let (event, job, printer, reason) = match f {
+                FarmEvent::JobStarted { job, printer } => {
+                    ("job_started", Some(job), Some(printer), None)
                 }
+                FarmEvent::JobProgress { job, .. } => ("job_progress", Some(job), None, None),
+                FarmEvent::JobDone { job, printer } => ("job_done", Some(job), Some(printer), None),
+                FarmEvent::JobFailed { job, printer, reason, .. } => {
+                    ("job_failed", Some(job), Some(printer), Some(reason))
+                }
+                FarmEvent::PrinterChanged { printer } => {
+                    ("printer_changed", None, Some(printer), None)
+                }
+            };
+            let level = if event == "job_failed" { Level::Error } else { Level::Info };
+            let mut line = format!("farm {event}");
+            if let Some(j) = job {
+                line.push_str(&format!(" job={j}"));
+            }
+            if let Some(p) = printer {
+                line.push_str(&format!(" printer={p}"));
+            }
+            if let Some(r) = reason {
+                line.push_str(&format!(" reason={r}"));
             }
             (level, line)
         }
-        "alert" => (
-            Level::Warn,
-            format!("alert {}: {}", text("change"), ev["alert"]["message"].as_str().unwrap_or("?")),
-        ),
-        _ => (Level::Debug, ev.to_string()),
+        NodeEvent::Alert { change, alert } => {
+            (Level::Warn, format!("alert {change}: {}", alert.message))
+        }
+        NodeEvent::Design { .. } | NodeEvent::Lagged { .. } => {
+            (Level::Debug, serde_json::to_string(ev).unwrap_or_default())
+        }
     }
 }
 
@@ -86,8 +107,7 @@ impl EmbeddedSource {
             loop {
                 match events.recv().await {
                     Ok(ev) => {
-                        let value = serde_json::to_value(&ev).unwrap_or_default();
-                        let (level, text) = describe(&value);
+                        let (level, text) = describe(&ev);
                         ring.push(level, "amsp_node", text);
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use amsp_api::events::NodeEvent;
 use amsp_api::farm::{JobView, PrinterView};
 use amsp_proto::process::Material;
 use amsp_proto::{OrderId, PeerId};
@@ -138,14 +139,13 @@ impl HttpSource {
         if data.is_empty() {
             return;
         }
-        match serde_json::from_str::<serde_json::Value>(&data) {
+        match serde_json::from_str::<NodeEvent>(&data) {
             Ok(ev) => {
-                if ev["type"] == "profile_learned"
-                    && let (Some(peer), Some(name)) = (ev["peer"].as_str(), ev["name"].as_str())
+                if let NodeEvent::ProfileLearned { peer, name } = &ev
                     && let Ok(id) = peer.parse::<PeerId>()
                 {
                     let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-                    names.entry(id).or_default().name = name.to_owned();
+                    names.entry(id).or_default().name = name.clone();
                 }
                 let (level, line) = describe(&ev);
                 self.log.push(level, "amsp_node", line);

@@ -313,8 +313,9 @@ async fn events(State(node): State<Node>) -> Sse<impl Stream<Item = Result<Event
         let data = match rx.recv().await {
             Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
             // A slow subscriber is told how much it missed rather than buffered without bound.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                format!("{{\"type\":\"lagged\",\"missed\":{n}}}")
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                serde_json::to_string(&crate::node::events::NodeEvent::Lagged { missed })
+                    .unwrap_or_default()
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };
