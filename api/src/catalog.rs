@@ -1,6 +1,9 @@
 //! The public model catalogue.
 
+use amsp_proto::catalog::EntryId;
+use amsp_proto::id::ContentId;
 use amsp_proto::process::Process;
+use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -42,12 +45,16 @@ pub struct Publish {
 }
 
 /// Reply of `POST /v1/catalog`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Published {
     /// The entry id.
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: EntryId,
     /// The model it lists.
-    pub model: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
 }
 
 /// Query of `GET /v1/catalog`.
@@ -70,13 +77,16 @@ pub struct SearchQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryView {
     /// The entry id.
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: EntryId,
     /// Its title.
     pub title: String,
     /// Its description.
     pub description: String,
     /// The designer's peer id.
-    pub designer: String,
+    #[schema(value_type = String)]
+    pub designer: PeerId,
     /// The designer's display name, from its signed profile.
     pub designer_name: Option<String>,
     /// The designer's reputation score.
@@ -89,6 +99,7 @@ pub struct EntryView {
     #[schema(value_type = Option<String>)]
     pub process: Option<Process>,
     /// The designer's own package of the model (content id): matches a listing to the store.
+    /// Empty for a withdrawn entry, whose notice no longer names it.
     #[serde(default)]
     pub model: String,
     /// Model format.
@@ -129,9 +140,13 @@ pub struct GetQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryCopy {
     /// The entry.
-    pub entry: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub entry: EntryId,
     /// The model package made for this node: order it with `amsp order create --model`.
-    pub model: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
     /// The licence (hex envelope), kept by this node, when the terms are limited.
     pub licence: Option<String>,
 }
@@ -140,7 +155,9 @@ pub struct EntryCopy {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Withdrawn {
     /// The entry.
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: EntryId,
     /// Always `true`.
     pub withdrawn: bool,
 }

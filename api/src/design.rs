@@ -1,5 +1,7 @@
 //! Design requests (use case 3): requests, offers, messages, deliveries.
 
+use amsp_proto::id::{ContentId, RequestId};
+use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -44,7 +46,9 @@ pub struct ModelReply {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RequestView {
     /// The request id.
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: RequestId,
     /// Title.
     pub title: String,
     /// Description.
@@ -60,13 +64,15 @@ pub struct RequestView {
     /// Deadline, Unix ms.
     pub deadline_ms: Option<u64>,
     /// Who asked.
-    pub requester: String,
+    #[schema(value_type = String)]
+    pub requester: PeerId,
     /// Whether this node asked.
     pub mine: bool,
     /// Offers held.
     pub offers: usize,
     /// The accepted designer.
-    pub accepted_designer: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub accepted_designer: Option<PeerId>,
     /// Deliveries held.
     pub deliveries: usize,
     /// Whether a delivery was accepted.
@@ -98,11 +104,16 @@ pub struct NewOffer {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OfferView {
     /// The offer id (its envelope id).
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: ContentId,
     /// The request.
-    pub request: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub request: RequestId,
     /// The designer.
-    pub designer: String,
+    #[schema(value_type = String)]
+    pub designer: PeerId,
     /// Price.
     pub price: f64,
     /// Currency.
@@ -138,11 +149,15 @@ pub struct NewMessage {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MessageView {
     /// The message id (its envelope id).
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: ContentId,
     /// Sender.
-    pub from: String,
+    #[schema(value_type = String)]
+    pub from: PeerId,
     /// Recipient.
-    pub to: String,
+    #[schema(value_type = String)]
+    pub to: PeerId,
     /// When it was written, Unix ms.
     pub at_ms: u64,
     /// The text; absent if this node cannot decrypt it.
@@ -173,13 +188,20 @@ pub struct DeliverQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryView {
     /// The delivery id (its envelope id).
-    pub id: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: ContentId,
     /// The request.
-    pub request: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub request: RequestId,
     /// The designer.
-    pub designer: String,
+    #[schema(value_type = String)]
+    pub designer: PeerId,
     /// The model package's content id.
-    pub model: String,
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
     /// Prints the licence allows.
     pub prints_allowed: Option<u32>,
     /// When the licence lapses, Unix ms.

@@ -155,9 +155,7 @@ impl NodeReport {
             .map(|e| {
                 let designer = match e.designer_name.as_deref() {
                     Some(n) if !n.is_empty() => n.to_owned(),
-                    _ => {
-                        e.designer.parse().map_or_else(|_| short(&e.designer), |p| self.name_of(&p))
-                    }
+                    _ => self.name_of(&e.designer),
                 };
                 let mut limits = Vec::new();
                 if let Some(p) = e.prints {
@@ -174,7 +172,7 @@ impl NodeReport {
                     (false, false) => format!("{} · {words}", limits.join(", ")),
                 };
                 let listing = Listing {
-                    entry: e.id.clone(),
+                    entry: e.id.to_string(),
                     title: e.title.clone(),
                     designer,
                     tags: e.tags.clone(),
@@ -209,7 +207,7 @@ impl NodeReport {
                 let copy = || {
                     listings.iter().find(|(e, _)| {
                         triangles > 0
-                            && e.designer == m.author
+                            && e.designer.to_string() == m.author
                             && e.format == format
                             && e.facets == triangles
                     })

@@ -61,7 +61,7 @@ pub(super) async fn publish(
     Json(req): Json<Publish>,
 ) -> Result<Json<Published>, ApiError> {
     let (id, model) = node.publish_entry(req).await?;
-    Ok(Json(Published { id: id.to_string(), model: model.to_string() }))
+    Ok(Json(Published { id, model }))
 }
 
 pub(super) async fn search(
@@ -110,7 +110,7 @@ pub(super) async fn withdraw(
 ) -> Result<Json<Withdrawn>, ApiError> {
     let id = parse_entry(&id)?;
     node.withdraw_entry(id).await?;
-    Ok(Json(Withdrawn { id: id.to_string(), withdrawn: true }))
+    Ok(Json(Withdrawn { id, withdrawn: true }))
 }
 
 pub(super) async fn import(

@@ -326,10 +326,10 @@ impl Node {
             .and_then(|e| e.decode_body::<amsp_proto::profile::Profile>().ok())
             .map(|p| p.display_name);
         EntryView {
-            id: entry.id.to_string(),
+            id: entry.id,
             title: entry.title.clone(),
             description: entry.description.clone(),
-            designer: h.author.to_string(),
+            designer: h.author,
             designer_name,
             rating: (rep.score(&h.author) * 100.0).round() / 100.0,
             tags: entry.tags.clone(),
@@ -389,7 +389,7 @@ impl Node {
         for h in self.held_notices()?.into_iter().filter(|h| h.author == me) {
             match &h.notice {
                 CatalogNotice::Entry(e) => live.push(self.view(&h, e, &rep, 0)),
-                CatalogNotice::Withdrawn(id) => withdrawn.push(id.to_string()),
+                CatalogNotice::Withdrawn(id) => withdrawn.push(*id),
             }
         }
         // A withdrawn entry's notice no longer holds its words; list its id only.
@@ -399,7 +399,7 @@ impl Node {
                 id,
                 title: String::new(),
                 description: String::new(),
-                designer: me.to_string(),
+                designer: me,
                 designer_name: Some(self.config().display_name.clone()),
                 rating: 0.0,
                 tags: Vec::new(),
@@ -420,7 +420,7 @@ impl Node {
                 score: 0,
             });
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by_key(|e| std::cmp::Reverse(e.id));
         Ok(out)
     }
 
@@ -601,7 +601,7 @@ impl Node {
             }
             None => None,
         };
-        Ok(EntryCopy { entry: id.to_string(), model: model.to_string(), licence })
+        Ok(EntryCopy { entry: id, model, licence })
     }
 }
 

@@ -119,10 +119,6 @@ pub enum DesignOpError {
     Store(#[from] StoreError),
 }
 
-fn opt_peer(p: Option<PeerId>) -> Option<String> {
-    p.map(|p| p.to_string())
-}
-
 fn seal_err(e: impl std::fmt::Display) -> DesignOpError {
     DesignOpError::Seal(e.to_string())
 }
@@ -363,7 +359,7 @@ impl Node {
             .values()
             .filter(|t| t.mine() || !t.request.expired(now))
             .map(|t| RequestView {
-                id: t.id().to_string(),
+                id: t.id(),
                 title: t.request.title.clone(),
                 description: t.request.description.clone(),
                 skills: t.request.skills.clone(),
@@ -371,10 +367,10 @@ impl Node {
                 budget: t.request.budget,
                 currency: t.request.currency.clone(),
                 deadline_ms: t.request.deadline_ms,
-                requester: t.requester.to_string(),
+                requester: t.requester,
                 mine: t.mine(),
                 offers: t.offers.len(),
-                accepted_designer: opt_peer(t.accepted_designer()),
+                accepted_designer: t.accepted_designer(),
                 deliveries: t.deliveries.len(),
                 delivery_accepted: t.delivery_accepted.is_some(),
             })
@@ -430,9 +426,9 @@ impl Node {
         Ok(t.offers
             .iter()
             .map(|o| OfferView {
-                id: o.id.to_string(),
-                request: request.to_string(),
-                designer: o.offer.designer.to_string(),
+                id: o.id,
+                request,
+                designer: o.offer.designer,
                 price: o.offer.price,
                 currency: o.offer.currency.clone(),
                 delivery_s: o.offer.delivery_s,
@@ -549,9 +545,9 @@ impl Node {
         Ok(t.messages
             .iter()
             .map(|m| MessageView {
-                id: m.id.to_string(),
-                from: m.message.from.to_string(),
-                to: m.message.to.to_string(),
+                id: m.id,
+                from: m.message.from,
+                to: m.message.to,
                 at_ms: m.at_ms,
                 text: decrypt(&m.message.ciphertext, identity),
                 ciphertext_bytes: m.message.ciphertext.len(),
@@ -608,10 +604,10 @@ impl Node {
         for t in st.threads.values() {
             for d in &t.deliveries {
                 out.push(DeliveryView {
-                    id: d.id.to_string(),
-                    request: t.id().to_string(),
-                    designer: d.delivery.designer.to_string(),
-                    model: d.delivery.model.to_string(),
+                    id: d.id,
+                    request: t.id(),
+                    designer: d.delivery.designer,
+                    model: d.delivery.model,
                     prints_allowed: d.licence.prints_allowed,
                     expires_ms: d.licence.expires_ms,
                     terms: d.licence.terms.clone(),
