@@ -11,9 +11,14 @@ mod orders;
 
 use std::path::{Path, PathBuf};
 
-use amsp_node::api::{API_FILE, AddReply, ApiInfo, error::ErrorBody};
+use amsp_api::ErrorBody;
+use amsp_api::models::{AddReply, ModelInfo};
+use amsp_api::node::{ApiInfo, Peer, Status};
+use amsp_api::orders::OrderSummary;
+use amsp_node::api::API_FILE;
+use amsp_proto::order::Folded;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 /// Why a call to the node failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +117,8 @@ impl NodeClient {
         Err(ClientError::Api { status: status.as_u16(), code: err.error, message: err.message })
     }
 
-    async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
+    /// GETs `path` and reads the JSON reply as `R`.
+    async fn get_json<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
         let res = self.send(self.http.get(format!("{}{path}", self.url))).await?;
         res.json()
             .await
@@ -132,27 +138,27 @@ impl NodeClient {
     }
 
     /// `GET /v1/status`.
-    pub async fn status(&self) -> Result<Value, ClientError> {
+    pub async fn status(&self) -> Result<Status, ClientError> {
         self.get_json("/v1/status").await
     }
 
     /// `GET /v1/peers`.
-    pub async fn peers(&self) -> Result<Value, ClientError> {
+    pub async fn peers(&self) -> Result<Vec<Peer>, ClientError> {
         self.get_json("/v1/peers").await
     }
 
     /// `GET /v1/models`.
-    pub async fn models(&self) -> Result<Value, ClientError> {
+    pub async fn models(&self) -> Result<Vec<ModelInfo>, ClientError> {
         self.get_json("/v1/models").await
     }
 
     /// `GET /v1/orders`.
-    pub async fn orders(&self) -> Result<Value, ClientError> {
+    pub async fn orders(&self) -> Result<Vec<OrderSummary>, ClientError> {
         self.get_json("/v1/orders").await
     }
 
     /// `GET /v1/orders/{id}`.
-    pub async fn order(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn order(&self, id: &str) -> Result<Folded, ClientError> {
         self.get_json(&format!("/v1/orders/{id}")).await
     }
 
@@ -183,7 +189,7 @@ impl NodeClient {
             .json()
             .await
             .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
-        Ok(reply.cid)
+        Ok(reply.cid.to_string())
     }
 
     /// Fetches and decrypts a model.

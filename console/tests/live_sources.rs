@@ -257,7 +257,7 @@ async fn models_view_lists_the_catalogue_in_both_sources() {
     // A copy got from the designer is stored and marked as a copy of the entry.
     let copy = user.get_copy(entry, None).await.unwrap();
     let s = embedded.snapshot().await.unwrap();
-    let stored = s.models.iter().find(|m| m.id.to_string() == copy.model).unwrap();
+    let stored = s.models.iter().find(|m| m.id == copy.model).unwrap();
     assert!(stored.catalogue, "{stored:?}");
     assert!(stored.listing.as_ref().is_some_and(|l| l.copy && l.title == "Monitor riser"));
     assert!(listed(&s, "Monitor riser").is_some(), "the entry keeps its own row");

@@ -61,24 +61,21 @@ impl NodeProcess {
         }
         let client = NodeClient::for_data_dir(dir).expect("client");
         let status = client.status().await.expect("status");
-        let peer_id = status["peer_id"].as_str().expect("peer id").to_string();
+        let peer_id = status.peer_id.to_string();
         Self { child, dir: dir.to_path_buf(), peer_id, client }
     }
 
     /// The multiaddr others bootstrap from (`/ip4/127.0.0.1/tcp/PORT/p2p/ID`).
     pub async fn addr(&self) -> String {
         let status = self.client.status().await.expect("status");
-        let listen = status["listen_addrs"][0].as_str().expect("a listen address");
+        let listen = status.listen_addrs.first().expect("a listen address");
         format!("{listen}/p2p/{}", self.peer_id)
     }
 
     /// Peer ids this node is connected to.
     pub async fn connected(&self) -> Vec<String> {
         let status = self.client.status().await.expect("status");
-        status["connected_peers"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-            .unwrap_or_default()
+        status.connected_peers.iter().map(ToString::to_string).collect()
     }
 
     /// Runs `amsp --data-dir DIR ARGS…`.

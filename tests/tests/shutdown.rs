@@ -74,7 +74,7 @@ async fn sigterm_under_load_stops_within_two_seconds_and_keeps_acknowledged_writ
 
     let acked = acknowledged.lock().unwrap().clone();
     let again = NodeProcess::start(&dir, &[]).await;
-    let models = again.client.models().await.unwrap().to_string();
+    let models = serde_json::to_string(&again.client.models().await.unwrap()).unwrap();
     let missing: Vec<&String> = acked.iter().filter(|c| !models.contains(c.as_str())).collect();
     assert!(
         missing.is_empty(),

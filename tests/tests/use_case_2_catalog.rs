@@ -380,7 +380,7 @@ async fn a_designer_refuses_copies_with_typed_reasons() {
         bare.publish(Topic::Catalogue, vec![0xA0 | i; 500]).await.unwrap();
     }
     wait_for("the invalid gossip to be counted", Duration::from_secs(15), || async {
-        designer.client.status().await.unwrap()["invalid_messages"].as_u64().unwrap() >= 8
+        designer.client.status().await.unwrap().invalid_messages >= 8
     })
     .await;
     assert_eq!(ask(listed).await, CatalogRefusal::Banned(me.to_string()));

@@ -185,7 +185,7 @@ async fn post_request(f: &Federation) -> String {
     .await;
     wait_for("the sculptor to see and ignore the request", Duration::from_secs(20), || async {
         let seen = f.sculptor.client.design_seen().await.unwrap();
-        seen["ignored"].as_array().unwrap().iter().any(|r| r == id.as_str())
+        seen.ignored.contains(&id)
     })
     .await;
     id
@@ -273,10 +273,8 @@ async fn a_design_is_requested_offered_discussed_delivered_licensed_ordered_and_
     // cannot read it.
     let envelopes = f.user.client.design_envelopes(&id).await.unwrap();
     let message = envelopes
-        .as_array()
-        .unwrap()
         .iter()
-        .map(|h| hex_decode(h.as_str().unwrap()).unwrap())
+        .map(|h| hex_decode(h).unwrap())
         .find(|b| Envelope::from_bytes(b).unwrap().kind == DesignMessage::KIND)
         .unwrap();
     assert!(!message.windows(12).any(|w| USER_SECRET.as_bytes().windows(12).any(|s| s == w)));
@@ -425,7 +423,7 @@ async fn bad_design_records_are_refused_by_name_and_nothing_else_is_disturbed() 
     // the stranger then delivers anyway, and accepts its own offer on the user's behalf.
     let own = sealed(&stranger, &offer(request, s));
     let taken = f.user.client.design_import(&own).await.unwrap();
-    assert_eq!(taken["taken"], "new");
+    assert_eq!(taken.taken, amsp_api::design::Taken::New);
     ok(&f.user.amsp(&["design", "accept", &id, "--offer", &f.designer.peer_id]));
     let (code, msg) = refused(&f.user, &sealed(&stranger, &delivery(request))).await;
     assert_eq!(code, "not_accepted", "{msg}");

@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use amsp_node::api::catalog_api::SearchQuery;
+use amsp_api::catalog::SearchQuery;
 use amsp_node::node::catalog::{EntryView, Publish};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::node_cmds::{JsonFlag, NodeOpts};
 
@@ -158,7 +157,7 @@ fn print_entries(entries: &[EntryView], json: bool) -> anyhow::Result<()> {
             "{}  {}  by {} ({:.2})  [{}]  {} {:.0}×{:.0}×{:.0} mm  {}",
             e.id,
             e.title,
-            e.designer_name.as_deref().unwrap_or(&e.designer),
+            e.designer_name.clone().unwrap_or_else(|| e.designer.to_string()),
             e.rating,
             e.tags.join(", "),
             e.format,
@@ -193,10 +192,7 @@ pub async fn catalog(opts: &NodeOpts, cmd: &CatalogCommand) -> anyhow::Result<()
             };
             let p = client.catalog_publish(&req).await?;
             if a.json.json {
-                crate::outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({"id": p.id, "model": p.model}))?
-                );
+                crate::outln!("{}", serde_json::to_string_pretty(&p)?);
             } else {
                 crate::outln!("published {} (model {})", p.id, p.model);
             }

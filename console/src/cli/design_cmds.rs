@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use amsp_node::api::design_api::{DeliverQuery, NewOffer};
-use amsp_node::node::design::NewDesignRequest;
+use amsp_api::design::{DeliverQuery, NewDesignRequest, NewOffer};
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::node_cmds::{JsonFlag, NodeOpts};
 
@@ -188,7 +188,7 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
+fn print<T: Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(v)?);
     } else {
@@ -197,8 +197,13 @@ fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::
     Ok(())
 }
 
-fn lines(v: &Value, line: impl Fn(&Value) -> String) -> String {
-    let rows: Vec<String> = v.as_array().map(|a| a.iter().map(line).collect()).unwrap_or_default();
+/// A value as JSON writes it (`1500.0`, `null`, `["cad"]`), as these lines always showed it.
+fn as_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn lines<T>(v: &[T], line: impl Fn(&T) -> String) -> String {
+    let rows: Vec<String> = v.iter().map(line).collect();
     if rows.is_empty() { "(none)".into() } else { rows.join("\n") }
 }
 
@@ -238,13 +243,13 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
                 lines(v, |r| {
                     format!(
                         "{}  {}  budget {} {}  skills {}  offers {}{}",
-                        r["id"].as_str().unwrap_or(""),
-                        r["title"].as_str().unwrap_or(""),
-                        r["budget"],
-                        r["currency"].as_str().unwrap_or(""),
-                        r["skills"],
-                        r["offers"],
-                        if r["mine"] == true { "  (mine)" } else { "" }
+                        r.id,
+                        r.title,
+                        as_json(&r.budget),
+                        r.currency,
+                        as_json(&r.skills),
+                        r.offers,
+                        if r.mine { "  (mine)" } else { "" }
                     )
                 })
             })
@@ -264,13 +269,13 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
                 lines(v, |o| {
                     format!(
                         "{}  {}  {} {}  {} s  {}{}",
-                        o["id"].as_str().unwrap_or(""),
-                        o["designer"].as_str().unwrap_or(""),
-                        o["price"],
-                        o["currency"].as_str().unwrap_or(""),
-                        o["delivery_s"],
-                        o["message"].as_str().unwrap_or(""),
-                        if o["accepted"] == true { "  (accepted)" } else { "" }
+                        o.id,
+                        o.designer,
+                        as_json(&o.price),
+                        o.currency,
+                        o.delivery_s,
+                        o.message,
+                        if o.accepted { "  (accepted)" } else { "" }
                     )
                 })
             })
@@ -291,9 +296,9 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
                 lines(v, |m| {
                     format!(
                         "{}  {}: {}",
-                        m["at_ms"],
-                        m["from"].as_str().unwrap_or(""),
-                        m["text"].as_str().unwrap_or("(not readable here)")
+                        m.at_ms,
+                        m.from,
+                        m.text.as_deref().unwrap_or("(not readable here)")
                     )
                 })
             })
@@ -316,12 +321,12 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
                 lines(v, |d| {
                     format!(
                         "{}  request {}  model {}  prints {}  received {}  accepted {}",
-                        d["id"].as_str().unwrap_or(""),
-                        d["request"].as_str().unwrap_or(""),
-                        d["model"].as_str().unwrap_or(""),
-                        d["prints_allowed"],
-                        d["received"],
-                        d["accepted"]
+                        d.id,
+                        d.request,
+                        d.model,
+                        as_json(&d.prints_allowed),
+                        d.received,
+                        d.accepted
                     )
                 })
             })

@@ -77,10 +77,10 @@ pub enum ModelNodeCommand {
     },
 }
 
-fn print(
+fn print<T: serde::Serialize>(
     json: bool,
-    value: &serde_json::Value,
-    text: impl FnOnce(&serde_json::Value) -> String,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<()> {
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(value)?);
@@ -90,11 +90,8 @@ fn print(
     Ok(())
 }
 
-fn list(v: &serde_json::Value, key: &str) -> String {
-    v[key]
-        .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
-        .unwrap_or_default()
+fn list<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// `amsp status`.
@@ -103,13 +100,13 @@ pub async fn status(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
     print(json, &v, |v| {
         format!(
             "peer id     {}\nversion     {}\nroles       {}\nlistening   {}\nconnected   {}\nmodels      {}\norders      {}",
-            v["peer_id"].as_str().unwrap_or("?"),
-            v["version"].as_str().unwrap_or("?"),
-            list(v, "roles"),
-            list(v, "listen_addrs"),
-            list(v, "connected_peers"),
-            v["models"],
-            v["orders"],
+            v.peer_id,
+            v.version,
+            list(&v.roles),
+            list(&v.listen_addrs),
+            list(&v.connected_peers),
+            v.models,
+            v.orders,
         )
     })
 }
@@ -118,20 +115,8 @@ pub async fn status(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
 pub async fn peers(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
     let v = opts.client()?.peers().await?;
     print(json, &v, |v| {
-        let rows: Vec<String> = v
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|p| {
-                        format!(
-                            "{}  invalid={}",
-                            p["peer_id"].as_str().unwrap_or("?"),
-                            p["invalid_messages"]
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let rows: Vec<String> =
+            v.iter().map(|p| format!("{}  invalid={}", p.peer_id, p.invalid_messages)).collect();
         if rows.is_empty() { "no connected peers".into() } else { rows.join("\n") }
     })
 }
@@ -163,28 +148,20 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
         ModelNodeCommand::Ls { json } => {
             let v = client.models().await?;
             print(json.json, &v, |v| {
-                v.as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|m| {
-                                format!(
-                                    "{}  {}  {} bytes  {}/{} chunks{}",
-                                    m["cid"].as_str().unwrap_or("?"),
-                                    m["manifest"]["name"].as_str().unwrap_or("?"),
-                                    m["manifest"]["size"],
-                                    m["chunks_held"],
-                                    m["manifest"]["chunks"].as_array().map_or(0, Vec::len),
-                                    if m["readable"].as_bool() == Some(true) {
-                                        ""
-                                    } else {
-                                        "  (not a recipient)"
-                                    }
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n")
+                v.iter()
+                    .map(|m| {
+                        format!(
+                            "{}  {}  {} bytes  {}/{} chunks{}",
+                            m.cid,
+                            m.manifest.name,
+                            m.manifest.size,
+                            m.chunks_held,
+                            m.manifest.chunks.len(),
+                            if m.readable { "" } else { "  (not a recipient)" }
+                        )
                     })
-                    .unwrap_or_default()
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })?;
         }
     }

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use amsp_api::farm::{AddPrinter, InjectFault, SubmitQuery};
+use amsp_api::security::{AddUser, CreateToken, LoginRequest};
 use amsp_node::printer::{ApiKey, BuildVolume, DriverConfig, PrinterConfig, SimSettings};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::node_cmds::{JsonFlag, NodeOpts};
 
@@ -249,7 +251,7 @@ pub enum AuditCommand {
     },
 }
 
-fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
+fn print<T: Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(v)?);
     } else {
@@ -258,13 +260,24 @@ fn print(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::
     Ok(())
 }
 
-fn rows(v: &Value, row: impl Fn(&Value) -> String, empty: &str) -> String {
-    let lines: Vec<String> = v.as_array().map(|a| a.iter().map(row).collect()).unwrap_or_default();
+fn rows<T>(v: &[T], row: impl Fn(&T) -> String, empty: &str) -> String {
+    let lines: Vec<String> = v.iter().map(row).collect();
     if lines.is_empty() { empty.to_owned() } else { lines.join("\n") }
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
+/// An optional text, `-` when absent.
+fn s(v: Option<&str>) -> &str {
+    v.unwrap_or("-")
+}
+
+/// An enum's wire word (`warning`, `admin`, …).
+fn word<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// An optional number as JSON shows it (`null` when absent).
+fn num<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "null".to_owned(), |v| v.to_string())
 }
 
 /// Largest key file read; keys are tens of bytes.
@@ -295,12 +308,12 @@ async fn slice_for_printer(
     };
     let printers = client.printers().await?;
     let view = printers
-        .as_array()
-        .and_then(|a| a.iter().find(|v| v["name"] == want.as_str() || v["id"] == want.as_str()))
+        .iter()
+        .find(|v| v.name == *want || v.id.to_string() == *want)
         .with_context(|| format!("no printer {want:?} on the node (see `amsp printer ls`)"))?;
     let chosen = material
         .clone()
-        .or_else(|| view["materials"][0].as_str().map(str::to_owned))
+        .or_else(|| view.materials.first().cloned())
         .unwrap_or_else(|| "PLA".into());
     let printer = printer_profile(view)?;
     let mat = material_profile(&chosen)?;
@@ -364,10 +377,10 @@ pub async fn printer(opts: &NodeOpts, cmd: &PrinterCommand) -> anyhow::Result<()
     match cmd {
         PrinterCommand::Add(a) => {
             let config = printer_config(a)?;
-            let v = client
-                .add_printer(&json!({ "printer": config, "auto_eject": a.auto_eject }))
-                .await?;
-            print(a.json, &v, |v| s(&v["id"]).to_owned())?;
+            let body =
+                AddPrinter { printer: serde_json::to_value(config)?, auto_eject: a.auto_eject };
+            let v = client.add_printer(&body).await?;
+            print(a.json, &v, |v| v.id.clone())?;
         }
         PrinterCommand::Ls(j) => {
             let v = client.printers().await?;
@@ -377,17 +390,17 @@ pub async fn printer(opts: &NodeOpts, cmd: &PrinterCommand) -> anyhow::Result<()
                     |p| {
                         format!(
                             "{:<16} {:<9} {:<11} {:<14} job={} {:>3.0}%  tool {:.0}/{:.0} °C  bed {:.0}/{:.0} °C{}",
-                            s(&p["name"]),
-                            s(&p["driver"]),
-                            s(&p["state"]),
-                            s(&p["slot"]),
-                            s(&p["job"]),
-                            p["progress"].as_f64().unwrap_or(0.0) * 100.0,
-                            p["temps"]["tool"]["actual"].as_f64().unwrap_or(0.0),
-                            p["temps"]["tool"]["target"].as_f64().unwrap_or(0.0),
-                            p["temps"]["bed"]["actual"].as_f64().unwrap_or(0.0),
-                            p["temps"]["bed"]["target"].as_f64().unwrap_or(0.0),
-                            p["error"].as_str().map(|e| format!("  ({e})")).unwrap_or_default(),
+                            p.name,
+                            p.driver,
+                            p.state.name(),
+                            p.slot,
+                            p.job.map_or_else(|| "-".to_owned(), |j| j.to_string()),
+                            f64::from(p.progress) * 100.0,
+                            p.temps.tool.actual,
+                            p.temps.tool.target,
+                            p.temps.bed.actual,
+                            p.temps.bed.target,
+                            p.error.as_ref().map(|e| format!("  ({e})")).unwrap_or_default(),
                         )
                     },
                     "no printers",
@@ -396,7 +409,8 @@ pub async fn printer(opts: &NodeOpts, cmd: &PrinterCommand) -> anyhow::Result<()
         }
         PrinterCommand::BedClear { printer } => client.bed_clear(printer).await?,
         PrinterCommand::Fault { printer, fault, at } => {
-            client.inject_fault(printer, &json!({ "fault": fault, "at_progress": at })).await?
+            let body = InjectFault { fault: fault.clone(), at_progress: *at };
+            client.inject_fault(printer, &body).await?
         }
         PrinterCommand::Repair { printer } => client.repair(printer).await?,
     }
@@ -425,21 +439,17 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "job".into())
             });
-            let mut query = vec![("name", name), ("priority", p.priority.to_string())];
-            if let Some(x) = &p.printer {
-                query.push(("printer", x.clone()));
-            }
-            if let Some(x) = material {
-                query.push(("material", x));
-            }
-            if let Some(x) = p.nozzle {
-                query.push(("nozzle_mm", x.to_string()));
-            }
-            if let Some(x) = size {
-                query.push(("size", x));
-            }
+            let query = SubmitQuery {
+                name: Some(name),
+                printer: p.printer.clone(),
+                material,
+                nozzle_mm: p.nozzle,
+                size,
+                priority: Some(p.priority),
+                order_ref: None,
+            };
             let v = client.submit_job(&query, gcode).await?;
-            print(p.json, &v, |v| s(&v["id"]).to_owned())?;
+            print(p.json, &v, |v| v.id.clone())?;
         }
         JobCommand::Ls(j) => {
             let v = client.jobs().await?;
@@ -449,13 +459,13 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
                     |j| {
                         format!(
                             "{}  {:<20} {:<9} {:<12} {:>3.0}%  attempts={}{}",
-                            s(&j["id"]),
-                            s(&j["name"]),
-                            s(&j["state"]),
-                            s(&j["printer_name"]),
-                            j["progress"].as_f64().unwrap_or(0.0) * 100.0,
-                            j["attempts"],
-                            j["reason"].as_str().map(|e| format!("  ({e})")).unwrap_or_default(),
+                            j.id,
+                            j.name,
+                            j.state.name(),
+                            s(j.printer_name.as_deref()),
+                            f64::from(j.progress) * 100.0,
+                            j.attempts,
+                            j.reason.as_ref().map(|e| format!("  ({e})")).unwrap_or_default(),
                         )
                     },
                     "no jobs",
@@ -477,22 +487,24 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
 pub async fn alerts(opts: &NodeOpts, args: &AlertsArgs) -> anyhow::Result<()> {
     let client = opts.client()?;
     match &args.command {
-        Some(AlertsCommand::Ack { id }) => client.ack_alert(id).await?,
+        Some(AlertsCommand::Ack { id }) => {
+            client.ack_alert(id).await?;
+        }
         None => {
             let v = client.alerts().await?;
             print(args.json, &v, |v| {
                 rows(
                     v,
                     |a| {
-                        let state = if a["cleared_ms"].is_null() { "active" } else { "cleared" };
-                        let ack = if a["acknowledged_ms"].is_null() { "" } else { " ack" };
+                        let state = if a.cleared_ms.is_none() { "active" } else { "cleared" };
+                        let ack = if a.acknowledged_ms.is_none() { "" } else { " ack" };
                         format!(
                             "{:<8} {:<8}{:<4} {:<40} {}",
-                            s(&a["severity"]),
+                            word(&a.severity),
                             state,
                             ack,
-                            s(&a["id"]),
-                            s(&a["message"])
+                            a.id,
+                            a.message
                         )
                     },
                     "no alerts",
@@ -527,20 +539,21 @@ pub async fn user(opts: &NodeOpts, cmd: &UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add { name, role, password_file } => {
             let pw = password(password_file.as_deref())?;
-            client.add_user(&json!({ "name": name, "password": pw, "role": role })).await?;
+            let body = AddUser { name: name.clone(), password: pw, role: role.clone() };
+            client.add_user(&body).await?;
         }
         UserCommand::Ls(j) => {
             let v = client.users().await?;
             print(j.json, &v, |v| {
-                rows(v, |u| format!("{:<20} {}", s(&u["name"]), s(&u["role"])), "no accounts")
+                rows(v, |u| format!("{:<20} {}", u.name, word(&u.role)), "no accounts")
             })?;
         }
         UserCommand::Rm { name } => client.remove_user(name).await?,
         UserCommand::Unlock { name } => client.unlock_user(name).await?,
         UserCommand::Login { name, password_file, json } => {
             let pw = password(password_file.as_deref())?;
-            let v = client.login(&json!({ "name": name, "password": pw })).await?;
-            print(*json, &v, |v| s(&v["token"]).to_owned())?;
+            let v = client.login(&LoginRequest { name: name.clone(), password: pw }).await?;
+            print(*json, &v, |v| v.token.clone())?;
         }
     }
     Ok(())
@@ -551,8 +564,10 @@ pub async fn token(opts: &NodeOpts, cmd: &TokenCommand) -> anyhow::Result<()> {
     let client = opts.client()?;
     match cmd {
         TokenCommand::Create { role, name, json } => {
-            let v = client.create_token(&json!({ "role": role, "name": name })).await?;
-            print(*json, &v, |v| s(&v["token"]).to_owned())?;
+            let v = client
+                .create_token(&CreateToken { role: role.clone(), name: name.clone() })
+                .await?;
+            print(*json, &v, |v| v.token.clone())?;
         }
         TokenCommand::Revoke { name } => client.revoke_token(name).await?,
         TokenCommand::Ls(j) => {
@@ -563,9 +578,9 @@ pub async fn token(opts: &NodeOpts, cmd: &TokenCommand) -> anyhow::Result<()> {
                     |t| {
                         format!(
                             "{:<24} {:<9}{}",
-                            s(&t["name"]),
-                            s(&t["role"]),
-                            if t["revoked"].as_bool() == Some(true) { " revoked" } else { "" }
+                            t.name,
+                            word(&t.role),
+                            if t.revoked { " revoked" } else { "" }
                         )
                     },
                     "no tokens",
@@ -583,14 +598,18 @@ pub async fn audit(opts: &NodeOpts, args: &AuditArgs) -> anyhow::Result<()> {
         Some(AuditCommand::Verify { json }) => {
             let v = client.audit_verify().await?;
             print(*json || args.json, &v, |v| {
-                if v["ok"].as_bool() == Some(true) {
-                    format!("audit log intact: {} entries, head {}", v["entries"], s(&v["head"]))
+                if v.ok {
+                    format!(
+                        "audit log intact: {} entries, head {}",
+                        v.entries,
+                        s(v.head.as_deref())
+                    )
                 } else {
-                    format!("audit log BROKEN: {}", s(&v["error"]))
+                    format!("audit log BROKEN: {}", s(v.error.as_deref()))
                 }
             })?;
-            if v["ok"].as_bool() != Some(true) {
-                bail!("the audit log does not verify: {}", s(&v["error"]));
+            if !v.ok {
+                bail!("the audit log does not verify: {}", s(v.error.as_deref()));
             }
         }
         None => {
@@ -601,11 +620,11 @@ pub async fn audit(opts: &NodeOpts, args: &AuditArgs) -> anyhow::Result<()> {
                     |e| {
                         format!(
                             "{:>5} {} {:<16} {:<18} {}",
-                            e["seq"],
-                            e["at_ms"],
-                            s(&e["actor"]),
-                            s(&e["action"]),
-                            s(&e["detail"])
+                            e.seq,
+                            num(e.at_ms),
+                            s(e.actor.as_deref()),
+                            s(e.action.as_deref()),
+                            s(e.detail.as_deref())
                         )
                     },
                     "no audit entries",

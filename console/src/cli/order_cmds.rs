@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use amsp_node::api::orders::{IssueLicence, NewOrder, PlaceOrder, ReviewOrder, ShipOrder};
+use amsp_api::orders::{IssueLicence, NewOrder, PlaceOrder, ReviewOrder, ShipOrder};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::node_cmds::{JsonFlag, NodeOpts};
 
@@ -162,7 +163,20 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn out(json: bool, v: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
+/// One order as `amsp order ls` lists it.
+#[derive(Debug, Serialize)]
+struct OrderRow {
+    id: String,
+    state: Option<String>,
+    events: usize,
+}
+
+/// A value as JSON writes it (`12.5`, `null`), as these lines always showed it.
+fn as_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn out<T: Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(v)?);
     } else {
@@ -205,36 +219,29 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             let deadline = Instant::now() + Duration::from_secs(*wait);
             let v = loop {
                 let v = client.quotes(id).await?;
-                if v.as_array().is_some_and(|a| !a.is_empty()) || Instant::now() >= deadline {
+                if !v.is_empty() || Instant::now() >= deadline {
                     break v;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             };
             // With no quote, the centres' declines are the answer.
-            let declines = if v.as_array().is_some_and(Vec::is_empty) {
-                client.order_view(id).await?["declines"].as_array().cloned().unwrap_or_default()
-            } else {
-                Vec::new()
-            };
+            let declines =
+                if v.is_empty() { client.order_view(id).await?.declines } else { Vec::new() };
             out(json.json, &v, |v| {
                 let rows: Vec<String> = v
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|q| {
-                                format!(
-                                    "{}  {}  {} {}  lead {} s  rating {:.2}",
-                                    q["id"].as_str().unwrap_or("?"),
-                                    q["centre"].as_str().unwrap_or("?"),
-                                    q["price"],
-                                    q["currency"].as_str().unwrap_or(""),
-                                    q["lead_time_s"],
-                                    q["rating"].as_f64().unwrap_or(0.0)
-                                )
-                            })
-                            .collect()
+                    .iter()
+                    .map(|q| {
+                        format!(
+                            "{}  {}  {} {}  lead {} s  rating {:.2}",
+                            q.id,
+                            q.centre,
+                            as_json(&q.price),
+                            q.currency,
+                            q.lead_time_s,
+                            q.rating
+                        )
                     })
-                    .unwrap_or_default();
+                    .collect();
                 if !rows.is_empty() {
                     rows.join("\n")
                 } else if declines.is_empty() {
@@ -242,13 +249,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                 } else {
                     let why: Vec<String> = declines
                         .iter()
-                        .map(|d| {
-                            format!(
-                                "declined by {}: {}",
-                                d["centre"].as_str().unwrap_or("?"),
-                                d["reason"].as_str().unwrap_or("?")
-                            )
-                        })
+                        .map(|d| format!("declined by {}: {}", d.centre, d.reason))
                         .collect();
                     format!("no quotes; {}", why.join("\n"))
                 }
@@ -264,74 +265,54 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
         OrderCommand::Show { id, json } => {
             let v = client.order_view(id).await?;
             out(json.json, &v, |v| {
-                let events: Vec<String> = v["events"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|e| {
-                                format!(
-                                    "  {}  {}{}",
-                                    e["action"].as_str().unwrap_or("?"),
-                                    e["author"].as_str().unwrap_or("?"),
-                                    e["superseded"]
-                                        .as_str()
-                                        .map(|s| format!("  (superseded: {s})"))
-                                        .unwrap_or_default()
-                                )
-                            })
-                            .collect()
+                let events: Vec<String> = v
+                    .events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "  {}  {}{}",
+                            e.action,
+                            e.author,
+                            e.superseded
+                                .as_ref()
+                                .map(|s| format!("  (superseded: {s})"))
+                                .unwrap_or_default()
+                        )
                     })
-                    .unwrap_or_default();
-                let declines: String = v["declines"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|d| {
-                                format!(
-                                    "declined by {}: {}\n",
-                                    d["centre"].as_str().unwrap_or("?"),
-                                    d["reason"].as_str().unwrap_or("?")
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                    .collect();
+                let declines: String = v
+                    .declines
+                    .iter()
+                    .map(|d| format!("declined by {}: {}\n", d.centre, d.reason))
+                    .collect();
                 format!(
                     "order {id}: {}\ncentre {}\n{}{declines}{}",
-                    v["state"].as_str().unwrap_or("?"),
-                    v["centre"].as_str().unwrap_or("-"),
-                    v["reason"].as_str().map(|r| format!("reason {r}\n")).unwrap_or_default(),
+                    v.state,
+                    v.centre.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    v.reason.as_ref().map(|r| format!("reason {r}\n")).unwrap_or_default(),
                     events.join("\n")
                 )
             })
         }
         OrderCommand::Ls(j) => {
-            let v = client.orders().await?;
-            let list: Vec<Value> = v
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|o| json!({"id": o["order"], "state": o["stage"], "events": o["events"]}))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let v = Value::Array(list);
+            let v: Vec<OrderRow> = client
+                .orders()
+                .await?
+                .into_iter()
+                .map(|o| OrderRow { id: o.order.to_string(), state: o.stage, events: o.events })
+                .collect();
             out(j.json, &v, |v| {
-                v.as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|o| {
-                                format!(
-                                    "{}  {}  {} events",
-                                    o["id"].as_str().unwrap_or("?"),
-                                    o["state"].as_str().unwrap_or("-"),
-                                    o["events"]
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n")
+                v.iter()
+                    .map(|o| {
+                        format!(
+                            "{}  {}  {} events",
+                            o.id,
+                            o.state.as_deref().unwrap_or("-"),
+                            o.events
+                        )
                     })
-                    .unwrap_or_default()
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })
         }
         OrderCommand::Ship { id, carrier, tracking } => {
@@ -368,24 +349,19 @@ pub async fn capacity(opts: &NodeOpts, args: &CapacityArgs) -> anyhow::Result<()
     }
     let v = client.capacity().await?;
     out(args.json.json, &v, |v| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|c| {
-                        let printers = c["ad"]["printers"].as_array().map_or(0, Vec::len);
-                        format!(
-                            "{}  {}  {} printers  queue {}  rating {:.2}",
-                            c["centre"].as_str().unwrap_or("?"),
-                            c["ad"]["centre_name"].as_str().unwrap_or("?"),
-                            printers,
-                            c["ad"]["queue_depth"],
-                            c["rating"].as_f64().unwrap_or(0.0)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+        v.iter()
+            .map(|c| {
+                format!(
+                    "{}  {}  {} printers  queue {}  rating {:.2}",
+                    c.centre,
+                    c.ad.centre_name,
+                    c.ad.printers.len(),
+                    c.ad.queue_depth,
+                    c.rating
+                )
             })
-            .unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join("\n")
     })
 }
 
@@ -415,26 +391,17 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
             let v = client.licences().await?;
             out(json.json, &v, |v| {
                 let rows: Vec<String> = v
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|l| {
-                                let allowed = l["prints_allowed"]
-                                    .as_u64()
-                                    .map_or("unlimited".to_string(), |n| n.to_string());
-                                let left = l["left"]
-                                    .as_u64()
-                                    .map_or(String::new(), |n| format!(", {n} left"));
-                                format!(
-                                    "model {}  from {}  {allowed} prints allowed, {} used{left}",
-                                    l["model"].as_str().unwrap_or("?"),
-                                    l["designer"].as_str().unwrap_or("?"),
-                                    l["used"]
-                                )
-                            })
-                            .collect()
+                    .iter()
+                    .map(|l| {
+                        let allowed =
+                            l.prints_allowed.map_or("unlimited".to_string(), |n| n.to_string());
+                        let left = l.left.map_or(String::new(), |n| format!(", {n} left"));
+                        format!(
+                            "model {}  from {}  {allowed} prints allowed, {} used{left}",
+                            l.model, l.designer, l.used
+                        )
                     })
-                    .unwrap_or_default();
+                    .collect();
                 if rows.is_empty() { "no licences".into() } else { rows.join("\n") }
             })?;
         }

@@ -9,13 +9,13 @@
 
 use std::path::Path;
 
+use amsp_api::farm::PrinterView;
 use amsp_mesh::check::check;
 use amsp_mesh::format::{self, Format};
 use amsp_mesh::slice::profile::{BUILTIN_MATERIALS, Material, Printer};
 use amsp_mesh::slice::{SliceSettings, slice};
 use amsp_node::printer::BuildVolume;
 use anyhow::{Context, bail};
-use serde_json::Value;
 
 /// Bytes looked at to tell a model from G-code.
 const SNIFF: usize = 4096;
@@ -48,19 +48,16 @@ pub struct Sliced {
 }
 
 /// The slicing profile of a registered printer (an entry of `GET /v1/printers`).
-pub fn printer_profile(view: &Value) -> anyhow::Result<Printer> {
+pub fn printer_profile(view: &PrinterView) -> anyhow::Result<Printer> {
     let mut p = Printer::builtin("generic-250x210")?;
-    let name = view["name"].as_str().unwrap_or("printer");
-    if let Some(bed) = view["bed"].as_str() {
-        let b: BuildVolume = bed.parse().with_context(|| format!("printer {name}: bed {bed:?}"))?;
-        p.bed.x = b.x_mm;
-        p.bed.y = b.y_mm;
-        p.bed.max_z = b.z_mm;
-    }
-    if let Some(n) = view["nozzle_mm"].as_f64() {
-        p.nozzle_diameter = n;
-    }
-    p.name = name.to_owned();
+    let name = &view.name;
+    let bed = &view.bed;
+    let b: BuildVolume = bed.parse().with_context(|| format!("printer {name}: bed {bed:?}"))?;
+    p.bed.x = b.x_mm;
+    p.bed.y = b.y_mm;
+    p.bed.max_z = b.z_mm;
+    p.nozzle_diameter = view.nozzle_mm;
+    p.name = name.clone();
     Ok(p)
 }
 

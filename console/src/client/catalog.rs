@@ -1,8 +1,8 @@
 //! The client side of the public model catalogue (`node/src/api/catalog_api.rs`).
 
-use amsp_node::api::catalog_api::{ImportNotice, Published, SearchQuery};
-use amsp_node::node::catalog::{EntryCopy, EntryView, Publish};
-use serde_json::Value;
+use amsp_api::catalog::{
+    EntryCopy, EntryView, ImportNotice, NoticeKept, Publish, Published, SearchQuery, Withdrawn,
+};
 
 use super::{ClientError, NodeClient};
 
@@ -46,12 +46,12 @@ impl NodeClient {
     }
 
     /// Withdraws one of this node's entries.
-    pub async fn catalog_withdraw(&self, id: &str) -> Result<Value, ClientError> {
+    pub async fn catalog_withdraw(&self, id: &str) -> Result<Withdrawn, ClientError> {
         self.post_reply(&format!("/v1/catalog/{id}/withdraw"), &serde_json::json!({})).await
     }
 
     /// Hands a signed catalogue notice (hex) to the node as if pulled from a peer.
-    pub async fn catalog_import(&self, notice: String) -> Result<Value, ClientError> {
+    pub async fn catalog_import(&self, notice: String) -> Result<NoticeKept, ClientError> {
         self.post_reply("/v1/catalog/import", &ImportNotice { notice }).await
     }
 }

@@ -1,10 +1,9 @@
 //! The client side of design requests (use case 3): `node/src/api/design_api.rs`.
 
-use amsp_node::api::design_api::{
-    AcceptOffer, DeliverQuery, IdReply, ImportRecord, ModelReply, NewMessage, NewOffer,
+use amsp_api::design::{
+    AcceptOffer, DeliverQuery, DeliveryView, IdReply, ImportRecord, ImportReply, MessageView,
+    ModelReply, NewDesignRequest, NewMessage, NewOffer, OfferView, RequestView, SeenView,
 };
-use amsp_node::node::design::NewDesignRequest;
-use serde_json::Value;
 
 use super::{ClientError, NodeClient};
 
@@ -16,12 +15,12 @@ impl NodeClient {
     }
 
     /// The requests this node holds.
-    pub async fn design_requests(&self) -> Result<Value, ClientError> {
+    pub async fn design_requests(&self) -> Result<Vec<RequestView>, ClientError> {
         self.get_json("/v1/design/requests").await
     }
 
     /// The requests this node kept and those it ignored.
-    pub async fn design_seen(&self) -> Result<Value, ClientError> {
+    pub async fn design_seen(&self) -> Result<SeenView, ClientError> {
         self.get_json("/v1/design/seen").await
     }
 
@@ -37,7 +36,7 @@ impl NodeClient {
     }
 
     /// The offers held on a request.
-    pub async fn design_offers(&self, request: &str) -> Result<Value, ClientError> {
+    pub async fn design_offers(&self, request: &str) -> Result<Vec<OfferView>, ClientError> {
         self.get_json(&format!("/v1/design/requests/{request}/offers")).await
     }
 
@@ -63,12 +62,12 @@ impl NodeClient {
     }
 
     /// The conversation on a request, decrypted for this node.
-    pub async fn design_messages(&self, request: &str) -> Result<Value, ClientError> {
+    pub async fn design_messages(&self, request: &str) -> Result<Vec<MessageView>, ClientError> {
         self.get_json(&format!("/v1/design/requests/{request}/messages")).await
     }
 
     /// The signed records held on a request, as hex.
-    pub async fn design_envelopes(&self, request: &str) -> Result<Value, ClientError> {
+    pub async fn design_envelopes(&self, request: &str) -> Result<Vec<String>, ClientError> {
         self.get_json(&format!("/v1/design/requests/{request}/envelopes")).await
     }
 
@@ -94,7 +93,7 @@ impl NodeClient {
     }
 
     /// Deliveries made to or by this node.
-    pub async fn design_deliveries(&self) -> Result<Value, ClientError> {
+    pub async fn design_deliveries(&self) -> Result<Vec<DeliveryView>, ClientError> {
         self.get_json("/v1/design/deliveries").await
     }
 
@@ -110,7 +109,7 @@ impl NodeClient {
     }
 
     /// Hands the node a signed design record (hex) as if a peer had sent it.
-    pub async fn design_import(&self, envelope: &str) -> Result<Value, ClientError> {
+    pub async fn design_import(&self, envelope: &str) -> Result<ImportReply, ClientError> {
         self.post_reply("/v1/design/import", &ImportRecord { envelope: envelope.to_string() }).await
     }
 }

@@ -1,11 +1,11 @@
 //! The client side of orders, quotes, capacity, reputation and licences
 //! (`node/src/api/orders.rs`).
 
-use amsp_node::api::orders::{
-    CancelOrder, ImportEvents, IssueLicence, LicenceBody, NewOrder, NewOrderReply, PlaceOrder,
-    PlaceReply, ReviewOrder, ShipOrder,
+use amsp_api::orders::{
+    CancelOrder, CentreView, Done, HeldLicenceView, ImportEvents, ImportOutcome, IssueLicence,
+    LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord, OrderView, PlaceOrder,
+    PlaceReply, QuoteView, ReputationView, ReviewOrder, ShipOrder,
 };
-use serde_json::Value;
 
 use super::{ClientError, NodeClient};
 
@@ -13,68 +13,68 @@ impl NodeClient {
     /// Starts an order with full requirements; returns its id.
     pub async fn new_order(&self, req: &NewOrder) -> Result<String, ClientError> {
         let r: NewOrderReply = self.post_reply("/v1/orders", req).await?;
-        Ok(r.order)
+        Ok(r.order.to_string())
     }
 
     /// An order's state and history, flattened with ids as text.
-    pub async fn order_view(&self, order: &str) -> Result<Value, ClientError> {
+    pub async fn order_view(&self, order: &str) -> Result<OrderView, ClientError> {
         self.get_json(&format!("/v1/orders/{order}/view")).await
     }
 
     /// The quotes an order has received.
-    pub async fn quotes(&self, order: &str) -> Result<Value, ClientError> {
+    pub async fn quotes(&self, order: &str) -> Result<Vec<QuoteView>, ClientError> {
         self.get_json(&format!("/v1/orders/{order}/quotes")).await
     }
 
     /// Places an order by quote or policy; returns the quote taken.
     pub async fn place(&self, order: &str, req: &PlaceOrder) -> Result<String, ClientError> {
         let r: PlaceReply = self.post_reply(&format!("/v1/orders/{order}/place"), req).await?;
-        Ok(r.quote)
+        Ok(r.quote.to_string())
     }
 
     /// The centre hands the order to a carrier.
     pub async fn ship(&self, order: &str, req: &ShipOrder) -> Result<(), ClientError> {
-        let _: Value = self.post_reply(&format!("/v1/orders/{order}/ship"), req).await?;
+        let _: Done = self.post_reply(&format!("/v1/orders/{order}/ship"), req).await?;
         Ok(())
     }
 
     /// The customer calls the order off (until printing starts).
     pub async fn cancel(&self, order: &str, reason: &str) -> Result<(), ClientError> {
         let req = CancelOrder { reason: reason.to_string() };
-        let _: Value = self.post_reply(&format!("/v1/orders/{order}/cancel"), &req).await?;
+        let _: Done = self.post_reply(&format!("/v1/orders/{order}/cancel"), &req).await?;
         Ok(())
     }
 
     /// The customer confirms delivery.
     pub async fn deliver(&self, order: &str) -> Result<(), ClientError> {
-        let _: Value =
+        let _: Done =
             self.post_reply(&format!("/v1/orders/{order}/deliver"), &serde_json::json!({})).await?;
         Ok(())
     }
 
     /// The customer reviews the order.
     pub async fn review(&self, order: &str, req: &ReviewOrder) -> Result<(), ClientError> {
-        let _: Value = self.post_reply(&format!("/v1/orders/{order}/review"), req).await?;
+        let _: Done = self.post_reply(&format!("/v1/orders/{order}/review"), req).await?;
         Ok(())
     }
 
     /// Hands signed order events (hex) to the node as if a peer had pushed them.
-    pub async fn import_events(&self, events: Vec<String>) -> Result<Value, ClientError> {
+    pub async fn import_events(&self, events: Vec<String>) -> Result<ImportOutcome, ClientError> {
         self.post_reply("/v1/orders/import", &ImportEvents { events }).await
     }
 
     /// The live federation view.
-    pub async fn capacity(&self) -> Result<Value, ClientError> {
+    pub async fn capacity(&self) -> Result<Vec<CentreView>, ClientError> {
         self.get_json("/v1/capacity").await
     }
 
     /// This centre's Open Know-Where record.
-    pub async fn capacity_okw(&self) -> Result<Value, ClientError> {
+    pub async fn capacity_okw(&self) -> Result<OkwRecord, ClientError> {
         self.get_json("/v1/capacity/okw").await
     }
 
     /// Reputation scores.
-    pub async fn reputation(&self) -> Result<Value, ClientError> {
+    pub async fn reputation(&self) -> Result<Vec<ReputationView>, ClientError> {
         self.get_json("/v1/reputation").await
     }
 
@@ -85,12 +85,12 @@ impl NodeClient {
     }
 
     /// The licences this node holds, with prints used and left.
-    pub async fn licences(&self) -> Result<Value, ClientError> {
+    pub async fn licences(&self) -> Result<Vec<HeldLicenceView>, ClientError> {
         self.get_json("/v1/licences").await
     }
 
     /// Keeps a licence granted to this node.
-    pub async fn add_licence(&self, licence: String) -> Result<Value, ClientError> {
+    pub async fn add_licence(&self, licence: String) -> Result<LicenceView, ClientError> {
         self.post_reply("/v1/licences", &LicenceBody { licence }).await
     }
 }

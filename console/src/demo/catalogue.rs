@@ -136,12 +136,9 @@ pub async fn acquire(user: &Node, parts: &[Part], book: &CatalogueBook) -> Vec<O
                 continue;
             };
             found[i] = true;
-            let (Ok(id), Ok(designer)) = (entry.id.parse(), entry.designer.parse()) else {
-                continue;
-            };
-            match user.get_copy(id, Some(designer)).await {
+            match user.get_copy(entry.id, Some(entry.designer)).await {
                 Ok(copy) => {
-                    let Ok(model) = copy.model.parse::<ContentId>() else { continue };
+                    let model = copy.model;
                     let licensed = copy.licence.is_some();
                     let mut b = lock(book);
                     b.copies += 1;

@@ -145,7 +145,7 @@ pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duratio
         tick.tick().await;
         let now = Instant::now();
         for summary in node.order_list() {
-            let Ok(id) = summary.order.parse::<OrderId>() else { continue };
+            let id = summary.order;
             if shipped.contains(&id) {
                 continue;
             }

@@ -307,7 +307,7 @@ impl Federation {
             nodes.push(NodeSummary {
                 name: m.name.clone(),
                 role: m.role.name().to_owned(),
-                peer_id: s.peer_id,
+                peer_id: s.peer_id.to_string(),
                 peers_connected: s.connected_peers.len(),
                 models: s.models,
                 orders_seen: s.orders,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use amsp_api::events::{FarmEvent, NodeEvent};
 use amsp_node::Node;
 use amsp_proto::envelope::Envelope;
 use amsp_proto::profile::Profile;
@@ -34,49 +35,69 @@ pub struct EmbeddedSource {
     started: Instant,
 }
 
-/// One node event, as the control API serialises it, as a log line: (level, text).
-pub fn describe(ev: &serde_json::Value) -> (Level, String) {
-    let text = |k: &str| ev[k].as_str().unwrap_or("?").to_owned();
-    let peer = || short(&text("peer"));
-    match ev["type"].as_str().unwrap_or("") {
-        "peer_connected" => (Level::Info, format!("peer {} connected", peer())),
-        "peer_disconnected" => (Level::Warn, format!("peer {} disconnected", peer())),
-        "profile_learned" => {
-            (Level::Info, format!("learned profile of {} ({})", peer(), text("name")))
+/// One node event as a log line: (level, text).
+pub fn describe(ev: &NodeEvent) -> (Level, String) {
+    match ev {
+        NodeEvent::PeerConnected { peer } => {
+            (Level::Info, format!("peer {} connected", short(peer)))
         }
-        "model_added" => (Level::Info, format!("model {} added", short(&text("cid")))),
-        "model_fetched" => (
-            Level::Info,
-            format!("model {} fetched ({} chunks)", short(&text("cid")), ev["chunks_fetched"]),
-        ),
-        "order_event" => {
-            (Level::Info, format!("order {}: {}", short(&text("order")), text("action")))
+        NodeEvent::PeerDisconnected { peer } => {
+            (Level::Warn, format!("peer {} disconnected", short(peer)))
         }
-        "gossip" => (
-            Level::Debug,
-            format!("gossip {}: {} from {}", text("topic"), text("kind"), short(&text("author"))),
-        ),
-        "rejected" => (Level::Warn, format!("refused data from {}: {}", peer(), text("reason"))),
-        "farm" => {
+        NodeEvent::ProfileLearned { peer, name } => {
+            (Level::Info, format!("learned profile of {} ({name})", short(peer)))
+        }
+        NodeEvent::ModelAdded { cid } => (Level::Info, format!("model {} added", short(cid))),
+        NodeEvent::ModelFetched { cid, chunks_fetched } => {
+            (Level::Info, format!("model {} fetched ({chunks_fetched} chunks)", short(cid)))
+        }
+        NodeEvent::OrderEvent { order, action, .. } => {
+            (Level::Info, format!("order {}: {action}", short(order)))
+        }
+        NodeEvent::Gossip { topic, author, kind, .. } => {
+            (Level::Debug, format!("gossip {topic}: {kind} from {}", short(author)))
+        }
+        NodeEvent::Rejected { peer, reason } => {
+            (Level::Warn, format!("refused data from {}: {reason}", short(peer)))
+        }
+        NodeEvent::Farm(f) => {
+            let (event, job, printer, reason) = match f {
+                FarmEvent::JobStarted { job, printer } => {
+                    ("job_started", Some(job), Some(printer), None)
+                }
+                FarmEvent::JobProgress { job, .. } => ("job_progress", Some(job), None, None),
+                FarmEvent::JobDone { job, printer } => ("job_done", Some(job), Some(printer), None),
+                FarmEvent::JobFailed { job, printer, reason, .. } => {
+                    ("job_failed", Some(job), Some(printer), Some(reason))
+                }
+                FarmEvent::PrinterChanged { printer } => {
+                    ("printer_changed", None, Some(printer), None)
+                }
+            };
             // One line per job stage; progress every few percent is detail.
-            let level = match ev["event"].as_str() {
-                Some("job_failed") => Level::Error,
-                Some("job_progress") => Level::Debug,
+            let level = match event {
+                "job_failed" => Level::Error,
+                "job_progress" => Level::Debug,
                 _ => Level::Info,
             };
-            let mut line = format!("farm {}", text("event"));
-            for k in ["job", "printer", "reason"] {
-                if let Some(v) = ev[k].as_str() {
-                    line.push_str(&format!(" {k}={v}"));
-                }
+            let mut line = format!("farm {event}");
+            if let Some(j) = job {
+                line.push_str(&format!(" job={j}"));
+            }
+            if let Some(p) = printer {
+                line.push_str(&format!(" printer={p}"));
+            }
+            if let Some(r) = reason {
+                line.push_str(&format!(" reason={r}"));
             }
             (level, line)
         }
-        "alert" => (
-            Level::Warn,
-            format!("alert {}: {}", text("change"), ev["alert"]["message"].as_str().unwrap_or("?")),
-        ),
-        _ => (Level::Debug, ev.to_string()),
+        NodeEvent::Alert { change, alert } => {
+            (Level::Warn, format!("alert {change}: {}", alert.message))
+        }
+        NodeEvent::Design { .. } | NodeEvent::Lagged { .. } => {
+            (Level::Debug, serde_json::to_string(ev).unwrap_or_default())
+        }
     }
 }
 
@@ -91,8 +112,7 @@ impl EmbeddedSource {
             loop {
                 match events.recv().await {
                     Ok(ev) => {
-                        let value = serde_json::to_value(&ev).unwrap_or_default();
-                        let (level, text) = describe(&value);
+                        let (level, text) = describe(&ev);
                         ring.push(level, "amsp_node", text);
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -129,23 +149,17 @@ impl EmbeddedSource {
             endpoint: "in-process node".to_owned(),
             reason: e,
         };
-        let status = serde_json::to_value(self.node.status().await)
-            .map_err(|e| unreachable(e.to_string()))?;
-        let peers = serde_json::to_value(self.node.peers().await)
-            .map_err(|e| unreachable(e.to_string()))?;
+        let status = self.node.status().await;
+        let peers =
+            self.node.peers().await.into_iter().filter_map(amsp_node::api::views::peer).collect();
         let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
-        let models = serde_json::to_value(models).map_err(|e| unreachable(e.to_string()))?;
-        let capacity =
-            serde_json::to_value(self.node.capacity()).map_err(|e| unreachable(e.to_string()))?;
+        let capacity = self.node.capacity();
         // A catalogue the store cannot read leaves the Models view with stored models only.
         let catalogue = self
             .node
             .search_catalog(&amsp_node::node::catalog::Search::default())
-            .ok()
-            .and_then(|entries| serde_json::to_value(entries).ok())
             .unwrap_or_default();
-        let mut ids: Vec<OrderId> =
-            self.node.order_list().iter().filter_map(|o| o.order.parse().ok()).collect();
+        let mut ids: Vec<OrderId> = self.node.order_list().iter().map(|o| o.order).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.truncate(ORDERS_SHOWN);
         let orders = ids.into_iter().filter_map(|id| Some((id, self.node.order(&id)?))).collect();
@@ -221,11 +235,14 @@ mod tests {
 
     #[test]
     fn job_stages_are_news_and_progress_is_detail() {
-        let ev = |event: &str| serde_json::json!({"type": "farm", "event": event, "job": "01J", "printer": "mk3s"});
-        assert_eq!(describe(&ev("job_started")).0, Level::Info);
-        assert_eq!(describe(&ev("job_done")).0, Level::Info);
-        assert_eq!(describe(&ev("job_failed")).0, Level::Error);
-        let (level, line) = describe(&ev("job_progress"));
-        assert_eq!(level, Level::Debug, "progress must not flood the log: {line}");
+        use amsp_proto::id::{JobId, PrinterId};
+        let (job, printer) = (JobId::from_parts(1, [1; 10]), PrinterId::from_parts(2, [2; 10]));
+        let farm = |e| describe(&NodeEvent::Farm(e)).0;
+        assert_eq!(farm(FarmEvent::JobStarted { job, printer }), Level::Info);
+        assert_eq!(farm(FarmEvent::JobDone { job, printer }), Level::Info);
+        let failed = FarmEvent::JobFailed { job, printer, reason: "jam".into(), requeued: true };
+        assert_eq!(farm(failed), Level::Error);
+        let progress = FarmEvent::JobProgress { job, progress: 0.5 };
+        assert_eq!(farm(progress), Level::Debug, "progress must not flood the log");
     }
 }

@@ -11,11 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use amsp_proto::alert::Alert;
-use amsp_proto::order::Folded;
+use amsp_api::events::NodeEvent;
+use amsp_api::farm::{JobView, PrinterView};
 use amsp_proto::process::Material;
 use amsp_proto::{OrderId, PeerId};
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::delta::Delta;
@@ -66,17 +65,12 @@ impl HttpSource {
         let capacity = self.client.capacity().await.map_err(|e| self.unreachable(e))?;
         // A node without the catalogue routes (older, or refusing) lists stored models only.
         let catalogue = match self.client.catalog_search(&Default::default()).await {
-            Ok(entries) => serde_json::to_value(entries).unwrap_or_default(),
-            Err(ClientError::Api { .. }) => Value::Null,
+            Ok(entries) => entries,
+            Err(ClientError::Api { .. }) => Vec::new(),
             Err(e) => return Err(self.unreachable(e)),
         };
         let list = self.client.orders().await.map_err(|e| self.unreachable(e))?;
-        let mut ids: Vec<OrderId> = list
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o["order"].as_str()?.parse().ok())
-            .collect();
+        let mut ids: Vec<OrderId> = list.iter().map(|o| o.order).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.truncate(ORDERS_SHOWN);
         let mut orders = Vec::with_capacity(ids.len());
@@ -84,10 +78,8 @@ impl HttpSource {
         for id in ids {
             // An order the node cannot serve in full is still listed, from its summary.
             match self.client.order(&id.to_string()).await {
-                Ok(v) => match serde_json::from_value::<Folded>(v) {
-                    Ok(folded) => orders.push((id, folded)),
-                    Err(_) => unread.push(id),
-                },
+                Ok(folded) => orders.push((id, folded)),
+                // Refused, or a reply this console cannot read: listed from its summary.
                 Err(ClientError::Api { .. }) => unread.push(id),
                 Err(e) => return Err(self.unreachable(e)),
             }
@@ -95,8 +87,8 @@ impl HttpSource {
         let summaries = unread
             .into_iter()
             .filter_map(|id| {
-                let row = list.as_array()?.iter().find(|o| o["order"] == id.to_string())?;
-                let stage = serde_json::from_value(row["stage"].clone()).ok()?;
+                let row = list.iter().find(|o| o.order == id)?;
+                let stage = serde_json::from_value(row.stage.clone()?.into()).ok()?;
                 Some((id, stage))
             })
             .collect();
@@ -147,14 +139,13 @@ impl HttpSource {
         if data.is_empty() {
             return;
         }
-        match serde_json::from_str::<serde_json::Value>(&data) {
+        match serde_json::from_str::<NodeEvent>(&data) {
             Ok(ev) => {
-                if ev["type"] == "profile_learned"
-                    && let (Some(peer), Some(name)) = (ev["peer"].as_str(), ev["name"].as_str())
+                if let NodeEvent::ProfileLearned { peer, name } = &ev
                     && let Ok(id) = peer.parse::<PeerId>()
                 {
                     let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-                    names.entry(id).or_default().name = name.to_owned();
+                    names.entry(id).or_default().name = name.clone();
                 }
                 let (level, line) = describe(&ev);
                 self.log.push(level, "amsp_node", line);
@@ -165,61 +156,51 @@ impl HttpSource {
 }
 
 /// A farm job as `/v1/jobs` lists it.
-fn job_from(v: &Value) -> Option<Job> {
-    Some(Job {
-        id: v["id"].as_str()?.parse().ok()?,
-        order: v["order_ref"].as_str().and_then(|o| o.parse().ok()),
-        part: v["name"].as_str().unwrap_or("").to_owned(),
-        printer: v["printer"].as_str().and_then(|p| p.parse().ok()),
-        printer_name: v["printer_name"].as_str().map(str::to_owned),
-        state: serde_json::from_value(v["state"].clone()).ok()?,
-        progress: v["progress"].as_f64().unwrap_or(0.0) as f32,
-        eta_s: v["eta_s"].as_u64(),
+fn job_from(v: &JobView) -> Job {
+    Job {
+        id: v.id,
+        order: v.order_ref.as_deref().and_then(|o| o.parse().ok()),
+        part: v.name.clone(),
+        printer: v.printer,
+        printer_name: v.printer_name.clone(),
+        state: v.state,
+        progress: v.progress,
+        eta_s: v.eta_s,
         error: None,
-    })
+    }
 }
 
 /// A printer as `/v1/printers` lists it (one temperature sample, no history).
-fn printer_from(v: &Value) -> Option<Printer> {
-    let heater = |k: &str| {
+fn printer_from(v: &PrinterView) -> Printer {
+    let heater = |t: &amsp_api::farm::Temperature| {
         let mut h = Heater::default();
-        h.push(Reading {
-            current: v["temps"][k]["actual"].as_f64().unwrap_or(0.0) as f32,
-            target: v["temps"][k]["target"].as_f64().unwrap_or(0.0) as f32,
-        });
+        h.push(Reading { current: t.actual as f32, target: t.target as f32 });
         h
     };
-    Some(Printer {
-        id: v["id"].as_str()?.parse().ok()?,
-        name: v["name"].as_str().unwrap_or("").to_owned(),
-        driver: v["driver"].as_str().unwrap_or("").to_owned(),
-        state: serde_json::from_value(v["state"].clone()).ok()?,
-        job: v["job"].as_str().and_then(|j| j.parse().ok()),
-        progress: v["progress"].as_f64().unwrap_or(0.0) as f32,
-        material: v["materials"][0].as_str().map(Material::new),
-        hotend: heater("tool"),
-        bed: heater("bed"),
-        errors: v["error"].as_str().map(str::to_owned).into_iter().collect(),
-        awaiting_clear: v["slot"] == "awaiting_clear",
-    })
+    Printer {
+        id: v.id,
+        name: v.name.clone(),
+        driver: v.driver.clone(),
+        state: v.state,
+        job: v.job,
+        progress: v.progress,
+        material: v.materials.first().map(|m| Material::new(m)),
+        hotend: heater(&v.temps.tool),
+        bed: heater(&v.temps.bed),
+        errors: v.error.clone().into_iter().collect(),
+        awaiting_clear: v.slot == "awaiting_clear",
+    }
 }
 
 impl HttpSource {
     /// The node's print floor: farm jobs, printers and alerts (empty where the node has none).
     async fn floor(&self) -> WorkshopView {
-        let list = |v: Result<Value, ClientError>| v.ok().and_then(|v| v.as_array().cloned());
-        let jobs = list(self.client.jobs().await).unwrap_or_default();
-        let printers = list(self.client.printers().await).unwrap_or_default();
-        let alerts = self
-            .client
-            .alerts()
-            .await
-            .ok()
-            .and_then(|v| serde_json::from_value::<Vec<Alert>>(v).ok())
-            .unwrap_or_default();
+        let jobs = self.client.jobs().await.unwrap_or_default();
+        let printers = self.client.printers().await.unwrap_or_default();
+        let alerts = self.client.alerts().await.unwrap_or_default();
         WorkshopView {
-            jobs: jobs.iter().filter_map(job_from).collect(),
-            printers: printers.iter().filter_map(printer_from).collect(),
+            jobs: jobs.iter().map(job_from).collect(),
+            printers: printers.iter().map(printer_from).collect(),
             alerts,
             models: Vec::new(),
             log: self.log.lines(),
@@ -259,7 +240,7 @@ impl NodeSource for HttpSource {
             Action::Resume(j) => self.client.job_action(&j.to_string(), "resume").await,
             Action::Cancel(j) => self.client.job_action(&j.to_string(), "cancel").await,
             Action::Reprint(j) => self.client.reprint_job(&j.to_string()).await.map(drop),
-            Action::Acknowledge(id) => self.client.ack_alert(id).await,
+            Action::Acknowledge(id) => self.client.ack_alert(id).await.map(|_| ()),
             Action::BedClear(p) => self.client.bed_clear(&p.to_string()).await,
         };
         result.map_err(|e| SourceError::Refused {

@@ -1,18 +1,20 @@
 //! What a live node reports, and how it becomes the console's [`Snapshot`].
 //!
 //! Both live sources read the same facts — status, connected peers, peer profiles, model
-//! manifests, catalogue entries, the federation's capacity ads and order logs — in the shape the
-//! control API serves them (JSON for status, peers, models and the catalogue; [`Folded`] for
-//! orders). The in-process source serialises the node's own answers to the same JSON, so one
-//! mapping serves both and the two sources cannot drift apart.
+//! manifests, catalogue entries, the federation's capacity ads and order logs — in the control
+//! API's types ([`amsp_api`]; [`Folded`] for orders). The in-process source gets the node's own
+//! answers in those types, so one mapping serves both and the two sources cannot drift apart.
 
 use std::collections::{BTreeSet, HashMap};
 
+use amsp_api::catalog::EntryView;
+use amsp_api::models::ModelInfo;
+use amsp_api::node::{Peer as PeerView, Status};
+use amsp_api::orders::CentreView;
 use amsp_proto::capacity::CapacityAd;
 use amsp_proto::order::{Folded, Stage};
 use amsp_proto::profile::Role;
 use amsp_proto::{ContentId, OrderId, PeerId};
-use serde_json::Value;
 
 use crate::tui::model::{
     Health, Listing, Model, NodeInfo, ORDER_HISTORY, Order, Peer, QuoteLine, Snapshot, Traffic,
@@ -32,19 +34,19 @@ pub struct PeerName {
     pub roles: BTreeSet<Role>,
 }
 
-/// One reading of a node, as the control API shapes it.
-#[derive(Debug, Clone, Default)]
+/// One reading of a node, in the control API's types.
+#[derive(Debug, Clone)]
 pub struct NodeReport {
     /// `GET /v1/status`.
-    pub status: Value,
+    pub status: Status,
     /// `GET /v1/peers`.
-    pub peers: Value,
+    pub peers: Vec<PeerView>,
     /// `GET /v1/models`.
-    pub models: Value,
+    pub models: Vec<ModelInfo>,
     /// `GET /v1/capacity`: the federation's live capacity ads.
-    pub capacity: Value,
+    pub capacity: Vec<CentreView>,
     /// `GET /v1/catalog`: the catalogue entries this node knows, best first.
-    pub catalogue: Value,
+    pub catalogue: Vec<EntryView>,
     /// Orders with their folded logs, newest first.
     pub orders: Vec<(OrderId, Folded)>,
     /// Orders known only by id and stage (their full log could not be read).
@@ -57,14 +59,12 @@ pub struct NodeReport {
     pub now_ms: u64,
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
-
 fn roles(names: &[String]) -> BTreeSet<Role> {
     names.iter().filter_map(|r| r.parse::<Role>().ok()).collect()
+}
+
+fn traffic(t: &amsp_api::node::Traffic) -> Traffic {
+    Traffic { bytes_in: t.bytes_in, bytes_out: t.bytes_out }
 }
 
 impl NodeReport {
@@ -77,9 +77,8 @@ impl NodeReport {
 
     fn node_info(&self) -> NodeInfo {
         let s = &self.status;
-        let connected = strings(&s["connected_peers"]);
-        let invalid = s["invalid_messages"].as_u64().unwrap_or(0);
-        let health = if connected.is_empty() {
+        let invalid = s.invalid_messages;
+        let health = if s.connected_peers.is_empty() {
             Health::Degraded("no peers connected".to_owned())
         } else if invalid > 0 {
             Health::Degraded(format!("{invalid} invalid messages from peers"))
@@ -87,10 +86,10 @@ impl NodeReport {
             Health::Ok
         };
         NodeInfo {
-            peer_id: s["peer_id"].as_str().and_then(|p| p.parse().ok()),
-            display_name: s["display_name"].as_str().unwrap_or("amsp node").to_owned(),
-            roles: roles(&strings(&s["roles"])),
-            version: s["version"].as_str().unwrap_or("").to_owned(),
+            peer_id: Some(s.peer_id),
+            display_name: s.display_name.clone(),
+            roles: roles(&s.roles),
+            version: s.version.clone(),
             health,
             uptime_s: self.uptime_s,
             now_ms: self.now_ms,
@@ -99,14 +98,7 @@ impl NodeReport {
 
     /// Capacity ads by centre.
     fn ads(&self) -> HashMap<PeerId, CapacityAd> {
-        let Some(list) = self.capacity.as_array() else { return HashMap::new() };
-        list.iter()
-            .filter_map(|c| {
-                let centre: PeerId = c["centre"].as_str()?.parse().ok()?;
-                let ad: CapacityAd = serde_json::from_value(c["ad"].clone()).ok()?;
-                Some((centre, ad))
-            })
-            .collect()
+        self.capacity.iter().map(|c| (c.centre, c.ad.clone())).collect()
     }
 
     /// Connected peers, then centres known only from their ads (gossip reaches further than
@@ -114,31 +106,23 @@ impl NodeReport {
     fn peer_list(&self) -> Vec<Peer> {
         let mut ads = self.ads();
         // A centre keeps its own ad beside the others'; it is not a peer of itself.
-        if let Some(me) = self.status["peer_id"].as_str().and_then(|p| p.parse::<PeerId>().ok()) {
-            ads.remove(&me);
-        }
+        ads.remove(&self.status.peer_id);
         let mut peers: Vec<Peer> = self
             .peers
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                let id: PeerId = p["peer_id"].as_str()?.parse().ok()?;
+            .iter()
+            .map(|p| {
+                let id = p.peer_id;
                 let known = self.names.get(&id).cloned().unwrap_or_default();
-                let traffic = &p["traffic"];
-                Some(Peer {
+                Peer {
                     id,
                     name: self.name_of(&id),
                     roles: known.roles,
                     connected: true,
-                    latency_ms: p["rtt_ms"].as_f64().map(|ms| ms.round() as u32),
-                    address: strings(&p["addrs"]).into_iter().next().unwrap_or_default(),
+                    latency_ms: p.rtt_ms.map(|ms| ms.round() as u32),
+                    address: p.addrs.first().cloned().unwrap_or_default(),
                     capacity: ads.remove(&id),
-                    traffic: Traffic {
-                        bytes_in: traffic["bytes_in"].as_u64().unwrap_or(0),
-                        bytes_out: traffic["bytes_out"].as_u64().unwrap_or(0),
-                    },
-                })
+                    traffic: traffic(&p.traffic),
+                }
             })
             .collect();
         let mut far: Vec<Peer> = ads
@@ -160,34 +144,27 @@ impl NodeReport {
     }
 
     fn traffic(&self) -> Traffic {
-        let t = &self.status["traffic"];
-        Traffic {
-            bytes_in: t["bytes_in"].as_u64().unwrap_or(0),
-            bytes_out: t["bytes_out"].as_u64().unwrap_or(0),
-        }
+        traffic(&self.status.traffic)
     }
 
     /// The catalogue entries known, with the model each offers (the designer's package).
-    fn listings(&self) -> Vec<(Value, Listing)> {
-        let Some(list) = self.catalogue.as_array() else { return Vec::new() };
-        list.iter()
-            .filter(|e| !e["withdrawn"].as_bool().unwrap_or(false))
-            .filter_map(|e| {
-                let designer = match e["designer_name"].as_str() {
+    fn listings(&self) -> Vec<(&EntryView, Listing)> {
+        self.catalogue
+            .iter()
+            .filter(|e| !e.withdrawn)
+            .map(|e| {
+                let designer = match e.designer_name.as_deref() {
                     Some(n) if !n.is_empty() => n.to_owned(),
-                    _ => {
-                        let id = e["designer"].as_str()?;
-                        id.parse().map_or_else(|_| short(id), |p| self.name_of(&p))
-                    }
+                    _ => self.name_of(&e.designer),
                 };
                 let mut limits = Vec::new();
-                if let Some(p) = e["prints"].as_u64() {
+                if let Some(p) = e.prints {
                     limits.push(format!("{p} prints"));
                 }
-                if let Some(d) = e["expiry_days"].as_u64() {
+                if let Some(d) = e.expiry_days {
                     limits.push(format!("{d} days"));
                 }
-                let words = e["licence"].as_str().unwrap_or("");
+                let words = e.licence.as_str();
                 let terms = match (limits.is_empty(), words.is_empty()) {
                     (true, true) => "unlimited".to_owned(),
                     (true, false) => words.to_owned(),
@@ -195,16 +172,16 @@ impl NodeReport {
                     (false, false) => format!("{} · {words}", limits.join(", ")),
                 };
                 let listing = Listing {
-                    entry: e["id"].as_str()?.to_owned(),
-                    title: e["title"].as_str().unwrap_or("").to_owned(),
+                    entry: e.id.to_string(),
+                    title: e.title.clone(),
                     designer,
-                    tags: strings(&e["tags"]),
+                    tags: e.tags.clone(),
                     terms,
-                    price: e["price"].as_f64().unwrap_or(0.0),
-                    currency: e["currency"].as_str().unwrap_or("").to_owned(),
+                    price: e.price,
+                    currency: e.currency.clone(),
                     copy: false,
                 };
-                Some((e.clone(), listing))
+                (e, listing)
             })
             .collect()
     }
@@ -217,69 +194,54 @@ impl NodeReport {
         let listings = self.listings();
         let mut models: Vec<Model> = self
             .models
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| {
-                let id: ContentId = m["cid"].as_str()?.parse().ok()?;
-                let man = &m["manifest"];
-                let geo = &man["geometry"];
-                let corner = |key: &str| -> [f32; 3] {
-                    let mut out = [0.0; 3];
-                    for (i, v) in geo[key].as_array().into_iter().flatten().take(3).enumerate() {
-                        out[i] = v.as_f64().unwrap_or(0.0) as f32;
-                    }
-                    out
-                };
-                let (lo, hi) = (corner("bbox_min"), corner("bbox_max"));
-                let format = man["format"].as_str().unwrap_or("").to_owned();
-                let triangles = geo["facets"].as_u64().unwrap_or(0);
-                let cid = id.to_string();
-                let own = listings.iter().find(|(e, _)| e["model"].as_str() == Some(cid.as_str()));
+            .iter()
+            .map(|m| {
+                let man = &m.manifest;
+                let (lo, hi, triangles) = man
+                    .geometry
+                    .as_ref()
+                    .map_or(([0.0; 3], [0.0; 3], 0), |g| (g.bbox_min, g.bbox_max, g.facets));
+                let format = man.format.clone();
+                let cid = m.cid.to_string();
+                let own = listings.iter().find(|(e, _)| e.model == cid);
                 let copy = || {
                     listings.iter().find(|(e, _)| {
                         triangles > 0
-                            && e["designer"] == m["author"]
-                            && e["format"].as_str() == Some(format.as_str())
-                            && e["facets"].as_u64() == Some(triangles)
+                            && e.designer.to_string() == m.author
+                            && e.format == format
+                            && e.facets == triangles
                     })
                 };
                 let listing = match own {
                     Some((_, l)) => Some(l.clone()),
                     None => copy().map(|(_, l)| Listing { copy: true, ..l.clone() }),
                 };
-                Some(Model {
-                    id,
-                    name: man["name"].as_str().unwrap_or("model").to_owned(),
+                Model {
+                    id: m.cid,
+                    name: man.name.clone(),
                     format,
-                    size_bytes: man["size"].as_u64().unwrap_or(0),
+                    size_bytes: man.size,
                     triangles,
                     size_mm: [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]],
                     catalogue: listing.is_some(),
                     listing,
                     check: None,
                     preview: None,
-                })
+                }
             })
             .collect();
         for (e, listing) in listings {
-            let Some(id) = e["model"].as_str().and_then(|c| c.parse::<ContentId>().ok()) else {
-                continue;
-            };
+            let Ok(id) = e.model.parse::<ContentId>() else { continue };
             if models.iter().any(|m| m.id == id) {
                 continue;
-            }
-            let mut size_mm = [0.0f32; 3];
-            for (i, v) in e["size_mm"].as_array().into_iter().flatten().take(3).enumerate() {
-                size_mm[i] = v.as_f64().unwrap_or(0.0) as f32;
             }
             models.push(Model {
                 id,
                 name: listing.title.clone(),
-                format: e["format"].as_str().unwrap_or("").to_owned(),
+                format: e.format.clone(),
                 size_bytes: 0,
-                triangles: e["facets"].as_u64().unwrap_or(0),
-                size_mm,
+                triangles: e.facets,
+                size_mm: e.size_mm,
                 catalogue: true,
                 listing: Some(listing),
                 check: None,

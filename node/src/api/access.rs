@@ -5,7 +5,8 @@
 //! The token in `DIR/api.token` is the node owner's: it acts as admin and is not rate limited.
 //! Scoped tokens (`amsp token create --role …`, or a session from `POST /v1/login`) act with
 //! their role. Reads (`GET`) need viewer; changes need operator; accounts, tokens and the
-//! audit log need admin. `POST /v1/login` needs no token (it is rate limited per account).
+//! audit log need admin. `POST /v1/login` needs no token (it is rate limited per account), nor
+//! does the OpenAPI document `GET /v1/openapi.json`.
 //!
 //! A viewer watches the shop: status, peers, printers, jobs, orders and their states, quotes,
 //! capacity, alerts, metrics, the event stream, model manifests and design requests and offers.
@@ -84,11 +85,17 @@ pub fn needed(method: &Method, path: &str) -> Permission {
     }
 }
 
+/// Whether `path` is a route the contract marks as needing no token: `POST /v1/login` (it is
+/// rate limited per account) and `GET /v1/openapi.json` (it holds no data).
+fn is_open(path: &str) -> bool {
+    amsp_api::Endpoint::ALL.iter().any(|e| !e.route().auth && e.route().path == path)
+}
+
 /// Middleware: authenticate, rate limit, authorise, audit.
 pub async fn check(State(access): State<Access>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
-    if path == "/v1/login" {
+    if is_open(&path) {
         return next.run(req).await;
     }
     let security = access.node.security();

@@ -9,28 +9,18 @@
 //! | POST | `/v1/catalog/{id}/withdraw` | withdraw one of this node's entries |
 //! | POST | `/v1/catalog/import` | `{"notice": hex}`: a signed notice from outside the network |
 
+use amsp_api::catalog::{
+    EntryCopy, EntryView, GetQuery, ImportNotice, NoticeKept, Published, SearchQuery, Withdrawn,
+};
 use amsp_proto::catalog::{CatalogRefusal, EntryId};
+use axum::Json;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
 use crate::node::catalog::{CatalogError, Publish, Search};
 use amsp_proto::id::hex_decode;
-
-/// The routes of this module.
-pub fn routes() -> Router<Node> {
-    Router::new()
-        .route("/v1/catalog", get(search).post(publish))
-        .route("/v1/catalog/own", get(own))
-        .route("/v1/catalog/import", post(import))
-        .route("/v1/catalog/{id}/get", post(get_copy))
-        .route("/v1/catalog/{id}/withdraw", post(withdraw))
-}
 
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
@@ -66,42 +56,18 @@ fn parse_entry(s: &str) -> Result<EntryId, ApiError> {
     })
 }
 
-/// Reply of `POST /v1/catalog`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Published {
-    /// The entry id.
-    pub id: String,
-    /// The model it offers (the designer's own package).
-    pub model: String,
-}
-
-async fn publish(
+pub(super) async fn publish(
     State(node): State<Node>,
     Json(req): Json<Publish>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Published>, ApiError> {
     let (id, model) = node.publish_entry(req).await?;
-    Ok(Json(Published { id: id.to_string(), model: model.to_string() }))
+    Ok(Json(Published { id, model }))
 }
 
-/// Query of `GET /v1/catalog`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SearchQuery {
-    /// Words, all of which must match.
-    pub text: Option<String>,
-    /// Comma-separated tags, all of which the entry must carry.
-    pub tags: Option<String>,
-    /// A material the model must suit.
-    pub material: Option<String>,
-    /// Largest dimension, mm.
-    pub max_mm: Option<f32>,
-    /// Only this designer.
-    pub designer: Option<String>,
-}
-
-async fn search(
+pub(super) async fn search(
     State(node): State<Node>,
     Query(q): Query<SearchQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Vec<EntryView>>, ApiError> {
     let search = Search {
         text: q.text,
         tags: q
@@ -119,22 +85,15 @@ async fn search(
     Ok(Json(node.search_catalog(&search)?))
 }
 
-async fn own(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
+pub(super) async fn own(State(node): State<Node>) -> Result<Json<Vec<EntryView>>, ApiError> {
     Ok(Json(node.own_entries()?))
 }
 
-/// Query of `POST /v1/catalog/{id}/get`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GetQuery {
-    /// The designer, when two use the same entry id.
-    pub designer: Option<String>,
-}
-
-async fn get_copy(
+pub(super) async fn get_copy(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<GetQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<EntryCopy>, ApiError> {
     let id = parse_entry(&id)?;
     let designer = match q.designer {
         Some(d) => Some(d.parse::<libp2p::PeerId>().map_err(|e| {
@@ -145,28 +104,21 @@ async fn get_copy(
     Ok(Json(node.get_copy(id, designer).await?))
 }
 
-async fn withdraw(
+pub(super) async fn withdraw(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Withdrawn>, ApiError> {
     let id = parse_entry(&id)?;
     node.withdraw_entry(id).await?;
-    Ok(Json(serde_json::json!({ "id": id.to_string(), "withdrawn": true })))
+    Ok(Json(Withdrawn { id, withdrawn: true }))
 }
 
-/// Body of `POST /v1/catalog/import`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportNotice {
-    /// The notice envelope, hex.
-    pub notice: String,
-}
-
-async fn import(
+pub(super) async fn import(
     State(node): State<Node>,
     Json(req): Json<ImportNotice>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<NoticeKept>, ApiError> {
     let bytes = hex_decode(&req.notice)
         .ok_or_else(|| ApiError::bad_request("bad_hex", "the notice is not hex"))?;
     let kept = node.import_notice(&bytes).await?;
-    Ok(Json(serde_json::json!({ "kept": kept })))
+    Ok(Json(NoticeKept { kept }))
 }

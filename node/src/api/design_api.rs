@@ -21,36 +21,22 @@
 
 use std::path::Path;
 
+use amsp_api::design::{
+    AcceptOffer, DeliverQuery, DeliveryView, IdReply, ImportRecord, ImportReply, MessageView,
+    ModelReply, NewMessage, NewOffer, OfferView, RequestView, SeenView,
+};
 use amsp_proto::id::RequestId;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
 use crate::node::design::{DesignOpError, NewDesignRequest};
 use crate::package::PackageMeta;
 use amsp_proto::id::hex_decode;
-
-/// The routes of this module.
-pub fn routes() -> Router<Node> {
-    Router::new()
-        .route("/v1/design/requests", get(requests).post(new_request))
-        .route("/v1/design/seen", get(seen))
-        .route("/v1/design/requests/{id}/offers", get(offers).post(offer))
-        .route("/v1/design/requests/{id}/accept", post(accept))
-        .route("/v1/design/requests/{id}/messages", get(messages).post(message))
-        .route("/v1/design/requests/{id}/envelopes", get(envelopes))
-        .route("/v1/design/requests/{id}/deliver", post(deliver))
-        .route("/v1/design/requests/{id}/accept-delivery", post(accept_delivery))
-        .route("/v1/design/deliveries", get(deliveries))
-        .route("/v1/design/import", post(import))
-}
 
 impl From<DesignOpError> for ApiError {
     fn from(e: DesignOpError) -> Self {
@@ -86,95 +72,52 @@ fn parse_request(s: &str) -> Result<RequestId, ApiError> {
     })
 }
 
-/// Reply naming what was made.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdReply {
-    /// The request, offer or message id.
-    pub id: String,
-}
-
-/// Reply naming a model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ModelReply {
-    /// The model package's content id.
-    pub model: String,
-}
-
-async fn new_request(
+pub(super) async fn new_request(
     State(node): State<Node>,
     Json(req): Json<NewDesignRequest>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IdReply>, ApiError> {
     let id = node.design_request(req).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
-async fn requests(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn requests(State(node): State<Node>) -> Json<Vec<RequestView>> {
     Json(node.design_requests())
 }
 
-async fn seen(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn seen(State(node): State<Node>) -> Json<SeenView> {
     Json(node.design_seen())
 }
 
-/// Body of `POST /v1/design/requests/{id}/offers`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewOffer {
-    /// Price.
-    pub price: f64,
-    /// Time to deliver, seconds.
-    pub delivery_s: u64,
-    /// A note to the user.
-    #[serde(default)]
-    pub message: String,
-}
-
-async fn offer(
+pub(super) async fn offer(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(o): Json<NewOffer>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IdReply>, ApiError> {
     let id = node.design_offer(parse_request(&id)?, o.price, o.delivery_s, o.message).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
-async fn offers(
+pub(super) async fn offers(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Vec<OfferView>>, ApiError> {
     Ok(Json(node.design_offers(parse_request(&id)?)?))
 }
 
-/// Body of `POST /v1/design/requests/{id}/accept`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AcceptOffer {
-    /// The offer's id, or its designer's peer id.
-    pub offer: String,
-}
-
-async fn accept(
+pub(super) async fn accept(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(a): Json<AcceptOffer>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IdReply>, ApiError> {
     let id = node.design_accept(parse_request(&id)?, &a.offer).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
-/// Body of `POST /v1/design/requests/{id}/messages`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewMessage {
-    /// The text.
-    pub text: String,
-    /// The designer written to, when the requester has several offers and accepted none.
-    #[serde(default)]
-    pub to: Option<String>,
-}
-
-async fn message(
+pub(super) async fn message(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(m): Json<NewMessage>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IdReply>, ApiError> {
     let to = match m.to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(p) => Some(p.parse::<PeerId>().map_err(|e| {
             ApiError::bad_request("bad_peer_id", format!("`to`: {p:?} is not a peer id: {e}"))
@@ -185,44 +128,27 @@ async fn message(
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
-async fn messages(
+pub(super) async fn messages(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Vec<MessageView>>, ApiError> {
     Ok(Json(node.design_messages(parse_request(&id)?)?))
 }
 
-async fn envelopes(
+pub(super) async fn envelopes(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Vec<String>>, ApiError> {
     let all = node.design_envelopes(parse_request(&id)?)?;
     Ok(Json(all.iter().map(|b| amsp_proto::id::hex_encode(b)).collect::<Vec<_>>()))
 }
 
-/// Query of `POST /v1/design/requests/{id}/deliver`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DeliverQuery {
-    /// The model's file name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Prints the licence allows (unlimited if absent).
-    #[serde(default)]
-    pub prints: Option<u32>,
-    /// When the licence lapses, Unix ms (never if absent).
-    #[serde(default)]
-    pub expires_ms: Option<u64>,
-    /// Licence terms in words.
-    #[serde(default)]
-    pub terms: Option<String>,
-}
-
-async fn deliver(
+pub(super) async fn deliver(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<DeliverQuery>,
     body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<ModelReply>, ApiError> {
     let request = parse_request(&id)?;
     let name = q.name.unwrap_or_else(|| "design.stl".into());
     let format = Path::new(&name)
@@ -235,31 +161,24 @@ async fn deliver(
     Ok(Json(ModelReply { model: cid.to_string() }))
 }
 
-async fn accept_delivery(
+pub(super) async fn accept_delivery(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<ModelReply>, ApiError> {
     let model = node.design_accept_delivery(parse_request(&id)?).await?;
     Ok(Json(ModelReply { model: model.to_string() }))
 }
 
-async fn deliveries(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn deliveries(State(node): State<Node>) -> Json<Vec<DeliveryView>> {
     Json(node.design_deliveries())
 }
 
-/// Body of `POST /v1/design/import`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportRecord {
-    /// The signed envelope, hex.
-    pub envelope: String,
-}
-
-async fn import(
+pub(super) async fn import(
     State(node): State<Node>,
     Json(r): Json<ImportRecord>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<ImportReply>, ApiError> {
     let bytes = hex_decode(&r.envelope)
         .ok_or_else(|| ApiError::bad_request("bad_hex", "`envelope` is not hex"))?;
     let taken = node.design_import(&bytes).await?;
-    Ok(Json(serde_json::json!({ "taken": taken })))
+    Ok(Json(ImportReply { taken }))
 }

@@ -1,24 +1,15 @@
 //! API errors: a status code plus a JSON body `{"error": code, "message": text}` that names
 //! what went wrong, so the CLI can print it and scripts can branch on `error`.
 
+pub use amsp_api::ErrorBody;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use crate::node::fetch::FetchError;
 use crate::node::{AddModelError, GetModelError, OrderOpError};
 use crate::package::{PackError, UnpackError};
 use crate::store::StoreError;
-
-/// The JSON body of every error reply.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// A stable code (`not_a_recipient`, `not_found`, …).
-    pub error: String,
-    /// A sentence for people.
-    pub message: String,
-}
 
 /// An error reply.
 #[derive(Debug)]

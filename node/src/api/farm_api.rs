@@ -18,32 +18,20 @@
 //! neither make the node send a file of its choosing to a URL of its choosing nor learn whether
 //! a path exists. The key is kept in the printer's record in the node's owner-only store.
 
+use amsp_api::farm::{IdReply, JobView, PrinterView, SubmitQuery};
 use amsp_proto::id::JobId;
 use amsp_proto::process::Material;
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
 use crate::farm::{FarmError, JobSpec};
 use crate::printer::{BuildVolume, Fault, PrinterConfig};
-
-/// The farm's routes.
-pub fn routes() -> Router<Node> {
-    Router::new()
-        .route("/v1/printers", get(printers).post(add_printer))
-        .route("/v1/printers/{p}/bed-clear", post(bed_clear))
-        .route("/v1/printers/{p}/fault", post(fault))
-        .route("/v1/printers/{p}/repair", post(repair))
-        .route("/v1/jobs", get(jobs).post(submit))
-        .route("/v1/jobs/{id}/{action}", post(job_action))
-}
 
 impl From<FarmError> for ApiError {
     fn from(e: FarmError) -> Self {
@@ -79,13 +67,6 @@ impl From<FarmError> for ApiError {
     }
 }
 
-/// Reply carrying a new id.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct IdReply {
-    /// The id.
-    pub id: String,
-}
-
 /// Body of `POST /v1/printers`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,14 +78,14 @@ pub struct AddPrinter {
     pub auto_eject: bool,
 }
 
-async fn printers(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn printers(State(node): State<Node>) -> Json<Vec<PrinterView>> {
     Json(node.farm().printers())
 }
 
-async fn add_printer(
+pub(super) async fn add_printer(
     State(node): State<Node>,
     Json(req): Json<AddPrinter>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IdReply>, ApiError> {
     if req.printer.driver.api_key_file().is_some() {
         return Err(ApiError::bad_request(
             "api_key_file_not_allowed",
@@ -116,7 +97,7 @@ async fn add_printer(
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
-async fn bed_clear(
+pub(super) async fn bed_clear(
     State(node): State<Node>,
     UrlPath(p): UrlPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -135,7 +116,7 @@ pub struct InjectFault {
     pub at_progress: Option<f64>,
 }
 
-async fn fault(
+pub(super) async fn fault(
     State(node): State<Node>,
     UrlPath(p): UrlPath<String>,
     Json(req): Json<InjectFault>,
@@ -153,7 +134,7 @@ async fn fault(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn repair(
+pub(super) async fn repair(
     State(node): State<Node>,
     UrlPath(p): UrlPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -162,27 +143,16 @@ async fn repair(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn jobs(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn jobs(State(node): State<Node>) -> Json<Vec<JobView>> {
     Json(node.farm().jobs())
 }
 
 /// Query of `POST /v1/jobs`.
-#[derive(Debug, Deserialize)]
-struct SubmitQuery {
-    name: Option<String>,
-    printer: Option<String>,
-    material: Option<String>,
-    nozzle_mm: Option<f32>,
-    size: Option<String>,
-    priority: Option<i32>,
-    order_ref: Option<String>,
-}
-
-async fn submit(
+pub(super) async fn submit(
     State(node): State<Node>,
     Query(q): Query<SubmitQuery>,
     body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<IdReply>, ApiError> {
     let farm = node.farm();
     let printer = q.printer.as_deref().map(|p| farm.printer_id(p)).transpose()?;
     // A job sent to a named printer defaults to what that printer has loaded.
@@ -215,30 +185,36 @@ async fn submit(
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
-async fn job_action(
+pub(super) async fn job_action(
     State(node): State<Node>,
     UrlPath((id, action)): UrlPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job: JobId = id
-        .parse()
-        .map_err(|e| ApiError::bad_request("bad_job_id", format!("{id:?} is not a job id: {e}")))?;
+    let job = parse_job(&id)?;
     let farm = node.farm();
     match action.as_str() {
         "pause" => farm.pause(job).await?,
         "resume" => farm.resume(job).await?,
         "cancel" => farm.cancel(job).await?,
-        "reprint" => {
-            let id = farm.reprint(job).await?;
-            return Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id.to_string() })))
-                .into_response());
-        }
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                format!("no job action {other:?}; use pause, resume, cancel or reprint"),
+                format!("no job action {other:?}; use pause, resume or cancel (or POST …/reprint)"),
             ));
         }
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn reprint(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<IdReply>, ApiError> {
+    let new = node.farm().reprint(parse_job(&id)?).await?;
+    Ok(Json(IdReply { id: new.to_string() }))
+}
+
+fn parse_job(id: &str) -> Result<JobId, ApiError> {
+    id.parse()
+        .map_err(|e| ApiError::bad_request("bad_job_id", format!("{id:?} is not a job id: {e}")))
 }

@@ -1,16 +1,9 @@
 //! The local control API: the [`Node`] handle served as HTTP/JSON with a bearer token, plus a
 //! server-sent event stream.
 //!
-//! | method | path | what |
-//! |---|---|---|
-//! | GET | `/v1/status` | peer id, listen addresses, connected peers, roles, version |
-//! | GET | `/v1/peers` | connected peers with their standing |
-//! | POST | `/v1/models?name=&format=&licence=&for=P1,P2` | body = model file → `{"cid"}` |
-//! | GET | `/v1/models` | manifests held |
-//! | GET | `/v1/models/{cid}` | the decrypted model (fetched from providers if needed) |
-//! | POST | `/v1/orders` | `{"model","name","material","quantity"}` (+ optional tolerance, process, colour, deadline) → `{"order"}` |
-//! | GET | `/v1/orders`, `/v1/orders/{id}` | orders and one order's state and history |
-//! | GET | `/v1/events` | server-sent events ([`NodeEvent`](crate::events::NodeEvent)) |
+//! Every route, with its request and reply types, is listed once in the contract crate
+//! ([`amsp_api::Endpoint`]); the router is built from that list, and the OpenAPI 3.1 document
+//! made from it is served at `GET /v1/openapi.json`.
 //!
 //! On start the node writes `api.json` (address, token file, peer id) to its data directory so
 //! `amsp --data-dir DIR` finds it.
@@ -27,22 +20,25 @@ pub mod rejection;
 pub mod security_api;
 pub mod serve;
 pub mod trace;
+pub mod views;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use amsp_api::Endpoint;
+use amsp_api::models::{AddModelQuery, AddReply};
+use amsp_api::routes::Method;
 use amsp_proto::id::{ContentId, OrderId};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Json, Router, middleware};
 use futures::Stream;
 use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 
 pub use auth::TOKEN_FILE;
 use error::ApiError;
@@ -55,16 +51,7 @@ pub const API_FILE: &str = "api.json";
 /// Largest request body: a model at the size limit plus slack.
 const MAX_BODY_BYTES: usize = MAX_MODEL_BYTES as usize + 1024 * 1024;
 
-/// The contents of `api.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApiInfo {
-    /// Base URL, e.g. `http://127.0.0.1:7420`.
-    pub url: String,
-    /// The file holding the bearer token.
-    pub token_file: PathBuf,
-    /// The node's peer id.
-    pub peer_id: String,
-}
+pub use amsp_api::node::ApiInfo;
 
 /// Why the API could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,23 +86,111 @@ pub struct Api {
     pub info: ApiInfo,
 }
 
-/// The router of the API for `node`, guarded by `token`.
+/// The handler of `endpoint`, on the method the contract gives it. The match is exhaustive: a
+/// route cannot be added to the contract without a handler, and the router serves only what
+/// the contract lists (and so the OpenAPI document describes).
+fn handler(endpoint: Endpoint) -> MethodRouter<Node> {
+    use Endpoint as E;
+    let method = match endpoint.route().method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Delete => MethodFilter::DELETE,
+    };
+    macro_rules! on {
+        ($h:expr) => {
+            axum::routing::on(method, $h)
+        };
+    }
+    // Account, token and login bodies are a few short fields: a small limit, since login
+    // needs no token.
+    macro_rules! small {
+        ($h:expr) => {
+            on!($h).layer(DefaultBodyLimit::max(security_api::MAX_SECURITY_BODY))
+        };
+    }
+    match endpoint {
+        E::OpenApi => on!(openapi),
+        E::Status => on!(status),
+        E::Peers => on!(peers),
+        E::Models => on!(models),
+        E::AddModel => on!(add_model),
+        E::GetModel => on!(get_model),
+        E::Orders => on!(orders),
+        E::NewOrder => on!(orders::new_order),
+        E::Order => on!(order),
+        E::OrderView => on!(orders::view),
+        E::Quotes => on!(orders::quotes),
+        E::Place => on!(orders::place),
+        E::Ship => on!(orders::ship),
+        E::Deliver => on!(orders::deliver),
+        E::CancelOrder => on!(orders::cancel),
+        E::Review => on!(orders::review),
+        E::ImportEvents => on!(orders::import),
+        E::Capacity => on!(orders::capacity),
+        E::CapacityOkw => on!(orders::okw),
+        E::Reputation => on!(orders::reputation),
+        E::IssueLicence => on!(orders::issue_licence),
+        E::AddLicence => on!(orders::add_licence),
+        E::Licences => on!(orders::list_licences),
+        E::Events => on!(events),
+        E::CatalogSearch => on!(catalog_api::search),
+        E::CatalogPublish => on!(catalog_api::publish),
+        E::CatalogOwn => on!(catalog_api::own),
+        E::CatalogImport => on!(catalog_api::import),
+        E::CatalogGet => on!(catalog_api::get_copy),
+        E::CatalogWithdraw => on!(catalog_api::withdraw),
+        E::DesignRequests => on!(design_api::requests),
+        E::DesignRequest => on!(design_api::new_request),
+        E::DesignSeen => on!(design_api::seen),
+        E::DesignOffers => on!(design_api::offers),
+        E::DesignOffer => on!(design_api::offer),
+        E::DesignAccept => on!(design_api::accept),
+        E::DesignMessages => on!(design_api::messages),
+        E::DesignMessage => on!(design_api::message),
+        E::DesignEnvelopes => on!(design_api::envelopes),
+        E::DesignDeliver => on!(design_api::deliver),
+        E::DesignAcceptDelivery => on!(design_api::accept_delivery),
+        E::DesignDeliveries => on!(design_api::deliveries),
+        E::DesignImport => on!(design_api::import),
+        E::Printers => on!(farm_api::printers),
+        E::AddPrinter => on!(farm_api::add_printer),
+        E::BedClear => on!(farm_api::bed_clear),
+        E::InjectFault => on!(farm_api::fault),
+        E::Repair => on!(farm_api::repair),
+        E::Jobs => on!(farm_api::jobs),
+        E::SubmitJob => on!(farm_api::submit),
+        E::JobAction => on!(farm_api::job_action),
+        E::ReprintJob => on!(farm_api::reprint),
+        E::Alerts => on!(monitor_api::alerts),
+        E::AckAlert => on!(monitor_api::ack),
+        E::Metrics => on!(monitor_api::metrics),
+        E::Login => small!(security_api::login),
+        E::Users => small!(security_api::users),
+        E::AddUser => small!(security_api::add_user),
+        E::RemoveUser => small!(security_api::remove_user),
+        E::UnlockUser => small!(security_api::unlock),
+        E::Tokens => small!(security_api::tokens),
+        E::CreateToken => small!(security_api::create_token),
+        E::RevokeToken => small!(security_api::revoke_token),
+        E::Audit => small!(security_api::audit),
+        E::AuditVerify => small!(security_api::verify),
+    }
+}
+
+/// The routes the router serves, by method and path: every endpoint of the contract.
+pub fn served() -> Vec<(Method, &'static str)> {
+    Endpoint::ALL.iter().map(|e| (e.route().method, e.route().path)).collect()
+}
+
+/// The router of the API for `node`, guarded by `token`: the contract's endpoints, each with
+/// its handler.
 pub fn router(node: Node, token: String) -> Router {
     let token = Arc::new(token);
-    Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/peers", get(peers))
-        .route("/v1/models", get(models).post(add_model))
-        .route("/v1/models/{cid}", get(get_model))
-        .route("/v1/orders", get(orders).post(orders::new_order))
-        .route("/v1/orders/{id}", get(order))
-        .route("/v1/events", get(events))
-        .merge(orders::routes())
-        .merge(catalog_api::routes())
-        .merge(farm_api::routes())
-        .merge(monitor_api::routes())
-        .merge(security_api::routes())
-        .merge(design_api::routes())
+    let mut routes = Router::new();
+    for (e, (_, path)) in Endpoint::ALL.iter().zip(served()) {
+        routes = routes.route(path, handler(*e));
+    }
+    routes
         .route_layer(middleware::from_fn_with_state(node.clone(), monitor_api::count))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
@@ -162,39 +237,32 @@ impl Api {
     }
 }
 
-async fn status(State(node): State<Node>) -> impl IntoResponse {
+/// The OpenAPI document of this API, made once from the contract.
+async fn openapi() -> impl IntoResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        amsp_api::openapi::document(env!("CARGO_PKG_VERSION")).to_json().unwrap_or_default()
+    });
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str())
+}
+
+async fn status(State(node): State<Node>) -> Json<amsp_api::node::Status> {
     Json(node.status().await)
 }
 
-async fn peers(State(node): State<Node>) -> impl IntoResponse {
-    Json(node.peers().await)
+async fn peers(State(node): State<Node>) -> Json<Vec<amsp_api::node::Peer>> {
+    Json(node.peers().await.into_iter().filter_map(views::peer).collect())
 }
 
-async fn models(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
+async fn models(
+    State(node): State<Node>,
+) -> Result<Json<Vec<amsp_api::models::ModelInfo>>, ApiError> {
     Ok(Json(node.models()?))
-}
-
-/// Query of `POST /v1/models`.
-#[derive(Debug, Deserialize)]
-struct AddQuery {
-    name: Option<String>,
-    format: Option<String>,
-    licence: Option<String>,
-    /// Comma-separated peer ids.
-    #[serde(rename = "for")]
-    for_peers: Option<String>,
-}
-
-/// Reply of `POST /v1/models`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AddReply {
-    /// The model's content id.
-    pub cid: String,
 }
 
 async fn add_model(
     State(node): State<Node>,
-    Query(q): Query<AddQuery>,
+    Query(q): Query<AddModelQuery>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut for_peers = Vec::new();
@@ -209,7 +277,7 @@ async fn add_model(
     });
     let meta = PackageMeta { name, format, licence: q.licence };
     let cid = node.add_model(body.to_vec(), meta, &for_peers).await?;
-    Ok(Json(AddReply { cid: cid.to_string() }))
+    Ok(Json(AddReply { cid }))
 }
 
 fn parse_cid(s: &str) -> Result<ContentId, ApiError> {
@@ -226,7 +294,7 @@ async fn get_model(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
-async fn orders(State(node): State<Node>) -> impl IntoResponse {
+async fn orders(State(node): State<Node>) -> Json<Vec<amsp_api::orders::OrderSummary>> {
     Json(node.order_list())
 }
 
@@ -248,8 +316,9 @@ async fn events(State(node): State<Node>) -> Sse<impl Stream<Item = Result<Event
         let data = match rx.recv().await {
             Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
             // A slow subscriber is told how much it missed rather than buffered without bound.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                format!("{{\"type\":\"lagged\",\"missed\":{n}}}")
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                serde_json::to_string(&crate::events::NodeEvent::Lagged { missed })
+                    .unwrap_or_default()
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };

@@ -9,14 +9,13 @@
 
 use std::time::Instant;
 
+use amsp_api::monitor::AckRequest;
+use amsp_proto::alert::Alert;
 use axum::Json;
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
@@ -24,30 +23,14 @@ use crate::events::NodeEvent;
 use crate::metrics::{ApiLabels, Direction, DirectionLabel, NameLabel};
 use crate::security::service::Caller;
 
-/// The monitoring routes.
-pub fn routes() -> Router<Node> {
-    Router::new()
-        .route("/v1/alerts", get(alerts))
-        .route("/v1/alerts/ack", post(ack))
-        .route("/metrics", get(metrics))
-}
-
-async fn alerts(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn alerts(State(node): State<Node>) -> Json<Vec<Alert>> {
     Json(node.alerts().list())
 }
 
-/// Body of `POST /v1/alerts/ack`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AckRequest {
-    /// The alert id.
-    pub id: String,
-}
-
-async fn ack(
+pub(super) async fn ack(
     State(node): State<Node>,
     Json(req): Json<AckRequest>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Alert>, ApiError> {
     match node.alerts().acknowledge(&req.id).await? {
         Some(alert) => {
             node.emit(NodeEvent::Alert { change: "acknowledged".into(), alert: alert.clone() });
@@ -59,7 +42,7 @@ async fn ack(
     }
 }
 
-async fn metrics(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn metrics(State(node): State<Node>) -> impl IntoResponse {
     let status = node.status().await;
     let m = node.metrics();
     m.peers_connected.set(status.connected_peers.len() as i64);

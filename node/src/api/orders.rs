@@ -18,41 +18,26 @@
 //! | GET | `/v1/licences` | licences held, each with prints used by this node's orders and left |
 //! | POST | `/v1/licences` | `{"licence": hex}`: keep a licence granted to this node |
 
+use amsp_api::orders::{
+    CancelOrder, CentreView, Decline, Done, Forward, HeldLicenceView, ImportEvents, ImportOutcome,
+    IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord, OrderEvent,
+    OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply, PrintedBy, QuoteView, ReputationView,
+    ReviewOrder, ShipOrder, Shipment,
+};
 use amsp_proto::id::{ContentId, OrderId, QuoteId, hex_decode, hex_encode};
 use amsp_proto::licence::Licence;
-use amsp_proto::process::{Material, Process};
+use amsp_proto::process::Material;
 use amsp_proto::requirements::PartRequirements;
+use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::Node;
 use crate::engine::centre::okw_record;
 use crate::engine::pricing::Policy;
 use crate::node::market::{Choice, MarketError};
-
-/// The routes of this module.
-pub fn routes() -> Router<Node> {
-    Router::new()
-        .route("/v1/orders/import", post(import))
-        .route("/v1/orders/{id}/view", get(view))
-        .route("/v1/orders/{id}/quotes", get(quotes))
-        .route("/v1/orders/{id}/place", post(place))
-        .route("/v1/orders/{id}/ship", post(ship))
-        .route("/v1/orders/{id}/deliver", post(deliver))
-        .route("/v1/orders/{id}/cancel", post(cancel))
-        .route("/v1/orders/{id}/review", post(review))
-        .route("/v1/capacity", get(capacity))
-        .route("/v1/capacity/okw", get(okw))
-        .route("/v1/reputation", get(reputation))
-        .route("/v1/licences/issue", post(issue_licence))
-        .route("/v1/licences", get(list_licences).post(add_licence))
-}
 
 impl From<MarketError> for ApiError {
     fn from(e: MarketError) -> Self {
@@ -77,42 +62,10 @@ fn parse_order(s: &str) -> Result<OrderId, ApiError> {
     })
 }
 
-/// Body of `POST /v1/orders`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewOrder {
-    /// The model's content id.
-    pub model: String,
-    /// A name for the part.
-    pub name: String,
-    /// Material wanted.
-    pub material: String,
-    /// How many.
-    pub quantity: u32,
-    /// ± tolerance, mm.
-    #[serde(default)]
-    pub tolerance_mm: Option<f32>,
-    /// Process, when it matters (`material_extrusion`, …).
-    #[serde(default)]
-    pub process: Option<Process>,
-    /// Colour, when it matters.
-    #[serde(default)]
-    pub colour: Option<String>,
-    /// Latest acceptable delivery, Unix ms.
-    #[serde(default)]
-    pub deadline_ms: Option<u64>,
-}
-
-/// Reply naming an order.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NewOrderReply {
-    /// The order id.
-    pub order: String,
-}
-
 pub(super) async fn new_order(
     State(node): State<Node>,
     Json(req): Json<NewOrder>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<NewOrderReply>, ApiError> {
     let model: ContentId = req.model.parse().map_err(|e| {
         ApiError::bad_request("bad_cid", format!("{:?} is not a content id: {e}", req.model))
     })?;
@@ -133,90 +86,91 @@ pub(super) async fn new_order(
     r.colour = req.colour;
     r.deadline_ms = req.deadline_ms;
     let order = node.create_order(model, req.name, r).await?;
-    Ok(Json(NewOrderReply { order: order.to_string() }))
+    Ok(Json(NewOrderReply { order }))
 }
 
-async fn view(
+pub(super) async fn view(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<OrderView>, ApiError> {
     let order = parse_order(&id)?;
     let folded = node.order(&order).ok_or(MarketError::UnknownOrder(order))?;
     let Some(s) = folded.state else {
         return Err(MarketError::UnknownOrder(order).into());
     };
-    Ok(Json(serde_json::json!({
-        "id": order.to_string(),
-        "state": s.stage.name(),
-        "customer": s.customer.to_string(),
-        "centre": s.centre.map(|c| c.to_string()),
-        "parts": s.parts.iter().map(|p| serde_json::json!({
-            "part": p.part.to_string(),
-            "model": p.model.to_string(),
-            "name": p.name,
-            "requirements": p.requirements,
-        })).collect::<Vec<_>>(),
-        "quotes": s.quotes.iter().map(|(id, (centre, q))| serde_json::json!({
-            "id": id.to_string(), "centre": centre.to_string(), "price": q.price.total(),
-            "lead_time_s": q.lead_time_s,
-        })).collect::<Vec<_>>(),
-        "declines": s.declines.iter().map(|(centre, reason)| serde_json::json!({
-            "centre": centre.to_string(), "reason": reason,
-        })).collect::<Vec<_>>(),
-        "placed_quote": s.placed_quote.map(|q| q.to_string()),
-        "groups": s.groups,
-        "printed": s.printed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "printed_by": s.printed_by.iter().map(|(p, (c, j))| serde_json::json!({
-            "part": p.to_string(), "centre": c.to_string(), "job": j.to_string(),
-        })).collect::<Vec<_>>(),
-        "failed": s.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "reprints": s.reprints,
-        "forwards": s.forwards.iter().map(|(f, t)| serde_json::json!({
-            "from": f.to_string(), "to": t.to_string(),
-        })).collect::<Vec<_>>(),
-        "shipment": s.shipment.as_ref().map(|(c, t)| serde_json::json!({"carrier": c, "tracking": t})),
-        "review": s.review,
-        "reason": s.reason,
-        "events": folded.history.iter().map(|h| serde_json::json!({
-            "id": h.id.to_string(),
-            "author": h.author.to_string(),
-            "timestamp_ms": h.timestamp_ms,
-            "action": h.action,
-            "superseded": h.superseded,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(OrderView {
+        id: order,
+        state: s.stage.name().to_owned(),
+        customer: s.customer,
+        centre: s.centre,
+        parts: s
+            .parts
+            .iter()
+            .map(|p| PartView {
+                part: p.part.to_string(),
+                model: p.model,
+                name: p.name.clone(),
+                requirements: p.requirements.clone(),
+            })
+            .collect(),
+        quotes: s
+            .quotes
+            .iter()
+            .map(|(id, (centre, q))| OrderQuote {
+                id: *id,
+                centre: *centre,
+                price: q.price.total(),
+                lead_time_s: q.lead_time_s,
+            })
+            .collect(),
+        declines: s
+            .declines
+            .iter()
+            .map(|(centre, reason)| Decline { centre: *centre, reason: reason.clone() })
+            .collect(),
+        placed_quote: s.placed_quote,
+        groups: s.groups.clone(),
+        printed: s.printed.iter().map(ToString::to_string).collect(),
+        printed_by: s
+            .printed_by
+            .iter()
+            .map(|(p, (c, j))| PrintedBy { part: p.to_string(), centre: *c, job: j.to_string() })
+            .collect(),
+        failed: s.failed.iter().map(ToString::to_string).collect(),
+        reprints: s.reprints,
+        forwards: s.forwards.iter().map(|(f, t)| Forward { from: *f, to: *t }).collect(),
+        shipment: s
+            .shipment
+            .as_ref()
+            .map(|(c, t)| Shipment { carrier: c.clone(), tracking: t.clone() }),
+        review: s.review.clone(),
+        reason: s.reason.clone(),
+        events: folded
+            .history
+            .iter()
+            .map(|h| OrderEvent {
+                id: h.id.to_string(),
+                author: h.author,
+                timestamp_ms: h.timestamp_ms,
+                action: h.action.clone(),
+                superseded: h.superseded.clone(),
+            })
+            .collect(),
+    }))
 }
 
-async fn quotes(
+pub(super) async fn quotes(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Vec<QuoteView>>, ApiError> {
     Ok(Json(node.quotes(&parse_order(&id)?)?))
 }
 
-/// Body of `POST /v1/orders/{id}/place`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PlaceOrder {
-    /// The quote to take.
-    #[serde(default)]
-    pub quote: Option<String>,
-    /// Or the policy to choose by: cheapest, fastest, rated.
-    #[serde(default)]
-    pub policy: Option<String>,
-}
-
-/// Reply of `place`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PlaceReply {
-    /// The quote taken.
-    pub quote: String,
-}
-
-async fn place(
+pub(super) async fn place(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(req): Json<PlaceOrder>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<PlaceReply>, ApiError> {
     let order = parse_order(&id)?;
     let choice = match (req.quote, req.policy) {
         (Some(q), _) => Choice::Quote(q.parse::<QuoteId>().map_err(|e| {
@@ -230,72 +184,45 @@ async fn place(
         ),
     };
     let quote = node.place_order(order, choice).await?;
-    Ok(Json(PlaceReply { quote: quote.to_string() }))
+    Ok(Json(PlaceReply { quote }))
 }
 
-/// Body of `ship`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShipOrder {
-    /// Carrier.
-    pub carrier: String,
-    /// Tracking number.
-    pub tracking: String,
-}
-
-async fn ship(
+pub(super) async fn ship(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(req): Json<ShipOrder>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     node.ship(parse_order(&id)?, req.carrier, req.tracking).await?;
-    Ok(Json(serde_json::json!({"ok": true})))
+    Ok(Json(Done { ok: true }))
 }
 
-/// Body of `cancel`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CancelOrder {
-    /// Why, in words; shown to the centre.
-    #[serde(default)]
-    pub reason: String,
-}
-
-async fn cancel(
+pub(super) async fn cancel(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(req): Json<CancelOrder>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let reason = if req.reason.trim().is_empty() {
         "cancelled by the customer".to_string()
     } else {
         req.reason.chars().take(500).collect()
     };
     node.cancel(parse_order(&id)?, reason).await?;
-    Ok(Json(serde_json::json!({"ok": true})))
+    Ok(Json(Done { ok: true }))
 }
 
-async fn deliver(
+pub(super) async fn deliver(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     node.deliver(parse_order(&id)?).await?;
-    Ok(Json(serde_json::json!({"ok": true})))
+    Ok(Json(Done { ok: true }))
 }
 
-/// Body of `review`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReviewOrder {
-    /// One to five.
-    pub stars: u8,
-    /// Words.
-    #[serde(default)]
-    pub text: String,
-}
-
-async fn review(
+pub(super) async fn review(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
     Json(req): Json<ReviewOrder>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     if !(1..=5).contains(&req.stars) {
         return Err(ApiError::bad_request(
             "bad_rating",
@@ -303,20 +230,13 @@ async fn review(
         ));
     }
     node.review(parse_order(&id)?, req.stars, req.text).await?;
-    Ok(Json(serde_json::json!({"ok": true})))
+    Ok(Json(Done { ok: true }))
 }
 
-/// Body of `import`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportEvents {
-    /// Envelope bytes, hex.
-    pub events: Vec<String>,
-}
-
-async fn import(
+pub(super) async fn import(
     State(node): State<Node>,
     Json(req): Json<ImportEvents>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<ImportOutcome>, ApiError> {
     let mut events = Vec::new();
     for (i, h) in req.events.iter().enumerate() {
         events.push(
@@ -328,12 +248,12 @@ async fn import(
     Ok(Json(node.import_events(events).await?))
 }
 
-async fn capacity(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn capacity(State(node): State<Node>) -> Json<Vec<CentreView>> {
     Json(node.capacity())
 }
 
-async fn okw(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
-    let me = node.peer_id().to_string();
+pub(super) async fn okw(State(node): State<Node>) -> Result<Json<OkwRecord>, ApiError> {
+    let me = node.peer_id();
     let view = node.capacity().into_iter().find(|c| c.centre == me).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -343,53 +263,30 @@ async fn okw(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
              amspd.toml); any node can list the federation's centres with `amsp capacity`",
         )
     })?;
-    Ok(Json(okw_record(&me, &view.ad)))
+    // The record is built as an object; anything else would be a bug shown as an empty record.
+    let record = match okw_record(&me.to_string(), &view.ad) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Json(OkwRecord(record)))
 }
 
-async fn reputation(State(node): State<Node>) -> impl IntoResponse {
+pub(super) async fn reputation(State(node): State<Node>) -> Json<Vec<ReputationView>> {
     let rep = node.reputation();
-    let peers: std::collections::BTreeSet<PeerId> = node
-        .order_list()
-        .iter()
-        .filter_map(|o| o.order.parse::<OrderId>().ok())
-        .filter_map(|o| node.order(&o)?.state?.centre)
-        .collect();
-    let out: Vec<serde_json::Value> = peers
-        .iter()
-        .map(|p| serde_json::json!({"peer": p.to_string(), "score": rep.score(p), "reviews": rep.count(p)}))
-        .collect();
-    Json(out)
+    let peers: std::collections::BTreeSet<PeerId> =
+        node.order_list().iter().filter_map(|o| node.order(&o.order)?.state?.centre).collect();
+    Json(
+        peers
+            .iter()
+            .map(|p| ReputationView { peer: *p, score: rep.score(p), reviews: rep.count(p) })
+            .collect::<Vec<_>>(),
+    )
 }
 
-/// Body of `POST /v1/licences/issue`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IssueLicence {
-    /// The model.
-    pub model: String,
-    /// The licensee's peer id.
-    pub licensee: String,
-    /// Prints allowed; none for unlimited.
-    #[serde(default)]
-    pub prints: Option<u32>,
-    /// When it lapses, Unix ms.
-    #[serde(default)]
-    pub expires_ms: Option<u64>,
-    /// Terms in words.
-    #[serde(default)]
-    pub terms: String,
-}
-
-/// A licence as hex envelope bytes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LicenceBody {
-    /// The signed licence, hex.
-    pub licence: String,
-}
-
-async fn issue_licence(
+pub(super) async fn issue_licence(
     State(node): State<Node>,
     Json(req): Json<IssueLicence>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<LicenceBody>, ApiError> {
     let model: ContentId = req.model.parse().map_err(|e| {
         ApiError::bad_request("bad_cid", format!("{:?} is not a content id: {e}", req.model))
     })?;
@@ -407,37 +304,35 @@ async fn issue_licence(
     Ok(Json(LicenceBody { licence: hex_encode(&bytes) }))
 }
 
-async fn list_licences(State(node): State<Node>) -> impl IntoResponse {
-    let list: Vec<serde_json::Value> = node
+pub(super) async fn list_licences(State(node): State<Node>) -> Json<Vec<HeldLicenceView>> {
+    let list = node
         .licences()
         .into_iter()
-        .map(|h| {
-            serde_json::json!({
-                "id": h.id.to_string(),
-                "model": h.licence.model.to_string(),
-                "designer": h.designer.to_string(),
-                "prints_allowed": h.licence.prints_allowed,
-                "used": h.used,
-                "left": h.left,
-                "expires_ms": h.licence.expires_ms,
-                "terms": h.licence.terms,
-            })
+        .map(|h| HeldLicenceView {
+            id: h.id,
+            model: h.licence.model,
+            designer: h.designer,
+            prints_allowed: h.licence.prints_allowed,
+            used: h.used,
+            left: h.left,
+            expires_ms: h.licence.expires_ms,
+            terms: h.licence.terms,
         })
         .collect();
     Json(list)
 }
 
-async fn add_licence(
+pub(super) async fn add_licence(
     State(node): State<Node>,
     Json(req): Json<LicenceBody>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<LicenceView>, ApiError> {
     let bytes = hex_decode(&req.licence)
         .ok_or_else(|| ApiError::bad_request("bad_hex", "the licence is not hex"))?;
     let l = node.add_licence(bytes).await?;
-    Ok(Json(serde_json::json!({
-        "model": l.model.to_string(),
-        "licensee": l.licensee.to_string(),
-        "prints": l.prints_allowed,
-        "expires_ms": l.expires_ms,
-    })))
+    Ok(Json(LicenceView {
+        model: l.model,
+        licensee: l.licensee,
+        prints: l.prints_allowed,
+        expires_ms: l.expires_ms,
+    }))
 }

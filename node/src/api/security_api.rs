@@ -14,12 +14,13 @@
 //! ([`MAX_SECURITY_BODY`]) instead of the API's model-sized one: `POST /v1/login` needs no
 //! token, and nobody should be able to make the node read megabytes for it.
 
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use amsp_api::security::{
+    AddUser, AuditRow, CreateToken, LoginRequest, TokenReply, TokenView, UserView, VerifyReport,
+};
+use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
-use serde::{Deserialize, Serialize};
+use axum::{Extension, Json};
 
 use super::error::ApiError;
 use crate::Node;
@@ -28,20 +29,6 @@ use crate::security::service::{Caller, SecurityError};
 
 /// Largest body of a security route (name, password, role: well under a KiB in practice).
 pub const MAX_SECURITY_BODY: usize = 4096;
-
-/// The security routes.
-pub fn routes() -> Router<Node> {
-    Router::new()
-        .route("/v1/login", post(login))
-        .route("/v1/users", get(users).post(add_user))
-        .route("/v1/users/{name}", delete(remove_user))
-        .route("/v1/users/{name}/unlock", post(unlock))
-        .route("/v1/tokens", get(tokens).post(create_token))
-        .route("/v1/tokens/{name}", delete(revoke_token))
-        .route("/v1/audit", get(audit))
-        .route("/v1/audit/verify", get(verify))
-        .layer(DefaultBodyLimit::max(MAX_SECURITY_BODY))
-}
 
 impl From<SecurityError> for ApiError {
     fn from(e: SecurityError) -> Self {
@@ -76,52 +63,19 @@ fn role(s: &str) -> Result<Role, ApiError> {
     s.parse().map_err(|e: String| ApiError::bad_request("bad_role", e))
 }
 
-/// Body of `POST /v1/login`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    /// Account name.
-    pub name: String,
-    /// Password.
-    pub password: String,
-}
-
-/// Reply of `POST /v1/login` and `POST /v1/tokens`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenReply {
-    /// Token name.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-    /// The token; shown only now.
-    pub token: String,
-}
-
-async fn login(
+pub(super) async fn login(
     State(node): State<Node>,
     Json(req): Json<LoginRequest>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<TokenReply>, ApiError> {
     let (token, role) = node.security().login(&req.name, &req.password).await?;
-    Ok(Json(TokenReply { name: req.name, role, token }))
+    Ok(Json(TokenReply { name: req.name, role: super::views::role(role), token }))
 }
 
-async fn users(State(node): State<Node>) -> impl IntoResponse {
-    Json(node.security().users())
+pub(super) async fn users(State(node): State<Node>) -> Json<Vec<UserView>> {
+    Json(node.security().users().into_iter().map(Into::into).collect())
 }
 
-/// Body of `POST /v1/users`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddUser {
-    /// Login name.
-    pub name: String,
-    /// Password.
-    pub password: String,
-    /// `admin`, `operator` or `viewer`.
-    pub role: String,
-}
-
-async fn add_user(
+pub(super) async fn add_user(
     State(node): State<Node>,
     Extension(caller): Extension<Caller>,
     Json(req): Json<AddUser>,
@@ -131,7 +85,7 @@ async fn add_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_user(
+pub(super) async fn remove_user(
     State(node): State<Node>,
     Extension(caller): Extension<Caller>,
     UrlPath(name): UrlPath<String>,
@@ -140,7 +94,7 @@ async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn unlock(
+pub(super) async fn unlock(
     State(node): State<Node>,
     Extension(caller): Extension<Caller>,
     UrlPath(name): UrlPath<String>,
@@ -149,31 +103,21 @@ async fn unlock(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn tokens(State(node): State<Node>) -> impl IntoResponse {
-    Json(node.security().tokens())
+pub(super) async fn tokens(State(node): State<Node>) -> Json<Vec<TokenView>> {
+    Json(node.security().tokens().into_iter().map(Into::into).collect())
 }
 
-/// Body of `POST /v1/tokens`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// `admin`, `operator` or `viewer`.
-    pub role: String,
-    /// A name; generated from the role when absent.
-    pub name: Option<String>,
-}
-
-async fn create_token(
+pub(super) async fn create_token(
     State(node): State<Node>,
     Extension(caller): Extension<Caller>,
     Json(req): Json<CreateToken>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<TokenReply>, ApiError> {
     let r = role(&req.role)?;
     let (name, token) = node.security().create_token(&caller.name, req.name.as_deref(), r).await?;
-    Ok(Json(TokenReply { name, role: r, token }))
+    Ok(Json(TokenReply { name, role: super::views::role(r), token }))
 }
 
-async fn revoke_token(
+pub(super) async fn revoke_token(
     State(node): State<Node>,
     Extension(caller): Extension<Caller>,
     UrlPath(name): UrlPath<String>,
@@ -182,19 +126,10 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn audit(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
-    let entries: Vec<serde_json::Value> = node
-        .security()
-        .audit_entries()?
-        .into_iter()
-        .map(|e| match e {
-            Ok(e) => serde_json::to_value(e).unwrap_or_default(),
-            Err(seq) => serde_json::json!({ "seq": seq, "error": "unreadable entry" }),
-        })
-        .collect();
-    Ok(Json(entries))
+pub(super) async fn audit(State(node): State<Node>) -> Result<Json<Vec<AuditRow>>, ApiError> {
+    Ok(Json(node.security().audit_entries()?.into_iter().map(super::views::audit_row).collect()))
 }
 
-async fn verify(State(node): State<Node>) -> Result<impl IntoResponse, ApiError> {
+pub(super) async fn verify(State(node): State<Node>) -> Result<Json<VerifyReport>, ApiError> {
     Ok(Json(node.security().verify()?))
 }

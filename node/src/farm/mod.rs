@@ -131,70 +131,7 @@ pub enum FarmError {
     },
 }
 
-/// Something that happened in the farm.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum FarmEvent {
-    /// A job was started on a printer.
-    JobStarted {
-        /// The job.
-        #[serde(serialize_with = "display")]
-        job: JobId,
-        /// The printer.
-        #[serde(serialize_with = "display")]
-        printer: PrinterId,
-    },
-    /// A job's progress advanced (reported in steps of at least 1 %).
-    JobProgress {
-        /// The job.
-        #[serde(serialize_with = "display")]
-        job: JobId,
-        /// 0–1.
-        progress: f32,
-    },
-    /// A job printed to completion.
-    JobDone {
-        /// The job.
-        #[serde(serialize_with = "display")]
-        job: JobId,
-        /// The printer.
-        #[serde(serialize_with = "display")]
-        printer: PrinterId,
-    },
-    /// An attempt failed; `requeued` says whether a reprint is queued.
-    JobFailed {
-        /// The job.
-        #[serde(serialize_with = "display")]
-        job: JobId,
-        /// The printer.
-        #[serde(serialize_with = "display")]
-        printer: PrinterId,
-        /// Why.
-        reason: String,
-        /// Whether it went back into the queue.
-        requeued: bool,
-    },
-    /// A printer's state, slot or registration changed.
-    PrinterChanged {
-        /// The printer.
-        #[serde(serialize_with = "display")]
-        printer: PrinterId,
-    },
-}
-
-fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-fn display_opt<S: serde::Serializer, T: std::fmt::Display>(
-    v: &Option<T>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.collect_str(v),
-        None => s.serialize_none(),
-    }
-}
+pub use amsp_api::events::FarmEvent;
 
 /// One registered printer and what the farm knows of it now.
 struct Live {

@@ -2,84 +2,10 @@
 //! gauges the metrics show.
 
 use super::*;
-use crate::printer::{PrinterState, PrinterStatus, Temperature};
-use amsp_proto::id::{JobId, PrinterId};
-use serde::Serialize;
+use crate::printer::{PrinterState, PrinterStatus};
+use amsp_proto::id::JobId;
 
-/// Temperatures of a printer.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Temps {
-    /// Hot end.
-    pub tool: Temperature,
-    /// Bed.
-    pub bed: Temperature,
-}
-
-/// A printer as the API and console list it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PrinterView {
-    /// Its id.
-    #[serde(serialize_with = "display")]
-    pub id: PrinterId,
-    /// Its name.
-    pub name: String,
-    /// `sim`, `octoprint` or `moonraker`.
-    pub driver: &'static str,
-    /// What the printer reports (`offline` until the first poll answers).
-    pub state: PrinterState,
-    /// Whether the queue may send it work: `ready`, `busy`, `awaiting_clear`, `unavailable`.
-    pub slot: &'static str,
-    /// The job it is printing.
-    #[serde(serialize_with = "display_opt")]
-    pub job: Option<JobId>,
-    /// Progress of that job, 0–1.
-    pub progress: f32,
-    /// Temperatures.
-    pub temps: Temps,
-    /// Materials loaded.
-    pub materials: Vec<String>,
-    /// Nozzle, mm.
-    pub nozzle_mm: f64,
-    /// Build volume, `XxYxZ` mm.
-    pub bed: String,
-    /// Clears its own bed.
-    pub auto_eject: bool,
-    /// The host's or driver's error text.
-    pub error: Option<String>,
-}
-
-/// A job as the API and console list it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct JobView {
-    /// Its id.
-    #[serde(serialize_with = "display")]
-    pub id: JobId,
-    /// Its name.
-    pub name: String,
-    /// Where it is.
-    pub state: JobState,
-    /// The printer it is on or was last on.
-    #[serde(serialize_with = "display_opt")]
-    pub printer: Option<PrinterId>,
-    /// That printer's name.
-    pub printer_name: Option<String>,
-    /// Progress of the current attempt, 0–1.
-    pub progress: f32,
-    /// Seconds still needed, when known.
-    pub eta_s: Option<u64>,
-    /// Times sent to a printer.
-    pub attempts: u32,
-    /// The order engine's reference.
-    pub order_ref: Option<String>,
-    /// Material.
-    pub material: String,
-    /// Priority.
-    pub priority: i32,
-    /// Why the last attempt failed.
-    pub reason: Option<String>,
-    /// Submitted, Unix ms.
-    pub created_ms: u64,
-}
+pub use amsp_api::farm::{JobView, PrinterView, Temps};
 
 pub(super) fn name_label(n: &str) -> crate::metrics::NameLabel {
     crate::metrics::NameLabel { name: n.to_owned() }
@@ -98,9 +24,9 @@ impl Farm {
                 PrinterView {
                     id: l.record.id,
                     name: l.record.config.name.clone(),
-                    driver: l.driver.as_ref().map_or("none", |d| d.kind()),
+                    driver: l.driver.as_ref().map_or("none", |d| d.kind()).to_owned(),
                     state,
-                    slot: slot_name(st.queue.slot(l.record.id)),
+                    slot: slot_name(st.queue.slot(l.record.id)).to_owned(),
                     job: l.job,
                     progress,
                     temps: Temps {

@@ -18,6 +18,7 @@
 //!   double the prints. Unknown or withdrawn entries, unknown or banned askers get a typed
 //!   [`CatalogRefusal`].
 
+pub use amsp_api::catalog::{EntryCopy, EntryView, Publish};
 use std::time::Duration;
 
 use amsp_proto::catalog::{
@@ -26,7 +27,7 @@ use amsp_proto::catalog::{
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::id::{ContentId, SortableId};
 use amsp_proto::licence::Licence;
-use amsp_proto::process::{Material, Process};
+use amsp_proto::process::Material;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
@@ -100,42 +101,6 @@ pub enum CatalogError {
     Store(#[from] StoreError),
 }
 
-/// What a designer publishes: a model it packaged, and the words and terms around it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Publish {
-    /// The model package (made by this node).
-    pub model: String,
-    /// One line.
-    pub title: String,
-    /// What the part is and does.
-    #[serde(default)]
-    pub description: String,
-    /// Keywords.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Materials recommended.
-    #[serde(default)]
-    pub materials: Vec<String>,
-    /// The process it is designed for (`material_extrusion`, …).
-    #[serde(default)]
-    pub process: Option<Process>,
-    /// Prints each copy may have made.
-    #[serde(default)]
-    pub prints: Option<u32>,
-    /// Days each copy's licence lasts.
-    #[serde(default)]
-    pub expiry_days: Option<u32>,
-    /// Licence terms in words.
-    #[serde(default)]
-    pub licence: Option<String>,
-    /// Price of a copy.
-    #[serde(default)]
-    pub price: f64,
-    /// Currency (default EUR).
-    #[serde(default)]
-    pub currency: Option<String>,
-}
-
 /// What to look for; every given criterion must hold.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Search {
@@ -154,67 +119,6 @@ pub struct Search {
     /// Only this designer's entries.
     #[serde(default)]
     pub designer: Option<String>,
-}
-
-/// One entry as search and listing show it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EntryView {
-    /// The entry id.
-    pub id: String,
-    /// Its title.
-    pub title: String,
-    /// Its description.
-    pub description: String,
-    /// The designer's peer id.
-    pub designer: String,
-    /// The designer's display name, from its signed profile.
-    pub designer_name: Option<String>,
-    /// The designer's reputation score.
-    pub rating: f64,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Materials recommended.
-    pub materials: Vec<String>,
-    /// Process, if one.
-    pub process: Option<Process>,
-    /// The designer's own package of the model (content id): matches a listing to the store.
-    #[serde(default)]
-    pub model: String,
-    /// Model format.
-    pub format: String,
-    /// Bounding box size, mm.
-    pub size_mm: [f32; 3],
-    /// Triangles.
-    pub facets: u64,
-    /// Volume, mm³.
-    pub volume_mm3: f64,
-    /// Price of a copy.
-    pub price: f64,
-    /// Currency.
-    pub currency: String,
-    /// Prints per copy (`null`: unlimited).
-    pub prints: Option<u32>,
-    /// Days a copy's licence lasts (`null`: for ever).
-    pub expiry_days: Option<u32>,
-    /// Licence terms in words.
-    pub licence: String,
-    /// When this version was signed, Unix ms.
-    pub signed_ms: u64,
-    /// Whether withdrawn (only own listings show withdrawn entries).
-    pub withdrawn: bool,
-    /// Text match score (search only).
-    pub score: u32,
-}
-
-/// A copy received from a designer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EntryCopy {
-    /// The entry.
-    pub entry: String,
-    /// The model package made for this node: order it with `amsp order create --model`.
-    pub model: String,
-    /// The licence (hex envelope), kept by this node, when the terms are limited.
-    pub licence: Option<String>,
 }
 
 /// A copy as the designer records it, to answer a repeated request the same way.
@@ -422,10 +326,10 @@ impl Node {
             .and_then(|e| e.decode_body::<amsp_proto::profile::Profile>().ok())
             .map(|p| p.display_name);
         EntryView {
-            id: entry.id.to_string(),
+            id: entry.id,
             title: entry.title.clone(),
             description: entry.description.clone(),
-            designer: h.author.to_string(),
+            designer: h.author,
             designer_name,
             rating: (rep.score(&h.author) * 100.0).round() / 100.0,
             tags: entry.tags.clone(),
@@ -485,7 +389,7 @@ impl Node {
         for h in self.held_notices()?.into_iter().filter(|h| h.author == me) {
             match &h.notice {
                 CatalogNotice::Entry(e) => live.push(self.view(&h, e, &rep, 0)),
-                CatalogNotice::Withdrawn(id) => withdrawn.push(id.to_string()),
+                CatalogNotice::Withdrawn(id) => withdrawn.push(*id),
             }
         }
         // A withdrawn entry's notice no longer holds its words; list its id only.
@@ -495,7 +399,7 @@ impl Node {
                 id,
                 title: String::new(),
                 description: String::new(),
-                designer: me.to_string(),
+                designer: me,
                 designer_name: Some(self.config().display_name.clone()),
                 rating: 0.0,
                 tags: Vec::new(),
@@ -516,7 +420,7 @@ impl Node {
                 score: 0,
             });
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by_key(|e| std::cmp::Reverse(e.id));
         Ok(out)
     }
 
@@ -697,7 +601,7 @@ impl Node {
             }
             None => None,
         };
-        Ok(EntryCopy { entry: id.to_string(), model: model.to_string(), licence })
+        Ok(EntryCopy { entry: id, model, licence })
     }
 }
 

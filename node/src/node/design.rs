@@ -9,6 +9,9 @@
 //! [`DesignThread::add`] and kept, signed, in the store's `design-0` table; messages are kept
 //! as the ciphertext that was sent.
 
+pub use amsp_api::design::{
+    DeliveryView, MessageView, NewDesignRequest, OfferView, RequestView, SeenView, Taken,
+};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,7 +25,6 @@ use amsp_proto::id::{ContentId, RequestId};
 use amsp_proto::licence::Licence;
 use amsp_proto::profile::Role;
 use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 
 use super::{AddModelError, Node, now_ms};
 use crate::events::NodeEvent;
@@ -115,152 +117,6 @@ pub enum DesignOpError {
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A new design request, as the user describes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewDesignRequest {
-    /// One line.
-    pub title: String,
-    /// What the part must do.
-    pub description: String,
-    /// Skills wanted.
-    #[serde(default)]
-    pub skills: Vec<String>,
-    /// Constraints.
-    #[serde(default)]
-    pub constraints: Vec<String>,
-    /// The most the user will pay.
-    pub budget: f64,
-    /// Currency (default EUR).
-    #[serde(default)]
-    pub currency: Option<String>,
-    /// Deadline, Unix ms (default: fourteen days from now).
-    #[serde(default)]
-    pub deadline_ms: Option<u64>,
-}
-
-/// A request as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestView {
-    /// The request id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: String,
-    /// Skills wanted.
-    pub skills: Vec<String>,
-    /// Constraints.
-    pub constraints: Vec<String>,
-    /// Budget.
-    pub budget: f64,
-    /// Currency.
-    pub currency: String,
-    /// Deadline, Unix ms.
-    pub deadline_ms: Option<u64>,
-    /// Who asked.
-    pub requester: String,
-    /// Whether this node asked.
-    pub mine: bool,
-    /// Offers held.
-    pub offers: usize,
-    /// The accepted designer.
-    pub accepted_designer: Option<String>,
-    /// Deliveries held.
-    pub deliveries: usize,
-    /// Whether a delivery was accepted.
-    pub delivery_accepted: bool,
-}
-
-/// An offer as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct OfferView {
-    /// The offer id (its envelope id).
-    pub id: String,
-    /// The request.
-    pub request: String,
-    /// The designer.
-    pub designer: String,
-    /// Price.
-    pub price: f64,
-    /// Currency.
-    pub currency: String,
-    /// Time to deliver, seconds.
-    pub delivery_s: u64,
-    /// The designer's note.
-    pub message: String,
-    /// When it was made, Unix ms.
-    pub at_ms: u64,
-    /// Whether the requester accepted it.
-    pub accepted: bool,
-}
-
-/// A message as listed, decrypted for this node.
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageView {
-    /// The message id (its envelope id).
-    pub id: String,
-    /// Sender.
-    pub from: String,
-    /// Recipient.
-    pub to: String,
-    /// When it was written, Unix ms.
-    pub at_ms: u64,
-    /// The text; absent if this node cannot decrypt it.
-    pub text: Option<String>,
-    /// Size of the ciphertext carried.
-    pub ciphertext_bytes: usize,
-}
-
-/// A delivery as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryView {
-    /// The delivery id (its envelope id).
-    pub id: String,
-    /// The request.
-    pub request: String,
-    /// The designer.
-    pub designer: String,
-    /// The model package's content id.
-    pub model: String,
-    /// Prints the licence allows.
-    pub prints_allowed: Option<u32>,
-    /// When the licence lapses, Unix ms.
-    pub expires_ms: Option<u64>,
-    /// Licence terms.
-    pub terms: String,
-    /// Whether this node asked for the design.
-    pub mine: bool,
-    /// Whether the model was fetched and opened here and the licence kept.
-    pub received: bool,
-    /// Whether the requester accepted it.
-    pub accepted: bool,
-}
-
-/// What this node did with the requests that reached it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SeenView {
-    /// Requests held.
-    pub kept: Vec<String>,
-    /// Requests that reached this node and were not for it (most recent last).
-    pub ignored: Vec<String>,
-}
-
-/// What happened to a record handed in (`POST /v1/design/import`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Taken {
-    /// New and kept.
-    New,
-    /// Held already.
-    Known,
-    /// A request not for this node (skills do not match, or not a designer).
-    Ignored,
-}
-
-fn opt_peer(p: Option<PeerId>) -> Option<String> {
-    p.map(|p| p.to_string())
 }
 
 fn seal_err(e: impl std::fmt::Display) -> DesignOpError {
@@ -503,7 +359,7 @@ impl Node {
             .values()
             .filter(|t| t.mine() || !t.request.expired(now))
             .map(|t| RequestView {
-                id: t.id().to_string(),
+                id: t.id(),
                 title: t.request.title.clone(),
                 description: t.request.description.clone(),
                 skills: t.request.skills.clone(),
@@ -511,10 +367,10 @@ impl Node {
                 budget: t.request.budget,
                 currency: t.request.currency.clone(),
                 deadline_ms: t.request.deadline_ms,
-                requester: t.requester.to_string(),
+                requester: t.requester,
                 mine: t.mine(),
                 offers: t.offers.len(),
-                accepted_designer: opt_peer(t.accepted_designer()),
+                accepted_designer: t.accepted_designer(),
                 deliveries: t.deliveries.len(),
                 delivery_accepted: t.delivery_accepted.is_some(),
             })
@@ -570,9 +426,9 @@ impl Node {
         Ok(t.offers
             .iter()
             .map(|o| OfferView {
-                id: o.id.to_string(),
-                request: request.to_string(),
-                designer: o.offer.designer.to_string(),
+                id: o.id,
+                request,
+                designer: o.offer.designer,
                 price: o.offer.price,
                 currency: o.offer.currency.clone(),
                 delivery_s: o.offer.delivery_s,
@@ -689,9 +545,9 @@ impl Node {
         Ok(t.messages
             .iter()
             .map(|m| MessageView {
-                id: m.id.to_string(),
-                from: m.message.from.to_string(),
-                to: m.message.to.to_string(),
+                id: m.id,
+                from: m.message.from,
+                to: m.message.to,
                 at_ms: m.at_ms,
                 text: decrypt(&m.message.ciphertext, identity),
                 ciphertext_bytes: m.message.ciphertext.len(),
@@ -748,10 +604,10 @@ impl Node {
         for t in st.threads.values() {
             for d in &t.deliveries {
                 out.push(DeliveryView {
-                    id: d.id.to_string(),
-                    request: t.id().to_string(),
-                    designer: d.delivery.designer.to_string(),
-                    model: d.delivery.model.to_string(),
+                    id: d.id,
+                    request: t.id(),
+                    designer: d.delivery.designer,
+                    model: d.delivery.model,
                     prints_allowed: d.licence.prints_allowed,
                     expires_ms: d.licence.expires_ms,
                     terms: d.licence.terms.clone(),

@@ -14,7 +14,8 @@ use amsp_proto::licence::Licence;
 use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, Stage};
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
-use serde::Serialize;
+
+pub use amsp_api::orders::{CentreView, ImportOutcome, QuoteView};
 
 use super::{GetModelError, Node, OrderOpError, now_ms};
 use crate::engine::federation::Federation;
@@ -159,51 +160,6 @@ pub enum Choice {
     Policy(Policy),
 }
 
-/// One quote as listed for the customer.
-#[derive(Debug, Clone, Serialize)]
-pub struct QuoteView {
-    /// The quote id.
-    pub id: String,
-    /// The centre offering it.
-    pub centre: String,
-    /// Total price.
-    pub price: f64,
-    /// Currency.
-    pub currency: String,
-    /// Placing to shipping, seconds.
-    pub lead_time_s: u64,
-    /// Estimated print time, seconds.
-    pub print_time_s: u64,
-    /// Estimated material, grams.
-    pub filament_g: f64,
-    /// The breakdown.
-    pub breakdown: amsp_proto::quote::PriceBreakdown,
-    /// When it lapses, Unix ms.
-    pub expires_ms: u64,
-    /// The centre's reputation score.
-    pub rating: f64,
-}
-
-/// One refused event of an import, with the reason every replica gives.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportOutcome {
-    /// Events added.
-    pub accepted: usize,
-    /// Refused events: id and reason.
-    pub refused: Vec<(String, String)>,
-}
-
-/// A centre in the live federation view.
-#[derive(Debug, Clone, Serialize)]
-pub struct CentreView {
-    /// The centre's peer id.
-    pub centre: String,
-    /// Its reputation score.
-    pub rating: f64,
-    /// Its ad.
-    pub ad: CapacityAd,
-}
-
 impl Node {
     pub(crate) fn market(&self) -> &Market {
         &self.inner.market
@@ -278,8 +234,8 @@ impl Node {
             .quotes
             .iter()
             .map(|(id, (centre, q))| QuoteView {
-                id: id.to_string(),
-                centre: centre.to_string(),
+                id: *id,
+                centre: *centre,
                 price: (q.price.total() * 100.0).round() / 100.0,
                 currency: q.price.currency.clone(),
                 lead_time_s: q.lead_time_s,
@@ -435,11 +391,7 @@ impl Node {
         let mut fed = lock(&self.market().federation);
         fed.expire(now_ms());
         fed.centres()
-            .map(|(p, ad)| CentreView {
-                centre: p.to_string(),
-                rating: rep.score(p),
-                ad: ad.clone(),
-            })
+            .map(|(p, ad)| CentreView { centre: *p, rating: rep.score(p), ad: ad.clone() })
             .collect()
     }
 

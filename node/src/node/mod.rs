@@ -23,7 +23,10 @@ use amsp_proto::process::Material;
 use amsp_proto::profile::Profile;
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
-use serde::Serialize;
+
+pub use amsp_api::models::ModelInfo;
+pub use amsp_api::node::Status;
+pub use amsp_api::orders::OrderSummary;
 use tokio::sync::broadcast;
 
 use crate::config::NodeConfig;
@@ -120,63 +123,6 @@ pub enum OrderOpError {
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// `status` as the API and CLI report it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    /// This node.
-    pub peer_id: String,
-    /// The name shown to other participants (and in the console's header).
-    pub display_name: String,
-    /// Its age recipient.
-    pub age_recipient: String,
-    /// Bound listen addresses.
-    pub listen_addrs: Vec<String>,
-    /// Connected peers.
-    pub connected_peers: Vec<String>,
-    /// Roles.
-    pub roles: Vec<String>,
-    /// amspd version.
-    pub version: String,
-    /// Invalid messages received since start.
-    pub invalid_messages: u64,
-    /// Inbound requests dropped under load.
-    pub dropped_requests: u64,
-    /// Model packages held.
-    pub models: usize,
-    /// Orders held.
-    pub orders: usize,
-    /// Application bytes exchanged with peers since start.
-    pub traffic: crate::network::Bytes,
-    /// Whether the store commits writes; while it fails, why and since when.
-    pub store: crate::store::StoreHealth,
-}
-
-/// One model package as `model ls` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelInfo {
-    /// Content id.
-    pub cid: String,
-    /// The manifest's author.
-    pub author: String,
-    /// The manifest.
-    pub manifest: ModelManifest,
-    /// Chunks held here.
-    pub chunks_held: usize,
-    /// Whether this node is a recipient.
-    pub readable: bool,
-}
-
-/// One order as listed.
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderSummary {
-    /// The order.
-    pub order: String,
-    /// Events held.
-    pub events: usize,
-    /// Its stage, once its first event is held.
-    pub stage: Option<String>,
 }
 
 /// What [`Node::accept_events`] did with a batch.
@@ -396,19 +342,23 @@ impl Node {
         let models = self.inner.store.manifests().map(|m| m.len()).unwrap_or(0);
         let orders = self.orders().ids().len();
         Status {
-            peer_id: self.peer_id().to_string(),
+            peer_id: self.peer_id(),
             display_name: self.inner.config.display_name.clone(),
             age_recipient: self.inner.identity.age_recipient().to_string(),
             listen_addrs: net.as_ref().map(|n| n.listen_addrs.clone()).unwrap_or_default(),
-            connected_peers: net.as_ref().map(|n| n.connected_peers.clone()).unwrap_or_default(),
+            // The network names peers as text; each was a peer id before it was written.
+            connected_peers: net
+                .as_ref()
+                .map(|n| n.connected_peers.iter().filter_map(|p| p.parse().ok()).collect())
+                .unwrap_or_default(),
             roles: self.inner.config.roles.iter().map(|r| r.name().to_string()).collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             invalid_messages: net.as_ref().map_or(0, |n| n.invalid_messages),
             dropped_requests: net.as_ref().map_or(0, |n| n.dropped_requests),
             models,
             orders,
-            traffic: net.as_ref().map(|n| n.traffic).unwrap_or_default(),
-            store: self.inner.store.health(),
+            traffic: net.as_ref().map(|n| n.traffic.into()).unwrap_or_default(),
+            store: self.inner.store.health().into(),
         }
     }
 
@@ -518,11 +468,11 @@ impl Node {
             };
             let held = self.inner.store.has_chunks(&manifest.chunks)?;
             out.push(ModelInfo {
-                cid: ContentId(cid).to_string(),
+                cid: ContentId(cid),
                 author: env.author().map(|a| a.to_string()).unwrap_or_default(),
                 chunks_held: held.iter().filter(|h| **h).count(),
                 readable: manifest.recipients.contains(&me),
-                manifest,
+                manifest: manifest.into(),
             });
         }
         Ok(out)
@@ -550,7 +500,7 @@ impl Node {
             .filter_map(|id| {
                 let log = orders.get(&id)?;
                 Some(OrderSummary {
-                    order: id.to_string(),
+                    order: id,
                     events: log.len(),
                     stage: log.state().state.map(|s| s.stage.name().to_string()),
                 })

@@ -5,6 +5,7 @@
 //! operations and one status shape. The trait returns boxed futures so the engine can hold a
 //! heterogeneous fleet as `Arc<dyn PrinterDriver>`.
 
+pub use amsp_api::farm::Temperature;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -59,15 +60,6 @@ pub trait PrinterDriver: Send + Sync {
 
 /// What a printer is doing: the vocabulary's state, shared with capacity ads and alert rules.
 pub use amsp_proto::printer_state::PrinterState;
-
-/// One heater's measured and requested temperature, in °C.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Temperature {
-    /// Measured temperature.
-    pub actual: f64,
-    /// Requested temperature; 0 when the heater is off.
-    pub target: f64,
-}
 
 /// A snapshot of one printer, as the engine, metrics and console see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@
 //! Older nodes kept accounts in `DIR/accounts.json` and the head in `DIR/audit.head`; both are
 //! moved into the store once at start and the files renamed aside (`*.migrated`).
 
+pub use amsp_api::security::VerifyReport;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -78,19 +79,6 @@ pub struct Caller {
     pub name: String,
     /// Its role.
     pub role: Role,
-}
-
-/// Result of `audit verify`.
-#[derive(Debug, Clone, Serialize)]
-pub struct VerifyReport {
-    /// Whether the chain holds.
-    pub ok: bool,
-    /// Entries read.
-    pub entries: u64,
-    /// The chain's head hash, when it holds.
-    pub head: Option<String>,
-    /// What is wrong, when it does not.
-    pub error: Option<String>,
 }
 
 /// An account as listed (no hash).

@@ -294,7 +294,7 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
     let payload: usize = b
         .models()?
         .iter()
-        .find(|m| m.cid == cid.to_string())
+        .find(|m| m.cid == cid)
         .map_or(bytes.len(), |m| m.manifest.payload_size as usize);
     let stream = plain_stream_copy(payload).await?;
     let start = Instant::now();

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use amsp_api::orders::{NewOrder, PlaceOrder, ShipOrder};
 use amsp_console::client::NodeClient;
-use amsp_node::api::orders::{NewOrder, PlaceOrder, ShipOrder};
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{CENTRE_PLA, SimPrinter, prepare};
@@ -156,15 +156,14 @@ async fn start(a: &Args) -> anyhow::Result<Federation> {
     }
     // Every centre's capacity ad has reached the user: the federation is ready to quote.
     wait_for("the centres' capacity ads", Duration::from_secs(30), || async {
-        user.client.capacity().await.map(|v| v.as_array().map_or(0, Vec::len)).unwrap_or(0)
-            == a.centres
+        user.client.capacity().await.map_or(0, |v| v.len()) == a.centres
     })
     .await;
     Ok(Federation { _tmp: tmp, user, designer, centres })
 }
 
 async fn view(client: &NodeClient, id: &str) -> anyhow::Result<Value> {
-    Ok(client.order_view(id).await?)
+    Ok(serde_json::to_value(client.order_view(id).await?)?)
 }
 
 async fn until<F, Fut>(what: &str, mut check: F) -> anyhow::Result<Value>
@@ -204,7 +203,7 @@ async fn one_order(f: &Federation, model: &str, n: usize) -> anyhow::Result<Timi
     let deadline = Instant::now() + STEP_TIMEOUT;
     loop {
         let q = user.quotes(&id).await?;
-        let count = q.as_array().map_or(0, Vec::len);
+        let count = q.len();
         if count > 0 && first.is_none() {
             first = Some(Instant::now());
         }
@@ -297,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
         let mut counts = vec![0; f.centres.len()];
         for (i, c) in f.centres.iter().enumerate() {
             let jobs = c.client.jobs().await?;
-            counts[i] = jobs.as_array().map_or(0, Vec::len);
+            counts[i] = jobs.len();
         }
         counts
     };

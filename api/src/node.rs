@@ -1,0 +1,94 @@
+//! The node itself: `GET /v1/status`, `GET /v1/peers`, `api.json`.
+
+use std::path::PathBuf;
+
+use libp2p_identity::PeerId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The contents of `api.json`, which a node writes into its data directory so a client given
+/// only that directory finds the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiInfo {
+    /// Base URL, e.g. `http://127.0.0.1:7420`.
+    pub url: String,
+    /// The file holding the bearer token.
+    pub token_file: PathBuf,
+    /// The node's peer id.
+    pub peer_id: String,
+}
+
+/// Bytes moved, totals since the node started or the peer connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Traffic {
+    /// Received.
+    pub bytes_in: u64,
+    /// Sent.
+    pub bytes_out: u64,
+}
+
+/// Whether the store commits writes; while it fails, why and since when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoreHealth {
+    /// Whether the last commit succeeded.
+    pub ok: bool,
+    /// Why the last commit failed, while it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When commits began failing (Unix ms), while they fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
+    /// Commits that failed since the node started.
+    pub failed_commits: u64,
+}
+
+/// Reply of `GET /v1/status`: what the node is and how it is doing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// This node.
+    #[schema(value_type = String)]
+    pub peer_id: PeerId,
+    /// The name shown to other participants (and in the console's header).
+    pub display_name: String,
+    /// Its age recipient.
+    pub age_recipient: String,
+    /// Bound listen addresses.
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    #[schema(value_type = Vec<String>)]
+    pub connected_peers: Vec<PeerId>,
+    /// Roles (`customer`, `centre`, `designer`, …).
+    pub roles: Vec<String>,
+    /// amspd version.
+    pub version: String,
+    /// Invalid messages received since start.
+    pub invalid_messages: u64,
+    /// Inbound requests dropped under load.
+    pub dropped_requests: u64,
+    /// Model packages held.
+    pub models: usize,
+    /// Orders held.
+    pub orders: usize,
+    /// Application bytes exchanged with peers since start.
+    pub traffic: Traffic,
+    /// Whether the store commits writes.
+    pub store: StoreHealth,
+}
+
+/// One connected peer, as `GET /v1/peers` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Peer {
+    /// The peer.
+    #[schema(value_type = String)]
+    pub peer_id: PeerId,
+    /// Remote addresses of its open connections.
+    pub addrs: Vec<String>,
+    /// Invalid messages it sent.
+    pub invalid_messages: u32,
+    /// Its gossipsub score, if scored yet.
+    pub gossip_score: Option<f64>,
+    /// Round-trip time of the last ping, in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Application bytes exchanged with it while connected.
+    pub traffic: Traffic,
+}

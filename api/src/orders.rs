@@ -1,0 +1,399 @@
+//! Orders, quotes, capacity, reputation and licences.
+
+use amsp_proto::capacity::CapacityAd;
+use amsp_proto::id::{ContentId, OrderId, QuoteId};
+use amsp_proto::process::Process;
+use amsp_proto::quote::PriceBreakdown;
+use amsp_proto::requirements::PartRequirements;
+use libp2p_identity::PeerId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Body of `POST /v1/orders`: a quote request with full requirements.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewOrder {
+    /// The model's content id (hex).
+    pub model: String,
+    /// A name for the part.
+    pub name: String,
+    /// Material wanted.
+    pub material: String,
+    /// How many (at least one).
+    pub quantity: u32,
+    /// ± tolerance, mm.
+    #[serde(default)]
+    pub tolerance_mm: Option<f32>,
+    /// Process, when it matters (`material_extrusion`, …).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub process: Option<Process>,
+    /// Colour, when it matters.
+    #[serde(default)]
+    pub colour: Option<String>,
+    /// Latest acceptable delivery, Unix ms.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+}
+
+/// Reply naming a new order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewOrderReply {
+    /// The order id.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub order: OrderId,
+}
+
+/// One order as `GET /v1/orders` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderSummary {
+    /// The order.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub order: OrderId,
+    /// Events held.
+    pub events: usize,
+    /// Its stage, once its first event is held.
+    pub stage: Option<String>,
+}
+
+/// One part of an order, in [`OrderView`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PartView {
+    /// The part id.
+    pub part: String,
+    /// Its model.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
+    /// Its name.
+    pub name: String,
+    /// What it must be.
+    #[schema(value_type = Object)]
+    pub requirements: PartRequirements,
+}
+
+/// A quote in [`OrderView`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderQuote {
+    /// The quote.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: QuoteId,
+    /// The centre offering it.
+    #[schema(value_type = String)]
+    pub centre: PeerId,
+    /// Total price.
+    pub price: f64,
+    /// Placing to shipping, seconds.
+    pub lead_time_s: u64,
+}
+
+/// Which centre printed a part, in [`OrderView`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PrintedBy {
+    /// The part.
+    pub part: String,
+    /// The centre.
+    #[schema(value_type = String)]
+    pub centre: PeerId,
+    /// The job.
+    pub job: String,
+}
+
+/// A part forwarded to another centre, in [`OrderView`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Forward {
+    /// From.
+    #[schema(value_type = String)]
+    pub from: PeerId,
+    /// To.
+    #[schema(value_type = String)]
+    pub to: PeerId,
+}
+
+/// A centre's answer that it will not quote, in [`OrderView`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Decline {
+    /// The centre.
+    #[schema(value_type = String)]
+    pub centre: PeerId,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Body of `POST /v1/orders/{id}/cancel`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CancelOrder {
+    /// Why, in words; shown to the centre.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A licence this node holds (`GET /v1/licences`), with what its own orders used of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HeldLicenceView {
+    /// The licence envelope's id.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: ContentId,
+    /// The model licensed.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
+    /// Who issued it.
+    #[schema(value_type = String)]
+    pub designer: PeerId,
+    /// Prints allowed; `null` for unlimited.
+    pub prints_allowed: Option<u32>,
+    /// Prints this node's accepted, uncancelled orders took under it.
+    pub used: u32,
+    /// Prints left; `null` for unlimited.
+    pub left: Option<u32>,
+    /// When it lapses, Unix ms.
+    pub expires_ms: Option<u64>,
+    /// Terms in words.
+    pub terms: String,
+}
+
+/// How an order was shipped.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Shipment {
+    /// Carrier.
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking: String,
+}
+
+/// One event of an order's history, in [`OrderView`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderEvent {
+    /// The event's id.
+    pub id: String,
+    /// Who signed it.
+    #[schema(value_type = String)]
+    pub author: PeerId,
+    /// When, Unix ms.
+    pub timestamp_ms: u64,
+    /// The action's name.
+    pub action: String,
+    /// Why it had no effect, for an event superseded by a concurrent one.
+    pub superseded: Option<String>,
+}
+
+/// Reply of `GET /v1/orders/{id}/view`: an order's state and history, flat, ids as text.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    /// The order.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: OrderId,
+    /// Its stage.
+    pub state: String,
+    /// Who ordered.
+    #[schema(value_type = String)]
+    pub customer: PeerId,
+    /// The centre it was placed with.
+    #[schema(value_type = Option<String>)]
+    pub centre: Option<PeerId>,
+    /// Its parts.
+    pub parts: Vec<PartView>,
+    /// Quotes received.
+    pub quotes: Vec<OrderQuote>,
+    /// Centres that declined to quote, with their reasons.
+    #[serde(default)]
+    pub declines: Vec<Decline>,
+    /// The quote taken.
+    #[serde(with = "crate::text::opt")]
+    #[schema(value_type = Option<String>)]
+    pub placed_quote: Option<QuoteId>,
+    /// Print groups.
+    pub groups: Vec<String>,
+    /// Parts printed.
+    pub printed: Vec<String>,
+    /// Who printed what.
+    pub printed_by: Vec<PrintedBy>,
+    /// Parts that failed.
+    pub failed: Vec<String>,
+    /// Reprints so far.
+    pub reprints: u32,
+    /// Parts forwarded between centres.
+    pub forwards: Vec<Forward>,
+    /// The shipment, once shipped.
+    pub shipment: Option<Shipment>,
+    /// The customer's review.
+    #[schema(value_type = Option<Object>)]
+    pub review: Option<amsp_proto::feedback::Feedback>,
+    /// Why it ended, if cancelled or failed.
+    pub reason: Option<String>,
+    /// Its events in canonical order.
+    pub events: Vec<OrderEvent>,
+}
+
+/// One quote as listed for the customer (`GET /v1/orders/{id}/quotes`), cheapest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuoteView {
+    /// The quote id.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub id: QuoteId,
+    /// The centre offering it.
+    #[schema(value_type = String)]
+    pub centre: PeerId,
+    /// Total price.
+    pub price: f64,
+    /// Currency.
+    pub currency: String,
+    /// Placing to shipping, seconds.
+    pub lead_time_s: u64,
+    /// Estimated print time, seconds.
+    pub print_time_s: u64,
+    /// Estimated material, grams.
+    pub filament_g: f64,
+    /// The breakdown.
+    #[schema(value_type = Object)]
+    pub breakdown: PriceBreakdown,
+    /// When it lapses, Unix ms.
+    pub expires_ms: u64,
+    /// The centre's reputation score.
+    pub rating: f64,
+}
+
+/// Body of `POST /v1/orders/{id}/place`: a quote, or a policy to choose one by.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct PlaceOrder {
+    /// The quote to take.
+    #[serde(default)]
+    pub quote: Option<String>,
+    /// Or the policy to choose by: `cheapest` (default), `fastest`, `rated`.
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+/// Reply of `POST /v1/orders/{id}/place`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlaceReply {
+    /// The quote taken.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub quote: QuoteId,
+}
+
+/// Body of `POST /v1/orders/{id}/ship` (the centre).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShipOrder {
+    /// Carrier.
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking: String,
+}
+
+/// Body of `POST /v1/orders/{id}/review` (the customer).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewOrder {
+    /// One to five.
+    pub stars: u8,
+    /// Words.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// Reply of an order action that returns nothing else.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct Done {
+    /// Always `true`.
+    pub ok: bool,
+}
+
+/// Body of `POST /v1/orders/import`: signed events from outside the network.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportEvents {
+    /// Envelope bytes, hex.
+    pub events: Vec<String>,
+}
+
+/// Reply of `POST /v1/orders/import`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportOutcome {
+    /// Events added.
+    pub accepted: usize,
+    /// Refused events: `[id, reason]`.
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub refused: Vec<(String, String)>,
+}
+
+/// A centre in the live federation (`GET /v1/capacity`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CentreView {
+    /// The centre's peer id.
+    #[schema(value_type = String)]
+    pub centre: PeerId,
+    /// Its reputation score.
+    pub rating: f64,
+    /// Its signed capacity ad.
+    #[schema(value_type = Object)]
+    pub ad: CapacityAd,
+}
+
+/// A centre's reputation (`GET /v1/reputation`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReputationView {
+    /// The centre.
+    #[schema(value_type = String)]
+    pub peer: PeerId,
+    /// Its score.
+    pub score: f64,
+    /// Reviews counted.
+    pub reviews: u32,
+}
+
+/// Body of `POST /v1/licences/issue`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssueLicence {
+    /// The model (content id, hex).
+    pub model: String,
+    /// The licensee's peer id.
+    pub licensee: String,
+    /// Prints allowed; none for unlimited.
+    #[serde(default)]
+    pub prints: Option<u32>,
+    /// When it lapses, Unix ms.
+    #[serde(default)]
+    pub expires_ms: Option<u64>,
+    /// Terms in words.
+    #[serde(default)]
+    pub terms: String,
+}
+
+/// A licence as hex envelope bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LicenceBody {
+    /// The signed licence, hex.
+    pub licence: String,
+}
+
+/// Reply of `POST /v1/licences`: the licence kept.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LicenceView {
+    /// The model.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
+    /// The licensee.
+    #[schema(value_type = String)]
+    pub licensee: PeerId,
+    /// Prints allowed; `null` for unlimited.
+    pub prints: Option<u32>,
+    /// When it lapses, Unix ms.
+    pub expires_ms: Option<u64>,
+}
+
+/// Reply of `GET /v1/capacity/okw`: this centre as an Open Know-Where record, a JSON-LD
+/// document whose vocabulary belongs to that standard, passed through as the node wrote it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct OkwRecord(
+    /// The record's members.
+    pub serde_json::Map<String, serde_json::Value>,
+);
