@@ -296,6 +296,10 @@ impl EventLoop {
                 let _ = b.sync.send_response(channel.channel, response);
             }
             Command::ReportInvalid { peer, reason } => self.penalise(peer, &reason),
+            Command::CountTransfer { peer, bytes_in, bytes_out } => {
+                self.traffic.inbound(&peer, bytes_in);
+                self.traffic.outbound(Some(&peer), bytes_out);
+            }
         }
     }
 

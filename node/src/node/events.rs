@@ -39,6 +39,16 @@ pub enum NodeEvent {
         /// Chunks that had to be fetched.
         chunks_fetched: usize,
     },
+    /// A model fetch moved forward: payload bytes fetched and verified so far, of those it had
+    /// to fetch (what the CLI's progress bar shows).
+    TransferProgress {
+        /// Its content id.
+        cid: String,
+        /// Bytes fetched.
+        bytes: u64,
+        /// Bytes to fetch.
+        total: u64,
+    },
     /// A new order event was accepted.
     OrderEvent {
         /// The order.

@@ -295,6 +295,13 @@ impl Node {
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));
+        node.inner.network.serve_transfers(
+            Arc::new(fetch::StoreSource {
+                store: node.inner.store.clone(),
+                network: node.inner.network.clone(),
+            }),
+            network::transfer::ServeConfig { upload_rate: node.inner.config.network.upload_rate },
+        )?;
         node.tasks().spawn(crate::monitor::watch::run(node.clone(), node.inner.config.alerts));
         node.tasks()
             .spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
@@ -476,14 +483,10 @@ impl Node {
         let built = build.await.map_err(|e| AddModelError::Seal(e.to_string()))?;
         stored?;
         let manifest = built?;
-        let envelope = Envelope::seal(
-            self.inner.identity.keypair(),
-            &manifest,
-            now_ms(),
-            rand::random(),
-        )
-        .map_err(|e| AddModelError::Seal(e.to_string()))?
-        .to_bytes();
+        let envelope =
+            Envelope::seal(self.inner.identity.keypair(), &manifest, now_ms(), rand::random())
+                .map_err(|e| AddModelError::Seal(e.to_string()))?
+                .to_bytes();
         let cid = ContentId::of(&envelope);
         self.inner.store.put_manifest(cid.0, envelope).await?;
         self.inner.network.start_providing(cid.0).await;
