@@ -210,3 +210,49 @@ async fn a_fetch_interrupted_by_killing_the_fetcher_resumes_where_it_stopped() {
         "A sent {sent} bytes for the {lacking} D lacked"
     );
 }
+
+/// An attacker opening more transfer streams than a provider allows per peer gets the extra
+/// ones refused as busy, with the refusal's type, and the provider keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_opening_too_many_streams_is_refused_as_busy() {
+    use amsp_node::network::transfer::{MAX_STREAMS_PER_PEER, Refusal, TransferError};
+    use amsp_node::network::{self, NetworkConfig};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let a = NodeProcess::start(&tmp.path().join("a"), &[]).await;
+    let a_peer: libp2p::PeerId = a.peer_id.parse().unwrap();
+    let cfg = NetworkConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![a.addr().await.parse().unwrap()],
+        mdns: false,
+        ..NetworkConfig::default()
+    };
+    let (evil, mut events) =
+        network::spawn(libp2p::identity::Keypair::generate_ed25519(), cfg).await.unwrap();
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    wait_for("the attacker to connect", WAIT, || async { !a.connected().await.is_empty() }).await;
+
+    let mut held = Vec::new();
+    for _ in 0..MAX_STREAMS_PER_PEER {
+        held.push(evil.open_transfer(a_peer, [1; 32]).await.unwrap());
+    }
+    // Let the provider admit them before the next one arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut extra = evil.open_transfer(a_peer, [1; 32]).await.unwrap();
+    extra.request(0, 1).await.unwrap();
+    let refused = extra.read_status().await.unwrap_err();
+    assert!(matches!(refused, TransferError::Refused { refusal: Refusal::Busy, .. }), "{refused}");
+    // A held stream still gets a typed answer: A does not hold model [1; 32].
+    let first = &mut held[0];
+    first.request(0, 1).await.unwrap();
+    let err = first.read_status().await.unwrap_err();
+    assert!(matches!(err, TransferError::Refused { refusal: Refusal::UnknownModel, .. }), "{err}");
+    // Once the attacker lets go, a new stream is admitted again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = evil.open_transfer(a_peer, [1; 32]).await.unwrap();
+    again.request(0, 1).await.unwrap();
+    let err = again.read_status().await.unwrap_err();
+    assert!(matches!(err, TransferError::Refused { refusal: Refusal::UnknownModel, .. }), "{err}");
+    assert!(a.client.status().await.is_ok(), "the provider is still up");
+}
