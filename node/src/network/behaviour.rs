@@ -60,7 +60,7 @@ pub(crate) struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Announcements on the four topics.
     pub gossipsub: gossipsub::Behaviour,
-    /// Model manifests and chunks.
+    /// Model manifests by content id (payloads stream over `stream`).
     pub chunks: request_response::Behaviour<ChunkCodec>,
     /// Profiles and order events.
     pub sync: request_response::Behaviour<SyncCodec>,

@@ -98,7 +98,6 @@ impl WireLen for ChunkRequest {
     fn wire_len(&self) -> usize {
         match self {
             Self::Manifest(_) => 1 + 32,
-            Self::Chunks(hashes) => 2 + 32 * hashes.len(),
         }
     }
 }
@@ -107,7 +106,6 @@ impl WireLen for ChunkResponse {
     fn wire_len(&self) -> usize {
         match self {
             Self::Manifest(m) => 1 + blob_len(m.as_ref()),
-            Self::Chunks(chunks) => 2 + chunks.iter().map(|c| blob_len(c.as_ref())).sum::<usize>(),
         }
     }
 }
@@ -134,10 +132,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunk_sizes_follow_the_framing() {
-        let res = ChunkResponse::Chunks(vec![Some(vec![0; 10]), None]);
-        assert_eq!(res.wire_len(), 2 + (1 + 4 + 10) + 1);
-        assert_eq!(ChunkRequest::Chunks(vec![[0; 32]; 3]).wire_len(), 2 + 96);
+    fn manifest_sizes_follow_the_framing() {
+        assert_eq!(ChunkResponse::Manifest(Some(vec![0; 10])).wire_len(), 1 + 1 + 4 + 10);
+        assert_eq!(ChunkResponse::Manifest(None).wire_len(), 2);
+        assert_eq!(ChunkRequest::Manifest([0; 32]).wire_len(), 1 + 32);
     }
 
     #[test]

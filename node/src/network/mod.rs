@@ -2,7 +2,7 @@
 //!
 //! [`spawn`] builds the swarm (TCP and QUIC, noise, yamux; identify, ping, Kademlia under our
 //! own protocol name in server mode, optional mDNS, gossipsub in validation mode, and the
-//! request-response protocols for chunks and sync) and starts [`event_loop`]. The rest of the
+//! request-response protocols for manifests and sync, raw streams for model payloads) and starts [`event_loop`]. The rest of the
 //! node holds a [`Network`] handle: each method sends a command over a bounded queue and awaits
 //! its reply on a one-shot channel. What the swarm hears (connections, validated gossip, inbound
 //! requests) arrives as [`NetworkEvent`]s on one bounded queue.
@@ -188,7 +188,7 @@ pub enum NetworkEvent {
         /// The verified envelope.
         envelope: Envelope,
     },
-    /// A peer asks for a manifest or chunks; answer with [`Network::respond_chunks`].
+    /// A peer asks for a manifest; answer with [`Network::respond_chunks`].
     ChunkRequest {
         /// The asking peer.
         peer: PeerId,

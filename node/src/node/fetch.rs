@@ -37,6 +37,8 @@ pub const MAX_PROVIDERS: usize = 8;
 /// Verified chunks waiting for the store (8 MiB): with one chunk per provider stream in
 /// flight, a fetch holds at most about 12 MiB whatever the model's size.
 const STORE_QUEUE: usize = 32;
+/// Progress events per fetch.
+const PROGRESS_STEPS: u64 = 50;
 /// Chunks per store write.
 const STORE_BATCH: usize = 32;
 /// Chunks between durable commits (32 MiB), or [`SYNC_INTERVAL`] on a slow link, whichever
@@ -309,11 +311,15 @@ async fn read_ranges(
                     }
                     node.network().count_transfer(peer, len + 1, 0);
                     let done = job.fetched.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
-                    node.emit(NodeEvent::TransferProgress {
-                        cid: job.cid.to_string(),
-                        bytes: done,
-                        total: job.total_bytes,
-                    });
+                    // Told at every 2 % step, so a big fetch is 50 events, not one per chunk.
+                    let step = |b: u64| b * PROGRESS_STEPS / job.total_bytes.max(1);
+                    if step(done) > step(done - len as u64) {
+                        node.emit(NodeEvent::TransferProgress {
+                            cid: job.cid.to_string(),
+                            bytes: done,
+                            total: job.total_bytes,
+                        });
+                    }
                 }
                 ChunkRead::Missing => {
                     let mut lacking = current.lacking.clone();
