@@ -49,6 +49,15 @@ pub fn describe(ev: &serde_json::Value) -> (Level, String) {
             Level::Info,
             format!("model {} fetched ({} chunks)", short(&text("cid")), ev["chunks_fetched"]),
         ),
+        "transfer_progress" => {
+            let (done, total) =
+                (ev["bytes"].as_u64().unwrap_or(0), ev["total"].as_u64().unwrap_or(0));
+            let pct = if total == 0 { 100 } else { done * 100 / total };
+            (
+                Level::Debug,
+                format!("model {}: {pct}% fetched ({done} of {total} bytes)", short(&text("cid"))),
+            )
+        }
         "order_event" => {
             (Level::Info, format!("order {}: {}", short(&text("order")), text("action")))
         }
