@@ -1,8 +1,9 @@
 //! What the node exchanges with each peer: application bytes both ways and the last ping, for
 //! the console's Network view (`/v1/peers`, `/v1/status`).
 //!
-//! Counted where messages cross the event loop — gossip payloads received, chunk and sync
-//! requests and replies, sized as their codecs frame them — so an operator sees which peer a
+//! Counted where messages cross the event loop — gossip payloads received, manifest and sync
+//! requests and replies, sized as their codecs frame them, and the payload bytes transfer
+//! streams report (`Network::count_transfer`) — so an operator sees which peer a
 //! node talks to most without instrumenting the transport. Totals outlive disconnections;
 //! per-peer figures are kept while the peer is connected. The Prometheus counters are kept by
 //! [`super::traffic`] at the `Network` handle.
