@@ -574,7 +574,7 @@ mod tests {
         let (owner, r) = recipient("owner");
         let bytes = random(4 * CHUNK_SIZE);
         let mut seen = Vec::new();
-        let m = build_streaming(&bytes, PackageMeta::default(), &[r.clone()], |h, c| {
+        let m = build_streaming(&bytes, PackageMeta::default(), std::slice::from_ref(&r), |h, c| {
             assert_eq!(*blake3::hash(&c).as_bytes(), h);
             seen.push(c);
             Ok(())
