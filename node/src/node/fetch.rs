@@ -218,7 +218,28 @@ impl Job {
                 let mut w = self.work();
                 if let Some(pos) = w.queue.iter().position(|r| !r.lacking.contains(&peer)) {
                     w.in_flight += 1;
-                    return w.queue.remove(pos);
+                    let mut r = w.queue.remove(pos)?;
+                    // Chunks put back one by one (a provider lacked them) are taken up again
+                    // as one range with their neighbours, so ranges do not fragment.
+                    while r.count < RANGE_CHUNKS {
+                        let Some(next) = w.queue.iter().position(|n| {
+                            n.first == r.first + r.count
+                                && n.count <= RANGE_CHUNKS - r.count
+                                && !n.lacking.contains(&peer)
+                        }) else {
+                            break;
+                        };
+                        let Some(n) = w.queue.remove(next) else { break };
+                        r.count += n.count;
+                        // Whoever lacked any part is kept off the whole: the set only grows,
+                        // so every chunk is eventually fetched or known to be nowhere.
+                        for p in n.lacking {
+                            if !r.lacking.contains(&p) {
+                                r.lacking.push(p);
+                            }
+                        }
+                    }
+                    return Some(r);
                 }
                 if !wait || w.in_flight == 0 {
                     return None;
@@ -449,4 +470,46 @@ pub async fn manifest(node: &Node, cid: ContentId) -> Result<ModelManifest, Fetc
             });
     }
     Ok(fetch_manifest(node, cid).await?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(queue: Vec<Range>) -> Job {
+        Job {
+            cid: ContentId([0; 32]),
+            work: Mutex::new(Work { queue: queue.into(), in_flight: 0 }),
+            changed: Notify::new(),
+            layout: Layout { chunks: Vec::new(), chunk_size: 1, payload_size: 0 },
+            reasons: Mutex::default(),
+            fetched: AtomicU64::new(0),
+            total_bytes: 0,
+        }
+    }
+
+    fn one(first: u32, lacking: Vec<PeerId>) -> Range {
+        Range { first, count: 1, lacking }
+    }
+
+    #[test]
+    fn missing_indices_become_contiguous_ranges_of_bounded_length() {
+        let missing: Vec<u32> = (0..40).chain([50, 51, 60]).collect();
+        let r: Vec<(u32, u32)> = ranges(&missing).iter().map(|r| (r.first, r.count)).collect();
+        assert_eq!(r, vec![(0, 16), (16, 16), (32, 8), (50, 2), (60, 1)]);
+    }
+
+    #[tokio::test]
+    async fn chunks_put_back_one_by_one_are_taken_as_one_range_by_whoever_may_have_them() {
+        let (p1, p2) = (PeerId::random(), PeerId::random());
+        let j = job(vec![one(0, vec![]), one(1, vec![]), one(2, vec![]), one(3, vec![p1])]);
+        let r = j.take(p1, false).await.unwrap();
+        assert_eq!((r.first, r.count), (0, 3), "p1 said it lacks chunk 3");
+        let r = j.take(p2, false).await.unwrap();
+        assert_eq!((r.first, r.count, r.lacking), (3, 1, vec![p1]));
+        assert!(j.take(p1, false).await.is_none());
+        // Nothing in flight and nothing takeable: a waiting provider is told to stop.
+        j.finished(2);
+        assert!(j.take(p1, true).await.is_none());
+    }
 }

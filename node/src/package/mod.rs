@@ -574,12 +574,13 @@ mod tests {
         let (owner, r) = recipient("owner");
         let bytes = random(4 * CHUNK_SIZE);
         let mut seen = Vec::new();
-        let m = build_streaming(&bytes, PackageMeta::default(), std::slice::from_ref(&r), |h, c| {
-            assert_eq!(*blake3::hash(&c).as_bytes(), h);
-            seen.push(c);
-            Ok(())
-        })
-        .unwrap();
+        let m =
+            build_streaming(&bytes, PackageMeta::default(), std::slice::from_ref(&r), |h, c| {
+                assert_eq!(*blake3::hash(&c).as_bytes(), h);
+                seen.push(c);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(seen.len(), m.chunks.len());
         assert!(seen[..seen.len() - 1].iter().all(|c| c.len() == CHUNK_SIZE));
         assert_eq!(open(&m, &seen, &owner).unwrap(), bytes);
