@@ -1,6 +1,7 @@
 //! Streaming verified transfer between real `amspd` processes on 127.0.0.1: a fetch from three
 //! providers where one serves corrupt bytes and one dies mid-transfer, and a fetch interrupted
 //! by killing the fetcher that resumes where it stopped.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -128,7 +129,7 @@ async fn three_providers_one_corrupt_one_dying_still_deliver_the_exact_model() {
     let d = NodeProcess::start(&d_dir, &[a_addr.clone(), b_addr, c_addr]).await;
     wait_for("D to see A, B and C", WAIT, || async { d.connected().await.len() >= 3 }).await;
     let out_path = tmp.path().join("d.bin");
-    let mut get = spawn_get(&d, &cid, &out_path);
+    let get = spawn_get(&d, &cid, &out_path);
 
     // C dies once it has served part of the model.
     wait_for("C to serve part of the model", WAIT, || async {

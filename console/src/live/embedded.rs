@@ -52,7 +52,7 @@ pub fn describe(ev: &serde_json::Value) -> (Level, String) {
         "transfer_progress" => {
             let (done, total) =
                 (ev["bytes"].as_u64().unwrap_or(0), ev["total"].as_u64().unwrap_or(0));
-            let pct = if total == 0 { 100 } else { done * 100 / total };
+            let pct = (done * 100).checked_div(total).unwrap_or(100);
             (
                 Level::Debug,
                 format!("model {}: {pct}% fetched ({done} of {total} bytes)", short(&text("cid"))),
