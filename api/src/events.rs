@@ -37,6 +37,16 @@ pub enum NodeEvent {
         /// Chunks that had to be fetched.
         chunks_fetched: usize,
     },
+    /// A model fetch moved forward: payload bytes fetched and verified so far, of those it had
+    /// to fetch (what the CLI's progress bar shows).
+    TransferProgress {
+        /// Its content id.
+        cid: String,
+        /// Bytes fetched.
+        bytes: u64,
+        /// Bytes to fetch.
+        total: u64,
+    },
     /// A new order event was accepted.
     OrderEvent {
         /// The order.
@@ -153,6 +163,7 @@ mod tests {
         let events = [
             NodeEvent::PeerConnected { peer: "p".into() },
             NodeEvent::ModelFetched { cid: "c".into(), chunks_fetched: 3 },
+            NodeEvent::TransferProgress { cid: "c".into(), bytes: 10, total: 40 },
             NodeEvent::Farm(FarmEvent::JobFailed {
                 job,
                 printer,

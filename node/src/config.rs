@@ -74,6 +74,9 @@ pub struct LimitsFile {
     pub idle_timeout_s: Option<u64>,
     /// Live orders one other author may have here ([`DEFAULT_ORDERS_PER_AUTHOR`]).
     pub orders_per_author: Option<usize>,
+    /// Model payload bytes per second served to other nodes, all together (no limit if unset):
+    /// keeps a node on a small uplink usable while others fetch from it.
+    pub upload_bytes_per_s: Option<u64>,
 }
 
 /// Values given on the command line; each one present overrides the file.
@@ -235,6 +238,7 @@ impl NodeConfig {
             if let Some(s) = l.idle_timeout_s {
                 network.idle_timeout = Duration::from_secs(s.max(1));
             }
+            network.upload_rate = l.upload_bytes_per_s.filter(|r| *r > 0);
         }
         let role_names = pick(flags.roles, file.roles).unwrap_or_else(|| vec!["user".into()]);
         let mut roles = BTreeSet::new();

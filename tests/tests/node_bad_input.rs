@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use amsp_node::network::sync_protocol::SyncRefusal;
 use amsp_node::network::{self, NetworkConfig, SyncRequest, SyncResponse, Topic};
 use amsp_proto::envelope::Envelope;
 use amsp_proto::id::{ContentId, OrderId, PartId};
@@ -99,7 +100,10 @@ async fn forged_replayed_oversized_and_garbage_input_is_refused() {
         .request_sync(a_peer, SyncRequest::Push { events: vec![vec![0u8; 8]; 300] })
         .await
         .unwrap();
-    assert!(matches!(res, SyncResponse::Refused(_)), "{res:?}");
+    assert!(
+        matches!(res, SyncResponse::Refused(SyncRefusal::TooManyEvents { sent: 300, limit: 256 })),
+        "{res:?}"
+    );
 
     // 6. Garbage on the transport itself: raw bytes at the libp2p port.
     let port: u16 = a_addr.split('/').nth(4).unwrap().parse().unwrap();

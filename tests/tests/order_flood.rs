@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use amsp_node::network::sync_protocol::MAX_EVENTS_PER_MESSAGE;
+use amsp_node::network::sync_protocol::{MAX_EVENTS_PER_MESSAGE, SyncRefusal};
 use amsp_node::network::{
     self, ChunkResponse, NetworkConfig, NetworkEvent, SyncRequest, SyncResponse,
 };
@@ -55,7 +55,11 @@ async fn answer_politely(net: network::Network, mut events: mpsc::Receiver<Netwo
     while let Some(ev) = events.recv().await {
         match ev {
             NetworkEvent::SyncRequest { channel, .. } => {
-                net.respond_sync(channel, SyncResponse::Refused("no".into())).await;
+                net.respond_sync(
+                    channel,
+                    SyncResponse::Refused(SyncRefusal::Unavailable("no".into())),
+                )
+                .await;
             }
             NetworkEvent::ChunkRequest { channel, .. } => {
                 net.respond_chunks(channel, ChunkResponse::Manifest(None)).await;

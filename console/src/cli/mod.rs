@@ -9,3 +9,4 @@ pub mod ops_cmds;
 pub mod order_cmds;
 pub mod out;
 pub mod print_model;
+pub mod progress;

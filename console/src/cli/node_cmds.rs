@@ -140,7 +140,12 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
             }
         }
         ModelNodeCommand::Get { cid, output } => {
-            let bytes = client.get_model(cid).await.with_context(|| format!("model {cid}"))?;
+            let bar = super::progress::TransferBar::follow(&client, cid).await;
+            let got = client.get_model(cid).await;
+            if let Some(bar) = bar {
+                bar.finish();
+            }
+            let bytes = got.with_context(|| format!("model {cid}"))?;
             std::fs::write(output, &bytes)
                 .with_context(|| format!("writing {}", output.display()))?;
             eprintln!("wrote {} bytes to {}", bytes.len(), output.display());

@@ -44,6 +44,13 @@ pub fn describe(ev: &NodeEvent) -> (Level, String) {
         NodeEvent::PeerDisconnected { peer } => {
             (Level::Warn, format!("peer {} disconnected", short(peer)))
         }
+        NodeEvent::TransferProgress { cid, bytes, total } => {
+            let pct = (bytes * 100).checked_div(*total).unwrap_or(100);
+            (
+                Level::Debug,
+                format!("model {}: {pct}% fetched ({bytes} of {total} bytes)", short(cid)),
+            )
+        }
         NodeEvent::ProfileLearned { peer, name } => {
             (Level::Info, format!("learned profile of {} ({name})", short(peer)))
         }

@@ -60,10 +60,12 @@ pub(crate) struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Announcements on the four topics.
     pub gossipsub: gossipsub::Behaviour,
-    /// Model manifests and chunks.
+    /// Model manifests by content id (payloads stream over `stream`).
     pub chunks: request_response::Behaviour<ChunkCodec>,
     /// Profiles and order events.
     pub sync: request_response::Behaviour<SyncCodec>,
+    /// Raw streams: model payloads ([`super::transfer`]).
+    pub stream: libp2p_stream::Behaviour,
 }
 
 /// Builds the behaviour; errors are configuration errors (bad gossipsub parameters).
@@ -126,5 +128,6 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
             [(sync_protocol::PROTOCOL, ProtocolSupport::Full)],
             rr_cfg,
         ),
+        stream: libp2p_stream::Behaviour::new(),
     })
 }

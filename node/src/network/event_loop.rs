@@ -75,9 +75,8 @@ pub(super) struct EventLoop {
     /// Each connected peer's gossip allowance.
     gossip_rates: HashMap<PeerId, PeerRate>,
     standings: HashMap<PeerId, Standing>,
-    pending_chunks:
-        HashMap<OutboundRequestId, oneshot::Sender<Result<ChunkResponse, RequestError>>>,
-    pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, RequestError>>>,
+    pending_chunks: Pending<ChunkResponse>,
+    pending_sync: Pending<SyncResponse>,
     pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<HashSet<PeerId>>)>,
     invalid_total: u64,
     dropped_requests: u64,
@@ -296,6 +295,10 @@ impl EventLoop {
                 let _ = b.sync.send_response(channel.channel, response);
             }
             Command::ReportInvalid { peer, reason } => self.penalise(peer, &reason),
+            Command::CountTransfer { peer, bytes_in, bytes_out } => {
+                self.traffic.inbound(&peer, bytes_in);
+                self.traffic.outbound(Some(&peer), bytes_out);
+            }
         }
     }
 
@@ -408,8 +411,18 @@ impl EventLoop {
             BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. }) => {
                 self.traffic.ping(peer, rtt);
             }
-            BehaviourEvent::Chunks(ev) => self.on_chunks_event(ev),
-            BehaviourEvent::Sync(ev) => self.on_sync_event(ev),
+            BehaviourEvent::Chunks(ev) => self.on_request_event(
+                "manifest",
+                ev,
+                |s| &mut s.pending_chunks,
+                |peer, request, channel| NetworkEvent::ChunkRequest { peer, request, channel },
+            ),
+            BehaviourEvent::Sync(ev) => self.on_request_event(
+                "sync",
+                ev,
+                |s| &mut s.pending_sync,
+                |peer, request, channel| NetworkEvent::SyncRequest { peer, request, channel },
+            ),
             _ => {}
         }
     }
@@ -446,7 +459,16 @@ impl EventLoop {
         }
     }
 
-    fn on_chunks_event(&mut self, ev: request_response::Event<super::ChunkRequest, ChunkResponse>) {
+    /// One request-response event of any protocol: inbound requests from peers that are not
+    /// banned go to the node as `inbound(...)` events, answers and failures to the waiting
+    /// caller, and a peer whose bytes would not decode is penalised.
+    fn on_request_event<Req: WireLen, Res: WireLen>(
+        &mut self,
+        protocol: &str,
+        ev: request_response::Event<Req, Res>,
+        pending: fn(&mut Self) -> &mut Pending<Res>,
+        inbound: fn(PeerId, Req, Responder<Res>) -> NetworkEvent,
+    ) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
@@ -454,67 +476,33 @@ impl EventLoop {
                         return;
                     }
                     self.traffic.inbound(&peer, request.wire_len());
-                    let channel = Responder { peer, channel };
-                    self.emit(NetworkEvent::ChunkRequest { peer, request, channel });
+                    self.emit(inbound(peer, request, Responder { peer, channel }));
                 }
                 request_response::Message::Response { request_id, response } => {
                     self.traffic.inbound(&peer, response.wire_len());
-                    if let Some(reply) = self.pending_chunks.remove(&request_id) {
+                    if let Some(reply) = pending(self).remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
-                if let Some(reply) = self.pending_chunks.remove(&request_id) {
+                if let Some(reply) = pending(self).remove(&request_id) {
                     let _ =
                         reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
                 }
                 if matches!(error, request_response::OutboundFailure::Io(_)) {
-                    self.penalise(peer, &format!("malformed chunk reply: {error}"));
+                    self.penalise(peer, &format!("malformed {protocol} reply: {error}"));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 if matches!(error, request_response::InboundFailure::Io(_)) {
-                    self.penalise(peer, &format!("malformed chunk request: {error}"));
-                }
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    fn on_sync_event(&mut self, ev: request_response::Event<super::SyncRequest, SyncResponse>) {
-        match ev {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
-                    if self.is_banned(&peer) {
-                        return;
-                    }
-                    self.traffic.inbound(&peer, request.wire_len());
-                    let channel = Responder { peer, channel };
-                    self.emit(NetworkEvent::SyncRequest { peer, request, channel });
-                }
-                request_response::Message::Response { request_id, response } => {
-                    self.traffic.inbound(&peer, response.wire_len());
-                    if let Some(reply) = self.pending_sync.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
-                if let Some(reply) = self.pending_sync.remove(&request_id) {
-                    let _ =
-                        reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
-                }
-                if matches!(error, request_response::OutboundFailure::Io(_)) {
-                    self.penalise(peer, &format!("malformed sync reply: {error}"));
-                }
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                if matches!(error, request_response::InboundFailure::Io(_)) {
-                    self.penalise(peer, &format!("malformed sync request: {error}"));
+                    self.penalise(peer, &format!("malformed {protocol} request: {error}"));
                 }
             }
             request_response::Event::ResponseSent { .. } => {}
         }
     }
 }
+
+/// Callers waiting for the answer to each outbound request of one protocol.
+type Pending<Res> = HashMap<OutboundRequestId, oneshot::Sender<Result<Res, RequestError>>>;

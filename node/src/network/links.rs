@@ -1,8 +1,9 @@
 //! What the node exchanges with each peer: application bytes both ways and the last ping, for
 //! the console's Network view (`/v1/peers`, `/v1/status`).
 //!
-//! Counted where messages cross the event loop — gossip payloads received, chunk and sync
-//! requests and replies, sized as their codecs frame them — so an operator sees which peer a
+//! Counted where messages cross the event loop — gossip payloads received, manifest and sync
+//! requests and replies, sized as their codecs frame them, and the payload bytes transfer
+//! streams report (`Network::count_transfer`) — so an operator sees which peer a
 //! node talks to most without instrumenting the transport. Totals outlive disconnections;
 //! per-peer figures are kept while the peer is connected. The Prometheus counters are kept by
 //! [`super::traffic`] at the `Network` handle.
@@ -98,7 +99,6 @@ impl WireLen for ChunkRequest {
     fn wire_len(&self) -> usize {
         match self {
             Self::Manifest(_) => 1 + 32,
-            Self::Chunks(hashes) => 2 + 32 * hashes.len(),
         }
     }
 }
@@ -107,7 +107,6 @@ impl WireLen for ChunkResponse {
     fn wire_len(&self) -> usize {
         match self {
             Self::Manifest(m) => 1 + blob_len(m.as_ref()),
-            Self::Chunks(chunks) => 2 + chunks.iter().map(|c| blob_len(c.as_ref())).sum::<usize>(),
         }
     }
 }
@@ -134,10 +133,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunk_sizes_follow_the_framing() {
-        let res = ChunkResponse::Chunks(vec![Some(vec![0; 10]), None]);
-        assert_eq!(res.wire_len(), 2 + (1 + 4 + 10) + 1);
-        assert_eq!(ChunkRequest::Chunks(vec![[0; 32]; 3]).wire_len(), 2 + 96);
+    fn manifest_sizes_follow_the_framing() {
+        assert_eq!(ChunkResponse::Manifest(Some(vec![0; 10])).wire_len(), 1 + 1 + 4 + 10);
+        assert_eq!(ChunkResponse::Manifest(None).wire_len(), 2);
+        assert_eq!(ChunkRequest::Manifest([0; 32]).wire_len(), 1 + 32);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! [`spawn`] builds the swarm (TCP and QUIC, noise, yamux; identify, ping, Kademlia under our
 //! own protocol name in server mode, optional mDNS, gossipsub in validation mode, and the
-//! request-response protocols for chunks and sync) and starts [`event_loop`]. The rest of the
+//! request-response protocols for manifests and sync, raw streams for model payloads) and starts [`event_loop`]. The rest of the
 //! node holds a [`Network`] handle: each method sends a command over a bounded queue and awaits
 //! its reply on a one-shot channel. What the swarm hears (connections, validated gossip, inbound
 //! requests) arrives as [`NetworkEvent`]s on one bounded queue.
@@ -18,6 +18,7 @@ pub mod gossip;
 mod links;
 pub mod sync_protocol;
 pub mod traffic;
+pub mod transfer;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -55,6 +56,9 @@ pub struct NetworkConfig {
     pub idle_timeout: Duration,
     /// How long a request may wait for its response.
     pub request_timeout: Duration,
+    /// Model payload bytes per second this node sends to all fetchers together; `None` for no
+    /// limit (`upload_bytes_per_s` under `[limits]`).
+    pub upload_rate: Option<u64>,
 }
 
 /// The defaults keep a node private: it listens on loopback only and does not announce itself
@@ -70,6 +74,7 @@ impl Default for NetworkConfig {
             mdns: false,
             idle_timeout: Duration::from_secs(300),
             request_timeout: Duration::from_secs(30),
+            upload_rate: None,
         }
     }
 }
@@ -183,7 +188,7 @@ pub enum NetworkEvent {
         /// The verified envelope.
         envelope: Envelope,
     },
-    /// A peer asks for a manifest or chunks; answer with [`Network::respond_chunks`].
+    /// A peer asks for a manifest; answer with [`Network::respond_chunks`].
     ChunkRequest {
         /// The asking peer.
         peer: PeerId,
@@ -246,17 +251,31 @@ pub(crate) enum Command {
         peer: PeerId,
         reason: String,
     },
+    CountTransfer {
+        peer: PeerId,
+        bytes_in: usize,
+        bytes_out: usize,
+    },
     /// Close every connection and listener and end the event loop.
     Stop(oneshot::Sender<()>),
 }
 
 /// Handle to the network event loop. Clone freely.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Network {
     tx: mpsc::Sender<Command>,
     peer_id: PeerId,
+    /// Opens and accepts raw streams without passing through the event loop: model payloads
+    /// move on these ([`transfer`]).
+    streams: libp2p_stream::Control,
     /// Where sent and received traffic is counted, once the node attaches its metrics.
     meters: Option<traffic::Meters>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network").field("peer_id", &self.peer_id).finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Command {
@@ -272,12 +291,13 @@ pub async fn spawn(
 ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), NetworkStartError> {
     let peer_id = keypair.public().to_peer_id();
     let swarm = event_loop::build_swarm(keypair, &cfg)?;
+    let streams = swarm.behaviour().stream.new_control();
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE_DEPTH);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
     let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg);
     lp.listen().await?;
     tokio::spawn(lp.run());
-    Ok((Network { tx, peer_id, meters: None }, ev_rx))
+    Ok((Network { tx, peer_id, streams, meters: None }, ev_rx))
 }
 
 impl Network {
@@ -375,6 +395,35 @@ impl Network {
             m.requested("sync", res.is_ok(), started.elapsed());
         }
         res
+    }
+
+    /// Opens a transfer stream to `peer` for model `cid` (dialling it if needed).
+    pub async fn open_transfer(
+        &self,
+        peer: PeerId,
+        cid: [u8; 32],
+    ) -> Result<transfer::RangeStream, transfer::TransferError> {
+        transfer::RangeStream::open(&mut self.streams.clone(), peer, cid).await
+    }
+
+    /// Serves model payloads from `source` until the network stops. Call once per node.
+    pub fn serve_transfers(
+        &self,
+        source: std::sync::Arc<dyn transfer::ChunkSource>,
+        cfg: transfer::ServeConfig,
+    ) -> Result<(), NetworkStartError> {
+        let incoming = self
+            .streams
+            .clone()
+            .accept(transfer::PROTOCOL)
+            .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?;
+        tokio::spawn(transfer::serve(incoming, source, cfg));
+        Ok(())
+    }
+
+    /// Counts payload bytes a transfer stream moved to or from `peer` in the traffic figures.
+    pub fn count_transfer(&self, peer: PeerId, bytes_in: usize, bytes_out: usize) {
+        let _ = self.tx.try_send(Command::CountTransfer { peer, bytes_in, bytes_out });
     }
 
     /// Answers an inbound chunk request.

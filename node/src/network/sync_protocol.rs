@@ -90,8 +90,8 @@ pub enum SyncResponse {
         /// New events.
         accepted: u32,
     },
-    /// The request was refused, with the reason.
-    Refused(String),
+    /// The request was refused, with a typed reason.
+    Refused(SyncRefusal),
     /// Catalogue notice envelopes the responder holds, in key order.
     Catalogue {
         /// Envelope bytes.
@@ -108,6 +108,58 @@ pub enum SyncResponse {
     },
     /// The designer refused a copy, saying why.
     CatalogRefused(amsp_proto::catalog::CatalogRefusal),
+}
+
+/// Why a sync request was refused: a closed set, so the asker can tell its own mistake (too
+/// much at once), a rule of the responder (not handed over) and a passing failure apart
+/// without parsing text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SyncRefusal {
+    /// An `EventIds` request carried more than [`MAX_HAVE_IDS`] ids.
+    #[error("{sent} event ids sent; the limit is {limit}")]
+    TooManyIds {
+        /// Ids sent.
+        sent: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A `Push` carried more than [`MAX_EVENTS_PER_MESSAGE`] events.
+    #[error("{sent} events pushed at once; the limit is {limit}")]
+    TooManyEvents {
+        /// Events sent.
+        sent: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Pushed events could not be taken in (the responder's store failed).
+    #[error("the pushed events could not be kept: {0}")]
+    EventsNotKept(String),
+    /// The responder holds no packages for the order.
+    #[error("no packages for order {order} here")]
+    NoPackages {
+        /// The order id.
+        order: String,
+    },
+    /// The order's packages were made for another node.
+    #[error("order {order} was not handed to the asker")]
+    NotHandedOver {
+        /// The order id.
+        order: String,
+    },
+    /// The bytes sent are not a signed envelope.
+    #[error("bad_envelope: {0}")]
+    BadEnvelope(String),
+    /// A design record was refused by the rules of design exchange.
+    #[error("{code}: {reason}")]
+    Design {
+        /// The design error's stable code.
+        code: String,
+        /// Its message.
+        reason: String,
+    },
+    /// The responder could not read or write its own state just now; asking later may work.
+    #[error("the responder failed: {0}")]
+    Unavailable(String),
 }
 
 /// A length-prefixed postcard codec, used for the sync protocol.

@@ -32,6 +32,7 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use super::{AddModelError, Node, now_ms};
+use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::{ModelManifest, PackageMeta};
 use crate::store::StoreError;
@@ -434,7 +435,9 @@ impl Node {
                     next,
                 }
             }
-            Err(e) => SyncResponse::Refused(format!("reading the catalogue: {e}")),
+            Err(e) => SyncResponse::Refused(SyncRefusal::Unavailable(format!(
+                "reading the catalogue: {e}"
+            ))),
         }
     }
 
@@ -579,7 +582,7 @@ impl Node {
         let (model, licence) = match answer {
             SyncResponse::CatalogCopy { model, licence } => (ContentId(model), licence),
             SyncResponse::CatalogRefused(r) => return Err(CatalogError::Refused(r)),
-            SyncResponse::Refused(r) => return Err(unreachable(r)),
+            SyncResponse::Refused(r) => return Err(unreachable(r.to_string())),
             other => return Err(unreachable(format!("unexpected answer {other:?}"))),
         };
         let bad = |reason: String| CatalogError::BadCopy { model: model.to_string(), reason };

@@ -28,6 +28,7 @@ use libp2p::PeerId;
 
 use super::{AddModelError, Node, now_ms};
 use crate::events::NodeEvent;
+use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::PackageMeta;
 use crate::store::{Store, StoreError};
@@ -243,7 +244,7 @@ impl Node {
             Ok(e) => e,
             Err(e) => {
                 self.inner.network.report_invalid(peer, format!("design record: {e}")).await;
-                return SyncResponse::Refused(format!("bad_envelope: {e}"));
+                return SyncResponse::Refused(SyncRefusal::BadEnvelope(e.to_string()));
             }
         };
         match self.take_design(&env, Some(peer)).await {
@@ -253,9 +254,12 @@ impl Node {
                     self.inner.network.report_invalid(peer, format!("design record: {e}")).await;
                 }
                 self.emit(NodeEvent::Rejected { peer: peer.to_string(), reason: e.to_string() });
-                SyncResponse::Refused(format!("{}: {e}", e.code()))
+                SyncResponse::Refused(SyncRefusal::Design {
+                    code: e.code().to_string(),
+                    reason: e.to_string(),
+                })
             }
-            Err(e) => SyncResponse::Refused(e.to_string()),
+            Err(e) => SyncResponse::Refused(SyncRefusal::Unavailable(e.to_string())),
         }
     }
 

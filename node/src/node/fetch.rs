@@ -1,30 +1,50 @@
 //! Fetching a model package from providers.
 //!
 //! The manifest comes from whichever peer has it (connected peers first, then DHT providers)
-//! and is accepted only if its bytes hash to the content id and its signature verifies. Chunks
-//! are then requested in batches of [`MAX_CHUNKS_PER_REQUEST`] from all providers in parallel
-//! ([`PARALLEL_REQUESTS`] in flight), each chunk verified against the manifest on arrival and
-//! stored at once: a fetch that is interrupted resumes with the chunks it already has, and a bad
-//! chunk is rejected (its sender reported) without losing the good ones around it.
+//! and is accepted only if its bytes hash to the content id and its signature verifies. The
+//! payload then streams over [`transfer`] from up to [`MAX_PROVIDERS`] providers at once: the
+//! missing chunks are cut into ranges of [`RANGE_CHUNKS`], each provider's stream takes the next
+//! free range as it finishes one (keeping [`PIPELINE`] requested ahead), so faster providers
+//! carry more. Every chunk is verified against the manifest as it arrives and handed to the
+//! store at once: a fetch that is interrupted, or a node that is restarted, resumes with the
+//! chunks it holds. A provider that sends one bad chunk is penalised and dropped, one that
+//! breaks or is too slow ([`transfer::CHUNK_TIMEOUT`]) is dropped, and their ranges go back to
+//! the others.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::id::ContentId;
-use futures::StreamExt;
 use libp2p::PeerId;
+use tokio::sync::{Notify, mpsc};
 
 use super::{Node, now_ms};
 use crate::events::NodeEvent;
-use crate::network::chunk_protocol::MAX_CHUNKS_PER_REQUEST;
-use crate::network::{ChunkRequest, ChunkResponse};
+use crate::network::transfer::{self, ChunkRead, Layout, TransferError};
+use crate::network::{ChunkRequest, ChunkResponse, Network};
 use crate::package::{self, ModelManifest, UnpackError};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
-/// Chunk requests in flight per fetch: enough to hide round trips and spread load over
-/// providers, few enough to bound the memory of replies waiting to be verified (8 × 4 MiB).
-pub const PARALLEL_REQUESTS: usize = 8;
+/// Chunks per range request (4 MiB): small enough that ranges spread over providers and a
+/// dropped provider's work is soon taken up, large enough that requests cost nothing.
+pub const RANGE_CHUNKS: u32 = 16;
+/// Ranges each provider stream has requested ahead, so it never waits a round trip.
+pub const PIPELINE: usize = 2;
+/// Most providers one fetch reads from at once.
+pub const MAX_PROVIDERS: usize = 8;
+/// Verified chunks waiting for the store (8 MiB): with one chunk per provider stream in
+/// flight, a fetch holds at most about 12 MiB whatever the model's size.
+const STORE_QUEUE: usize = 32;
+/// Progress events per fetch.
+const PROGRESS_STEPS: u64 = 50;
+/// Chunks per store write.
+const STORE_BATCH: usize = 32;
+/// Chunks between durable commits (32 MiB), or [`SYNC_INTERVAL`] on a slow link, whichever
+/// comes first: what a crash can cost a resumed fetch.
+const SYNC_EVERY: usize = 128;
+const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a model package could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -81,14 +101,15 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
         None => fetch_manifest(node, cid).await?,
     };
     let held = node.store().has_chunks(&manifest.chunks)?;
-    let missing: Vec<usize> =
-        held.iter().enumerate().filter(|(_, h)| !**h).map(|(i, _)| i).collect();
+    let missing: Vec<u32> =
+        held.iter().enumerate().filter(|(_, h)| !**h).map(|(i, _)| i as u32).collect();
     if missing.is_empty() {
         return Ok(manifest);
     }
     if providers.is_empty() {
         providers = candidates(node, cid).await;
     }
+    providers.truncate(MAX_PROVIDERS);
     if providers.is_empty() {
         return Err(FetchError::ChunksUnavailable {
             cid: cid.to_string(),
@@ -96,34 +117,33 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
             reasons: vec!["no provider is reachable".into()],
         });
     }
-    let manifest = Arc::new(manifest);
-    let bad: Arc<Mutex<HashSet<PeerId>>> = Arc::default();
-    let providers = Arc::new(providers);
-    let batches: Vec<(usize, Vec<usize>)> =
-        missing.chunks(MAX_CHUNKS_PER_REQUEST).map(<[usize]>::to_vec).enumerate().collect();
-    let results: Vec<Result<usize, Vec<String>>> = futures::stream::iter(batches)
-        .map(|(n, batch)| {
-            let node = node.clone();
-            let manifest = Arc::clone(&manifest);
-            let providers = Arc::clone(&providers);
-            let bad = Arc::clone(&bad);
-            async move { fetch_batch(&node, cid, &manifest, &providers, &bad, n, batch).await }
-        })
-        .buffer_unordered(PARALLEL_REQUESTS)
-        .collect()
-        .await;
-    let mut reasons = Vec::new();
-    let mut unfetched = 0;
-    for r in results {
-        if let Err(mut rs) = r {
-            unfetched += 1;
-            reasons.append(&mut rs);
+    let layout = layout_of(&manifest);
+    let total_bytes: u64 = missing.iter().map(|i| layout.len_of(*i) as u64).sum();
+    let job = Job {
+        cid,
+        work: Mutex::new(Work { queue: ranges(&missing), in_flight: 0 }),
+        changed: Notify::new(),
+        layout,
+        reasons: Mutex::default(),
+        fetched: AtomicU64::new(0),
+        total_bytes,
+    };
+    let (tx, rx) = mpsc::channel(STORE_QUEUE);
+    let workers = async {
+        let tx = tx;
+        futures::future::join_all(providers.iter().map(|p| provider(node, &job, *p, tx.clone())))
+            .await;
+    };
+    let (_, stored) = tokio::join!(workers, store_chunks(node.store().clone(), rx));
+    stored?;
+    let still = node.store().has_chunks(&manifest.chunks)?.iter().filter(|h| !**h).count();
+    if still > 0 {
+        let mut reasons = job.reasons.into_inner().unwrap_or_else(|e| e.into_inner());
+        reasons.sort();
+        reasons.dedup();
+        if reasons.is_empty() {
+            reasons.push("no provider holds them".into());
         }
-    }
-    reasons.sort();
-    reasons.dedup();
-    if unfetched > 0 {
-        let still = node.store().has_chunks(&manifest.chunks)?.iter().filter(|h| !**h).count();
         return Err(FetchError::ChunksUnavailable {
             cid: cid.to_string(),
             missing: still,
@@ -132,7 +152,258 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
     }
     node.network().start_providing(cid.0).await;
     node.emit(NodeEvent::ModelFetched { cid: cid.to_string(), chunks_fetched: missing.len() });
-    Ok(Arc::unwrap_or_clone(manifest))
+    Ok(manifest)
+}
+
+/// What a provider stream serves and a fetcher verifies against: the manifest's chunk hashes.
+pub fn layout_of(m: &ModelManifest) -> Layout {
+    Layout { chunks: m.chunks.clone(), chunk_size: m.chunk_size, payload_size: m.payload_size }
+}
+
+/// A run of chunks still to fetch, and the providers that said they lack them.
+#[derive(Debug, Clone)]
+struct Range {
+    first: u32,
+    count: u32,
+    lacking: Vec<PeerId>,
+}
+
+/// Ranges waiting for a provider, and how many are being read.
+#[derive(Debug)]
+struct Work {
+    queue: VecDeque<Range>,
+    in_flight: usize,
+}
+
+/// One fetch's shared state.
+struct Job {
+    cid: ContentId,
+    work: Mutex<Work>,
+    /// Woken whenever a range is finished or put back.
+    changed: Notify,
+    layout: Layout,
+    reasons: Mutex<Vec<String>>,
+    /// Payload bytes fetched and verified so far.
+    fetched: AtomicU64,
+    total_bytes: u64,
+}
+
+/// Cuts sorted chunk indices into runs of contiguous indices, at most [`RANGE_CHUNKS`] each.
+fn ranges(missing: &[u32]) -> VecDeque<Range> {
+    let mut out: VecDeque<Range> = VecDeque::new();
+    for &i in missing {
+        match out.back_mut() {
+            Some(r) if r.first + r.count == i && r.count < RANGE_CHUNKS => r.count += 1,
+            _ => out.push_back(Range { first: i, count: 1, lacking: Vec::new() }),
+        }
+    }
+    out
+}
+
+impl Job {
+    fn work(&self) -> std::sync::MutexGuard<'_, Work> {
+        self.work.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn reason(&self, r: String) {
+        self.reasons.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
+    }
+
+    /// The next range `peer` has not said it lacks, now or once others finish; `None` when
+    /// nothing is left for it.
+    async fn take(&self, peer: PeerId, wait: bool) -> Option<Range> {
+        loop {
+            let changed = self.changed.notified();
+            {
+                let mut w = self.work();
+                if let Some(pos) = w.queue.iter().position(|r| !r.lacking.contains(&peer)) {
+                    w.in_flight += 1;
+                    let mut r = w.queue.remove(pos)?;
+                    // Chunks put back one by one (a provider lacked them) are taken up again
+                    // as one range with their neighbours, so ranges do not fragment.
+                    while r.count < RANGE_CHUNKS {
+                        let Some(next) = w.queue.iter().position(|n| {
+                            n.first == r.first + r.count
+                                && n.count <= RANGE_CHUNKS - r.count
+                                && !n.lacking.contains(&peer)
+                        }) else {
+                            break;
+                        };
+                        let Some(n) = w.queue.remove(next) else { break };
+                        r.count += n.count;
+                        // Whoever lacked any part is kept off the whole: the set only grows,
+                        // so every chunk is eventually fetched or known to be nowhere.
+                        for p in n.lacking {
+                            if !r.lacking.contains(&p) {
+                                r.lacking.push(p);
+                            }
+                        }
+                    }
+                    return Some(r);
+                }
+                if !wait || w.in_flight == 0 {
+                    return None;
+                }
+            }
+            // Others are still reading: what they put back may be for us.
+            changed.await;
+        }
+    }
+
+    /// A range is done (`rest` empty) or partly done; what is left goes back to the queue.
+    fn put_back(&self, rest: impl IntoIterator<Item = Range>) {
+        {
+            let mut w = self.work();
+            for r in rest {
+                if r.count > 0 {
+                    w.queue.push_front(r);
+                }
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn finished(&self, n: usize) {
+        {
+            let mut w = self.work();
+            w.in_flight -= n.min(w.in_flight);
+        }
+        self.changed.notify_waiters();
+    }
+}
+
+/// Reads ranges from one provider until nothing is left for it or it fails.
+async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8; 32], Vec<u8>)>) {
+    let mut stream = match node.network().open_transfer(peer, job.cid.0).await {
+        Ok(s) => s,
+        Err(e) => return job.reason(e.to_string()),
+    };
+    let mut ahead: VecDeque<Range> = VecDeque::new();
+    let outcome = read_ranges(node, job, &mut stream, &mut ahead, &store).await;
+    let n = ahead.len();
+    job.put_back(ahead.into_iter().rev());
+    job.finished(n);
+    match outcome {
+        Ok(()) => stream.close().await,
+        Err(TransferError::BadChunk { index, .. }) => {
+            let reason = format!(
+                "chunk {index} of model {} from {peer} does not match its manifest hash; rejected",
+                job.cid
+            );
+            tracing::warn!("{reason}");
+            node.network().report_invalid(peer, reason.clone()).await;
+            node.emit(NodeEvent::Rejected { peer: peer.to_string(), reason: reason.clone() });
+            job.reason(reason);
+        }
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "provider dropped");
+            job.reason(e.to_string());
+        }
+    }
+}
+
+async fn read_ranges(
+    node: &Node,
+    job: &Job,
+    stream: &mut transfer::RangeStream,
+    ahead: &mut VecDeque<Range>,
+    store: &mpsc::Sender<([u8; 32], Vec<u8>)>,
+) -> Result<(), TransferError> {
+    let peer = stream.peer();
+    loop {
+        while ahead.len() < PIPELINE {
+            let Some(r) = job.take(peer, ahead.is_empty()).await else { break };
+            ahead.push_back(r.clone());
+            stream.request(r.first, r.count).await?;
+        }
+        let Some(current) = ahead.front_mut() else { return Ok(()) };
+        stream.read_status().await?;
+        while current.count > 0 {
+            let index = current.first;
+            let chunk = stream.read_chunk(&job.layout, index).await?;
+            current.first += 1;
+            current.count -= 1;
+            match chunk {
+                ChunkRead::Verified(bytes) => {
+                    let len = bytes.len();
+                    let hash = job.layout.chunks[index as usize];
+                    if store.send((hash, bytes)).await.is_err() {
+                        return Err(TransferError::Io { peer, reason: "the store stopped".into() });
+                    }
+                    node.network().count_transfer(peer, len + 1, 0);
+                    let done = job.fetched.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
+                    // Told at every 2 % step, so a big fetch is 50 events, not one per chunk.
+                    let step = |b: u64| b * PROGRESS_STEPS / job.total_bytes.max(1);
+                    if step(done) > step(done - len as u64) {
+                        node.emit(NodeEvent::TransferProgress {
+                            cid: job.cid.to_string(),
+                            bytes: done,
+                            total: job.total_bytes,
+                        });
+                    }
+                }
+                ChunkRead::Missing => {
+                    let mut lacking = current.lacking.clone();
+                    lacking.push(peer);
+                    job.put_back([Range { first: index, count: 1, lacking }]);
+                }
+            }
+        }
+        ahead.pop_front();
+        job.finished(1);
+    }
+}
+
+/// Writes verified chunks in batches without waiting for the disk, with a durable commit every
+/// [`SYNC_EVERY`] chunks or [`SYNC_INTERVAL`], and at the end.
+async fn store_chunks(
+    store: Store,
+    mut rx: mpsc::Receiver<([u8; 32], Vec<u8>)>,
+) -> Result<(), StoreError> {
+    let mut since_sync = 0;
+    let mut synced = std::time::Instant::now();
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < STORE_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        since_sync += batch.len();
+        store.put_chunks_unsynced(batch).await?;
+        if since_sync >= SYNC_EVERY || synced.elapsed() >= SYNC_INTERVAL {
+            store.sync().await?;
+            since_sync = 0;
+            synced = std::time::Instant::now();
+        }
+    }
+    store.sync().await
+}
+
+/// Serves this node's store over [`transfer`].
+pub struct StoreSource {
+    /// Where manifests and chunks are read.
+    pub store: Store,
+    /// Where served bytes are counted.
+    pub network: Network,
+}
+
+impl transfer::ChunkSource for StoreSource {
+    fn layout(&self, cid: &[u8; 32]) -> Option<Layout> {
+        let bytes = self.store.manifest(cid).ok()??;
+        let m = Envelope::from_bytes(&bytes).and_then(|e| e.decode_body::<ModelManifest>()).ok()?;
+        package::check_manifest(&m).ok()?;
+        Some(layout_of(&m))
+    }
+
+    fn chunk(&self, hash: &[u8; 32]) -> Option<Vec<u8>> {
+        self.store.chunk(hash).ok().flatten()
+    }
+
+    fn sent(&self, peer: &PeerId, bytes: usize) {
+        self.network.count_transfer(*peer, 0, bytes);
+    }
 }
 
 /// Connected peers, then DHT providers of `cid` not already among them.
@@ -185,78 +456,6 @@ async fn fetch_manifest(
     Ok((manifest, providers))
 }
 
-/// Fetches one batch of chunk indices, trying providers in turn (starting at a different one
-/// per batch so load spreads). Stores every verified chunk as soon as it arrives.
-async fn fetch_batch(
-    node: &Node,
-    cid: ContentId,
-    manifest: &ModelManifest,
-    providers: &[PeerId],
-    bad: &Mutex<HashSet<PeerId>>,
-    n: usize,
-    mut wanted: Vec<usize>,
-) -> Result<usize, Vec<String>> {
-    let mut reasons = Vec::new();
-    let mut got = 0;
-    for attempt in 0..providers.len() {
-        let peer = providers[(n + attempt) % providers.len()];
-        if bad.lock().map(|b| b.contains(&peer)).unwrap_or(false) {
-            continue;
-        }
-        let hashes: Vec<[u8; 32]> = wanted.iter().map(|i| manifest.chunks[*i]).collect();
-        let reply = node.network().request_chunks(peer, ChunkRequest::Chunks(hashes)).await;
-        let chunks = match reply {
-            Ok(ChunkResponse::Chunks(c)) if c.len() == wanted.len() => c,
-            Ok(_) => {
-                reasons.push(format!("{peer} answered with the wrong shape"));
-                continue;
-            }
-            Err(e) => {
-                reasons.push(e.to_string());
-                continue;
-            }
-        };
-        let mut good = Vec::new();
-        let mut still = Vec::new();
-        for (index, chunk) in wanted.iter().copied().zip(chunks) {
-            match chunk {
-                Some(bytes) if package::chunk_matches(manifest, index, &bytes) => {
-                    good.push((manifest.chunks[index], bytes));
-                }
-                Some(_) => {
-                    let reason = format!(
-                        "chunk {index} of model {cid} from {peer} does not match its manifest hash; rejected"
-                    );
-                    tracing::warn!("{reason}");
-                    if let Ok(mut b) = bad.lock() {
-                        b.insert(peer);
-                    }
-                    node.network().report_invalid(peer, reason.clone()).await;
-                    node.emit(NodeEvent::Rejected {
-                        peer: peer.to_string(),
-                        reason: reason.clone(),
-                    });
-                    reasons.push(reason);
-                    still.push(index);
-                }
-                None => {
-                    reasons.push(format!("{peer} does not hold chunk {index}"));
-                    still.push(index);
-                }
-            }
-        }
-        got += good.len();
-        if !good.is_empty() {
-            node.store().put_chunks(good).await.map_err(|e| vec![e.to_string()])?;
-        }
-        wanted = still;
-        if wanted.is_empty() {
-            return Ok(got);
-        }
-    }
-    Err(reasons)
-}
-
 /// The manifest of `cid` only — from the store, else from any provider — without its chunks:
 /// what a node that may not read a model needs to judge it (size, geometry, licence).
 pub async fn manifest(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchError> {
@@ -271,4 +470,46 @@ pub async fn manifest(node: &Node, cid: ContentId) -> Result<ModelManifest, Fetc
             });
     }
     Ok(fetch_manifest(node, cid).await?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(queue: Vec<Range>) -> Job {
+        Job {
+            cid: ContentId([0; 32]),
+            work: Mutex::new(Work { queue: queue.into(), in_flight: 0 }),
+            changed: Notify::new(),
+            layout: Layout { chunks: Vec::new(), chunk_size: 1, payload_size: 0 },
+            reasons: Mutex::default(),
+            fetched: AtomicU64::new(0),
+            total_bytes: 0,
+        }
+    }
+
+    fn one(first: u32, lacking: Vec<PeerId>) -> Range {
+        Range { first, count: 1, lacking }
+    }
+
+    #[test]
+    fn missing_indices_become_contiguous_ranges_of_bounded_length() {
+        let missing: Vec<u32> = (0..40).chain([50, 51, 60]).collect();
+        let r: Vec<(u32, u32)> = ranges(&missing).iter().map(|r| (r.first, r.count)).collect();
+        assert_eq!(r, vec![(0, 16), (16, 16), (32, 8), (50, 2), (60, 1)]);
+    }
+
+    #[tokio::test]
+    async fn chunks_put_back_one_by_one_are_taken_as_one_range_by_whoever_may_have_them() {
+        let (p1, p2) = (PeerId::random(), PeerId::random());
+        let j = job(vec![one(0, vec![]), one(1, vec![]), one(2, vec![]), one(3, vec![p1])]);
+        let r = j.take(p1, false).await.unwrap();
+        assert_eq!((r.first, r.count), (0, 3), "p1 said it lacks chunk 3");
+        let r = j.take(p2, false).await.unwrap();
+        assert_eq!((r.first, r.count, r.lacking), (3, 1, vec![p1]));
+        assert!(j.take(p1, false).await.is_none());
+        // Nothing in flight and nothing takeable: a waiting provider is told to stop.
+        j.finished(2);
+        assert!(j.take(p1, true).await.is_none());
+    }
 }

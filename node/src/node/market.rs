@@ -21,6 +21,7 @@ use super::{GetModelError, Node, OrderOpError, now_ms};
 use crate::engine::federation::Federation;
 use crate::engine::pricing::{self, Policy};
 use crate::engine::reputation::Reputation;
+use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::{ModelManifest, PackageMeta};
 use crate::store::{Kv, Store, StoreError};
@@ -482,10 +483,10 @@ impl Node {
     pub(crate) fn serve_handover(&self, asker: PeerId, order: [u8; 16]) -> SyncResponse {
         let order = OrderId(amsp_proto::id::SortableId(order));
         let Some(h) = lock(&self.market().handovers).get(&order).cloned() else {
-            return SyncResponse::Refused(format!("no packages for order {order} here"));
+            return SyncResponse::Refused(SyncRefusal::NoPackages { order: order.to_string() });
         };
         if h.to != asker {
-            return SyncResponse::Refused(format!("order {order} was not handed to {asker}"));
+            return SyncResponse::Refused(SyncRefusal::NotHandedOver { order: order.to_string() });
         }
         let mut licences = Vec::new();
         if let Ok(state) = self.order_state(&order) {
@@ -513,7 +514,7 @@ impl Node {
                     .collect(),
                 licences,
             )),
-            Ok(SyncResponse::Refused(r)) => Err(r),
+            Ok(SyncResponse::Refused(r)) => Err(r.to_string()),
             Ok(other) => Err(format!("unexpected answer {other:?}")),
             Err(e) => Err(e.to_string()),
         }

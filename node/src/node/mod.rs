@@ -27,7 +27,7 @@ use libp2p::PeerId;
 pub use amsp_api::models::ModelInfo;
 pub use amsp_api::node::Status;
 pub use amsp_api::orders::OrderSummary;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::config::NodeConfig;
 use crate::events::{self, EVENT_BUFFER, NodeEvent};
@@ -48,6 +48,9 @@ use crate::clock::now_ms;
 const MODEL_CHECKS_PER_PUSH: usize = 16;
 /// How long the author of a new order has to show the manifest of a model it names.
 const MODEL_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Chunks stored per durable write while a model is added (8 MiB): few enough commits that
+/// syncing them costs little, small enough that two queued batches bound the memory of an add.
+const ADD_BATCH_CHUNKS: usize = 32;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +239,13 @@ impl Node {
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));
+        node.inner.network.serve_transfers(
+            Arc::new(fetch::StoreSource {
+                store: node.inner.store.clone(),
+                network: node.inner.network.clone(),
+            }),
+            network::transfer::ServeConfig { upload_rate: node.inner.config.network.upload_rate },
+        )?;
         let watched = crate::monitor::watch::Watched {
             farm: node.inner.farm.clone(),
             network: node.inner.network.clone(),
@@ -397,21 +407,44 @@ impl Node {
                 recipients.push(self.recipient_of(*p).await?);
             }
         }
-        let package =
-            tokio::task::spawn_blocking(move || package::build(&bytes, meta, &recipients))
-                .await
-                .map_err(|e| AddModelError::Seal(e.to_string()))??;
-        let envelope = Envelope::seal(
-            self.inner.identity.keypair(),
-            &package.manifest,
-            now_ms(),
-            rand::random(),
-        )
-        .map_err(|e| AddModelError::Seal(e.to_string()))?
-        .to_bytes();
+        // The package is built on blocking threads while this task stores its chunks in
+        // batches as they are sealed; the manifest, written last, makes the model visible.
+        let (batches, mut sealed) = mpsc::channel::<Vec<([u8; 32], Vec<u8>)>>(2);
+        let build = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(ADD_BATCH_CHUNKS);
+            let manifest = package::build_streaming(&bytes, meta, &recipients, |hash, chunk| {
+                batch.push((hash, chunk));
+                if batch.len() == ADD_BATCH_CHUNKS {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ADD_BATCH_CHUNKS));
+                    batches.blocking_send(full).map_err(|_| "the store stopped".to_string())?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                batches.blocking_send(batch).map_err(|_| PackError::Sink {
+                    name: manifest.name.clone(),
+                    reason: "the store stopped".into(),
+                })?;
+            }
+            Ok::<_, PackError>(manifest)
+        });
+        let mut stored = Ok(());
+        while let Some(batch) = sealed.recv().await {
+            // Unsynced: the manifest's durable commit below persists them with itself.
+            stored = self.inner.store.put_chunks_unsynced(batch).await;
+            if stored.is_err() {
+                break;
+            }
+        }
+        drop(sealed);
+        let built = build.await.map_err(|e| AddModelError::Seal(e.to_string()))?;
+        stored?;
+        let manifest = built?;
+        let envelope =
+            Envelope::seal(self.inner.identity.keypair(), &manifest, now_ms(), rand::random())
+                .map_err(|e| AddModelError::Seal(e.to_string()))?
+                .to_bytes();
         let cid = ContentId::of(&envelope);
-        let chunks = package.manifest.chunks.iter().copied().zip(package.chunks).collect();
-        self.inner.store.put_chunks(chunks).await?;
         self.inner.store.put_manifest(cid.0, envelope).await?;
         self.inner.network.start_providing(cid.0).await;
         self.emit(NodeEvent::ModelAdded { cid: cid.to_string() });

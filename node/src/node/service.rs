@@ -11,7 +11,9 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::Node;
 use crate::events::NodeEvent;
-use crate::network::sync_protocol::{MAX_EVENTS_PER_MESSAGE, MAX_HAVE_IDS, MAX_SYNC_MESSAGE_BYTES};
+use crate::network::sync_protocol::{
+    MAX_EVENTS_PER_MESSAGE, MAX_HAVE_IDS, MAX_SYNC_MESSAGE_BYTES, SyncRefusal,
+};
 use crate::network::{ChunkRequest, ChunkResponse, NetworkEvent, SyncRequest, SyncResponse, Topic};
 
 /// Inbound requests served at once; further ones wait (and, past the network's event queue,
@@ -95,14 +97,10 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
 
 async fn serve_chunks(node: &Node, request: ChunkRequest) -> ChunkResponse {
     let store = node.store().clone();
-    tokio::task::spawn_blocking(move || match request {
-        ChunkRequest::Manifest(cid) => ChunkResponse::Manifest(store.manifest(&cid).ok().flatten()),
-        ChunkRequest::Chunks(hashes) => {
-            ChunkResponse::Chunks(hashes.iter().map(|h| store.chunk(h).ok().flatten()).collect())
-        }
-    })
-    .await
-    .unwrap_or(ChunkResponse::Chunks(Vec::new()))
+    let ChunkRequest::Manifest(cid) = request;
+    tokio::task::spawn_blocking(move || store.manifest(&cid).ok().flatten())
+        .await
+        .map_or(ChunkResponse::Manifest(None), ChunkResponse::Manifest)
 }
 
 async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResponse {
@@ -110,10 +108,10 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         SyncRequest::Profile => SyncResponse::Profile(Some(node.profile_envelope())),
         SyncRequest::EventIds { have } => {
             if have.len() > MAX_HAVE_IDS {
-                return SyncResponse::Refused(format!(
-                    "{} ids sent; the limit is {MAX_HAVE_IDS}",
-                    have.len()
-                ));
+                return SyncResponse::Refused(SyncRefusal::TooManyIds {
+                    sent: have.len() as u64,
+                    limit: MAX_HAVE_IDS as u64,
+                });
             }
             let have: BTreeSet<ContentId> = have.into_iter().map(ContentId).collect();
             let (events, more) =
@@ -129,9 +127,10 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
                 node.network()
                     .report_invalid(peer, format!("pushed {} events at once", events.len()))
                     .await;
-                return SyncResponse::Refused(format!(
-                    "at most {MAX_EVENTS_PER_MESSAGE} events per push"
-                ));
+                return SyncResponse::Refused(SyncRefusal::TooManyEvents {
+                    sent: events.len() as u64,
+                    limit: MAX_EVENTS_PER_MESSAGE as u64,
+                });
             }
             let envs = parse_envelopes(node, peer, &events).await;
             match node.accept_events(envs, Some(peer), true).await {
@@ -141,7 +140,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
                     }
                     SyncResponse::Ack { accepted: u32::try_from(a.new).unwrap_or(u32::MAX) }
                 }
-                Err(e) => SyncResponse::Refused(e.to_string()),
+                Err(e) => SyncResponse::Refused(SyncRefusal::EventsNotKept(e.to_string())),
             }
         }
     }

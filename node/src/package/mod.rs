@@ -1,10 +1,12 @@
 //! Model packages: how a model is stored and sent (clauses 7.2 and 8.1).
 //!
-//! Building a package compresses the model (zstd), encrypts the compressed bytes with age to the
-//! chosen recipients (the owner always, plus e.g. the centre that will print it), splits the
+//! Building a package compresses the model (zstd, unless a sample shows it would not pay),
+//! encrypts the result with age to the chosen recipients (the owner always, plus e.g. the centre that will print it), splits the
 //! ciphertext into [`CHUNK_SIZE`] chunks and describes it all in a plaintext [`ModelManifest`]
 //! listing the blake3 of every chunk. Any node can hold, verify and serve the chunks; only a
-//! recipient's age identity turns them back into the model.
+//! recipient's age identity turns them back into the model. The build is a pipeline
+//! (compression, encryption, hashing on their own threads, joined by bounded queues) that hands
+//! each chunk to the store as it is sealed, so adding a model runs at about the speed of age.
 
 pub mod geometry;
 pub mod manifest;
@@ -24,8 +26,11 @@ pub const MAX_MODEL_BYTES: u64 = 256 * 1024 * 1024;
 pub const MAX_CHUNKS: usize = (MAX_MODEL_BYTES as usize / CHUNK_SIZE) * 2;
 /// zstd level: fast enough that compression never dominates a model add.
 const ZSTD_LEVEL: i32 = 3;
-/// The only compression this version writes or reads.
+/// The compression written when it pays.
 pub const COMPRESSION: &str = "zstd";
+/// Written when a sample of the model showed zstd would not pay (already compressed or random
+/// bytes): the payload is the encrypted model itself.
+pub const NO_COMPRESSION: &str = "none";
 
 /// What to record about the model besides its bytes.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +78,14 @@ pub enum PackError {
     /// Compression or encryption failed.
     #[error("encrypting model {name}: {reason}")]
     Encrypt {
+        /// The model's name.
+        name: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Whoever took the sealed chunks (the store) failed.
+    #[error("storing the chunks of model {name}: {reason}")]
+    Sink {
         /// The model's name.
         name: String,
         /// What failed.
@@ -128,12 +141,36 @@ pub enum UnpackError {
     },
 }
 
-/// Compresses, encrypts and chunks `model` for `recipients`.
+/// Compresses (when it pays), encrypts and chunks `model` for `recipients`, keeping every chunk
+/// in memory: for tests and small models. [`build_streaming`] is what the node uses.
 pub fn build(
     model: &[u8],
     meta: PackageMeta,
     recipients: &[Recipient],
 ) -> Result<Package, PackError> {
+    let mut chunks = Vec::new();
+    let manifest = build_streaming(model, meta, recipients, |_, chunk| {
+        chunks.push(chunk);
+        Ok(())
+    })?;
+    Ok(Package { manifest, chunks })
+}
+
+/// Packs `model` as a pipeline and hands each encrypted chunk with its blake3 to `on_chunk` as
+/// soon as it is sealed, so the caller can store chunks while later ones are still being
+/// encrypted; returns the manifest once the last chunk is out.
+///
+/// Three stages run at once on their own threads, joined by bounded queues of
+/// [`PIPELINE_DEPTH`] blocks (so memory stays at a few MiB whatever the model's size): zstd
+/// (skipped when a sample shows it would not pay, see [`worth_compressing`]), age encryption
+/// writing straight into chunk-sized buffers, and blake3 plus `on_chunk`. No stage copies the
+/// model. An error from `on_chunk` stops the build and is returned as [`PackError::Sink`].
+pub fn build_streaming(
+    model: &[u8],
+    meta: PackageMeta,
+    recipients: &[Recipient],
+    on_chunk: impl FnMut([u8; 32], Vec<u8>) -> Result<(), String> + Send,
+) -> Result<ModelManifest, PackError> {
     let size = model.len() as u64;
     if size > MAX_MODEL_BYTES {
         return Err(PackError::TooLarge { name: meta.name, size });
@@ -141,35 +178,222 @@ pub fn build(
     if recipients.is_empty() {
         return Err(PackError::NoRecipients);
     }
-    let enc_err = |reason: String| PackError::Encrypt { name: meta.name.clone(), reason };
-    let compressed = zstd::bulk::compress(model, ZSTD_LEVEL).map_err(|e| enc_err(e.to_string()))?;
+    let name = meta.name.clone();
+    let enc_err = |reason: String| PackError::Encrypt { name: name.clone(), reason };
+    let compress = worth_compressing(model);
     let encryptor =
         age::Encryptor::with_recipients(recipients.iter().map(|r| &r.age as &dyn age::Recipient))
             .map_err(|e| enc_err(e.to_string()))?;
-    let mut payload = Vec::with_capacity(compressed.len() + compressed.len() / 64 + 512);
-    let mut writer = encryptor.wrap_output(&mut payload).map_err(|e| enc_err(e.to_string()))?;
-    writer.write_all(&compressed).map_err(|e| enc_err(e.to_string()))?;
-    writer.finish().map_err(|e| enc_err(e.to_string()))?;
-    let chunks: Vec<Vec<u8>> = payload.chunks(CHUNK_SIZE).map(<[u8]>::to_vec).collect();
-    let hashes = chunks.iter().map(|c| *blake3::hash(c).as_bytes()).collect();
+    let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH);
+    let (hashes, payload_size, geometry) = std::thread::scope(|s| {
+        let geometry = s.spawn(|| geometry::summarise(&meta.format, model));
+        let hasher = s.spawn(move || hash_chunks(chunk_rx, on_chunk));
+        let sink = ChunkSink { tx: chunk_tx, buf: Vec::with_capacity(CHUNK_SIZE), sent: 0 };
+        let sealed = if compress {
+            compress_then_encrypt(s, model, encryptor, sink)
+        } else {
+            encrypt(&mut &model[..], encryptor, sink)
+        };
+        // The sink (and so the queue) is dropped by now: the hasher sees the end and returns.
+        let hashed = hasher.join().map_err(|_| "the hashing stage panicked".to_string());
+        let geometry = geometry.join().ok().flatten();
+        // A failed sink stops the encryptor too: report the sink's own error first.
+        let hashes = hashed
+            .map_err(&enc_err)?
+            .map_err(|reason| PackError::Sink { name: name.clone(), reason })?;
+        let payload_size = sealed.map_err(&enc_err)?;
+        Ok::<_, PackError>((hashes, payload_size, geometry))
+    })?;
     let mut recipient_ids: Vec<String> = recipients.iter().map(|r| r.peer.clone()).collect();
     recipient_ids.dedup();
-    Ok(Package {
-        manifest: ModelManifest {
-            version: MANIFEST_VERSION,
-            geometry: geometry::summarise(&meta.format, model),
-            name: meta.name,
-            format: meta.format,
-            size,
-            licence: meta.licence,
-            compression: COMPRESSION.into(),
-            payload_size: payload.len() as u64,
-            chunk_size: CHUNK_SIZE as u32,
-            chunks: hashes,
-            recipients: recipient_ids,
-        },
-        chunks,
+    Ok(ModelManifest {
+        version: MANIFEST_VERSION,
+        geometry,
+        name: meta.name,
+        format: meta.format,
+        size,
+        licence: meta.licence,
+        compression: if compress { COMPRESSION } else { NO_COMPRESSION }.into(),
+        payload_size,
+        chunk_size: CHUNK_SIZE as u32,
+        chunks: hashes,
+        recipients: recipient_ids,
     })
+}
+
+/// Blocks handed between pipeline stages at once: bounds a build's memory to a few MiB.
+pub const PIPELINE_DEPTH: usize = 8;
+/// Bytes sampled by [`worth_compressing`], in [`SAMPLE_PIECES`] pieces spread over the model.
+const SAMPLE_BYTES: usize = 512 * 1024;
+const SAMPLE_PIECES: usize = 8;
+/// zstd must save at least this share of the sample for the model to be compressed: below it,
+/// compression costs more time than the smaller payload saves in encryption, storage and
+/// transfer.
+const MIN_SAVING: f64 = 0.10;
+
+/// Whether zstd would shrink `model` enough to pay for itself, judged on a sample of
+/// [`SAMPLE_BYTES`] taken from [`SAMPLE_PIECES`] places (the whole model when it is smaller).
+/// Compressed formats (3MF is a zip) and random bytes are skipped; STL and OBJ compress well.
+pub fn worth_compressing(model: &[u8]) -> bool {
+    let sample: Vec<u8> = if model.len() <= SAMPLE_BYTES {
+        model.to_vec()
+    } else {
+        let piece = SAMPLE_BYTES / SAMPLE_PIECES;
+        let stride = (model.len() - piece) / (SAMPLE_PIECES - 1);
+        (0..SAMPLE_PIECES).flat_map(|i| &model[i * stride..i * stride + piece]).copied().collect()
+    };
+    if sample.is_empty() {
+        return false;
+    }
+    match zstd::bulk::compress(&sample, 1) {
+        Ok(c) => (c.len() as f64) < sample.len() as f64 * (1.0 - MIN_SAVING),
+        Err(_) => false,
+    }
+}
+
+/// Writes the encrypted payload into chunk-sized buffers and queues each full one for hashing.
+struct ChunkSink {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+    sent: u64,
+}
+
+impl ChunkSink {
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE));
+        self.sent += full.len() as u64;
+        self.tx.send(full).map_err(|_| std::io::Error::other("the hashing stage stopped"))
+    }
+
+    /// Queues the last, partial chunk; returns the payload's size.
+    fn finish(mut self) -> std::io::Result<u64> {
+        if !self.buf.is_empty() {
+            self.flush_chunk()?;
+        }
+        Ok(self.sent)
+    }
+}
+
+impl Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(CHUNK_SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK_SIZE {
+            self.flush_chunk()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encrypts everything `input` yields into `sink`; returns the payload's size.
+fn encrypt(
+    input: &mut impl Read,
+    encryptor: age::Encryptor,
+    sink: ChunkSink,
+) -> Result<u64, String> {
+    let mut writer = encryptor.wrap_output(sink).map_err(|e| e.to_string())?;
+    std::io::copy(input, &mut writer).map_err(|e| e.to_string())?;
+    writer.finish().and_then(ChunkSink::finish).map_err(|e| e.to_string())
+}
+
+/// Runs zstd on a thread of its own, feeding the encryption stage through a bounded queue.
+fn compress_then_encrypt<'s>(
+    s: &'s std::thread::Scope<'s, '_>,
+    model: &'s [u8],
+    encryptor: age::Encryptor,
+    sink: ChunkSink,
+) -> Result<u64, String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH);
+    let zstd = s.spawn(move || -> Result<(), String> {
+        let out = BlockSender { tx, buf: Vec::with_capacity(CHUNK_SIZE) };
+        let mut enc =
+            zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(|e| e.to_string())?;
+        enc.write_all(model).map_err(|e| e.to_string())?;
+        enc.finish().and_then(BlockSender::finish).map_err(|e| e.to_string())
+    });
+    let sealed = encrypt(&mut BlockReader { rx, block: Vec::new(), at: 0 }, encryptor, sink);
+    let compressed = zstd.join().map_err(|_| "the compression stage panicked".to_string())?;
+    // A failed compression shows as a short stream to the encryptor: report its own error.
+    compressed?;
+    sealed
+}
+
+/// The compression stage's output: blocks of about a chunk, queued for encryption.
+struct BlockSender {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl BlockSender {
+    fn finish(mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let last = std::mem::take(&mut self.buf);
+            self.tx
+                .send(last)
+                .map_err(|_| std::io::Error::other("the encryption stage stopped"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for BlockSender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK_SIZE {
+            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE));
+            self.tx
+                .send(full)
+                .map_err(|_| std::io::Error::other("the encryption stage stopped"))?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The encryption stage's input: the compressed blocks in order.
+struct BlockReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    block: Vec<u8>,
+    at: usize,
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.block.len() {
+            match self.rx.recv() {
+                Ok(b) => {
+                    self.block = b;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.block.len() - self.at);
+        out[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The last stage: hashes each chunk and hands it on; returns the hashes in payload order.
+fn hash_chunks(
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    mut on_chunk: impl FnMut([u8; 32], Vec<u8>) -> Result<(), String>,
+) -> Result<Vec<[u8; 32]>, String> {
+    let mut hashes = Vec::new();
+    for chunk in rx {
+        let hash = *blake3::hash(&chunk).as_bytes();
+        hashes.push(hash);
+        on_chunk(hash, chunk)?;
+    }
+    Ok(hashes)
 }
 
 /// Checks that a manifest is one this node can work with, before fetching anything.
@@ -178,7 +402,7 @@ pub fn check_manifest(m: &ModelManifest) -> Result<(), UnpackError> {
     if m.version != MANIFEST_VERSION {
         return Err(unsupported(format!("version {}", m.version)));
     }
-    if m.compression != COMPRESSION {
+    if m.compression != COMPRESSION && m.compression != NO_COMPRESSION {
         return Err(unsupported(format!("compression {}", m.compression)));
     }
     if m.size > MAX_MODEL_BYTES || m.chunks.len() > MAX_CHUNKS || m.chunk_size == 0 {
@@ -237,10 +461,14 @@ pub fn open(
         }
         Err(e) => return Err(corrupt(e.to_string())),
     };
-    let decoder = zstd::stream::read::Decoder::new(reader).map_err(|e| corrupt(e.to_string()))?;
+    let plain: Box<dyn Read> = if m.compression == COMPRESSION {
+        Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| corrupt(e.to_string()))?)
+    } else {
+        Box::new(reader)
+    };
     let mut out = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
     // Read at most one byte past the promised size so a lying manifest cannot blow up memory.
-    decoder.take(m.size + 1).read_to_end(&mut out).map_err(|e| corrupt(e.to_string()))?;
+    plain.take(m.size + 1).read_to_end(&mut out).map_err(|e| corrupt(e.to_string()))?;
     if out.len() as u64 != m.size {
         return Err(UnpackError::SizeMismatch {
             name: m.name.clone(),
@@ -304,5 +532,67 @@ mod tests {
         let mut m = build(b"x", PackageMeta::default(), &[recipient("a").1]).unwrap().manifest;
         m.size = MAX_MODEL_BYTES + 1;
         assert!(matches!(check_manifest(&m), Err(UnpackError::Unsupported { .. })));
+    }
+
+    fn random(len: usize) -> Vec<u8> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn incompressible_models_are_stored_uncompressed_and_read_back() {
+        let (owner, r) = recipient("owner");
+        let bytes = random(3 * CHUNK_SIZE + 5);
+        assert!(!worth_compressing(&bytes));
+        let p = build(&bytes, PackageMeta::default(), &[r]).unwrap();
+        assert_eq!(p.manifest.compression, NO_COMPRESSION);
+        // age adds 16 bytes per 64 KiB and a header; nothing else is added.
+        assert!(p.manifest.payload_size < bytes.len() as u64 + bytes.len() as u64 / 1000 + 1024);
+        assert_eq!(open(&p.manifest, &p.chunks, &owner).unwrap(), bytes);
+    }
+
+    #[test]
+    fn compressible_models_are_compressed() {
+        let (owner, r) = recipient("owner");
+        let bytes = model(5 * CHUNK_SIZE);
+        assert!(worth_compressing(&bytes));
+        let p = build(&bytes, PackageMeta::default(), &[r]).unwrap();
+        assert_eq!(p.manifest.compression, COMPRESSION);
+        assert!(p.manifest.payload_size < bytes.len() as u64 / 2);
+        assert_eq!(open(&p.manifest, &p.chunks, &owner).unwrap(), bytes);
+    }
+
+    #[test]
+    fn streaming_build_hands_over_every_chunk_in_order_and_stops_on_a_failed_sink() {
+        let (owner, r) = recipient("owner");
+        let bytes = random(4 * CHUNK_SIZE);
+        let mut seen = Vec::new();
+        let m =
+            build_streaming(&bytes, PackageMeta::default(), std::slice::from_ref(&r), |h, c| {
+                assert_eq!(*blake3::hash(&c).as_bytes(), h);
+                seen.push(c);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen.len(), m.chunks.len());
+        assert!(seen[..seen.len() - 1].iter().all(|c| c.len() == CHUNK_SIZE));
+        assert_eq!(open(&m, &seen, &owner).unwrap(), bytes);
+        let mut calls = 0;
+        let err = build_streaming(&bytes, PackageMeta::default(), &[r], |_, _| {
+            calls += 1;
+            if calls == 2 { Err("disk full".into()) } else { Ok(()) }
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, PackError::Sink { ref reason, .. } if reason == "disk full"),
+            "{err}"
+        );
     }
 }

@@ -153,7 +153,12 @@ fn apply(
     batch: &mut [Command],
     next_log: &mut u64,
 ) -> Result<Vec<Written>, redb::Error> {
-    let txn = db.begin_write()?;
+    let mut txn = db.begin_write()?;
+    // A batch of nothing but unsynced chunk writes skips the fsync; the next durable commit
+    // (any other write) persists it along with itself.
+    if batch.iter().all(|c| matches!(c.write, Write::Chunks { durable: false, .. })) {
+        txn.set_durability(redb::Durability::None).map_err(redb::Error::from)?;
+    }
     let mut results = Vec::with_capacity(batch.len());
     for cmd in batch.iter_mut() {
         results.push(apply_one(&txn, &mut cmd.write, next_log)?);
@@ -301,7 +306,7 @@ fn apply_one(
             let mut t = txn.open_table(tables::MANIFESTS)?;
             Written::Inserted(t.insert(cid, envelope.as_slice())?.is_none())
         }
-        Write::Chunks { chunks } => {
+        Write::Chunks { chunks, .. } => {
             let mut t = txn.open_table(tables::CHUNKS)?;
             let mut any_new = false;
             for (hash, bytes) in chunks {

@@ -7,6 +7,8 @@
 //!   validated and delivered it.
 //! - `fetch MB`: node B fetches an MB-sized model package from node A over loopback (chunks
 //!   verified and stored), against age encryption alone of the same bytes; also model add.
+//! - `add MB ROUNDS`: model add (pack, encrypt, hash, durable store) against age alone on the
+//!   same bytes, alternating in each round; medians and their ratio.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -315,6 +317,78 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `MB` bytes of xorshift output: incompressible, like an encrypted or zipped model.
+fn random_bytes(mb: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..mb * 1_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// age alone encrypting `bytes` into memory, to one recipient: the anchor for model add.
+fn age_alone(bytes: &[u8]) -> anyhow::Result<f64> {
+    let recipient = age::x25519::Identity::generate().to_public();
+    let start = Instant::now();
+    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?;
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 1000 + 1024);
+    let mut w = enc.wrap_output(&mut out)?;
+    std::io::Write::write_all(&mut w, bytes)?;
+    w.finish()?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Model add (pack, encrypt, hash, durable store) against age alone on the same bytes, both
+/// in each round, alternating; prints medians and the ratio of medians.
+async fn bench_add(mb: usize, rounds: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = start_node(&dir.path().join("a"), Vec::new()).await?;
+    let mut adds = Vec::new();
+    let mut ages = Vec::new();
+    let mut packs = Vec::new();
+    for round in 0..rounds {
+        // A fresh model each round, so no chunk is already held.
+        let mut bytes = random_bytes(mb);
+        bytes[..8].copy_from_slice(&(round as u64).to_le_bytes());
+        ages.push(age_alone(&bytes)?);
+        let recipient = amsp_node::package::Recipient {
+            peer: "bench".into(),
+            age: age::x25519::Identity::generate().to_public(),
+        };
+        let start = Instant::now();
+        amsp_node::package::build_streaming(
+            &bytes,
+            PackageMeta::default(),
+            std::slice::from_ref(&recipient),
+            |_, _| Ok(()),
+        )?;
+        packs.push(start.elapsed().as_secs_f64());
+        let meta = PackageMeta { name: format!("bench-{round}.bin"), ..PackageMeta::default() };
+        let start = Instant::now();
+        node.add_model(bytes, meta, &[]).await?;
+        adds.push(start.elapsed().as_secs_f64());
+    }
+    adds.sort_by(f64::total_cmp);
+    ages.sort_by(f64::total_cmp);
+    packs.sort_by(f64::total_cmp);
+    let (add, age, pack) =
+        (percentile(&adds, 0.5), percentile(&ages, 0.5), percentile(&packs, 0.5));
+    let mbs = |s: f64| (mb as f64) / s;
+    println!(
+        "add: {mb} MB incompressible model, {rounds} rounds, medians: model add {:.0} MB/s vs age alone {:.0} MB/s ({:.2}x); package build alone (no store) {:.0} MB/s ({:.2}x)",
+        mbs(add),
+        mbs(age),
+        age / add,
+        mbs(pack),
+        age / pack
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -323,6 +397,9 @@ async fn main() -> anyhow::Result<()> {
         Some("commit") => bench_commit(num(1, 20_000)).await,
         Some("gossip") => bench_gossip(num(1, 20), num(2, 30)).await,
         Some("fetch") => bench_fetch(num(1, 100)).await,
-        _ => anyhow::bail!("usage: bench-node commit [N] | gossip [NODES] [ROUNDS] | fetch [MB]"),
+        Some("add") => bench_add(num(1, 100), num(2, 7)).await,
+        _ => anyhow::bail!(
+            "usage: bench-node commit [N] | gossip [NODES] [ROUNDS] | fetch [MB] | add [MB] [ROUNDS]"
+        ),
     }
 }
