@@ -60,6 +60,15 @@ pub(super) fn build_swarm(
     Ok(swarm)
 }
 
+/// Whether a failed request is the peer's fault: its reply did not decode (our codecs report
+/// that as `InvalidData`). A connection that closed or reset mid-request (the peer restarted,
+/// a duplicate connection was dropped, the network blinked) is no offence: counting it once
+/// scored honest peers below zero, out of every gossip mesh, and in a sparse federation cut
+/// announcements off after a hop or two.
+fn malformed_reply(error: &request_response::OutboundFailure) -> bool {
+    matches!(error, request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
+}
+
 #[derive(Debug, Default)]
 struct Standing {
     invalid: u32,
@@ -469,15 +478,14 @@ impl EventLoop {
                     let _ =
                         reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
                 }
-                if matches!(error, request_response::OutboundFailure::Io(_)) {
+                if malformed_reply(&error) {
                     self.penalise(peer, &format!("malformed chunk reply: {error}"));
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                if matches!(error, request_response::InboundFailure::Io(_)) {
-                    self.penalise(peer, &format!("malformed chunk request: {error}"));
-                }
-            }
+            // Reported only after a request was read, when answering failed: the connection's
+            // fault or ours, never the peer's (request_response drops undecodable requests
+            // without an event).
+            request_response::Event::InboundFailure { .. } => {}
             request_response::Event::ResponseSent { .. } => {}
         }
     }
@@ -505,15 +513,14 @@ impl EventLoop {
                     let _ =
                         reply.send(Err(RequestError::Failed { peer, reason: error.to_string() }));
                 }
-                if matches!(error, request_response::OutboundFailure::Io(_)) {
+                if malformed_reply(&error) {
                     self.penalise(peer, &format!("malformed sync reply: {error}"));
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                if matches!(error, request_response::InboundFailure::Io(_)) {
-                    self.penalise(peer, &format!("malformed sync request: {error}"));
-                }
-            }
+            // Reported only after a request was read, when answering failed: the connection's
+            // fault or ours, never the peer's (request_response drops undecodable requests
+            // without an event).
+            request_response::Event::InboundFailure { .. } => {}
             request_response::Event::ResponseSent { .. } => {}
         }
     }
