@@ -391,6 +391,47 @@ async fn klipper_restart_mid_print_is_interrupted() -> TestResult {
     Ok(())
 }
 
+/// An emergency stop mid-print shuts Klipper down: the job is an error with Klipper's reason, a
+/// start is refused naming the shutdown (Moonraker itself only says "Unknown"), and after a
+/// firmware restart the error stays the job's fate until the next start, which prints.
+#[tokio::test]
+async fn klipper_emergency_stop_is_an_error_and_start_names_the_shutdown() -> TestResult {
+    let Some(host) = KlipperHost::start().await? else { return Ok(()) };
+    let p = host.driver()?;
+    p.upload("circles.gcode", gcode(24)).await?;
+    p.start("circles.gcode").await?;
+    wait_for(&p, "printing", STATE_WAIT, |s| s.state == PrinterState::Printing && s.progress > 0.0)
+        .await?;
+
+    let http = reqwest::Client::new();
+    let stop = http.post(format!("{}/printer/emergency_stop", host.url)).send().await?;
+    assert!(stop.status().is_success(), "{stop:?}");
+    let (stopped, t_stop) =
+        wait_for(&p, "the shutdown", STATE_WAIT, |s| s.state == PrinterState::Error).await?;
+    assert_eq!(stopped.job.as_deref(), Some("circles.gcode"));
+    assert!(stopped.error.as_deref().is_some_and(|e| e.contains("shutdown")), "{stopped:?}");
+    match p.start("circles.gcode").await {
+        Err(DriverError::Conflict { reason, .. }) => {
+            assert!(reason.starts_with("Klipper is shutdown"), "{reason}")
+        }
+        other => return Err(format!("start during a shutdown: {other:?}").into()),
+    }
+    assert!(matches!(p.pause().await, Err(DriverError::Conflict { .. })));
+
+    let restart = http.post(format!("{}/printer/firmware_restart", host.url)).send().await?;
+    assert!(restart.status().is_success(), "{restart:?}");
+    host.wait_ready(STATE_WAIT).await?;
+    assert_eq!(p.status().await?.state, PrinterState::Error);
+    p.start("circles.gcode").await?;
+    wait_for(&p, "printing after the restart", STATE_WAIT, |s| {
+        s.state == PrinterState::Printing && s.progress > 0.0
+    })
+    .await?;
+    p.cancel().await?;
+    eprintln!("klipper emergency stop: error reported {t_stop:?} after the stop");
+    Ok(())
+}
+
 /// A farm job on the real Klipper host: klippy is killed and restarted mid-print, the farm
 /// counts the attempt as failed, queues a reprint on the same auto-ejecting printer, and the
 /// reprint completes.

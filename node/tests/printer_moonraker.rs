@@ -321,7 +321,8 @@ async fn moonraker_errors_are_typed() -> TestResult {
     p.start("cube.gcode").await?;
     assert!(matches!(
         p.start("cube.gcode").await,
-        Err(DriverError::Conflict { ref reason, .. }) if reason == "SD busy"
+        Err(DriverError::Conflict { ref reason, .. })
+            if reason == "cube.gcode is printing (SD busy)"
     ));
     p.cancel().await?;
     let after = p.status().await?;

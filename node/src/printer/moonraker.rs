@@ -131,9 +131,25 @@ impl MoonrakerDriver {
             400 | 409 => Err(DriverError::Conflict {
                 printer: self.client.host().to_owned(),
                 action: "start",
-                reason: Self::message(&response),
+                reason: self.start_refusal(&response).await,
             }),
             _ => Err(self.client.refused(&endpoint, &response)),
+        }
+    }
+
+    /// Why Moonraker refused a start. Its message alone can be useless: Moonraker 0.11 answers
+    /// a start while Klipper is shut down with `400 "Unknown"` (the reason only appears in its
+    /// Python traceback), so a Klipper that is not ready is named from the status query.
+    async fn start_refusal(&self, response: &HostResponse) -> String {
+        let message = Self::message(response);
+        match self.observe().await {
+            Ok(o) if o.klippy_state != "ready" => {
+                format!("Klipper is {}: {}", o.klippy_state, o.klippy_message.trim())
+            }
+            Ok(o) if matches!(o.job_state.as_str(), "printing" | "paused") => {
+                format!("{} is {} ({message})", o.file.as_deref().unwrap_or("a job"), o.job_state)
+            }
+            _ => message,
         }
     }
 
