@@ -60,6 +60,8 @@ if is_ready; then
   exit 0
 fi
 
+command -v "$py" >/dev/null || fail "no Python interpreter '$py' (set PYTHON, or install python3)"
+
 # Debian packages: venv support, a C compiler, libusb 0.1 headers (klippy's hub-ctrl build) and
 # libsodium (Moonraker's libnacl). Install what is missing when we are root.
 need=()
