@@ -7,7 +7,7 @@
 //! prints `skipped: <the script's reason>` and passes.
 //!
 //! In that mode moves are not paced: klippy reads G-code as fast as the CPU allows (about
-//! 0.9 MB/s on the 2-core CI machine), so the tests print files of several MB to have time to
+//! 1–2.5 MB/s on a 2-core machine), so the tests print files of several MB to have time to
 //! pause, resume and cancel. Every state must be seen within [`STATE_WAIT`] of its command.
 
 use std::net::TcpListener;
