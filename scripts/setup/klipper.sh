@@ -68,7 +68,8 @@ need=()
 "$py" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v cc >/dev/null || need+=(build-essential)
 [ -e /usr/include/usb.h ] || need+=(libusb-dev)
-ldconfig -p 2>/dev/null | grep -q 'libsodium\.so' || need+=(libsodium23)
+compgen -G '/usr/lib/*/libsodium.so.2*' >/dev/null || compgen -G '/usr/lib/libsodium.so.2*' >/dev/null ||
+  need+=(libsodium23)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
     echo "klipper: installing ${need[*]} with apt-get" >&2
@@ -102,6 +103,8 @@ echo "klipper: installing moonraker==$moonraker_version into $moon_venv" >&2
 "$py" -m venv "$moon_venv"
 "$moon_venv/bin/pip" install "${pip_quiet[@]}" "moonraker==$moonraker_version" >&2 ||
   { rm -rf "$moon_venv"; fail "pip could not install moonraker==$moonraker_version"; }
+"$moon_venv/bin/python" -c 'import libnacl' ||
+  { rm -rf "$moon_venv"; fail "moonraker installed but libnacl cannot load libsodium (Debian libsodium23)"; }
 
 # klipper.dict ships only in Moonraker's source distribution.
 sdist="$(mktemp -d)"
