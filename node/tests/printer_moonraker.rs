@@ -1,7 +1,7 @@
 //! The Moonraker driver over real HTTP on 127.0.0.1, against a small server that answers with
-//! Moonraker's documented responses (`fixtures/moonraker/`, see its README for why no live
-//! Klipper host runs here). The server keeps the print's phase and moves through the recorded
-//! status answers as the driver commands it.
+//! Moonraker's documented responses (`fixtures/moonraker/`); `printer_klipper.rs` runs the same
+//! driver against a real Klipper host and Moonraker. The server keeps the print's phase and
+//! moves through the recorded status answers as the driver commands it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -321,7 +321,8 @@ async fn moonraker_errors_are_typed() -> TestResult {
     p.start("cube.gcode").await?;
     assert!(matches!(
         p.start("cube.gcode").await,
-        Err(DriverError::Conflict { ref reason, .. }) if reason == "SD busy"
+        Err(DriverError::Conflict { ref reason, .. })
+            if reason == "cube.gcode is printing (SD busy)"
     ));
     p.cancel().await?;
     let after = p.status().await?;

@@ -23,7 +23,7 @@ use super::driver::{
     DriverError, DriverFuture, PrinterDriver, PrinterState, PrinterStatus, Temperature,
     check_gcode_size, validate_file_name,
 };
-use super::host_client::{HostClient, HostResponse, percent_encode};
+use super::host_client::{HostClient, HostResponse, MAX_ERROR_TEXT_CHARS, percent_encode};
 use super::job_tracker::{HostIdle, JobTracker};
 use super::json_field::{FieldError, at, opt_f64, opt_str, req_object, req_str};
 use super::octoprint::HEATING_MARGIN_C;
@@ -68,13 +68,24 @@ impl MoonrakerDriver {
         self.tracker.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Moonraker's error message (`error.message`), or the raw text.
+    /// Moonraker's error message (`error.message`, shortened), or the raw text. Never the whole
+    /// body: Moonraker adds its Python traceback, with the host's file paths, to every error.
     fn message(response: &HostResponse) -> String {
         opt_str(&response.json, "error.message")
             .ok()
             .flatten()
-            .map(str::to_owned)
+            .map(|m| m.chars().take(MAX_ERROR_TEXT_CHARS).collect())
             .unwrap_or_else(|| response.text.clone())
+    }
+
+    /// A refusal we do not map to a specific variant, with Moonraker's message.
+    fn refused(&self, endpoint: &str, response: &HostResponse) -> DriverError {
+        DriverError::HostRefused {
+            host: self.client.host().to_owned(),
+            endpoint: endpoint.to_owned(),
+            status: response.status,
+            message: Self::message(response),
+        }
     }
 
     async fn do_upload(&self, file_name: &str, gcode: Vec<u8>) -> Result<(), DriverError> {
@@ -88,7 +99,7 @@ impl MoonrakerDriver {
         let form = Form::new().part("file", part).text("root", "gcodes");
         let response = self.client.post_multipart(endpoint, form).await?;
         if !response.is_success() {
-            return Err(self.client.refused(endpoint, &response));
+            return Err(self.refused(endpoint, &response));
         }
         // Moonraker versions differ in wrapping the upload answer in `result`.
         let body = at(&response.json, "result").unwrap_or(&response.json);
@@ -128,12 +139,29 @@ impl MoonrakerDriver {
                 );
                 Ok(())
             }
-            400 | 409 => Err(DriverError::Conflict {
+            // 503: Moonraker has no connection to Klipper (restarting, or klippy is down).
+            400 | 409 | 503 => Err(DriverError::Conflict {
                 printer: self.client.host().to_owned(),
                 action: "start",
-                reason: Self::message(&response),
+                reason: self.start_refusal(&response).await,
             }),
-            _ => Err(self.client.refused(&endpoint, &response)),
+            _ => Err(self.refused(&endpoint, &response)),
+        }
+    }
+
+    /// Why Moonraker refused a start. Its message alone can be useless: Moonraker 0.11 answers
+    /// a start while Klipper is shut down with `400 "Unknown"` (the reason only appears in its
+    /// Python traceback), so a Klipper that is not ready is named from the status query.
+    async fn start_refusal(&self, response: &HostResponse) -> String {
+        let message = Self::message(response);
+        match self.observe().await {
+            Ok(o) if o.klippy_state != "ready" => {
+                format!("Klipper is {}: {}", o.klippy_state, o.klippy_message.trim())
+            }
+            Ok(o) if matches!(o.job_state.as_str(), "printing" | "paused") => {
+                format!("{} is {} ({message})", o.file.as_deref().unwrap_or("a job"), o.job_state)
+            }
+            _ => message,
         }
     }
 
@@ -168,7 +196,7 @@ impl MoonrakerDriver {
         let result = match self.client.post_empty(&endpoint).await {
             Ok(r) if r.is_success() => Ok(()),
             Ok(r) if matches!(r.status, 400 | 409) => Err(refuse(Self::message(&r))),
-            Ok(r) => Err(self.client.refused(&endpoint, &r)),
+            Ok(r) => Err(self.refused(&endpoint, &r)),
             Err(e) => Err(e),
         };
         if action == "cancel" && result.is_err() {
