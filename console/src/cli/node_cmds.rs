@@ -102,11 +102,13 @@ pub async fn status(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
     let v = opts.client()?.status().await?;
     print(json, &v, |v| {
         format!(
-            "peer id     {}\nversion     {}\nroles       {}\nlistening   {}\nconnected   {}\nmodels      {}\norders      {}",
+            "peer id     {}\nversion     {}\nroles       {}\nlistening   {}\nreachable   {}\nexternal    {}\nconnected   {}\nmodels      {}\norders      {}",
             v["peer_id"].as_str().unwrap_or("?"),
             v["version"].as_str().unwrap_or("?"),
             list(v, "roles"),
             list(v, "listen_addrs"),
+            v["reach"]["reachability"].as_str().unwrap_or("unknown"),
+            list(&v["reach"], "external_addrs"),
             list(v, "connected_peers"),
             v["models"],
             v["orders"],

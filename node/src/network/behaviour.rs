@@ -6,11 +6,12 @@ use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{StreamProtocol, gossipsub, identify, identity::Keypair, kad, mdns, ping};
+use libp2p::{StreamProtocol, gossipsub, identify, identity::Keypair, kad, mdns, ping, relay};
 
 use super::NetworkConfig;
 use super::chunk_protocol::{self, ChunkCodec};
 use super::gossip::MAX_GOSSIP_BYTES;
+use super::reach::{self, NatBehaviour};
 use super::sync_protocol::{self, SyncCodec};
 
 /// Our Kademlia protocol: the default name would join the public IPFS DHT.
@@ -64,10 +65,16 @@ pub(crate) struct Behaviour {
     pub chunks: request_response::Behaviour<ChunkCodec>,
     /// Profiles and order events.
     pub sync: request_response::Behaviour<SyncCodec>,
+    /// Reachability, relays and hole punching.
+    pub nat: NatBehaviour,
 }
 
 /// Builds the behaviour; errors are configuration errors (bad gossipsub parameters).
-pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, String> {
+pub(crate) fn build(
+    key: &Keypair,
+    cfg: &NetworkConfig,
+    relay_client: relay::client::Behaviour,
+) -> Result<Behaviour, String> {
     let peer_id = key.public().to_peer_id();
     let identify = identify::Behaviour::new(
         identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
@@ -126,5 +133,6 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
             [(sync_protocol::PROTOCOL, ProtocolSupport::Full)],
             rr_cfg,
         ),
+        nat: reach::build(peer_id, &cfg.reach, relay_client),
     })
 }

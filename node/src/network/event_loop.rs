@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::behaviour::{self, Behaviour, BehaviourEvent};
 use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
+use super::reach::Reach;
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
     NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, Responder,
@@ -50,8 +51,10 @@ pub(super) fn build_swarm(
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkStartError::Transport(e.to_string()))?
         .with_quic()
-        .with_behaviour(|key| {
-            behaviour::build(key, cfg)
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| NetworkStartError::Transport(e.to_string()))?
+        .with_behaviour(|key, relay_client| {
+            behaviour::build(key, cfg, relay_client)
                 .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
         })
         .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?
@@ -82,6 +85,7 @@ pub(super) struct EventLoop {
     invalid_total: u64,
     dropped_requests: u64,
     traffic: Traffic,
+    reach: Reach,
 }
 
 use crate::clock::now_ms;
@@ -97,7 +101,6 @@ impl EventLoop {
             swarm,
             commands,
             events,
-            cfg,
             replay: ReplayGuard::live(REPLAY_MEMORY),
             gossip_rates: HashMap::new(),
             standings: HashMap::new(),
@@ -107,6 +110,8 @@ impl EventLoop {
             invalid_total: 0,
             dropped_requests: 0,
             traffic: Traffic::default(),
+            reach: Reach::new(&cfg.reach),
+            cfg,
         }
     }
 
@@ -132,7 +137,10 @@ impl EventLoop {
             tokio::select! {
                 ev = self.swarm.select_next_some() => {
                     match ev {
-                        SwarmEvent::NewListenAddr { .. } => bound += 1,
+                        ev @ SwarmEvent::NewListenAddr { .. } => {
+                            bound += 1;
+                            self.on_swarm_event(ev);
+                        }
                         SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
                             return Err(NetworkStartError::Listen { addr: Multiaddr::empty(), reason: error.to_string() });
                         }
@@ -145,6 +153,7 @@ impl EventLoop {
         for addr in self.cfg.bootstrap.clone() {
             self.dial(addr);
         }
+        self.reach.reserve(&mut self.swarm);
         Ok(())
     }
 
@@ -182,12 +191,21 @@ impl EventLoop {
     }
 
     fn on_tick(&mut self) {
-        if self.swarm.connected_peers().next().is_none() {
-            for addr in self.cfg.bootstrap.clone() {
+        // Bootstrap peers named by id are redialled while not connected (a first dial can
+        // lose a race, e.g. to a relay dial from the same port); anonymous ones only while the
+        // node has no connection at all.
+        let alone = self.swarm.connected_peers().next().is_none();
+        for addr in self.cfg.bootstrap.clone() {
+            let named = match addr.iter().last() {
+                Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
+                _ => None,
+            };
+            if alone || named.is_some_and(|p| !self.swarm.is_connected(&p)) {
                 self.dial(addr);
             }
         }
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        self.reach.reserve(&mut self.swarm);
         let now = Instant::now();
         self.standings.retain(|_, s| {
             s.invalid > 0 && s.banned_until.is_none_or(|t| t > now)
@@ -226,6 +244,7 @@ impl EventLoop {
                     invalid_messages: self.invalid_total,
                     dropped_requests: self.dropped_requests,
                     traffic: self.traffic.total(),
+                    reach: self.reach.status(&self.swarm),
                 };
                 let _ = reply.send(status);
             }
@@ -242,6 +261,7 @@ impl EventLoop {
                             gossip_score: self.swarm.behaviour().gossipsub.peer_score(&p),
                             rtt_ms: link.and_then(|l| l.rtt).map(|d| d.as_secs_f64() * 1000.0),
                             traffic: link.map(|l| l.bytes).unwrap_or_default(),
+                            connections: self.reach.paths(&p),
                         }
                     })
                     .collect();
@@ -332,6 +352,7 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        self.reach.on_swarm_event(&mut self.swarm, &ev);
         match ev {
             SwarmEvent::ConnectionEstablished { peer_id, num_established, endpoint, .. } => {
                 if self.is_banned(&peer_id) {
@@ -364,11 +385,17 @@ impl EventLoop {
 
     fn on_behaviour_event(&mut self, ev: BehaviourEvent) {
         match ev {
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                connection_id,
+                ..
+            }) => {
                 if info.protocol_version != behaviour::IDENTIFY_PROTOCOL {
                     tracing::debug!(%peer_id, version = %info.protocol_version, "not an amsp peer");
                     return;
                 }
+                self.reach.on_identify(&mut self.swarm, peer_id, connection_id, &info);
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
@@ -409,6 +436,7 @@ impl EventLoop {
                 self.traffic.ping(peer, rtt);
             }
             BehaviourEvent::Chunks(ev) => self.on_chunks_event(ev),
+            BehaviourEvent::Nat(ev) => self.reach.on_event(ev),
             BehaviourEvent::Sync(ev) => self.on_sync_event(ev),
             _ => {}
         }

@@ -16,6 +16,7 @@ pub mod chunk_protocol;
 mod event_loop;
 pub mod gossip;
 mod links;
+pub mod reach;
 pub mod sync_protocol;
 pub mod traffic;
 
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use chunk_protocol::{ChunkRequest, ChunkResponse};
 pub use gossip::Topic;
 pub use links::Bytes;
+pub use reach::{ConnectionPath, ReachConfig, ReachStatus, Reachability, RelayLimits};
 pub use sync_protocol::{SyncRequest, SyncResponse};
 
 /// Depth of the command queue into the event loop.
@@ -55,6 +57,8 @@ pub struct NetworkConfig {
     pub idle_timeout: Duration,
     /// How long a request may wait for its response.
     pub request_timeout: Duration,
+    /// Relays served and used, UPnP.
+    pub reach: ReachConfig,
 }
 
 /// The defaults keep a node private: it listens on loopback only and does not announce itself
@@ -70,6 +74,7 @@ impl Default for NetworkConfig {
             mdns: false,
             idle_timeout: Duration::from_secs(300),
             request_timeout: Duration::from_secs(30),
+            reach: ReachConfig::default(),
         }
     }
 }
@@ -140,6 +145,8 @@ pub struct NetworkStatus {
     pub dropped_requests: u64,
     /// Application bytes exchanged with every peer since start.
     pub traffic: Bytes,
+    /// Whether others can dial this node, and how.
+    pub reach: ReachStatus,
 }
 
 /// One connected peer as `peers` reports it.
@@ -157,6 +164,8 @@ pub struct PeerInfo {
     pub rtt_ms: Option<f64>,
     /// Application bytes exchanged with it while connected.
     pub traffic: Bytes,
+    /// How each open connection to it runs (direct, relayed, hole-punched).
+    pub connections: Vec<ConnectionPath>,
 }
 
 /// Where the answer to an inbound request goes, and whom it goes to (so the bytes are counted

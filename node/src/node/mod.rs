@@ -151,6 +151,8 @@ pub struct Status {
     pub orders: usize,
     /// Application bytes exchanged with peers since start.
     pub traffic: crate::network::Bytes,
+    /// Reachability (public, private, unknown), external and relayed addresses, relay counters.
+    pub reach: Option<crate::network::ReachStatus>,
     /// Whether the store commits writes; while it fails, why and since when.
     pub store: crate::store::StoreHealth,
 }
@@ -401,6 +403,7 @@ impl Node {
             models,
             orders,
             traffic: net.as_ref().map(|n| n.traffic).unwrap_or_default(),
+            reach: net.as_ref().map(|n| n.reach.clone()),
             store: self.inner.store.health(),
         }
     }
