@@ -84,13 +84,13 @@ fn addr_of(node: &NodeProcess, ip: std::net::Ipv4Addr, t: Transport) -> String {
     }
 }
 
-/// Writes `amspd.toml` text into a new data directory.
+/// Adds `amspd.toml` text to a data directory's settings.
 fn config(dir: &std::path::Path, text: &str) {
     std::fs::create_dir_all(dir).expect("data dir");
     let path = dir.join("amspd.toml");
-    let mut old = std::fs::read_to_string(&path).unwrap_or_default();
-    old.push_str(text);
-    std::fs::write(path, old).expect("amspd.toml");
+    // Before what is there: top-level keys must precede the file's tables.
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(path, format!("{text}{old}")).expect("amspd.toml");
 }
 
 /// The node's `reach` status.
@@ -182,4 +182,118 @@ async fn cone_nats_meet_over_the_relay_then_punch_a_direct_tcp_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cone_nats_meet_over_the_relay_then_punch_a_direct_quic_path() {
     punch_through(Transport::Quic).await;
+}
+
+/// The relay's server counter `key`.
+async fn relay_count(relay: &NodeProcess, key: &str) -> u64 {
+    reach(relay).await["relay"][key].as_u64().unwrap_or(0)
+}
+
+/// A centre behind a symmetric NAT (no hole punch can work) and a customer behind a cone
+/// NAT: the relay carries the whole order flow, and each node knows where it stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_symmetric_nat_the_order_flow_runs_over_the_relay() {
+    use amsp_tests::order_flow::{CENTRE_PLA, SimPrinter, create, json_of, prepare, wait_stage};
+    let Some(mut lab) = Lab::new() else { return };
+    let (r, c, u) =
+        (lab.public("relay"), lab.behind_nat("c", Nat::Symmetric), lab.behind_nat("u", Nat::Cone));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay =
+        NodeProcess::start_in(&r, &tmp.path().join("relay"), &[], &["--relay"], "warn").await;
+    let relay_addr = addr_of(&relay, r.ip, Transport::Tcp);
+    let (cd, ud) = (tmp.path().join("c"), tmp.path().join("u"));
+    prepare(&cd, &["centre"], Some(CENTRE_PLA), &[SimPrinter::fast("mk3s", "pla")]);
+    config(&cd, &format!("relays = [{relay_addr:?}]\n"));
+    prepare(&ud, &["user"], None, &[]);
+    let centre = NodeProcess::start_in(&c, &cd, &[], &[], "info").await;
+    let via_relay = reserved(&centre).await;
+    let user = NodeProcess::start_in(&u, &ud, &[relay_addr, via_relay], &[], "info").await;
+    wait_for("the user to reach the centre", Duration::from_secs(15), || async {
+        !paths_to(&user, &centre.peer_id).await.is_empty()
+    })
+    .await;
+
+    let cube = amsp_tests::fixtures_dir().join("models").join("20mm-xyz-cube.stl");
+    let id = create(&user, cube.to_str().expect("utf-8 path"), "pla", 1);
+    json_of(&user.amsp(&["order", "quotes", &id, "--wait", "30", "--json"]));
+    json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
+    wait_stage(&user, &id, "printed", 60).await;
+    let paths = paths_to(&user, &centre.peer_id).await;
+    println!("user to centre: {paths:?}");
+    assert!(relay_count(&relay, "circuits_accepted").await >= 1, "the relay carried it");
+
+    // Reachability: the relay is public; the centre learns it is private once peers fail to
+    // dial its candidate addresses back.
+    assert_eq!(reach(&relay).await["reachability"], "public");
+    wait_for("the centre to know it is private", Duration::from_secs(30), || async {
+        reach(&centre).await["reachability"] == "private"
+    })
+    .await;
+    let out = centre.amsp(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("reachable   private"), "{text}");
+    assert!(text.contains("/p2p-circuit"), "the relayed address is shown: {text}");
+}
+
+/// A relay stops strangers at its limits: a second reservation beyond `max_reservations` is
+/// refused, and a circuit that carries more than `max_circuit_bytes` is cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_cuts_off_a_stranger_at_its_limits() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (r, x, y) =
+        (lab.public("relay"), lab.behind_nat("x", Nat::Symmetric), lab.behind_nat("y", Nat::Cone));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rd = tmp.path().join("relay");
+    config(&rd, "relay = true\n[relay_limits]\nmax_reservations = 1\nmax_circuit_bytes = 2048\n");
+    let relay = NodeProcess::start_in(&r, &rd, &[], &[], "info").await;
+    let relay_addr = addr_of(&relay, r.ip, Transport::Tcp);
+    let relays = format!("relays = [{relay_addr:?}]\n");
+    config(&tmp.path().join("x"), &relays);
+    let node_x = NodeProcess::start_in(&x, &tmp.path().join("x"), &[], &[], "info").await;
+    let via_relay = reserved(&node_x).await;
+
+    // The stranger asks for a reservation too: the relay's only slot is taken.
+    config(&tmp.path().join("y"), &relays);
+    let stranger =
+        NodeProcess::start_in(&y, &tmp.path().join("y"), &[via_relay], &[], "info").await;
+    wait_for("the reservation to be refused", Duration::from_secs(15), || async {
+        relay_count(&relay, "reservations_denied").await >= 1
+    })
+    .await;
+    assert_eq!(reach(&stranger).await["reservations"], serde_json::json!([]));
+    assert_eq!(relay_count(&relay, "reservations_active").await, 1);
+
+    // Its circuit to X (identify, gossip subscriptions, Kademlia: more than 2 KiB) is cut.
+    wait_for("the circuit to be cut at its byte limit", Duration::from_secs(15), || async {
+        relay_count(&relay, "circuits_cut").await >= 1
+    })
+    .await;
+    assert!(relay_count(&relay, "circuits_accepted").await >= 1);
+}
+
+/// The relay is killed: the node behind NAT loses its reservation, and takes a new one when
+/// the relay returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_reserves_again_when_its_relay_returns() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (r, b) = (lab.public("relay"), lab.behind_nat("b", Nat::Cone));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay =
+        NodeProcess::start_in(&r, &tmp.path().join("relay"), &[], &["--relay"], "warn").await;
+    config(
+        &tmp.path().join("b"),
+        &format!("relays = [{:?}]\n", addr_of(&relay, r.ip, Transport::Tcp)),
+    );
+    let node_b = NodeProcess::start_in(&b, &tmp.path().join("b"), &[], &[], "info").await;
+    let first = reserved(&node_b).await;
+
+    let dir = relay.kill();
+    wait_for("the reservation to end", Duration::from_secs(15), || async {
+        reach(&node_b).await["reservations"] == serde_json::json!([])
+    })
+    .await;
+    let relay = NodeProcess::start_in(&r, &dir, &[], &["--relay"], "warn").await;
+    let again = reserved(&node_b).await;
+    assert_eq!(first, again, "the same relayed address");
+    assert_eq!(relay_count(&relay, "reservations_active").await, 1);
 }
