@@ -297,3 +297,24 @@ async fn a_node_reserves_again_when_its_relay_returns() {
     assert_eq!(first, again, "the same relayed address");
     assert_eq!(relay_count(&relay, "reservations_active").await, 1);
 }
+
+/// The peer book: a node restarted without bootstrap addresses dials the peers it met before
+/// and rejoins them (on loopback; no lab needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_rejoins_from_its_peer_book() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let b = NodeProcess::start(&tmp.path().join("b"), &[]).await;
+    let a = NodeProcess::start(&tmp.path().join("a"), &[b.addr().await]).await;
+    wait_for("the first meeting", Duration::from_secs(10), || async {
+        a.connected().await.contains(&b.peer_id)
+    })
+    .await;
+    // Identify has run and the book is written shortly after the connection opens.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dir = a.kill();
+    let a = NodeProcess::start(&dir, &[]).await;
+    wait_for("the restarted node to rejoin", Duration::from_secs(10), || async {
+        a.connected().await.contains(&b.peer_id)
+    })
+    .await;
+}

@@ -150,7 +150,7 @@ impl EventLoop {
                 () = &mut deadline => break,
             }
         }
-        for addr in self.cfg.bootstrap.clone() {
+        for addr in self.cfg.bootstrap.iter().chain(&self.cfg.known).cloned().collect::<Vec<_>>() {
             self.dial(addr);
         }
         self.reach.reserve(&mut self.swarm);
@@ -201,6 +201,11 @@ impl EventLoop {
                 _ => None,
             };
             if alone || named.is_some_and(|p| !self.swarm.is_connected(&p)) {
+                self.dial(addr);
+            }
+        }
+        if alone {
+            for addr in self.cfg.known.clone() {
                 self.dial(addr);
             }
         }
@@ -396,6 +401,14 @@ impl EventLoop {
                     return;
                 }
                 self.reach.on_identify(&mut self.swarm, peer_id, connection_id, &info);
+                let mut addrs: Vec<Multiaddr> =
+                    self.reach.dialled_addr(connection_id).into_iter().collect();
+                for a in &info.listen_addrs {
+                    if addrs.len() < super::MAX_PEER_ADDRS && !addrs.contains(a) {
+                        addrs.push(a.clone());
+                    }
+                }
+                self.emit(NetworkEvent::PeerAddrs { peer: peer_id, addrs });
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }

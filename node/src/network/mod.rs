@@ -41,6 +41,8 @@ pub const COMMAND_QUEUE_DEPTH: usize = 256;
 pub const EVENT_QUEUE_DEPTH: usize = 1024;
 /// Invalid messages after which a peer is disconnected and refused for [`BAN_DURATION`].
 pub const MAX_INVALID_PER_PEER: u32 = 16;
+/// Addresses of one peer kept (and reported to the peer book) at most.
+pub const MAX_PEER_ADDRS: usize = 8;
 /// How long a peer that sent too much invalid data is refused.
 pub const BAN_DURATION: Duration = Duration::from_secs(600);
 
@@ -51,6 +53,9 @@ pub struct NetworkConfig {
     pub listen: Vec<Multiaddr>,
     /// Peers to dial at start and whenever the node has no connections.
     pub bootstrap: Vec<Multiaddr>,
+    /// Peers met before (the peer book), dialled at start and whenever the node has no
+    /// connections, like anonymous bootstrap addresses.
+    pub known: Vec<Multiaddr>,
     /// Whether to discover peers on the LAN with mDNS.
     pub mdns: bool,
     /// How long an unused connection stays open.
@@ -71,6 +76,7 @@ impl Default for NetworkConfig {
                 "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
             ],
             bootstrap: Vec::new(),
+            known: Vec::new(),
             mdns: false,
             idle_timeout: Duration::from_secs(300),
             request_timeout: Duration::from_secs(30),
@@ -209,6 +215,14 @@ pub enum NetworkEvent {
         request: SyncRequest,
         /// Where the answer goes.
         channel: Responder<SyncResponse>,
+    },
+    /// An amsp peer told us its addresses (identify): what the peer book keeps.
+    PeerAddrs {
+        /// The peer.
+        peer: PeerId,
+        /// Where it can be dialled: the address we dialled it at first, then the ones it
+        /// announced (its relayed addresses among them); at most [`MAX_PEER_ADDRS`].
+        addrs: Vec<Multiaddr>,
     },
     /// Something a peer sent was refused.
     Rejected {

@@ -281,6 +281,18 @@ impl Reach {
         }
     }
 
+    /// The address of a connection this node dialled directly, if it did.
+    pub(crate) fn dialled_addr(&self, connection: ConnectionId) -> Option<Multiaddr> {
+        let c = self.conns.get(&connection)?;
+        (c.dialer && !is_relayed(&c.addr)).then(|| {
+            let mut a = c.addr.clone();
+            if matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+                a.pop();
+            }
+            a
+        })
+    }
+
     /// How each open connection to `peer` runs.
     pub(crate) fn paths(&self, peer: &PeerId) -> Vec<ConnectionPath> {
         let mut out: Vec<ConnectionPath> = self
