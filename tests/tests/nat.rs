@@ -160,6 +160,9 @@ async fn punch_through(transport: Transport) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     let relayed_at = relayed_at.expect("the first connection went through the relay");
+    // The relayed address is dialled once the relay is connected, not raced against it.
+    let reached = relayed_at.duration_since(start);
+    assert!(reached < Duration::from_secs(4), "reached through the relay after {reached:?}");
     let took = relayed_at.elapsed();
     println!("{transport:?}: relayed, then direct after {took:?} at {direct}");
     assert!(took <= Duration::from_secs(3), "direct after {took:?}");
@@ -317,4 +320,95 @@ async fn a_restarted_node_rejoins_from_its_peer_book() {
         a.connected().await.contains(&b.peer_id)
     })
     .await;
+}
+
+/// One hole-punch try: a fresh node behind `a` reaches `target` through the relay; the time
+/// from its relayed connection to a direct one, or `None` if none came within 8 s.
+async fn punch_once(
+    lab_host: &amsp_tests::netlab::Host,
+    dir: &std::path::Path,
+    relay_addr: &str,
+    target: &NodeProcess,
+    relayed: &str,
+) -> Option<Duration> {
+    let node = NodeProcess::start_in(
+        lab_host,
+        dir,
+        &[relay_addr.to_string(), relayed.to_string()],
+        &[],
+        "warn",
+    )
+    .await;
+    let start = Instant::now();
+    let mut relayed_at = None;
+    while start.elapsed() < Duration::from_secs(8) {
+        let paths = paths_to(&node, &target.peer_id).await;
+        if relayed_at.is_none() && paths.iter().any(|(p, _)| p == "relayed") {
+            relayed_at = Some(Instant::now());
+        }
+        if paths.iter().any(|(p, _)| p != "relayed") {
+            return Some(relayed_at.map_or(Duration::ZERO, |t| t.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The hole-punch benchmark (`bench/holepunch.sh`): `HOLEPUNCH_TRIES` tries (default 20) in
+/// each NAT cell and transport; prints the success rate and the time from the relayed
+/// connection to the direct one (p50/p99) as a Markdown table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by bench/holepunch.sh"]
+async fn holepunch_benchmark() {
+    let tries: usize =
+        std::env::var("HOLEPUNCH_TRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let cells = [
+        (Nat::Cone, Nat::Cone, Transport::Tcp),
+        (Nat::Cone, Nat::Cone, Transport::Quic),
+        (Nat::Cone, Nat::Symmetric, Transport::Tcp),
+        (Nat::Symmetric, Nat::Symmetric, Transport::Tcp),
+    ];
+    println!("| dialler NAT | listener NAT | transport | tries | direct | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (nat_a, nat_b, transport) in cells {
+        let mut times = Vec::new();
+        // Every try on a fresh lab: new routers, so no mapping is left from the try before.
+        for _ in 0..tries {
+            let Some(mut lab) = Lab::new() else { return };
+            let (r, a, b) =
+                (lab.public("relay"), lab.behind_nat("a", nat_a), lab.behind_nat("b", nat_b));
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let relay =
+                NodeProcess::start_in(&r, &tmp.path().join("relay"), &[], &["--relay"], "warn")
+                    .await;
+            let relay_addr = addr_of(&relay, r.ip, transport);
+            config(&tmp.path().join("b"), &format!("relays = [{relay_addr:?}]\n"));
+            let node_b = NodeProcess::start_in(&b, &tmp.path().join("b"), &[], &[], "warn").await;
+            let relayed = reserved(&node_b).await;
+            let dir = tmp.path().join("a");
+            if let Some(t) = punch_once(&a, &dir, &relay_addr, &node_b, &relayed).await {
+                times.push(t);
+            }
+        }
+        times.sort();
+        let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+        let (p50, p99) = if times.is_empty() {
+            ("–".to_string(), "–".to_string())
+        } else {
+            (ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)))
+        };
+        println!(
+            "| {nat_a:?} | {nat_b:?} | {transport:?} | {tries} | {} ({:.0} %) | {p50} | {p99} |",
+            times.len(),
+            100.0 * times.len() as f64 / tries as f64
+        );
+    }
 }

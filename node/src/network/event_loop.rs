@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::behaviour::{self, Behaviour, BehaviourEvent};
 use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
-use super::reach::Reach;
+use super::reach::{Reach, relay_of};
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
     NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, Responder,
@@ -150,11 +150,41 @@ impl EventLoop {
                 () = &mut deadline => break,
             }
         }
-        for addr in self.cfg.bootstrap.iter().chain(&self.cfg.known).cloned().collect::<Vec<_>>() {
+        // An address through a relay waits for the connection to its relay: dialled together,
+        // both dials would leave from the same port to the relay and one would fail.
+        let direct: Vec<Multiaddr> = self
+            .cfg
+            .bootstrap
+            .iter()
+            .chain(&self.cfg.known)
+            .filter(|a| relay_of(a).is_none())
+            .cloned()
+            .collect();
+        for addr in direct {
             self.dial(addr);
         }
         self.reach.reserve(&mut self.swarm);
         Ok(())
+    }
+
+    /// Dials the bootstrap and known addresses that go through `relay`, now connected, to
+    /// peers not yet connected.
+    fn dial_through(&mut self, relay: PeerId) {
+        let through: Vec<Multiaddr> = self
+            .cfg
+            .bootstrap
+            .iter()
+            .chain(&self.cfg.known)
+            .filter(|a| relay_of(a) == Some(relay))
+            .filter(|a| match a.iter().last() {
+                Some(libp2p::multiaddr::Protocol::P2p(p)) => !self.swarm.is_connected(&p),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        for addr in through {
+            self.dial(addr);
+        }
     }
 
     fn dial(&mut self, addr: Multiaddr) {
@@ -200,12 +230,15 @@ impl EventLoop {
                 Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
                 _ => None,
             };
-            if alone || named.is_some_and(|p| !self.swarm.is_connected(&p)) {
+            let relay_ready = relay_of(&addr).is_none_or(|r| self.swarm.is_connected(&r));
+            if relay_ready && (alone || named.is_some_and(|p| !self.swarm.is_connected(&p))) {
                 self.dial(addr);
             }
         }
         if alone {
-            for addr in self.cfg.known.clone() {
+            let direct: Vec<Multiaddr> =
+                self.cfg.known.iter().filter(|a| relay_of(a).is_none()).cloned().collect();
+            for addr in direct {
                 self.dial(addr);
             }
         }
@@ -371,6 +404,7 @@ impl EventLoop {
                         .add_address(&peer_id, endpoint.get_remote_address().clone());
                 }
                 if num_established.get() == 1 {
+                    self.dial_through(peer_id);
                     self.traffic.connected(peer_id, endpoint.get_remote_address().to_string());
                     self.emit(NetworkEvent::PeerConnected(peer_id));
                 }

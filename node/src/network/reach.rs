@@ -210,7 +210,7 @@ struct Conn {
 }
 
 /// The relay peer of a relayed address (`…/p2p/RELAY/p2p-circuit…`).
-fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
+pub(crate) fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
     let mut last = None;
     for p in addr.iter() {
         match p {
