@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod node;
 pub mod openapi;
 pub mod orders;
+pub mod reach;
 pub mod routes;
 pub mod security;
 pub mod text;

@@ -71,6 +71,10 @@ pub struct Status {
     pub orders: usize,
     /// Application bytes exchanged with peers since start.
     pub traffic: Traffic,
+    /// Reachability (public, private, unknown), external and relayed addresses, relay counters;
+    /// absent while the network is not answering.
+    #[serde(default)]
+    pub reach: Option<crate::reach::ReachStatus>,
     /// Whether the store commits writes.
     pub store: StoreHealth,
 }
@@ -91,4 +95,8 @@ pub struct Peer {
     pub rtt_ms: Option<f64>,
     /// Application bytes exchanged with it while connected.
     pub traffic: Traffic,
+    /// How each open connection to it runs: direct, relayed (and through which relay) or
+    /// hole-punched.
+    #[serde(default)]
+    pub connections: Vec<crate::reach::ConnectionPath>,
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::centre::{CentreSettingError, CentreSettings, LEGACY_CENTRE_FILE};
 use crate::farm::FarmSettings;
 use crate::monitor::watch::AlertSettings;
-use crate::network::NetworkConfig;
+use crate::network::{NetworkConfig, RelayLimits};
 use crate::printer::PrinterConfig;
 use crate::printer::config::validate_all;
 
@@ -42,6 +42,14 @@ pub struct ConfigFile {
     pub roles: Option<Vec<String>>,
     /// LAN discovery.
     pub mdns: Option<bool>,
+    /// Serve as a circuit relay for nodes behind NAT routers (limits in `[relay_limits]`).
+    pub relay: Option<bool>,
+    /// The relay's limits on reservations, circuits, duration and bytes.
+    pub relay_limits: Option<RelayLimits>,
+    /// Relays this node reserves a slot on, so nodes behind NAT reach it (with `/p2p/<id>`).
+    pub relays: Option<Vec<String>>,
+    /// Ask the LAN's router for a port mapping over UPnP (opens a port on it; off by default).
+    pub upnp: Option<bool>,
     /// Control API address.
     pub api: Option<String>,
     /// Allow a control API address other than loopback (tokens then cross the network in
@@ -92,6 +100,8 @@ pub struct Overrides {
     pub no_mdns: bool,
     /// `--mdns`: turn LAN discovery on.
     pub mdns: bool,
+    /// `--relay`: serve as a circuit relay.
+    pub relay: bool,
     /// `--api`.
     pub api: Option<String>,
     /// `--api-insecure-remote`: allow a non-loopback API address.
@@ -231,6 +241,21 @@ impl NodeConfig {
             network.bootstrap = parse_addrs("bootstrap", &b)?;
         }
         network.mdns = !flags.no_mdns && (flags.mdns || file.mdns.unwrap_or(false));
+        if flags.relay || file.relay == Some(true) {
+            network.reach.relay_server = Some(file.relay_limits.clone().unwrap_or_default());
+        }
+        let relays = parse_addrs("relays", &file.relays.clone().unwrap_or_default())?;
+        for (addr, text) in relays.iter().zip(file.relays.iter().flatten()) {
+            if !matches!(addr.iter().last(), Some(libp2p::multiaddr::Protocol::P2p(_))) {
+                return Err(ConfigError::Value {
+                    key: "relays",
+                    value: text.clone(),
+                    reason: "a relay address must end in /p2p/<peer id>".into(),
+                });
+            }
+        }
+        network.reach.relays = relays;
+        network.reach.upnp = file.upnp.unwrap_or(false);
         if let Some(l) = &file.limits {
             if let Some(s) = l.request_timeout_s {
                 network.request_timeout = Duration::from_secs(s.max(1));
@@ -416,6 +441,36 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "colour = 1\n").unwrap();
         let err = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn relay_settings_are_read_and_a_relay_needs_its_peer_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = libp2p::PeerId::random();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            format!(
+                "relay = true\nrelays = [\"/ip4/198.18.0.1/tcp/4001/p2p/{relay}\"]\n\
+                 [relay_limits]\nmax_circuit_bytes = 4096\n"
+            ),
+        )
+        .unwrap();
+        let c = NodeConfig::load(dir.path(), Overrides::default()).unwrap();
+        let limits = c.network.reach.relay_server.expect("a relay");
+        assert_eq!(limits.max_circuit_bytes, 4096);
+        assert_eq!(limits.max_reservations, RelayLimits::default().max_reservations);
+        assert_eq!(c.network.reach.relays.len(), 1);
+        assert!(!c.network.reach.upnp, "UPnP stays off unless asked for");
+
+        std::fs::write(dir.path().join(CONFIG_FILE), "relays = [\"/ip4/198.18.0.1/tcp/4001\"]\n")
+            .unwrap();
+        let err = NodeConfig::load(dir.path(), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("`relays`") && err.contains("/p2p/<peer id>"), "{err}");
+        let off = tempfile::tempdir().unwrap();
+        let c = NodeConfig::load(off.path(), Overrides::default()).unwrap();
+        assert!(c.network.reach.relay_server.is_none(), "not a relay unless asked");
+        let on = NodeConfig::load(off.path(), Overrides { relay: true, ..Overrides::default() });
+        assert!(on.unwrap().network.reach.relay_server.is_some(), "--relay");
     }
 
     #[test]

@@ -55,6 +55,10 @@ struct Args {
     /// A design skill published in the profile, matched against design requests (repeatable).
     #[arg(long = "skill")]
     skills: Vec<String>,
+    /// Serve as a circuit relay for nodes behind NAT routers (`relay = true`; limits in
+    /// `[relay_limits]`).
+    #[arg(long)]
+    relay: bool,
 }
 
 /// Parses the process arguments and runs the node until interrupted.
@@ -76,6 +80,7 @@ pub async fn main() -> anyhow::Result<()> {
             roles: args.roles,
             no_mdns: args.no_mdns,
             mdns: args.mdns,
+            relay: args.relay,
             api: args.api,
             api_insecure_remote: args.api_insecure_remote,
             display_name: args.name,

@@ -2,6 +2,7 @@
 //! share: locating the workspace's fixtures and built binaries, and running real nodes.
 
 pub mod binaries;
+pub mod netlab;
 pub mod node_process;
 pub mod order_flow;
 

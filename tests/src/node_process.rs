@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use amsp_console::client::NodeClient;
 
 use crate::binaries::binary;
+use crate::netlab::{Forward, Host};
 
 /// How long a node may take to start and write `api.json`.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -21,6 +22,10 @@ pub struct NodeProcess {
     pub peer_id: String,
     /// A client for its API.
     pub client: NodeClient,
+    /// The lab namespace it runs in, if any.
+    pub netns: Option<String>,
+    /// Carries the client's calls into that namespace.
+    _forward: Option<Forward>,
 }
 
 impl NodeProcess {
@@ -33,16 +38,46 @@ impl NodeProcess {
     /// [`NodeProcess::start`] with extra `amspd` flags and a `RUST_LOG` filter; the log goes to
     /// `DIR.log` beside the data directory.
     pub async fn start_with(dir: &Path, bootstrap: &[String], flags: &[&str], log: &str) -> Self {
+        Self::spawn(None, dir, &["/ip4/127.0.0.1/tcp/0"], bootstrap, flags, log).await
+    }
+
+    /// Starts `amspd` inside a lab host's namespace, listening on its address on TCP and QUIC
+    /// port 4001; the control API stays on the namespace's loopback and is reached through a
+    /// [`Forward`].
+    pub async fn start_in(
+        host: &Host,
+        dir: &Path,
+        bootstrap: &[String],
+        flags: &[&str],
+        log: &str,
+    ) -> Self {
+        let tcp = format!("/ip4/{}/tcp/4001", host.ip);
+        let quic = format!("/ip4/{}/udp/4001/quic-v1", host.ip);
+        Self::spawn(Some(&host.ns), dir, &[&tcp, &quic], bootstrap, flags, log).await
+    }
+
+    async fn spawn(
+        netns: Option<&str>,
+        dir: &Path,
+        listen: &[&str],
+        bootstrap: &[String],
+        flags: &[&str],
+        log: &str,
+    ) -> Self {
         let api_file = dir.join(amsp_node::api::API_FILE);
         let _ = std::fs::remove_file(&api_file);
-        let mut cmd = Command::new(binary("amspd"));
-        cmd.arg("--data-dir").arg(dir).args([
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-            "--no-mdns",
-        ]);
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(binary("amspd"));
+                c
+            }
+            None => Command::new(binary("amspd")),
+        };
+        cmd.arg("--data-dir").arg(dir).args(["--api", "127.0.0.1:0", "--no-mdns"]);
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
         for b in bootstrap {
             cmd.args(["--bootstrap", b]);
         }
@@ -59,16 +94,38 @@ impl NodeProcess {
             assert!(Instant::now() < deadline, "amspd in {} did not start", dir.display());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let client = NodeClient::for_data_dir(dir).expect("client");
+        let (client, forward) = match netns {
+            None => (NodeClient::for_data_dir(dir).expect("client"), None),
+            Some(ns) => {
+                let text = std::fs::read_to_string(&api_file).expect("api.json");
+                let info: amsp_node::api::ApiInfo = serde_json::from_str(&text).expect("api.json");
+                let target = info.url.trim_start_matches("http://").trim_end_matches('/');
+                let forward = Forward::into_namespace(ns, target.parse().expect("API address"))
+                    .expect("forward into the namespace");
+                let url = format!("http://{}", forward.local);
+                (NodeClient::new(&url, &info.token_file).expect("client"), Some(forward))
+            }
+        };
         let status = client.status().await.expect("status");
         let peer_id = status.peer_id.to_string();
-        Self { child, dir: dir.to_path_buf(), peer_id, client }
+        Self {
+            child,
+            dir: dir.to_path_buf(),
+            peer_id,
+            client,
+            netns: netns.map(String::from),
+            _forward: forward,
+        }
     }
 
-    /// The multiaddr others bootstrap from (`/ip4/127.0.0.1/tcp/PORT/p2p/ID`).
+    /// The multiaddr others bootstrap from (`/ip4/127.0.0.1/tcp/PORT/p2p/ID`), TCP where the node
+    /// listens on it.
     pub async fn addr(&self) -> String {
         let status = self.client.status().await.expect("status");
-        let listen = status.listen_addrs.first().expect("a listen address");
+        let all: Vec<&String> = status.listen_addrs.iter().collect();
+        // TCP first: every node listens on it; QUIC only where asked.
+        let listen =
+            all.iter().find(|a| a.contains("/tcp/")).or(all.first()).expect("a listen address");
         format!("{listen}/p2p/{}", self.peer_id)
     }
 
@@ -80,8 +137,15 @@ impl NodeProcess {
 
     /// Runs `amsp --data-dir DIR ARGS…`.
     pub fn amsp(&self, args: &[&str]) -> Output {
-        Command::new(binary("amsp"))
-            .arg("--data-dir")
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(binary("amsp"));
+                c
+            }
+            None => Command::new(binary("amsp")),
+        };
+        cmd.arg("--data-dir")
             .arg(&self.dir)
             .args(args)
             .env("RUST_BACKTRACE", "0")

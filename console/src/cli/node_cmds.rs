@@ -99,11 +99,13 @@ pub async fn status(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
     let v = opts.client()?.status().await?;
     print(json, &v, |v| {
         format!(
-            "peer id     {}\nversion     {}\nroles       {}\nlistening   {}\nconnected   {}\nmodels      {}\norders      {}",
+            "peer id     {}\nversion     {}\nroles       {}\nlistening   {}\nreachable   {}\nexternal    {}\nconnected   {}\nmodels      {}\norders      {}",
             v.peer_id,
             v.version,
             list(&v.roles),
             list(&v.listen_addrs),
+            v.reach.as_ref().map_or("unknown".into(), |r| r.reachability.to_string()),
+            v.reach.as_ref().map_or("-".into(), |r| list(&r.external_addrs)),
             list(&v.connected_peers),
             v.models,
             v.orders,

@@ -54,6 +54,7 @@ pub fn peer(p: PeerInfo) -> Option<Peer> {
         gossip_score: p.gossip_score,
         rtt_ms: p.rtt_ms,
         traffic: p.traffic.into(),
+        connections: p.connections,
     })
 }
 

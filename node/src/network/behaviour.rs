@@ -6,11 +6,12 @@ use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{StreamProtocol, gossipsub, identify, identity::Keypair, kad, mdns, ping};
+use libp2p::{StreamProtocol, gossipsub, identify, identity::Keypair, kad, mdns, ping, relay};
 
 use super::NetworkConfig;
 use super::chunk_protocol::{self, ChunkCodec};
 use super::gossip::MAX_GOSSIP_BYTES;
+use super::reach::{self, NatBehaviour};
 use super::sync_protocol::{self, SyncCodec};
 
 /// Our Kademlia protocol: the default name would join the public IPFS DHT.
@@ -66,10 +67,16 @@ pub(crate) struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     /// Raw streams: model payloads ([`super::transfer`]).
     pub stream: libp2p_stream::Behaviour,
+    /// Reachability, relays and hole punching.
+    pub nat: NatBehaviour,
 }
 
 /// Builds the behaviour; errors are configuration errors (bad gossipsub parameters).
-pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, String> {
+pub(crate) fn build(
+    key: &Keypair,
+    cfg: &NetworkConfig,
+    relay_client: relay::client::Behaviour,
+) -> Result<Behaviour, String> {
     let peer_id = key.public().to_peer_id();
     let identify = identify::Behaviour::new(
         identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
@@ -129,5 +136,6 @@ pub(crate) fn build(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, Str
             rr_cfg,
         ),
         stream: libp2p_stream::Behaviour::new(),
+        nat: reach::build(peer_id, &cfg.reach, relay_client),
     })
 }

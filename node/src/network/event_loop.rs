@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::behaviour::{self, Behaviour, BehaviourEvent};
 use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
+use super::reach::{Reach, relay_of};
 use super::{
     BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
     NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, Responder,
@@ -56,8 +57,10 @@ pub(super) fn build_swarm(
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkStartError::Transport(e.to_string()))?
         .with_quic()
-        .with_behaviour(|key| {
-            behaviour::build(key, cfg)
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| NetworkStartError::Transport(e.to_string()))?
+        .with_behaviour(|key, relay_client| {
+            behaviour::build(key, cfg, relay_client)
                 .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
         })
         .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?
@@ -96,6 +99,7 @@ pub(super) struct EventLoop {
     invalid_total: u64,
     dropped_requests: u64,
     traffic: Traffic,
+    reach: Reach,
 }
 
 use crate::clock::now_ms;
@@ -111,7 +115,6 @@ impl EventLoop {
             swarm,
             commands,
             events,
-            cfg,
             replay: ReplayGuard::live(REPLAY_MEMORY),
             gossip_rates: HashMap::new(),
             standings: HashMap::new(),
@@ -121,6 +124,8 @@ impl EventLoop {
             invalid_total: 0,
             dropped_requests: 0,
             traffic: Traffic::default(),
+            reach: Reach::new(&cfg.reach),
+            cfg,
         }
     }
 
@@ -146,7 +151,10 @@ impl EventLoop {
             tokio::select! {
                 ev = self.swarm.select_next_some() => {
                     match ev {
-                        SwarmEvent::NewListenAddr { .. } => bound += 1,
+                        ev @ SwarmEvent::NewListenAddr { .. } => {
+                            bound += 1;
+                            self.on_swarm_event(ev);
+                        }
                         SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
                             return Err(NetworkStartError::Listen { addr: Multiaddr::empty(), reason: error.to_string() });
                         }
@@ -156,10 +164,41 @@ impl EventLoop {
                 () = &mut deadline => break,
             }
         }
-        for addr in self.cfg.bootstrap.clone() {
+        // An address through a relay waits for the connection to its relay: dialled together,
+        // both dials would leave from the same port to the relay and one would fail.
+        let direct: Vec<Multiaddr> = self
+            .cfg
+            .bootstrap
+            .iter()
+            .chain(&self.cfg.known)
+            .filter(|a| relay_of(a).is_none())
+            .cloned()
+            .collect();
+        for addr in direct {
             self.dial(addr);
         }
+        self.reach.reserve(&mut self.swarm);
         Ok(())
+    }
+
+    /// Dials the bootstrap and known addresses that go through `relay`, now connected, to
+    /// peers not yet connected.
+    fn dial_through(&mut self, relay: PeerId) {
+        let through: Vec<Multiaddr> = self
+            .cfg
+            .bootstrap
+            .iter()
+            .chain(&self.cfg.known)
+            .filter(|a| relay_of(a) == Some(relay))
+            .filter(|a| match a.iter().last() {
+                Some(libp2p::multiaddr::Protocol::P2p(p)) => !self.swarm.is_connected(&p),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        for addr in through {
+            self.dial(addr);
+        }
     }
 
     fn dial(&mut self, addr: Multiaddr) {
@@ -196,14 +235,31 @@ impl EventLoop {
     }
 
     fn on_tick(&mut self) {
-        if self.swarm.connected_peers().next().is_none() {
-            for addr in self.cfg.bootstrap.clone() {
+        // Bootstrap peers named by id are redialled while not connected (a first dial can
+        // lose a race, e.g. to a relay dial from the same port); anonymous ones only while the
+        // node has no connection at all.
+        let alone = self.swarm.connected_peers().next().is_none();
+        for addr in self.cfg.bootstrap.clone() {
+            let named = match addr.iter().last() {
+                Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
+                _ => None,
+            };
+            let relay_ready = relay_of(&addr).is_none_or(|r| self.swarm.is_connected(&r));
+            if relay_ready && (alone || named.is_some_and(|p| !self.swarm.is_connected(&p))) {
+                self.dial(addr);
+            }
+        }
+        if alone {
+            let direct: Vec<Multiaddr> =
+                self.cfg.known.iter().filter(|a| relay_of(a).is_none()).cloned().collect();
+            for addr in direct {
                 self.dial(addr);
             }
         }
         if self.swarm.connected_peers().count() < FEW_PEERS {
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
+        self.reach.reserve(&mut self.swarm);
         let now = Instant::now();
         self.standings.retain(|_, s| {
             s.invalid > 0 && s.banned_until.is_none_or(|t| t > now)
@@ -242,6 +298,7 @@ impl EventLoop {
                     invalid_messages: self.invalid_total,
                     dropped_requests: self.dropped_requests,
                     traffic: self.traffic.total(),
+                    reach: self.reach.status(&self.swarm),
                 };
                 let _ = reply.send(status);
             }
@@ -258,6 +315,7 @@ impl EventLoop {
                             gossip_score: self.swarm.behaviour().gossipsub.peer_score(&p),
                             rtt_ms: link.and_then(|l| l.rtt).map(|d| d.as_secs_f64() * 1000.0),
                             traffic: link.map(|l| l.bytes).unwrap_or_default(),
+                            connections: self.reach.paths(&p),
                         }
                     })
                     .collect();
@@ -352,6 +410,7 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        self.reach.on_swarm_event(&mut self.swarm, &ev);
         match ev {
             SwarmEvent::ConnectionEstablished { peer_id, num_established, endpoint, .. } => {
                 if self.is_banned(&peer_id) {
@@ -365,6 +424,7 @@ impl EventLoop {
                         .add_address(&peer_id, endpoint.get_remote_address().clone());
                 }
                 if num_established.get() == 1 {
+                    self.dial_through(peer_id);
                     self.traffic.connected(peer_id, endpoint.get_remote_address().to_string());
                     self.emit(NetworkEvent::PeerConnected(peer_id));
                 }
@@ -384,11 +444,25 @@ impl EventLoop {
 
     fn on_behaviour_event(&mut self, ev: BehaviourEvent) {
         match ev {
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                connection_id,
+                ..
+            }) => {
                 if info.protocol_version != behaviour::IDENTIFY_PROTOCOL {
                     tracing::debug!(%peer_id, version = %info.protocol_version, "not an amsp peer");
                     return;
                 }
+                self.reach.on_identify(&mut self.swarm, peer_id, connection_id, &info);
+                let mut addrs: Vec<Multiaddr> =
+                    self.reach.dialled_addr(connection_id).into_iter().collect();
+                for a in &info.listen_addrs {
+                    if addrs.len() < super::MAX_PEER_ADDRS && !addrs.contains(a) {
+                        addrs.push(a.clone());
+                    }
+                }
+                self.emit(NetworkEvent::PeerAddrs { peer: peer_id, addrs });
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
@@ -434,6 +508,7 @@ impl EventLoop {
                 |s| &mut s.pending_chunks,
                 |peer, request, channel| NetworkEvent::ChunkRequest { peer, request, channel },
             ),
+            BehaviourEvent::Nat(ev) => self.reach.on_event(ev),
             BehaviourEvent::Sync(ev) => self.on_request_event(
                 "sync",
                 ev,

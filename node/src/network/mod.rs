@@ -16,6 +16,7 @@ pub mod chunk_protocol;
 mod event_loop;
 pub mod gossip;
 mod links;
+pub mod reach;
 pub mod sync_protocol;
 pub mod traffic;
 pub mod transfer;
@@ -32,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use chunk_protocol::{ChunkRequest, ChunkResponse};
 pub use gossip::Topic;
 pub use links::Bytes;
+pub use reach::{ConnectionPath, ReachConfig, ReachStatus, Reachability, RelayLimits};
 pub use sync_protocol::{SyncRequest, SyncResponse};
 
 /// Depth of the command queue into the event loop.
@@ -40,6 +42,8 @@ pub const COMMAND_QUEUE_DEPTH: usize = 256;
 pub const EVENT_QUEUE_DEPTH: usize = 1024;
 /// Invalid messages after which a peer is disconnected and refused for [`BAN_DURATION`].
 pub const MAX_INVALID_PER_PEER: u32 = 16;
+/// Addresses of one peer kept (and reported to the peer book) at most.
+pub const MAX_PEER_ADDRS: usize = 8;
 /// How long a peer that sent too much invalid data is refused.
 pub const BAN_DURATION: Duration = Duration::from_secs(600);
 
@@ -50,6 +54,9 @@ pub struct NetworkConfig {
     pub listen: Vec<Multiaddr>,
     /// Peers to dial at start and whenever the node has no connections.
     pub bootstrap: Vec<Multiaddr>,
+    /// Peers met before (the peer book), dialled at start and whenever the node has no
+    /// connections, like anonymous bootstrap addresses.
+    pub known: Vec<Multiaddr>,
     /// Whether to discover peers on the LAN with mDNS.
     pub mdns: bool,
     /// How long an unused connection stays open.
@@ -59,6 +66,8 @@ pub struct NetworkConfig {
     /// Model payload bytes per second this node sends to all fetchers together; `None` for no
     /// limit (`upload_bytes_per_s` under `[limits]`).
     pub upload_rate: Option<u64>,
+    /// Relays served and used, UPnP.
+    pub reach: ReachConfig,
 }
 
 /// The defaults keep a node private: it listens on loopback only and does not announce itself
@@ -71,10 +80,12 @@ impl Default for NetworkConfig {
                 "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap_or_else(|_| Multiaddr::empty()),
             ],
             bootstrap: Vec::new(),
+            known: Vec::new(),
             mdns: false,
             idle_timeout: Duration::from_secs(300),
             request_timeout: Duration::from_secs(30),
             upload_rate: None,
+            reach: ReachConfig::default(),
         }
     }
 }
@@ -145,6 +156,8 @@ pub struct NetworkStatus {
     pub dropped_requests: u64,
     /// Application bytes exchanged with every peer since start.
     pub traffic: Bytes,
+    /// Whether others can dial this node, and how.
+    pub reach: ReachStatus,
 }
 
 /// One connected peer as `peers` reports it.
@@ -162,6 +175,8 @@ pub struct PeerInfo {
     pub rtt_ms: Option<f64>,
     /// Application bytes exchanged with it while connected.
     pub traffic: Bytes,
+    /// How each open connection to it runs (direct, relayed, hole-punched).
+    pub connections: Vec<ConnectionPath>,
 }
 
 /// Where the answer to an inbound request goes, and whom it goes to (so the bytes are counted
@@ -205,6 +220,14 @@ pub enum NetworkEvent {
         request: SyncRequest,
         /// Where the answer goes.
         channel: Responder<SyncResponse>,
+    },
+    /// An amsp peer told us its addresses (identify): what the peer book keeps.
+    PeerAddrs {
+        /// The peer.
+        peer: PeerId,
+        /// Where it can be dialled: the address we dialled it at first, then the ones it
+        /// announced (its relayed addresses among them); at most [`MAX_PEER_ADDRS`].
+        addrs: Vec<Multiaddr>,
     },
     /// Something a peer sent was refused.
     Rejected {

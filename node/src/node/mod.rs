@@ -11,6 +11,7 @@ pub mod design;
 pub mod fetch;
 pub mod market;
 pub mod orders;
+pub mod peer_book;
 mod service;
 
 use std::collections::BTreeSet;
@@ -201,8 +202,9 @@ impl Node {
             .map_err(|e| NodeStartError::Profile(e.to_string()))?
             .to_bytes();
         store.put_profile(&identity.peer_id().to_bytes(), profile.clone()).await?;
-        let (network, net_events) =
-            network::spawn(identity.keypair().clone(), config.network.clone()).await?;
+        let mut net_cfg = config.network.clone();
+        net_cfg.known = peer_book::dial_targets(&store)?;
+        let (network, net_events) = network::spawn(identity.keypair().clone(), net_cfg).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let market = market::Market::load(&store, &config.data_dir).await?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -368,6 +370,7 @@ impl Node {
             models,
             orders,
             traffic: net.as_ref().map(|n| n.traffic.into()).unwrap_or_default(),
+            reach: net.as_ref().map(|n| n.reach.clone()),
             store: self.inner.store.health().into(),
         }
     }

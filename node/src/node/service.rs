@@ -36,6 +36,15 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     tokio::join!(sync_with(&node, peer), super::catalog::pull(&node, peer));
                 });
             }
+            NetworkEvent::PeerAddrs { peer, addrs } => {
+                let store = node.inner.store.clone();
+                node.tasks().spawn(async move {
+                    let now = crate::clock::now_ms();
+                    if let Err(e) = super::peer_book::record(&store, peer, addrs, now).await {
+                        tracing::warn!(%peer, error = %e, "cannot record the peer in the peer book");
+                    }
+                });
+            }
             NetworkEvent::PeerDisconnected(peer) => {
                 node.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() })
             }

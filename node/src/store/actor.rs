@@ -39,6 +39,7 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
         txn.open_table(tables::ACCOUNTS)?;
         txn.open_table(tables::TOKENS)?;
         txn.open_table(tables::LICENCES)?;
+        txn.open_table(tables::PEERS)?;
         txn.open_table(tables::AUDIT_HEAD)?;
         let log = txn.open_table(tables::LOG)?;
         log.last()?.map_or(0, |(k, _)| k.value() + 1)
@@ -176,6 +177,8 @@ pub enum Kv {
     Tokens,
     /// `licences-0`.
     Licences,
+    /// `peers-0`.
+    Peers,
 }
 
 impl Kv {
@@ -184,6 +187,7 @@ impl Kv {
             Kv::Accounts => tables::ACCOUNTS,
             Kv::Tokens => tables::TOKENS,
             Kv::Licences => tables::LICENCES,
+            Kv::Peers => tables::PEERS,
         }
     }
 }

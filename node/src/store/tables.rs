@@ -47,5 +47,8 @@ pub const LICENCES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("lic
 /// The audit chain's head (the hash of its newest entry), written in the same transaction as
 /// the entry, under [`AUDIT_HEAD_KEY`].
 pub const AUDIT_HEAD: TableDefinition<'_, &str, &[u8; 32]> = TableDefinition::new("audit_head-0");
+/// The peer book: peers this node has met, by peer id; value = addresses and when last seen,
+/// as JSON (`node::peer_book`).
+pub const PEERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peers-0");
 /// The one key of [`AUDIT_HEAD`].
 pub const AUDIT_HEAD_KEY: &str = "head";
