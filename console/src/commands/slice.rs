@@ -106,7 +106,7 @@ fn refused(message: impl Into<String>) -> Failure {
 }
 
 /// A built-in profile name, or else a path to a TOML file.
-fn load_profile<T>(
+pub(crate) fn load_profile<T>(
     spec: &str,
     builtin: impl Fn(&str) -> Result<T, amsp_mesh::slice::ProfileError>,
     parse: impl Fn(&str, &str) -> Result<T, amsp_mesh::slice::ProfileError>,

@@ -18,11 +18,13 @@ pub mod estimate;
 pub mod gcode;
 pub mod infill;
 pub mod layers;
+pub mod overhang;
 pub mod perimeters;
 pub mod polygon;
 pub mod preview;
 pub mod profile;
 pub mod solids;
+pub mod support;
 pub mod toolpath;
 
 use rayon::prelude::*;
