@@ -61,6 +61,11 @@ impl SupportLayer {
     pub fn is_empty(&self) -> bool {
         self.base.is_empty() && self.interface.is_empty()
     }
+
+    /// Base and interface together.
+    pub fn all(&self) -> Shapes {
+        polygon::union(&self.base, &self.interface)
+    }
 }
 
 /// Generates support regions for every layer. `angle_deg` is the material's overhang angle.
@@ -131,8 +136,8 @@ pub fn generate(
         }
         // Keep clear of the part on this layer (sideways) and of the part in the gap above.
         let mut blocked = polygon::offset(&slices[i], xy);
-        for j in i + 1..=(i + gap).min(n - 1) {
-            blocked = polygon::union(&blocked, &slices[j]);
+        for above in slices.iter().take((i + gap).min(n - 1) + 1).skip(i + 1) {
+            blocked = polygon::union(&blocked, above);
         }
         if mode == SupportMode::Buildplate {
             blocked = polygon::union(&blocked, &polygon::offset(&below_all[i], xy));
