@@ -142,7 +142,9 @@ pub fn generate(
         if mode == SupportMode::Buildplate {
             blocked = polygon::union(&blocked, &polygon::offset(&below_all[i], xy));
         }
-        area = polygon::difference(&area, &blocked);
+        // Support needs no micrometre detail: coarse outlines keep every later boolean, hatch
+        // and link check on this column cheap however many layers it is carried down.
+        area = coarse(&polygon::difference(&area, &blocked));
         recent.push_front(contact);
         recent.truncate(d.interface_layers.max(1));
         let interface = if d.interface_layers == 0 {
@@ -160,6 +162,23 @@ pub fn generate(
         carry = area;
     }
     out
+}
+
+/// Outline detail kept in support regions, µm.
+const SUPPORT_RESOLUTION_UM: i64 = 50;
+
+fn coarse(shapes: &Shapes) -> Shapes {
+    shapes
+        .iter()
+        .map(|shape| {
+            shape
+                .iter()
+                .map(|c| polygon::simplify_contour(c, SUPPORT_RESOLUTION_UM, SUPPORT_RESOLUTION_UM))
+                .filter(|c| c.len() >= 3)
+                .collect::<Vec<_>>()
+        })
+        .filter(|shape: &Vec<_>| !shape.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
