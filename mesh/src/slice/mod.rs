@@ -336,11 +336,20 @@ pub fn slice(
             max_z: printer.bed.max_z,
         });
     }
-    let skirt_margin = if settings.skirt_loops > 0 {
-        settings.skirt_distance + settings.skirt_loops as f64 * printer.nozzle_diameter * 1.2
-    } else {
-        0.0
-    };
+    // A brim known to be on widens the footprint; an automatic one is caught by the on-bed
+    // check after slicing.
+    let brim_margin =
+        if settings.brim == Some(true) || (settings.brim.is_none() && material.warp_prone) {
+            material.brim_width_mm
+        } else {
+            0.0
+        };
+    let skirt_margin = brim_margin
+        + if settings.skirt_loops > 0 {
+            settings.skirt_distance + settings.skirt_loops as f64 * printer.nozzle_diameter * 1.2
+        } else {
+            0.0
+        };
     let (need_x, need_y) =
         (f64::from(size.x) + 2.0 * skirt_margin, f64::from(size.y) + 2.0 * skirt_margin);
     let fits = match printer.bed.shape {
