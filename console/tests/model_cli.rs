@@ -187,3 +187,15 @@ fn repair_of_debris_only_or_to_unknown_format_fails_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("teapot.obj"));
 }
+
+#[test]
+fn check_reports_printability_and_a_part_needing_supports_still_exits_0() {
+    let out = amsp(&["model", "check", &model("generated/overhang_arm.stl"), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let p = &json(&out)["printability"];
+    assert_eq!(p["supports_needed"], true, "{p}");
+    assert_eq!(p["overhang_area_mm2"], 200.0);
+    assert_eq!(p["options"]["overhang_angle_deg"], 45.0);
+    let readable = amsp(&["model", "check", &model("generated/tall_pin.stl")]);
+    assert!(String::from_utf8_lossy(&readable.stdout).contains("print with a brim"));
+}

@@ -131,3 +131,36 @@ fn clear_errors_for_unknown_profiles_and_oversized_models() {
         .unwrap();
     assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
 }
+
+#[test]
+fn supports_flag_adds_supports_and_names_the_modes_when_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let grams = |mode: &str| {
+        let out = dir.path().join(format!("{mode}.gcode"));
+        let run = amsp()
+            .arg("slice")
+            .arg(fixture("generated/overhang_arm.stl"))
+            .arg("-o")
+            .arg(&out)
+            .args(["--json", "--supports", mode])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let gcode = std::fs::read_to_string(&out).unwrap();
+        (v["filament_g"].as_f64().unwrap(), gcode.contains(";TYPE:Support material"))
+    };
+    let (none, none_has) = grams("none");
+    let (auto, auto_has) = grams("auto");
+    assert!(!none_has && auto_has && auto > none * 1.1, "{none} g vs {auto} g");
+    let bad = amsp()
+        .arg("slice")
+        .arg(fixture("generated/overhang_arm.stl"))
+        .arg("-o")
+        .arg(dir.path().join("x.gcode"))
+        .args(["--supports", "trees"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("buildplate"));
+}

@@ -13,6 +13,8 @@
 //! - [`format`] reads STL, OBJ and 3MF (detected by content) and writes binary STL and 3MF.
 //! - [`pack`] arranges part footprints on build plates; [`plate`] groups parts of many orders
 //!   into printing groups and keeps the map back to their orders.
+//! - [`printability`] says whether a sound model prints as it is or needs supports, a brim or
+//!   thicker walls: overhangs, islands in mid-air, bridges, thin walls, footprint.
 //! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2).
 //! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 //! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
@@ -26,6 +28,7 @@ pub mod motion;
 mod nesting;
 pub mod pack;
 pub mod plate;
+pub mod printability;
 pub mod repair;
 pub mod slice;
 pub mod template;

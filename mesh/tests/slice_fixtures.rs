@@ -188,7 +188,14 @@ fn gcode_is_consistent_for_every_fixture_and_printer() {
 
 #[test]
 fn full_infill_extrudes_the_mesh_volume_within_5_percent() {
-    let settings = SliceSettings { infill_density: 1.0, skirt_loops: 0, ..standard() };
+    // The mesh's own volume: no supports or brim added to it.
+    let settings = SliceSettings {
+        infill_density: 1.0,
+        skirt_loops: 0,
+        supports: Some(amsp_mesh::slice::support::SupportMode::None),
+        brim: Some(false),
+        ..standard()
+    };
     for rel in [
         "prusaslicer/20mm_cube.obj",
         "generated/cylinder_d20_h20.stl",

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use amsp_mesh::check::{CheckReport, check};
 use amsp_mesh::format::{self, Format, LoadOptions, LoadedModel};
+use amsp_mesh::printability::{Printability, PrintabilityOptions};
 use amsp_mesh::repair::{RepairActions, RepairError, repair_owned};
 use clap::Subcommand;
 use serde::Serialize;
@@ -26,6 +27,13 @@ pub enum ModelCommand {
         /// Print one JSON object instead of the readable report.
         #[arg(long)]
         json: bool,
+        /// Printer whose nozzle and bridging the printability analysis assumes: a built-in
+        /// name or a TOML profile file.
+        #[arg(long, default_value = "prusa-mk3s", value_name = "NAME|FILE")]
+        printer: String,
+        /// Material whose overhang angle the analysis uses: a built-in name or a TOML file.
+        #[arg(long, default_value = "pla", value_name = "NAME|FILE")]
+        material: String,
     },
     /// Repair a model and write the result (binary STL or 3MF, from OUT's extension).
     ///
@@ -53,7 +61,9 @@ const EXIT_UNREADABLE: u8 = 2;
 /// Runs an `amsp model` subcommand and returns the process exit status.
 pub fn run(command: ModelCommand) -> ExitCode {
     match command {
-        ModelCommand::Check { file, json } => run_check(&file, json),
+        ModelCommand::Check { file, json, printer, material } => {
+            run_check(&file, json, &printer, &material)
+        }
         ModelCommand::Repair { file, output, json } => run_repair(&file, &output, json),
     }
 }
@@ -65,6 +75,7 @@ struct CheckOutput<'a> {
     format: &'static str,
     #[serde(flatten)]
     report: &'a CheckReport,
+    printability: &'a Printability,
 }
 
 /// `repair --json` output.
@@ -103,19 +114,52 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), ExitCode> {
     }
 }
 
-fn run_check(file: &Path, json: bool) -> ExitCode {
+fn run_check(file: &Path, json: bool, printer: &str, material: &str) -> ExitCode {
+    use amsp_mesh::slice::profile::{Material, Printer};
+    let profiles =
+        crate::commands::slice::load_profile(printer, Printer::builtin, Printer::from_toml)
+            .and_then(|p| {
+                crate::commands::slice::load_profile(
+                    material,
+                    Material::builtin,
+                    Material::from_toml,
+                )
+                .map(|m| (p, m))
+            });
+    let (printer, material) = match profiles {
+        Ok(pm) => pm,
+        Err(e) => {
+            eprintln!("amsp: {e:#}");
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+    };
     let model = match load(file) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let report = check(&model.mesh);
+    let options = PrintabilityOptions {
+        overhang_angle_deg: material.overhang_angle_deg,
+        nozzle_mm: printer.nozzle_diameter,
+        layer_height_mm: 0.2,
+        max_bridge_mm: printer.supports.max_bridge_mm,
+    };
+    let printability = amsp_mesh::printability::analyse(&model.mesh, &options);
     if json {
-        let out = CheckOutput { file, format: model.format.name(), report: &report };
+        let out = CheckOutput {
+            file,
+            format: model.format.name(),
+            report: &report,
+            printability: &printability,
+        };
         if let Err(code) = print_json(&out) {
             return code;
         }
     } else {
         crate::out!("{}", render_check(file, model.format, &report));
+        for w in &printability.warnings {
+            crate::outln!("  - {w}");
+        }
     }
     exit_for(report.printable)
 }

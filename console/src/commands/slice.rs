@@ -15,6 +15,7 @@ use amsp_mesh::repair::repair;
 use amsp_mesh::slice::infill::Pattern;
 use amsp_mesh::slice::preview::LayerPreview;
 use amsp_mesh::slice::profile::{Material, Printer};
+use amsp_mesh::slice::support::SupportMode;
 use amsp_mesh::slice::{SliceSettings, SliceStats, slice};
 use anyhow::Context as _;
 use clap::Args;
@@ -50,6 +51,14 @@ pub struct SliceArgs {
     /// Sparse infill pattern: grid, rectilinear or triangles.
     #[arg(long, default_value = "grid")]
     pattern: Pattern,
+    /// Supports: auto (where the model needs them, not under bridges), none, everywhere (under
+    /// every overhang, bridges too) or buildplate (only columns standing on the bed). Default:
+    /// the printer profile's.
+    #[arg(long, value_name = "auto|none|everywhere|buildplate")]
+    supports: Option<SupportMode>,
+    /// Brim: on, off or auto (on for small or tall footprints and warp-prone materials).
+    #[arg(long, default_value = "auto", value_name = "auto|on|off")]
+    brim: String,
     /// Print one JSON object with the totals instead of the readable summary.
     #[arg(long)]
     json: bool,
@@ -106,7 +115,7 @@ fn refused(message: impl Into<String>) -> Failure {
 }
 
 /// A built-in profile name, or else a path to a TOML file.
-fn load_profile<T>(
+pub(crate) fn load_profile<T>(
     spec: &str,
     builtin: impl Fn(&str) -> Result<T, amsp_mesh::slice::ProfileError>,
     parse: impl Fn(&str, &str) -> Result<T, amsp_mesh::slice::ProfileError>,
@@ -159,6 +168,13 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
         perimeters: a.perimeters,
         infill_density: a.infill / 100.0,
         infill_pattern: a.pattern,
+        supports: a.supports,
+        brim: match a.brim.as_str() {
+            "auto" => None,
+            "on" => Some(true),
+            "off" => Some(false),
+            other => return Err(refused(format!("--brim {other:?}: use auto, on or off"))),
+        },
         ..SliceSettings::default()
     };
     let sliced = slice(&mesh, &printer, &material, &settings).map_err(|e| Failure {

@@ -53,7 +53,7 @@ pub fn bead_area(w: f64, h: f64) -> f64 {
 
 /// Writes one layer, starting at `start` (the previous layer's last point) if any.
 pub fn write_layer(layer: &LayerToolpaths, start: Option<Point>, ctx: &Context<'_>) -> LayerGcode {
-    let (moves, _) = emit(layer, start, ctx, 1.0, None);
+    let (moves, _) = emit(layer, start, ctx, 1.0, None, 0);
     let base_time = estimate::time(&moves, &ctx.printer.limits);
     let min_time = ctx.material.min_layer_time;
     let mut factor = 1.0;
@@ -71,7 +71,7 @@ pub fn write_layer(layer: &LayerToolpaths, start: Option<Point>, ctx: &Context<'
     let fan = fan_percent(layer.index, base_time, ctx.material);
     let mut text = String::with_capacity(64 * moves.len() + 256);
     header_for_layer(layer, ctx, fan, &mut text);
-    let (moves, filament_mm) = emit(layer, start, ctx, factor, Some(&mut text));
+    let (moves, filament_mm) = emit(layer, start, ctx, factor, Some(&mut text), fan);
     let time_s = estimate::time(&moves, &ctx.printer.limits);
     LayerGcode { text, time_s, filament_mm, fan }
 }
@@ -136,6 +136,7 @@ fn emit(
     ctx: &Context<'_>,
     factor: f64,
     mut out: Option<&mut String>,
+    fan: u8,
 ) -> (Vec<Move>, f64) {
     let s = ctx.settings;
     let r = &ctx.printer.retraction;
@@ -217,6 +218,18 @@ fn emit(
             first_travel = false;
         }
         if last_role != Some(path.role) {
+            // Bridges get the material's bridge fan; the layer's fan comes back after them.
+            let bridge_fan = ctx.material.bridge_fan;
+            if path.role == Role::BridgeInfill && layer.index > 0 && bridge_fan != fan {
+                w!("M106 S{}", (f64::from(bridge_fan) * 2.55).round());
+            } else if last_role == Some(Role::BridgeInfill) && layer.index > 0 && bridge_fan != fan
+            {
+                if fan == 0 {
+                    w!("M107");
+                } else {
+                    w!("M106 S{}", (f64::from(fan) * 2.55).round());
+                }
+            }
             w!(";TYPE:{}", path.role.gcode_name());
             last_role = Some(path.role);
         }
@@ -229,7 +242,13 @@ fn emit(
             w!("G1 F{}", (feed * 60.0).round());
             last_feed = feed;
         }
-        let e_per_mm = bead_area(path.width, layer.height) / fil_area;
+        // A bridge thread hangs in air: its section is the nozzle's circle, not a squashed bead.
+        let section = if path.role == Role::BridgeInfill && layer.index > 0 {
+            std::f64::consts::PI * path.width * path.width / 4.0
+        } else {
+            bead_area(path.width, layer.height)
+        };
+        let e_per_mm = section / fil_area;
         let mut here = target;
         for &p in &path.points[1..] {
             let (x, y) = xy(p);

@@ -18,11 +18,13 @@ pub mod estimate;
 pub mod gcode;
 pub mod infill;
 pub mod layers;
+pub mod overhang;
 pub mod perimeters;
 pub mod polygon;
 pub mod preview;
 pub mod profile;
 pub mod solids;
+pub mod support;
 pub mod toolpath;
 
 use rayon::prelude::*;
@@ -59,6 +61,13 @@ pub struct Speeds {
     pub travel: f64,
     /// Every print move of the first layer.
     pub first_layer: f64,
+    /// Support columns and interfaces.
+    #[serde(default = "default_support_speed")]
+    pub support: f64,
+}
+
+fn default_support_speed() -> f64 {
+    50.0
 }
 
 impl Default for Speeds {
@@ -73,6 +82,7 @@ impl Default for Speeds {
             bridge: 60.0,
             travel: 130.0,
             first_layer: 30.0,
+            support: 50.0,
         }
     }
 }
@@ -104,6 +114,13 @@ pub struct SliceSettings {
     pub skirt_distance: f64,
     /// Speeds by move kind.
     pub speeds: Speeds,
+    /// Where supports go; `None` takes the printer profile's default.
+    #[serde(default)]
+    pub supports: Option<support::SupportMode>,
+    /// Brim on (`Some(true)`), off, or `None`: on for small or tall footprints and warp-prone
+    /// materials, with the material's brim width.
+    #[serde(default)]
+    pub brim: Option<bool>,
 }
 
 impl Default for SliceSettings {
@@ -119,6 +136,8 @@ impl Default for SliceSettings {
             skirt_loops: 1,
             skirt_distance: 6.0,
             speeds: Speeds::default(),
+            supports: None,
+            brim: None,
         }
     }
 }
@@ -213,6 +232,17 @@ pub struct Sliced {
     pub stats: SliceStats,
 }
 
+/// What bridge detection needs to know about the printer.
+#[derive(Clone, Copy)]
+struct Bridging {
+    nozzle: f64,
+    max_span_mm: f64,
+}
+
+/// Extra gap between bridge lines, mm: round threads sag and spread, so they are laid a little
+/// apart (PrusaSlicer's `BRIDGE_EXTRA_SPACING`).
+pub const BRIDGE_EXTRA_SPACING_MM: f64 = 0.05;
+
 /// Widths derived from the nozzle (PrusaSlicer's automatic widths: 1.125 × nozzle for
 /// perimeters and infill, the nozzle for top surfaces and the first layer).
 struct Widths {
@@ -274,6 +304,7 @@ fn validate(s: &SliceSettings, p: &Printer) -> Result<(), SliceError> {
         ("speeds.bridge", sp.bridge),
         ("speeds.travel", sp.travel),
         ("speeds.first_layer", sp.first_layer),
+        ("speeds.support", sp.support),
     ] {
         check(f, v, 1.0, 1000.0, "1 to 1000 mm/s")?;
     }
@@ -305,11 +336,20 @@ pub fn slice(
             max_z: printer.bed.max_z,
         });
     }
-    let skirt_margin = if settings.skirt_loops > 0 {
-        settings.skirt_distance + settings.skirt_loops as f64 * printer.nozzle_diameter * 1.2
-    } else {
-        0.0
-    };
+    // A brim known to be on widens the footprint; an automatic one is caught by the on-bed
+    // check after slicing.
+    let brim_margin =
+        if settings.brim == Some(true) || (settings.brim.is_none() && material.warp_prone) {
+            material.brim_width_mm
+        } else {
+            0.0
+        };
+    let skirt_margin = brim_margin
+        + if settings.skirt_loops > 0 {
+            settings.skirt_distance + settings.skirt_loops as f64 * printer.nozzle_diameter * 1.2
+        } else {
+            0.0
+        };
     let (need_x, need_y) =
         (f64::from(size.x) + 2.0 * skirt_margin, f64::from(size.y) + 2.0 * skirt_margin);
     let fits = match printer.bed.shape {
@@ -352,6 +392,14 @@ pub fn slice(
 
     let nozzle = printer.nozzle_diameter;
     let widths = Widths { normal: 1.125 * nozzle, top: nozzle, first_layer: nozzle };
+    let supports = support::generate(
+        &slices,
+        plan,
+        settings.supports.unwrap_or(printer.supports.mode),
+        &printer.supports,
+        material.overhang_angle_deg,
+        nozzle,
+    );
 
     // Perimeters and fill regions, per layer.
     let islands: Vec<Vec<perimeters::Island>> = slices
@@ -376,30 +424,60 @@ pub fn slice(
     let layer_paths: Vec<Vec<IslandPaths>> = islands
         .par_iter()
         .enumerate()
-        .map(|(i, isl)| layer_islands(i, isl, &slices, &plan[i], &widths, settings))
+        .map(|(i, isl)| {
+            let bridging = Bridging { nozzle, max_span_mm: printer.supports.max_bridge_mm };
+            layer_islands(i, isl, &slices, &plan[i], &widths, settings, bridging)
+        })
         .collect();
 
     // Intermediate layers are dropped as soon as the next stage has them: peak memory matters
     // on a printer host.
     drop(islands);
-    let skirt = if settings.skirt_loops > 0 {
-        skirt_paths(&slices[0], settings, widths.first_layer, plan[0].height)
-    } else {
-        Vec::new()
-    };
+    let brim_on = settings.brim.unwrap_or_else(|| {
+        material.warp_prone || crate::printability::needs_brim(&slices[0], height)
+    });
+    let brim_width = if brim_on { material.brim_width_mm } else { 0.0 };
+    let mut first_paths = Vec::new();
+    let footprint = polygon::union(&slices[0], &supports[0].all());
+    if settings.skirt_loops > 0 {
+        let s = SliceSettings {
+            skirt_distance: settings.skirt_distance + brim_width,
+            ..settings.clone()
+        };
+        first_paths = skirt_paths(&footprint, &s, widths.first_layer, plan[0].height);
+    }
+    if brim_width > 0.0 {
+        first_paths.extend(brim_paths(
+            &slices[0],
+            brim_width,
+            settings,
+            widths.first_layer,
+            plan[0].height,
+        ));
+    }
     // Order each layer (in parallel, each from the same corner of the model).
     let start = polygon::bounds(&slices[0]).map_or(Point::new(0, 0), |(lo, _)| lo);
     let mut ordered: Vec<LayerToolpaths> = layer_paths
         .into_par_iter()
         .zip(slices.into_par_iter())
+        .zip(supports.into_par_iter())
         .enumerate()
-        .map(|(i, (isl, sl))| {
+        .map(|(i, ((mut isl, sl), sup))| {
+            if !sup.is_empty() {
+                let w = if i == 0 { widths.first_layer } else { widths.normal };
+                let v = if i == 0 {
+                    settings.speeds.first_layer.min(settings.speeds.support)
+                } else {
+                    settings.speeds.support
+                };
+                isl.push(support_paths(&sup, &printer.supports, w, v));
+            }
             let (paths, _) = toolpath::order_layer(isl, start);
             LayerToolpaths { index: i, z: plan[i].z, height: plan[i].height, slices: sl, paths }
         })
         .collect();
     if let Some(first_layer) = ordered.first_mut() {
-        let mut first = skirt;
+        let mut first = first_paths;
         first.append(&mut first_layer.paths);
         first_layer.paths = first;
     }
@@ -487,6 +565,7 @@ fn layer_islands(
     lp: &layers::LayerPlan,
     widths: &Widths,
     s: &SliceSettings,
+    bridging: Bridging,
 ) -> Vec<IslandPaths> {
     let first = i == 0;
     let h = lp.height;
@@ -511,13 +590,46 @@ fn layer_islands(
         link_max,
     };
     let bridge_speed = speed(if first { sp.solid_infill } else { sp.bridge });
+    // Over air: pieces anchored at both ends are bridged straight across, one bead of the
+    // nozzle's round section per line; the rest (over support, or slivers beside a slope) is
+    // solid infill.
+    let (mut bridge_lines, mut bridge_region) = (Vec::new(), Vec::new());
+    let mut over_air: Shapes = Vec::new();
+    for piece in &regions.bottom {
+        let dir = i.checked_sub(1).and_then(|p| {
+            overhang::bridge_direction(
+                piece,
+                &slices[p],
+                polygon::to_units(bridging.nozzle),
+                bridging.max_span_mm,
+            )
+        });
+        match dir {
+            Some(d) => {
+                let one = vec![piece.clone()];
+                bridge_lines.extend(infill::hatch(
+                    &one,
+                    d.angle_deg,
+                    polygon::to_units(bridging.nozzle + BRIDGE_EXTRA_SPACING_MM),
+                ));
+                bridge_region.push(piece.clone());
+            }
+            None => over_air.push(piece.clone()),
+        }
+    }
+    let (air_role, air_speed) = if first {
+        (Role::BridgeInfill, bridge_speed)
+    } else {
+        (Role::SolidInfill, speed(sp.solid_infill))
+    };
     let groups = [
+        group(bridge_lines, Role::BridgeInfill, bridging.nozzle, bridge_speed, &bridge_region, 0),
         group(
-            infill::solid(&regions.bottom, i, spacing),
-            Role::BridgeInfill,
+            infill::solid(&over_air, i, spacing),
+            air_role,
             w_norm,
-            bridge_speed,
-            &regions.bottom,
+            air_speed,
+            &over_air,
             solid_link,
         ),
         group(
@@ -602,6 +714,81 @@ fn layer_islands(
         for (k, lines) in per_island.into_iter().enumerate() {
             if !lines.is_empty() {
                 out[k].infill.push(InfillGroup { lines, region: g.region.clone(), ..g });
+            }
+        }
+    }
+    out
+}
+
+/// A layer's support as one island of infill groups: sparse lines in a fixed direction (so
+/// they stack layer on layer) and dense interface lines across them.
+fn support_paths(
+    sup: &support::SupportLayer,
+    d: &profile::SupportDefaults,
+    width: f64,
+    speed: f64,
+) -> IslandPaths {
+    let spacing = polygon::to_units(d.spacing_mm);
+    let dense = polygon::to_units(d.interface_spacing_mm);
+    let group = |region: &Shapes, angle: f64, sp: i32, role: Role, link: i64| InfillGroup {
+        lines: infill::hatch(region, angle, sp),
+        role,
+        width,
+        speed,
+        region: region.clone(),
+        link_max: link,
+    };
+    // One loop round each support island holds the line ends, and the interface above them.
+    let all = sup.all();
+    let loops: Vec<LoopPath> = polygon::offset(&all, -polygon::to_units(width / 2.0))
+        .into_iter()
+        .flatten()
+        .map(|contour| LoopPath { depth: 0, contour, role: Role::Support, width, speed })
+        .collect();
+    let mut infill = Vec::new();
+    if !sup.base.is_empty() {
+        infill.push(group(&sup.base, 0.0, spacing, Role::Support, i64::from(spacing) * 3 / 2));
+    }
+    if !sup.interface.is_empty() {
+        infill.push(group(
+            &sup.interface,
+            90.0,
+            dense,
+            Role::SupportInterface,
+            i64::from(dense) * 3,
+        ));
+    }
+    IslandPaths { outline: None, loops, infill }
+}
+
+/// Brim loops around the first layer's outer contours, `width_mm` wide, printed from the
+/// outside in so the last loop is laid against the part.
+fn brim_paths(
+    first: &Shapes,
+    width_mm: f64,
+    s: &SliceSettings,
+    w: f64,
+    h: f64,
+) -> Vec<toolpath::Path> {
+    let spacing = bead_spacing(w, h);
+    let loops = (width_mm / spacing).round().max(1.0) as usize;
+    let outer: Shapes = first.iter().filter_map(|sh| sh.first().map(|c| vec![c.clone()])).collect();
+    let outer = polygon::union(&outer, &Vec::new());
+    let mut out = Vec::new();
+    for k in (0..loops).rev() {
+        let d = w / 2.0 + k as f64 * spacing;
+        for shape in polygon::offset(&outer, polygon::to_units(d)) {
+            if let Some(c) = shape.into_iter().next() {
+                let mut pts = c.clone();
+                if let Some(&p0) = c.first() {
+                    pts.push(p0);
+                }
+                out.push(toolpath::Path {
+                    role: Role::Brim,
+                    points: pts,
+                    width: w,
+                    speed: s.speeds.first_layer,
+                });
             }
         }
     }

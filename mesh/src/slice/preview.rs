@@ -101,6 +101,9 @@ pub fn class(role: Role) -> &'static str {
         Role::TopSolidInfill => "top-solid-infill",
         Role::BridgeInfill => "bridge-infill",
         Role::SparseInfill => "sparse-infill",
+        Role::Brim => "brim",
+        Role::Support => "support",
+        Role::SupportInterface => "support-interface",
     }
 }
 
@@ -114,5 +117,8 @@ fn colour(role: Role) -> &'static str {
         Role::TopSolidInfill => "#ff1a1a",
         Role::BridgeInfill => "#4d80ba",
         Role::SparseInfill => "#b03029",
+        Role::Brim => "#00875a",
+        Role::Support => "#00b000",
+        Role::SupportInterface => "#008000",
     }
 }

@@ -126,6 +126,43 @@ pub struct Printer {
     /// Start and end G-code.
     #[serde(default)]
     pub gcode: CustomGcode,
+    /// How this printer supports overhangs unless a job says otherwise.
+    #[serde(default)]
+    pub supports: SupportDefaults,
+}
+
+/// A printer's support settings: the defaults a job gets unless it asks otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SupportDefaults {
+    /// Where supports go (`auto` unless the profile says otherwise).
+    pub mode: super::support::SupportMode,
+    /// Gap between support and part sideways, mm, so supports come off.
+    pub xy_gap_mm: f64,
+    /// Layers left empty between the top of a support and the part above it.
+    pub z_gap_layers: usize,
+    /// Dense layers at the top of a support, under the part.
+    pub interface_layers: usize,
+    /// Distance between support lines, mm.
+    pub spacing_mm: f64,
+    /// Distance between interface lines, mm.
+    pub interface_spacing_mm: f64,
+    /// Longest gap bridged without support, mm.
+    pub max_bridge_mm: f64,
+}
+
+impl Default for SupportDefaults {
+    fn default() -> Self {
+        Self {
+            mode: super::support::SupportMode::Auto,
+            xy_gap_mm: 0.4,
+            z_gap_layers: 1,
+            interface_layers: 2,
+            spacing_mm: 2.0,
+            interface_spacing_mm: 0.5,
+            max_bridge_mm: 10.0,
+        }
+    }
 }
 
 /// A filament: what is extruded.
@@ -159,6 +196,31 @@ pub struct Material {
     pub price_per_kg: f64,
     /// Currency of the price (ISO 4217 code).
     pub currency: String,
+    /// Steepest overhang that prints without support, degrees from vertical.
+    #[serde(default = "default_overhang_angle")]
+    pub overhang_angle_deg: f64,
+    /// The material lifts off the bed at the corners as it cools (ABS, ASA, nylon): always
+    /// print it with a brim.
+    #[serde(default)]
+    pub warp_prone: bool,
+    /// Brim width when a brim is printed, mm.
+    #[serde(default = "default_brim_width")]
+    pub brim_width_mm: f64,
+    /// Part-cooling fan while bridging, percent.
+    #[serde(default = "default_bridge_fan")]
+    pub bridge_fan: u8,
+}
+
+fn default_overhang_angle() -> f64 {
+    45.0
+}
+
+fn default_brim_width() -> f64 {
+    5.0
+}
+
+fn default_bridge_fan() -> u8 {
+    100
 }
 
 /// Why a profile could not be used.
@@ -277,6 +339,20 @@ impl Printer {
             1000.0,
             "zero or positive",
         )?;
+        let sup = &p.supports;
+        check(s, "supports.xy_gap_mm", sup.xy_gap_mm, 0.0, 10.0, "0 to 10 mm")?;
+        check(s, "supports.z_gap_layers", sup.z_gap_layers as f64, 0.0, 5.0, "0 to 5")?;
+        check(s, "supports.interface_layers", sup.interface_layers as f64, 0.0, 10.0, "0 to 10")?;
+        check(s, "supports.spacing_mm", sup.spacing_mm, 0.2, 20.0, "0.2 to 20 mm")?;
+        check(
+            s,
+            "supports.interface_spacing_mm",
+            sup.interface_spacing_mm,
+            0.2,
+            20.0,
+            "0.2 to 20 mm",
+        )?;
+        check(s, "supports.max_bridge_mm", sup.max_bridge_mm, 0.0, 100.0, "0 to 100 mm")?;
         Ok(p)
     }
 
@@ -320,6 +396,9 @@ impl Material {
         check(s, "min_layer_time", m.min_layer_time, 0.0, 600.0, "0 to 600 s")?;
         check(s, "min_print_speed", m.min_print_speed, 0.1, 1000.0, "positive")?;
         check(s, "price_per_kg", m.price_per_kg, 0.0, 1.0e6, "zero or positive")?;
+        check(s, "overhang_angle_deg", m.overhang_angle_deg, 0.0, 89.0, "0 to 89°")?;
+        check(s, "brim_width_mm", m.brim_width_mm, 0.0, 50.0, "0 to 50 mm")?;
+        check(s, "bridge_fan", f64::from(m.bridge_fan), 0.0, 100.0, "0 to 100 %")?;
         Ok(m)
     }
 

@@ -27,6 +27,12 @@ pub enum Role {
     BridgeInfill,
     /// Sparse infill.
     SparseInfill,
+    /// Loops around the first layer that hold a small or warp-prone part down.
+    Brim,
+    /// Sparse support columns.
+    Support,
+    /// Dense support layers under the part.
+    SupportInterface,
 }
 
 impl Role {
@@ -40,6 +46,9 @@ impl Role {
             Role::TopSolidInfill => "Top solid infill",
             Role::BridgeInfill => "Bridge infill",
             Role::SparseInfill => "Internal infill",
+            Role::Brim => "Skirt/Brim",
+            Role::Support => "Support material",
+            Role::SupportInterface => "Support material interface",
         }
     }
 }
@@ -184,7 +193,7 @@ fn order_island(mut isl: IslandPaths, mut pos: Point, out: &mut Vec<Path>) -> Po
 
 /// Greedy nearest-end ordering of open lines; consecutive lines whose ends are within
 /// `link_max` units and whose link stays inside `region` are joined into one path.
-fn order_lines(group: InfillGroup, mut pos: Point, out: &mut Vec<Path>) -> Point {
+pub fn order_lines(group: InfillGroup, mut pos: Point, out: &mut Vec<Path>) -> Point {
     let InfillGroup { mut lines, role, width, speed, region, link_max } = group;
     let region = &region;
     lines.retain(|l| l.len() >= 2);

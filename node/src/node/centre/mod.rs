@@ -500,9 +500,13 @@ fn slice_mesh(
     let material = Material::builtin(material)
         .or_else(|_| Material::builtin("pla"))
         .map_err(|e| e.to_string())?;
+    // Supports and brim follow the printer and material profiles (`supports: None` takes the
+    // printer's default, `auto`), so a quote for a part that needs supports pays for them.
     let settings = amsp_mesh::slice::SliceSettings {
         layer_height,
         first_layer_height: layer_height,
+        supports: None,
+        brim: None,
         ..Default::default()
     };
     let sliced =
@@ -1002,6 +1006,27 @@ async fn record_plate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quote_of_an_overhanging_part_includes_its_supports() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/models/generated/overhang_arm.stl");
+        let mesh = amsp_mesh::format::load(path).unwrap().mesh;
+        let (gcode, secs, grams) = slice_mesh(&mesh, "prusa-mk3s", "pla", 0.2).unwrap();
+        assert!(gcode.contains(";TYPE:Support material"));
+        let bare = amsp_mesh::slice::slice(
+            &mesh,
+            &amsp_mesh::slice::profile::Printer::builtin("prusa-mk3s").unwrap(),
+            &amsp_mesh::slice::profile::Material::builtin("pla").unwrap(),
+            &amsp_mesh::slice::SliceSettings {
+                supports: Some(amsp_mesh::slice::support::SupportMode::None),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(grams > bare.stats.filament_g * 1.1, "{grams} g vs {} g", bare.stats.filament_g);
+        assert!(secs > bare.stats.print_time_s * 1.05);
+    }
 
     fn fixture(path: &str) -> Vec<u8> {
         let path = format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));

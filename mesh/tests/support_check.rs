@@ -1,0 +1,259 @@
+//! An independent check of sliced G-code: every extrusion above the first layer rests on
+//! material printed below it — the part or a support — within a tolerance, except lines that
+//! bridge a gap, straight and anchored at both ends. The check reads only the G-code text (as
+//! a printer would), not the slicer's data structures.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
+
+use std::collections::HashMap;
+
+use amsp_mesh::format;
+use amsp_mesh::slice::profile::{Material, Printer};
+use amsp_mesh::slice::support::SupportMode;
+use amsp_mesh::slice::{SliceSettings, slice};
+
+/// One extruded segment.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    a: [f64; 2],
+    b: [f64; 2],
+    width: f64,
+    support: bool,
+}
+
+/// A layer of the file: its top, thickness and extrusions grouped into continuous paths.
+#[derive(Debug, Default)]
+struct Layer {
+    z: f64,
+    height: f64,
+    paths: Vec<Vec<Seg>>,
+}
+
+fn parse(gcode: &str) -> Vec<Layer> {
+    let mut layers: Vec<Layer> = Vec::new();
+    let (mut x, mut y) = (0.0f64, 0.0f64);
+    let (mut width, mut support, mut height) = (0.45, false, 0.2);
+    let mut open = false; // the last move extruded: the next extrusion continues the path
+    for raw in gcode.lines() {
+        if let Some(v) = raw.strip_prefix(";Z:") {
+            layers.push(Layer { z: v.parse().unwrap(), height, paths: Vec::new() });
+            open = false;
+            continue;
+        }
+        if let Some(v) = raw.strip_prefix(";HEIGHT:") {
+            height = v.parse().unwrap();
+            if let Some(l) = layers.last_mut() {
+                l.height = height;
+            }
+            continue;
+        }
+        if let Some(v) = raw.strip_prefix(";WIDTH:") {
+            width = v.parse().unwrap();
+            continue;
+        }
+        if let Some(v) = raw.strip_prefix(";TYPE:") {
+            support = v.starts_with("Support material");
+            open = false;
+            continue;
+        }
+        let line = raw.split(';').next().unwrap().trim();
+        let mut words = line.split_whitespace();
+        if !matches!(words.next(), Some("G1" | "G0")) {
+            continue;
+        }
+        let (mut nx, mut ny, mut e) = (x, y, 0.0f64);
+        let mut moved = false;
+        for w in words {
+            let (k, v) = w.split_at(1);
+            let v: f64 = v.parse().unwrap();
+            match k {
+                "X" => (nx, moved) = (v, true),
+                "Y" => (ny, moved) = (v, true),
+                "E" => e = v,
+                _ => {}
+            }
+        }
+        if moved && e > 0.0 {
+            if let Some(l) = layers.last_mut() {
+                let seg = Seg { a: [x, y], b: [nx, ny], width, support };
+                match (open, l.paths.last_mut()) {
+                    (true, Some(p)) => p.push(seg),
+                    _ => l.paths.push(vec![seg]),
+                }
+                open = true;
+            }
+        } else if moved {
+            open = false;
+        }
+        (x, y) = (nx, ny);
+    }
+    layers
+}
+
+/// Segments in 1 mm cells, for nearest-material queries.
+struct Grid {
+    cells: HashMap<(i64, i64), Vec<Seg>>,
+}
+
+const CELL: f64 = 1.0;
+
+impl Grid {
+    fn new(segs: impl Iterator<Item = Seg>) -> Self {
+        let mut cells: HashMap<(i64, i64), Vec<Seg>> = HashMap::new();
+        for s in segs {
+            let (x0, x1) = (s.a[0].min(s.b[0]), s.a[0].max(s.b[0]));
+            let (y0, y1) = (s.a[1].min(s.b[1]), s.a[1].max(s.b[1]));
+            for cx in (x0 / CELL).floor() as i64..=(x1 / CELL).floor() as i64 {
+                for cy in (y0 / CELL).floor() as i64..=(y1 / CELL).floor() as i64 {
+                    cells.entry((cx, cy)).or_default().push(s);
+                }
+            }
+        }
+        Self { cells }
+    }
+
+    /// Whether some segment's centre line passes within `tol` of `p`.
+    fn near(&self, p: [f64; 2], tol: f64) -> bool {
+        let r = (tol / CELL).ceil() as i64;
+        let (cx, cy) = ((p[0] / CELL).floor() as i64, (p[1] / CELL).floor() as i64);
+        for dx in -r..=r {
+            for dy in -r..=r {
+                if let Some(v) = self.cells.get(&(cx + dx, cy + dy))
+                    && v.iter().any(|s| dist(p, s) <= tol)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+fn dist(p: [f64; 2], s: &Seg) -> f64 {
+    let (dx, dy) = (s.b[0] - s.a[0], s.b[1] - s.a[1]);
+    let l2 = dx * dx + dy * dy;
+    let t = if l2 == 0.0 {
+        0.0
+    } else {
+        (((p[0] - s.a[0]) * dx + (p[1] - s.a[1]) * dy) / l2).clamp(0.0, 1.0)
+    };
+    let (qx, qy) = (s.a[0] + t * dx, s.a[1] + t * dy);
+    ((p[0] - qx).powi(2) + (p[1] - qy).powi(2)).sqrt()
+}
+
+/// Extrusion that rests on nothing (where, for the failure message).
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug in failure messages
+struct Unsupported {
+    z: f64,
+    at: [f64; 2],
+    length_mm: f64,
+}
+
+/// Longest bridge accepted, mm (the printer profiles' default).
+const MAX_BRIDGE_MM: f64 = 10.0;
+/// Sampling step along each path, mm.
+const STEP: f64 = 0.1;
+
+/// Every run of extrusion above the first layer that rests on nothing and is not a bridge.
+/// Material below is the layer below, or support up to `z_gap_mm` further down (the gap left
+/// so supports come off). A point rests on material when a bead below passes within the
+/// bead's own width of it. A run over nothing is a bridge when both ends rest on material,
+/// it is no longer than [`MAX_BRIDGE_MM`] and nearly straight (an arm's loop that goes out and
+/// comes back is anchored at both ends but is no bridge).
+fn unsupported(layers: &[Layer], z_gap_mm: f64) -> Vec<Unsupported> {
+    let mut out = Vec::new();
+    for k in 1..layers.len() {
+        let l = &layers[k];
+        let floor = l.z - l.height - z_gap_mm - 1e-6;
+        let below = Grid::new(
+            layers[..k].iter().enumerate().filter(|(j, b)| *j + 1 == k || b.z >= floor).flat_map(
+                |(j, b)| b.paths.iter().flatten().copied().filter(move |s| j + 1 == k || s.support),
+            ),
+        );
+        for path in &l.paths {
+            // Sample the path; remember the length travelled at each sample.
+            let mut samples: Vec<([f64; 2], f64, bool)> = Vec::new();
+            let mut along = 0.0;
+            for s in path {
+                let len = ((s.b[0] - s.a[0]).powi(2) + (s.b[1] - s.a[1]).powi(2)).sqrt();
+                let n = (len / STEP).ceil().max(1.0) as usize;
+                for i in 0..n {
+                    let t = i as f64 / n as f64;
+                    let p = [s.a[0] + t * (s.b[0] - s.a[0]), s.a[1] + t * (s.b[1] - s.a[1])];
+                    samples.push((p, along + t * len, below.near(p, s.width)));
+                }
+                along += len;
+                if std::ptr::eq(s, path.last().unwrap()) {
+                    samples.push((s.b, along, below.near(s.b, s.width)));
+                }
+            }
+            let mut i = 0;
+            while i < samples.len() {
+                if samples[i].2 {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < samples.len() && !samples[i].2 {
+                    i += 1;
+                }
+                let anchored = start > 0 && i < samples.len();
+                let (a, b) = (samples[start.saturating_sub(1)], samples[i.min(samples.len() - 1)]);
+                let length = b.1 - a.1;
+                let chord = ((b.0[0] - a.0[0]).powi(2) + (b.0[1] - a.0[1]).powi(2)).sqrt();
+                let bridge = anchored && length <= MAX_BRIDGE_MM && length <= 1.2 * chord + 1.0;
+                if !bridge {
+                    out.push(Unsupported { z: l.z, at: samples[start].0, length_mm: length });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sliced(name: &str, supports: SupportMode) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/models/generated")
+        .join(name);
+    let mesh = format::load(path).unwrap().mesh;
+    let printer = Printer::builtin("prusa-mk3s").unwrap();
+    let material = Material::builtin("pla").unwrap();
+    let settings = SliceSettings { supports: Some(supports), ..SliceSettings::default() };
+    slice(&mesh, &printer, &material, &settings).unwrap().gcode
+}
+
+fn total(u: &[Unsupported]) -> f64 {
+    u.iter().map(|x| x.length_mm).sum()
+}
+
+const Z_GAP: f64 = 0.2;
+
+#[test]
+fn every_extrusion_rests_on_material_with_supports() {
+    for name in ["overhang_arm.stl", "bridge_towers.stl", "mid_air.stl", "tall_pin.stl"] {
+        for mode in [SupportMode::Auto, SupportMode::Everywhere, SupportMode::Buildplate] {
+            let layers = parse(&sliced(name, mode));
+            let u = unsupported(&layers, Z_GAP);
+            assert!(
+                u.is_empty(),
+                "{name} {mode:?}: {:.1} mm on air, first {:?}",
+                total(&u),
+                &u[..u.len().min(5)]
+            );
+        }
+    }
+}
+
+#[test]
+fn without_supports_the_arm_and_the_hanging_block_print_on_air() {
+    for name in ["overhang_arm.stl", "mid_air.stl"] {
+        let layers = parse(&sliced(name, SupportMode::None));
+        let u = unsupported(&layers, Z_GAP);
+        assert!(total(&u) > 50.0, "{name}: only {:.1} mm on air", total(&u));
+    }
+    // The bridge needs none: its lines run straight from tower to tower.
+    let layers = parse(&sliced("bridge_towers.stl", SupportMode::None));
+    let u = unsupported(&layers, Z_GAP);
+    assert!(u.is_empty(), "bridge: {:.1} mm on air, first {:?}", total(&u), &u[..u.len().min(5)]);
+}
