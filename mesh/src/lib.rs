@@ -13,7 +13,8 @@
 //! - [`format`] reads STL, OBJ and 3MF (detected by content) and writes binary STL and 3MF.
 //! - [`pack`] arranges part footprints on build plates; [`plate`] groups parts of many orders
 //!   into printing groups and keeps the map back to their orders.
-//! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2).
+//! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2); [`scan`]
+//!   reads scan files, registers them onto the model and reports signed deviations.
 //! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 //! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
 
@@ -27,6 +28,7 @@ mod nesting;
 pub mod pack;
 pub mod plate;
 pub mod repair;
+pub mod scan;
 pub mod slice;
 pub mod template;
 pub mod topology;
