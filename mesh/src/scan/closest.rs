@@ -240,6 +240,40 @@ pub(crate) mod tests {
         }
     }
 
+    #[test]
+    fn at_a_sharp_edge_the_facet_facing_the_point_decides() {
+        // A thin wedge: its tip edge along y at x = 0, z = 0, between the bottom (normal -z)
+        // and a face rising 1 in 10. A point just beyond the tip is outside; judged by the
+        // bottom facet alone it would read as inside.
+        use bevy_math::Vec3;
+        let v = |x: f32, y: f32, z: f32| Vec3::new(x, y, z);
+        let (a0, b0, c0) = (v(0., 0., 0.), v(10., 0., 0.), v(10., 0., 1.));
+        let (a1, b1, c1) = (v(0., 10., 0.), v(10., 10., 0.), v(10., 10., 1.));
+        let mut soup = vec![
+            [a0, b0, c0],
+            [a1, b1, c1],
+            [a0, b0, b1],
+            [a0, b1, a1],
+            [b0, c0, c1],
+            [b0, c1, b1],
+            [a0, c0, c1],
+            [a0, c1, a1],
+        ];
+        let centre = DVec3::new(20.0 / 3.0, 5.0, 1.0 / 3.0);
+        for t in &mut soup {
+            let [p, q, r] = t.map(|c| c.as_dvec3());
+            if (q - p).cross(r - p).dot((p + q + r) / 3.0 - centre) < 0.0 {
+                t.swap(1, 2);
+            }
+        }
+        let grid = Grid::new(&crate::Mesh::from_soup(&soup)).unwrap();
+        let p = DVec3::new(-1.0, 5.0, 0.05);
+        let c = grid.closest(p);
+        assert!((c.signed.abs() - 1.0025f64.sqrt()).abs() < 1e-9, "{c:?}");
+        assert!(c.signed > 0.0, "{c:?}");
+        assert!(grid.closest(DVec3::new(5.0, 5.0, 0.2)).signed < 0.0);
+    }
+
     /// An axis-aligned cube of side `s` with its corner at the origin, wound outward.
     pub(crate) fn cube_soup(s: f32) -> Vec<[bevy_math::Vec3; 3]> {
         use bevy_math::Vec3;
