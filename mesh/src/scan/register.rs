@@ -172,6 +172,7 @@ fn principal_axes(pts: &[DVec3]) -> Option<(DVec3, DMat3)> {
 }
 
 /// Eigenvalues and eigenvectors (as columns) of a symmetric 3×3 matrix, by Jacobi rotations.
+#[expect(clippy::needless_range_loop, reason = "matrix rows and columns read clearest by index")]
 fn jacobi_eigen(mut a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
     let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
     for _ in 0..50 {
@@ -289,6 +290,7 @@ fn icp(
 }
 
 /// Solves the 6×6 system `a x = b` by Gaussian elimination with partial pivoting.
+#[expect(clippy::needless_range_loop, reason = "matrix rows and columns read clearest by index")]
 fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
     for col in 0..6 {
         let piv = (col..6).max_by(|i, j| a[*i][col].abs().total_cmp(&a[*j][col].abs()))?;
@@ -323,7 +325,7 @@ mod tests {
         let mut sorted = vals;
         sorted.sort_by(f64::total_cmp);
         assert!((sorted[0] - 1.0).abs() < 1e-12 && (sorted[1] - 3.0).abs() < 1e-12);
-        for k in 0..3 {
+        for (k, _) in vals.iter().enumerate() {
             let col = DVec3::new(v[0][k], v[1][k], v[2][k]);
             assert!((col.length() - 1.0).abs() < 1e-12);
         }
