@@ -3,8 +3,9 @@
 //!
 //! The scan is a point cloud already registered to the model's frame (scanners export in the
 //! part's coordinates after alignment). Each point's distance to the nearest facet is found
-//! through a uniform grid over the facets, searched ring by ring outward until no nearer facet
-//! can exist; points are processed in parallel and the statistics are exact, not sampled.
+//! through [`Grid`]; points are processed in parallel and the statistics are exact, not
+//! sampled. Scans that still need placing, signed distances and the full report are in
+//! [`crate::scan`].
 
 use bevy_math::DVec3;
 use rayon::prelude::*;
@@ -12,13 +13,11 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::Mesh;
+use crate::scan::closest::Grid;
 
 /// Fraction of points that must lie within tolerance to pass, unless the order says otherwise:
 /// scans carry noise and stray points, so "every point" would fail good parts.
 pub const DEFAULT_REQUIRED_FRACTION: f64 = 0.99;
-
-/// Most grid cells, bounding the index's memory for any model.
-const MAX_GRID_CELLS: usize = 1 << 21;
 
 /// Most points read from a scan file (100 million points is already a dense industrial scan).
 pub const MAX_SCAN_POINTS: usize = 100_000_000;
@@ -99,142 +98,6 @@ pub fn read_xyz(text: &str) -> Result<Vec<DVec3>, InspectError> {
     Ok(pts)
 }
 
-/// A uniform grid of facet indices for nearest-facet queries.
-struct Grid {
-    tris: Vec<[DVec3; 3]>,
-    min: DVec3,
-    cell: f64,
-    dims: [usize; 3],
-    cells: Vec<Vec<u32>>,
-}
-
-impl Grid {
-    fn new(mesh: &Mesh) -> Option<Self> {
-        let tris: Vec<[DVec3; 3]> =
-            (0..mesh.triangles.len()).map(|t| mesh.corners(t).map(|v| v.as_dvec3())).collect();
-        let bb = mesh.bbox()?;
-        let (min, size) = (bb.min.as_dvec3(), bb.size().as_dvec3().max(DVec3::splat(1e-6)));
-        // About two facets a cell, within the cell budget.
-        let target = (tris.len() / 2).clamp(1, MAX_GRID_CELLS) as f64;
-        let cell =
-            (size.x * size.y * size.z / target).cbrt().max(size.max_element() / 256.0).max(1e-6);
-        let dims = (size / cell)
-            .ceil()
-            .as_uvec3()
-            .max(bevy_math::UVec3::ONE)
-            .to_array()
-            .map(|d| d as usize);
-        let mut cells = vec![Vec::new(); dims[0] * dims[1] * dims[2]];
-        let mut g = Self { tris: Vec::new(), min, cell, dims, cells: Vec::new() };
-        for (i, t) in tris.iter().enumerate() {
-            let lo = g.coord(t[0].min(t[1]).min(t[2]));
-            let hi = g.coord(t[0].max(t[1]).max(t[2]));
-            for x in lo[0]..=hi[0] {
-                for y in lo[1]..=hi[1] {
-                    for z in lo[2]..=hi[2] {
-                        cells[g.index([x, y, z])].push(i as u32);
-                    }
-                }
-            }
-        }
-        g.tris = tris;
-        g.cells = cells;
-        Some(g)
-    }
-
-    fn coord(&self, p: DVec3) -> [usize; 3] {
-        let c = ((p - self.min) / self.cell).floor();
-        [0, 1, 2].map(|a| (c[a].max(0.0) as usize).min(self.dims[a] - 1))
-    }
-
-    fn index(&self, [x, y, z]: [usize; 3]) -> usize {
-        (z * self.dims[1] + y) * self.dims[0] + x
-    }
-
-    /// Distance from `p` to the nearest facet.
-    fn distance(&self, p: DVec3) -> f64 {
-        let c = self.coord(p);
-        // Distance from p to the grid box, so points outside search from the nearest cell.
-        let outside = (self.min - p)
-            .max(
-                p - (self.min
-                    + self.cell
-                        * DVec3::new(
-                            self.dims[0] as f64,
-                            self.dims[1] as f64,
-                            self.dims[2] as f64,
-                        )),
-            )
-            .max(DVec3::ZERO)
-            .length();
-        let mut best = f64::INFINITY;
-        let max_ring = *self.dims.iter().max().unwrap_or(&1);
-        for ring in 0..=max_ring {
-            // Every facet not yet visited is at least this far away: beyond the searched cells,
-            // and inside the grid box.
-            let reach = outside.max((ring as f64 - 1.0).max(0.0) * self.cell);
-            if best <= reach {
-                break;
-            }
-            let lo = c.map(|v| v.saturating_sub(ring));
-            let hi = [0, 1, 2].map(|a| (c[a] + ring).min(self.dims[a] - 1));
-            for x in lo[0]..=hi[0] {
-                for y in lo[1]..=hi[1] {
-                    for z in lo[2]..=hi[2] {
-                        let on_shell =
-                            [x, y, z].iter().zip(c.iter()).any(|(v, cv)| v.abs_diff(*cv) == ring);
-                        if !on_shell {
-                            continue;
-                        }
-                        for &t in &self.cells[self.index([x, y, z])] {
-                            best = best.min(point_triangle_distance(p, &self.tris[t as usize]));
-                        }
-                    }
-                }
-            }
-        }
-        best
-    }
-}
-
-/// Distance from `p` to triangle `t` (Ericson, Real-Time Collision Detection, 5.1.5).
-fn point_triangle_distance(p: DVec3, t: &[DVec3; 3]) -> f64 {
-    let [a, b, c] = *t;
-    let (ab, ac, ap) = (b - a, c - a, p - a);
-    let (d1, d2) = (ab.dot(ap), ac.dot(ap));
-    if d1 <= 0.0 && d2 <= 0.0 {
-        return ap.length();
-    }
-    let bp = p - b;
-    let (d3, d4) = (ab.dot(bp), ac.dot(bp));
-    if d3 >= 0.0 && d4 <= d3 {
-        return bp.length();
-    }
-    let vc = d1 * d4 - d3 * d2;
-    if vc <= 0.0 && d1 >= 0.0 && d3 <= 0.0 {
-        let v = d1 / (d1 - d3);
-        return (p - (a + v * ab)).length();
-    }
-    let cp = p - c;
-    let (d5, d6) = (ab.dot(cp), ac.dot(cp));
-    if d6 >= 0.0 && d5 <= d6 {
-        return cp.length();
-    }
-    let vb = d5 * d2 - d1 * d6;
-    if vb <= 0.0 && d2 >= 0.0 && d6 <= 0.0 {
-        let w = d2 / (d2 - d6);
-        return (p - (a + w * ac)).length();
-    }
-    let va = d3 * d6 - d5 * d4;
-    if va <= 0.0 && (d4 - d3) >= 0.0 && (d5 - d6) >= 0.0 {
-        let w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
-        return (p - (b + w * (c - b))).length();
-    }
-    let denom = 1.0 / (va + vb + vc);
-    let (v, w) = (vb * denom, vc * denom);
-    (p - (a + ab * v + ac * w)).length()
-}
-
 /// Compares `scan` with `model` under `tolerance_mm`, passing when at least `required_fraction`
 /// of the points lie within it.
 pub fn compare(
@@ -282,38 +145,6 @@ mod tests {
                 DVec3::new(10.0 + (10.0 + offset) * a.cos(), 10.0 + (10.0 + offset) * a.sin(), z)
             })
             .collect()
-    }
-
-    #[test]
-    fn triangle_distance_regions() {
-        let t = [DVec3::ZERO, DVec3::X, DVec3::Y];
-        assert!((point_triangle_distance(DVec3::new(0.2, 0.2, 2.0), &t) - 2.0).abs() < 1e-12);
-        assert!(
-            (point_triangle_distance(DVec3::new(-1.0, -1.0, 0.0), &t) - 2f64.sqrt()).abs() < 1e-12
-        );
-        assert!(
-            (point_triangle_distance(DVec3::new(1.0, 1.0, 0.0), &t) - 0.5f64.sqrt()).abs() < 1e-12
-        );
-        assert!((point_triangle_distance(DVec3::new(0.5, -3.0, 0.0), &t) - 3.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn grid_search_matches_brute_force() {
-        let m = crate::template::generate("box", &BTreeMap::new()).unwrap();
-        let tris: Vec<[DVec3; 3]> =
-            (0..m.triangles.len()).map(|t| m.corners(t).map(|v| v.as_dvec3())).collect();
-        let grid = Grid::new(&m).unwrap();
-        for i in 0..200 {
-            let f = |k: f64| ((i as f64 * k).sin() * 0.5 + 0.5) * 160.0 - 20.0;
-            let p = DVec3::new(f(12.9898), f(78.233), f(37.719) * 0.4);
-            let brute =
-                tris.iter().map(|t| point_triangle_distance(p, t)).fold(f64::INFINITY, f64::min);
-            assert!(
-                (grid.distance(p) - brute).abs() < 1e-9,
-                "{p}: {} vs {brute}",
-                grid.distance(p)
-            );
-        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   into printing groups and keeps the map back to their orders.
 //! - [`printability`] says whether a sound model prints as it is or needs supports, a brim or
 //!   thicker walls: overhangs, islands in mid-air, bridges, thin walls, footprint.
-//! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2).
+//! - [`inspect`] compares a 3D scan of a delivered part with its model (clause 8.2); [`scan`]
+//!   reads scan files, registers them onto the model and reports signed deviations.
 //! - [`template`] generates parametric parts (box with lid, tube, bracket, plate with holes).
 //! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
 
@@ -30,6 +31,7 @@ pub mod pack;
 pub mod plate;
 pub mod printability;
 pub mod repair;
+pub mod scan;
 pub mod slice;
 pub mod template;
 pub mod topology;

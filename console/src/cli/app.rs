@@ -42,6 +42,9 @@ enum Command {
     Model(ModelCommand),
     /// Slice a model to G-code with time, material and cost estimates.
     Slice(crate::commands::slice::SliceArgs),
+    /// Inspect a delivered part: register a 3D scan onto its model and report the deviations
+    /// against a tolerance (exit 0 pass, 1 fail).
+    Inspect(crate::commands::inspect::InspectArgs),
     /// Order parts: ask for quotes, place, follow, ship, deliver, review.
     #[command(subcommand)]
     Order(OrderCommand),
@@ -121,6 +124,7 @@ pub fn run() -> ExitCode {
         Some(Command::Model(ModelCommand::File(cmd))) => crate::commands::model::run(cmd),
         Some(Command::Model(ModelCommand::Node(cmd))) => with_node(node_cmds::model(node, &cmd)),
         Some(Command::Slice(args)) => crate::commands::slice::run(args),
+        Some(Command::Inspect(args)) => crate::commands::inspect::run(args),
         Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
         Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
         Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),
