@@ -60,6 +60,11 @@ async fn until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
 fn check(s: &Snapshot, source: &str, full_orders: bool) {
     assert_eq!(s.node.display_name, "Fabrik Test", "{source}");
     assert!(s.peers.iter().any(|p| p.name == "Ada Test" && p.connected), "{source}: {:?}", s.peers);
+    // On loopback every connection is dialled straight; the node knows it is reachable or not yet.
+    for p in s.peers.iter().filter(|p| p.connected) {
+        assert_eq!(p.path.as_deref(), Some("direct"), "{source}: {p:?}");
+    }
+    assert!(s.node.reachability.is_some(), "{source}: {:?}", s.node);
     assert_eq!(s.orders.len(), 1, "{source}: {:?}", s.orders);
     // The centre's engine may have quoted it already.
     use amsp_proto::order::Stage;

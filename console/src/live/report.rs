@@ -93,6 +93,30 @@ impl NodeReport {
             health,
             uptime_s: self.uptime_s,
             now_ms: self.now_ms,
+            reachability: s.reach.as_ref().map(|r| r.reachability.to_string()),
+        }
+    }
+
+    /// The best path among a peer's connections: a direct one (dialled or hole-punched) before
+    /// one through a relay, which is named by its profile.
+    fn path_of(&self, p: &PeerView) -> String {
+        use amsp_api::reach::PathKind;
+        let best = p.connections.iter().min_by_key(|c| match c.path {
+            PathKind::Direct => 0,
+            PathKind::HolePunched => 1,
+            PathKind::Relayed => 2,
+        });
+        match best {
+            // A node whose network predates connection paths reports none: its links are direct.
+            None => "direct".to_owned(),
+            Some(c) if c.path == PathKind::Relayed => {
+                let via = c.via.as_deref().and_then(|v| v.parse::<PeerId>().ok());
+                match via {
+                    Some(relay) => format!("relayed via {}", self.name_of(&relay)),
+                    None => "relayed".to_owned(),
+                }
+            }
+            Some(c) => c.path.to_string(),
         }
     }
 
@@ -120,6 +144,7 @@ impl NodeReport {
                     connected: true,
                     latency_ms: p.rtt_ms.map(|ms| ms.round() as u32),
                     address: p.addrs.first().cloned().unwrap_or_default(),
+                    path: Some(self.path_of(p)),
                     capacity: ads.remove(&id),
                     traffic: traffic(&p.traffic),
                 }
@@ -134,6 +159,7 @@ impl NodeReport {
                 connected: false,
                 latency_ms: None,
                 address: String::new(),
+                path: None,
                 capacity: Some(ad),
                 traffic: Traffic::default(),
             })
@@ -337,4 +363,76 @@ impl NodeReport {
 pub fn short(id: &str) -> String {
     let tail: String = id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
     format!("…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use amsp_api::node::Traffic as WireTraffic;
+    use amsp_api::reach::{ConnectionPath, PathKind};
+
+    use super::*;
+
+    fn peer(n: u16) -> PeerId {
+        crate::tui::fixtures::peer_id(n)
+    }
+
+    fn report(names: &[(PeerId, &str)]) -> NodeReport {
+        let status: Status = serde_json::from_value(serde_json::json!({
+            "peer_id": peer(0).to_string(), "display_name": "me", "age_recipient": "",
+            "listen_addrs": [], "connected_peers": [], "roles": [], "version": "0",
+            "invalid_messages": 0, "dropped_requests": 0, "models": 0, "orders": 0,
+            "traffic": {"bytes_in": 0, "bytes_out": 0},
+            "store": {"ok": true, "error": null, "since_ms": null, "failed_commits": 0}
+        }))
+        .expect("status");
+        NodeReport {
+            status,
+            peers: Vec::new(),
+            models: Vec::new(),
+            capacity: Vec::new(),
+            catalogue: Vec::new(),
+            orders: Vec::new(),
+            order_summaries: Vec::new(),
+            names: names
+                .iter()
+                .map(|(id, n)| (*id, PeerName { name: (*n).to_owned(), roles: BTreeSet::new() }))
+                .collect(),
+            uptime_s: 0,
+            now_ms: 0,
+        }
+    }
+
+    fn view(connections: Vec<ConnectionPath>) -> PeerView {
+        PeerView {
+            peer_id: peer(1),
+            addrs: Vec::new(),
+            invalid_messages: 0,
+            gossip_score: None,
+            rtt_ms: None,
+            traffic: WireTraffic::default(),
+            connections,
+        }
+    }
+
+    fn conn(path: PathKind, via: Option<PeerId>) -> ConnectionPath {
+        ConnectionPath {
+            addr: "/ip4/198.18.0.1/tcp/1".into(),
+            path,
+            via: via.map(|v| v.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_relayed_peer_names_its_relay_and_a_direct_path_wins() {
+        let relay = peer(2);
+        let r = report(&[(relay, "Relay Süd")]);
+        let relayed = view(vec![conn(PathKind::Relayed, Some(relay))]);
+        assert_eq!(r.path_of(&relayed), "relayed via Relay Süd");
+        let both =
+            view(vec![conn(PathKind::Relayed, Some(relay)), conn(PathKind::HolePunched, None)]);
+        assert_eq!(r.path_of(&both), "hole-punched");
+        // A relay without a known profile is shown by a short id, never left out.
+        let unknown = report(&[]).path_of(&relayed);
+        assert!(unknown.starts_with("relayed via ") && unknown.len() > 12, "{unknown}");
+    }
 }

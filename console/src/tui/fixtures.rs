@@ -73,6 +73,7 @@ fn node(health: Health) -> NodeInfo {
         health,
         uptime_s: 7_380,
         now_ms: NOW_MS,
+        reachability: Some("public".to_owned()),
     }
 }
 
@@ -260,6 +261,11 @@ fn peer(n: u16, name: &str, roles: &[Role], latency: Option<u32>, capacity: bool
         connected: latency.is_some(),
         latency_ms: latency,
         address: format!("/ip4/10.0.{}.{}/tcp/4001", n / 250, n % 250 + 1),
+        path: latency.map(|_| match n % 4 {
+            1 => "relayed via Relay Süd".to_owned(),
+            2 => "hole-punched".to_owned(),
+            _ => "direct".to_owned(),
+        }),
         capacity: capacity.then(|| ad(name, u64::from(n), usize::from(n % 3))),
         traffic: Traffic {
             bytes_in: 1_000_000 * u64::from(n + 1),

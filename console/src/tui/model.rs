@@ -75,6 +75,8 @@ pub struct NodeInfo {
     pub uptime_s: u64,
     /// The node's clock when the snapshot was taken, Unix milliseconds.
     pub now_ms: u64,
+    /// Whether others can dial it (`public`, `private`, `unknown`), once its network answers.
+    pub reachability: Option<String>,
 }
 
 impl Default for NodeInfo {
@@ -86,6 +88,7 @@ impl Default for NodeInfo {
             version: String::new(),
             health: Health::Connecting,
             uptime_s: 0,
+            reachability: None,
             now_ms: 0,
         }
     }
@@ -243,6 +246,9 @@ pub struct Peer {
     pub latency_ms: Option<u32>,
     /// The address the connection uses.
     pub address: String,
+    /// How this node reaches it, for connected peers: `direct`, `hole-punched`, or
+    /// `relayed via NAME` (an operator behind a NAT router sees which shop carries the link).
+    pub path: Option<String>,
     /// Its latest capacity ad, for centres.
     pub capacity: Option<CapacityAd>,
     /// Traffic with this peer.

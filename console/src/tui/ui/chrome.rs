@@ -36,6 +36,11 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
     if app.read_only {
         left.push(Span::styled(" read-only ", theme.warn()));
     }
+    // Behind a NAT router peers reach the node through relays and hole punching; the Network
+    // view shows each peer's path. A public node needs no word.
+    if node.reachability.as_deref() == Some("private") {
+        left.push(Span::styled(" behind NAT", theme.warn()));
+    }
     let (symbol, text, style) = match &node.health {
         Health::Connecting => ("○", "connecting…".to_owned(), theme.dim()),
         Health::Ok => ("●", "ok".to_owned(), theme.ok()),

@@ -1,4 +1,5 @@
-//! The Network view: peers with their roles, latency, capacity ads and traffic.
+//! The Network view: peers with their roles, latency, how each is reached (direct, hole-punched,
+//! relayed via whom), capacity ads and traffic.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -21,9 +22,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
     let columns = [
         col("Name", Constraint::Length(12)),
         col("Peer", Constraint::Length(9)),
-        col("Roles", Constraint::Length(10)),
+        col("Roles", Constraint::Length(5)),
         col("Latency", Constraint::Length(7)),
-        col("Capacity", Constraint::Length(12)),
+        col("Path", Constraint::Length(12)),
+        col("Capacity", Constraint::Length(8)),
         col("In/Out", Constraint::Min(10)),
     ];
     table::draw(frame, area, app, View::Network, &columns, |i| {
@@ -46,6 +48,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
             Cell::from(format!("…{}", format::tail(&p.id.to_base58(), 8))).style(theme.dim()),
             Cell::from(roles),
             Cell::from(latency).style(style),
+            // The relay's name is in the detail pane; the column says only how.
+            match p.path.as_deref() {
+                None => Cell::from("—").style(theme.dim()),
+                Some(path) if path.starts_with("relayed") => {
+                    Cell::from("relayed").style(theme.warn())
+                }
+                Some(path) => Cell::from(path.to_owned()),
+            },
             Cell::from(capacity),
             Cell::from(format!(
                 "{}/{}",
@@ -85,6 +95,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, peer: Option<&Peer>
         field("name", p.name.clone()),
         field("roles", roles.join(", ")),
         field("address", p.address.clone()),
+        field("path", p.path.clone().unwrap_or_else(|| "not connected".to_owned())),
         field(
             "latency",
             p.latency_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".to_owned()),
