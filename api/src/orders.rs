@@ -244,8 +244,14 @@ pub struct QuoteView {
     pub price: f64,
     /// Currency.
     pub currency: String,
-    /// Placing to shipping, seconds.
+    /// Placing to shipping, seconds: `queue_wait_s + print_time_s + handling_s`.
     pub lead_time_s: u64,
+    /// Of the lead time, the wait for a free printer, seconds.
+    #[serde(default)]
+    pub queue_wait_s: u64,
+    /// Of the lead time, packing and hand-over after printing, seconds.
+    #[serde(default)]
+    pub handling_s: u64,
     /// Estimated print time, seconds.
     pub print_time_s: u64,
     /// Estimated material, grams.

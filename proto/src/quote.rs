@@ -37,8 +37,13 @@ pub struct Quote {
     pub print_time_s: u64,
     /// Estimated material in grams.
     pub filament_g: f64,
-    /// Time from placing to shipping, in seconds.
+    /// Time from placing to shipping, in seconds: `queue_wait_s + print_time_s + handling_s`.
     pub lead_time_s: u64,
     /// The offer lapses after this instant, Unix milliseconds.
     pub expires_ms: u64,
+    /// Of the lead time, the wait before a printer here is free, seconds.
+    pub queue_wait_s: u64,
+    /// Of the lead time, the centre's packing and hand-over to the carrier, seconds: shown so a
+    /// customer sees what a lead time is made of, not a hidden fixed amount.
+    pub handling_s: u64,
 }

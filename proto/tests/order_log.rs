@@ -97,6 +97,8 @@ fn quote(i: u8, expires_ms: u64) -> Quote {
         filament_g: 12.5,
         lead_time_s: 86_400,
         expires_ms,
+        queue_wait_s: 68_400,
+        handling_s: 14_400,
     }
 }
 

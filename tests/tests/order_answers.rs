@@ -14,10 +14,16 @@ use amsp_tests::order_flow::{
 };
 
 /// A user and a PLA-only centre whose batch window is `batch_ms`, connected.
-async fn user_and_centre(tmp: &tempfile::TempDir, batch_ms: u64) -> (NodeProcess, NodeProcess) {
+async fn user_and_centre(
+    tmp: &tempfile::TempDir,
+    batch_ms: u64,
+    handling_s: u64,
+) -> (NodeProcess, NodeProcess) {
     let (c, u) = (tmp.path().join("centre"), tmp.path().join("user"));
-    let prices =
-        CENTRE_PLA.replace("batch_window_ms = 1500", &format!("batch_window_ms = {batch_ms}"));
+    let prices = CENTRE_PLA.replace(
+        "batch_window_ms = 1500",
+        &format!("batch_window_ms = {batch_ms}\nhandling_s = {handling_s}"),
+    );
     prepare(&c, &["centre"], Some(&prices), &[SimPrinter::fast("mk3s", "pla")]);
     prepare(&u, &["user"], None, &[]);
     let centre = NodeProcess::start(&c, &[]).await;
@@ -46,7 +52,7 @@ fn decline_of(user: &NodeProcess, id: &str, centre: &NodeProcess) -> Option<Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_centre_that_cannot_make_an_order_says_why() {
     let tmp = tempfile::tempdir().unwrap();
-    let (user, centre) = user_and_centre(&tmp, 1500).await;
+    let (user, centre) = user_and_centre(&tmp, 1500, 5 * 3600).await;
 
     // A material no printer there stocks.
     let petg = create(&user, &cube(), "petg", 1);
@@ -79,12 +85,21 @@ async fn a_centre_that_cannot_make_an_order_says_why() {
         reason.contains("is due in 9m") || reason.contains("is due in 10m"),
         "the deadline in human terms: {reason}"
     );
-    assert!(reason.contains("earliest it could be ready here is in 4h"), "{reason}");
+    // The centre's own handling time (5 h here, 4 h by default) is part of its lead time.
+    assert!(reason.contains("earliest it could be ready here is in 5h"), "{reason}");
 
     // An order it can make still gets a quote, and nothing is declined.
     let fine = create(&user, &cube(), "pla", 1);
     wait_action(&user, &fine, "quoted", 30).await;
     assert!(decline_of(&user, &fine, &centre).is_none());
+    // The quote shows what its lead time is made of.
+    let quotes = json_of(&user.amsp(&["order", "quotes", &fine, "--json"]));
+    let q = &quotes[0];
+    assert_eq!(q["handling_s"], 5 * 3600, "{q}");
+    let parts = ["queue_wait_s", "print_time_s", "handling_s"].map(|k| q[k].as_u64().unwrap());
+    assert_eq!(q["lead_time_s"].as_u64().unwrap(), parts.iter().sum::<u64>(), "{q}");
+    let text = String::from_utf8_lossy(&user.amsp(&["order", "quotes", &fine]).stdout).to_string();
+    assert!(text.contains("handling 5h"), "{text}");
     // Declines are answered once: no repeated events however often the order changes.
     let acts = actions(&show(&centre, &petg));
     assert_eq!(acts.iter().filter(|a| *a == "declined").count(), 1, "{acts:?}");
@@ -94,7 +109,7 @@ async fn a_centre_that_cannot_make_an_order_says_why() {
 async fn a_cancelled_order_leaves_the_centre_queue() {
     let tmp = tempfile::tempdir().unwrap();
     // A batch window long enough to cancel while the part waits for a plate.
-    let (user, centre) = user_and_centre(&tmp, 4000).await;
+    let (user, centre) = user_and_centre(&tmp, 4000, 4 * 3600).await;
     let id = create(&user, &cube(), "pla", 1);
     json_of(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
     json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));

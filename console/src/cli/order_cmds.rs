@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::node_cmds::{JsonFlag, NodeOpts};
+use crate::tui::ui::format::duration;
 
 /// `amsp order …`.
 #[derive(Debug, Clone, Subcommand)]
@@ -232,12 +233,15 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                     .iter()
                     .map(|q| {
                         format!(
-                            "{}  {}  {} {}  lead {} s  rating {:.2}",
+                            "{}  {}  {} {}  lead {} (wait {}, print {}, handling {})  rating {:.2}",
                             q.id,
                             q.centre,
                             as_json(&q.price),
                             q.currency,
-                            q.lead_time_s,
+                            duration(q.lead_time_s),
+                            duration(q.queue_wait_s),
+                            duration(q.print_time_s),
+                            duration(q.handling_s),
                             q.rating
                         )
                     })

@@ -196,6 +196,8 @@ fn quote(n: u64, centre: &str, total: f64, chosen: bool) -> QuoteLine {
             filament_g: 40.0 + n as f64,
             lead_time_s: 86_400 * (1 + n % 3),
             expires_ms: NOW_MS + 86_400_000,
+            queue_wait_s: (86_400 * (1 + n % 3)).saturating_sub(3_600 + n * 600 + 14_400),
+            handling_s: 14_400,
         },
         chosen,
     }

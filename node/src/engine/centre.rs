@@ -110,6 +110,10 @@ pub struct CentreSettings {
     /// Work already booked outside amsp, seconds: added to every queue wait.
     #[serde(default)]
     pub booked_s: u64,
+    /// Packing and hand-over to the carrier after printing, seconds: part of every lead time
+    /// and shown in every quote.
+    #[serde(default = "default_handling")]
+    pub handling_s: u64,
 }
 
 fn default_currency() -> String {
@@ -136,6 +140,9 @@ fn default_batch() -> u64 {
 fn default_layer() -> f64 {
     0.2
 }
+fn default_handling() -> u64 {
+    4 * 3600
+}
 
 impl Default for CentreSettings {
     fn default() -> Self {
@@ -151,6 +158,7 @@ impl Default for CentreSettings {
             batch_window_ms: default_batch(),
             layer_height_mm: default_layer(),
             booked_s: 0,
+            handling_s: default_handling(),
         }
     }
 }
@@ -208,6 +216,9 @@ impl CentreSettings {
                 "quote_valid_s",
                 format!("{} is not between 60 s and 30 days", self.quote_valid_s),
             );
+        }
+        if self.handling_s > 30 * 86_400 {
+            return bad("handling_s", format!("{} s is longer than 30 days", self.handling_s));
         }
         if self.batch_window_ms > 600_000 {
             return bad(

@@ -16,9 +16,6 @@ use super::reputation::Reputation;
 /// simple, explainable rule a centre can override by editing its price table.
 const LABOUR_HOURS_PER_STEP: f64 = 0.1;
 
-/// Time a centre adds to every lead time for packing and hand-over to the carrier, seconds.
-const HANDLING_S: u64 = 4 * 3600;
-
 /// What slicing said about one copy of a part.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
@@ -28,14 +25,23 @@ pub struct Estimate {
     pub filament_g: f64,
 }
 
+/// What a lead time is made of besides printing, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeadTerms {
+    /// Until a printer here is free.
+    pub queue_wait_s: u64,
+    /// Packing and hand-over after printing.
+    pub handling_s: u64,
+}
+
 /// Prices `copies` of a part as estimated, with the requirements' post-processing, at the
-/// centre's `prices`, to start after `queue_wait_s`.
+/// centre's `prices`, to start after the lead terms' queue wait.
 pub fn quote(
     id: QuoteId,
     estimate: Estimate,
     req: &PartRequirements,
     prices: &PriceTable,
-    queue_wait_s: u64,
+    lead: LeadTerms,
     now_ms: u64,
     valid_for_ms: u64,
 ) -> Quote {
@@ -58,8 +64,10 @@ pub fn quote(
         price,
         print_time_s: print_s,
         filament_g: estimate.filament_g * copies,
-        lead_time_s: queue_wait_s + print_s + HANDLING_S,
+        lead_time_s: lead.queue_wait_s + print_s + lead.handling_s,
         expires_ms: now_ms + valid_for_ms,
+        queue_wait_s: lead.queue_wait_s,
+        handling_s: lead.handling_s,
     }
 }
 
@@ -140,7 +148,7 @@ mod tests {
             Estimate { print_time_s: 5400, filament_g: 20.0 },
             &req,
             &table(),
-            600,
+            LeadTerms { queue_wait_s: 600, handling_s: 7_200 },
             1_000,
             60_000,
         );
@@ -150,7 +158,8 @@ mod tests {
         assert_eq!(q.price.post_processing, 0.4); // 1 step × 0.1 h × 2 copies × 2/h
         assert_eq!(q.price.total(), 11.4);
         assert_eq!(q.print_time_s, 10_800);
-        assert_eq!(q.lead_time_s, 600 + 10_800 + HANDLING_S);
+        assert_eq!(q.lead_time_s, 600 + 10_800 + 7_200);
+        assert_eq!((q.queue_wait_s, q.handling_s), (600, 7_200));
         assert_eq!(q.expires_ms, 61_000);
     }
 
@@ -166,7 +175,7 @@ mod tests {
                 Estimate { print_time_s: hours * 3600, filament_g: 10.0 },
                 &req,
                 &prices,
-                0,
+                LeadTerms { queue_wait_s: 0, handling_s: 0 },
                 0,
                 1_000,
             );

@@ -240,6 +240,8 @@ impl Node {
                 price: (q.price.total() * 100.0).round() / 100.0,
                 currency: q.price.currency.clone(),
                 lead_time_s: q.lead_time_s,
+                queue_wait_s: q.queue_wait_s,
+                handling_s: q.handling_s,
                 print_time_s: q.print_time_s,
                 filament_g: q.filament_g,
                 breakdown: q.price.clone(),

@@ -17,11 +17,8 @@ use amsp_proto::quote::{PriceBreakdown, Quote};
 use libp2p::PeerId;
 
 use super::work::Plate;
-use crate::engine::pricing::{self, Estimate};
+use crate::engine::pricing::{self, Estimate, LeadTerms};
 use crate::farm::{FarmEvent, JobState};
-
-/// Time a centre adds for packing and hand-over to the carrier, seconds (as in pricing).
-pub(super) const HANDLING_S: u64 = 4 * 3600;
 
 /// A part accepted and waiting for a plate, with its geometry.
 pub(super) struct Accepted {
@@ -105,6 +102,8 @@ pub(super) struct QuoteTerms<'a> {
     pub prices: &'a PriceTable,
     /// Seconds until a new plate could start here.
     pub wait_s: u64,
+    /// Seconds of packing and hand-over after printing (`[centre] handling_s`).
+    pub handling_s: u64,
     /// Now.
     pub now_ms: u64,
     /// How long the quote holds, ms.
@@ -130,7 +129,7 @@ pub(super) fn decide_quote(
             part.estimate,
             &part.spec.requirements,
             t.prices,
-            t.wait_s,
+            LeadTerms { queue_wait_s: t.wait_s, handling_s: t.handling_s },
             t.now_ms,
             t.valid_ms,
         );
@@ -143,7 +142,7 @@ pub(super) fn decide_quote(
         print_s += q.print_time_s;
         grams += q.filament_g;
     }
-    let lead_time_s = t.wait_s + print_s + HANDLING_S;
+    let lead_time_s = t.wait_s + print_s + t.handling_s;
     let ready_ms = t.now_ms.saturating_add(lead_time_s.saturating_mul(1000));
     if let Some((part, deadline_ms)) = late_part(parts.iter().map(|p| p.spec), ready_ms) {
         return Err(Decline::Deadline { part, deadline_ms, ready_ms, now_ms: t.now_ms });
@@ -155,6 +154,8 @@ pub(super) fn decide_quote(
         filament_g: (grams * 100.0).round() / 100.0,
         lead_time_s,
         expires_ms: t.now_ms + t.valid_ms,
+        queue_wait_s: t.wait_s,
+        handling_s: t.handling_s,
     })
 }
 
@@ -744,6 +745,7 @@ mod tests {
         QuoteTerms {
             prices,
             wait_s: 3600,
+            handling_s: 4 * 3600,
             now_ms,
             valid_ms: 60_000,
             id: QuoteId::from_parts(now_ms, [0; 10]),

@@ -31,8 +31,8 @@ use libp2p::PeerId;
 use tokio::sync::broadcast;
 
 use self::core::{
-    Accepted, CentreCore, Decline, Event, HANDLING_S, Keep, PartAssessment, PlateStep, QuoteTerms,
-    Step, TakeDecision, decide_quote, decide_take,
+    Accepted, CentreCore, Decline, Event, Keep, PartAssessment, PlateStep, QuoteTerms, Step,
+    TakeDecision, decide_quote, decide_take,
 };
 use self::work::{AcceptedPart, Plate, Restored};
 use super::{Node, now_ms};
@@ -425,6 +425,7 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
     let terms = QuoteTerms {
         prices: &prices,
         wait_s: c.queue_wait_s(),
+        handling_s: settings.handling_s,
         now_ms: now,
         valid_ms: settings.quote_valid_s * 1000,
         id: QuoteId::from_parts(now, rand::random()),
@@ -550,7 +551,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
     // Can the deadline be met here? If not, hand it to the centre that can start soonest.
     let print_s: u64 =
         state.placed_quote.and_then(|q| state.quotes.get(&q)).map_or(0, |(_, q)| q.print_time_s);
-    let finish_ms = now_ms() + (c.queue_wait_s() + print_s + HANDLING_S) * 1000;
+    let finish_ms = now_ms() + (c.queue_wait_s() + print_s + c.file.handling_s) * 1000;
     let late =
         state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
     let forward_to = if late { forward_target(c, &state, &parts) } else { None };
