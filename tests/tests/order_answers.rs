@@ -1,7 +1,8 @@
 //! A centre always answers, and lets go when told, across real `amspd` processes on 127.0.0.1:
 //! an order it cannot make (a material it does not stock, a deadline it cannot meet) gets a
 //! signed `declined` with the reason the customer reads; an order the customer cancels after
-//! the centre accepted it leaves the centre's queue, and no plate is printed for it.
+//! the centre accepted it leaves the centre's queue, and no plate is printed for it; a model
+//! with holes is declined with its defects named instead of being printed to fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -130,4 +131,58 @@ async fn a_cancelled_order_leaves_the_centre_queue() {
     // Too late to cancel once delivered-side stages begin: a second cancel is refused.
     let out = user.amsp(&["order", "cancel", &id]);
     assert!(!out.status.success(), "cancelled twice");
+}
+
+/// A 20 mm cube as ASCII STL with its top's second facet left out: a hole of three open edges.
+fn holed_cube(path: &std::path::Path) {
+    let v = |i: usize| {
+        let b = |k: usize| if (i >> k) & 1 == 1 { 20.0 } else { 0.0 };
+        [b(0), b(1), b(2)]
+    };
+    // Corner i has x = bit 0, y = bit 1, z = bit 2; each face as two outward facets.
+    let facets: [[usize; 3]; 11] = [
+        [0, 2, 1],
+        [1, 2, 3], // bottom
+        [4, 5, 6], // top (its other half, [5, 7, 6], is the hole)
+        [0, 1, 4],
+        [1, 5, 4], // front
+        [2, 6, 3],
+        [3, 6, 7], // back
+        [0, 4, 2],
+        [2, 4, 6], // left
+        [1, 3, 5],
+        [3, 7, 5], // right
+    ];
+    let mut stl = String::from("solid holed\n");
+    for f in facets {
+        stl.push_str("facet normal 0 0 0\nouter loop\n");
+        for i in f {
+            let [x, y, z] = v(i);
+            stl.push_str(&format!("vertex {x} {y} {z}\n"));
+        }
+        stl.push_str("endloop\nendfacet\n");
+    }
+    stl.push_str("endsolid holed\n");
+    std::fs::write(path, stl).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_with_holes_is_declined_naming_its_defects_not_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (user, centre) = user_and_centre(&tmp, 500, 4 * 3600).await;
+    let model = tmp.path().join("holed.stl");
+    holed_cube(&model);
+    let id = create(&user, model.to_str().unwrap(), "pla", 1);
+    // The centre cannot read the model before it is placed: it quotes from the manifest.
+    json_of(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
+    json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
+    // Once it can read it, it checks it and cancels the order with the defects rather than
+    // print it (a placed order is ended by its centre with a reason, as at any refusal).
+    wait_stage(&user, &id, "cancelled", 30).await;
+    let reason = show(&user, &id)["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason.contains("not printable as sent"), "{reason}");
+    assert!(reason.contains("hole") && reason.contains("amsp model repair"), "{reason}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let jobs = json_of(&centre.amsp(&["job", "ls", "--json"]));
+    assert!(jobs.as_array().unwrap().is_empty(), "a job for a model with holes: {jobs}");
 }

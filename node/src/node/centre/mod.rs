@@ -395,7 +395,7 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
             });
         };
         let size = rules::size_of(geo.bbox_min, geo.bbox_max);
-        let unfit = settings.unfit_reason(&part.requirements, size);
+        let mut unfit = settings.unfit_reason(&part.requirements, size);
         let from_geometry = || {
             rules::estimate_from_geometry(
                 geo.volume,
@@ -406,7 +406,17 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
         let estimate = if unfit.is_some() {
             from_geometry()
         } else if manifest.recipients.contains(&me.to_string()) {
-            slice_part(c, part).await.unwrap_or_else(|_| from_geometry())
+            match slice_part(c, part).await {
+                Ok(estimate) => estimate,
+                Err(SlicePartError::Defective(reason)) => {
+                    unfit = Some(reason);
+                    from_geometry()
+                }
+                Err(SlicePartError::Other(why)) => {
+                    tracing::debug!(part = %part.name, %why, "estimating from the manifest");
+                    from_geometry()
+                }
+            }
         } else {
             from_geometry()
         };
@@ -442,23 +452,62 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
     }
 }
 
-/// Slices one copy of a part this centre may read, for its estimate.
-async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, String> {
-    let bytes = c.node.get_model(part.model).await.map_err(|e| e.to_string())?;
-    let mesh = load_mesh(bytes).await?;
+/// Why a part this centre may read could not be sliced for its estimate.
+enum SlicePartError {
+    /// The model is not printable as sent: the reason names its defects.
+    Defective(String),
+    /// Anything else (the package unavailable, no fitting printer, slicing failed): the
+    /// estimate falls back to the manifest's geometry.
+    Other(String),
+}
+
+/// Slices one copy of a part this centre may read, for its estimate, after checking that it
+/// prints at all.
+async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, SlicePartError> {
+    use SlicePartError::Other;
+    let bytes = c.node.get_model(part.model).await.map_err(|e| Other(e.to_string()))?;
+    let mesh = load_mesh(bytes).await.map_err(Other)?;
+    let (mesh, defects) = defects_of(mesh).await;
+    if let Some(defects) = defects {
+        return Err(SlicePartError::Defective(defects));
+    }
     let idx = c
         .settings()
         .fitting_printers(&part.requirements, mesh_size(&mesh))
         .first()
         .copied()
-        .ok_or("no fitting printer")?;
+        .ok_or_else(|| Other("no fitting printer".into()))?;
     let profile = c.settings().printers[idx].profile.clone();
     let material = part.requirements.material.as_str().to_string();
     let layer = c.settings().layer_height_mm;
     let stats = tokio::task::spawn_blocking(move || slice_mesh(&mesh, &profile, &material, layer))
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| Other(e.to_string()))?
+        .map_err(Other)?;
     Ok(Estimate { print_time_s: stats.1.round() as u64, filament_g: stats.2 })
+}
+
+/// Checks a customer's model as `amsp model check` does, on a blocking thread: `Some(reason)`
+/// naming every defect when it would not print as sent (holes, non-manifold edges, facets
+/// facing inwards, no volume). A centre declines such a part rather than print it to fail.
+async fn defects_of(mesh: Mesh) -> (Mesh, Option<String>) {
+    let checked = tokio::task::spawn_blocking(move || {
+        let report = amsp_mesh::check::check(&mesh);
+        (mesh, report)
+    })
+    .await;
+    let Ok((mesh, report)) = checked else {
+        return (Mesh::default(), Some("the model check did not finish".into()));
+    };
+    if report.printable {
+        return (mesh, None);
+    }
+    let defects: Vec<&str> = report.issues.iter().map(|i| i.message.as_str()).collect();
+    let reason = format!(
+        "the model is not printable as sent ({}); repair it (`amsp model repair`) and order again",
+        defects.join("; ")
+    );
+    (mesh, Some(reason))
 }
 
 /// Reads a customer's model within [`Limits::peer`] on a blocking thread: the reader counts
@@ -639,6 +688,10 @@ async fn check_part(
         .map_err(|e| CentreError::Model { model: *cid, reason: e.to_string() })?;
     let mesh =
         load_mesh(bytes).await.map_err(|reason| CentreError::Model { model: *cid, reason })?;
+    let (mesh, defects) = defects_of(mesh).await;
+    if let Some(reason) = defects {
+        return Ok(Err(Decline::Unfit { part: spec.name.clone(), reason }));
+    }
     if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
         return Ok(Err(Decline::Unfit { part: spec.name.clone(), reason }));
     }
