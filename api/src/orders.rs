@@ -221,6 +221,9 @@ pub struct OrderView {
     pub forwards: Vec<Forward>,
     /// The shipment, once shipped.
     pub shipment: Option<Shipment>,
+    /// The last inspection's signed figures.
+    #[serde(default)]
+    pub inspection: Option<Inspection>,
     /// The customer's review.
     #[schema(value_type = Option<Object>)]
     pub review: Option<amsp_proto::feedback::Feedback>,
@@ -292,6 +295,23 @@ pub struct ShipOrder {
     pub carrier: String,
     /// Tracking number.
     pub tracking: String,
+}
+
+/// An inspection of the delivered parts: the body of `POST /v1/orders/{id}/inspect` (the
+/// centre, from `amsp inspect … --order ID`) and, once signed into the log, part of
+/// [`OrderView`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Inspection {
+    /// Whether the parts meet the tolerance.
+    pub passed: bool,
+    /// The tolerance inspected against, mm (above 0).
+    pub tolerance_mm: f32,
+    /// Largest deviation measured, mm.
+    pub max_deviation_mm: f32,
+    /// Root mean square of the deviations, mm.
+    pub rms_mm: f32,
+    /// Share of the points within the tolerance, 0 to 1.
+    pub within: f32,
 }
 
 /// Body of `POST /v1/orders/{id}/review` (the customer).

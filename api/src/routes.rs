@@ -193,6 +193,11 @@ endpoints! {
     Ship = Post "/v1/orders/{id}/ship", "The centre hands the order to a carrier",
         query: None, body: In(json::<orders::ShipOrder>), reply: Out(json::<orders::Done>),
         auth: true;
+    /// `POST /v1/orders/{id}/inspect`.
+    InspectOrder = Post "/v1/orders/{id}/inspect",
+        "The centre signs what an inspection of the printed parts measured",
+        query: None, body: In(json::<orders::Inspection>), reply: Out(json::<orders::Done>),
+        auth: true;
     /// `POST /v1/orders/{id}/deliver`.
     Deliver = Post "/v1/orders/{id}/deliver", "The customer confirms delivery",
         query: None, body: Empty, reply: Out(json::<orders::Done>), auth: true;

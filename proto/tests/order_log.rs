@@ -6,7 +6,9 @@
 
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
-use amsp_proto::order::{Action, OrderError, OrderLog, PartSpec, RuleViolation, Stage};
+use amsp_proto::order::{
+    Action, InspectionRecord, OrderError, OrderLog, PartSpec, RuleViolation, Stage,
+};
 use amsp_proto::process::Material;
 use amsp_proto::quote::{PriceBreakdown, Quote};
 use amsp_proto::requirements::PartRequirements;
@@ -81,6 +83,10 @@ fn parts(n: usize) -> Vec<PartSpec> {
             requirements: PartRequirements::new(Material::new("pla"), 1),
         })
         .collect()
+}
+
+fn inspection(passed: bool, max_deviation_mm: f32) -> InspectionRecord {
+    InspectionRecord { passed, tolerance_mm: 0.2, max_deviation_mm, rms_mm: 0.04, within: 0.995 }
 }
 
 fn quote(i: u8, expires_ms: u64) -> Quote {
@@ -205,9 +211,7 @@ fn play(cast: &Cast, plan: &Plan) -> Writer {
         script.push(Box::new(move |w| {
             w.push(maker, Action::PostProcessed { steps: vec!["supports removed".into()] })
         }));
-        script.push(Box::new(move |w| {
-            w.push(maker, Action::Inspected { passed: true, max_deviation_mm: 0.05 })
-        }));
+        script.push(Box::new(move |w| w.push(maker, Action::Inspected(inspection(true, 0.05)))));
     }
     script.push(Box::new(move |w| {
         w.push(maker, Action::Shipped { carrier: "post".into(), tracking: "T1".into() })
@@ -501,4 +505,39 @@ proptest! {
         let mut log = w.log.clone();
         prop_assert!(matches!(log.insert(dressed, NOW), Err(OrderError::Envelope(_))));
     }
+}
+
+#[test]
+fn an_inspection_signs_its_figures_and_a_failed_one_sends_the_parts_back_to_print() {
+    let cast = Cast::new(5);
+    let plan = Plan {
+        seed: 5,
+        n_parts: 1,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: true,
+        steps: 9,
+    };
+    let mut w = play(&cast, &plan);
+    assert_eq!(w.stage(), Stage::PostProcessed);
+    let centre = cast.centres[0].clone();
+    // Figures no scan can give are refused, whoever signs them.
+    for forged in [
+        InspectionRecord { within: 1.5, ..inspection(true, 0.05) },
+        InspectionRecord { max_deviation_mm: f32::NAN, ..inspection(true, 0.05) },
+        InspectionRecord { tolerance_mm: 0.0, ..inspection(true, 0.05) },
+    ] {
+        let err = w.push(&centre, Action::Inspected(forged)).unwrap_err();
+        assert!(matches!(err, OrderError::Rule(RuleViolation::BadInspection(_))), "{err:?}");
+    }
+    let failed = InspectionRecord { within: 0.8, ..inspection(false, 0.9) };
+    w.push(&centre, Action::Inspected(failed)).unwrap();
+    let state = w.log.state().state.unwrap();
+    assert_eq!(state.stage, Stage::Failed);
+    assert_eq!(state.inspection, Some(failed));
+    assert!(state.printed.is_empty() && state.failed.len() == 1);
+    let reason = state.reason.unwrap_or_default();
+    assert!(reason.contains("80.0 % within ±0.2 mm") && reason.contains("0.900 mm"), "{reason}");
 }

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use amsp_api::orders::Inspection;
 use amsp_proto::envelope::Envelope;
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::hex_encode;
@@ -18,7 +19,7 @@ use amsp_proto::order::{Action, OrderEvent};
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{
-    self, CENTRE_PLA, SimPrinter, actions, create, json_of, show, wait_stage,
+    self, CENTRE_PLA, SimPrinter, actions, create, json_of, show, stage, wait_stage,
 };
 use libp2p::identity::Keypair;
 use serde_json::Value;
@@ -135,6 +136,36 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
             assert!(acts.iter().any(|x| x == step), "{step} missing from {acts:?}");
         }
     }
+
+    // Clause 8.2: the pla centre inspects the cube order against a scan of the part (here the
+    // model itself, sampled as a scan) and signs the figures into the order.
+    let cube_path = cube.to_str().unwrap();
+    let inspect = |node: &NodeProcess, order: &str| {
+        node.amsp(&["inspect", cube_path, cube_path, "--tolerance", "0.2", "--order", order])
+    };
+    let out = inspect(&f.pla, &orders[0].0);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&f.user, &orders[0].0, "inspected", 10).await;
+    let inspected = show(&f.user, &orders[0].0);
+    assert_eq!(inspected["inspection"]["passed"], true, "{inspected}");
+    assert!(inspected["inspection"]["within"].as_f64().unwrap() > 0.99, "{inspected}");
+    let text =
+        String::from_utf8_lossy(&f.user.amsp(&["order", "show", &orders[0].0]).stdout).to_string();
+    assert!(text.contains("inspection passed: 100.0 % within ±0.2 mm"), "{text}");
+    // Figures no scan gives are refused before anything is signed, and a customer cannot sign
+    // an inspection of its own order.
+    let bogus = Inspection {
+        passed: true,
+        tolerance_mm: 0.2,
+        max_deviation_mm: 0.01,
+        rms_mm: 0.01,
+        within: 2.0,
+    };
+    let err = f.pla.client.inspect_order(&orders[1].0, &bogus).await.unwrap_err();
+    assert!(err.to_string().contains("between 0 and 1"), "{err}");
+    let out = inspect(&f.user, &orders[1].0);
+    assert_eq!(out.status.code(), Some(2), "the customer signed an inspection");
+    assert_eq!(stage(&f.user, &orders[1].0), "printed");
 
     for (id, material) in &orders {
         let centre = if *material == "pla" { &f.pla } else { &f.petg };

@@ -124,7 +124,7 @@ pub fn run() -> ExitCode {
         Some(Command::Model(ModelCommand::File(cmd))) => crate::commands::model::run(cmd),
         Some(Command::Model(ModelCommand::Node(cmd))) => with_node(node_cmds::model(node, &cmd)),
         Some(Command::Slice(args)) => crate::commands::slice::run(args),
-        Some(Command::Inspect(args)) => crate::commands::inspect::run(args),
+        Some(Command::Inspect(args)) => crate::commands::inspect::run(args, node),
         Some(Command::Order(cmd)) => with_node(order_cmds::order(node, &cmd)),
         Some(Command::Capacity(args)) => with_node(order_cmds::capacity(node, &args)),
         Some(Command::Licence(cmd)) => with_node(order_cmds::licence(node, &cmd)),

@@ -289,8 +289,21 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                     .iter()
                     .map(|d| format!("declined by {}: {}\n", d.centre, d.reason))
                     .collect();
+                let inspection = v
+                    .inspection
+                    .map(|i| {
+                        format!(
+                            "inspection {}: {:.1} % within ±{} mm, largest deviation {:.3} mm, RMS {:.3} mm\n",
+                            if i.passed { "passed" } else { "failed" },
+                            100.0 * i.within,
+                            i.tolerance_mm,
+                            i.max_deviation_mm,
+                            i.rms_mm
+                        )
+                    })
+                    .unwrap_or_default();
                 format!(
-                    "order {id}: {}\ncentre {}\n{}{declines}{}",
+                    "order {id}: {}\ncentre {}\n{}{declines}{inspection}{}",
                     v.state,
                     v.centre.map_or_else(|| "-".to_owned(), |c| c.to_string()),
                     v.reason.as_ref().map(|r| format!("reason {r}\n")).unwrap_or_default(),

@@ -2,9 +2,9 @@
 //! (`node/src/api/orders.rs`).
 
 use amsp_api::orders::{
-    CancelOrder, CentreView, Done, HeldLicenceView, ImportEvents, ImportOutcome, IssueLicence,
-    LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord, OrderView, PlaceOrder,
-    PlaceReply, QuoteView, ReputationView, ReviewOrder, ShipOrder,
+    CancelOrder, CentreView, Done, HeldLicenceView, ImportEvents, ImportOutcome, Inspection,
+    IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord, OrderView,
+    PlaceOrder, PlaceReply, QuoteView, ReputationView, ReviewOrder, ShipOrder,
 };
 
 use super::{ClientError, NodeClient};
@@ -35,6 +35,12 @@ impl NodeClient {
     /// The centre hands the order to a carrier.
     pub async fn ship(&self, order: &str, req: &ShipOrder) -> Result<(), ClientError> {
         let _: Done = self.post_reply(&format!("/v1/orders/{order}/ship"), req).await?;
+        Ok(())
+    }
+
+    /// The centre signs an inspection's figures into the order.
+    pub async fn inspect_order(&self, order: &str, req: &Inspection) -> Result<(), ClientError> {
+        let _: Done = self.post_reply(&format!("/v1/orders/{order}/inspect"), req).await?;
         Ok(())
     }
 

@@ -2,17 +2,22 @@
 //!
 //! The scan (PLY, XYZ/CSV, or an STL/OBJ/3MF mesh that is sampled) is registered onto the model
 //! and each point's signed distance to the surface is measured; the report gives mean, RMS,
-//! p95, max, the share within tolerance, the worst regions and the verdict. Exit codes: 0 the
-//! part passes, 1 it fails, 2 the inputs cannot be read or inspected. With `--json` exactly one
-//! JSON object goes to stdout; messages go to stderr.
+//! p95, max, the share within tolerance, the worst regions and the verdict. With `--order ID`
+//! the node (a centre) signs the figures into that order's log: a pass lets it ship, a failure
+//! sends the parts back to print. Exit codes: 0 the part passes, 1 it fails, 2 the inputs cannot
+//! be read or inspected, or the result could not be recorded. With `--json` exactly one JSON
+//! object goes to stdout; messages go to stderr.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use amsp_api::orders::Inspection;
 use amsp_mesh::format::{self, Limits, LoadOptions};
 use amsp_mesh::scan::{self, InspectOptions, read::DEFAULT_SAMPLES};
 use clap::Args;
+
+use crate::cli::node_cmds::NodeOpts;
 
 /// Arguments of `amsp inspect`.
 #[derive(Debug, Args)]
@@ -47,6 +52,9 @@ pub struct InspectArgs {
     /// Print one JSON object instead of the readable report.
     #[arg(long)]
     json: bool,
+    /// Sign the result into this order's log on the node (a centre that printed it).
+    #[arg(long, value_name = "ID")]
+    order: Option<String>,
 }
 
 /// Exit status: the part failed inspection.
@@ -55,10 +63,14 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_REFUSED: u8 = 2;
 
 /// Runs `amsp inspect` and returns the exit status.
-pub fn run(args: InspectArgs) -> ExitCode {
-    match run_inner(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(EXIT_FAILED),
+pub fn run(args: InspectArgs, node: &NodeOpts) -> ExitCode {
+    let recorded = run_inner(&args).and_then(|result| match &args.order {
+        Some(order) => record(node, order, &result).map(|()| result),
+        None => Ok(result),
+    });
+    match recorded {
+        Ok(result) if result.passed => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_FAILED),
         Err(message) => {
             eprintln!("amsp inspect: {message}");
             ExitCode::from(EXIT_REFUSED)
@@ -66,7 +78,27 @@ pub fn run(args: InspectArgs) -> ExitCode {
     }
 }
 
-fn run_inner(a: &InspectArgs) -> Result<bool, String> {
+/// Asks the node to sign the figures into the order's log.
+fn record(node: &NodeOpts, order: &str, result: &Inspection) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(async {
+            let client = node.client()?;
+            client.inspect_order(order, result).await?;
+            anyhow::Ok(())
+        })
+        .map_err(|e| format!("the inspection was not recorded in order {order}: {e:#}"))?;
+    eprintln!(
+        "order {order}: inspection {} recorded",
+        if result.passed { "passed" } else { "failed" }
+    );
+    Ok(())
+}
+
+fn run_inner(a: &InspectArgs) -> Result<Inspection, String> {
     let started = Instant::now();
     let limits = Limits::local();
     let model = format::load_with_limits(&a.model, LoadOptions::default(), &limits)
@@ -156,5 +188,11 @@ fn run_inner(a: &InspectArgs) -> Result<bool, String> {
         print!("{}", out.heatmap_text(64, 20));
         println!("{} in {total_s:.2} s", if r.passed { "PASS" } else { "FAIL" });
     }
-    Ok(r.passed)
+    Ok(Inspection {
+        passed: r.passed,
+        tolerance_mm: r.tolerance_mm as f32,
+        max_deviation_mm: r.max_mm as f32,
+        rms_mm: r.rms_mm as f32,
+        within: r.within_fraction as f32,
+    })
 }

@@ -122,6 +122,7 @@ fn handler(endpoint: Endpoint) -> MethodRouter<Node> {
         E::Quotes => on!(orders::quotes),
         E::Place => on!(orders::place),
         E::Ship => on!(orders::ship),
+        E::InspectOrder => on!(orders::inspect),
         E::Deliver => on!(orders::deliver),
         E::CancelOrder => on!(orders::cancel),
         E::Review => on!(orders::review),

@@ -20,12 +20,13 @@
 
 use amsp_api::orders::{
     CancelOrder, CentreView, Decline, Done, Forward, HeldLicenceView, ImportEvents, ImportOutcome,
-    IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord, OrderEvent,
-    OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply, PrintedBy, QuoteView, ReputationView,
-    ReviewOrder, ShipOrder, Shipment,
+    Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord,
+    OrderEvent, OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply, PrintedBy, QuoteView,
+    ReputationView, ReviewOrder, ShipOrder, Shipment,
 };
 use amsp_proto::id::{ContentId, OrderId, QuoteId, hex_decode, hex_encode};
 use amsp_proto::licence::Licence;
+use amsp_proto::order::InspectionRecord;
 use amsp_proto::process::Material;
 use amsp_proto::requirements::PartRequirements;
 use axum::Json;
@@ -143,6 +144,13 @@ pub(super) async fn view(
             .shipment
             .as_ref()
             .map(|(c, t)| Shipment { carrier: c.clone(), tracking: t.clone() }),
+        inspection: s.inspection.map(|r| Inspection {
+            passed: r.passed,
+            tolerance_mm: r.tolerance_mm,
+            max_deviation_mm: r.max_deviation_mm,
+            rms_mm: r.rms_mm,
+            within: r.within,
+        }),
         review: s.review.clone(),
         reason: s.reason.clone(),
         events: folded
@@ -215,6 +223,25 @@ pub(super) async fn deliver(
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     node.deliver(parse_order(&id)?).await?;
+    Ok(Json(Done { ok: true }))
+}
+
+pub(super) async fn inspect(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<Inspection>,
+) -> Result<Json<Done>, ApiError> {
+    let record = InspectionRecord {
+        passed: req.passed,
+        tolerance_mm: req.tolerance_mm,
+        max_deviation_mm: req.max_deviation_mm,
+        rms_mm: req.rms_mm,
+        within: req.within,
+    };
+    if let Some(why) = record.implausible() {
+        return Err(ApiError::bad_request("bad_inspection", why));
+    }
+    node.inspect(parse_order(&id)?, record).await?;
     Ok(Json(Done { ok: true }))
 }
 

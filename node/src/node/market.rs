@@ -327,6 +327,16 @@ impl Node {
         self.append_event(order, Action::Shipped { carrier, tracking }).await.map(drop)
     }
 
+    /// The centre signs what an inspection of the printed parts measured; a failed one sends
+    /// the parts back to be printed again.
+    pub async fn inspect(
+        &self,
+        order: OrderId,
+        record: amsp_proto::order::InspectionRecord,
+    ) -> Result<(), MarketError> {
+        self.append_event(order, Action::Inspected(record)).await.map(drop)
+    }
+
     /// The customer calls the order off (allowed until printing starts); the centre lets go of
     /// its parts and plates when it sees the event.
     pub async fn cancel(&self, order: OrderId, reason: String) -> Result<(), MarketError> {

@@ -120,13 +120,9 @@ pub enum Action {
         /// Steps performed, in words.
         steps: Vec<String>,
     },
-    /// The parts were inspected against the requirements (clause 8.2).
-    Inspected {
-        /// Whether they meet the tolerance.
-        passed: bool,
-        /// Largest deviation measured, millimetres.
-        max_deviation_mm: f32,
-    },
+    /// The parts were inspected against the requirements (clause 8.2): the inspecting centre
+    /// signs the figures, so the customer reads what was measured, not only a verdict.
+    Inspected(InspectionRecord),
     /// Handed to a carrier.
     Shipped {
         /// The carrier.
@@ -143,6 +139,55 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+}
+
+/// What an inspection of the delivered parts measured (a scan registered onto the model).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InspectionRecord {
+    /// Whether the parts meet the tolerance.
+    pub passed: bool,
+    /// The tolerance inspected against, millimetres.
+    pub tolerance_mm: f32,
+    /// Largest deviation measured, millimetres.
+    pub max_deviation_mm: f32,
+    /// Root mean square of the deviations, millimetres.
+    pub rms_mm: f32,
+    /// Share of the measured points within the tolerance, 0 to 1.
+    pub within: f32,
+}
+
+impl InspectionRecord {
+    /// Why the figures cannot be a measurement (a forged or corrupt record), if they cannot.
+    pub fn implausible(&self) -> Option<String> {
+        let mm = [self.tolerance_mm, self.max_deviation_mm, self.rms_mm];
+        if mm.iter().any(|v| !v.is_finite() || *v < 0.0) || self.tolerance_mm <= 0.0 {
+            return Some(format!(
+                "tolerance {} mm, max {} mm and RMS {} mm must be finite, the tolerance above 0",
+                self.tolerance_mm, self.max_deviation_mm, self.rms_mm
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.within) {
+            return Some(format!(
+                "the share within tolerance {} is not between 0 and 1",
+                self.within
+            ));
+        }
+        None
+    }
+}
+
+impl std::fmt::Display for InspectionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {:.1} % within ±{} mm, largest deviation {:.3} mm, RMS {:.3} mm",
+            if self.passed { "passed" } else { "failed" },
+            100.0 * self.within,
+            self.tolerance_mm,
+            self.max_deviation_mm,
+            self.rms_mm
+        )
+    }
 }
 
 impl Action {
@@ -162,7 +207,7 @@ impl Action {
             Action::Failed { .. } => "failed",
             Action::Reprint { .. } => "reprint",
             Action::PostProcessed { .. } => "post_processed",
-            Action::Inspected { .. } => "inspected",
+            Action::Inspected(_) => "inspected",
             Action::Shipped { .. } => "shipped",
             Action::Delivered => "delivered",
             Action::Reviewed(_) => "reviewed",

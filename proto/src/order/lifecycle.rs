@@ -18,7 +18,7 @@ use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::event::{Action, PartSpec};
+use super::event::{Action, InspectionRecord, PartSpec};
 use crate::feedback::Feedback;
 use crate::id::{JobId, OrderId, PartId, QuoteId};
 use crate::quote::Quote;
@@ -184,6 +184,9 @@ pub enum RuleViolation {
     /// Stars outside one to five.
     #[error("a review needs one to five stars, got {0}")]
     BadRating(u8),
+    /// Inspection figures that cannot be a measurement.
+    #[error("inspection figures: {0}")]
+    BadInspection(String),
 }
 
 /// Everything known about an order, folded from its events.
@@ -220,8 +223,8 @@ pub struct OrderState {
     pub reprints: u32,
     /// Every hand-over between centres, in order: (from, to).
     pub forwards: Vec<(PeerId, PeerId)>,
-    /// Inspection result: passed, largest deviation in mm.
-    pub inspection: Option<(bool, f32)>,
+    /// The last inspection's figures.
+    pub inspection: Option<InspectionRecord>,
     /// Carrier and tracking number.
     pub shipment: Option<(String, String)>,
     /// The review.
@@ -422,18 +425,20 @@ impl OrderState {
                 self.in_stage(name, &[S::Printed])?;
                 self.stage = S::PostProcessed;
             }
-            Action::Inspected { passed, max_deviation_mm } => {
+            Action::Inspected(record) => {
                 self.require(name, author, Party::Centre)?;
                 self.in_stage(name, &[S::Printed, S::PostProcessed])?;
-                self.inspection = Some((*passed, *max_deviation_mm));
-                if *passed {
+                if let Some(why) = record.implausible() {
+                    return Err(RuleViolation::BadInspection(why));
+                }
+                self.inspection = Some(*record);
+                if record.passed {
                     self.stage = S::Inspected;
                 } else {
                     self.failed.extend(self.printed.iter().copied());
                     self.printed.clear();
                     self.printed_by.clear();
-                    self.reason =
-                        Some(format!("inspection failed: {max_deviation_mm} mm deviation"));
+                    self.reason = Some(format!("inspection {record}"));
                     self.stage = S::Failed;
                 }
             }
