@@ -116,7 +116,8 @@ async fn a_cancelled_order_leaves_the_centre_queue() {
     json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
     wait_action(&centre, &id, "accepted", 20).await;
 
-    let out = user.amsp(&["order", "cancel", &id, "--reason", "ordered the wrong size"]);
+    // A unique prefix of the id names the order, as in git.
+    let out = user.amsp(&["order", "cancel", &id[..12], "--reason", "ordered the wrong size"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_stage(&centre, &id, "cancelled", 10).await;
     assert_eq!(show(&centre, &id)["reason"], "ordered the wrong size");

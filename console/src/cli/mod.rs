@@ -3,6 +3,7 @@
 pub mod app;
 pub mod catalog_cmds;
 pub mod design_cmds;
+pub mod ids;
 pub mod live_cmds;
 pub mod node_cmds;
 pub mod ops_cmds;

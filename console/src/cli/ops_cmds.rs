@@ -97,22 +97,22 @@ pub enum JobCommand {
     Ls(JsonFlag),
     /// Pause a printing job.
     Pause {
-        /// Job id.
+        /// The job: its id, a unique prefix of it, or its name.
         id: String,
     },
     /// Resume a paused job.
     Resume {
-        /// Job id.
+        /// The job: its id, a unique prefix of it, or its name.
         id: String,
     },
     /// Cancel a job.
     Cancel {
-        /// Job id.
+        /// The job: its id, a unique prefix of it, or its name.
         id: String,
     },
     /// Print a failed or cancelled job again (as a new job).
     Reprint {
-        /// Job id.
+        /// The job: its id, a unique prefix of it, or its name.
         id: String,
     },
 }
@@ -472,10 +472,17 @@ pub async fn job(opts: &NodeOpts, cmd: &JobCommand) -> anyhow::Result<()> {
                 )
             })?;
         }
-        JobCommand::Pause { id } => client.job_action(id, "pause").await?,
-        JobCommand::Resume { id } => client.job_action(id, "resume").await?,
-        JobCommand::Cancel { id } => client.job_action(id, "cancel").await?,
+        JobCommand::Pause { id } => {
+            client.job_action(&super::ids::job(&client, id).await?, "pause").await?
+        }
+        JobCommand::Resume { id } => {
+            client.job_action(&super::ids::job(&client, id).await?, "resume").await?
+        }
+        JobCommand::Cancel { id } => {
+            client.job_action(&super::ids::job(&client, id).await?, "cancel").await?
+        }
         JobCommand::Reprint { id } => {
+            let id = &super::ids::job(&client, id).await?;
             let new = client.reprint_job(id).await?;
             crate::outln!("{id} reprinted as {new}");
         }

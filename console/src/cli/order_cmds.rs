@@ -20,7 +20,7 @@ pub enum OrderCommand {
     Create(CreateArgs),
     /// List the quotes an order has received.
     Quotes {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// Wait up to this many seconds for the first quote.
         #[arg(long, default_value_t = 0)]
@@ -31,7 +31,7 @@ pub enum OrderCommand {
     },
     /// Place an order with a quote's centre, chosen by id or by policy.
     Place {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// The quote to take.
         #[arg(long, conflicts_with = "policy")]
@@ -45,7 +45,7 @@ pub enum OrderCommand {
     },
     /// Show an order's state, parts and history.
     Show {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// Output format.
         #[command(flatten)]
@@ -55,7 +55,7 @@ pub enum OrderCommand {
     Ls(JsonFlag),
     /// Hand an order to a carrier (the centre).
     Ship {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// The carrier.
         #[arg(long)]
@@ -66,12 +66,12 @@ pub enum OrderCommand {
     },
     /// Confirm delivery (the customer).
     Deliver {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
     },
     /// Call an order off (the customer, until printing starts); the centre lets go of it.
     Cancel {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// Why, shown to the centre.
         #[arg(long, default_value = "")]
@@ -79,7 +79,7 @@ pub enum OrderCommand {
     },
     /// Review a delivered order (the customer).
     Review {
-        /// The order.
+        /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// One to five stars.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
@@ -217,6 +217,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             out(a.json.json, &json!({ "id": id }), |_| id.clone())
         }
         OrderCommand::Quotes { id, wait, json } => {
+            let id = &super::ids::order(&client, id).await?;
             let deadline = Instant::now() + Duration::from_secs(*wait);
             let v = loop {
                 let v = client.quotes(id).await?;
@@ -260,6 +261,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             })
         }
         OrderCommand::Place { id, quote, policy, json } => {
+            let id = &super::ids::order(&client, id).await?;
             let req = PlaceOrder { quote: quote.clone(), policy: policy.clone() };
             let q = client.place(id, &req).await?;
             out(json.json, &json!({ "id": id, "quote": q }), |_| {
@@ -267,6 +269,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             })
         }
         OrderCommand::Show { id, json } => {
+            let id = &super::ids::order(&client, id).await?;
             let v = client.order_view(id).await?;
             out(json.json, &v, |v| {
                 let events: Vec<String> = v
@@ -333,6 +336,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             })
         }
         OrderCommand::Ship { id, carrier, tracking } => {
+            let id = &super::ids::order(&client, id).await?;
             client
                 .ship(id, &ShipOrder { carrier: carrier.clone(), tracking: tracking.clone() })
                 .await?;
@@ -340,16 +344,19 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             Ok(())
         }
         OrderCommand::Cancel { id, reason } => {
+            let id = &super::ids::order(&client, id).await?;
             client.cancel(id, reason).await?;
             crate::outln!("{id} cancelled");
             Ok(())
         }
         OrderCommand::Deliver { id } => {
+            let id = &super::ids::order(&client, id).await?;
             client.deliver(id).await?;
             crate::outln!("{id} delivered");
             Ok(())
         }
         OrderCommand::Review { id, stars, text } => {
+            let id = &super::ids::order(&client, id).await?;
             client.review(id, &ReviewOrder { stars: *stars, text: text.clone() }).await?;
             crate::outln!("{id} reviewed");
             Ok(())

@@ -87,7 +87,8 @@ fn record(node: &NodeOpts, order: &str, result: &Inspection) -> Result<(), Strin
     runtime
         .block_on(async {
             let client = node.client()?;
-            client.inspect_order(order, result).await?;
+            let order = crate::cli::ids::order(&client, order).await?;
+            client.inspect_order(&order, result).await?;
             anyhow::Ok(())
         })
         .map_err(|e| format!("the inspection was not recorded in order {order}: {e:#}"))?;
