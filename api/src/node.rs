@@ -75,6 +75,9 @@ pub struct Status {
     /// absent while the network is not answering.
     #[serde(default)]
     pub reach: Option<crate::reach::ReachStatus>,
+    /// Seconds since the node started (0 from a node too old to say).
+    #[serde(default)]
+    pub uptime_s: u64,
     /// Whether the store commits writes.
     pub store: StoreHealth,
 }

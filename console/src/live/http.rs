@@ -13,16 +13,15 @@ use std::time::{Duration, Instant};
 
 use amsp_api::events::NodeEvent;
 use amsp_api::farm::{JobView, PrinterView};
-use amsp_proto::process::Material;
 use amsp_proto::{OrderId, PeerId};
 use tokio::sync::mpsc;
 
 use super::delta::Delta;
 use super::embedded::describe;
 use super::report::{NodeReport, ORDERS_SHOWN, PeerName};
-use super::workshop::{LogRing, WorkshopView};
+use super::workshop::{LogRing, WorkshopView, job_of, loaded_material};
 use crate::client::{ClientError, NodeClient};
-use crate::tui::model::{Heater, Job, Level, Printer, Reading, Snapshot, Update};
+use crate::tui::model::{Heater, Level, Printer, Reading, Snapshot, Update};
 use crate::tui::source::{Action, NodeSource, SourceError, UPDATE_QUEUE};
 
 /// How often the node is polled.
@@ -155,23 +154,8 @@ impl HttpSource {
     }
 }
 
-/// A farm job as `/v1/jobs` lists it.
-fn job_from(v: &JobView) -> Job {
-    Job {
-        id: v.id,
-        order: v.order_ref.as_deref().and_then(|o| o.parse().ok()),
-        part: v.name.clone(),
-        printer: v.printer,
-        printer_name: v.printer_name.clone(),
-        state: v.state,
-        progress: v.progress,
-        eta_s: v.eta_s,
-        error: None,
-    }
-}
-
 /// A printer as `/v1/printers` lists it (one temperature sample, no history).
-fn printer_from(v: &PrinterView) -> Printer {
+fn printer_from(v: &PrinterView, jobs: &[JobView]) -> Printer {
     let heater = |t: &amsp_api::farm::Temperature| {
         let mut h = Heater::default();
         h.push(Reading { current: t.actual as f32, target: t.target as f32 });
@@ -184,7 +168,7 @@ fn printer_from(v: &PrinterView) -> Printer {
         state: v.state,
         job: v.job,
         progress: v.progress,
-        material: v.materials.first().map(|m| Material::new(m)),
+        material: loaded_material(v, jobs),
         hotend: heater(&v.temps.tool),
         bed: heater(&v.temps.bed),
         errors: v.error.clone().into_iter().collect(),
@@ -199,8 +183,8 @@ impl HttpSource {
         let printers = self.client.printers().await.unwrap_or_default();
         let alerts = self.client.alerts().await.unwrap_or_default();
         WorkshopView {
-            jobs: jobs.iter().map(job_from).collect(),
-            printers: printers.iter().map(printer_from).collect(),
+            jobs: jobs.iter().map(job_of).collect(),
+            printers: printers.iter().map(|p| printer_from(p, &jobs)).collect(),
             alerts,
             models: Vec::new(),
             log: self.log.lines(),

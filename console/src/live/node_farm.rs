@@ -7,13 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use amsp_node::Node;
-use amsp_node::farm::JobView;
-use amsp_proto::process::Material;
-
-use super::workshop::{ActFuture, Workshop, WorkshopView};
+use super::workshop::{ActFuture, Workshop, WorkshopView, job_of, loaded_material};
 use crate::tui::model::{Heater, Job, JobState, Printer, Reading};
 use crate::tui::source::Action;
+use amsp_node::Node;
 
 /// The farm and alerts of an in-process node.
 pub struct NodeFarm {
@@ -29,25 +26,11 @@ impl NodeFarm {
     }
 }
 
-fn job(j: JobView) -> Job {
-    Job {
-        id: j.id,
-        // The order engine's reference starts with the first order on the plate: `order:parts …`.
-        order: j.order_ref.as_deref().and_then(|o| o.split([':', ' ']).next()?.parse().ok()),
-        part: j.name,
-        printer: j.printer,
-        printer_name: j.printer_name,
-        state: j.state,
-        progress: j.progress,
-        eta_s: j.eta_s,
-        error: None,
-    }
-}
-
 impl Workshop for NodeFarm {
     fn view(&self) -> WorkshopView {
         let farm = self.node.farm();
-        let mut jobs: Vec<Job> = farm.jobs().into_iter().map(job).collect();
+        let views = farm.jobs();
+        let mut jobs: Vec<Job> = views.iter().map(job_of).collect();
         jobs.sort_by_key(|j| match j.state {
             JobState::Queued => 0,
             JobState::Printing | JobState::Paused => 1,
@@ -74,7 +57,7 @@ impl Workshop for NodeFarm {
                     state: p.state,
                     job: p.job,
                     progress: p.progress,
-                    material: p.materials.first().map(|m| Material::new(m)),
+                    material: loaded_material(&p, &views),
                     hotend: hot.clone(),
                     bed: bed.clone(),
                     errors: p.error.into_iter().collect(),

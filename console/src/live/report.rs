@@ -53,7 +53,8 @@ pub struct NodeReport {
     pub order_summaries: Vec<(OrderId, Stage)>,
     /// Names and roles of peers whose profiles are known.
     pub names: HashMap<PeerId, PeerName>,
-    /// Seconds since the source first reached the node.
+    /// Seconds since the source first reached the node (shown only when the node does not say
+    /// its own uptime).
     pub uptime_s: u64,
     /// The clock when read, Unix milliseconds.
     pub now_ms: u64,
@@ -91,7 +92,8 @@ impl NodeReport {
             roles: roles(&s.roles),
             version: s.version.clone(),
             health,
-            uptime_s: self.uptime_s,
+            // The node's own uptime; a node too old to report it shows how long it has been watched.
+            uptime_s: if s.uptime_s > 0 { s.uptime_s } else { self.uptime_s },
             now_ms: self.now_ms,
             reachability: s.reach.as_ref().map(|r| r.reachability.to_string()),
         }
@@ -420,6 +422,17 @@ mod tests {
             path,
             via: via.map(|v| v.to_string()),
         }
+    }
+
+    #[test]
+    fn the_header_shows_the_nodes_own_uptime_not_how_long_it_was_watched() {
+        let mut r = report(&[]);
+        r.uptime_s = 5;
+        r.status.uptime_s = 7_200;
+        assert_eq!(r.node_info().uptime_s, 7_200);
+        // A node too old to say: how long this console has watched it.
+        r.status.uptime_s = 0;
+        assert_eq!(r.node_info().uptime_s, 5);
     }
 
     #[test]

@@ -156,6 +156,8 @@ pub(crate) struct Inner {
     catalog_writes: tokio::sync::Mutex<()>,
     /// Every background task of the node's services, and their one stop signal.
     tasks: crate::tasks::Tasks,
+    /// When the node started: its uptime in `status`.
+    started: std::time::Instant,
 }
 
 /// Handle to a running node. Clone freely.
@@ -238,6 +240,7 @@ impl Node {
                 design,
                 catalog_writes: tokio::sync::Mutex::new(()),
                 tasks: crate::tasks::Tasks::new(),
+                started: std::time::Instant::now(),
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));
@@ -372,6 +375,7 @@ impl Node {
             traffic: net.as_ref().map(|n| n.traffic.into()).unwrap_or_default(),
             reach: net.as_ref().map(|n| n.reach.clone()),
             store: self.inner.store.health().into(),
+            uptime_s: self.inner.started.elapsed().as_secs(),
         }
     }
 
