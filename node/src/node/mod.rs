@@ -49,6 +49,18 @@ use crate::clock::now_ms;
 const MODEL_CHECKS_PER_PUSH: usize = 16;
 /// How long the author of a new order has to show the manifest of a model it names.
 const MODEL_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long the second look at an unanswered model check waits.
+const MODEL_RECHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether a peer showed the manifest of a model its new order names.
+enum Shown {
+    /// Held here, or served and true.
+    Yes,
+    /// It answered without it, or with a false one: an offence.
+    No,
+    /// No answer in time (or the store could not keep it): not the peer's fault.
+    NoAnswer,
+}
 /// Chunks stored per durable write while a model is added (8 MiB): few enough commits that
 /// syncing them costs little, small enough that two queued batches bound the memory of an add.
 const ADD_BATCH_CHUNKS: usize = 32;
@@ -619,44 +631,103 @@ impl Node {
         }
         let judged =
             futures::future::join_all(checks.into_iter().map(|(env, models)| async move {
-                for model in models {
-                    if !self.model_shown(model, sender).await {
-                        return (env, Some(model));
+                for model in &models {
+                    match self.model_shown(*model, sender, MODEL_CHECK_TIMEOUT).await {
+                        Shown::Yes => {}
+                        other => return (env, models.clone(), Some((*model, other))),
                     }
                 }
-                (env, None)
+                (env, models, None)
             }))
             .await;
-        for (env, missing) in judged {
+        let mut unanswered = Vec::new();
+        for (env, models, missing) in judged {
             match missing {
                 None => keep.push(env),
-                Some(model) => {
-                    let reason = format!(
-                        "order event {} names model {model}, which its author does not serve",
-                        env.id()
-                    );
-                    self.inner.network.report_invalid(sender, reason).await;
-                }
+                Some((_, Shown::NoAnswer)) => unanswered.push((env, models)),
+                Some((model, _)) => self.not_shown(sender, &env, model).await,
             }
+        }
+        if !unanswered.is_empty() {
+            // A slow or loaded peer is no offender: its orders are checked again, with more
+            // time, and taken in if it shows their models then.
+            let node = self.clone();
+            self.tasks().spawn(node.recheck_models(unanswered, sender));
         }
         keep
     }
 
-    /// Whether the manifest of `model` is held here or `peer` serves a true one (kept then).
-    async fn model_shown(&self, model: ContentId, peer: PeerId) -> bool {
+    /// Counts an order naming a model its author would not show against that author.
+    async fn not_shown(&self, sender: PeerId, env: &Envelope, model: ContentId) {
+        let reason = format!(
+            "order event {} names model {model}, which its author does not serve",
+            env.id()
+        );
+        self.inner.network.report_invalid(sender, reason).await;
+    }
+
+    /// The second look at new orders whose author did not answer for their models in time.
+    ///
+    /// Boxed as a `Send` future: taking an order in checks models again, which may start
+    /// another second look, and the compiler needs the cycle cut at a named type.
+    fn recheck_models(
+        self,
+        orders: Vec<(Envelope, BTreeSet<ContentId>)>,
+        sender: PeerId,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(async move { self.recheck(orders, sender).await })
+    }
+
+    async fn recheck(&self, orders: Vec<(Envelope, BTreeSet<ContentId>)>, sender: PeerId) {
+        for (env, models) in orders {
+            let mut verdict = Shown::Yes;
+            for model in &models {
+                verdict = self.model_shown(*model, sender, MODEL_RECHECK_TIMEOUT).await;
+                match verdict {
+                    Shown::Yes => {}
+                    Shown::No => self.not_shown(sender, &env, *model).await,
+                    Shown::NoAnswer => {
+                        tracing::debug!(%sender, %model, "no manifest on the second look either");
+                    }
+                }
+                if !matches!(verdict, Shown::Yes) {
+                    break;
+                }
+            }
+            if matches!(verdict, Shown::Yes)
+                && let Err(e) = self.accept_events(vec![env], Some(sender), false).await
+            {
+                tracing::warn!(error = %e, "storing an order taken on the second look");
+            }
+        }
+    }
+
+    /// Whether the manifest of `model` is held here or `peer` serves a true one within
+    /// `timeout` (kept then).
+    async fn model_shown(
+        &self,
+        model: ContentId,
+        peer: PeerId,
+        timeout: std::time::Duration,
+    ) -> Shown {
         if self.inner.store.manifest(&model.0).ok().flatten().is_some() {
-            return true;
+            return Shown::Yes;
         }
         let asked = self.inner.network.request_chunks(peer, ChunkRequest::Manifest(model.0));
-        let Ok(Ok(ChunkResponse::Manifest(Some(bytes)))) =
-            tokio::time::timeout(MODEL_CHECK_TIMEOUT, asked).await
-        else {
-            return false;
+        let bytes = match tokio::time::timeout(timeout, asked).await {
+            Ok(Ok(ChunkResponse::Manifest(Some(bytes)))) => bytes,
+            // It answered without the model, or would not answer at all.
+            Ok(Ok(ChunkResponse::Manifest(None))) | Ok(Err(_)) => return Shown::No,
+            // Still working on it: the peer may only be slow.
+            Err(_) => return Shown::NoAnswer,
         };
         if fetch::verify_manifest(model, &bytes).is_err() {
-            return false;
+            return Shown::No;
         }
-        self.inner.store.put_manifest(model.0, bytes).await.is_ok()
+        match self.inner.store.put_manifest(model.0, bytes).await {
+            Ok(_) => Shown::Yes,
+            Err(_) => Shown::NoAnswer,
+        }
     }
 
     /// Whether a refused event counts against the peer that sent it, and why: anything

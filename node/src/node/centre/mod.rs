@@ -14,9 +14,9 @@
 mod core;
 mod work;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use amsp_mesh::Mesh;
@@ -46,12 +46,19 @@ use crate::network::Topic;
 /// Attempts to get an order's packages from whoever handed it over.
 const HANDOVER_ATTEMPTS: u32 = 20;
 
+/// Attempts at quoting an order whose quote stopped short for a reason that may pass (its
+/// manifest not fetched yet), 2 s, 4 s, … up to 32 s apart (about 2 min in all), before the
+/// centre leaves it to the order's next event: a customer waiting for quotes sends none.
+const QUOTE_ATTEMPTS: u32 = 7;
+
 struct Centre {
     node: Node,
     /// As configured under `[centre]`; see [`Centre::settings`].
     file: CentreSettings,
     core: Mutex<CentreCore>,
     changed: tokio::sync::Notify,
+    /// Quote attempts so far of orders whose quoting stopped short, by order.
+    quote_attempts: Mutex<HashMap<OrderId, u32>>,
 }
 
 impl Centre {
@@ -150,6 +157,7 @@ pub(super) fn start(node: &Node) {
         file: settings,
         core: Mutex::new(core),
         changed: tokio::sync::Notify::new(),
+        quote_attempts: Mutex::default(),
     });
     centre.node.tasks().spawn(listen(Arc::clone(&centre)));
     centre.node.tasks().spawn(advertise(Arc::clone(&centre)));
@@ -370,6 +378,27 @@ async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
         }
     };
     c.core().handle(Event::QuoteSettled { order, retry });
+    let attempt = {
+        let mut attempts = c.quote_attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        if retry {
+            let n = attempts.entry(order).or_insert(0);
+            *n += 1;
+            *n
+        } else {
+            attempts.remove(&order);
+            return;
+        }
+    };
+    if attempt < QUOTE_ATTEMPTS {
+        let c2 = Arc::clone(c);
+        c.node.tasks().spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1 << attempt.min(5))).await;
+            consider(&c2, order);
+        });
+    } else {
+        c.quote_attempts.lock().unwrap_or_else(PoisonError::into_inner).remove(&order);
+        tracing::warn!(%order, "gave up quoting for now; the order's next event tries again");
+    }
 }
 
 /// Prices an order from the manifests (or from slicing, when this centre may read the model)
