@@ -772,49 +772,42 @@ fn brim_paths(
 ) -> Vec<toolpath::Path> {
     let spacing = bead_spacing(w, h);
     let loops = (width_mm / spacing).round().max(1.0) as usize;
-    let outer: Shapes = first.iter().filter_map(|sh| sh.first().map(|c| vec![c.clone()])).collect();
-    let outer = polygon::union(&outer, &Vec::new());
-    let mut out = Vec::new();
-    for k in (0..loops).rev() {
-        let d = w / 2.0 + k as f64 * spacing;
-        for shape in polygon::offset(&outer, polygon::to_units(d)) {
-            if let Some(c) = shape.into_iter().next() {
-                let mut pts = c.clone();
-                if let Some(&p0) = c.first() {
-                    pts.push(p0);
-                }
-                out.push(toolpath::Path {
-                    role: Role::Brim,
-                    points: pts,
-                    width: w,
-                    speed: s.speeds.first_layer,
-                });
-            }
-        }
-    }
-    out
+    around_first_layer(
+        first,
+        Role::Brim,
+        s,
+        w,
+        (0..loops).rev().map(|k| w / 2.0 + k as f64 * spacing),
+    )
 }
 
 fn skirt_paths(first: &Shapes, s: &SliceSettings, w: f64, h: f64) -> Vec<toolpath::Path> {
     let spacing = bead_spacing(w, h);
-    let mut out = Vec::new();
-    // Outer contours only: the skirt goes around everything, holes play no part.
+    let distances =
+        (0..s.skirt_loops).rev().map(|k| s.skirt_distance + w / 2.0 + k as f64 * spacing);
+    around_first_layer(first, Role::Skirt, s, w, distances)
+}
+
+/// Closed loops at each distance (mm, outermost first) around the first layer's outer
+/// contours; holes play no part. What a brim and a skirt are both made of.
+fn around_first_layer(
+    first: &Shapes,
+    role: Role,
+    s: &SliceSettings,
+    w: f64,
+    distances: impl Iterator<Item = f64>,
+) -> Vec<toolpath::Path> {
     let outer: Shapes = first.iter().filter_map(|sh| sh.first().map(|c| vec![c.clone()])).collect();
     let outer = polygon::union(&outer, &Vec::new());
-    for k in (0..s.skirt_loops).rev() {
-        let d = s.skirt_distance + w / 2.0 + k as f64 * spacing;
+    let mut out = Vec::new();
+    for d in distances {
         for shape in polygon::offset(&outer, polygon::to_units(d)) {
             if let Some(c) = shape.into_iter().next() {
-                let mut pts = c.clone();
+                let mut points = c.clone();
                 if let Some(&p0) = c.first() {
-                    pts.push(p0);
+                    points.push(p0);
                 }
-                out.push(toolpath::Path {
-                    role: Role::Skirt,
-                    points: pts,
-                    width: w,
-                    speed: s.speeds.first_layer,
-                });
+                out.push(toolpath::Path { role, points, width: w, speed: s.speeds.first_layer });
             }
         }
     }
