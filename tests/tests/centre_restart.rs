@@ -150,6 +150,11 @@ async fn a_one_print_licence_stays_used_after_the_centre_is_killed() {
     assert_eq!(counts, (Some(1), Some(0), Some(1)), "{l}");
     assert_eq!(l["designer"], designer.peer_id.as_str());
 
+    // The customer holds the model it orders, as it must to show it to the centre (a centre
+    // refuses a new order whose author cannot show its models).
+    let got = tmp.path().join("licensed-cube.stl");
+    let out = user.amsp(&["model", "get", &model, "-o", got.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first = order_accepted(&user, &centre, &model).await;
     let centre = restart(centre, &[&user, &designer]).await;
     wait_stage(&user, &first, "printed", 40).await;
