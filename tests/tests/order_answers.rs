@@ -187,3 +187,38 @@ async fn a_model_with_holes_is_declined_naming_its_defects_not_printed() {
     let jobs = json_of(&centre.amsp(&["job", "ls", "--json"]));
     assert!(jobs.as_array().unwrap().is_empty(), "a job for a model with holes: {jobs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_for_a_model_held_elsewhere_is_quoted_and_an_unknown_model_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (user, centre) = user_and_centre(&tmp, 1500, 3600).await;
+    let d = tmp.path().join("designer");
+    prepare(&d, &["designer"], None, &[]);
+    let designer = NodeProcess::start(&d, &[centre.addr().await, user.addr().await]).await;
+    wait_for("the designer to reach both", Duration::from_secs(15), || async {
+        designer.connected().await.len() >= 2
+    })
+    .await;
+    let added = json_of(&designer.amsp(&["model", "add", &cube(), "--json"]));
+    let model = added["cid"].as_str().expect("a content id").to_string();
+
+    let invalid_before = centre.client.status().await.unwrap().invalid_messages;
+    // The user names the designer's model by its id alone, never having fetched it: its node
+    // fetches the manifest first, so it can show the model when the centre asks.
+    let id = create(&user, &model, "pla", 1);
+    wait_action(&user, &id, "quoted", 30).await;
+    assert_eq!(
+        centre.client.status().await.unwrap().invalid_messages,
+        invalid_before,
+        "the customer was blamed for a model it ordered"
+    );
+
+    // A model no peer knows is refused at once, with the reason, and nothing is announced.
+    let unknown = "b".repeat(64);
+    let out = user.amsp(&["order", "create", "--model", &unknown, "--material", "pla"]);
+    assert!(!out.status.success(), "an order for a model nobody has");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no manifest"), "{err}");
+    let orders = json_of(&user.amsp(&["order", "ls", "--json"]));
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+}

@@ -198,12 +198,20 @@ impl Node {
 
     /// Starts an order for one model with full requirements: the quote request, announced with
     /// public metadata only (the model's content id, never its bytes).
+    ///
+    /// The model's manifest is fetched first when it is not held: centres ask the author of a
+    /// new order to show the models it names, and a customer that could not would be refused
+    /// and counted as an offender. A model no peer knows is refused here, with that reason.
     pub async fn create_order(
         &self,
         model: ContentId,
         name: String,
         requirements: PartRequirements,
     ) -> Result<OrderId, MarketError> {
+        self.model_manifest(model).await.map_err(|reason| MarketError::Model {
+            model,
+            reason: format!("no manifest here or at any connected peer ({reason})"),
+        })?;
         let now = now_ms();
         let order = OrderId::from_parts(now, rand::random());
         let action = Action::QuoteRequested {
