@@ -97,3 +97,25 @@ fn headless_demo_ends_quietly_when_its_reader_has_gone() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// At the default speed the printers, not the nodes, set the pace: the user orders as often
+/// as the farms can print, so the backlog stays under its bound and orders keep leaving it.
+#[test]
+fn headless_demo_orders_no_faster_than_its_printers_print() {
+    let out = Command::new(env!("CARGO_BIN_EXE_amsp"))
+        .args(["demo", "--headless", "--duration", "80", "--json"])
+        .output()
+        .expect("amsp runs");
+    assert!(out.status.success(), "amsp demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let n = |k: &str| summary[k].as_u64().unwrap_or_else(|| panic!("{k}: {summary:#}"));
+    let cap = n("orders_open_cap");
+    assert!(cap >= 2, "{summary:#}");
+    assert!(n("orders_open_peak") <= cap, "the backlog passed its bound: {summary:#}");
+    assert!(n("orders_open") <= cap, "{summary:#}");
+    let (created, printed) = (n("orders_created"), n("orders_printed"));
+    assert!(created >= 5, "the user hardly ordered: {summary:#}");
+    assert!(printed + cap >= created, "orders pile up faster than they print: {summary:#}");
+    let every = summary["order_every_s"].as_f64().unwrap();
+    assert!((1.5..=60.0).contains(&every), "{summary:#}");
+}

@@ -39,38 +39,96 @@ const JOBS_PER_FAULT: u32 = 3;
 /// "technician", at the default speed.
 pub const FIX_AFTER: Duration = Duration::from_secs(4);
 
-/// Orders the user created, shared with the summary.
-pub type OrderBook = Arc<Mutex<Vec<OrderId>>>;
+/// The user's orders, shared with the summary.
+pub type OrderBook = Arc<Mutex<Book>>;
+
+/// What the user ordered and how far its backlog went.
+#[derive(Debug, Default, Clone)]
+pub struct Book {
+    /// Every order created, oldest first.
+    pub created: Vec<OrderId>,
+    /// Orders open now: created and neither printed nor cancelled.
+    pub open: usize,
+    /// The most orders ever open at once.
+    pub open_peak: usize,
+}
+
+/// Share of the farms' time the user's orders are meant to fill: busy, with room left for
+/// faults and reprints so the queues drain.
+const TARGET_UTILISATION: f64 = 0.7;
+
+/// Copies per order on average (the user orders 1, 2 or 3 in turn).
+const MEAN_COPIES: f64 = 2.0;
+
+/// Open orders per printer past which the user waits before ordering more, as a shop's
+/// customers would when every lead time grows.
+pub const OPEN_PER_PRINTER: usize = 2;
+
+/// Bounds of the pause between two orders: no faster than the nodes quote, slice and place
+/// (real work whatever the printers' speed), and not so slow that the demo looks idle.
+const ORDER_EVERY_MIN: Duration = Duration::from_millis(1500);
+const ORDER_EVERY_MAX: Duration = Duration::from_secs(60);
+
+/// How often the user orders so the farms stay at [`TARGET_UTILISATION`]: an average order
+/// keeps a printer busy for `mean_print_s` × copies of simulated time, `printers` share the
+/// work, and `speed` turns simulated seconds into real ones.
+pub fn order_every(mean_print_s: f64, printers: usize, speed: f64) -> Duration {
+    let busy = mean_print_s.max(0.0) * MEAN_COPIES / speed.max(1.0);
+    let every = busy / (printers.max(1) as f64 * TARGET_UTILISATION);
+    Duration::from_secs_f64(
+        every.clamp(ORDER_EVERY_MIN.as_secs_f64(), ORDER_EVERY_MAX.as_secs_f64()),
+    )
+}
+
+/// The user's rhythm.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Pause between two orders.
+    pub every: Duration,
+    /// Pause between the late steps of an order.
+    pub steps: Duration,
+    /// Quotes to wait for (one per centre).
+    pub centres: usize,
+    /// Open orders past which no new one is created.
+    pub open_cap: usize,
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The user's side: a quote request every `every` for one of the catalogue copies got (in turn;
-/// a licensed copy only while its licence has prints left), and each order taken through
-/// placing, delivery and review. `centres` is how many quotes to wait for.
+/// Whether an order at `stage` no longer waits for a printer.
+fn left_the_queue(stage: Stage) -> bool {
+    super::reached_printed(stage) || stage == Stage::Cancelled
+}
+
+/// The user's side: a quote request every `pace.every` for one of the catalogue copies got
+/// (in turn; a licensed copy only while its licence has prints left, and none while
+/// `pace.open_cap` orders are open), and each order taken through placing, delivery and
+/// review.
 pub async fn customer(
     user: Node,
     offers: Vec<Offer>,
     book: CatalogueBook,
     orders: OrderBook,
-    every: Duration,
-    steps: Duration,
-    centres: usize,
+    pace: Pace,
 ) {
     let mut next_order = Instant::now();
     let mut n: usize = 0;
     // When each order was first seen at its current stage.
     let mut seen: HashMap<OrderId, (Stage, Instant)> = HashMap::new();
     let mut placed: HashSet<OrderId> = HashSet::new();
+    // Orders still to be driven, by their index in the book; reviewed or cancelled ones leave.
+    let mut active: Vec<(usize, OrderId)> = Vec::new();
     // Prints ordered under each copy's licence.
     let mut used = vec![0u32; offers.len()];
     let mut tick = tokio::time::interval(TICK);
     loop {
         tick.tick().await;
         let now = Instant::now();
-        if now >= next_order && !offers.is_empty() {
-            next_order = now + every;
+        let open = lock(&orders).open;
+        if now >= next_order && !offers.is_empty() && open < pace.open_cap {
+            next_order = now + pace.every;
             let material = ["pla", "pla", "petg"][n % 3];
             let copies = 1 + (n % 3) as u32;
             // The next copy in turn whose licence allows this many more prints.
@@ -82,7 +140,9 @@ pub async fn customer(
                 let asked =
                     user.request_quote(offer.model, offer.title.clone(), material, copies).await;
                 if let Ok(order) = asked {
-                    lock(&orders).push(order);
+                    let mut b = lock(&orders);
+                    active.push((b.created.len(), order));
+                    b.created.push(order);
                     if offer.prints.is_some() {
                         used[k] += copies;
                         lock(&book).licensed_prints_ordered += copies;
@@ -91,9 +151,13 @@ pub async fn customer(
             }
             n += 1;
         }
-        let ids: Vec<OrderId> = lock(&orders).clone();
-        for (i, id) in ids.into_iter().enumerate() {
+        let mut open = 0;
+        let mut finished = HashSet::new();
+        for &(i, id) in &active {
             let Some(state) = user.order(&id).and_then(|f| f.state) else { continue };
+            if !left_the_queue(state.stage) {
+                open += 1;
+            }
             let since = match seen.get(&id) {
                 Some((stage, at)) if *stage == state.stage => now - *at,
                 _ => {
@@ -104,7 +168,7 @@ pub async fn customer(
             match state.stage {
                 Stage::Quoted
                     if !placed.contains(&id)
-                        && (state.quotes.len() >= centres || since >= QUOTE_WAIT) =>
+                        && (state.quotes.len() >= pace.centres || since >= QUOTE_WAIT) =>
                 {
                     // Policies take turns, so both centres get work.
                     let policy = [Policy::Cheapest, Policy::Fastest, Policy::Rated][i % 3];
@@ -112,17 +176,28 @@ pub async fn customer(
                         placed.insert(id);
                     }
                 }
-                Stage::Shipped if since >= steps => {
+                Stage::Shipped if since >= pace.steps => {
                     let _ = user.deliver(id).await;
                 }
-                Stage::Delivered if since >= steps / 2 => {
+                Stage::Delivered if since >= pace.steps / 2 => {
                     let stars = [5, 4, 5, 3][i % 4];
                     let text = ["fits perfectly", "good, slight stringing", "fast", "late"][i % 4];
                     let _ = user.review(id, stars, text.to_owned()).await;
                 }
+                Stage::Reviewed | Stage::Cancelled => {
+                    finished.insert(id);
+                }
                 _ => {}
             }
         }
+        active.retain(|(_, id)| !finished.contains(id));
+        for id in &finished {
+            seen.remove(id);
+            placed.remove(id);
+        }
+        let mut b = lock(&orders);
+        b.open = open;
+        b.open_peak = b.open_peak.max(open);
     }
 }
 
@@ -211,5 +286,30 @@ pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duratio
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_come_as_fast_as_the_farms_drain_them_at_the_target_share() {
+        // 30-minute parts, two copies an order, six printers at 120×: an order keeps one
+        // printer busy 30 s, six printers finish one every 5 s, and 70 % of that is 1 in 7.1 s.
+        let every = order_every(1800.0, 6, 120.0).as_secs_f64();
+        assert!((every - 60.0 / 6.0 / 0.7 / 2.0).abs() < 0.01, "{every}");
+        // Twice the printers, half the pause; twice the speed, half the pause.
+        assert!((order_every(1800.0, 12, 120.0).as_secs_f64() - every / 2.0).abs() < 0.01);
+        assert!((order_every(1800.0, 6, 240.0).as_secs_f64() - every / 2.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_pause_between_orders_stays_within_what_the_nodes_can_do() {
+        assert_eq!(order_every(1800.0, 6, 100_000.0), ORDER_EVERY_MIN);
+        assert_eq!(order_every(86_400.0, 1, 1.0), ORDER_EVERY_MAX);
+        // Nonsense in (no parts, no printers) still gives a usable pause.
+        assert_eq!(order_every(0.0, 0, 0.0), ORDER_EVERY_MIN);
+        assert_eq!(order_every(f64::NAN, 6, 120.0), ORDER_EVERY_MIN);
     }
 }

@@ -47,9 +47,6 @@ pub const DEFAULT_SPEED: f64 = 120.0;
 /// Longest wait for the nodes to connect to each other.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// How often the user orders a part, at the default speed (faster printers order faster).
-const ORDER_EVERY: Duration = Duration::from_secs(3);
-
 /// What the demo is made of.
 #[derive(Debug, Clone)]
 pub struct DemoSettings {
@@ -109,6 +106,8 @@ pub struct Federation {
     pub members: Vec<Member>,
     /// The demo's parts, sliced.
     pub parts: Arc<Vec<Part>>,
+    /// How the user orders: often enough to keep the farms busy, never more than they drain.
+    pub pace: flow::Pace,
     /// Orders the user created.
     pub orders: OrderBook,
     /// What the catalogue did: entries published, found, copies and licences got.
@@ -179,6 +178,26 @@ async fn add_printers(node: &Node, printers: &[DemoPrinter], speed: f64) -> Resu
     Ok(())
 }
 
+/// Pauses of the demo's people scale with the printers' speed, within bounds: at higher
+/// speeds the nodes' own work (quoting, slicing) sets the pace.
+fn time_scale(speed: f64) -> f64 {
+    (DEFAULT_SPEED / speed).clamp(0.5, 4.0)
+}
+
+/// The user's pace for `parts` printed on the cast's printers at `speed`.
+fn pace_for(parts: &[Part], speed: f64) -> flow::Pace {
+    let printers: usize = CAST.iter().map(|(.., p)| p.len()).sum();
+    let mean_print_s =
+        parts.iter().map(|p| p.print_time_s).sum::<f64>() / parts.len().max(1) as f64;
+    let centres = CAST.iter().filter(|(_, role, ..)| *role == Role::Centre).count();
+    flow::Pace {
+        every: flow::order_every(mean_print_s, printers, speed),
+        steps: flow::STEP_AFTER.mul_f64(time_scale(speed)),
+        centres,
+        open_cap: flow::OPEN_PER_PRINTER * printers,
+    }
+}
+
 impl Federation {
     /// Starts the federation: nodes with their farms, connections, and the drivers.
     pub async fn start(settings: DemoSettings) -> Result<Self, DemoError> {
@@ -231,9 +250,11 @@ impl Federation {
         for m in members.iter_mut().filter(|m| m.role == Role::Centre) {
             m.floor = Some(Arc::new(Floor::new(m.node.clone(), parts.clone())));
         }
+        let pace = pace_for(&parts, settings.speed);
         let fed = Federation {
             members,
             parts,
+            pace,
             orders: Arc::default(),
             catalogue: Arc::default(),
             _dir: dir,
@@ -264,26 +285,24 @@ impl Federation {
         let parts = self.parts.clone();
         let orders = self.orders.clone();
         let book = self.catalogue.clone();
-        let scale = (DEFAULT_SPEED / speed).clamp(0.5, 4.0);
-        let every = ORDER_EVERY.mul_f64(scale);
-        let steps = flow::STEP_AFTER.mul_f64(scale);
-        let fix = flow::FIX_AFTER.mul_f64(scale);
-        let centres = self.centres().count();
+        let pace = self.pace;
+        let fix = flow::FIX_AFTER.mul_f64(time_scale(speed));
         tokio::spawn(async move {
             catalogue::publish(&designer, &parts, &book).await;
             let offers = catalogue::acquire(&user, &parts, &book).await;
-            flow::customer(user, offers, book, orders, every, steps, centres).await;
+            flow::customer(user, offers, book, orders, pace).await;
         });
         for c in self.centres() {
             if let Some(floor) = &c.floor {
-                tokio::spawn(flow::centre(c.node.clone(), floor.clone(), steps, fix));
+                tokio::spawn(flow::centre(c.node.clone(), floor.clone(), pace.steps, fix));
             }
         }
     }
 
     /// What has happened so far.
     pub async fn summary(&self, seconds: f64) -> Summary {
-        let created: Vec<OrderId> = self.orders.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let book = self.orders.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let created = book.created;
         let mut orders: BTreeMap<String, usize> = BTreeMap::new();
         let mut printed = 0;
         if let Some(user) = self.member(Role::User) {
@@ -323,6 +342,10 @@ impl Federation {
             seconds,
             orders_created: created.len(),
             orders_printed: printed,
+            orders_open: book.open,
+            orders_open_peak: book.open_peak,
+            orders_open_cap: self.pace.open_cap,
+            order_every_s: self.pace.every.as_secs_f64(),
             orders,
             parts: self.parts.iter().map(|p| p.file.clone()).collect(),
             jobs: total,
@@ -443,6 +466,14 @@ pub struct Summary {
     pub orders_created: usize,
     /// Of those, the ones printed or further along (shipped, delivered, reviewed).
     pub orders_printed: usize,
+    /// Orders waiting for a printer now (created, neither printed nor cancelled).
+    pub orders_open: usize,
+    /// The most that ever waited at once, and the bound the user keeps them under.
+    pub orders_open_peak: usize,
+    /// See `orders_open_peak`.
+    pub orders_open_cap: usize,
+    /// Seconds between two of the user's orders, set from the farms' capacity.
+    pub order_every_s: f64,
     /// The user's orders by stage.
     pub orders: BTreeMap<String, usize>,
     /// The parts on offer.
@@ -460,8 +491,13 @@ impl std::fmt::Display for Summary {
         writeln!(f, "amsp demo ran {:.1} s", self.seconds)?;
         writeln!(
             f,
-            "orders created  {}, printed or later {}",
-            self.orders_created, self.orders_printed
+            "orders created  {}, printed or later {}, one every {:.1} s",
+            self.orders_created, self.orders_printed, self.order_every_s
+        )?;
+        writeln!(
+            f,
+            "backlog         {} open now, at most {} (kept under {})",
+            self.orders_open, self.orders_open_peak, self.orders_open_cap
         )?;
         let stages: Vec<String> = self.orders.iter().map(|(s, n)| format!("{s} {n}")).collect();
         writeln!(f, "orders by stage {}", stages.join(", "))?;

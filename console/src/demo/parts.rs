@@ -53,6 +53,9 @@ pub struct Part {
     pub model: Vec<u8>,
     /// The console's view of it: size, check result and layer preview.
     pub view: Model,
+    /// Estimated time to print one, s, on the demo's reference printer: what the user's
+    /// ordering pace is set from.
+    pub print_time_s: f64,
 }
 
 /// Why the parts could not be prepared.
@@ -115,6 +118,7 @@ pub fn prepare() -> Result<Vec<Part>, PartsError> {
             file: f.file.to_owned(),
             name: f.part.to_owned(),
             model: f.bytes.to_vec(),
+            print_time_s: sliced.stats.print_time_s,
             view: Model {
                 id: amsp_proto::ContentId::of(f.bytes),
                 name: f.file.to_owned(),
