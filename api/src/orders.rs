@@ -73,6 +73,34 @@ pub struct PartView {
     pub requirements: PartRequirements,
 }
 
+/// A repaired model a centre offered for a part (in [`OrderView`]), and whether the customer
+/// took it; also the reply of `POST /v1/orders/{id}/repair`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RepairView {
+    /// The part.
+    pub part: String,
+    /// The part's name.
+    pub name: String,
+    /// The repaired model, readable by the customer and the centre.
+    #[serde(with = "crate::text")]
+    #[schema(value_type = String)]
+    pub model: ContentId,
+    /// What made the model ordered unprintable.
+    pub defects: String,
+    /// What the repair did.
+    pub repairs: String,
+    /// Whether the customer took it (the part is made from it).
+    pub accepted: bool,
+}
+
+/// Body of `POST /v1/orders/{id}/repair`: the customer takes a repaired model offered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct AcceptRepair {
+    /// The part, when repairs are offered for more than one.
+    #[serde(default)]
+    pub part: Option<String>,
+}
+
 /// A quote in [`OrderView`].
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderQuote {
@@ -221,6 +249,9 @@ pub struct OrderView {
     pub forwards: Vec<Forward>,
     /// The shipment, once shipped.
     pub shipment: Option<Shipment>,
+    /// Repaired models offered by the centre, answered or not.
+    #[serde(default)]
+    pub repairs: Vec<RepairView>,
     /// The last inspection's signed figures.
     #[serde(default)]
     pub inspection: Option<Inspection>,

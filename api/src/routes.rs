@@ -205,6 +205,11 @@ endpoints! {
     CancelOrder = Post "/v1/orders/{id}/cancel", "The customer calls the order off before printing",
         query: None, body: In(json::<orders::CancelOrder>), reply: Out(json::<orders::Done>),
         auth: true;
+    /// `POST /v1/orders/{id}/repair`.
+    AcceptRepair = Post "/v1/orders/{id}/repair",
+        "The customer takes the repaired model its centre offered for a part",
+        query: None, body: In(json::<orders::AcceptRepair>),
+        reply: Out(json::<orders::RepairView>), auth: true;
     /// `POST /v1/orders/{id}/review`.
     Review = Post "/v1/orders/{id}/review", "The customer reviews the order",
         query: None, body: In(json::<orders::ReviewOrder>), reply: Out(json::<orders::Done>),

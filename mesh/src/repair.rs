@@ -64,6 +64,40 @@ pub struct RepairActions {
     pub facets_added: usize,
 }
 
+impl RepairActions {
+    /// Each action taken with its count, in words, leaving out the ones not taken: what a
+    /// person is told the repair did.
+    pub fn taken(&self) -> Vec<(usize, &'static str)> {
+        [
+            (self.vertices_merged, "vertices merged by welding"),
+            (self.needle_edges_collapsed, "needle edges collapsed"),
+            (self.degenerate_facets_removed, "degenerate facets removed"),
+            (self.duplicate_facets_removed, "duplicate facets removed"),
+            (self.facets_flipped, "facets flipped"),
+            (self.debris_shells_removed, "debris shells removed"),
+            (self.debris_facets_removed, "debris facets removed"),
+            (self.holes_filled, "holes filled"),
+            (self.facets_added, "facets added to fill holes"),
+            (self.degenerate_facets_split, "flat facets split away"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .collect()
+    }
+}
+
+impl std::fmt::Display for RepairActions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let taken: Vec<String> =
+            self.taken().iter().map(|(n, what)| format!("{n} {what}")).collect();
+        if taken.is_empty() {
+            f.write_str("nothing changed")
+        } else {
+            f.write_str(&taken.join(", "))
+        }
+    }
+}
+
 /// The outcome of a repair: the checks before and after, and the actions taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepairReport {
@@ -418,6 +452,13 @@ mod tests {
     use super::*;
     use crate::check::{IssueKind, check};
     use bevy_math::Vec3;
+
+    #[test]
+    fn the_actions_taken_are_told_in_words_and_the_rest_left_out() {
+        let a = RepairActions { holes_filled: 2, facets_added: 9, ..RepairActions::default() };
+        assert_eq!(a.to_string(), "2 holes filled, 9 facets added to fill holes");
+        assert_eq!(RepairActions::default().to_string(), "nothing changed");
+    }
 
     /// An icosphere-like UV sphere of radius r: closed, outward.
     pub(crate) fn sphere(r: f32, rings: u32, segments: u32) -> Mesh {

@@ -39,6 +39,9 @@ pub enum AlertKind {
     /// A printer that does not clear its own bed has waited long for an operator to clear it:
     /// its next job cannot start until someone does.
     BedNotCleared,
+    /// An order waits for this node's answer (a repaired model offered, to take or refuse):
+    /// nothing happens to it until someone answers.
+    AnswerAwaited,
 }
 
 /// An alert raised by a rule; cleared when the condition ends, acknowledged by an operator.

@@ -4,6 +4,6 @@ pub mod event;
 pub mod lifecycle;
 pub mod log;
 
-pub use event::{Action, InspectionRecord, OrderEvent, PartSpec};
+pub use event::{Action, InspectionRecord, OrderEvent, PartSpec, RepairOffer};
 pub use lifecycle::{OrderState, Party, RuleViolation, Stage};
 pub use log::{Folded, HistoryEntry, Inserted, OrderError, OrderLog};

@@ -7,7 +7,7 @@
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
 use amsp_proto::order::{
-    Action, InspectionRecord, OrderError, OrderLog, PartSpec, RuleViolation, Stage,
+    Action, InspectionRecord, OrderError, OrderLog, PartSpec, RepairOffer, RuleViolation, Stage,
 };
 use amsp_proto::process::Material;
 use amsp_proto::quote::{PriceBreakdown, Quote};
@@ -540,4 +540,60 @@ fn an_inspection_signs_its_figures_and_a_failed_one_sends_the_parts_back_to_prin
     assert!(state.printed.is_empty() && state.failed.len() == 1);
     let reason = state.reason.unwrap_or_default();
     assert!(reason.contains("80.0 % within ±0.2 mm") && reason.contains("0.900 mm"), "{reason}");
+}
+
+#[test]
+fn a_repair_is_offered_by_the_centre_taken_by_the_customer_and_holds_back_acceptance() {
+    let cast = Cast::new(6);
+    let plan = Plan {
+        seed: 6,
+        n_parts: 2,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: false,
+        steps: 3,
+    };
+    let mut w = play(&cast, &plan);
+    assert_eq!(w.stage(), Stage::Placed);
+    let (customer, centre, other) = (&cast.customer, &cast.centres[0], &cast.centres[1]);
+    let part = parts(2)[1].part;
+    let offer = RepairOffer {
+        part,
+        model: ContentId::of(b"repaired"),
+        defects: "3 open edges: the surface has holes".into(),
+        repairs: "1 hole filled".into(),
+    };
+    // Only the order's centre offers, and only for a part of the order.
+    for (who, o) in [
+        (customer, offer.clone()),
+        (other, offer.clone()),
+        (centre, RepairOffer { part: PartId::from_parts(T0, [77; 10]), ..offer.clone() }),
+    ] {
+        assert!(w.push(who, Action::RepairOffered(o)).is_err());
+    }
+    w.push(centre, Action::RepairOffered(offer.clone())).unwrap();
+    // The centre cannot accept while the customer has the offer to answer.
+    let err = w.push(centre, Action::Accepted).unwrap_err();
+    assert!(
+        matches!(err, OrderError::Rule(RuleViolation::RepairPending(p)) if p == part),
+        "{err:?}"
+    );
+    // Only the customer accepts, and only the model offered.
+    let other_model = ContentId::of(b"something else");
+    let err = w.push(customer, Action::RepairAccepted { part, model: other_model }).unwrap_err();
+    assert!(matches!(err, OrderError::Rule(RuleViolation::NoRepairOffer { .. })), "{err:?}");
+    assert!(w.push(centre, Action::RepairAccepted { part, model: offer.model }).is_err());
+    w.push(customer, Action::RepairAccepted { part, model: offer.model }).unwrap();
+    let state = w.log.state().state.unwrap();
+    assert!(state.repair_offers.is_empty());
+    assert_eq!(state.repaired.get(&part), Some(&offer));
+    // The part keeps the model ordered (its licence and provenance); the repair is printed.
+    assert_eq!(state.parts[1].model, parts(2)[1].model);
+    // Accepted once, it cannot be taken twice.
+    let err = w.push(customer, Action::RepairAccepted { part, model: offer.model }).unwrap_err();
+    assert!(matches!(err, OrderError::Rule(RuleViolation::NoRepairOffer { .. })), "{err:?}");
+    w.push(centre, Action::Accepted).unwrap();
+    assert_eq!(w.stage(), Stage::Accepted);
 }

@@ -2,7 +2,8 @@
 //! an order it cannot make (a material it does not stock, a deadline it cannot meet) gets a
 //! signed `declined` with the reason the customer reads; an order the customer cancels after
 //! the centre accepted it leaves the centre's queue, and no plate is printed for it; a model
-//! with holes is declined with its defects named instead of being printed to fail.
+//! with holes is not printed to fail: the centre offers a repaired model, which the customer
+//! takes or refuses.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -168,24 +169,74 @@ fn holed_cube(path: &std::path::Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_model_with_holes_is_declined_naming_its_defects_not_printed() {
+async fn a_model_with_holes_gets_a_repair_offer_which_the_customer_takes_or_refuses() {
     let tmp = tempfile::tempdir().unwrap();
     let (user, centre) = user_and_centre(&tmp, 500, 4 * 3600).await;
     let model = tmp.path().join("holed.stl");
     holed_cube(&model);
+    let place = |id: &str| {
+        json_of(&user.amsp(&["order", "quotes", id, "--wait", "20", "--json"]));
+        json_of(&user.amsp(&["order", "place", id, "--policy", "cheapest", "--json"]));
+    };
     let id = create(&user, model.to_str().unwrap(), "pla", 1);
-    // The centre cannot read the model before it is placed: it quotes from the manifest.
-    json_of(&user.amsp(&["order", "quotes", &id, "--wait", "20", "--json"]));
-    json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
-    // Once it can read it, it checks it and cancels the order with the defects rather than
-    // print it (a placed order is ended by its centre with a reason, as at any refusal).
-    wait_stage(&user, &id, "cancelled", 30).await;
-    let reason = show(&user, &id)["reason"].as_str().unwrap_or_default().to_string();
-    assert!(reason.contains("not printable as sent"), "{reason}");
-    assert!(reason.contains("hole") && reason.contains("amsp model repair"), "{reason}");
+    // The centre cannot read the model before it is placed: it quotes from the manifest. Once
+    // it can read it, it checks it and, rather than print it to fail, offers a repaired model.
+    place(&id);
+    wait_action(&user, &id, "repair_offered", 30).await;
+    let v = show(&user, &id);
+    assert_eq!(v["state"], "placed", "{v}");
+    let offer = &v["repairs"][0];
+    assert_eq!(offer["accepted"], false, "{v}");
+    assert!(offer["defects"].as_str().unwrap().contains("hole"), "{offer}");
+    assert!(offer["repairs"].as_str().unwrap().contains("holes filled"), "{offer}");
+    let text = String::from_utf8_lossy(&user.amsp(&["order", "show", &id]).stdout).to_string();
+    assert!(text.contains("repair offered for part holed.stl"), "{text}");
+    assert!(text.contains(&format!("amsp order repair {id}")), "{text}");
+    // The customer's node says it waits for an answer, and how to give it.
+    wait_for("the customer's alert", Duration::from_secs(10), || async {
+        user.client.alerts().await.unwrap().iter().any(|a| {
+            a.is_active() && a.subject == id && a.message.contains("amsp order repair")
+        })
+    })
+    .await;
+    // Nothing is printed while the customer has not answered.
+    let jobs = json_of(&centre.amsp(&["job", "ls", "--json"]));
+    assert!(jobs.as_array().unwrap().is_empty(), "a job before the repair was taken: {jobs}");
+    // The customer can read the repaired model and sees that it prints.
+    let repaired = tmp.path().join("repaired.stl");
+    let cid = offer["model"].as_str().unwrap();
+    let got = user.amsp(&["model", "get", cid, "-o", repaired.to_str().unwrap()]);
+    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let check = user.amsp(&["model", "check", repaired.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+
+    // Taken: the part is made from the repaired model.
+    let took = json_of(&user.amsp(&["order", "repair", &id[..12], "--json"]));
+    assert_eq!(took["model"], offer["model"], "{took}");
+    wait_action(&user, &id, "printed", 60).await;
+    let v = show(&user, &id);
+    assert_eq!(v["repairs"][0]["accepted"], true, "{v}");
+    wait_for("the alert to clear once answered", Duration::from_secs(10), || async {
+        !user.client.alerts().await.unwrap().iter().any(|a| a.is_active() && a.subject == id)
+    })
+    .await;
+    let jobs = json_of(&centre.amsp(&["job", "ls", "--json"]));
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+    // Taking it twice is refused with the reason.
+    let again = user.amsp(&["order", "repair", &id]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no repaired model"), "{again:?}");
+
+    // Refused: the customer calls the order off and nothing is printed for it.
+    let id = create(&user, model.to_str().unwrap(), "pla", 1);
+    place(&id);
+    wait_action(&user, &id, "repair_offered", 30).await;
+    let out = user.amsp(&["order", "cancel", &id, "--reason", "I will fix the file myself"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&centre, &id, "cancelled", 10).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let jobs = json_of(&centre.amsp(&["job", "ls", "--json"]));
-    assert!(jobs.as_array().unwrap().is_empty(), "a job for a model with holes: {jobs}");
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "a job for the refused repair: {jobs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use amsp_api::orders::{IssueLicence, NewOrder, PlaceOrder, ReviewOrder, ShipOrder};
+use amsp_api::orders::{AcceptRepair, IssueLicence, NewOrder, PlaceOrder, ReviewOrder, ShipOrder};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -76,6 +76,18 @@ pub enum OrderCommand {
         /// Why, shown to the centre.
         #[arg(long, default_value = "")]
         reason: String,
+    },
+    /// Take the repaired model the centre offered for a part it could not print as sent (the
+    /// customer); `amsp order show` lists what was wrong and what the repair did.
+    Repair {
+        /// The order: its id or a unique prefix of it (at least 4 characters).
+        id: String,
+        /// The part, when repairs are offered for more than one.
+        #[arg(long)]
+        part: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Review a delivered order (the customer).
     Review {
@@ -305,8 +317,26 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                         )
                     })
                     .unwrap_or_default();
+                let repairs: String = v
+                    .repairs
+                    .iter()
+                    .map(|r| {
+                        let answer = if r.accepted {
+                            "accepted: the part is made from it".to_owned()
+                        } else {
+                            format!(
+                                "take it with `amsp order repair {id}`, or call the order off \
+                                 with `amsp order cancel {id}`"
+                            )
+                        };
+                        format!(
+                            "repair offered for part {}: {}\n  the centre's repair: {}; model {}\n  {answer}\n",
+                            r.name, r.defects, r.repairs, r.model
+                        )
+                    })
+                    .collect();
                 format!(
-                    "order {id}: {}\ncentre {}\n{}{declines}{inspection}{}",
+                    "order {id}: {}\ncentre {}\n{}{declines}{repairs}{inspection}{}",
                     v.state,
                     v.centre.map_or_else(|| "-".to_owned(), |c| c.to_string()),
                     v.reason.as_ref().map(|r| format!("reason {r}\n")).unwrap_or_default(),
@@ -348,6 +378,13 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             client.cancel(id, reason).await?;
             crate::outln!("{id} cancelled");
             Ok(())
+        }
+        OrderCommand::Repair { id, part, json } => {
+            let id = &super::ids::order(&client, id).await?;
+            let r = client.accept_repair(id, &AcceptRepair { part: part.clone() }).await?;
+            out(json.json, &r, |r| {
+                format!("{id}: part {} will be made from the repaired model {}", r.name, r.model)
+            })
         }
         OrderCommand::Deliver { id } => {
             let id = &super::ids::order(&client, id).await?;

@@ -2,9 +2,10 @@
 //! (`node/src/api/orders.rs`).
 
 use amsp_api::orders::{
-    CancelOrder, CentreView, Done, HeldLicenceView, ImportEvents, ImportOutcome, Inspection,
-    IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord, OrderView,
-    PlaceOrder, PlaceReply, QuoteView, ReputationView, ReviewOrder, ShipOrder,
+    AcceptRepair, CancelOrder, CentreView, Done, HeldLicenceView, ImportEvents, ImportOutcome,
+    Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord,
+    OrderView, PlaceOrder, PlaceReply, QuoteView, RepairView, ReputationView, ReviewOrder,
+    ShipOrder,
 };
 
 use super::{ClientError, NodeClient};
@@ -49,6 +50,15 @@ impl NodeClient {
         let req = CancelOrder { reason: reason.to_string() };
         let _: Done = self.post_reply(&format!("/v1/orders/{order}/cancel"), &req).await?;
         Ok(())
+    }
+
+    /// The customer takes the repaired model its centre offered for a part.
+    pub async fn accept_repair(
+        &self,
+        order: &str,
+        req: &AcceptRepair,
+    ) -> Result<RepairView, ClientError> {
+        self.post_reply(&format!("/v1/orders/{order}/repair"), req).await
     }
 
     /// The customer confirms delivery.

@@ -218,22 +218,8 @@ fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
     } else {
         crate::out!("{}", render_check(file, model.format, &report.before));
         crate::outln!("repair:");
-        let a = &report.actions;
-        for (count, what) in [
-            (a.vertices_merged, "vertices merged by welding"),
-            (a.needle_edges_collapsed, "needle edges collapsed"),
-            (a.degenerate_facets_removed, "degenerate facets removed"),
-            (a.duplicate_facets_removed, "duplicate facets removed"),
-            (a.facets_flipped, "facets flipped"),
-            (a.debris_shells_removed, "debris shells removed"),
-            (a.debris_facets_removed, "debris facets removed"),
-            (a.holes_filled, "holes filled"),
-            (a.facets_added, "facets added to fill holes"),
-            (a.degenerate_facets_split, "flat facets split away"),
-        ] {
-            if count > 0 {
-                crate::outln!("  {count:>10}  {what}");
-            }
+        for (count, what) in report.actions.taken() {
+            crate::outln!("  {count:>10}  {what}");
         }
         crate::out!(
             "{}",

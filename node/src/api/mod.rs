@@ -123,6 +123,7 @@ fn handler(endpoint: Endpoint) -> MethodRouter<Node> {
         E::Place => on!(orders::place),
         E::Ship => on!(orders::ship),
         E::InspectOrder => on!(orders::inspect),
+        E::AcceptRepair => on!(orders::accept_repair),
         E::Deliver => on!(orders::deliver),
         E::CancelOrder => on!(orders::cancel),
         E::Review => on!(orders::review),

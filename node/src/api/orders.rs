@@ -19,14 +19,14 @@
 //! | POST | `/v1/licences` | `{"licence": hex}`: keep a licence granted to this node |
 
 use amsp_api::orders::{
-    CancelOrder, CentreView, Decline, Done, Forward, HeldLicenceView, ImportEvents, ImportOutcome,
-    Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord,
-    OrderEvent, OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply, PrintedBy, QuoteView,
-    ReputationView, ReviewOrder, ShipOrder, Shipment,
+    AcceptRepair, CancelOrder, CentreView, Decline, Done, Forward, HeldLicenceView, ImportEvents,
+    ImportOutcome, Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply,
+    OkwRecord, OrderEvent, OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply, PrintedBy,
+    QuoteView, RepairView, ReputationView, ReviewOrder, ShipOrder, Shipment,
 };
-use amsp_proto::id::{ContentId, OrderId, QuoteId, hex_decode, hex_encode};
+use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId, hex_decode, hex_encode};
 use amsp_proto::licence::Licence;
-use amsp_proto::order::InspectionRecord;
+use amsp_proto::order::{InspectionRecord, OrderState, RepairOffer};
 use amsp_proto::process::Material;
 use amsp_proto::requirements::PartRequirements;
 use axum::Json;
@@ -144,6 +144,7 @@ pub(super) async fn view(
             .shipment
             .as_ref()
             .map(|(c, t)| Shipment { carrier: c.clone(), tracking: t.clone() }),
+        repairs: repair_views(&s),
         inspection: s.inspection.map(|r| Inspection {
             passed: r.passed,
             tolerance_mm: r.tolerance_mm,
@@ -165,6 +166,49 @@ pub(super) async fn view(
             })
             .collect(),
     }))
+}
+
+/// The repairs offered in `s`, pending and accepted, as the customer reads them.
+fn repair_views(s: &OrderState) -> Vec<RepairView> {
+    let name = |part: &PartId| {
+        s.parts.iter().find(|p| p.part == *part).map(|p| p.name.clone()).unwrap_or_default()
+    };
+    let view = |o: &RepairOffer, accepted| RepairView {
+        part: o.part.to_string(),
+        name: name(&o.part),
+        model: o.model,
+        defects: o.defects.clone(),
+        repairs: o.repairs.clone(),
+        accepted,
+    };
+    let pending = s.repair_offers.values().map(|o| view(o, false));
+    pending.chain(s.repaired.values().map(|o| view(o, true))).collect()
+}
+
+pub(super) async fn accept_repair(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<AcceptRepair>,
+) -> Result<Json<RepairView>, ApiError> {
+    let order = parse_order(&id)?;
+    let part = req
+        .part
+        .map(|p| {
+            p.parse::<PartId>().map_err(|e| {
+                ApiError::bad_request("bad_part_id", format!("{p:?} is not a part id: {e}"))
+            })
+        })
+        .transpose()?;
+    let offer = node.accept_repair(order, part).await?;
+    let state = node.order_state(&order)?;
+    let taken = repair_views(&state).into_iter().find(|v| v.accepted && v.model == offer.model);
+    taken.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            "the repair taken is not in the order",
+        )
+    })
 }
 
 pub(super) async fn quotes(

@@ -135,6 +135,8 @@ pub struct Monitor {
     invalid: BTreeMap<String, VecDeque<u64>>,
     /// Why store commits fail and since when (Unix ms), while they do.
     store_failing: Option<(String, u64)>,
+    /// Orders waiting for this node's answer, with what is asked.
+    awaiting: BTreeMap<String, String>,
     alerts: BTreeMap<String, Alert>,
 }
 
@@ -223,6 +225,15 @@ impl Monitor {
         while q.len() > self.config.invalid_messages as usize {
             q.pop_front();
         }
+    }
+
+    /// Records that `order` waits for this node's answer (`Some(what is asked)`), or no longer
+    /// does.
+    pub fn awaiting_answer(&mut self, order: &str, asked: Option<String>) {
+        match asked {
+            Some(what) => self.awaiting.insert(order.to_owned(), what),
+            None => self.awaiting.remove(order),
+        };
     }
 
     /// Every alert known, active or cleared.
@@ -382,6 +393,14 @@ impl Monitor {
                 "network".into(),
                 Severity::Warning,
                 format!("{now_peers} peers connected, down from {peak}"),
+            ));
+        }
+        for (order, asked) in &self.awaiting {
+            firing.push((
+                AlertKind::AnswerAwaited,
+                order.clone(),
+                Severity::Warning,
+                asked.clone(),
             ));
         }
         for (peer, times) in &self.invalid {
@@ -653,6 +672,16 @@ mod tests {
             kinds(&later).contains(&(false, AlertKind::InvalidPeerData)),
             "old invalid messages age out"
         );
+    }
+
+    #[test]
+    fn an_order_waiting_for_an_answer_raises_one_alert_until_answered() {
+        let mut m = Monitor::new(RuleConfig::default());
+        m.awaiting_answer("o1", Some("take the repaired model".into()));
+        assert_eq!(kinds(&m.evaluate(1_000)), vec![(true, AlertKind::AnswerAwaited)]);
+        assert!(m.evaluate(2_000).is_empty(), "raised twice");
+        m.awaiting_answer("o1", None);
+        assert_eq!(kinds(&m.evaluate(3_000)), vec![(false, AlertKind::AnswerAwaited)]);
     }
 
     #[test]

@@ -96,6 +96,12 @@ impl Alerts {
         self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Records that `order` waits for this node's answer (`Some(what is asked)`), or no longer
+    /// does: the next round of the rules raises or clears its alert.
+    pub fn awaiting_answer(&self, order: &str, asked: Option<String>) {
+        self.lock().monitor.awaiting_answer(order, asked);
+    }
+
     /// Every alert, active first, newest first.
     pub fn list(&self) -> Vec<Alert> {
         let mut v: Vec<Alert> = self.lock().alerts.values().cloned().collect();

@@ -11,7 +11,7 @@ use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId};
 use amsp_proto::licence::Licence;
-use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, Stage};
+use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, RepairOffer, Stage};
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
 
@@ -349,6 +349,34 @@ impl Node {
     /// its parts and plates when it sees the event.
     pub async fn cancel(&self, order: OrderId, reason: String) -> Result<(), MarketError> {
         self.append_event(order, Action::Cancelled { reason }).await.map(drop)
+    }
+
+    /// The customer takes the repaired model its centre offered for `part` (or for the only
+    /// part with an offer): the centre then makes the part from it.
+    pub async fn accept_repair(
+        &self,
+        order: OrderId,
+        part: Option<PartId>,
+    ) -> Result<RepairOffer, MarketError> {
+        let state = self.order_state(&order)?;
+        let offer = match part {
+            Some(p) => state.repair_offers.get(&p),
+            None if state.repair_offers.len() == 1 => state.repair_offers.values().next(),
+            None => None,
+        };
+        let Some(offer) = offer.cloned() else {
+            let what = if state.repair_offers.is_empty() {
+                "no repaired model is offered for it".to_string()
+            } else {
+                let parts: Vec<String> =
+                    state.repair_offers.keys().map(ToString::to_string).collect();
+                format!("repairs are offered for parts {}: name one", parts.join(", "))
+            };
+            return Err(MarketError::Stage { order, stage: state.stage, what });
+        };
+        self.append_event(order, Action::RepairAccepted { part: offer.part, model: offer.model })
+            .await?;
+        Ok(offer)
     }
 
     /// The customer confirms delivery.

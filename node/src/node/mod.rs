@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::id::{ContentId, OrderId};
-use amsp_proto::order::{Action, Folded, OrderEvent};
+use amsp_proto::order::{Action, Folded, OrderEvent, Stage};
 use amsp_proto::process::Material;
 use amsp_proto::profile::Profile;
 use amsp_proto::requirements::PartRequirements;
@@ -785,9 +785,33 @@ impl Node {
             let detail = format!("order {order}: {action} signed by {author}");
             self.inner.security.audit_quiet(&actor, verb, &detail).await;
         }
+        self.note_answers_awaited(new.iter().map(|(order, _)| *order));
         let node = self.clone();
         self.tasks().spawn(async move { service::push_events(&node, bytes, source).await });
         Ok(())
+    }
+
+    /// Raises (or clears) the alert of each of `orders` that waits for this node, as its
+    /// customer, to take or refuse a repaired model: otherwise it would wait unseen.
+    fn note_answers_awaited(&self, orders: impl Iterator<Item = OrderId>) {
+        let me = self.peer_id();
+        for order in orders {
+            let Some(state) = self.order(&order).and_then(|f| f.state) else { continue };
+            let asked = (state.customer == me && state.stage == Stage::Placed)
+                .then(|| state.repair_offers.values().next().cloned())
+                .flatten()
+                .map(|o| {
+                    let part = state.parts.iter().find(|p| p.part == o.part);
+                    format!(
+                        "order {order}: the centre offers a repaired model for part {} ({}); \
+                         take it with `amsp order repair {order}` or call the order off with \
+                         `amsp order cancel {order}`",
+                        part.map_or("?", |p| p.name.as_str()),
+                        o.defects
+                    )
+                });
+            self.inner.alerts.awaiting_answer(&order.to_string(), asked);
+        }
     }
 
     /// The ids of every order event held, for set-difference sync.

@@ -62,6 +62,17 @@ pub enum Action {
         /// The quote taken.
         quote: QuoteId,
     },
+    /// The centre found a part's model not printable as sent and repaired it: the repaired
+    /// model, packaged for the customer and the centre, is offered in its place with what was
+    /// wrong and what was done. The customer accepts it or cancels the order.
+    RepairOffered(RepairOffer),
+    /// The customer takes the repaired model offered for a part: it is printed instead.
+    RepairAccepted {
+        /// The part.
+        part: PartId,
+        /// The repaired model, as offered.
+        model: ContentId,
+    },
     /// The centre commits to the order.
     Accepted,
     /// The centre hands the order to another centre (overflow, a process it lacks).
@@ -141,6 +152,19 @@ pub enum Action {
     },
 }
 
+/// A repaired model a centre offers for a part it could not print as sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepairOffer {
+    /// The part.
+    pub part: PartId,
+    /// The repaired model.
+    pub model: ContentId,
+    /// What made the model unprintable, in words.
+    pub defects: String,
+    /// What the repair did, in words.
+    pub repairs: String,
+}
+
 /// What an inspection of the delivered parts measured (a scan registered onto the model).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct InspectionRecord {
@@ -198,6 +222,8 @@ impl Action {
             Action::Quoted(_) => "quoted",
             Action::Declined { .. } => "declined",
             Action::Placed { .. } => "placed",
+            Action::RepairOffered(_) => "repair_offered",
+            Action::RepairAccepted { .. } => "repair_accepted",
             Action::Accepted => "accepted",
             Action::Forwarded { .. } => "forwarded",
             Action::Grouped { .. } => "grouped",

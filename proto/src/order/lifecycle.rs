@@ -18,9 +18,9 @@ use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::event::{Action, InspectionRecord, PartSpec};
+use super::event::{Action, InspectionRecord, PartSpec, RepairOffer};
 use crate::feedback::Feedback;
-use crate::id::{JobId, OrderId, PartId, QuoteId};
+use crate::id::{ContentId, JobId, OrderId, PartId, QuoteId};
 use crate::quote::Quote;
 
 /// Maps keyed by ids written as sequences of `(key, value)` pairs: ids encode as bytes, which
@@ -184,6 +184,17 @@ pub enum RuleViolation {
     /// Stars outside one to five.
     #[error("a review needs one to five stars, got {0}")]
     BadRating(u8),
+    /// A repair accepted that was not offered for that part (or not with that model).
+    #[error("no repaired model {model} was offered for part {part}")]
+    NoRepairOffer {
+        /// The part.
+        part: PartId,
+        /// The model named.
+        model: ContentId,
+    },
+    /// The centre accepted while the customer has a repair offer to answer.
+    #[error("the customer has not answered the repair offered for part {0}")]
+    RepairPending(PartId),
     /// Inspection figures that cannot be a measurement.
     #[error("inspection figures: {0}")]
     BadInspection(String),
@@ -223,6 +234,13 @@ pub struct OrderState {
     pub reprints: u32,
     /// Every hand-over between centres, in order: (from, to).
     pub forwards: Vec<(PeerId, PeerId)>,
+    /// Repairs the centre offered and the customer has not answered, by part.
+    #[serde(default, with = "map_pairs")]
+    pub repair_offers: BTreeMap<PartId, RepairOffer>,
+    /// Repairs the customer accepted, by part: the repaired model is printed instead of the
+    /// model ordered (which still names the part's licence and provenance).
+    #[serde(default, with = "map_pairs")]
+    pub repaired: BTreeMap<PartId, RepairOffer>,
     /// The last inspection's figures.
     pub inspection: Option<InspectionRecord>,
     /// Carrier and tracking number.
@@ -257,6 +275,8 @@ impl OrderState {
             failed: BTreeSet::new(),
             reprints: 0,
             forwards: Vec::new(),
+            repair_offers: BTreeMap::new(),
+            repaired: BTreeMap::new(),
             inspection: None,
             shipment: None,
             review: None,
@@ -350,9 +370,28 @@ impl OrderState {
                 self.placed_quote = Some(*quote);
                 self.stage = S::Placed;
             }
+            Action::RepairOffered(offer) => {
+                self.require(name, author, Party::Centre)?;
+                self.in_stage(name, &[S::Placed])?;
+                self.known_parts(&[offer.part])?;
+                self.repair_offers.insert(offer.part, offer.clone());
+            }
+            Action::RepairAccepted { part, model } => {
+                self.require(name, author, Party::Customer)?;
+                self.in_stage(name, &[S::Placed])?;
+                let offer = match self.repair_offers.get(part) {
+                    Some(offer) if offer.model == *model => offer.clone(),
+                    _ => return Err(RuleViolation::NoRepairOffer { part: *part, model: *model }),
+                };
+                self.repair_offers.remove(part);
+                self.repaired.insert(*part, offer);
+            }
             Action::Accepted => {
                 self.require(name, author, Party::Centre)?;
                 self.in_stage(name, &[S::Placed])?;
+                if let Some(part) = self.repair_offers.keys().next() {
+                    return Err(RuleViolation::RepairPending(*part));
+                }
                 self.stage = S::Accepted;
             }
             Action::Forwarded { to, .. } => {

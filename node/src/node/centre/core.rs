@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use amsp_mesh::Mesh;
 use amsp_proto::capacity::PriceTable;
-use amsp_proto::id::{ContentId, JobId, OrderId, QuoteId};
+use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
 use amsp_proto::order::{OrderState, PartSpec, Stage};
 use amsp_proto::quote::{PriceBreakdown, Quote};
 use libp2p::PeerId;
@@ -56,6 +56,21 @@ pub enum Decline {
         ready_ms: u64,
         /// When this was decided.
         now_ms: u64,
+    },
+    /// The part's model is not printable as sent, but its repair is: the repaired model is
+    /// offered to the customer, who accepts it or cancels, instead of a refusal.
+    #[error("part {part} is not printable as sent ({defects}); a repaired model is offered")]
+    Repairable {
+        /// The part's name.
+        part: String,
+        /// The part.
+        id: PartId,
+        /// What is wrong with it, in words.
+        defects: String,
+        /// What the repair did, in words.
+        repairs: String,
+        /// The repaired model, binary STL.
+        stl: Vec<u8>,
     },
     /// Whoever handed the order over sent no package for a part.
     #[error("no package for part {part}")]
@@ -453,7 +468,12 @@ impl CentreCore {
             {
                 Some(Step::Quote(state.order))
             }
-            Stage::Placed if state.centre == Some(me) && self.taken.insert(state.order) => {
+            // An order with a repair offered waits for the customer's answer.
+            Stage::Placed
+                if state.centre == Some(me)
+                    && state.repair_offers.is_empty()
+                    && self.taken.insert(state.order) =>
+            {
                 Some(Step::Take(state.order))
             }
             _ => None,
@@ -627,6 +647,28 @@ mod tests {
         let mut own = CentreCore::restore(customer, [], BTreeMap::new());
         state.stage = Stage::QuoteRequested;
         assert!(own.handle(Event::Order(&state)).is_empty());
+    }
+
+    #[test]
+    fn an_order_with_a_repair_offered_waits_for_the_customer_then_is_taken_again() {
+        let (me, customer) = (peer(), peer());
+        let mut core = CentreCore::restore(me, [], BTreeMap::new());
+        let mut state = order(customer, vec![part("arm", None)]);
+        state.stage = Stage::Placed;
+        state.centre = Some(me);
+        assert!(matches!(core.handle(Event::Order(&state))[..], [Step::Take(_)]));
+        let offer = amsp_proto::order::RepairOffer {
+            part: state.parts[0].part,
+            model: ContentId([9; 32]),
+            defects: "holes".into(),
+            repairs: "1 hole filled".into(),
+        };
+        state.repair_offers.insert(offer.part, offer.clone());
+        core.handle(Event::TakeFailed(state.order));
+        assert!(core.handle(Event::Order(&state)).is_empty(), "taken before the answer");
+        state.repair_offers.clear();
+        state.repaired.insert(offer.part, offer);
+        assert!(matches!(core.handle(Event::Order(&state))[..], [Step::Take(_)]));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use amsp_mesh::plate::PendingPart;
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::id::{ContentId, JobId, OrderId, PartId, QuoteId};
 use amsp_proto::licence::Licence;
-use amsp_proto::order::{Action, OrderState, PartSpec, Stage};
+use amsp_proto::order::{Action, OrderState, PartSpec, RepairOffer, Stage};
 use amsp_proto::printer_state::PrinterState;
 use libp2p::PeerId;
 use tokio::sync::broadcast;
@@ -498,7 +498,7 @@ async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, SlicePartEr
     let mesh = load_mesh(bytes).await.map_err(Other)?;
     let (mesh, defects) = defects_of(mesh).await;
     if let Some(defects) = defects {
-        return Err(SlicePartError::Defective(defects));
+        return Err(SlicePartError::Defective(not_printable(&defects)));
     }
     let idx = c
         .settings()
@@ -516,9 +516,9 @@ async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, SlicePartEr
     Ok(Estimate { print_time_s: stats.1.round() as u64, filament_g: stats.2 })
 }
 
-/// Checks a customer's model as `amsp model check` does, on a blocking thread: `Some(reason)`
+/// Checks a customer's model as `amsp model check` does, on a blocking thread: `Some(defects)`
 /// naming every defect when it would not print as sent (holes, non-manifold edges, facets
-/// facing inwards, no volume). A centre declines such a part rather than print it to fail.
+/// facing inwards, no volume). A centre does not print such a part to fail.
 async fn defects_of(mesh: Mesh) -> (Mesh, Option<String>) {
     let checked = tokio::task::spawn_blocking(move || {
         let report = amsp_mesh::check::check(&mesh);
@@ -532,11 +532,32 @@ async fn defects_of(mesh: Mesh) -> (Mesh, Option<String>) {
         return (mesh, None);
     }
     let defects: Vec<&str> = report.issues.iter().map(|i| i.message.as_str()).collect();
-    let reason = format!(
-        "the model is not printable as sent ({}); repair it (`amsp model repair`) and order again",
-        defects.join("; ")
-    );
-    (mesh, Some(reason))
+    (mesh, Some(defects.join("; ")))
+}
+
+/// The customer's reading of a model's `defects`, with what to do about them.
+fn not_printable(defects: &str) -> String {
+    format!(
+        "the model is not printable as sent ({defects}); repair it (`amsp model repair`) and \
+         order again"
+    )
+}
+
+/// Repairs a model as `amsp model repair` does, on a blocking thread: the repaired model as
+/// binary STL and what was done, when the repair makes it printable.
+async fn repaired(mesh: Mesh) -> Option<(Vec<u8>, String)> {
+    tokio::task::spawn_blocking(move || {
+        let (fixed, report) = amsp_mesh::repair::repair_owned(mesh).ok()?;
+        if !report.after.printable {
+            return None;
+        }
+        let mut stl = Vec::new();
+        amsp_mesh::format::write_stl(&fixed, &mut stl).ok()?;
+        Some((stl, report.actions.to_string()))
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Reads a customer's model within [`Limits::peer`] on a blocking thread: the reader counts
@@ -608,7 +629,14 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let (packages, licences) = handover.map_err(|reason| CentreError::Handover { from, reason })?;
+    let (mut packages, licences) =
+        handover.map_err(|reason| CentreError::Handover { from, reason })?;
+    // A part whose repair the customer accepted is made from the repaired model this centre
+    // packaged, not from the one handed over.
+    for (part, offer) in &state.repaired {
+        packages.retain(|(p, _)| p != part);
+        packages.push((*part, offer.model));
+    }
     let mut parts = Vec::new();
     let mut licence_uses = Vec::new();
     let mut checks = Vec::new();
@@ -634,6 +662,25 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
         state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
     let forward_to = if late { forward_target(c, &state, &parts) } else { None };
     match decide_take(checks, late, !licence_uses.is_empty(), forward_to) {
+        TakeDecision::Decline(Decline::Repairable { part, id, defects, repairs, stl }) => {
+            let offered = offer_repair(c, order, &state, id, &part, &defects, repairs, stl).await;
+            let reason = match offered {
+                Ok(()) => {
+                    // Taken again once the customer accepts.
+                    c.core().handle(Event::TakeFailed(order));
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "offering a repaired model");
+                    Decline::Unfit { part, reason: not_printable(&defects) }.to_string()
+                }
+            };
+            c.node
+                .append_event(order, Action::Cancelled { reason })
+                .await
+                .map_err(|e| CentreError::Record(e.to_string()))?;
+            Ok(())
+        }
         TakeDecision::Decline(decline) => {
             tracing::info!(%decline, "declining");
             let reason = decline.to_string();
@@ -718,14 +765,59 @@ async fn check_part(
     let mesh =
         load_mesh(bytes).await.map_err(|reason| CentreError::Model { model: *cid, reason })?;
     let (mesh, defects) = defects_of(mesh).await;
-    if let Some(reason) = defects {
-        return Ok(Err(Decline::Unfit { part: spec.name.clone(), reason }));
+    if let Some(defects) = defects {
+        // A repair is offered once; a model still unprintable after it is declined.
+        let offer =
+            if state.repaired.contains_key(&spec.part) { None } else { repaired(mesh).await };
+        return Ok(Err(match offer {
+            Some((stl, repairs)) => Decline::Repairable {
+                part: spec.name.clone(),
+                id: spec.part,
+                defects,
+                repairs,
+                stl,
+            },
+            None => Decline::Unfit { part: spec.name.clone(), reason: not_printable(&defects) },
+        }));
     }
     if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
         return Ok(Err(Decline::Unfit { part: spec.name.clone(), reason }));
     }
     let accepted = Accepted { order, spec: spec.clone(), package: *cid, mesh };
     Ok(Ok((accepted, licence_use)))
+}
+
+/// Offers the customer the repaired model of a part: packaged for the customer and this
+/// centre (so both can read it and the customer can check it), provided here, and signed into
+/// the order with what was wrong and what the repair did.
+#[allow(clippy::too_many_arguments)]
+async fn offer_repair(
+    c: &Centre,
+    order: OrderId,
+    state: &OrderState,
+    part: PartId,
+    name: &str,
+    defects: &str,
+    repairs: String,
+    stl: Vec<u8>,
+) -> Result<(), CentreError> {
+    let meta = crate::package::PackageMeta {
+        name: format!("{name} (repaired).stl"),
+        format: "stl".into(),
+        licence: None,
+    };
+    let model = c
+        .node
+        .add_model(stl, meta, &[state.customer])
+        .await
+        .map_err(|e| CentreError::Record(e.to_string()))?;
+    tracing::info!(%part, %model, %defects, %repairs, "offering a repaired model");
+    let offer = RepairOffer { part, model, defects: defects.to_owned(), repairs };
+    c.node
+        .append_event(order, Action::RepairOffered(offer))
+        .await
+        .map_err(|e| CentreError::Record(e.to_string()))?;
+    Ok(())
 }
 
 /// The federation member that could take an order this centre would finish late.
