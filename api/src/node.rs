@@ -90,6 +90,10 @@ pub struct Peer {
     pub peer_id: PeerId,
     /// Remote addresses of its open connections.
     pub addrs: Vec<String>,
+    /// The name its signed profile gives, once learned: a claim, not an identity (two peers
+    /// may give the same one), so it is shown beside the id.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Invalid messages it sent.
     pub invalid_messages: u32,
     /// Its gossipsub score, if scored yet.
@@ -102,4 +106,14 @@ pub struct Peer {
     /// hole-punched.
     #[serde(default)]
     pub connections: Vec<crate::reach::ConnectionPath>,
+}
+
+/// A peer's id with the name its profile gives, for showing people who is who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeerName {
+    /// The peer.
+    #[schema(value_type = String)]
+    pub peer: PeerId,
+    /// Its profile's display name.
+    pub name: String,
 }

@@ -146,6 +146,9 @@ pub struct Decline {
     /// The centre.
     #[schema(value_type = String)]
     pub centre: PeerId,
+    /// The centre's name, once its profile is known.
+    #[serde(default)]
+    pub centre_name: Option<String>,
     /// Why, in words.
     pub reason: String,
 }
@@ -262,6 +265,9 @@ pub struct OrderView {
     pub reason: Option<String>,
     /// Its events in canonical order.
     pub events: Vec<OrderEvent>,
+    /// The names of the peers above (customer, centres, authors) whose profiles are known.
+    #[serde(default)]
+    pub names: Vec<crate::node::PeerName>,
 }
 
 /// One quote as listed for the customer (`GET /v1/orders/{id}/quotes`), cheapest first.
@@ -274,6 +280,9 @@ pub struct QuoteView {
     /// The centre offering it.
     #[schema(value_type = String)]
     pub centre: PeerId,
+    /// The centre's name, once its profile is known.
+    #[serde(default)]
+    pub centre_name: Option<String>,
     /// Total price.
     pub price: f64,
     /// Currency.

@@ -45,7 +45,7 @@ impl SimPrinter {
     }
 }
 
-/// Writes the settings of a node with `roles` into `dir`. A centre (`centre = Some(toml)`)
+/// Writes the settings of a node with `roles` into `dir`, named after the directory. A centre (`centre = Some(toml)`)
 /// gets those settings as `[centre]`, a farm polling every 100 ms with no start stagger, and `printers`
 /// that clear their own beds.
 pub fn prepare(dir: &Path, roles: &[&str], centre: Option<&str>, printers: &[SimPrinter]) {
@@ -62,7 +62,9 @@ pub fn prepare_skilled(
 ) {
     std::fs::create_dir_all(dir).expect("node dir");
     let list = |v: &[&str]| v.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ");
-    let mut toml = format!("roles = [{}]\n", list(roles));
+    // Named after its directory ("centre", "user"), as people would name their nodes.
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut toml = format!("display_name = {name:?}\nroles = [{}]\n", list(roles));
     if !skills.is_empty() {
         toml.push_str(&format!("skills = [{}]\n", list(skills)));
     }

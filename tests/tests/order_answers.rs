@@ -67,6 +67,8 @@ async fn a_centre_that_cannot_make_an_order_says_why() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("no quotes; declined by"), "{text}");
     assert!(text.contains(centre.peer_id.as_str()) && text.contains("petg"), "{text}");
+    // Who declined is named as its profile names it, beside its id.
+    assert!(text.contains(&format!("declined by centre ({})", centre.peer_id)), "{text}");
 
     // A deadline sooner than the centre's lead time (which includes hours of handling).
     let v = json_of(&user.amsp(&[
@@ -192,11 +194,20 @@ async fn a_model_with_holes_gets_a_repair_offer_which_the_customer_takes_or_refu
     let text = String::from_utf8_lossy(&user.amsp(&["order", "show", &id]).stdout).to_string();
     assert!(text.contains("repair offered for part holed.stl"), "{text}");
     assert!(text.contains(&format!("amsp order repair {id}")), "{text}");
+    // People are named as their profiles name them, beside their ids.
+    assert!(text.contains(&format!("customer user ({})", user.peer_id)), "{text}");
+    assert!(text.contains(&format!("centre centre ({})", centre.peer_id)), "{text}");
+    assert!(text.contains(&format!("repair_offered  centre ({})", centre.peer_id)), "{text}");
+    let peers = String::from_utf8_lossy(&user.amsp(&["peers"]).stdout).to_string();
+    assert!(peers.contains(&format!("centre ({})", centre.peer_id)), "{peers}");
     // The customer's node says it waits for an answer, and how to give it.
     wait_for("the customer's alert", Duration::from_secs(10), || async {
-        user.client.alerts().await.unwrap().iter().any(|a| {
-            a.is_active() && a.subject == id && a.message.contains("amsp order repair")
-        })
+        user.client
+            .alerts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.is_active() && a.subject == id && a.message.contains("amsp order repair"))
     })
     .await;
     // Nothing is printed while the customer has not answered.

@@ -117,8 +117,13 @@ pub async fn status(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
 pub async fn peers(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
     let v = opts.client()?.peers().await?;
     print(json, &v, |v| {
-        let rows: Vec<String> =
-            v.iter().map(|p| format!("{}  invalid={}", p.peer_id, p.invalid_messages)).collect();
+        let rows: Vec<String> = v
+            .iter()
+            .map(|p| {
+                let who = super::order_cmds::who(&p.peer_id, p.name.as_deref());
+                format!("{who}  invalid={}", p.invalid_messages)
+            })
+            .collect();
         if rows.is_empty() { "no connected peers".into() } else { rows.join("\n") }
     })
 }

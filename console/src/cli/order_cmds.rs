@@ -185,6 +185,15 @@ struct OrderRow {
 }
 
 /// A value as JSON writes it (`12.5`, `null`), as these lines always showed it.
+/// A peer as people read it: the name its profile gives beside its id (a name is a claim that
+/// two peers can make alike; the id is who it is), or the id alone.
+pub(super) fn who(peer: &amsp_proto::PeerId, name: Option<&str>) -> String {
+    match name {
+        Some(n) if !n.trim().is_empty() => format!("{n} ({peer})"),
+        _ => peer.to_string(),
+    }
+}
+
 fn as_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
@@ -248,7 +257,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                         format!(
                             "{}  {}  {} {}  lead {} (wait {}, print {}, handling {})  rating {:.2}",
                             q.id,
-                            q.centre,
+                            who(&q.centre, q.centre_name.as_deref()),
                             as_json(&q.price),
                             q.currency,
                             duration(q.lead_time_s),
@@ -266,7 +275,13 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                 } else {
                     let why: Vec<String> = declines
                         .iter()
-                        .map(|d| format!("declined by {}: {}", d.centre, d.reason))
+                        .map(|d| {
+                            format!(
+                                "declined by {}: {}",
+                                who(&d.centre, d.centre_name.as_deref()),
+                                d.reason
+                            )
+                        })
                         .collect();
                     format!("no quotes; {}", why.join("\n"))
                 }
@@ -284,6 +299,9 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             let id = &super::ids::order(&client, id).await?;
             let v = client.order_view(id).await?;
             out(json.json, &v, |v| {
+                let name = |peer: &amsp_proto::PeerId| {
+                    who(peer, v.names.iter().find(|n| n.peer == *peer).map(|n| n.name.as_str()))
+                };
                 let events: Vec<String> = v
                     .events
                     .iter()
@@ -291,7 +309,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                         format!(
                             "  {}  {}{}",
                             e.action,
-                            e.author,
+                            name(&e.author),
                             e.superseded
                                 .as_ref()
                                 .map(|s| format!("  (superseded: {s})"))
@@ -302,7 +320,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                 let declines: String = v
                     .declines
                     .iter()
-                    .map(|d| format!("declined by {}: {}\n", d.centre, d.reason))
+                    .map(|d| format!("declined by {}: {}\n", name(&d.centre), d.reason))
                     .collect();
                 let inspection = v
                     .inspection
@@ -336,9 +354,10 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                     })
                     .collect();
                 format!(
-                    "order {id}: {}\ncentre {}\n{}{declines}{repairs}{inspection}{}",
+                    "order {id}: {}\ncustomer {}\ncentre {}\n{}{declines}{repairs}{inspection}{}",
                     v.state,
-                    v.centre.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    name(&v.customer),
+                    v.centre.as_ref().map_or_else(|| "-".to_owned(), name),
                     v.reason.as_ref().map(|r| format!("reason {r}\n")).unwrap_or_default(),
                     events.join("\n")
                 )

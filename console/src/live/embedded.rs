@@ -157,8 +157,13 @@ impl EmbeddedSource {
             reason: e,
         };
         let status = self.node.status().await;
-        let peers =
-            self.node.peers().await.into_iter().filter_map(amsp_node::api::views::peer).collect();
+        let peers = self
+            .node
+            .peers()
+            .await
+            .into_iter()
+            .filter_map(|p| amsp_node::api::views::peer(&self.node, p))
+            .collect();
         let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
         let capacity = self.node.capacity();
         // A catalogue the store cannot read leaves the Models view with stored models only.

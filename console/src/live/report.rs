@@ -69,11 +69,16 @@ fn traffic(t: &amsp_api::node::Traffic) -> Traffic {
 }
 
 impl NodeReport {
+    /// A peer's name: learned from the event stream, else as the peer list gives it, else a
+    /// short form of its id.
     fn name_of(&self, peer: &PeerId) -> String {
-        match self.names.get(peer) {
-            Some(n) if !n.name.is_empty() => n.name.clone(),
-            _ => short(&peer.to_string()),
-        }
+        let learned = self.names.get(peer).map(|n| n.name.clone());
+        let listed = || self.peers.iter().find(|p| p.peer_id == *peer).and_then(|p| p.name.clone());
+        learned
+            .filter(|n| !n.is_empty())
+            .or_else(listed)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| short(&peer.to_string()))
     }
 
     fn node_info(&self) -> NodeInfo {

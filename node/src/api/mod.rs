@@ -253,7 +253,7 @@ async fn status(State(node): State<Node>) -> Json<amsp_api::node::Status> {
 }
 
 async fn peers(State(node): State<Node>) -> Json<Vec<amsp_api::node::Peer>> {
-    Json(node.peers().await.into_iter().filter_map(views::peer).collect())
+    Json(node.peers().await.into_iter().filter_map(|p| views::peer(&node, p)).collect())
 }
 
 async fn models(

@@ -18,6 +18,7 @@
 //! | GET | `/v1/licences` | licences held, each with prints used by this node's orders and left |
 //! | POST | `/v1/licences` | `{"licence": hex}`: keep a licence granted to this node |
 
+use amsp_api::node::PeerName;
 use amsp_api::orders::{
     AcceptRepair, CancelOrder, CentreView, Decline, Done, Forward, HeldLicenceView, ImportEvents,
     ImportOutcome, Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply,
@@ -127,7 +128,11 @@ pub(super) async fn view(
         declines: s
             .declines
             .iter()
-            .map(|(centre, reason)| Decline { centre: *centre, reason: reason.clone() })
+            .map(|(centre, reason)| Decline {
+                centre: *centre,
+                centre_name: node.peer_name(centre),
+                reason: reason.clone(),
+            })
             .collect(),
         placed_quote: s.placed_quote,
         groups: s.groups.clone(),
@@ -165,7 +170,27 @@ pub(super) async fn view(
                 superseded: h.superseded.clone(),
             })
             .collect(),
+        names: names_in(&node, &s, &folded.history),
     }))
+}
+
+/// The names of the peers an order mentions — customer, centres, quoters, decliners, authors —
+/// whose profiles this node holds.
+fn names_in(
+    node: &Node,
+    s: &OrderState,
+    history: &[amsp_proto::order::HistoryEntry],
+) -> Vec<PeerName> {
+    let mut peers: std::collections::BTreeSet<PeerId> = [s.customer].into();
+    peers.extend(s.centre);
+    peers.extend(s.quotes.values().map(|(c, _)| *c));
+    peers.extend(s.declines.keys().copied());
+    peers.extend(s.forwards.iter().flat_map(|(a, b)| [*a, *b]));
+    peers.extend(history.iter().map(|h| h.author));
+    peers
+        .into_iter()
+        .filter_map(|peer| node.peer_name(&peer).map(|name| PeerName { peer, name }))
+        .collect()
 }
 
 /// The repairs offered in `s`, pending and accepted, as the customer reads them.

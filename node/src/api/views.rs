@@ -44,11 +44,13 @@ impl From<ModelManifest> for Manifest {
     }
 }
 
-/// A connected peer as the API lists it; `None` for a peer whose id the network could not
+/// A connected peer as the API lists it, with its name when its profile is held; `None` for a peer whose id the network could not
 /// have written (it writes only peer ids).
-pub fn peer(p: PeerInfo) -> Option<Peer> {
+pub fn peer(node: &crate::Node, p: PeerInfo) -> Option<Peer> {
+    let peer_id = p.peer_id.parse().ok()?;
     Some(Peer {
-        peer_id: p.peer_id.parse().ok()?,
+        name: node.peer_name(&peer_id),
+        peer_id,
         addrs: p.addrs,
         invalid_messages: p.invalid_messages,
         gossip_score: p.gossip_score,

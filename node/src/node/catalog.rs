@@ -318,14 +318,7 @@ impl Node {
         rep: &crate::engine::reputation::Reputation,
         score: u32,
     ) -> EntryView {
-        let designer_name = self
-            .store()
-            .profile(&h.author.to_bytes())
-            .ok()
-            .flatten()
-            .and_then(|b| Envelope::from_bytes(&b).ok())
-            .and_then(|e| e.decode_body::<amsp_proto::profile::Profile>().ok())
-            .map(|p| p.display_name);
+        let designer_name = self.peer_name(&h.author);
         EntryView {
             id: entry.id,
             title: entry.title.clone(),

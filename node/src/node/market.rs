@@ -245,6 +245,7 @@ impl Node {
             .map(|(id, (centre, q))| QuoteView {
                 id: *id,
                 centre: *centre,
+                centre_name: self.peer_name(centre),
                 price: (q.price.total() * 100.0).round() / 100.0,
                 currency: q.price.currency.clone(),
                 lead_time_s: q.lead_time_s,

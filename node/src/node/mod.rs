@@ -410,6 +410,17 @@ impl Node {
         Ok(Recipient { peer: peer.to_string(), age })
     }
 
+    /// The display name `peer`'s signed profile gives, when this node holds it (this node's
+    /// own from its configuration).
+    pub fn peer_name(&self, peer: &PeerId) -> Option<String> {
+        if *peer == self.peer_id() {
+            return Some(self.inner.config.display_name.clone());
+        }
+        let bytes = self.inner.store.profile(&peer.to_bytes()).ok().flatten()?;
+        let profile = Envelope::from_bytes(&bytes).ok()?.decode_body::<Profile>().ok()?;
+        Some(profile.display_name)
+    }
+
     /// Packs a model for this node and `for_peers`, stores it and announces this node as its
     /// provider. Returns the model's content id.
     pub async fn add_model(
