@@ -412,6 +412,7 @@ mod tests {
     fn view(connections: Vec<ConnectionPath>) -> PeerView {
         PeerView {
             peer_id: peer(1),
+            name: None,
             addrs: Vec::new(),
             invalid_messages: 0,
             gossip_score: None,
@@ -452,5 +453,18 @@ mod tests {
         // A relay without a known profile is shown by a short id, never left out.
         let unknown = report(&[]).path_of(&relayed);
         assert!(unknown.starts_with("relayed via ") && unknown.len() > 12, "{unknown}");
+    }
+
+    #[test]
+    fn a_peer_is_named_as_the_node_lists_it_when_no_event_named_it() {
+        let mut r = report(&[]);
+        r.peers = vec![PeerView { name: Some("Fabrik Nord".into()), ..view(Vec::new()) }];
+        assert_eq!(r.peer_list()[0].name, "Fabrik Nord");
+        // A name learned from the event stream is newer and wins.
+        let mut r2 = report(&[(peer(1), "Fabrik Nord GmbH")]);
+        r2.peers = r.peers.clone();
+        assert_eq!(r2.peer_list()[0].name, "Fabrik Nord GmbH");
+        r.peers[0].name = None;
+        assert!(!r.peer_list()[0].name.contains("Fabrik"));
     }
 }
