@@ -31,6 +31,9 @@ pub struct PrinterView {
     #[serde(with = "crate::text")]
     #[schema(value_type = String)]
     pub id: PrinterId,
+    /// The slicer profile of the machine: plates are made for it.
+    #[serde(default)]
+    pub profile: String,
     /// Its name.
     pub name: String,
     /// `sim`, `octoprint` or `moonraker`.

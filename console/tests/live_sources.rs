@@ -112,6 +112,7 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
             materials: vec!["PLA".into()],
             bed: BuildVolume { x_mm: 250.0, y_mm: 210.0, z_mm: 210.0 },
             nozzle_mm: 0.4,
+            profile: None,
         })
         .await
         .unwrap();

@@ -30,6 +30,7 @@ fn sim(name: &str, material: &str, time_scale: f64) -> PrinterConfig {
         materials: vec![material.into()],
         bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
         nozzle_mm: 0.4,
+        profile: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn job(name: &str, material: &str) -> JobSpec {
         material: Material::new(material),
         nozzle_mm: 0.4,
         size_mm: [20.0, 20.0, 6.0],
+        profile: None,
         priority: 0,
         order_ref: Some(format!("order:{name}")),
     }

@@ -486,6 +486,7 @@ async fn klipper_job_through_the_farm_is_reprinted_after_a_restart() -> TestResu
         materials: vec!["PLA".into()],
         bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
         nozzle_mm: 0.4,
+        profile: None,
     };
     farm.add_printer_with(config, true).await?;
     let job = farm
@@ -495,6 +496,7 @@ async fn klipper_job_through_the_farm_is_reprinted_after_a_restart() -> TestResu
             material: amsp_proto::process::Material::new("PLA"),
             nozzle_mm: 0.4,
             size_mm: [100.0, 100.0, 10.0],
+            profile: None,
             priority: 0,
             order_ref: None,
         })

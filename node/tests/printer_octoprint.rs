@@ -355,6 +355,7 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
         materials: vec!["PLA".into()],
         bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
         nozzle_mm: 0.4,
+        profile: None,
     };
     farm.add_printer_with(config, true).await?;
     let job = farm
@@ -364,6 +365,7 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
             material: amsp_proto::process::Material::new("PLA"),
             nozzle_mm: 0.4,
             size_mm: [20.0, 20.0, 6.0],
+            profile: None,
             priority: 0,
             order_ref: None,
         })

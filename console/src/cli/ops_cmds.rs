@@ -77,6 +77,10 @@ pub struct PrinterAdd {
     /// Nozzle diameter, mm.
     #[arg(long, default_value_t = 0.4)]
     pub nozzle: f64,
+    /// The machine's slicer profile: prusa-mk3s (default), creality-ender3, voron-2.4-350 or
+    /// generic-250x210. Plates are sliced for it and sent only to printers of that profile.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// How many times faster than real time a simulated printer runs.
     #[arg(long)]
     pub time_scale: Option<f64>,
@@ -366,6 +370,7 @@ pub fn printer_config(a: &PrinterAdd) -> anyhow::Result<PrinterConfig> {
         materials: if a.materials.is_empty() { vec!["PLA".into()] } else { a.materials.clone() },
         bed,
         nozzle_mm: a.nozzle,
+        profile: a.profile.clone(),
     };
     config.validate()?;
     Ok(config)
@@ -659,6 +664,7 @@ mod tests {
             materials: Vec::new(),
             bed: "250x210x220".into(),
             nozzle: 0.4,
+            profile: None,
             time_scale: None,
             auto_eject: false,
             json: false,

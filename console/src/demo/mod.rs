@@ -115,8 +115,9 @@ pub struct Federation {
     _dir: tempfile::TempDir,
 }
 
-/// A simulated printer of a demo centre: name, materials stocked, build volume (mm).
-type DemoPrinter = (&'static str, &'static [&'static str], [f64; 3]);
+/// A simulated printer of a demo centre: name, slicer profile, materials stocked, build
+/// volume (mm).
+type DemoPrinter = (&'static str, &'static str, &'static [&'static str], [f64; 3]);
 
 /// The demo's cast: name, role, `[centre]` settings (prices), printers.
 const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
@@ -128,10 +129,10 @@ const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
         "per_hour = 2.0\nsetup = 3.0\nadvertise_every_s = 2\nbatch_window_ms = 500\n\
          [per_gram]\npla = 0.04\npetg = 0.06\n",
         &[
-            ("mk3s-1", &["pla"], [250.0, 210.0, 210.0]),
-            ("mk3s-2", &["pla"], [250.0, 210.0, 210.0]),
-            ("mk3s-3", &["petg"], [250.0, 210.0, 210.0]),
-            ("mk4-1", &["pla", "petg"], [250.0, 210.0, 220.0]),
+            ("mk3s-1", "prusa-mk3s", &["pla"], [250.0, 210.0, 210.0]),
+            ("mk3s-2", "prusa-mk3s", &["pla"], [250.0, 210.0, 210.0]),
+            ("mk3s-3", "prusa-mk3s", &["petg"], [250.0, 210.0, 210.0]),
+            ("mk3s-4", "prusa-mk3s", &["pla", "petg"], [250.0, 210.0, 210.0]),
         ],
     ),
     (
@@ -140,8 +141,8 @@ const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
         "per_hour = 1.5\nsetup = 4.5\nadvertise_every_s = 2\nbatch_window_ms = 500\n\
          [per_gram]\npla = 0.05\npetg = 0.05\n",
         &[
-            ("voron-350", &["pla", "petg"], [350.0, 350.0, 340.0]),
-            ("ender-3", &["pla"], [220.0, 220.0, 250.0]),
+            ("voron-350", "voron-2.4-350", &["pla", "petg"], [350.0, 350.0, 340.0]),
+            ("ender-3", "creality-ender3", &["pla"], [220.0, 220.0, 250.0]),
         ],
     ),
 ];
@@ -165,13 +166,14 @@ async fn listen_addrs(node: &Node) -> Vec<Multiaddr> {
 
 /// Registers a centre's simulated printers in its node's farm, clearing their own beds.
 async fn add_printers(node: &Node, printers: &[DemoPrinter], speed: f64) -> Result<(), DemoError> {
-    for (name, materials, [x, y, z]) in printers {
+    for (name, profile, materials, [x, y, z]) in printers {
         let config = PrinterConfig {
             name: (*name).to_owned(),
             driver: DriverConfig::sim(SimSettings { time_scale: speed, ..SimSettings::default() }),
             materials: materials.iter().map(|m| (*m).to_owned()).collect(),
             bed: BuildVolume { x_mm: *x, y_mm: *y, z_mm: *z },
             nozzle_mm: 0.4,
+            profile: Some((*profile).to_owned()),
         };
         node.farm().add_printer_with(config, true).await?;
     }

@@ -137,6 +137,7 @@ mod tests {
         let t = Temperature { actual: 20.0, target: 0.0 };
         PrinterView {
             id: PrinterId::from_parts(1, [9; 10]),
+            profile: "prusa-mk3s".into(),
             name: "mk4".into(),
             driver: "sim".into(),
             state: PrinterState::Printing,

@@ -178,6 +178,7 @@ pub(super) async fn submit(
         material: Material::new(&material),
         nozzle_mm,
         size_mm,
+        profile: None,
         priority: q.priority.unwrap_or(0),
         order_ref: q.order_ref,
     };

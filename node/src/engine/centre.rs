@@ -66,7 +66,7 @@ fn default_nozzle() -> f32 {
     0.4
 }
 /// The slicer profile of a printer that names none.
-pub const DEFAULT_PROFILE: &str = "prusa-mk3s";
+pub const DEFAULT_PROFILE: &str = crate::printer::config::DEFAULT_PROFILE;
 
 fn default_profile() -> String {
     DEFAULT_PROFILE.into()

@@ -45,6 +45,8 @@ pub struct QueuePrinter {
     pub nozzle_mm: f32,
     /// Build volume, mm.
     pub build_volume_mm: [f32; 3],
+    /// The slicer profile of the machine.
+    pub profile: String,
     /// Clears its own bed (belt printers, auto-ejecting farms).
     pub auto_eject: bool,
     /// What it is free to do.
@@ -64,6 +66,10 @@ pub struct QueuedJob {
     pub nozzle_mm: f32,
     /// Extent of the plate's parts, mm.
     pub size_mm: [f32; 3],
+    /// The slicer profile its G-code was made for; `None` for G-code from elsewhere, which
+    /// the operator vouches for.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// When it was queued, Unix ms.
     pub queued_ms: u64,
     /// Earlier failed attempts.
@@ -124,6 +130,7 @@ impl QueuePrinter {
         let [bx, by, bz] = self.build_volume_mm;
         self.materials.contains(&job.material)
             && (self.nozzle_mm - job.nozzle_mm).abs() < NOZZLE_TOLERANCE_MM
+            && job.profile.as_ref().is_none_or(|p| *p == self.profile)
             && z <= bz
             && ((x <= bx && y <= by) || (y <= bx && x <= by))
     }
@@ -316,6 +323,7 @@ mod tests {
 
     fn printer(n: u8, material: &str, volume: [f32; 3], auto_eject: bool) -> QueuePrinter {
         QueuePrinter {
+            profile: "prusa-mk3s".into(),
             id: PrinterId::from_parts(0, [n; 10]),
             materials: vec![Material::new(material)],
             nozzle_mm: 0.4,
@@ -327,6 +335,7 @@ mod tests {
 
     fn job(n: u8, material: &str, size: [f32; 3], priority: i32, queued_ms: u64) -> QueuedJob {
         QueuedJob {
+            profile: None,
             id: JobId::from_parts(queued_ms, [n; 10]),
             priority,
             material: Material::new(material),
@@ -361,6 +370,32 @@ mod tests {
         assert!(a.contains(&Assignment { job: pet.id, printer: petg.id }));
         assert_eq!(q.waiting().len(), 1, "the large plate waits for the big printer");
         assert_eq!(q.waiting()[0].id, large.id);
+    }
+
+    #[test]
+    fn g_code_made_for_one_machine_goes_only_to_printers_of_that_profile() {
+        let mut q = PrintQueue::new(0);
+        let prusa = printer(1, "pla", [250.0, 210.0, 210.0], false);
+        let voron = QueuePrinter {
+            profile: "voron-2.4-350".into(),
+            ..printer(2, "pla", [350.0, 350.0, 340.0], false)
+        };
+        for p in [&prusa, &voron] {
+            q.set_printer(p.clone());
+        }
+        // Sliced for the Voron: the free (and smaller) Prusa does not take it.
+        let for_voron =
+            QueuedJob { profile: Some("voron-2.4-350".into()), ..job(1, "pla", [50.0; 3], 0, 1) };
+        q.enqueue(for_voron.clone()).unwrap();
+        assert_eq!(q.dispatch(10), vec![Assignment { job: for_voron.id, printer: voron.id }]);
+        // Made for a machine the centre does not have: refused at once, not queued forever.
+        let for_ender =
+            QueuedJob { profile: Some("creality-ender3".into()), ..job(2, "pla", [50.0; 3], 0, 2) };
+        assert!(q.enqueue(for_ender).is_err());
+        // G-code from elsewhere (no profile) goes wherever it fits, as the operator sent it.
+        let foreign = job(3, "pla", [50.0; 3], 0, 3);
+        q.enqueue(foreign.clone()).unwrap();
+        assert_eq!(q.dispatch(20), vec![Assignment { job: foreign.id, printer: prusa.id }]);
     }
 
     #[test]

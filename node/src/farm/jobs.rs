@@ -23,6 +23,8 @@ pub struct JobSpec {
     pub nozzle_mm: f32,
     /// Extent of the plate's parts, mm.
     pub size_mm: [f32; 3],
+    /// The slicer profile the G-code was made for: only printers of that profile take it.
+    pub profile: Option<String>,
     /// Higher goes first.
     pub priority: i32,
     /// Free text the order engine uses to map a job back to its orders and parts.
@@ -36,6 +38,7 @@ pub(super) fn queued_from(rec: &JobRecord, queued_ms: u64, failed_before: u32) -
         material: rec.material.clone(),
         nozzle_mm: rec.nozzle_mm,
         size_mm: rec.size_mm,
+        profile: rec.profile.clone(),
         queued_ms,
         attempts: failed_before,
     }
@@ -48,6 +51,7 @@ pub(super) fn queue_printer(rec: &PrinterRecord, slot: Slot) -> QueuePrinter {
         materials: rec.config.materials.iter().map(|m| Material::new(m)).collect(),
         nozzle_mm: rec.config.nozzle_mm as f32,
         build_volume_mm: [b.x_mm as f32, b.y_mm as f32, b.z_mm as f32],
+        profile: rec.config.profile().to_owned(),
         auto_eject: rec.auto_eject,
         slot,
     }
@@ -127,6 +131,7 @@ impl Farm {
             material: job.material,
             nozzle_mm: job.nozzle_mm,
             size_mm: job.size_mm,
+            profile: job.profile,
             priority: job.priority,
             order_ref: job.order_ref,
             pinned: printer,
@@ -256,6 +261,7 @@ impl Farm {
             material: rec.material.clone(),
             nozzle_mm: rec.nozzle_mm,
             size_mm: rec.size_mm,
+            profile: rec.profile.clone(),
             priority: rec.priority,
             order_ref: rec.order_ref.clone(),
         };

@@ -40,6 +40,9 @@ pub struct JobRecord {
     pub nozzle_mm: f32,
     /// Extent of the plate, mm.
     pub size_mm: [f32; 3],
+    /// The slicer profile the G-code was made for, if the centre made it.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// Higher goes first.
     pub priority: i32,
     /// Free text the order engine uses to map the job back to its orders and parts.

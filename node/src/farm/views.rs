@@ -23,6 +23,7 @@ impl Farm {
                 let progress = l.job.and_then(|j| st.jobs.get(&j)).map_or(0.0, |j| j.progress);
                 PrinterView {
                     id: l.record.id,
+                    profile: l.record.config.profile().to_owned(),
                     name: l.record.config.name.clone(),
                     driver: l.driver.as_ref().map_or("none", |d| d.kind()).to_owned(),
                     state,

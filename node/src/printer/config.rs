@@ -39,6 +39,9 @@ pub const MAX_API_KEY_FILE_BYTES: u64 = 4096;
 /// Largest build volume edge accepted, mm; bigger values are typos (metres for mm).
 pub const MAX_BED_EDGE_MM: f64 = 5000.0;
 
+/// The slicer profile of a printer that names none.
+pub const DEFAULT_PROFILE: &str = "prusa-mk3s";
+
 /// One printer as registered with a node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +57,12 @@ pub struct PrinterConfig {
     pub bed: BuildVolume,
     /// Nozzle diameter, mm.
     pub nozzle_mm: f64,
+    /// The built-in slicer profile of the machine (`prusa-mk3s`, `creality-ender3`,
+    /// `voron-2.4-350`, `generic-250x210`); `prusa-mk3s` when not given. A centre slices each
+    /// plate for one profile, and the farm sends G-code only to printers of the profile it was
+    /// made for: G-code for one machine can wreck another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// The host that drives a printer, with what it needs to connect.
@@ -283,6 +292,11 @@ pub fn validate_all(printers: &[PrinterConfig]) -> Result<(), ConfigError> {
 }
 
 impl PrinterConfig {
+    /// The slicer profile plates for this printer are made with.
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
+    }
+
     /// Checks every value once, with an error naming the printer and the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |field, reason: String| ConfigError::Invalid {
@@ -305,6 +319,10 @@ impl PrinterConfig {
         }
         if let Some(m) = self.materials.iter().find(|m| m.trim().is_empty()) {
             return Err(invalid("materials", format!("{m:?} is empty")));
+        }
+        if let Some(p) = &self.profile {
+            amsp_mesh::slice::profile::Printer::builtin(p)
+                .map_err(|e| invalid("profile", e.to_string()))?;
         }
         match &self.driver {
             DriverConfig::Sim { .. } => match self.driver.sim_settings() {
@@ -416,6 +434,7 @@ driver = { kind = "octoprint", url = "http://127.0.0.1:5000", api_key_file = "/e
 
 [[printer]]
 name = "voron"
+profile = "voron-2.4-350"
 bed = { x_mm = 300, y_mm = 300, z_mm = 280 }
 nozzle_mm = 0.4
 driver = { kind = "moonraker", url = "http://voron.local:7125" }
@@ -435,6 +454,7 @@ motion = { acceleration_mm_s2 = 3000 }
         let printers = printers_from_toml(EXAMPLE)?;
         assert_eq!(printers.len(), 3);
         assert_eq!(printers[0].materials, ["PLA", "PETG"]);
+        assert_eq!((printers[0].profile(), printers[1].profile()), ("prusa-mk3s", "voron-2.4-350"));
         assert!(matches!(
             &printers[0].driver,
             DriverConfig::OctoPrint { api_key_file: Some(f), .. } if f == Path::new("/etc/amsp/mk4.key")
@@ -475,6 +495,7 @@ motion = { acceleration_mm_s2 = 3000 }
             (EXAMPLE.replace("time_scale = 500", "time_scale = 0"), "time_scale"),
             (EXAMPLE.replace("name = \"voron\"", "name = \"a b\""), "name"),
             (EXAMPLE.replace("x_mm = 300", "x_mm = 300000"), "bed"),
+            (EXAMPLE.replace("voron-2.4-350", "voron-trident"), "profile"),
         ];
         for (text, key) in cases {
             match printers_from_toml(&text) {

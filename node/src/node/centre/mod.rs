@@ -81,7 +81,7 @@ impl Centre {
                 materials: p.materials,
                 build_volume_mm: parse_bed(&p.bed),
                 nozzle_mm: p.nozzle_mm as f32,
-                profile: rules::DEFAULT_PROFILE.to_string(),
+                profile: p.profile,
             })
             .collect();
         if !farm.is_empty() {
@@ -897,20 +897,32 @@ fn check_licence(
 /// plates, slices each plate once, records it in every order on it and sends it to the farm.
 #[tracing::instrument(name = "plates", skip_all)]
 async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
-    // Plates are packed for the first printer of each material.
-    let layer = c.settings().layer_height_mm;
+    // Plates are packed and sliced for one fitting printer's machine: a free one when there
+    // is, so the work spreads over machines of different profiles; the farm then sends each
+    // plate to any free printer of that profile.
+    let settings = c.settings();
+    let layer = settings.layer_height_mm;
+    let free: std::collections::HashSet<String> = c
+        .node
+        .farm()
+        .printers()
+        .into_iter()
+        .filter(|p| p.slot == "ready" && p.job.is_none())
+        .map(|p| p.name)
+        .collect();
     let mut by_printer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, a) in pending.iter().enumerate() {
-        let idx = c
-            .settings()
-            .fitting_printers(&a.spec.requirements, mesh_size(&a.mesh))
-            .first()
+        let fitting = settings.fitting_printers(&a.spec.requirements, mesh_size(&a.mesh));
+        let idx = fitting
+            .iter()
+            .find(|&&f| settings.printers.get(f).is_some_and(|p| free.contains(&p.name)))
+            .or(fitting.first())
             .copied()
             .unwrap_or(0);
         by_printer.entry(idx).or_default().push(i);
     }
     for (printer_idx, items) in by_printer {
-        let Some(printer) = c.settings().printers.get(printer_idx).cloned() else { continue };
+        let Some(printer) = settings.printers.get(printer_idx).cloned() else { continue };
         let parts: Vec<PendingPart> = items
             .iter()
             .map(|&i| {
@@ -937,9 +949,11 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
                     append_mesh(&mut merged, &copy.placement.apply(&on_bed(&a.mesh)));
                 }
             }
+            // Named for the machine profile it is sliced for, not one printer: the farm sends
+            // it to whichever printer of that profile is free.
             let group = format!(
                 "{}/{}/{}um/plate-{}-{}",
-                printer.name,
+                printer.profile,
                 plate.key.material,
                 plate.key.layer_height_um,
                 now_ms(),
@@ -994,6 +1008,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
                 material,
                 nozzle_mm: printer.nozzle_mm,
                 size_mm: size,
+                profile: Some(printer.profile.clone()),
                 priority: 0,
                 order_ref: Some(reference),
             };
