@@ -263,6 +263,9 @@ pub struct OrderView {
     pub review: Option<amsp_proto::feedback::Feedback>,
     /// Why it ended, if cancelled or failed.
     pub reason: Option<String>,
+    /// Why its centre holds it back before accepting, while it does.
+    #[serde(default)]
+    pub held: Option<String>,
     /// Its events in canonical order.
     pub events: Vec<OrderEvent>,
     /// The names of the peers above (customer, centres, authors) whose profiles are known.
@@ -429,6 +432,10 @@ pub struct IssueLicence {
     /// Terms in words.
     #[serde(default)]
     pub terms: String,
+    /// Let centres print without asking the designer to count each print (for a designer who
+    /// is not always online; each centre then counts alone).
+    #[serde(default)]
+    pub offline_prints: bool,
 }
 
 /// A licence as hex envelope bytes.

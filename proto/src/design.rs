@@ -677,6 +677,7 @@ mod tests {
             prints_allowed: Some(2),
             expires_ms: None,
             terms: String::new(),
+            offline_prints: false,
         };
         let delivery = seal(
             &w.designer,
@@ -731,6 +732,7 @@ mod tests {
             prints_allowed: None,
             expires_ms: None,
             terms: String::new(),
+            offline_prints: false,
         };
         let d = seal(
             &w.stranger,

@@ -4,7 +4,7 @@ use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Record;
-use crate::id::ContentId;
+use crate::id::{ContentId, OrderId, PartId};
 
 /// A designer's signed permission for one licensee to have a model printed. A centre refuses
 /// to slice a licensed model without a valid licence and counts the prints made under it.
@@ -20,10 +20,37 @@ pub struct Licence {
     pub expires_ms: Option<u64>,
     /// Terms in words.
     pub terms: String,
+    /// Whether a centre may make prints under it without the designer's receipt (counting
+    /// them itself): for a designer who will not always be online. Otherwise the designer's
+    /// node counts every print, whichever centre makes it.
+    #[serde(default)]
+    pub offline_prints: bool,
 }
 
 impl Record for Licence {
     const KIND: &'static str = "amsp.licence.v1";
+}
+
+/// The designer's receipt for prints a centre makes under one of its licences. The designer
+/// counts each licence's prints over every centre, so a licence for 2 prints yields 2 however
+/// many centres the customer orders from; one receipt per order and part, so asking again is
+/// answered with the same receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redemption {
+    /// The licence envelope's id.
+    pub licence: ContentId,
+    /// The order.
+    pub order: OrderId,
+    /// The part printed.
+    pub part: PartId,
+    /// The centre making it.
+    pub centre: PeerId,
+    /// Prints counted.
+    pub prints: u32,
+}
+
+impl Record for Redemption {
+    const KIND: &'static str = "amsp.redemption.v1";
 }
 
 /// Why a licence does not permit a print.
@@ -109,6 +136,7 @@ mod tests {
             prints_allowed: Some(3),
             expires_ms: Some(1_000),
             terms: String::new(),
+            offline_prints: false,
         };
         assert_eq!(lic.permits(model, user, 500, 0, 3), Ok(()));
         assert_eq!(

@@ -597,3 +597,32 @@ fn a_repair_is_offered_by_the_centre_taken_by_the_customer_and_holds_back_accept
     w.push(centre, Action::Accepted).unwrap();
     assert_eq!(w.stage(), Stage::Accepted);
 }
+
+#[test]
+fn only_the_centre_holds_a_placed_order_and_accepting_ends_the_hold() {
+    let cast = Cast::new(7);
+    let plan = Plan {
+        seed: 7,
+        n_parts: 1,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: false,
+        steps: 3,
+    };
+    let mut w = play(&cast, &plan);
+    let held = || Action::Held { reason: "the designer cannot be reached".into() };
+    assert!(w.push(&cast.customer, held()).is_err());
+    assert!(w.push(&cast.centres[1], held()).is_err());
+    w.push(&cast.centres[0], held()).unwrap();
+    let state = w.log.state().state.unwrap();
+    assert_eq!(
+        (state.stage, state.held.as_deref()),
+        (Stage::Placed, Some("the designer cannot be reached"))
+    );
+    w.push(&cast.centres[0], Action::Accepted).unwrap();
+    assert_eq!(w.log.state().state.unwrap().held, None);
+    // Past placing, there is nothing to hold.
+    assert!(w.push(&cast.centres[0], held()).is_err());
+}

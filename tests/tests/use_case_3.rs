@@ -407,6 +407,7 @@ async fn bad_design_records_are_refused_by_name_and_nothing_else_is_disturbed() 
         prints_allowed: None,
         expires_ms: None,
         terms: String::new(),
+        offline_prints: false,
     };
     let model = ContentId::of(b"not a model");
     let lic = hex_decode(&sealed(&stranger, &licence(model))).unwrap();

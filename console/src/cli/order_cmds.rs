@@ -159,6 +159,10 @@ pub enum LicenceCommand {
         /// Terms in words.
         #[arg(long, default_value = "")]
         terms: String,
+        /// Let centres print without asking this node to count each print (when it is not
+        /// always online); otherwise it counts every print, whichever centre makes it.
+        #[arg(long)]
+        offline_prints: bool,
     },
     /// Keep a licence granted to this node (hex, as `issue` prints it).
     Add {
@@ -358,7 +362,11 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                     v.state,
                     name(&v.customer),
                     v.centre.as_ref().map_or_else(|| "-".to_owned(), name),
-                    v.reason.as_ref().map(|r| format!("reason {r}\n")).unwrap_or_default(),
+                    v.reason
+                        .as_ref()
+                        .map(|r| format!("reason {r}\n"))
+                        .or_else(|| v.held.as_ref().map(|h| format!("held {h}\n")))
+                        .unwrap_or_default(),
                     events.join("\n")
                 )
             })
@@ -449,7 +457,7 @@ pub async fn capacity(opts: &NodeOpts, args: &CapacityArgs) -> anyhow::Result<()
 pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()> {
     let client = opts.client()?;
     match cmd {
-        LicenceCommand::Issue { model, licensee, prints, expires_in_s, terms } => {
+        LicenceCommand::Issue { model, licensee, prints, expires_in_s, terms, offline_prints } => {
             let expires_ms = expires_in_s
                 .map(|s| (now_ms() as i64).saturating_add(s.saturating_mul(1000)).max(0) as u64);
             let hex = client
@@ -459,6 +467,7 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
                     prints: *prints,
                     expires_ms,
                     terms: terms.clone(),
+                    offline_prints: *offline_prints,
                 })
                 .await?;
             crate::outln!("{hex}");

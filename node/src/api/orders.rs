@@ -159,6 +159,7 @@ pub(super) async fn view(
         }),
         review: s.review.clone(),
         reason: s.reason.clone(),
+        held: if s.stage == amsp_proto::order::Stage::Placed { s.held.clone() } else { None },
         events: folded
             .history
             .iter()
@@ -395,6 +396,7 @@ pub(super) async fn issue_licence(
         prints_allowed: req.prints,
         expires_ms: req.expires_ms,
         terms: req.terms,
+        offline_prints: req.offline_prints,
     };
     let bytes = node.issue_licence(&licence)?;
     Ok(Json(LicenceBody { licence: hex_encode(&bytes) }))

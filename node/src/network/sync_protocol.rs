@@ -63,6 +63,18 @@ pub enum SyncRequest {
         /// The entry id's bytes.
         entry: [u8; 16],
     },
+    /// "Count these prints under your licence": asked of a licence's designer by the centre
+    /// about to make them, with the order's events so the designer can check whose order it is.
+    Redeem {
+        /// The signed licence.
+        licence: Vec<u8>,
+        /// The order id's bytes.
+        order: [u8; 16],
+        /// The part id's bytes.
+        part: [u8; 16],
+        /// The order's events (at most [`MAX_EVENTS_PER_MESSAGE`]).
+        events: Vec<Vec<u8>>,
+    },
 }
 
 /// A sync answer.
@@ -108,6 +120,11 @@ pub enum SyncResponse {
     },
     /// The designer refused a copy, saying why.
     CatalogRefused(amsp_proto::catalog::CatalogRefusal),
+    /// The designer counted the prints: its signed [`amsp_proto::licence::Redemption`].
+    Redeemed {
+        /// The receipt envelope.
+        receipt: Vec<u8>,
+    },
 }
 
 /// Why a sync request was refused: a closed set, so the asker can tell its own mistake (too
@@ -157,6 +174,10 @@ pub enum SyncRefusal {
         /// Its message.
         reason: String,
     },
+    /// The designer will not count the prints, and says why (spent, expired, not the
+    /// licensee's order).
+    #[error("{0}")]
+    Licence(String),
     /// The responder could not read or write its own state just now; asking later may work.
     #[error("the responder failed: {0}")]
     Unavailable(String),

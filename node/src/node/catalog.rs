@@ -519,6 +519,7 @@ impl Node {
                     .expiry_days
                     .map(|d| now_ms().saturating_add(u64::from(d) * 86_400_000)),
                 terms: entry.terms.text.clone(),
+                offline_prints: false,
             };
             Some(self.issue_licence(&licence).map_err(|e| unavailable(&e))?)
         } else {

@@ -591,8 +591,14 @@ impl Node {
             .add_model(model, meta, &[t.requester])
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
-        let licence =
-            Licence { model: cid, licensee: t.requester, prints_allowed, expires_ms, terms };
+        let licence = Licence {
+            model: cid,
+            licensee: t.requester,
+            prints_allowed,
+            expires_ms,
+            terms,
+            offline_prints: false,
+        };
         let licence = self.issue_licence(&licence).map_err(seal_err)?;
         let delivery = DesignDelivery { request, designer: me, model: cid, licence };
         let env = self.seal_design(&delivery)?;

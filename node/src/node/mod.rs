@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod market;
 pub mod orders;
 pub mod peer_book;
+mod redeem;
 mod service;
 
 use std::collections::BTreeSet;

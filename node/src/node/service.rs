@@ -131,6 +131,9 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         SyncRequest::Design { envelope } => node.serve_design(peer, &envelope).await,
         SyncRequest::Catalogue { after } => node.serve_catalogue(after),
         SyncRequest::CatalogCopy { entry } => node.serve_copy(peer, entry).await,
+        SyncRequest::Redeem { licence, order, part, events } => {
+            node.serve_redeem(peer, &licence, order, part, events).await
+        }
         SyncRequest::Push { events } => {
             if events.len() > MAX_EVENTS_PER_MESSAGE {
                 node.network()

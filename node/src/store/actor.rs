@@ -40,6 +40,7 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
         txn.open_table(tables::TOKENS)?;
         txn.open_table(tables::LICENCES)?;
         txn.open_table(tables::PEERS)?;
+        txn.open_table(tables::REDEMPTIONS)?;
         txn.open_table(tables::AUDIT_HEAD)?;
         let log = txn.open_table(tables::LOG)?;
         log.last()?.map_or(0, |(k, _)| k.value() + 1)
@@ -179,6 +180,8 @@ pub enum Kv {
     Licences,
     /// `peers-0`.
     Peers,
+    /// `redemptions-0`.
+    Redemptions,
 }
 
 impl Kv {
@@ -188,6 +191,7 @@ impl Kv {
             Kv::Tokens => tables::TOKENS,
             Kv::Licences => tables::LICENCES,
             Kv::Peers => tables::PEERS,
+            Kv::Redemptions => tables::REDEMPTIONS,
         }
     }
 }

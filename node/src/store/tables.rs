@@ -44,6 +44,10 @@ pub const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("acc
 pub const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens-0");
 /// Print licences granted to this node, by the hex blake3 of the envelope; value = envelope.
 pub const LICENCES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("licences-0");
+
+/// Receipts this node, as a designer, signed for prints under its licences:
+/// `licence/order/part` → receipt envelope.
+pub const REDEMPTIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("redemptions-0");
 /// The audit chain's head (the hash of its newest entry), written in the same transaction as
 /// the entry, under [`AUDIT_HEAD_KEY`].
 pub const AUDIT_HEAD: TableDefinition<'_, &str, &[u8; 32]> = TableDefinition::new("audit_head-0");

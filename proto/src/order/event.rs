@@ -73,6 +73,12 @@ pub enum Action {
         /// The repaired model, as offered.
         model: ContentId,
     },
+    /// The centre cannot accept the order yet, for a reason that should pass (the designer who
+    /// counts a licence's prints is unreachable), and tells the customer; it tries again.
+    Held {
+        /// Why, in words.
+        reason: String,
+    },
     /// The centre commits to the order.
     Accepted,
     /// The centre hands the order to another centre (overflow, a process it lacks).
@@ -224,6 +230,7 @@ impl Action {
             Action::Placed { .. } => "placed",
             Action::RepairOffered(_) => "repair_offered",
             Action::RepairAccepted { .. } => "repair_accepted",
+            Action::Held { .. } => "held",
             Action::Accepted => "accepted",
             Action::Forwarded { .. } => "forwarded",
             Action::Grouped { .. } => "grouped",

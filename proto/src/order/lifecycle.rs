@@ -241,6 +241,9 @@ pub struct OrderState {
     /// model ordered (which still names the part's licence and provenance).
     #[serde(default, with = "map_pairs")]
     pub repaired: BTreeMap<PartId, RepairOffer>,
+    /// Why the centre holds the placed order back, until it accepts it.
+    #[serde(default)]
+    pub held: Option<String>,
     /// The last inspection's figures.
     pub inspection: Option<InspectionRecord>,
     /// Carrier and tracking number.
@@ -277,6 +280,7 @@ impl OrderState {
             forwards: Vec::new(),
             repair_offers: BTreeMap::new(),
             repaired: BTreeMap::new(),
+            held: None,
             inspection: None,
             shipment: None,
             review: None,
@@ -386,9 +390,15 @@ impl OrderState {
                 self.repair_offers.remove(part);
                 self.repaired.insert(*part, offer);
             }
+            Action::Held { reason } => {
+                self.require(name, author, Party::Centre)?;
+                self.in_stage(name, &[S::Placed])?;
+                self.held = Some(reason.clone());
+            }
             Action::Accepted => {
                 self.require(name, author, Party::Centre)?;
                 self.in_stage(name, &[S::Placed])?;
+                self.held = None;
                 if let Some(part) = self.repair_offers.keys().next() {
                     return Err(RuleViolation::RepairPending(*part));
                 }

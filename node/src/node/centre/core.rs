@@ -72,6 +72,15 @@ pub enum Decline {
         /// The repaired model, binary STL.
         stl: Vec<u8>,
     },
+    /// The order cannot be accepted yet for a reason that should pass (the designer who counts
+    /// a licence's prints cannot be reached): the customer is told, and the centre tries again.
+    #[error("part {part} is held: {reason}")]
+    Held {
+        /// The part's name.
+        part: String,
+        /// Why.
+        reason: String,
+    },
     /// Whoever handed the order over sent no package for a part.
     #[error("no package for part {part}")]
     NoPackage {

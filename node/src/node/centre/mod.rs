@@ -35,6 +35,7 @@ use self::core::{
     TakeDecision, decide_quote, decide_take,
 };
 use self::work::{AcceptedPart, Plate, Restored};
+use super::redeem::RedeemError;
 use super::{Node, now_ms};
 use crate::engine::centre::{self as rules, CentrePrinter, CentreSettings};
 use crate::engine::federation::Need;
@@ -51,6 +52,9 @@ const HANDOVER_ATTEMPTS: u32 = 20;
 /// centre leaves it to the order's next event: a customer waiting for quotes sends none.
 const QUOTE_ATTEMPTS: u32 = 7;
 
+/// How long a held order waits before the centre tries to take it again.
+const HOLD_RETRY: Duration = Duration::from_secs(5);
+
 struct Centre {
     node: Node,
     /// As configured under `[centre]`; see [`Centre::settings`].
@@ -59,6 +63,8 @@ struct Centre {
     changed: tokio::sync::Notify,
     /// Quote attempts so far of orders whose quoting stopped short, by order.
     quote_attempts: Mutex<HashMap<OrderId, u32>>,
+    /// Held orders with a later take scheduled.
+    holds: Mutex<std::collections::HashSet<OrderId>>,
 }
 
 impl Centre {
@@ -158,6 +164,7 @@ pub(super) fn start(node: &Node) {
         core: Mutex::new(core),
         changed: tokio::sync::Notify::new(),
         quote_attempts: Mutex::default(),
+        holds: Mutex::default(),
     });
     centre.node.tasks().spawn(listen(Arc::clone(&centre)));
     centre.node.tasks().spawn(advertise(Arc::clone(&centre)));
@@ -662,6 +669,19 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
         state.parts.iter().any(|p| p.requirements.deadline_ms.is_some_and(|d| d < finish_ms));
     let forward_to = if late { forward_target(c, &state, &parts) } else { None };
     match decide_take(checks, late, !licence_uses.is_empty(), forward_to) {
+        TakeDecision::Decline(Decline::Held { part, reason }) => {
+            let reason = format!("part {part}: {reason}; the order waits and is tried again");
+            tracing::info!(%reason, "holding");
+            if state.held.as_deref() != Some(reason.as_str()) {
+                c.node
+                    .append_event(order, Action::Held { reason })
+                    .await
+                    .map_err(|e| CentreError::Record(e.to_string()))?;
+            }
+            c.core().handle(Event::TakeFailed(order));
+            retake_later(c, order);
+            Ok(())
+        }
         TakeDecision::Decline(Decline::Repairable { part, id, defects, repairs, stl }) => {
             let offered = offer_repair(c, order, &state, id, &part, &defects, repairs, stl).await;
             let reason = match offered {
@@ -783,6 +803,12 @@ async fn check_part(
     if let Some(reason) = c.settings().unfit_reason(&spec.requirements, mesh_size(&mesh)) {
         return Ok(Err(Decline::Unfit { part: spec.name.clone(), reason }));
     }
+    // Last, once the part is known to print here: the licence's designer counts the prints.
+    if let Some((id, _)) = licence_use
+        && let Err(decline) = redeem(c, order, spec, id, licences).await
+    {
+        return Ok(Err(decline));
+    }
     let accepted = Accepted { order, spec: spec.clone(), package: *cid, mesh };
     Ok(Ok((accepted, licence_use)))
 }
@@ -818,6 +844,59 @@ async fn offer_repair(
         .await
         .map_err(|e| CentreError::Record(e.to_string()))?;
     Ok(())
+}
+
+/// Has the designer of licence `id` (among the `offered` envelopes) count the prints of
+/// `spec`, unless the licence lets centres print without asking.
+async fn redeem(
+    c: &Centre,
+    order: OrderId,
+    spec: &PartSpec,
+    id: ContentId,
+    offered: &[Vec<u8>],
+) -> Result<(), Decline> {
+    let part = spec.name.clone();
+    let Some(bytes) = offered.iter().find(|b| Envelope::from_bytes(b).is_ok_and(|e| e.id() == id))
+    else {
+        return Err(Decline::Licence { part, reason: "the licence was not handed over".into() });
+    };
+    let offline = Envelope::from_bytes(bytes)
+        .and_then(|e| e.decode_body::<Licence>())
+        .is_ok_and(|l| l.offline_prints);
+    if offline {
+        return Ok(());
+    }
+    match c.node.redeem(bytes, order, spec.part).await {
+        Ok(()) => Ok(()),
+        Err(RedeemError::Refused(reason)) => Err(Decline::Licence {
+            part,
+            reason: format!("its designer, who counts the prints, refused: {reason}"),
+        }),
+        Err(e) => Err(Decline::Held { part, reason: e.to_string() }),
+    }
+}
+
+/// Takes a held order again after [`HOLD_RETRY`], once: the reason it was held may have
+/// passed (the designer back online).
+fn retake_later(c: &Arc<Centre>, order: OrderId) {
+    if !lock_holds(c).insert(order) {
+        return;
+    }
+    let c = Arc::clone(c);
+    let node = c.node.clone();
+    node.tasks().spawn(async move {
+        tokio::time::sleep(HOLD_RETRY).await;
+        lock_holds(&c).remove(&order);
+        let Ok(state) = c.node.order_state(&order) else { return };
+        if state.stage == Stage::Placed {
+            let steps = c.core().handle(Event::Order(&state));
+            dispatch(&c, steps);
+        }
+    });
+}
+
+fn lock_holds(c: &Centre) -> std::sync::MutexGuard<'_, std::collections::HashSet<OrderId>> {
+    c.holds.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The federation member that could take an order this centre would finish late.
