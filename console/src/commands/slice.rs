@@ -16,6 +16,7 @@ use amsp_mesh::slice::infill::Pattern;
 use amsp_mesh::slice::preview::LayerPreview;
 use amsp_mesh::slice::profile::{Material, Printer};
 use amsp_mesh::slice::support::SupportMode;
+use amsp_mesh::slice::toolpath::Seam;
 use amsp_mesh::slice::{SliceSettings, SliceStats, slice};
 use anyhow::Context as _;
 use clap::Args;
@@ -56,6 +57,10 @@ pub struct SliceArgs {
     /// the printer profile's.
     #[arg(long, value_name = "auto|none|everywhere|buildplate")]
     supports: Option<SupportMode>,
+    /// Where perimeter loops start: aligned (one line at the back, in a concave corner when
+    /// there is one near), rear (the back of each loop) or nearest (least travel).
+    #[arg(long, default_value = "aligned", value_name = "aligned|rear|nearest")]
+    seam: Seam,
     /// Brim: on, off or auto (on for small or tall footprints and warp-prone materials).
     #[arg(long, default_value = "auto", value_name = "auto|on|off")]
     brim: String,
@@ -169,6 +174,7 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
         infill_density: a.infill / 100.0,
         infill_pattern: a.pattern,
         supports: a.supports,
+        seam: a.seam,
         brim: match a.brim.as_str() {
             "auto" => None,
             "on" => Some(true),

@@ -121,6 +121,9 @@ pub struct SliceSettings {
     /// materials, with the material's brim width.
     #[serde(default)]
     pub brim: Option<bool>,
+    /// Where perimeter loops start.
+    #[serde(default)]
+    pub seam: toolpath::Seam,
 }
 
 impl Default for SliceSettings {
@@ -138,6 +141,7 @@ impl Default for SliceSettings {
             speeds: Speeds::default(),
             supports: None,
             brim: None,
+            seam: toolpath::Seam::default(),
         }
     }
 }
@@ -455,8 +459,19 @@ pub fn slice(
             plan[0].height,
         ));
     }
-    // Order each layer (in parallel, each from the same corner of the model).
+    // Order each layer (in parallel, each from the same corner of the model); aligned seams
+    // line up towards a point behind the model's middle.
     let start = polygon::bounds(&slices[0]).map_or(Point::new(0, 0), |(lo, _)| lo);
+    let reference = slices
+        .iter()
+        .filter_map(polygon::bounds)
+        .reduce(|(lo, hi), (l, h)| {
+            (Point::new(lo.x.min(l.x), lo.y.min(l.y)), Point::new(hi.x.max(h.x), hi.y.max(h.y)))
+        })
+        .map_or(Point::new(0, 0), |(lo, hi)| {
+            Point::new(lo.x / 2 + hi.x / 2, hi.y.saturating_add(hi.y / 2 - lo.y / 2))
+        });
+    let seam = toolpath::SeamRule { seam: settings.seam, reference };
     let mut ordered: Vec<LayerToolpaths> = layer_paths
         .into_par_iter()
         .zip(slices.into_par_iter())
@@ -472,7 +487,7 @@ pub fn slice(
                 };
                 isl.push(support_paths(&sup, &printer.supports, w, v));
             }
-            let (paths, _) = toolpath::order_layer(isl, start);
+            let (paths, _) = toolpath::order_layer(isl, start, seam);
             LayerToolpaths { index: i, z: plan[i].z, height: plan[i].height, slices: sl, paths }
         })
         .collect();
@@ -824,6 +839,64 @@ mod tests {
             Material::builtin("pla").unwrap(),
             SliceSettings::default(),
         )
+    }
+
+    /// The first point of each layer's external perimeter, mm, above the first layer.
+    fn seams(seam: toolpath::Seam, mesh: &Mesh) -> Vec<(f64, f64)> {
+        let (p, m, mut s) = job();
+        s.seam = seam;
+        let sliced = slice(mesh, &p, &m, &s).unwrap();
+        sliced
+            .layers
+            .iter()
+            .skip(1)
+            .filter_map(|l| l.paths.iter().find(|p| p.role == toolpath::Role::ExternalPerimeter))
+            .filter_map(|p| p.points.first())
+            .map(|q| (polygon::to_mm(q.x), polygon::to_mm(q.y)))
+            .collect()
+    }
+
+    #[test]
+    fn seams_line_up_at_the_back_or_sit_where_asked() {
+        let tower = solids::cylinder([20.0, 20.0], 8.0, 10.0, 48);
+        let spread = |pts: &[(f64, f64)]| {
+            let xs = pts.iter().map(|p| p.0);
+            let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+            hi - lo
+        };
+        // Rear: the largest Y of each loop.
+        let rear = seams(toolpath::Seam::Rear, &tower);
+        let back = rear.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+        assert!(rear.len() > 20 && rear.iter().all(|p| p.1 > back - 0.1), "{rear:?}");
+        // Aligned: one vertical line, at the back of the tower.
+        let aligned = seams(toolpath::Seam::Aligned, &tower);
+        assert!(spread(&aligned) < 0.15, "aligned seams wander: {aligned:?}");
+        assert!(aligned.iter().all(|p| p.1 > back - 0.1), "not at the back: {aligned:?}");
+        // Nearest follows the nozzle, which starts each layer at the model's front-left corner.
+        let nearest = seams(toolpath::Seam::Nearest, &tower);
+        assert!(nearest.iter().all(|p| p.1 < back - 5.0), "{nearest:?}");
+    }
+
+    #[test]
+    fn an_aligned_seam_hides_in_a_concave_corner() {
+        // An L seen from above, a bar across the back and an arm down the left: its one concave
+        // corner is inside the bend, 10 mm right of the left edge and 10 mm in front of the back.
+        let base = solids::cuboid([0.0, 20.0, 0.0], [30.0, 30.0, 6.0]);
+        let arm = solids::cuboid([0.0, 0.0, 0.0], [10.0, 30.0, 6.0]);
+        let mut l = base;
+        let offset = l.vertices.len() as u32;
+        l.vertices.extend(&arm.vertices);
+        l.triangles.extend(arm.triangles.iter().map(|t| t.map(|i| i + offset)));
+        let aligned = seams(toolpath::Seam::Aligned, &l);
+        let rear = seams(toolpath::Seam::Rear, &l);
+        assert!(!aligned.is_empty());
+        // The slicer centres the part on the bed: corners are found relative to its extent.
+        let left = rear.iter().chain(&aligned).map(|p| p.0).fold(f64::MAX, f64::min);
+        let back = rear.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+        for (x, y) in &aligned {
+            let (dx, dy) = (x - left, back - y);
+            assert!((dx - 10.0).abs() < 0.8 && (dy - 10.0).abs() < 0.8, "seam at ({dx}, {dy})");
+        }
     }
 
     #[test]

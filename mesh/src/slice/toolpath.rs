@@ -2,7 +2,7 @@
 //!
 //! A layer's paths are ordered to limit travel: islands nearest-first, within an island the
 //! perimeters from the innermost loop out to the external one (so the visible loop is laid
-//! against support on both sides), each loop starting at the vertex nearest the nozzle, then the
+//! against support on both sides), each loop starting where the [`Seam`] rule puts it, then the
 //! island's infill lines nearest-end-first, joined by short extruded links when the link stays
 //! inside the region (as slicers anchor infill along the perimeter).
 
@@ -124,8 +124,80 @@ pub struct IslandPaths {
     pub infill: Vec<InfillGroup>,
 }
 
+/// Where each perimeter loop starts and ends: the seam, a small blemish on the surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Seam {
+    /// At the vertex nearest the nozzle: least travel, seams scattered over the surface.
+    Nearest,
+    /// Lined up from layer to layer (nearest a fixed point behind the part), in a concave
+    /// corner where one is near: one tidy vertical line, hidden where the part allows.
+    #[default]
+    Aligned,
+    /// At the back of each loop (largest Y): out of sight from the front of the printer.
+    Rear,
+}
+
+impl std::str::FromStr for Seam {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "nearest" => Ok(Self::Nearest),
+            "aligned" => Ok(Self::Aligned),
+            "rear" => Ok(Self::Rear),
+            other => Err(format!("unknown seam position {other:?} (aligned, nearest, rear)")),
+        }
+    }
+}
+
+/// How a layer's loops choose their seams: the rule, and for `Aligned` the fixed point behind
+/// the model the seams line up towards (the same on every layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeamRule {
+    /// The rule.
+    pub seam: Seam,
+    /// Behind the model's middle.
+    pub reference: Point,
+}
+
+impl SeamRule {
+    /// The vertex of `contour` where a loop starts, the nozzle being at `pos`.
+    fn start(&self, contour: &[Point], pos: Point) -> usize {
+        let nearest = |target: Point| {
+            (0..contour.len()).min_by_key(|&v| polygon::dist2(contour[v], target)).unwrap_or(0)
+        };
+        match self.seam {
+            Seam::Nearest => nearest(pos),
+            Seam::Rear => (0..contour.len())
+                .max_by_key(|&v| (contour[v].y, -polygon::dist2(contour[v], pos)))
+                .unwrap_or(0),
+            Seam::Aligned => {
+                // A concave corner counts as four times nearer: seams hide in corners.
+                let ccw = polygon::contour_area2(contour) > 0;
+                let score = |v: usize| {
+                    let d = polygon::dist2(contour[v], self.reference);
+                    if is_concave(contour, v, ccw) { d / 4 } else { d }
+                };
+                (0..contour.len()).min_by_key(|&v| score(v)).unwrap_or(0)
+            }
+        }
+    }
+}
+
+/// Whether the loop turns inwards at vertex `v` (a corner the surface folds into).
+fn is_concave(contour: &[Point], v: usize, ccw: bool) -> bool {
+    let n = contour.len();
+    if n < 3 {
+        return false;
+    }
+    let (p, c, q) = (contour[(v + n - 1) % n], contour[v], contour[(v + 1) % n]);
+    let cross = (i64::from(c.x) - i64::from(p.x)) * (i64::from(q.y) - i64::from(c.y))
+        - (i64::from(c.y) - i64::from(p.y)) * (i64::from(q.x) - i64::from(c.x));
+    if ccw { cross < 0 } else { cross > 0 }
+}
+
 /// Orders the islands of a layer and everything inside them, starting from `start`.
-pub fn order_layer(islands: Vec<IslandPaths>, start: Point) -> (Vec<Path>, Point) {
+pub fn order_layer(islands: Vec<IslandPaths>, start: Point, seam: SeamRule) -> (Vec<Path>, Point) {
     let mut pos = start;
     let mut out = Vec::new();
     let mut remaining = islands;
@@ -139,7 +211,7 @@ pub fn order_layer(islands: Vec<IslandPaths>, start: Point) -> (Vec<Path>, Point
             }
         }
         let isl = remaining.swap_remove(best.1);
-        pos = order_island(isl, pos, &mut out);
+        pos = order_island(isl, pos, seam, &mut out);
     }
     (out, pos)
 }
@@ -157,24 +229,30 @@ fn island_distance(isl: &IslandPaths, pos: Point) -> i64 {
     from_loops.chain(from_fill).min().unwrap_or(i64::MAX)
 }
 
-fn order_island(mut isl: IslandPaths, mut pos: Point, out: &mut Vec<Path>) -> Point {
+fn order_island(
+    mut isl: IslandPaths,
+    mut pos: Point,
+    seam: SeamRule,
+    out: &mut Vec<Path>,
+) -> Point {
     // Innermost loops first, the external loop last.
     let max_depth = isl.loops.iter().map(|l| l.depth).max().unwrap_or(0);
     for depth in (0..=max_depth).rev() {
         let mut at_depth: Vec<LoopPath> =
             isl.loops.iter().filter(|l| l.depth == depth).cloned().collect();
         while !at_depth.is_empty() {
-            let mut best = (i64::MAX, 0, 0);
+            // The nearest loop next; where it starts is the seam rule's choice.
+            let mut best = (i64::MAX, 0);
             for (k, l) in at_depth.iter().enumerate() {
-                for (v, &p) in l.contour.iter().enumerate() {
+                for &p in &l.contour {
                     let d = polygon::dist2(p, pos);
                     if d < best.0 {
-                        best = (d, k, v);
+                        best = (d, k);
                     }
                 }
             }
-            let (_, which, start_v) = best;
-            let LoopPath { contour, role, width, speed, .. } = at_depth.swap_remove(which);
+            let LoopPath { contour, role, width, speed, .. } = at_depth.swap_remove(best.1);
+            let start_v = seam.start(&contour, pos);
             let n = contour.len();
             let mut pts: Polyline = (0..=n).map(|i| contour[(start_v + i) % n]).collect();
             pts.dedup();
@@ -311,7 +389,8 @@ mod tests {
             ],
             infill: vec![],
         };
-        let (paths, end) = order_layer(vec![isl], Point::new(10_000, 10_000));
+        let nearest = SeamRule { seam: Seam::Nearest, reference: Point::new(0, 0) };
+        let (paths, end) = order_layer(vec![isl], Point::new(10_000, 10_000), nearest);
         assert_eq!(paths[0].role, Role::Perimeter);
         assert_eq!(paths[0].points[0], Point::new(9_000, 9_000));
         assert_eq!(paths[0].points.first(), paths[0].points.last());
