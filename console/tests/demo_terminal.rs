@@ -28,7 +28,7 @@ fn amsp_demo_shows_the_centre_working_and_quits_cleanly() {
 
     tmux.keys(&["2"]);
     tmux.wait_for("Printers (4)");
-    tmux.wait_for("mk4-1");
+    tmux.wait_for("mk3s-4");
     tmux.keys(&["3"]);
     // The customer column is narrow: the user's name shows cut short.
     let screen = tmux.wait_for("Ada Lovela");
