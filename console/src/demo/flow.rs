@@ -201,9 +201,10 @@ pub async fn customer(
     }
 }
 
-/// A centre's side beyond the order engine: ships printed orders after `steps`, and every few
+/// A centre's side beyond the order engine: ships printed orders after `steps`, every few
 /// orders makes one of its printing printers fail the way real ones do, then fixes it after
-/// `fix`.
+/// `fix`; and, as an operator would, prints again after `fix` a job that failed for good (out
+/// of attempts), so no order is left failed.
 pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duration) {
     let me = node.peer_id();
     let farm = node.farm().clone();
@@ -214,6 +215,8 @@ pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duratio
     let mut injected: u32 = 0;
     // Printers to put right: (printer, paused job if a runout, when).
     let mut to_fix: Vec<(amsp_proto::PrinterId, Option<amsp_proto::JobId>, Instant)> = Vec::new();
+    // Jobs failed for good, and when the operator prints them again (`None` once done).
+    let mut failed_for_good: HashMap<amsp_proto::JobId, Option<Instant>> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
     let mut shipments: u32 = 0;
     loop {
@@ -262,6 +265,25 @@ pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duratio
                     let what = if heater { "heater fault" } else { "filament runout" };
                     floor.note(Level::Warn, format!("{}: {what}", p.name));
                     to_fix.push((p.id, if heater { None } else { p.job }, now + fix));
+                }
+            }
+        }
+        for j in jobs.iter().filter(|j| j.state == JobState::Failed) {
+            if let std::collections::hash_map::Entry::Vacant(e) = failed_for_good.entry(j.id) {
+                e.insert(Some(now + fix));
+                let why = j.reason.clone().unwrap_or_default();
+                floor.note(Level::Warn, format!("job {} failed for good: {why}", j.name));
+            }
+        }
+        for (job, at) in failed_for_good.iter_mut() {
+            if at.is_none_or(|t| t > now) {
+                continue;
+            }
+            *at = None;
+            match farm.reprint(*job).await {
+                Ok(new) => floor.note(Level::Info, format!("job {job} printed again as {new}")),
+                Err(e) => {
+                    floor.note(Level::Warn, format!("job {job} cannot be printed again: {e}"))
                 }
             }
         }
