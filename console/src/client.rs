@@ -90,6 +90,16 @@ impl NodeClient {
         Self::new(&info.url, &info.token_file)
     }
 
+    /// A client for the API at `url` holding no token yet: for `POST /v1/login`, the one call
+    /// that needs none.
+    pub fn anonymous(url: &str) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            token: String::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// A client for the API at `url` with the token in `token_file`.
     pub fn new(url: &str, token_file: &Path) -> Result<Self, ClientError> {
         Ok(Self {

@@ -584,3 +584,30 @@ async fn a_viewer_reads_state_but_not_models_messages_or_secrets() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.bytes().await.unwrap().as_ref(), std::fs::read(STL).unwrap().as_slice());
 }
+
+/// An operator who replaces the owner token file (a leaked token, a rotation) has the new token
+/// in force within a couple of seconds, and the old one refused, without restarting the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_owner_token_file_takes_effect_without_a_restart() {
+    let r = start().await;
+    let (s, _) = r.call(Method::GET, "/v1/status", &r.token, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let new = "f".repeat(64);
+    std::fs::write(r.dir.path().join(api::TOKEN_FILE), format!("{new}\n")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (s, _) = r.call(Method::GET, "/v1/status", &new, None).await;
+        if s == StatusCode::OK {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the new token is still refused: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (s, _) = r.call(Method::GET, "/v1/status", &r.token, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the replaced token still works");
+    // A file emptied by mistake does not lock the owner out: the last good token stays.
+    std::fs::write(r.dir.path().join(api::TOKEN_FILE), "").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (s, _) = r.call(Method::GET, "/v1/status", &new, None).await;
+    assert_eq!(s, StatusCode::OK);
+}

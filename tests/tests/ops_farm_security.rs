@@ -177,3 +177,49 @@ async fn an_admin_unlocks_a_locked_account_from_the_cli() {
     ok(&node.amsp(&["user", "unlock", "alice"]));
     assert!(!ok(&login(&right)).trim().is_empty(), "no token after unlocking");
 }
+
+/// From another machine, with no token at all: `amsp --node URL user login NAME` logs in with
+/// the password alone and keeps the token for that node, so the next commands to the same URL
+/// need nothing more; a wrong password is refused with the node's reason and keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_login_needs_no_token_and_keeps_the_one_it_gets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("shop"), &[]).await;
+    let (right, wrong) = (tmp.path().join("right"), tmp.path().join("wrong"));
+    std::fs::write(&right, "correct horse battery\n").unwrap();
+    std::fs::write(&wrong, "tr0ub4dor\n").unwrap();
+    ok(&node.amsp(&[
+        "user",
+        "add",
+        "bob",
+        "--role",
+        "viewer",
+        "--password-file",
+        right.to_str().unwrap(),
+    ]));
+    let api: Value =
+        serde_json::from_slice(&std::fs::read(node.dir.join("api.json")).unwrap()).unwrap();
+    let url = api["url"].as_str().unwrap().to_string();
+    // The operator's laptop: its own configuration directory, no data directory, no token.
+    let laptop = tmp.path().join("laptop");
+    let remote = |args: &[&str]| {
+        std::process::Command::new(amsp_tests::binaries::binary("amsp"))
+            .args(["--node", &url])
+            .args(args)
+            .env("XDG_CONFIG_HOME", &laptop)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let before = remote(&["status"]);
+    assert!(!before.status.success(), "status answered without a token");
+    let refused = remote(&["user", "login", "bob", "--password-file", wrong.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert!(why.contains("password") || why.contains("login"), "{why}");
+    assert!(!laptop.join("amsp").join("tokens").exists(), "a refused login kept a token");
+    let text = ok(&remote(&["user", "login", "bob", "--password-file", right.to_str().unwrap()]));
+    assert!(text.contains(&format!("logged in to {url} as bob")), "{text}");
+    let status = ok(&remote(&["status", "--json"]));
+    assert!(status.contains(&node.peer_id), "{status}");
+}

@@ -14,19 +14,24 @@ pub struct NodeOpts {
     /// Data directory of the node to talk to (reads its api.json). Default: $XDG_DATA_HOME/amsp.
     #[arg(long, short = 'd', global = true, env = "AMSP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// URL of a node's control API, instead of --data-dir.
-    #[arg(long = "node", global = true, requires = "token_file")]
+    /// URL of a node's control API, instead of --data-dir. Without --token-file the token
+    /// `amsp --node URL user login NAME` saved for that node is used.
+    #[arg(long = "node", global = true)]
     pub node_url: Option<String>,
     /// File holding the API token, with --node.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, requires = "node_url")]
     pub token_file: Option<PathBuf>,
 }
 
 impl NodeOpts {
     /// The client these flags point at.
     pub fn client(&self) -> anyhow::Result<NodeClient> {
-        if let (Some(url), Some(token)) = (&self.node_url, &self.token_file) {
-            return Ok(NodeClient::new(url, token)?);
+        if let Some(url) = &self.node_url {
+            let saved = saved_token_file(url).filter(|f| f.is_file());
+            return Ok(match self.token_file.as_ref().or(saved.as_ref()) {
+                Some(file) => NodeClient::new(url, file)?,
+                None => NodeClient::anonymous(url),
+            });
         }
         let dir = match &self.data_dir {
             Some(d) => d.clone(),
@@ -34,6 +39,21 @@ impl NodeOpts {
         };
         Ok(NodeClient::for_data_dir(&dir)?)
     }
+}
+
+/// Where `amsp user login` keeps the token it got from the node at `url`:
+/// `$XDG_CONFIG_HOME/amsp/tokens/` (or `~/.config/amsp/tokens/`), one owner-only file per node.
+pub fn saved_token_file(url: &str) -> Option<PathBuf> {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let name: String = url
+        .trim_end_matches('/')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    Some(config.join("amsp").join("tokens").join(name))
 }
 
 /// Output switch shared by the listing commands.

@@ -565,6 +565,21 @@ pub async fn user(opts: &NodeOpts, cmd: &UserCommand) -> anyhow::Result<()> {
         UserCommand::Login { name, password_file, json } => {
             let pw = password(password_file.as_deref())?;
             let v = client.login(&LoginRequest { name: name.clone(), password: pw }).await?;
+            // A remote node reached by URL alone: keep the token for the next commands to it.
+            if let (Some(url), None) = (&opts.node_url, &opts.token_file)
+                && let Some(file) = super::node_cmds::saved_token_file(url)
+            {
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                amsp_node::data_dir::write_private(&file, format!("{}\n", v.token).as_bytes())
+                    .with_context(|| format!("saving the token in {}", file.display()))?;
+                if !*json {
+                    crate::outln!("logged in to {url} as {name}; token kept in {}", file.display());
+                    return Ok(());
+                }
+            }
             print(*json, &v, |v| v.token.clone())?;
         }
     }

@@ -31,8 +31,8 @@ use crate::security::service::Caller;
 pub struct Access {
     /// The node (for its security service).
     pub node: Node,
-    /// The token of `DIR/api.token`.
-    pub admin_token: Arc<String>,
+    /// The token of `DIR/api.token`, re-read when the file changes.
+    pub admin_token: Arc<super::auth::OwnerToken>,
 }
 
 /// Name the owner token is audited under.
@@ -113,7 +113,7 @@ pub async fn check(State(access): State<Access>, mut req: Request, next: Next) -
         )
         .into_response();
     };
-    let caller = if same(given.as_bytes(), access.admin_token.as_bytes()) {
+    let caller = if same(given.as_bytes(), access.admin_token.current().as_bytes()) {
         Caller { name: ADMIN_TOKEN_NAME.into(), role: Role::Admin }
     } else if let Some(c) = security.authenticate(&given) {
         if !security.allow_api(&c.name) {

@@ -184,10 +184,10 @@ pub fn served() -> Vec<(Method, &'static str)> {
     Endpoint::ALL.iter().map(|e| (e.route().method, e.route().path)).collect()
 }
 
-/// The router of the API for `node`, guarded by `token`: the contract's endpoints, each with
-/// its handler.
-pub fn router(node: Node, token: String) -> Router {
-    let token = Arc::new(token);
+/// The router of the API for `node`, guarded by `token` (re-read from `token_file` when it
+/// changes): the contract's endpoints, each with its handler.
+pub fn router(node: Node, token: String, token_file: Option<PathBuf>) -> Router {
+    let token = Arc::new(auth::OwnerToken::new(token, token_file));
     let mut routes = Router::new();
     for (e, (_, path)) in Endpoint::ALL.iter().zip(served()) {
         routes = routes.route(path, handler(*e));
@@ -222,7 +222,8 @@ pub async fn bind(node: Node, addr: SocketAddr, data_dir: &Path) -> Result<Api, 
     crate::data_dir::write_private(&tmp, &json)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|source| ApiStartError::Write { path, source })?;
-    Ok(Api { listener, router: router(node, token), info })
+    let watched = Some(info.token_file.clone());
+    Ok(Api { listener, router: router(node, token, watched), info })
 }
 
 impl Api {
