@@ -306,3 +306,35 @@ fn models_view_shows_a_catalogue_listing_with_its_terms() {
         assert!(s.contains(want), "{want:?} missing:\n{s}");
     }
 }
+
+/// `o` shows the fleet overview in place of the view: each chart with its latest value and its
+/// scale, materials by printer, the alerts; `o` again goes back.
+#[test]
+fn the_overview_charts_the_fleet_with_scales() {
+    use amsp_console::tui::history::Sample;
+    let mut a = app(fixtures::busy(), 120, 40);
+    for (i, (busy, queued, done)) in [(1, 6, 10), (2, 4, 12), (2, 3, 15)].into_iter().enumerate() {
+        a.history.push(Sample { at_ms: i as u64 * 60_000, busy, printers: 4, queued, done });
+    }
+    chars(&mut a, "o");
+    assert!(a.overview);
+    let s = screen(&a);
+    for want in [
+        "Fleet utilisation",
+        "now 50 %",
+        "scale 0 – 100 %",
+        "Jobs finished / hour",
+        "now 180 /h",
+        "scale 0 – 180 /h",
+        "Queue depth",
+        "now 3 jobs",
+        "scale 0 – 6 jobs",
+        "Materials loaded",
+        "Alerts",
+    ] {
+        assert!(s.contains(want), "no {want:?} in\n{s}");
+    }
+    chars(&mut a, "o");
+    assert!(!a.overview);
+    assert!(!screen(&a).contains("Fleet utilisation"));
+}

@@ -174,6 +174,10 @@ pub struct App {
     pub layer: usize,
     /// Set when the operator asked to quit.
     pub quit: bool,
+    /// Whether the fleet overview is shown in place of the view (`o`).
+    pub overview: bool,
+    /// The fleet over the last minutes, for the overview's charts.
+    pub history: super::history::History,
 }
 
 impl App {
@@ -195,6 +199,8 @@ impl App {
             log_follow: true,
             layer: 0,
             quit: false,
+            overview: false,
+            history: Default::default(),
         };
         app.refresh_all();
         app
@@ -376,6 +382,7 @@ pub fn handle(app: &mut App, event: Event) -> Option<Command> {
         }
         Event::Tick(now_ms) => {
             app.now_ms = now_ms;
+            app.history.record(&app.snapshot, now_ms);
             if app.status.as_ref().is_some_and(|s| s.until_ms <= now_ms) {
                 app.status = None;
             }

@@ -15,6 +15,8 @@ pub enum Intent {
     Quit,
     /// Show or hide the help overlay.
     Help,
+    /// Show or hide the fleet overview.
+    Overview,
     /// Next tab.
     NextView,
     /// Previous tab.
@@ -220,6 +222,16 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[k('k'), code(KeyCode::Up)], I::Up, S::HelpOverlay, "", "Scroll up"),
     // Everywhere.
     cmd(bind(&[k('?')], I::Help, S::Global, "help", "Show every key"), "help"),
+    cmd(
+        bind(
+            &[k('o')],
+            I::Overview,
+            S::Global,
+            "",
+            "Fleet overview with charts (o again to leave)",
+        ),
+        "overview",
+    ),
     bind(&[k('/')], I::Filter, S::Global, "filter", "Filter the table by text"),
     bind(&[k(':')], I::Palette, S::Global, "cmd", "Command palette: jump to a view, run an action"),
     bind(&[code(KeyCode::Enter)], I::Details, S::Global, "details", "Open or close details"),

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod fixtures;
+pub mod history;
 pub mod keymap;
 pub mod layout;
 pub mod model;

@@ -85,6 +85,7 @@ impl App {
                 return Some(Command::Quit);
             }
             Intent::Help => self.mode = Mode::Help { scroll: 0 },
+            Intent::Overview => self.overview = !self.overview,
             Intent::NextView => self.go(self.view.next()),
             Intent::PrevView => self.go(self.view.prev()),
             Intent::Go(view) => self.go(view),

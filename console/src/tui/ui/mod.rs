@@ -9,6 +9,7 @@ mod log;
 mod models;
 mod network;
 mod orders;
+mod overview;
 mod printers;
 mod table;
 
@@ -47,7 +48,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Alerts => alerts::draw,
         View::Log => log::draw,
     };
-    draw_view(frame, areas.table, areas.detail, app);
+    if app.overview {
+        let whole = areas.detail.map_or(areas.table, |d| areas.table.union(d));
+        overview::draw(frame, whole, app);
+    } else {
+        draw_view(frame, areas.table, areas.detail, app);
+    }
     chrome::footer(frame, areas.footer, app);
     match &app.mode {
         Mode::Help { scroll } => chrome::help(frame, area, app, *scroll),
