@@ -146,6 +146,21 @@ fn plan() -> impl Strategy<Value = Plan> {
         )
 }
 
+/// A plain history of one centre's quote, `n_parts` parts and `steps` events: no second quote,
+/// no forward, no failure, no inspection.
+fn simple(seed: u8, n_parts: usize, steps: usize) -> Plan {
+    Plan {
+        seed,
+        n_parts,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: false,
+        steps,
+    }
+}
+
 /// One scripted event of a history.
 type Step<'a> = Box<dyn Fn(&mut Writer) -> Result<Envelope, OrderError> + 'a>;
 
@@ -288,16 +303,7 @@ fn expired_quote_cannot_be_placed() {
 #[test]
 fn review_from_someone_who_did_not_order_is_refused() {
     let cast = Cast::new(3);
-    let plan = Plan {
-        seed: 3,
-        n_parts: 1,
-        two_quotes: false,
-        take_second: false,
-        forward: false,
-        fail_once: false,
-        inspect: false,
-        steps: 10,
-    };
+    let plan = simple(3, 1, 10);
     let mut w = play(&cast, &plan);
     assert_eq!(w.stage(), Stage::Delivered);
     let centre = cast.centres[0].clone();
@@ -367,16 +373,7 @@ fn a_centre_declines_with_a_reason_and_may_still_quote_later() {
 #[test]
 fn concurrent_cancel_and_accept_resolve_identically_on_both_replicas() {
     let cast = Cast::new(7);
-    let plan = Plan {
-        seed: 7,
-        n_parts: 1,
-        two_quotes: false,
-        take_second: false,
-        forward: false,
-        fail_once: false,
-        inspect: false,
-        steps: 3,
-    };
+    let plan = simple(7, 1, 3);
     let mut a = play(&cast, &plan);
     assert_eq!(a.stage(), Stage::Placed);
     let mut b = Writer { log: a.log.clone(), clock: a.clock, nonce: 1_000 };
@@ -545,16 +542,7 @@ fn an_inspection_signs_its_figures_and_a_failed_one_sends_the_parts_back_to_prin
 #[test]
 fn a_repair_is_offered_by_the_centre_taken_by_the_customer_and_holds_back_acceptance() {
     let cast = Cast::new(6);
-    let plan = Plan {
-        seed: 6,
-        n_parts: 2,
-        two_quotes: false,
-        take_second: false,
-        forward: false,
-        fail_once: false,
-        inspect: false,
-        steps: 3,
-    };
+    let plan = simple(6, 2, 3);
     let mut w = play(&cast, &plan);
     assert_eq!(w.stage(), Stage::Placed);
     let (customer, centre, other) = (&cast.customer, &cast.centres[0], &cast.centres[1]);
@@ -601,16 +589,7 @@ fn a_repair_is_offered_by_the_centre_taken_by_the_customer_and_holds_back_accept
 #[test]
 fn only_the_centre_holds_a_placed_order_and_accepting_ends_the_hold() {
     let cast = Cast::new(7);
-    let plan = Plan {
-        seed: 7,
-        n_parts: 1,
-        two_quotes: false,
-        take_second: false,
-        forward: false,
-        fail_once: false,
-        inspect: false,
-        steps: 3,
-    };
+    let plan = simple(7, 1, 3);
     let mut w = play(&cast, &plan);
     let held = || Action::Held { reason: "the designer cannot be reached".into() };
     assert!(w.push(&cast.customer, held()).is_err());

@@ -166,3 +166,36 @@ pub fn actions(view: &Value) -> Vec<String> {
         .map(|a| a.iter().filter_map(|e| e["action"].as_str().map(String::from)).collect())
         .unwrap_or_default()
 }
+
+/// The designer packages the 20 mm cube for `user` with a licence note, signs a licence for
+/// `prints` prints and the user keeps it; returns the model's content id.
+pub async fn licensed_cube(designer: &NodeProcess, user: &NodeProcess, prints: u32) -> String {
+    let cube = crate::fixtures_dir().join("models").join("20mm-xyz-cube.stl");
+    let bytes = std::fs::read(cube).expect("the cube fixture");
+    let note = format!("{prints} prints per licence");
+    let model = designer
+        .client
+        .add_model("licensed-cube.stl", bytes, std::slice::from_ref(&user.peer_id), Some(&note))
+        .await
+        .expect("the designer adds the model");
+    let n = prints.to_string();
+    let out = designer.amsp(&[
+        "licence",
+        "issue",
+        "--model",
+        &model,
+        "--licensee",
+        &user.peer_id,
+        "--prints",
+        &n,
+    ]);
+    let licence = String::from_utf8_lossy(&json_ok(&out)).trim().to_string();
+    json_ok(&user.amsp(&["licence", "add", &licence]));
+    model
+}
+
+/// The output of a command that must succeed.
+fn json_ok(out: &Output) -> Vec<u8> {
+    assert!(out.status.success(), "amsp failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout.clone()
+}

@@ -11,7 +11,8 @@ use std::time::Duration;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{
-    CENTRE_PLA, SimPrinter, actions, create, json_of, prepare, show, wait_action, wait_stage,
+    CENTRE_PLA, SimPrinter, actions, create, json_of, licensed_cube, prepare, show, wait_action,
+    wait_stage,
 };
 
 /// A centre with one PLA printer: a 4 s batch window (time to stop it while an order waits
@@ -115,31 +116,7 @@ async fn a_one_print_licence_stays_used_after_the_centre_is_killed() {
     connected(&[&centre, &designer, &user], 2).await;
 
     // The designer publishes a licensed model for the user and grants one print.
-    let bytes = std::fs::read(fixtures_dir().join("models").join("20mm-xyz-cube.stl")).unwrap();
-    let model = designer
-        .client
-        .add_model(
-            "licensed-cube.stl",
-            bytes,
-            std::slice::from_ref(&user.peer_id),
-            Some("one print per licence"),
-        )
-        .await
-        .unwrap();
-    let out = designer.amsp(&[
-        "licence",
-        "issue",
-        "--model",
-        &model,
-        "--licensee",
-        &user.peer_id,
-        "--prints",
-        "1",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let licence = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let out = user.amsp(&["licence", "add", &licence]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = licensed_cube(&designer, &user, 1).await;
     let held = |user: &NodeProcess| {
         let v = json_of(&user.amsp(&["licence", "ls", "--json"]));
         let l = v.as_array().unwrap().iter().find(|l| l["model"] == model.as_str()).cloned();

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{
-    CENTRE_PLA, SimPrinter, actions, create, json_of, prepare, show, wait_action, wait_stage,
+    CENTRE_PLA, SimPrinter, actions, create, json_of, licensed_cube, prepare, show, wait_action,
+    wait_stage,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -52,30 +52,7 @@ async fn the_designer_counts_a_licences_prints_over_every_centre() {
     }
 
     // A model licensed to the user for two prints, the licence kept by the user's node.
-    let bytes = std::fs::read(fixtures_dir().join("models").join("20mm-xyz-cube.stl")).unwrap();
-    let model = designer
-        .client
-        .add_model(
-            "licensed-cube.stl",
-            bytes,
-            std::slice::from_ref(&user.peer_id),
-            Some("2 prints"),
-        )
-        .await
-        .unwrap();
-    let out = designer.amsp(&[
-        "licence",
-        "issue",
-        "--model",
-        &model,
-        "--licensee",
-        &user.peer_id,
-        "--prints",
-        "2",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let licence = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(user.amsp(&["licence", "add", &licence]).status.success());
+    let model = licensed_cube(&designer, &user, 2).await;
     let got = tmp.path().join("licensed-cube.stl");
     assert!(user.amsp(&["model", "get", &model, "-o", got.to_str().unwrap()]).status.success());
 
