@@ -359,3 +359,32 @@ async fn printers_from_the_configuration_are_registered_and_keep_their_id() -> T
     assert!(!printers[0].auto_eject);
     Ok(())
 }
+
+/// A printer host holds a bounded number of files (the simulated one 64, as an SD card or a
+/// host's storage does): the farm deletes each job's file once the job is over, so a printer
+/// keeps printing past its 64th job instead of failing every upload from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_printer_keeps_printing_past_the_files_its_host_can_hold() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let farm = start(dir.path()).await?;
+    farm.add_printer_with(sim("belt", "PLA", 100_000.0), true).await?;
+    let jobs = amsp_node::printer::sim::MAX_STORED_FILES + 6;
+    let mut ids = Vec::new();
+    for i in 0..jobs {
+        ids.push(farm.submit(job(&format!("part-{i}"), "PLA")).await?);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let views = farm.jobs();
+        let done = views.iter().filter(|j| j.state == JobState::Done).count();
+        if let Some(failed) = views.iter().find(|j| j.state == JobState::Failed) {
+            panic!("a job failed after {done} were printed: {:?}", failed.reason);
+        }
+        if done == jobs {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "only {done} of {jobs} printed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

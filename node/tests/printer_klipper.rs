@@ -339,6 +339,17 @@ async fn klipper_upload_start_pause_resume_cancel() -> TestResult {
         wait_for(&p, "idle after cancel", STATE_WAIT, |s| s.state == PrinterState::Idle).await?;
     assert_eq!(after.job, None);
     assert!(matches!(p.cancel().await, Err(DriverError::NoJob { .. })));
+    // The job over, its file is deleted from Moonraker's storage; again is no error.
+    p.remove("circles.gcode").await?;
+    // Moonraker may still list it for a moment; Klipper then cannot open it.
+    let gone = p.start("circles.gcode").await;
+    let refused = match &gone {
+        Err(DriverError::UnknownFile { .. }) => true,
+        Err(DriverError::Conflict { reason, .. }) => reason.contains("Unable to open file"),
+        _ => false,
+    };
+    assert!(refused, "{gone:?}");
+    p.remove("circles.gcode").await?;
     eprintln!(
         "klipper lifecycle: {size} B file; host up in {up_in:?}; printing after {t_print:?}, \
          paused after {t_pause:?}, resumed after {t_resume:?}, idle after cancel {t_cancel:?}; \

@@ -220,6 +220,10 @@ async fn octoprint_cancel_missing_file_and_bad_key() -> TestResult {
     let after = wait_for(&p, "idle after cancel", |s| s.state == PrinterState::Idle).await?;
     assert_eq!(after.job, None);
     assert!(matches!(p.cancel().await, Err(DriverError::NoJob { .. })));
+    // The job over, its file is deleted from OctoPrint's storage; deleting it again is no error.
+    p.remove("tower.gcode").await?;
+    assert!(matches!(p.start("tower.gcode").await, Err(DriverError::UnknownFile { .. })));
+    p.remove("tower.gcode").await?;
     eprintln!("octoprint cancel test: {:?}", began.elapsed());
     Ok(())
 }

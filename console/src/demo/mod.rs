@@ -351,9 +351,26 @@ impl Federation {
             orders,
             parts: self.parts.iter().map(|p| p.file.clone()).collect(),
             jobs: total,
+            failures: self.failures(),
             catalogue: self.catalogue.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             nodes,
         }
+    }
+}
+
+impl Federation {
+    /// Why the centres' jobs failed for good, counted by reason.
+    fn failures(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for c in self.centres() {
+            for j in c.node.farm().jobs() {
+                if j.state == JobState::Failed {
+                    let why: String = j.reason.unwrap_or_default().chars().take(160).collect();
+                    *out.entry(why).or_default() += 1;
+                }
+            }
+        }
+        out
     }
 }
 
@@ -482,6 +499,8 @@ pub struct Summary {
     pub parts: Vec<String>,
     /// Farm job totals over all centres.
     pub jobs: JobCounts,
+    /// Why jobs failed for good, with how many failed for each reason.
+    pub failures: BTreeMap<String, usize>,
     /// The catalogue: entries published, found, copies and licences got, licensed prints.
     pub catalogue: CatalogueCounts,
     /// Each node.
@@ -512,6 +531,9 @@ impl std::fmt::Display for Summary {
             self.jobs.reprinted,
             self.jobs.failed
         )?;
+        for (why, n) in &self.failures {
+            writeln!(f, "failed for good {n}× {why}")?;
+        }
         let c = &self.catalogue;
         writeln!(
             f,

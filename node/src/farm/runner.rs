@@ -81,6 +81,16 @@ pub(super) async fn dispatch_loop(inner: Weak<Inner>) {
 
 type Start = (JobId, PrinterId, Arc<dyn PrinterDriver>, String);
 
+/// Deletes a finished job's file from its printer host in the background; a host that will not
+/// is logged, not retried (the next job's upload says so if storage runs out).
+fn remove_file(driver: Arc<dyn PrinterDriver>, file: String) {
+    tokio::spawn(async move {
+        if let Err(e) = driver.remove(&file).await {
+            tracing::debug!(%file, error = %e, "the printer host kept the file");
+        }
+    });
+}
+
 impl Farm {
     /// Takes what can start now off the queue and marks it printing.
     fn dispatch_once(&self) -> Vec<Start> {
@@ -159,6 +169,7 @@ impl Farm {
             }
             Err(reason) => {
                 tracing::warn!(%job, %printer, %reason, "job could not be started");
+                remove_file(Arc::clone(&driver), file.clone());
                 let requeued = {
                     let mut st = self.lock();
                     let requeued = self.fail_attempt(&mut st, printer, job, &reason);
@@ -234,6 +245,8 @@ impl Farm {
         let mut persist_job = None;
         let mut failure = None;
         let mut printer_record = None;
+        // The file of a job that ended here, deleted from the host once the lock is let go.
+        let mut cleanup: Option<(Arc<dyn PrinterDriver>, String)> = None;
         {
             let mut guard = self.lock();
             let st = &mut *guard;
@@ -291,6 +304,10 @@ impl Farm {
                         _ => Verdict::Wait,
                     },
                 };
+                if matches!(verdict, Verdict::Done | Verdict::Failed(_)) {
+                    let driver = st.printers.get(&id).and_then(|l| l.driver.clone());
+                    cleanup = driver.zip(file.clone());
+                }
                 match verdict {
                     Verdict::Wait => {}
                     Verdict::Running { paused } => {
@@ -367,6 +384,9 @@ impl Farm {
         if let Some((job, reason, requeued)) = failure {
             tracing::warn!(%job, printer = %id, %reason, requeued, "print attempt failed");
             self.after_failure(job, id, reason, requeued).await;
+        }
+        if let Some((driver, file)) = cleanup {
+            remove_file(driver, file);
         }
         self.update_gauges();
         self.inner.wake.notify_one();

@@ -45,6 +45,11 @@ pub trait PrinterDriver: Send + Sync {
     /// Starts printing a file uploaded before.
     fn start<'a>(&'a self, file_name: &'a str) -> DriverFuture<'a, ()>;
 
+    /// Deletes a file uploaded before, once its job is over: hosts hold a bounded number of
+    /// files, and a farm that never deletes fills a printer's storage within a day. A file
+    /// already gone is no error; the file being printed is refused.
+    fn remove<'a>(&'a self, file_name: &'a str) -> DriverFuture<'a, ()>;
+
     /// Pauses the current job (the head parks, heaters stay on).
     fn pause(&self) -> DriverFuture<'_, ()>;
 

@@ -102,6 +102,11 @@ impl HostClient {
         self.send(path, self.http.post(self.url(path)).json(body), REQUEST_TIMEOUT).await
     }
 
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<HostResponse, DriverError> {
+        self.send(path, self.http.delete(self.url(path)), REQUEST_TIMEOUT).await
+    }
+
     /// `POST path` with an empty body.
     pub async fn post_empty(&self, path: &str) -> Result<HostResponse, DriverError> {
         self.send(path, self.http.post(self.url(path)), REQUEST_TIMEOUT).await

@@ -381,6 +381,20 @@ impl PrinterDriver for MoonrakerDriver {
         Box::pin(self.do_start(file_name))
     }
 
+    fn remove<'a>(&'a self, file_name: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            validate_file_name(file_name)?;
+            let endpoint = format!("/server/files/gcodes/{}", percent_encode(file_name));
+            let response = self.client.delete(&endpoint).await?;
+            match response.status {
+                // Moonraker answers a file that does not exist with 400 (0.11) or 404; the
+                // name was checked above, so either means it is gone.
+                200..=299 | 400 | 404 => Ok(()),
+                _ => Err(self.refused(&endpoint, &response)),
+            }
+        })
+    }
+
     fn pause(&self) -> DriverFuture<'_, ()> {
         Box::pin(self.job_command("pause"))
     }

@@ -421,6 +421,23 @@ impl PrinterDriver for OctoPrintDriver {
         Box::pin(self.do_start(file_name))
     }
 
+    fn remove<'a>(&'a self, file_name: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            validate_file_name(file_name)?;
+            let endpoint = format!("/api/files/local/{}", percent_encode(file_name));
+            let response = self.client.delete(&endpoint).await?;
+            match response.status {
+                200..=299 | 404 => Ok(()),
+                409 => Err(DriverError::Conflict {
+                    printer: self.client.host().to_owned(),
+                    action: "remove",
+                    reason: format!("OctoPrint keeps the file: {}", response.text),
+                }),
+                _ => Err(self.client.refused(&endpoint, &response)),
+            }
+        })
+    }
+
     fn pause(&self) -> DriverFuture<'_, ()> {
         Box::pin(self.job_command("pause", json!({"command": "pause", "action": "pause"})))
     }

@@ -467,6 +467,26 @@ impl SimPrinter {
         Ok(())
     }
 
+    fn do_remove(&self, file_name: &str) -> Result<(), DriverError> {
+        let mut state = self.lock();
+        if state.job.as_ref().is_some_and(|j| j.ended.is_none() && j.name == file_name) {
+            return Err(DriverError::Conflict {
+                printer: self.name.to_string(),
+                action: "remove",
+                reason: format!("it is printing {file_name}"),
+            });
+        }
+        state.files.remove(file_name);
+        Ok(())
+    }
+
+    /// Names of the files the printer holds, sorted.
+    pub fn stored_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lock().files.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     fn do_start(&self, file_name: &str) -> Result<(), DriverError> {
         let now = Instant::now();
         let mut state = self.lock();
@@ -605,6 +625,10 @@ impl PrinterDriver for SimPrinter {
 
     fn start<'a>(&'a self, file_name: &'a str) -> DriverFuture<'a, ()> {
         Box::pin(async move { self.do_start(file_name) })
+    }
+
+    fn remove<'a>(&'a self, file_name: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move { self.do_remove(file_name) })
     }
 
     fn pause(&self) -> DriverFuture<'_, ()> {
