@@ -90,6 +90,22 @@ fn points(history: &[f32]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// How far a job is: `62 %`, and in time `45m36s (1h14m in)` — the time in is worked out from
+/// the time left and the share done, as hosts estimate it, and shown only while both are known.
+fn timing(job: &crate::tui::model::Job) -> (String, Option<String>) {
+    let done = job.progress.clamp(0.0, 1.0);
+    let share = format!("{:.0} %", done * 100.0);
+    let left = job.eta_s.map(|left| {
+        let mut text = format::duration(left);
+        if done > 0.0 && done < 1.0 {
+            let elapsed = (left as f64 * f64::from(done) / f64::from(1.0 - done)).round() as u64;
+            text.push_str(&format!(" ({} in)", format::duration(elapsed)));
+        }
+        text
+    });
+    (share, left)
+}
+
 fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Printer>) {
     let theme = &app.theme;
     let Some(p) = printer else {
@@ -108,6 +124,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Pr
     frame.render_widget(block, area);
     let [info, chart] =
         Layout::horizontal([Constraint::Length(30), Constraint::Min(10)]).areas(inner);
+    let job = p.job.and_then(|id| app.snapshot.jobs.iter().find(|j| j.id == id));
     let mut lines = vec![
         Line::from(vec![
             Span::styled("state    ", theme.dim()),
@@ -115,7 +132,10 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Pr
         ]),
         Line::from(vec![
             Span::styled("job      ", theme.dim()),
-            Span::raw(p.job.map(|j| format::tail(&j.to_string(), 12)).unwrap_or("—".into())),
+            Span::raw(match job {
+                Some(j) => j.part.clone(),
+                None => p.job.map(|j| format::tail(&j.to_string(), 12)).unwrap_or("—".into()),
+            }),
         ]),
         Line::from(vec![Span::styled("hot end  ", theme.dim()), Span::raw(temp(&p.hotend))]),
         Line::from(vec![Span::styled("bed      ", theme.dim()), Span::raw(temp(&p.bed))]),
@@ -124,6 +144,16 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Pr
             Span::raw(p.material.as_ref().map(|m| m.to_string()).unwrap_or("—".into())),
         ]),
     ];
+    if let Some(j) = job {
+        let (share, left) = timing(j);
+        lines.insert(2, Line::from(vec![Span::styled("progress ", theme.dim()), Span::raw(share)]));
+        if let Some(left) = left {
+            lines.insert(
+                3,
+                Line::from(vec![Span::styled("left     ", theme.dim()), Span::raw(left)]),
+            );
+        }
+    }
     if p.awaiting_clear {
         lines.insert(
             1,
@@ -133,7 +163,8 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, printer: Option<&Pr
             ]),
         );
     }
-    for e in p.errors.iter().rev().take(usize::from(info.height.saturating_sub(5))) {
+    let room = usize::from(info.height).saturating_sub(lines.len());
+    for e in p.errors.iter().rev().take(room) {
         lines.push(Line::styled(format!("! {e}"), theme.error()));
     }
     frame.render_widget(Paragraph::new(lines), info);
