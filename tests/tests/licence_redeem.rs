@@ -71,6 +71,10 @@ async fn the_designer_counts_a_licences_prints_over_every_centre() {
     assert!(!actions(&v).iter().any(|a| a == "accepted"), "accepted without the designer");
     let text = String::from_utf8_lossy(&user.amsp(&["order", "show", &first]).stdout).to_string();
     assert!(text.contains("held part part: the designer"), "{text}");
+    // Two more tries while the designer stays away add no further `held` events.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let held_events = actions(&show(&user, &first)).iter().filter(|a| *a == "held").count();
+    assert_eq!(held_events, 1, "{:?}", actions(&show(&user, &first)));
     let designer = NodeProcess::start(&designer_dir, &centres).await;
     wait_for("the designer back", WAIT, || async { designer.connected().await.len() >= 2 }).await;
     wait_stage(&user, &first, "printed", 60).await;

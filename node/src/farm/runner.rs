@@ -81,14 +81,17 @@ pub(super) async fn dispatch_loop(inner: Weak<Inner>) {
 
 type Start = (JobId, PrinterId, Arc<dyn PrinterDriver>, String);
 
-/// Deletes a finished job's file from its printer host in the background; a host that will not
-/// is logged, not retried (the next job's upload says so if storage runs out).
-fn remove_file(driver: Arc<dyn PrinterDriver>, file: String) {
-    tokio::spawn(async move {
-        if let Err(e) = driver.remove(&file).await {
-            tracing::debug!(%file, error = %e, "the printer host kept the file");
-        }
-    });
+impl Farm {
+    /// Deletes a finished job's file from its printer host, among the farm's tasks (so
+    /// shutdown stops it); a host that will not is logged, not retried (the next job's upload
+    /// says so if storage runs out).
+    fn remove_file(&self, driver: Arc<dyn PrinterDriver>, file: String) {
+        self.inner.tasks.spawn(async move {
+            if let Err(e) = driver.remove(&file).await {
+                tracing::debug!(%file, error = %e, "the printer host kept the file");
+            }
+        });
+    }
 }
 
 impl Farm {
@@ -169,7 +172,7 @@ impl Farm {
             }
             Err(reason) => {
                 tracing::warn!(%job, %printer, %reason, "job could not be started");
-                remove_file(Arc::clone(&driver), file.clone());
+                self.remove_file(Arc::clone(&driver), file.clone());
                 let requeued = {
                     let mut st = self.lock();
                     let requeued = self.fail_attempt(&mut st, printer, job, &reason);
@@ -386,7 +389,7 @@ impl Farm {
             self.after_failure(job, id, reason, requeued).await;
         }
         if let Some((driver, file)) = cleanup {
-            remove_file(driver, file);
+            self.remove_file(driver, file);
         }
         self.update_gauges();
         self.inner.wake.notify_one();

@@ -403,12 +403,15 @@ impl Node {
         if self.inner.store.profile(&peer.to_bytes())?.is_none() {
             service::fetch_profile(self, peer).await;
         }
-        let bytes = self.inner.store.profile(&peer.to_bytes())?.ok_or_else(unknown)?;
-        let profile = Envelope::from_bytes(&bytes)
-            .and_then(|e| e.decode_body::<Profile>())
-            .map_err(|_| unknown())?;
+        let profile = self.stored_profile(&peer).ok_or_else(unknown)?;
         let age = profile.age_recipient.parse().map_err(|_| unknown())?;
         Ok(Recipient { peer: peer.to_string(), age })
+    }
+
+    /// `peer`'s signed profile as stored here (verified when it was stored).
+    fn stored_profile(&self, peer: &PeerId) -> Option<Profile> {
+        let bytes = self.inner.store.profile(&peer.to_bytes()).ok().flatten()?;
+        Envelope::from_bytes(&bytes).ok()?.decode_body::<Profile>().ok()
     }
 
     /// The display name `peer`'s signed profile gives, when this node holds it (this node's
@@ -417,9 +420,7 @@ impl Node {
         if *peer == self.peer_id() {
             return Some(self.inner.config.display_name.clone());
         }
-        let bytes = self.inner.store.profile(&peer.to_bytes()).ok().flatten()?;
-        let profile = Envelope::from_bytes(&bytes).ok()?.decode_body::<Profile>().ok()?;
-        Some(profile.display_name)
+        self.stored_profile(peer).map(|p| p.display_name)
     }
 
     /// Packs a model for this node and `for_peers`, stores it and announces this node as its
@@ -774,6 +775,7 @@ impl Node {
         for written in futures::future::join_all(writes).await {
             written?;
         }
+        let mut answers = Vec::new();
         for (order, env) in &new {
             let action = env
                 .decode_body::<amsp_proto::order::OrderEvent>()
@@ -796,8 +798,13 @@ impl Node {
             });
             let detail = format!("order {order}: {action} signed by {author}");
             self.inner.security.audit_quiet(&actor, verb, &detail).await;
+            // Only these begin or end a wait for the customer's answer: the other events do
+            // not need the order folded again here.
+            if matches!(action, "repair_offered" | "repair_accepted" | "cancelled") {
+                answers.push(*order);
+            }
         }
-        self.note_answers_awaited(new.iter().map(|(order, _)| *order));
+        self.note_answers_awaited(answers.into_iter());
         let node = self.clone();
         self.tasks().spawn(async move { service::push_events(&node, bytes, source).await });
         Ok(())

@@ -100,7 +100,8 @@ impl Node {
         }
         let envs: Vec<Envelope> =
             events.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect();
-        if let Err(e) = self.accept_events(envs, Some(centre), false).await {
+        // Sent unasked: judged as a push, so new orders count against their authors' rate.
+        if let Err(e) = self.accept_events(envs, Some(centre), true).await {
             return SyncResponse::Refused(SyncRefusal::Unavailable(e.to_string()));
         }
         let order = OrderId(amsp_proto::id::SortableId(order));
@@ -161,8 +162,10 @@ impl Node {
                 if let Some(given) = t.get(Kv::Redemptions, &key)? {
                     return Ok(Ok(given));
                 }
-                let made: u32 = t
-                    .scan(Kv::Redemptions, &prefix)?
+                // An unlimited licence has nothing to count against.
+                let limited = terms.prints_allowed.is_some();
+                let rows = if limited { t.scan(Kv::Redemptions, &prefix)? } else { Vec::new() };
+                let made: u32 = rows
                     .iter()
                     .filter_map(|(_, r)| Envelope::from_bytes(r).ok())
                     .filter_map(|e| e.decode_body::<Redemption>().ok())

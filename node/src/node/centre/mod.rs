@@ -872,7 +872,15 @@ async fn redeem(
             part,
             reason: format!("its designer, who counts the prints, refused: {reason}"),
         }),
-        Err(e) => Err(Decline::Held { part, reason: e.to_string() }),
+        Err(RedeemError::Unreachable { designer, reason }) => {
+            // The reason signed into the order stays the same from one retry to the next, so a
+            // long outage adds one `held` event, not one per try; the detail goes to the log.
+            tracing::info!(%designer, %reason, "the licence's designer cannot be reached");
+            Err(Decline::Held {
+                part,
+                reason: format!("the designer {designer} cannot be reached to count the prints"),
+            })
+        }
     }
 }
 
