@@ -140,7 +140,7 @@ pub async fn peers(opts: &NodeOpts, json: bool) -> anyhow::Result<()> {
         let rows: Vec<String> = v
             .iter()
             .map(|p| {
-                let who = super::order_cmds::who(&p.peer_id, p.name.as_deref());
+                let who = super::out::who(&p.peer_id, p.name.as_deref());
                 format!("{who}  invalid={}", p.invalid_messages)
             })
             .collect();

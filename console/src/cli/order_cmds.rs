@@ -189,15 +189,6 @@ struct OrderRow {
 }
 
 /// A value as JSON writes it (`12.5`, `null`), as these lines always showed it.
-/// A peer as people read it: the name its profile gives beside its id (a name is a claim that
-/// two peers can make alike; the id is who it is), or the id alone.
-pub(super) fn who(peer: &amsp_proto::PeerId, name: Option<&str>) -> String {
-    match name {
-        Some(n) if !n.trim().is_empty() => format!("{n} ({peer})"),
-        _ => peer.to_string(),
-    }
-}
-
 fn as_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
@@ -261,7 +252,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                         format!(
                             "{}  {}  {} {}  lead {} (wait {}, print {}, handling {})  rating {:.2}",
                             q.id,
-                            who(&q.centre, q.centre_name.as_deref()),
+                            super::out::who(&q.centre, q.centre_name.as_deref()),
                             as_json(&q.price),
                             q.currency,
                             duration(q.lead_time_s),
@@ -282,7 +273,7 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                         .map(|d| {
                             format!(
                                 "declined by {}: {}",
-                                who(&d.centre, d.centre_name.as_deref()),
+                                super::out::who(&d.centre, d.centre_name.as_deref()),
                                 d.reason
                             )
                         })
@@ -304,7 +295,10 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             let v = client.order_view(id).await?;
             out(json.json, &v, |v| {
                 let name = |peer: &amsp_proto::PeerId| {
-                    who(peer, v.names.iter().find(|n| n.peer == *peer).map(|n| n.name.as_str()))
+                    super::out::who(
+                        peer,
+                        v.names.iter().find(|n| n.peer == *peer).map(|n| n.name.as_str()),
+                    )
                 };
                 let events: Vec<String> = v
                     .events

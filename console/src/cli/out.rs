@@ -1,6 +1,6 @@
-//! Standard output for every command. A reader that stops early (`amsp … | head`) closes the
-//! pipe: the rest of the output is dropped and the command ends with its own exit status,
-//! where `println!` would panic.
+//! Standard output for every command, and the forms shared by what commands print. A reader
+//! that stops early (`amsp … | head`) closes the pipe: the rest of the output is dropped and the
+//! command ends with its own exit status, where `println!` would panic.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,4 +33,13 @@ macro_rules! outln {
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::out::write(format_args!($($arg)*)) };
+}
+
+/// A peer as people read it: the name its profile gives beside its id (a name is a claim that
+/// two peers can make alike; the id is who it is), or the id alone.
+pub fn who(peer: &amsp_proto::PeerId, name: Option<&str>) -> String {
+    match name {
+        Some(n) if !n.trim().is_empty() => format!("{n} ({peer})"),
+        _ => peer.to_string(),
+    }
 }
