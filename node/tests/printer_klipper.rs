@@ -147,8 +147,15 @@ impl KlipperHost {
         };
         host.start_klippy()?;
         let log = std::fs::File::create(host.dir.path().join("moonraker.out"))?;
+        // Moonraker names an upload's temporary file after the whole second of the system's
+        // monotonic clock, in the temporary directory: two hosts sharing `/tmp` that receive
+        // an upload in the same second overwrite and delete each other's file (a 500 on
+        // upload). Each host gets a temporary directory of its own.
+        let tmp = host.dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp)?;
         host.moonraker = Some(
             Command::new(&host.tools.moonraker)
+                .env("TMPDIR", &tmp)
                 .arg("-d")
                 .arg(&data)
                 .arg("-c")
