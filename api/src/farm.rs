@@ -97,6 +97,21 @@ pub struct JobView {
     pub reason: Option<String>,
     /// Submitted, Unix ms.
     pub created_ms: u64,
+    /// Its state last changed, Unix ms (a queued job has waited since then).
+    #[serde(default)]
+    pub updated_ms: u64,
+    /// The current attempt started on its printer, Unix ms.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    /// The layer the current attempt prints (1-based), when known.
+    #[serde(default)]
+    pub layer: Option<u32>,
+    /// Layers in the G-code, when it marks them.
+    #[serde(default)]
+    pub layers: Option<u32>,
+    /// Grams of filament the slicer says the job uses.
+    #[serde(default)]
+    pub filament_g: Option<f32>,
 }
 
 /// Body of `POST /v1/printers`. `printer` is a printer's `[[printer]]` table of `amspd.toml`

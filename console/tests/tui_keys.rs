@@ -611,3 +611,58 @@ fn pasted_text_goes_into_the_filter_or_command_and_is_bounded() {
     press(&mut a, KeyCode::Enter);
     assert_eq!(a.view, View::Orders);
 }
+
+#[test]
+fn s_sorts_every_table_by_each_of_its_columns_and_capital_s_turns_it_around() {
+    use amsp_console::tui::sort;
+    let mut a = app();
+    // Jobs by ETA: known times ascending, jobs with none after them.
+    while a.table().sort.and_then(|s| s.column(View::Jobs)) != Some("ETA") {
+        ch(&mut a, 's');
+        assert!(a.table().sort.is_some(), "s ran past the last key without reaching ETA");
+    }
+    assert_eq!(a.status.as_ref().map(|s| s.text.as_str()), Some("sorted by ETA ▲"));
+    let etas: Vec<Option<u64>> = a.table().rows.iter().map(|&i| a.snapshot.jobs[i].eta_s).collect();
+    let known: Vec<u64> = etas.iter().flatten().copied().collect();
+    assert!(known.len() >= 2, "{etas:?}");
+    assert!(known.windows(2).all(|w| w[0] <= w[1]), "{etas:?}");
+    assert!(etas.iter().skip_while(|e| e.is_some()).all(|e| e.is_none()), "{etas:?}");
+    // The selection follows its job, not its row.
+    let selected = selected_job(&a);
+    ch(&mut a, 'S');
+    assert_eq!(selected_job(&a), selected);
+    let reversed: Vec<u64> =
+        a.table().rows.iter().filter_map(|&i| a.snapshot.jobs[i].eta_s).collect();
+    assert!(reversed.windows(2).all(|w| w[0] >= w[1]), "{reversed:?}");
+    // Every key of every view sorts its rows; after the last, the table's own order returns.
+    for view in View::ALL {
+        ch(&mut a, char::from(b'1' + view.index() as u8));
+        while a.table().sort.is_some() {
+            ch(&mut a, 's');
+        }
+        let own: Vec<usize> = a.table().rows.clone();
+        for k in sort::keys(view) {
+            ch(&mut a, 's');
+            let s = a.table().sort.expect("a key is chosen");
+            assert_eq!(s.column(view), Some(k.column));
+            let mut rows = own.clone();
+            sort::apply(&a.snapshot, view, s, &mut rows);
+            assert_eq!(a.table().rows, rows, "{view:?} by {}", k.column);
+        }
+        ch(&mut a, 's');
+        assert_eq!(a.table().sort, None, "{view:?}");
+        assert_eq!(a.table().rows, own, "{view:?}");
+    }
+    // Printers by name read alphabetically.
+    ch(&mut a, '2');
+    ch(&mut a, 's');
+    let names: Vec<&str> =
+        a.table().rows.iter().map(|&i| a.snapshot.printers[i].name.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0].to_lowercase() <= w[1].to_lowercase()), "{names:?}");
+    while a.table().sort.is_some() {
+        ch(&mut a, 's');
+    }
+    // S with no sort says what to do instead.
+    ch(&mut a, 'S');
+    assert!(a.status.as_ref().is_some_and(|s| s.error && s.text.contains("s picks")));
+}

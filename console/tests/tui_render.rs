@@ -338,3 +338,18 @@ fn the_overview_charts_the_fleet_with_scales() {
     assert!(!a.overview);
     assert!(!screen(&a).contains("Fleet utilisation"));
 }
+
+#[test]
+fn a_wide_jobs_table_shows_wait_and_grams_and_marks_its_sort_column() {
+    let mut a = app(fixtures::busy(), 140, 20);
+    handle(&mut a, Event::Tick(fixtures::NOW_MS));
+    // State, Progress, ETA, Layer, Printer, Wait: six presses, then largest first.
+    chars(&mut a, "ssssssS");
+    let text = screen(&a);
+    assert!(text.contains("by Wait▼"), "{text}");
+    assert!(text.contains("Wait▼"), "{text}");
+    for column in ["Layer", "Grams", "Order", "Part"] {
+        assert!(text.contains(column), "{column} missing:\n{text}");
+    }
+    insta::assert_snapshot!("jobs_sorted_by_wait_140x20", text);
+}

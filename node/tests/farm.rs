@@ -388,3 +388,53 @@ async fn a_printer_keeps_printing_past_the_files_its_host_can_hold() -> TestResu
     }
     Ok(())
 }
+
+/// G-code of `layers` layers as amsp and PrusaSlicer mark them, two 100 mm moves each, with the
+/// slicer's filament footer.
+fn layered(layers: u32) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut g = String::from("G28\nG90\nM83\n");
+    for l in 0..layers {
+        let z = 0.2 * f64::from(l + 1);
+        let _ = write!(
+            g,
+            ";LAYER_CHANGE\n;Z:{z:.1}\n;LAYER:{l}\nG1 Z{z:.1} F600\n\
+             G1 X110 Y10 E3 F1200\nG1 X10 Y10 E3 F1200\n"
+        );
+    }
+    g.push_str("; filament used [g] = 3.50\n");
+    g.into_bytes()
+}
+
+/// The shop floor sees which layer a job prints, of how many, and the grams it uses: the
+/// layer climbs through the file as the simulated printer plays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_printing_job_shows_its_layer_of_the_total_and_its_grams() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let farm = start(dir.path()).await?;
+    farm.add_printer(sim("pla-1", "PLA", 60.0)).await?;
+    let id = farm.submit(JobSpec { gcode: layered(20), ..job("layers", "PLA") }).await?;
+    let mut seen = Vec::new();
+    let done = loop {
+        let v = farm.jobs().into_iter().find(|j| j.id == id).ok_or("job vanished")?;
+        assert_eq!(v.layers, Some(20), "{v:?}");
+        assert_eq!(v.filament_g, Some(3.5), "{v:?}");
+        if let Some(layer) = v.layer
+            && v.state == JobState::Printing
+            && seen.last() != Some(&layer)
+        {
+            let started = v.started_ms.ok_or("a printing job has a start")?;
+            assert!(started >= v.created_ms, "{v:?}");
+            seen.push(layer);
+        }
+        if v.state.is_final() {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(done.state, JobState::Done, "{done:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "layers went back: {seen:?}");
+    assert!(seen.len() >= 5, "too few layers seen while printing: {seen:?}");
+    assert!(seen.iter().all(|&l| (1..=20).contains(&l)), "{seen:?}");
+    Ok(())
+}

@@ -395,8 +395,9 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
     server.restart()?;
     let requeued = wait("the reprint", Box::new(|v| v.attempts == 2)).await?;
     assert!(requeued.reason.is_some(), "{requeued:?}");
-    let done = wait("completion", Box::new(|v| v.state == JobState::Done)).await?;
-    assert_eq!(done.attempts, 2);
+    let done =
+        wait("completion", Box::new(|v| v.state == JobState::Done || v.attempts > 2)).await?;
+    assert_eq!(done.attempts, 2, "{done:?} {:?}", farm.printers());
     eprintln!("octoprint farm test: {:?}", began.elapsed());
     Ok(())
 }

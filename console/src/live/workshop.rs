@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use amsp_api::farm::{JobView, PrinterView};
 use amsp_proto::alert::Alert;
+use amsp_proto::job_state::JobState;
 use amsp_proto::process::Material;
 
 use crate::tui::model::{Job, LOG_LINES, Level, LogLine, Model, Printer};
@@ -92,7 +93,12 @@ pub fn job_of(v: &JobView) -> Job {
         state: v.state,
         progress: v.progress,
         eta_s: v.eta_s,
-        error: None,
+        error: v.reason.clone().filter(|_| v.state != JobState::Done),
+        created_ms: v.created_ms,
+        started_ms: v.started_ms,
+        layer: v.layer,
+        layers: v.layers,
+        material_g: v.filament_g,
     }
 }
 
@@ -130,6 +136,11 @@ mod tests {
             priority: 0,
             reason: None,
             created_ms: 0,
+            updated_ms: 0,
+            started_ms: None,
+            layer: None,
+            layers: None,
+            filament_g: None,
         }
     }
 

@@ -101,6 +101,8 @@ pub struct TableState {
     pub offset: usize,
     /// The filter text.
     pub filter: String,
+    /// The sort key, `None` for the table's own order.
+    pub sort: Option<crate::tui::sort::Sort>,
 }
 
 impl TableState {
@@ -248,7 +250,7 @@ impl App {
     fn refresh(&mut self, view: View) {
         let t = &mut self.tables[view.index()];
         let previous = t.selected_item();
-        t.rows = rows::compute(&self.snapshot, view, &t.filter, self.row_options);
+        t.rows = rows::compute(&self.snapshot, view, &t.filter, t.sort, self.row_options);
         // Keep the same item selected when it is still listed.
         if let Some(item) = previous
             && t.rows.get(t.selected) != Some(&item)

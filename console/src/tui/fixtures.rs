@@ -136,6 +136,12 @@ fn job(n: u64, state: JobState, progress: f32, printer: Option<&Printer>, part: 
         eta_s: matches!(state, JobState::Printing | JobState::Paused)
             .then(|| ((1.0 - progress) * 7_200.0) as u64),
         error: None,
+        created_ms: NOW_MS - 600_000 - n * 60_000,
+        started_ms: (state != JobState::Queued).then(|| NOW_MS - 600_000 + (n % 80) * 7_000),
+        layer: matches!(state, JobState::Printing | JobState::Paused)
+            .then(|| 1 + (progress * 119.0) as u32),
+        layers: Some(120),
+        material_g: Some(8.0 + (n % 7) as f32 * 3.5),
     }
 }
 

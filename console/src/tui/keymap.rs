@@ -41,6 +41,10 @@ pub enum Intent {
     Back,
     /// Start typing a filter for the table.
     Filter,
+    /// Sort the table by its next column (after the last, its own order again).
+    SortNext,
+    /// Turn the table's sort order around.
+    SortReverse,
     /// Open the command palette.
     Palette,
     /// Pause the selected job.
@@ -233,6 +237,20 @@ pub const BINDINGS: &[Binding] = &[
         "overview",
     ),
     bind(&[k('/')], I::Filter, S::Global, "filter", "Filter the table by text"),
+    cmd(
+        bind(
+            &[k('s')],
+            I::SortNext,
+            S::Global,
+            "sort",
+            "Sort by the next column (after the last: unsorted)",
+        ),
+        "sort",
+    ),
+    cmd(
+        bind(&[k('S')], I::SortReverse, S::Global, "", "Turn the table's sort order around"),
+        "sort-reverse",
+    ),
     bind(&[k(':')], I::Palette, S::Global, "cmd", "Command palette: jump to a view, run an action"),
     bind(&[code(KeyCode::Enter)], I::Details, S::Global, "details", "Open or close details"),
     bind(&[code(KeyCode::Esc)], I::Back, S::Global, "", "Back: close details, clear the filter"),

@@ -23,6 +23,7 @@ pub mod layout;
 pub mod model;
 pub mod palette;
 pub mod rows;
+pub mod sort;
 pub mod source;
 pub mod terminal;
 pub mod theme;

@@ -132,6 +132,33 @@ pub struct Job {
     pub eta_s: Option<u64>,
     /// What went wrong, for a failed job.
     pub error: Option<String>,
+    /// Submitted, Unix ms.
+    #[serde(default)]
+    pub created_ms: u64,
+    /// The current attempt started on its printer, Unix ms.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    /// The layer being printed (1-based), when known.
+    #[serde(default)]
+    pub layer: Option<u32>,
+    /// Layers in the job's G-code, when it marks them.
+    #[serde(default)]
+    pub layers: Option<u32>,
+    /// Grams of material the slicer says it uses.
+    #[serde(default)]
+    pub material_g: Option<f32>,
+}
+
+impl Job {
+    /// How long it waited for a printer: until its current attempt started, or until `now_ms`
+    /// while it is still queued; `None` for a job that is neither.
+    pub fn wait_ms(&self, now_ms: u64) -> Option<u64> {
+        match (self.state, self.started_ms) {
+            (_, Some(started)) => Some(started.saturating_sub(self.created_ms)),
+            (JobState::Queued, None) => Some(now_ms.saturating_sub(self.created_ms)),
+            _ => None,
+        }
+    }
 }
 
 /// One temperature reading with its target.

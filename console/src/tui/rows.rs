@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use amsp_proto::alert::Alert;
 
 use super::model::{Level, Snapshot};
+use super::sort::Sort;
 use super::view::View;
 
 /// View settings that decide membership besides the filter text.
@@ -34,7 +35,13 @@ pub fn len(snapshot: &Snapshot, view: View) -> usize {
 ///
 /// The filter matches case-insensitively for ASCII letters (ids, names, states); one buffer is
 /// reused for every row's text, so filtering 10,000 rows allocates nothing per row.
-pub fn compute(snapshot: &Snapshot, view: View, filter: &str, opts: RowOptions) -> Vec<usize> {
+pub fn compute(
+    snapshot: &Snapshot,
+    view: View,
+    filter: &str,
+    sort: Option<Sort>,
+    opts: RowOptions,
+) -> Vec<usize> {
     let needle = filter.trim().to_ascii_lowercase();
     let mut text = String::new();
     let mut keep = |i: usize| -> bool {
@@ -57,6 +64,9 @@ pub fn compute(snapshot: &Snapshot, view: View, filter: &str, opts: RowOptions) 
     let mut rows: Vec<usize> = (0..len(snapshot, view)).filter(|&i| keep(i)).collect();
     if view == View::Alerts {
         rows.sort_by(|&a, &b| alert_order(&snapshot.alerts[a], &snapshot.alerts[b]));
+    }
+    if let Some(sort) = sort {
+        super::sort::apply(snapshot, view, sort, &mut rows);
     }
     rows
 }

@@ -49,6 +49,32 @@ pub trait Heat {
         target_c: f64,
         wait: Option<WaitFor>,
     ) -> f64;
+
+    /// A new layer begins `at_s` seconds into the job (a slicer's layer-change comment, see
+    /// [`LayerMarker`]); `at_s` leaves out the moves the look-ahead still holds (usually the
+    /// last one). Timing needs nothing from it; a simulated printer reports its current layer
+    /// from these instants.
+    fn layer_change(&mut self, _at_s: f64) {}
+}
+
+/// Recognises the comment slicers write where a layer begins: `;LAYER_CHANGE` (PrusaSlicer,
+/// amsp) or, in files that have none of those, `;LAYER:n` (Cura). amsp and PrusaSlicer write
+/// both, so `;LAYER:` lines after a `;LAYER_CHANGE` are not counted again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LayerMarker {
+    seen_change: bool,
+}
+
+impl LayerMarker {
+    /// Whether the line `raw` (a whole line of the file, in order) starts a layer.
+    pub fn starts_layer(&mut self, raw: &[u8]) -> bool {
+        let line = raw.trim_ascii_start();
+        if line.starts_with(b";LAYER_CHANGE") {
+            self.seen_change = true;
+            return true;
+        }
+        !self.seen_change && line.starts_with(b";LAYER:")
+    }
 }
 
 /// Heaters that are always at temperature: what a slicer's estimate assumes.
@@ -103,7 +129,12 @@ pub fn time_gcode_from(
     heat: &mut impl Heat,
 ) -> Result<Timing, GcodeError> {
     let mut m = Machine::new(*limits, position, heat);
+    let mut layers = LayerMarker::default();
     for (index, raw) in gcode.lines().enumerate() {
+        if layers.starts_layer(raw.as_bytes()) {
+            let at = m.now();
+            m.heat.layer_change(at);
+        }
         m.execute(raw).map_err(|problem| GcodeError { line: index + 1, problem })?;
     }
     Ok(m.finish())
@@ -572,6 +603,39 @@ mod tests {
         assert_eq!(heat.0[1].1, Heater::Tool);
         assert!(close(heat.0[1].0, 2.05));
         assert_eq!(heat.0[1].3, Some(WaitFor::HeatingOrCooling));
+    }
+
+    /// Records the instants layers begin.
+    #[derive(Default)]
+    struct Layers(Vec<f64>);
+
+    impl Heat for Layers {
+        fn set_target(&mut self, _: f64, _: Heater, _: f64, _: Option<WaitFor>) -> f64 {
+            0.0
+        }
+        fn layer_change(&mut self, at_s: f64) {
+            self.0.push(at_s);
+        }
+    }
+
+    #[test]
+    fn layer_changes_are_reported_once_each_whichever_slicer_wrote_them() {
+        // amsp and PrusaSlicer: `;LAYER_CHANGE` then `;LAYER:n`, which must not count twice.
+        let prusa = ";LAYER_CHANGE\n;Z:0.2\n;LAYER:0\nG1 X100 F3000\nG1 X0\n\
+                     ;LAYER_CHANGE\n;Z:0.4\n;LAYER:1\nG1 X0\nG1 X100\n";
+        let mut layers = Layers::default();
+        assert!(time_gcode(prusa, &at_rest(), &mut layers).is_ok());
+        assert_eq!(layers.0.len(), 2, "{:?}", layers.0);
+        assert!(layers.0[0] < layers.0[1], "{:?}", layers.0);
+        // Cura: only `;LAYER:n`.
+        let cura = ";LAYER:0\nG1 X10 F600\n;LAYER:1\nG1 X0\n;LAYER:2\nG1 X10\n";
+        let mut layers = Layers::default();
+        assert!(time_gcode(cura, &at_rest(), &mut layers).is_ok());
+        assert_eq!(layers.0.len(), 3, "{:?}", layers.0);
+        // A file with no layer comments has no layers.
+        let mut layers = Layers::default();
+        assert!(time_gcode("G1 X10 F600\n", &at_rest(), &mut layers).is_ok());
+        assert!(layers.0.is_empty());
     }
 
     #[test]

@@ -16,6 +16,6 @@ pub mod gcode;
 pub mod limits;
 pub mod planner;
 
-pub use gcode::{GcodeError, Heat, Heater, NoHeat, Timing, WaitFor, time_gcode};
+pub use gcode::{GcodeError, Heat, Heater, LayerMarker, NoHeat, Timing, WaitFor, time_gcode};
 pub use limits::Limits;
 pub use planner::{Move, MoveKind, Planner, trapezoid};

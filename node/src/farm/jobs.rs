@@ -5,6 +5,7 @@ use crate::clock::now_ms;
 use crate::engine::queue::{QueuePrinter, QueuedJob, Slot};
 use crate::printer::PrinterDriver;
 use crate::printer::driver::{check_gcode_size, validate_file_name};
+use crate::printer::gcode_facts::GcodeFacts;
 use amsp_proto::id::{JobId, PrinterId};
 use amsp_proto::process::Material;
 use std::path::PathBuf;
@@ -123,6 +124,7 @@ impl Farm {
         if job.size_mm.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
             return bad(format!("size_mm {:?} must be three non-negative numbers", job.size_mm));
         }
+        let facts = GcodeFacts::read(&job.gcode);
         let now = now_ms();
         let id = JobId::from_parts(now, rand::random());
         let rec = JobRecord {
@@ -144,6 +146,10 @@ impl Farm {
             gcode_bytes: job.gcode.len() as u64,
             created_ms: now,
             updated_ms: now,
+            started_ms: None,
+            layers: facts.layers(),
+            layer: None,
+            filament_g: facts.filament_g,
         };
         let file = rec.file_name();
         validate_file_name(&file)?;

@@ -67,11 +67,25 @@ pub struct JobRecord {
     pub created_ms: u64,
     /// When its state last changed, Unix ms.
     pub updated_ms: u64,
+    /// When the current attempt started on its printer, Unix ms (the queue wait ends there).
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    /// Layers the G-code marks (0 when it marks none).
+    #[serde(default)]
+    pub layers: u32,
+    /// The layer the current attempt prints, when known.
+    #[serde(default)]
+    pub layer: Option<u32>,
+    /// Grams of filament the slicer says the job uses.
+    #[serde(default)]
+    pub filament_g: Option<f32>,
 }
 
 impl JobRecord {
-    /// The name of the file sent to printers: the job name made safe for every host, then the
-    /// job id so two jobs never overwrite each other's file.
+    /// The name of the file sent to printers for the current attempt: the job name made safe
+    /// for every host, the job id so two jobs never overwrite each other's file, and the
+    /// attempt, so deleting a failed attempt's file from the host can never delete its
+    /// reprint's.
     pub fn file_name(&self) -> String {
         let safe: String = self
             .name
@@ -80,10 +94,52 @@ impl JobRecord {
             .take(64)
             .collect();
         let safe = safe.trim_start_matches(['_', '-']);
-        if safe.is_empty() {
-            format!("job-{}.gcode", self.id)
-        } else {
-            format!("{safe}-{}.gcode", self.id)
-        }
+        let safe = if safe.is_empty() { "job" } else { safe };
+        format!("{safe}-{}-{}.gcode", self.id, self.attempts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::driver::validate_file_name;
+
+    #[test]
+    fn each_attempt_sends_its_own_file_so_deleting_one_never_deletes_the_reprint()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut rec = JobRecord {
+            id: JobId::from_parts(1, [7; 10]),
+            name: "../bracket v2 ×4".into(),
+            material: Material::new("PLA"),
+            nozzle_mm: 0.4,
+            size_mm: [10.0; 3],
+            profile: None,
+            priority: 0,
+            order_ref: None,
+            pinned: None,
+            state: JobState::Printing,
+            printer: None,
+            progress: 0.0,
+            eta_s: None,
+            attempts: 1,
+            reason: None,
+            gcode_bytes: 1,
+            created_ms: 1,
+            updated_ms: 1,
+            started_ms: None,
+            layers: 0,
+            layer: None,
+            filament_g: None,
+        };
+        let first = rec.file_name();
+        rec.attempts = 2;
+        let second = rec.file_name();
+        assert_ne!(first, second);
+        assert_eq!(second, format!("bracket_v2__4-{}-2.gcode", rec.id));
+        validate_file_name(&first)?;
+        validate_file_name(&second)?;
+        rec.name = "×××".into();
+        assert_eq!(rec.file_name(), format!("job-{}-2.gcode", rec.id));
+        Ok(())
     }
 }

@@ -149,6 +149,7 @@ impl Farm {
             offline_since: None,
             persisted_progress: 0.0,
             emitted_progress: 0.0,
+            layer_starts: Vec::new(),
             poll: None,
         }
     }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::{Farm, FarmEvent, Inner, JobState, State, name_label, poll_interval};
 use crate::clock::now_ms;
 use crate::engine::queue::Slot;
+use crate::printer::gcode_facts::{GcodeFacts, layer_at};
 use crate::printer::{PrinterDriver, PrinterState, PrinterStatus};
 
 /// How often the dispatch loop looks at the queue when nothing wakes it (staggered starts
@@ -125,12 +126,14 @@ impl Farm {
             live.started_at = None;
             live.persisted_progress = 0.0;
             live.emitted_progress = 0.0;
+            live.layer_starts.clear();
             if let Some(rec) = st.jobs.get_mut(&job) {
                 rec.state = JobState::Printing;
                 rec.printer = Some(printer);
                 rec.attempts += 1;
                 rec.progress = 0.0;
                 rec.eta_s = None;
+                rec.layer = None;
                 rec.updated_ms = now;
                 out.push((job, printer, driver, rec.file_name()));
             }
@@ -149,11 +152,15 @@ impl Farm {
     ) {
         let _ = self.persist_job(job).await;
         let path = self.gcode_path(job);
+        let mut layer_starts = Vec::new();
         let result = match tokio::fs::read(&path).await {
-            Ok(gcode) => match driver.upload(&file, gcode).await {
-                Ok(()) => driver.start(&file).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
+            Ok(gcode) => {
+                layer_starts = GcodeFacts::read(&gcode).layer_starts;
+                match driver.upload(&file, gcode).await {
+                    Ok(()) => driver.start(&file).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
             Err(e) => Err(format!("reading {}: {e}", path.display())),
         };
         match result {
@@ -164,6 +171,10 @@ impl Farm {
                         && live.job == Some(job)
                     {
                         live.started_at = Some(Instant::now());
+                        live.layer_starts = layer_starts;
+                        if let Some(rec) = st.jobs.get_mut(&job) {
+                            rec.started_ms = Some(now_ms());
+                        }
                     }
                 }
                 tracing::info!(%job, %printer, file, "job started");
@@ -203,6 +214,8 @@ impl Farm {
         rec.updated_ms = now;
         rec.eta_s = None;
         rec.progress = 0.0;
+        rec.layer = None;
+        rec.started_ms = None;
         // `finished` put it back into the routing queue; pinned jobs go back to their list.
         let requeued_job = st.queue.cancel(job).ok();
         if rec.attempts >= max {
@@ -323,6 +336,9 @@ impl Farm {
                             rec.state = state;
                             rec.progress = progress;
                             rec.eta_s = status.remaining.map(|d| d.as_secs());
+                            rec.layer = status.layer.or_else(|| {
+                                layer_at(&live.layer_starts, rec.gcode_bytes, status.progress)
+                            });
                             if changed {
                                 rec.updated_ms = now_ms();
                             }

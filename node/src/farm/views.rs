@@ -91,6 +91,11 @@ impl Farm {
                 priority: j.priority,
                 reason: j.reason.clone(),
                 created_ms: j.created_ms,
+                updated_ms: j.updated_ms,
+                started_ms: j.started_ms,
+                layer: j.layer,
+                layers: (j.layers > 0).then_some(j.layers),
+                filament_g: j.filament_g,
             })
             .collect()
     }

@@ -85,6 +85,9 @@ pub struct PrinterStatus {
     pub bed: Temperature,
     /// Why the printer is offline, in error, paused by a fault or interrupted.
     pub error: Option<String>,
+    /// The layer (1-based) being printed, when the host says; otherwise the farm works it out
+    /// from the progress and the file's layer offsets ([`super::gcode_facts`]).
+    pub layer: Option<u32>,
 }
 
 impl PrinterStatus {
@@ -99,6 +102,7 @@ impl PrinterStatus {
             tool: Temperature::default(),
             bed: Temperature::default(),
             error: None,
+            layer: None,
         }
     }
 }

@@ -275,6 +275,8 @@ pub struct Plan {
     pub target_changes: Vec<TargetChange>,
     /// Heater state when the job starts.
     pub initial: Heaters,
+    /// When each layer begins, seconds from the start, ascending.
+    pub layer_starts_s: Vec<f64>,
     /// Number of moves (G0–G3) in the file.
     pub moves: usize,
     /// Commands that do not affect timing and were skipped (fans, display, macros, …).
@@ -283,6 +285,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The layer (1-based) printed at `t` seconds from the start; `None` before the first
+    /// layer or when the file marks none.
+    pub fn layer_at(&self, t: f64) -> Option<u32> {
+        let layer = self.layer_starts_s.partition_point(|&s| s <= t);
+        u32::try_from(layer).ok().filter(|&l| l > 0)
+    }
+
     /// Whether the job is waiting for a heater at `t` seconds from its start.
     pub fn is_heating_at(&self, t: f64) -> bool {
         self.heat_waits.iter().any(|w| t >= w.start_s && t < w.start_s + w.duration_s)
@@ -326,6 +335,7 @@ impl Plan {
             heat_waits: Vec::new(),
             target_changes: Vec::new(),
             initial,
+            layer_starts_s: Vec::new(),
             moves: 0,
             skipped_commands: 0,
             thermal: *thermal,
@@ -344,6 +354,10 @@ impl Plan {
 /// The plan is its own heat model: each target change is recorded, and a wait lasts until the
 /// heater, ramping from its state at that instant, reaches the target.
 impl Heat for Plan {
+    fn layer_change(&mut self, at_s: f64) {
+        self.layer_starts_s.push(at_s);
+    }
+
     fn set_target(
         &mut self,
         at_s: f64,

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod gcode_facts;
 pub mod gcode_plan;
 pub mod host_client;
 pub mod job_tracker;

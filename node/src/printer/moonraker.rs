@@ -279,6 +279,7 @@ impl MoonrakerDriver {
             tool: o.tool,
             bed: o.bed,
             error: None,
+            layer: None,
         };
         match o.klippy_state.as_str() {
             "ready" => {}

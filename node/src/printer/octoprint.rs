@@ -351,6 +351,7 @@ impl OctoPrintDriver {
             tool: o.tool,
             bed: o.bed,
             error: None,
+            layer: None,
         };
         if f.error || (!f.operational && !f.printing && !f.paused) {
             let message = o.error_text.clone().unwrap_or_else(|| o.state_text.clone());

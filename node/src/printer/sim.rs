@@ -372,6 +372,7 @@ impl SimPrinter {
                 status.error = job.paused.as_ref().and_then(|(_, why)| why.clone());
                 status.job = Some(job.name.clone());
                 status.progress = progress(elapsed, total);
+                status.layer = job.plan.layer_at(elapsed);
                 status.elapsed = wall(elapsed);
                 status.remaining = Some(wall(total - elapsed));
                 status.tool = heaters.tool.reading();

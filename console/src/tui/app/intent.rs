@@ -4,6 +4,7 @@
 use super::{App, Command, Mode};
 use crate::tui::keymap::Intent;
 use crate::tui::model::{JobState, Level};
+use crate::tui::sort::Sort;
 use crate::tui::source::Action;
 use crate::tui::view::View;
 
@@ -147,6 +148,7 @@ impl App {
                     self.select(View::Log, usize::MAX);
                 }
             }
+            Intent::SortNext | Intent::SortReverse => self.sort(intent),
             Intent::TogglePast => {
                 self.row_options.past_alerts = !self.row_options.past_alerts;
                 self.refresh(View::Alerts);
@@ -156,6 +158,26 @@ impl App {
             Intent::Confirm | Intent::Deny | Intent::Accept | Intent::Complete => {}
         }
         None
+    }
+
+    /// Steps the current table's sort key or turns its order around, and says what it is now.
+    fn sort(&mut self, intent: Intent) {
+        let view = self.view;
+        let t = &mut self.tables[view.index()];
+        t.sort = match (intent, t.sort) {
+            (Intent::SortReverse, Some(s)) => Some(Sort { descending: !s.descending, ..s }),
+            (Intent::SortReverse, None) => {
+                self.say("the table is in its own order: s picks a column to sort by", true);
+                return;
+            }
+            (_, current) => Sort::next(current, view),
+        };
+        let text = match t.sort.and_then(|s| Some((s.column(view)?, s.arrow()))) {
+            Some((column, arrow)) => format!("sorted by {column} {arrow}"),
+            None => "unsorted: the table's own order".to_owned(),
+        };
+        self.refresh(view);
+        self.say(text, false);
     }
 
     pub(super) fn set_level(&mut self, level: Level) {

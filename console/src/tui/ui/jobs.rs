@@ -18,6 +18,9 @@ const BAR: usize = 10;
 /// Below this width the order column is left out so the part name keeps some room.
 const ORDER_COLUMN_FROM: u16 = 100;
 
+/// From this width the queue wait and the material columns are shown too.
+const WIDE_FROM: u16 = 118;
+
 /// The style of a job state.
 pub fn state_style(theme: &Theme, state: JobState) -> ratatui::style::Style {
     match state {
@@ -33,13 +36,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
     let theme = &app.theme;
     let jobs = &app.snapshot.jobs;
     let with_order = area.width >= ORDER_COLUMN_FROM;
+    let wide = area.width >= WIDE_FROM;
+    let now = app.snapshot.node.now_ms;
     let mut columns: Vec<Column> = vec![
         col("Job", Constraint::Length(8)),
         col("State", Constraint::Length(9)),
         col("Progress", Constraint::Length(15)),
         col("ETA", Constraint::Length(7)),
+        col("Layer", Constraint::Length(7)),
         col("Printer", Constraint::Length(10)),
     ];
+    if wide {
+        columns.push(col("Wait", Constraint::Length(6)));
+        columns.push(col("Grams", Constraint::Length(6)));
+    }
     if with_order {
         columns.push(col("Order", Constraint::Length(8)));
     }
@@ -51,8 +61,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
             Cell::from(j.state.name()).style(state_style(theme, j.state)),
             Cell::from(progress_text(j)),
             Cell::from(j.eta_s.map(format::duration).unwrap_or_default()),
+            Cell::from(layer_text(j)),
             Cell::from(j.printer_name.clone().unwrap_or_else(|| "—".to_owned())),
         ];
+        if wide {
+            let wait = j.wait_ms(now).map(|ms| format::duration(ms / 1000)).unwrap_or_default();
+            cells.push(Cell::from(wait));
+            cells.push(Cell::from(j.material_g.map(grams).unwrap_or_default()));
+        }
         if with_order {
             let order = j.order.map(|o| format::tail(&o.to_string(), 8)).unwrap_or_default();
             cells.push(Cell::from(order).style(theme.dim()));
@@ -64,6 +80,21 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
         let job = app.table().selected_item().and_then(|i| jobs.get(i));
         draw_detail(frame, rect, app, job);
     }
+}
+
+/// "12/80" while printing, "80" (the total) otherwise; empty when the G-code marks no layers.
+fn layer_text(j: &Job) -> String {
+    match (j.layer, j.layers) {
+        (Some(l), Some(n)) => format!("{l}/{n}"),
+        (Some(l), None) => l.to_string(),
+        (None, Some(n)) => n.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+/// "12.5g"; whole grams from 100 g.
+fn grams(g: f32) -> String {
+    if g >= 100.0 { format!("{g:.0}g") } else { format!("{g:.1}g") }
 }
 
 fn progress_text(j: &Job) -> String {
@@ -112,7 +143,25 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, job: Option<&Job>) 
             j.order.map(|o| format!("{o}{order_stage}")).unwrap_or_else(|| "—".to_owned()),
         ),
         field("eta", j.eta_s.map(format::duration).unwrap_or_else(|| "—".to_owned())),
+        field(
+            "layer",
+            match (j.layer, j.layers) {
+                (Some(l), Some(n)) => format!("{l} of {n}"),
+                (None, Some(n)) => format!("{n} layers"),
+                (Some(l), None) => l.to_string(),
+                (None, None) => "—".to_owned(),
+            },
+        ),
+        field("material", j.material_g.map(grams).unwrap_or_else(|| "—".to_owned())),
     ];
+    let now = app.snapshot.node.now_ms;
+    if let Some(wait) = j.wait_ms(now) {
+        let verb = if j.started_ms.is_some() { "waited" } else { "waiting" };
+        lines.push(field(
+            verb,
+            format!("{} (queued {})", format::duration(wait / 1000), format::clock(j.created_ms)),
+        ));
+    }
     if let Some(e) = &j.error {
         lines.push(Line::from(vec![
             Span::styled(format!("{:>9} ", "error"), theme.dim()),

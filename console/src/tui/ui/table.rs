@@ -69,6 +69,10 @@ pub fn draw<'a>(
     if !t.filter.is_empty() {
         title.push_str(&format!("/{} ", t.filter));
     }
+    let sorted = t.sort.and_then(|s| Some((s.column(view)?, s.arrow())));
+    if let Some((column, arrow)) = sorted {
+        title.push_str(&format!("by {column}{arrow} "));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border())
@@ -89,7 +93,11 @@ pub fn draw<'a>(
     // (a snapshot changed without a refresh) from ever reaching `make_row`.
     let rows: Vec<Row<'a>> =
         t.rows[offset..end].iter().filter(|&&i| i < total).map(|&i| make_row(i)).collect();
-    let header = Row::new(columns.iter().map(|c| c.title)).style(theme.header());
+    let header = Row::new(columns.iter().map(|c| match sorted {
+        Some((column, arrow)) if column == c.title => format!("{}{arrow}", c.title),
+        _ => c.title.to_owned(),
+    }))
+    .style(theme.header());
     let table = Table::new(rows, columns.iter().map(|c| c.width))
         .header(header)
         .block(block)
