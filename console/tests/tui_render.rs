@@ -314,7 +314,9 @@ fn the_overview_charts_the_fleet_with_scales() {
     use amsp_console::tui::history::Sample;
     let mut a = app(fixtures::busy(), 120, 40);
     for (i, (busy, queued, done)) in [(1, 6, 10), (2, 4, 12), (2, 3, 15)].into_iter().enumerate() {
-        a.history.push(Sample { at_ms: i as u64 * 60_000, busy, printers: 4, queued, done });
+        let (wait_s, done_g) = (300 + i as u64 * 60, done as u64 * 20);
+        let at_ms = i as u64 * 60_000;
+        a.history.push(Sample { at_ms, busy, printers: 4, queued, done, wait_s, done_g });
     }
     chars(&mut a, "o");
     assert!(a.overview);
@@ -329,6 +331,11 @@ fn the_overview_charts_the_fleet_with_scales() {
         "Queue depth",
         "now 3 jobs",
         "scale 0 – 6 jobs",
+        "Longest queue wait",
+        "now 7 min",
+        "Material printed / hour",
+        "now 3600 g/h",
+        "scale 0 – 3600 g/h",
         "Materials loaded",
         "Alerts",
     ] {

@@ -28,6 +28,10 @@ pub struct Sample {
     pub queued: usize,
     /// Jobs done so far, as listed.
     pub done: usize,
+    /// Longest wait of a job still queued, seconds.
+    pub wait_s: u64,
+    /// Grams of material in the jobs done so far, as listed.
+    pub done_g: u64,
 }
 
 impl Sample {
@@ -39,12 +43,28 @@ impl Sample {
             .filter(|p| matches!(p.state, PrinterState::Printing | PrinterState::Paused))
             .count();
         let count = |s: JobState| snapshot.jobs.iter().filter(|j| j.state == s).count();
+        let wait_ms = snapshot
+            .jobs
+            .iter()
+            .filter(|j| j.state == JobState::Queued)
+            .filter_map(|j| j.wait_ms(snapshot.node.now_ms))
+            .max()
+            .unwrap_or(0);
+        let done_g: f32 = snapshot
+            .jobs
+            .iter()
+            .filter(|j| j.state == JobState::Done)
+            .filter_map(|j| j.material_g)
+            .filter(|g| g.is_finite() && *g > 0.0)
+            .sum();
         Self {
             at_ms,
             busy,
             printers: snapshot.printers.len(),
             queued: count(JobState::Queued),
             done: count(JobState::Done),
+            wait_s: wait_ms / 1000,
+            done_g: done_g.round() as u64,
         }
     }
 }
@@ -87,15 +107,28 @@ impl History {
         self.samples.iter().map(|s| s.queued as u64).collect()
     }
 
+    /// Longest wait of a queued job at each sample, minutes.
+    pub fn wait_minutes(&self) -> Vec<u64> {
+        self.samples.iter().map(|s| s.wait_s / 60).collect()
+    }
+
     /// Jobs finished per hour between consecutive samples (one fewer value than samples). A
     /// count that falls (old jobs leaving the list) counts as none finished.
     pub fn done_per_hour(&self) -> Vec<u64> {
+        self.per_hour(|s| s.done as u64)
+    }
+
+    /// Grams of material in finished jobs per hour between consecutive samples.
+    pub fn grams_per_hour(&self) -> Vec<u64> {
+        self.per_hour(|s| s.done_g)
+    }
+
+    fn per_hour(&self, total: impl Fn(&Sample) -> u64) -> Vec<u64> {
         let s: Vec<&Sample> = self.samples.iter().collect();
         s.windows(2)
             .map(|w| {
                 let ms = w[1].at_ms.saturating_sub(w[0].at_ms).max(1);
-                let done = w[1].done.saturating_sub(w[0].done) as u64;
-                done * 3_600_000 / ms
+                total(w[1]).saturating_sub(total(w[0])) * 3_600_000 / ms
             })
             .collect()
     }
@@ -106,7 +139,8 @@ mod tests {
     use super::*;
 
     fn sample(at_s: u64, busy: usize, queued: usize, done: usize) -> Sample {
-        Sample { at_ms: at_s * 1000, busy, printers: 4, queued, done }
+        let done_g = done as u64 * 15;
+        Sample { at_ms: at_s * 1000, busy, printers: 4, queued, done, wait_s: 90, done_g }
     }
 
     #[test]
@@ -119,6 +153,9 @@ mod tests {
         assert_eq!(h.queue(), vec![5, 3, 0]);
         // Two jobs in a minute is 120 an hour; none in the next minute.
         assert_eq!(h.done_per_hour(), vec![120, 0]);
+        // 15 g a job: 30 g in a minute is 1,800 g an hour.
+        assert_eq!(h.grams_per_hour(), vec![1_800, 0]);
+        assert_eq!(h.wait_minutes(), vec![1, 1, 1]);
         // A list that lost old jobs is not a negative rate.
         h.push(sample(180, 4, 0, 3));
         assert_eq!(h.done_per_hour()[2], 0);

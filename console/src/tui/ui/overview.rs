@@ -1,5 +1,6 @@
 //! The fleet overview (`o`), in the manner of btop: how busy the printers have been, how many
-//! jobs finish an hour, how long the queue is, what material is loaded where, and what is wrong —
+//! jobs finish an hour, how long the queue is and how long its oldest job has waited, how much
+//! material is printed an hour, what material is loaded where, and what is wrong —
 //! each chart with its scale, so a glance says whether the shop keeps up.
 
 use std::collections::BTreeMap;
@@ -16,15 +17,22 @@ use crate::tui::app::App;
 
 /// Draw the overview over `area`.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let [top, bottom] =
-        Layout::vertical([Constraint::Percentage(60), Constraint::Fill(1)]).areas(area);
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Percentage(34),
+        Constraint::Percentage(33),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
     let [util, rate, queue] = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(top);
+    let [wait, grams] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(middle);
     let [materials, alerts] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(bottom);
     let h = &app.history;
     chart(frame, util, app, "Fleet utilisation", &h.utilisation(), "%", Some(100));
     chart(frame, rate, app, "Jobs finished / hour", &h.done_per_hour(), "/h", None);
     chart(frame, queue, app, "Queue depth", &h.queue(), "jobs", None);
+    chart(frame, wait, app, "Longest queue wait", &h.wait_minutes(), "min", None);
+    chart(frame, grams, app, "Material printed / hour", &h.grams_per_hour(), "g/h", None);
     material_bars(frame, materials, app);
     alert_summary(frame, alerts, app);
 }
