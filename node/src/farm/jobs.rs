@@ -124,7 +124,6 @@ impl Farm {
         if job.size_mm.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
             return bad(format!("size_mm {:?} must be three non-negative numbers", job.size_mm));
         }
-        let facts = GcodeFacts::read(&job.gcode);
         let now = now_ms();
         let id = JobId::from_parts(now, rand::random());
         let rec = JobRecord {
@@ -147,13 +146,16 @@ impl Farm {
             created_ms: now,
             updated_ms: now,
             started_ms: None,
-            layers: facts.layers(),
+            layers: 0,
             layer: None,
-            filament_g: facts.filament_g,
+            filament_g: None,
         };
         let file = rec.file_name();
         validate_file_name(&file)?;
         check_gcode_size(&file, &job.gcode)?;
+        // Read only once the size is known to be within bounds.
+        let facts = GcodeFacts::read(&job.gcode);
+        let rec = JobRecord { layers: facts.layers(), filament_g: facts.filament_g, ..rec };
         {
             let st = self.lock();
             let open = st.jobs.values().filter(|j| !j.state.is_final()).count();

@@ -63,7 +63,8 @@ fn filament_grams(line: &[u8]) -> Option<f32> {
         }
         sum += g;
     }
-    Some(sum)
+    // A sum of huge figures is no weight at all.
+    sum.is_finite().then_some(sum)
 }
 
 #[cfg(test)]
@@ -93,6 +94,8 @@ mod tests {
         assert_eq!(facts.layers(), 3);
         assert_eq!(facts.filament_g, None, "Cura states metres, not grams");
         let bare = GcodeFacts::read(b"G1 X1\n; filament used [g] = lots\n");
+        let huge = GcodeFacts::read(b"; filament used [g] = 3e38, 3e38\n");
+        assert_eq!(huge.filament_g, None, "an overflowing sum is refused");
         assert_eq!(bare, GcodeFacts::default());
     }
 }
