@@ -258,6 +258,9 @@ pub struct OrderView {
     /// The last inspection's signed figures.
     #[serde(default)]
     pub inspection: Option<Inspection>,
+    /// The parts failed inspection and the customer has yet to choose: a reprint or a cancel.
+    #[serde(default)]
+    pub inspection_failed: bool,
     /// The customer's review.
     #[schema(value_type = Option<Object>)]
     pub review: Option<amsp_proto::feedback::Feedback>,

@@ -202,9 +202,14 @@ endpoints! {
     Deliver = Post "/v1/orders/{id}/deliver", "The customer confirms delivery",
         query: None, body: Empty, reply: Out(json::<orders::Done>), auth: true;
     /// `POST /v1/orders/{id}/cancel`.
-    CancelOrder = Post "/v1/orders/{id}/cancel", "The customer calls the order off before printing",
+    CancelOrder = Post "/v1/orders/{id}/cancel",
+        "The customer calls the order off before printing, or after its parts failed inspection",
         query: None, body: In(json::<orders::CancelOrder>), reply: Out(json::<orders::Done>),
         auth: true;
+    /// `POST /v1/orders/{id}/reprint`.
+    ReprintOrder = Post "/v1/orders/{id}/reprint",
+        "The customer has an order whose parts failed inspection made again",
+        query: None, body: Empty, reply: Out(json::<orders::Done>), auth: true;
     /// `POST /v1/orders/{id}/repair`.
     AcceptRepair = Post "/v1/orders/{id}/repair",
         "The customer takes the repaired model its centre offered for a part",

@@ -666,3 +666,50 @@ fn s_sorts_every_table_by_each_of_its_columns_and_capital_s_turns_it_around() {
     ch(&mut a, 'S');
     assert!(a.status.as_ref().is_some_and(|s| s.error && s.text.contains("s picks")));
 }
+
+#[test]
+fn an_order_that_failed_inspection_is_made_again_or_called_off_from_the_orders_view() {
+    use amsp_proto::order::Stage;
+    let mut snapshot = fixtures::busy();
+    let printing = snapshot.orders.iter().position(|o| o.stage == Stage::Printing);
+    let printing = printing.expect("the fixture has a printing order");
+    let failed = (printing + 1) % snapshot.orders.len();
+    snapshot.orders[failed].stage = Stage::Failed;
+    snapshot.orders[failed].choice = true;
+    snapshot.orders[failed].note = Some("inspection failed: 80.0 % within ±0.2 mm".into());
+    let mut a = app_with(snapshot, false);
+    ch(&mut a, '3');
+    let pick = |a: &mut App, index: usize| {
+        ch(a, 'g');
+        for _ in 0..a.snapshot.orders.len() {
+            if a.table().selected_item() == Some(index) {
+                break;
+            }
+            ch(a, 'j');
+        }
+        assert_eq!(a.table().selected_item(), Some(index), "order {index} has a row");
+        a.snapshot.orders[index].id
+    };
+    // A printing order is neither made again nor called off, and the console says why.
+    pick(&mut a, printing);
+    for c in ['R', 'c'] {
+        a.status = None;
+        assert_eq!(ch(&mut a, c), None);
+        assert_eq!(a.mode, Mode::Normal);
+        let status = a.status.clone().unwrap();
+        assert!(status.error && status.text.contains("is printing"), "{status:?}");
+    }
+    // The failed one: both, each after a confirmation.
+    let id = pick(&mut a, failed);
+    ch(&mut a, 'R');
+    assert_eq!(a.mode, Mode::Confirm(Action::ReprintOrder(id)));
+    assert_eq!(ch(&mut a, 'y'), Some(Command::Act(Action::ReprintOrder(id))));
+    ch(&mut a, 'c');
+    assert_eq!(press(&mut a, KeyCode::Enter), Some(Command::Act(Action::CancelOrder(id))));
+    // A read-only console sends neither.
+    let mut ro = app_with(a.snapshot.clone(), true);
+    ch(&mut ro, '3');
+    pick(&mut ro, failed);
+    assert_eq!(ch(&mut ro, 'R'), None);
+    assert_eq!(ro.mode, Mode::Normal);
+}

@@ -505,7 +505,7 @@ proptest! {
 }
 
 #[test]
-fn an_inspection_signs_its_figures_and_a_failed_one_sends_the_parts_back_to_print() {
+fn an_inspection_signs_its_figures_and_after_a_failed_one_the_customer_chooses_reprint_or_cancel() {
     let cast = Cast::new(5);
     let plan = Plan {
         seed: 5,
@@ -537,6 +537,44 @@ fn an_inspection_signs_its_figures_and_a_failed_one_sends_the_parts_back_to_prin
     assert!(state.printed.is_empty() && state.failed.len() == 1);
     let reason = state.reason.unwrap_or_default();
     assert!(reason.contains("80.0 % within ±0.2 mm") && reason.contains("0.900 mm"), "{reason}");
+    assert!(state.inspection_failed);
+
+    // The customer chooses what follows, not the centre: it can neither reprint nor hand the
+    // order on, and the customer may cancel now although printing has happened.
+    let part = parts(1)[0].part;
+    let customer = cast.customer.clone();
+    let other = cast.centres[1].public().to_peer_id();
+    for action in [
+        Action::Reprint { parts: vec![part] },
+        Action::Forwarded { to: other, reason: "elsewhere".into() },
+    ] {
+        let err = w.push(&centre, action).unwrap_err();
+        assert!(matches!(err, OrderError::Rule(RuleViolation::CustomerChooses)), "{err:?}");
+    }
+    let mut cancelling = Writer { log: w.log.clone(), clock: w.clock, nonce: w.nonce };
+    cancelling.push(&customer, Action::Cancelled { reason: "failed inspection".into() }).unwrap();
+    assert_eq!(cancelling.stage(), Stage::Cancelled);
+
+    // A reprint sends the order back to its centre to be made again from the start; the next
+    // inspection decides again.
+    w.push(&customer, Action::Reprint { parts: vec![part] }).unwrap();
+    let state = w.log.state().state.unwrap();
+    assert_eq!((state.stage, state.reprints), (Stage::Placed, 1));
+    assert!(!state.inspection_failed && state.failed.is_empty() && state.groups.is_empty());
+    for action in [
+        Action::Accepted,
+        Action::Grouped { group: "plate-2".into(), parts: vec![part] },
+        Action::Sliced { parts: vec![part], print_time_s: 60, filament_g: 1.0 },
+        Action::Printing { job: JobId::from_parts(T0, [9; 10]), parts: vec![part] },
+        Action::Printed { job: JobId::from_parts(T0, [9; 10]), parts: vec![part] },
+        Action::Inspected(inspection(true, 0.05)),
+    ] {
+        w.push(&centre, action).unwrap();
+    }
+    assert_eq!(w.stage(), Stage::Inspected);
+    // Past a passed inspection the customer can no longer cancel.
+    let err = w.push(&customer, Action::Cancelled { reason: "changed my mind".into() });
+    assert!(matches!(err, Err(OrderError::Rule(RuleViolation::WrongStage { .. }))), "{err:?}");
 }
 
 #[test]

@@ -167,6 +167,38 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     assert_eq!(out.status.code(), Some(2), "the customer signed an inspection");
     assert_eq!(stage(&f.user, &orders[1].0), "printed");
 
+    // The riser fails its inspection (the scan is of another part): the customer, not the
+    // centre, chooses what follows, and has it made again.
+    let riser_path = riser.to_str().unwrap();
+    let riser_id = orders[1].0.as_str();
+    let check = |scan: &str| {
+        let args =
+            ["inspect", scan, riser_path, "--tolerance", "0.2", "--aligned", "--order", riser_id];
+        f.pla.amsp(&args)
+    };
+    let out = check(cube_path);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&f.user, riser_id, "failed", 10).await;
+    let text =
+        String::from_utf8_lossy(&f.user.amsp(&["order", "show", riser_id]).stdout).to_string();
+    assert!(text.contains("inspection failed:"), "{text}");
+    assert!(text.contains(&format!("`amsp order reprint {riser_id}`")), "{text}");
+    let out = f.pla.amsp(&["order", "reprint", riser_id]);
+    assert!(!out.status.success(), "the centre chose for the customer");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("its customer chooses"), "{err}");
+    let out = f.user.amsp(&["order", "reprint", riser_id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&f.user, riser_id, "printed", 60).await;
+    let again = show(&f.user, riser_id);
+    assert_eq!(again["reprints"], 1, "{again}");
+    let acts = actions(&again);
+    let count = |step: &str| acts.iter().filter(|a| *a == step).count();
+    assert_eq!((count("accepted"), count("printed"), count("reprint")), (2, 2, 1), "{acts:?}");
+    let out = check(riser_path);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&f.user, riser_id, "inspected", 10).await;
+
     for (id, material) in &orders {
         let centre = if *material == "pla" { &f.pla } else { &f.petg };
         let out = centre.amsp(&["order", "ship", id, "--carrier", "DHL", "--tracking", "JD0123"]);

@@ -69,13 +69,20 @@ pub enum OrderCommand {
         /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
     },
-    /// Call an order off (the customer, until printing starts); the centre lets go of it.
+    /// Call an order off (the customer, until printing starts or after its parts failed
+    /// inspection); the centre lets go of it.
     Cancel {
         /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// Why, shown to the centre.
         #[arg(long, default_value = "")]
         reason: String,
+    },
+    /// Have an order whose parts failed inspection made again (the customer); its centre takes
+    /// it on once more.
+    Reprint {
+        /// The order: its id or a unique prefix of it (at least 4 characters).
+        id: String,
     },
     /// Take the repaired model the centre offered for a part it could not print as sent (the
     /// customer); `amsp order show` lists what was wrong and what the repair did.
@@ -323,8 +330,17 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                 let inspection = v
                     .inspection
                     .map(|i| {
+                        let choice = if v.inspection_failed {
+                            format!(
+                                "  have it made again with `amsp order reprint {id}`, or call it \
+                                 off with `amsp order cancel {id}`: nothing is owed for parts \
+                                 that failed inspection\n"
+                            )
+                        } else {
+                            String::new()
+                        };
                         format!(
-                            "inspection {}: {:.1} % within ±{} mm, largest deviation {:.3} mm, RMS {:.3} mm\n",
+                            "inspection {}: {:.1} % within ±{} mm, largest deviation {:.3} mm, RMS {:.3} mm\n{choice}",
                             if i.passed { "passed" } else { "failed" },
                             100.0 * i.within,
                             i.tolerance_mm,
@@ -398,6 +414,12 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             let id = &super::ids::order(&client, id).await?;
             client.cancel(id, reason).await?;
             crate::outln!("{id} cancelled");
+            Ok(())
+        }
+        OrderCommand::Reprint { id } => {
+            let id = &super::ids::order(&client, id).await?;
+            client.reprint_order(id).await?;
+            crate::outln!("{id} goes back to its centre to be made again");
             Ok(())
         }
         OrderCommand::Repair { id, part, json } => {

@@ -45,7 +45,14 @@ impl NodeClient {
         Ok(())
     }
 
-    /// The customer calls the order off (until printing starts).
+    /// The customer has an order whose parts failed inspection made again.
+    pub async fn reprint_order(&self, order: &str) -> Result<(), ClientError> {
+        let _: Done =
+            self.post_reply(&format!("/v1/orders/{order}/reprint"), &serde_json::json!({})).await?;
+        Ok(())
+    }
+
+    /// The customer calls the order off (until printing starts, or after a failed inspection).
     pub async fn cancel(&self, order: &str, reason: &str) -> Result<(), ClientError> {
         let req = CancelOrder { reason: reason.to_string() };
         let _: Done = self.post_reply(&format!("/v1/orders/{order}/cancel"), &req).await?;

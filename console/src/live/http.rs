@@ -226,6 +226,10 @@ impl NodeSource for HttpSource {
             Action::Reprint(j) => self.client.reprint_job(&j.to_string()).await.map(drop),
             Action::Acknowledge(id) => self.client.ack_alert(id).await.map(|_| ()),
             Action::BedClear(p) => self.client.bed_clear(&p.to_string()).await,
+            Action::ReprintOrder(o) => self.client.reprint_order(&o.to_string()).await,
+            Action::CancelOrder(o) => {
+                self.client.cancel(&o.to_string(), "called off from the console").await
+            }
         };
         result.map_err(|e| SourceError::Refused {
             verb: action.verb(),

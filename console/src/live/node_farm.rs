@@ -83,6 +83,14 @@ impl Workshop for NodeFarm {
                 Action::Cancel(j) => farm.cancel(j).await.map_err(|e| e.to_string()),
                 Action::Reprint(j) => farm.reprint(j).await.map(drop).map_err(|e| e.to_string()),
                 Action::BedClear(p) => farm.bed_cleared(p).await.map_err(|e| e.to_string()),
+                Action::ReprintOrder(o) => {
+                    self.node.reprint_order(o).await.map_err(|e| e.to_string())
+                }
+                Action::CancelOrder(o) => self
+                    .node
+                    .cancel(o, "called off from the console".into())
+                    .await
+                    .map_err(|e| e.to_string()),
                 Action::Acknowledge(id) => match self.node.alerts().acknowledge(&id).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(format!("no alert {id}")),

@@ -293,6 +293,8 @@ impl NodeReport {
             parts: Vec::new(),
             quotes: Vec::new(),
             history: Vec::new(),
+            note: None,
+            choice: false,
         });
         self.orders
             .iter()
@@ -318,6 +320,19 @@ impl NodeReport {
                     })
                     .collect();
                 let skip = folded.history.len().saturating_sub(ORDER_HISTORY);
+                let choice = state.inspection_failed && state.customer == self.status.peer_id;
+                let note = match state.stage {
+                    Stage::Failed | Stage::Cancelled => state.reason.clone(),
+                    Stage::Placed => state.held.as_ref().map(|h| format!("held: {h}")),
+                    _ => None,
+                }
+                .map(|why| {
+                    if choice {
+                        format!("{why}; R has it made again, c calls it off (nothing is owed)")
+                    } else {
+                        why
+                    }
+                });
                 Some(Order {
                     id: *id,
                     stage: state.stage,
@@ -326,6 +341,8 @@ impl NodeReport {
                     parts,
                     quotes,
                     history: folded.history[skip..].to_vec(),
+                    note,
+                    choice,
                 })
             })
             .chain(partial)

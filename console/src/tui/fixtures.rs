@@ -228,6 +228,8 @@ fn order(n: u64, customer: &str, steps: usize, peers: &[Peer]) -> Order {
         parts: vec![format!("bracket-v{n} ×{}", 1 + n % 4), "cable clip ×10".to_owned()],
         quotes,
         history: history(n, &customer_peer, &centre_peer, steps),
+        note: None,
+        choice: false,
     }
 }
 

@@ -59,6 +59,10 @@ pub enum Intent {
     Acknowledge,
     /// Confirm the selected printer's bed is clear.
     BedClear,
+    /// Have the selected order made again after its parts failed inspection.
+    ReprintOrder,
+    /// Call the selected order off.
+    CancelOrder,
     /// Show more log levels.
     MoreVerbose,
     /// Show fewer log levels.
@@ -315,6 +319,27 @@ pub const BINDINGS: &[Binding] = &[
             "Confirm the selected printer's bed is clear",
         )),
         "bed-clear",
+    ),
+    // Orders.
+    cmd(
+        acts(bind(
+            &[k('R')],
+            I::ReprintOrder,
+            S::View(View::Orders),
+            "reprint",
+            "Have the selected order made again after its parts failed inspection",
+        )),
+        "reprint-order",
+    ),
+    cmd(
+        acts(bind(
+            &[k('c')],
+            I::CancelOrder,
+            S::View(View::Orders),
+            "cancel",
+            "Call the selected order off (before printing, or after a failed inspection)",
+        )),
+        "cancel-order",
     ),
     // Models.
     bind(

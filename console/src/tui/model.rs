@@ -247,6 +247,13 @@ pub struct Order {
     pub quotes: Vec<QuoteLine>,
     /// The event history, in canonical order (capped at [`ORDER_HISTORY`]).
     pub history: Vec<HistoryEntry>,
+    /// What the order waits on or why it stopped, in words: a failed inspection's figures, a
+    /// centre's hold, the reason it failed or was cancelled.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Its parts failed inspection and this node, its customer, chooses: reprint or cancel.
+    #[serde(default)]
+    pub choice: bool,
 }
 
 /// Bytes moved, totals since the node started.

@@ -8,8 +8,8 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use amsp_proto::JobId;
 use amsp_proto::id::PrinterId;
+use amsp_proto::{JobId, OrderId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -37,6 +37,10 @@ pub enum Action {
     Acknowledge(String),
     /// Confirm a printer's bed is clear, so the farm may send it the next job.
     BedClear(PrinterId),
+    /// The customer has an order whose parts failed inspection made again.
+    ReprintOrder(OrderId),
+    /// The customer calls an order off (before printing, or after a failed inspection).
+    CancelOrder(OrderId),
 }
 
 impl Action {
@@ -49,6 +53,8 @@ impl Action {
             Action::Reprint(_) => "reprint",
             Action::Acknowledge(_) => "acknowledge",
             Action::BedClear(_) => "confirm the bed clear of",
+            Action::ReprintOrder(_) => "have made again",
+            Action::CancelOrder(_) => "call off",
         }
     }
 
@@ -60,6 +66,7 @@ impl Action {
             }
             Action::Acknowledge(a) => format!("alert {a}"),
             Action::BedClear(p) => format!("printer {p}"),
+            Action::ReprintOrder(o) | Action::CancelOrder(o) => format!("order {o}"),
         }
     }
 }

@@ -126,6 +126,7 @@ fn handler(endpoint: Endpoint) -> MethodRouter<Node> {
         E::AcceptRepair => on!(orders::accept_repair),
         E::Deliver => on!(orders::deliver),
         E::CancelOrder => on!(orders::cancel),
+        E::ReprintOrder => on!(orders::reprint),
         E::Review => on!(orders::review),
         E::ImportEvents => on!(orders::import),
         E::Capacity => on!(orders::capacity),

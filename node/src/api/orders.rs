@@ -7,7 +7,8 @@
 //! | GET | `/v1/orders/{id}/quotes` | quotes received, cheapest first |
 //! | POST | `/v1/orders/{id}/place` | `{"quote"}` or `{"policy"}` → `{"quote"}` |
 //! | POST | `/v1/orders/{id}/ship` | `{"carrier","tracking"}` (the centre) |
-//! | POST | `/v1/orders/{id}/cancel` | the customer calls the order off before printing (`{"reason"}`) |
+//! | POST | `/v1/orders/{id}/cancel` | the customer calls the order off before printing, or after a failed inspection (`{"reason"}`) |
+//! | POST | `/v1/orders/{id}/reprint` | the customer has an order whose parts failed inspection made again |
 //! | POST | `/v1/orders/{id}/deliver` | the customer confirms delivery |
 //! | POST | `/v1/orders/{id}/review` | `{"stars","text"}` (the customer) |
 //! | POST | `/v1/orders/import` | `{"events":[hex…]}`: signed events from outside the network |
@@ -157,6 +158,7 @@ pub(super) async fn view(
             rms_mm: r.rms_mm,
             within: r.within,
         }),
+        inspection_failed: s.inspection_failed,
         review: s.review.clone(),
         reason: s.reason.clone(),
         held: if s.stage == amsp_proto::order::Stage::Placed { s.held.clone() } else { None },
@@ -285,6 +287,14 @@ pub(super) async fn cancel(
         req.reason.chars().take(500).collect()
     };
     node.cancel(parse_order(&id)?, reason).await?;
+    Ok(Json(Done { ok: true }))
+}
+
+pub(super) async fn reprint(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    node.reprint_order(parse_order(&id)?).await?;
     Ok(Json(Done { ok: true }))
 }
 

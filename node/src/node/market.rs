@@ -346,10 +346,34 @@ impl Node {
         self.append_event(order, Action::Inspected(record)).await.map(drop)
     }
 
-    /// The customer calls the order off (allowed until printing starts); the centre lets go of
-    /// its parts and plates when it sees the event.
+    /// The customer calls the order off (allowed until printing starts, and after a failed
+    /// inspection, when nothing is owed for it); the centre lets go of its parts and plates when
+    /// it sees the event.
     pub async fn cancel(&self, order: OrderId, reason: String) -> Result<(), MarketError> {
         self.append_event(order, Action::Cancelled { reason }).await.map(drop)
+    }
+
+    /// The customer's choice after a failed inspection: the centre makes the order again. The
+    /// packages are handed over afresh (this node may have restarted since placing it), so the
+    /// centre takes the order as it took it the first time.
+    pub async fn reprint_order(&self, order: OrderId) -> Result<(), MarketError> {
+        let state = self.order_state(&order)?;
+        let refuse =
+            |what: &str| MarketError::Stage { order, stage: state.stage, what: what.into() };
+        if !state.inspection_failed {
+            return Err(refuse(
+                "only an order whose parts failed inspection is printed again on its customer's word",
+            ));
+        }
+        if state.customer != self.peer_id() {
+            return Err(refuse("its customer chooses whether it is printed again"));
+        }
+        if let (Some(centre), true) = (state.centre, state.forwards.is_empty()) {
+            let packages = self.repackage(&state.parts, centre).await?;
+            lock(&self.market().handovers).insert(order, Handover { to: centre, packages });
+        }
+        let parts = state.failed.iter().copied().collect();
+        self.append_event(order, Action::Reprint { parts }).await.map(drop)
     }
 
     /// The customer takes the repaired model its centre offered for `part` (or for the only

@@ -4,9 +4,12 @@
 //! quote_requested → quoted → placed → accepted → grouped → sliced → printing → printed
 //!   → post_processed → inspected → shipped → delivered → reviewed
 //! ```
-//! plus `failed` (from slicing or printing; a `reprint` returns to `sliced`), `cancelled`
-//! (by the customer before printing starts, or by the centre declining before it accepts) and
-//! `forwarded` (the centre hands an accepted order to another centre, which becomes the centre).
+//! plus `failed` (from slicing or printing, where the centre's `reprint` returns to `sliced`;
+//! or from a failed inspection, where the customer chooses: a `reprint` returns the order to
+//! `placed` for its centre to make again, a `cancel` ends it), `cancelled` (by the customer
+//! before printing starts or after a failed inspection, or by the centre declining before it
+//! accepts) and `forwarded` (the centre hands an accepted order to another centre, which becomes
+//! the centre).
 //!
 //! The customer is the author of the first event; the centre is the author of the quote the
 //! customer placed the order against, until a forward names another.
@@ -195,6 +198,10 @@ pub enum RuleViolation {
     /// The centre accepted while the customer has a repair offer to answer.
     #[error("the customer has not answered the repair offered for part {0}")]
     RepairPending(PartId),
+    /// The centre acted on an order whose parts failed inspection: the customer chooses what
+    /// happens next.
+    #[error("the parts failed inspection: the customer chooses a reprint or a cancel")]
+    CustomerChooses,
     /// Inspection figures that cannot be a measurement.
     #[error("inspection figures: {0}")]
     BadInspection(String),
@@ -246,6 +253,10 @@ pub struct OrderState {
     pub held: Option<String>,
     /// The last inspection's figures.
     pub inspection: Option<InspectionRecord>,
+    /// The parts failed their inspection and the customer has not yet chosen between a reprint
+    /// and a cancel: the centre may not decide for them.
+    #[serde(default)]
+    pub inspection_failed: bool,
     /// Carrier and tracking number.
     pub shipment: Option<(String, String)>,
     /// The review.
@@ -282,6 +293,7 @@ impl OrderState {
             repaired: BTreeMap::new(),
             held: None,
             inspection: None,
+            inspection_failed: false,
             shipment: None,
             review: None,
             reason: None,
@@ -407,6 +419,9 @@ impl OrderState {
             Action::Forwarded { to, .. } => {
                 self.require(name, author, Party::Centre)?;
                 self.in_stage(name, &[S::Accepted, S::Grouped, S::Failed])?;
+                if self.inspection_failed {
+                    return Err(RuleViolation::CustomerChooses);
+                }
                 if Some(*to) == self.centre {
                     return Err(RuleViolation::ForwardToSelf);
                 }
@@ -459,6 +474,20 @@ impl OrderState {
                 self.reason = Some(reason.clone());
                 self.stage = S::Failed;
             }
+            Action::Reprint { parts } if self.inspection_failed => {
+                // The customer's choice after a failed inspection: the centre makes the whole
+                // order again, from taking it on.
+                if author != self.customer {
+                    return Err(RuleViolation::CustomerChooses);
+                }
+                self.in_stage(name, &[S::Failed])?;
+                self.known_parts(parts)?;
+                self.failed.clear();
+                self.groups.clear();
+                self.inspection_failed = false;
+                self.reprints += 1;
+                self.stage = S::Placed;
+            }
             Action::Reprint { parts } => {
                 self.require(name, author, Party::Centre)?;
                 self.in_stage(name, &[S::Failed])?;
@@ -488,6 +517,7 @@ impl OrderState {
                     self.printed.clear();
                     self.printed_by.clear();
                     self.reason = Some(format!("inspection {record}"));
+                    self.inspection_failed = true;
                     self.stage = S::Failed;
                 }
             }
@@ -512,7 +542,9 @@ impl OrderState {
                 self.stage = S::Reviewed;
             }
             Action::Cancelled { reason } => {
-                if author == self.customer {
+                if author == self.customer && self.inspection_failed {
+                    self.in_stage(name, &[S::Failed])?;
+                } else if author == self.customer {
                     self.in_stage(name, &before_printing)?;
                 } else {
                     // A centre may decline an order placed with it, before accepting.

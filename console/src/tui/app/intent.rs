@@ -3,6 +3,8 @@
 
 use super::{App, Command, Mode};
 use crate::tui::keymap::Intent;
+use amsp_proto::order::Stage;
+
 use crate::tui::model::{JobState, Level};
 use crate::tui::sort::Sort;
 use crate::tui::source::Action;
@@ -34,6 +36,44 @@ impl App {
             let text =
                 format!("cannot {} job {}: it is {}", action.verb(), job.id, job.state.name());
             self.say(text, true);
+            return None;
+        }
+        self.mode = Mode::Confirm(action);
+        None
+    }
+
+    /// The order an action from the keyboard or palette applies to: the Orders table's
+    /// selection, when the action fits its stage.
+    fn order_action(&mut self, intent: Intent) -> Option<Command> {
+        let Some(order) =
+            self.table_of(View::Orders).selected_item().and_then(|i| self.snapshot.orders.get(i))
+        else {
+            self.say("no order selected", true);
+            return None;
+        };
+        let before_printing = matches!(
+            order.stage,
+            Stage::QuoteRequested
+                | Stage::Quoted
+                | Stage::Placed
+                | Stage::Accepted
+                | Stage::Grouped
+                | Stage::Sliced
+        );
+        let (action, allowed, why) = match intent {
+            Intent::ReprintOrder => (
+                Action::ReprintOrder(order.id),
+                order.choice,
+                "only an order of yours whose parts failed inspection is made again",
+            ),
+            _ => (
+                Action::CancelOrder(order.id),
+                order.choice || before_printing,
+                "an order is called off before printing starts, or after a failed inspection",
+            ),
+        };
+        if !allowed {
+            self.say(format!("order {} is {}: {why}", order.id, order.stage.name()), true);
             return None;
         }
         self.mode = Mode::Confirm(action);
@@ -117,6 +157,13 @@ impl App {
                     return None;
                 }
                 return self.job_action(intent);
+            }
+            Intent::ReprintOrder | Intent::CancelOrder => {
+                if self.read_only {
+                    self.say("read-only console: actions are disabled", true);
+                    return None;
+                }
+                return self.order_action(intent);
             }
             Intent::BedClear => {
                 if self.read_only {

@@ -5,7 +5,7 @@ use amsp_proto::order::Stage;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 use super::format;
 use super::table::{self, col};
@@ -95,6 +95,10 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, order: Option<&Orde
         ]),
         Line::styled("parts", theme.dim()),
     ];
+    if let Some(note) = &o.note {
+        let style = if o.stage == Stage::Failed { theme.error() } else { theme.warn() };
+        lines.push(Line::styled(note.clone(), style));
+    }
     lines.extend(o.parts.iter().map(|p| Line::raw(format!("  {p}"))));
     lines.push(Line::styled("quotes", theme.dim()));
     if o.quotes.is_empty() {
@@ -115,7 +119,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, order: Option<&Orde
         ));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.border())

@@ -310,8 +310,9 @@ pub(super) struct CentreCore {
     me: Option<PeerId>,
     /// Orders whose quote request is handled or being handled.
     quoted: BTreeSet<OrderId>,
-    /// Orders being taken or taken.
-    taken: BTreeSet<OrderId>,
+    /// Orders being taken or taken, with the reprint round taken (an order the customer has
+    /// printed again after a failed inspection is taken once more).
+    taken: BTreeMap<OrderId, u32>,
     /// Orders seen cancelled: their parts are no longer planned.
     cancelled: BTreeSet<OrderId>,
     /// Accepted parts waiting for the next plate planning.
@@ -351,9 +352,10 @@ impl CentreCore {
         core
     }
 
-    /// Marks an order restored as accepted, so it is not taken again.
-    pub fn restored_taken(&mut self, order: OrderId) {
-        self.taken.insert(order);
+    /// Marks an order restored as accepted in reprint round `reprints`, so it is not taken
+    /// again.
+    pub fn restored_taken(&mut self, order: OrderId, reprints: u32) {
+        self.taken.insert(order, reprints);
     }
 
     /// Print seconds of every plate not yet done.
@@ -431,7 +433,7 @@ impl CentreCore {
     /// Lets go of a cancelled order: its parts waiting for a plate are dropped, it leaves the
     /// plates it is on, and a plate left with no order is withdrawn while still queued.
     fn on_cancelled(&mut self, order: OrderId) -> Vec<Step> {
-        if !self.cancelled.insert(order) || !self.taken.contains(&order) {
+        if !self.cancelled.insert(order) || !self.taken.contains_key(&order) {
             return Vec::new();
         }
         self.pending.retain(|a| a.order != order);
@@ -481,7 +483,7 @@ impl CentreCore {
             Stage::Placed
                 if state.centre == Some(me)
                     && state.repair_offers.is_empty()
-                    && self.taken.insert(state.order) =>
+                    && self.taken.insert(state.order, state.reprints) != Some(state.reprints) =>
             {
                 Some(Step::Take(state.order))
             }
@@ -652,6 +654,10 @@ mod tests {
         assert!(core.handle(Event::Order(&state)).is_empty(), "taken twice");
         core.handle(Event::TakeFailed(state.order));
         assert_eq!(core.handle(Event::Order(&state)).len(), 1, "not taken again after a failure");
+        // The customer had it printed again after a failed inspection: taken once more, once.
+        state.reprints = 1;
+        assert!(matches!(core.handle(Event::Order(&state))[..], [Step::Take(_)]), "reprint");
+        assert!(core.handle(Event::Order(&state)).is_empty(), "reprint taken twice");
         // Its own order is never quoted by a centre.
         let mut own = CentreCore::restore(customer, [], BTreeMap::new());
         state.stage = Stage::QuoteRequested;

@@ -251,7 +251,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
         };
         match state.stage {
             Stage::Accepted if state.centre == Some(me) => {
-                c.core().restored_taken(order);
+                c.core().restored_taken(order, state.reprints);
                 for a in list {
                     let mesh = match c.node.get_model(a.package).await {
                         Ok(bytes) => load_mesh(bytes).await,
