@@ -153,6 +153,15 @@ pub struct Decline {
     pub reason: String,
 }
 
+/// Body of `POST /v1/orders/{id}/inspector`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NameInspector {
+    /// The independent peer that alone signs the inspection: neither the customer nor the
+    /// centre.
+    #[schema(value_type = String)]
+    pub inspector: PeerId,
+}
+
 /// Body of `POST /v1/orders/{id}/cancel`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CancelOrder {
@@ -258,6 +267,10 @@ pub struct OrderView {
     /// The last inspection's signed figures.
     #[serde(default)]
     pub inspection: Option<Inspection>,
+    /// The independent inspector the customer named, who alone signs the inspection.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub inspector: Option<PeerId>,
     /// The parts failed inspection and the customer has yet to choose: a reprint or a cancel.
     #[serde(default)]
     pub inspection_failed: bool,

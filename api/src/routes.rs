@@ -206,6 +206,11 @@ endpoints! {
         "The customer calls the order off before printing, or after its parts failed inspection",
         query: None, body: In(json::<orders::CancelOrder>), reply: Out(json::<orders::Done>),
         auth: true;
+    /// `POST /v1/orders/{id}/inspector`.
+    NameInspector = Post "/v1/orders/{id}/inspector",
+        "The customer names an independent inspector, who alone then signs the inspection",
+        query: None, body: In(json::<orders::NameInspector>), reply: Out(json::<orders::Done>),
+        auth: true;
     /// `POST /v1/orders/{id}/reprint`.
     ReprintOrder = Post "/v1/orders/{id}/reprint",
         "The customer has an order whose parts failed inspection made again",

@@ -578,6 +578,43 @@ fn an_inspection_signs_its_figures_and_after_a_failed_one_the_customer_chooses_r
 }
 
 #[test]
+fn an_independent_inspector_named_by_the_customer_alone_signs_the_inspection() {
+    let cast = Cast::new(7);
+    let plan = Plan {
+        seed: 7,
+        n_parts: 1,
+        two_quotes: false,
+        take_second: false,
+        forward: false,
+        fail_once: false,
+        inspect: true,
+        steps: 9,
+    };
+    let mut w = play(&cast, &plan);
+    assert_eq!(w.stage(), Stage::PostProcessed);
+    let (customer, centre, stranger) = (&cast.customer, &cast.centres[0], &cast.stranger);
+    let named = |k: &Keypair| Action::InspectorNamed { inspector: k.public().to_peer_id() };
+    // Only the customer names one, and never itself or the centre that made the parts.
+    let err = w.push(centre, named(stranger)).unwrap_err();
+    assert!(matches!(err, OrderError::Rule(RuleViolation::WrongAuthor { .. })), "{err:?}");
+    for not_independent in [customer, centre] {
+        let err = w.push(customer, named(not_independent)).unwrap_err();
+        let rule = matches!(err, OrderError::Rule(RuleViolation::InspectorNotIndependent(_)));
+        assert!(rule, "{err:?}");
+    }
+    w.push(customer, named(stranger)).unwrap();
+    assert_eq!(w.log.state().state.unwrap().inspector, Some(stranger.public().to_peer_id()));
+    // The centre can no longer sign the inspection of its own parts; the inspector can.
+    let err = w.push(centre, Action::Inspected(inspection(true, 0.05))).unwrap_err();
+    assert!(matches!(err, OrderError::Rule(RuleViolation::WrongAuthor { .. })), "{err:?}");
+    w.push(stranger, Action::Inspected(inspection(true, 0.05))).unwrap();
+    assert_eq!(w.stage(), Stage::Inspected);
+    // Once inspected, the inspector cannot be changed.
+    let err = w.push(customer, named(&cast.centres[1])).unwrap_err();
+    assert!(matches!(err, OrderError::Rule(RuleViolation::WrongStage { .. })), "{err:?}");
+}
+
+#[test]
 fn a_repair_is_offered_by_the_centre_taken_by_the_customer_and_holds_back_acceptance() {
     let cast = Cast::new(6);
     let plan = simple(6, 2, 3);

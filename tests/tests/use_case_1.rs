@@ -199,6 +199,32 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_stage(&f.user, riser_id, "inspected", 10).await;
 
+    // The petg order names the pla centre as its independent inspector: the petg centre that
+    // made the part can no longer sign its inspection, and cannot be named itself.
+    let petg_id = orders[2].0.as_str();
+    let out = f.user.amsp(&["order", "inspector", petg_id, &f.petg.peer_id]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && err.contains("must be independent"), "{err}");
+    let out = f.user.amsp(&["order", "inspector", petg_id, &f.pla.peer_id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for("the inspector named on both centres", Duration::from_secs(10), || async {
+        [&f.pla, &f.petg].iter().all(|n| show(n, petg_id)["inspector"] == f.pla.peer_id.as_str())
+    })
+    .await;
+    let inspect_petg = |node: &NodeProcess| {
+        node.amsp(&["inspect", cube_path, cube_path, "--tolerance", "0.2", "--order", petg_id])
+    };
+    let out = inspect_petg(&f.petg);
+    assert_eq!(out.status.code(), Some(2), "the centre inspected its own part");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Inspector"));
+    assert_eq!(stage(&f.user, petg_id), "printed");
+    let out = inspect_petg(&f.pla);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_stage(&f.user, petg_id, "inspected", 10).await;
+    let text =
+        String::from_utf8_lossy(&f.user.amsp(&["order", "show", petg_id]).stdout).to_string();
+    assert!(text.contains("inspector "), "{text}");
+
     for (id, material) in &orders {
         let centre = if *material == "pla" { &f.pla } else { &f.petg };
         let out = centre.amsp(&["order", "ship", id, "--carrier", "DHL", "--tracking", "JD0123"]);

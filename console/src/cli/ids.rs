@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use amsp_proto::{JobId, OrderId};
+use amsp_proto::{JobId, OrderId, PeerId};
 
 use crate::client::NodeClient;
 
@@ -64,6 +64,24 @@ pub async fn job(client: &NodeClient, typed: &str) -> anyhow::Result<String> {
     }
     let known: Vec<String> = jobs.iter().map(|j| j.id.to_string()).collect();
     resolve("job", typed, &known)
+}
+
+/// The peer `typed` names: a whole peer id as it is, else a connected peer whose profile name
+/// is exactly `typed` (when only one has it), else a unique prefix of a connected peer's id.
+pub async fn peer(client: &NodeClient, typed: &str) -> anyhow::Result<PeerId> {
+    if let Ok(id) = PeerId::from_str(typed.trim()) {
+        return Ok(id);
+    }
+    let peers = client.peers().await?;
+    let named: Vec<PeerId> =
+        peers.iter().filter(|p| p.name.as_deref() == Some(typed)).map(|p| p.peer_id).collect();
+    if let [one] = named.as_slice() {
+        return Ok(*one);
+    }
+    let known: Vec<String> = peers.iter().map(|p| p.peer_id.to_string()).collect();
+    // Peer ids are case-sensitive base58; the prefix match is not, and the match is checked.
+    let id = resolve("connected peer", typed, &known)?;
+    Ok(PeerId::from_str(&id)?)
 }
 
 #[cfg(test)]

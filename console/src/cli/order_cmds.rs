@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use amsp_api::orders::{AcceptRepair, IssueLicence, NewOrder, PlaceOrder, ReviewOrder, ShipOrder};
+use amsp_api::orders::{
+    AcceptRepair, IssueLicence, NameInspector, NewOrder, PlaceOrder, ReviewOrder, ShipOrder,
+};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -77,6 +79,15 @@ pub enum OrderCommand {
         /// Why, shown to the centre.
         #[arg(long, default_value = "")]
         reason: String,
+    },
+    /// Name an independent inspector of an order (the customer): only that peer then signs the
+    /// inspection, with `amsp inspect … --order ID` on its node.
+    Inspector {
+        /// The order: its id or a unique prefix of it (at least 4 characters).
+        id: String,
+        /// The inspecting peer: its id, the name its profile gives, or a unique prefix of a
+        /// connected peer's id.
+        peer: String,
     },
     /// Have an order whose parts failed inspection made again (the customer); its centre takes
     /// it on once more.
@@ -367,8 +378,13 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
                         )
                     })
                     .collect();
+                let inspector = v
+                    .inspector
+                    .as_ref()
+                    .map(|p| format!("inspector {}\n", name(p)))
+                    .unwrap_or_default();
                 format!(
-                    "order {id}: {}\ncustomer {}\ncentre {}\n{}{declines}{repairs}{inspection}{}",
+                    "order {id}: {}\ncustomer {}\ncentre {}\n{inspector}{}{declines}{repairs}{inspection}{}",
                     v.state,
                     name(&v.customer),
                     v.centre.as_ref().map_or_else(|| "-".to_owned(), name),
@@ -414,6 +430,13 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             let id = &super::ids::order(&client, id).await?;
             client.cancel(id, reason).await?;
             crate::outln!("{id} cancelled");
+            Ok(())
+        }
+        OrderCommand::Inspector { id, peer } => {
+            let id = &super::ids::order(&client, id).await?;
+            let inspector = super::ids::peer(&client, peer).await?;
+            client.name_inspector(id, &NameInspector { inspector }).await?;
+            crate::outln!("{id}: inspected by {inspector} alone");
             Ok(())
         }
         OrderCommand::Reprint { id } => {

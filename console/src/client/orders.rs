@@ -3,9 +3,9 @@
 
 use amsp_api::orders::{
     AcceptRepair, CancelOrder, CentreView, Done, HeldLicenceView, ImportEvents, ImportOutcome,
-    Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply, OkwRecord,
-    OrderView, PlaceOrder, PlaceReply, QuoteView, RepairView, ReputationView, ReviewOrder,
-    ShipOrder,
+    Inspection, IssueLicence, LicenceBody, LicenceView, NameInspector, NewOrder, NewOrderReply,
+    OkwRecord, OrderView, PlaceOrder, PlaceReply, QuoteView, RepairView, ReputationView,
+    ReviewOrder, ShipOrder,
 };
 
 use super::{ClientError, NodeClient};
@@ -42,6 +42,16 @@ impl NodeClient {
     /// The centre signs an inspection's figures into the order.
     pub async fn inspect_order(&self, order: &str, req: &Inspection) -> Result<(), ClientError> {
         let _: Done = self.post_reply(&format!("/v1/orders/{order}/inspect"), req).await?;
+        Ok(())
+    }
+
+    /// The customer names an independent inspector of the order.
+    pub async fn name_inspector(
+        &self,
+        order: &str,
+        req: &NameInspector,
+    ) -> Result<(), ClientError> {
+        let _: Done = self.post_reply(&format!("/v1/orders/{order}/inspector"), req).await?;
         Ok(())
     }
 

@@ -127,6 +127,7 @@ fn handler(endpoint: Endpoint) -> MethodRouter<Node> {
         E::Deliver => on!(orders::deliver),
         E::CancelOrder => on!(orders::cancel),
         E::ReprintOrder => on!(orders::reprint),
+        E::NameInspector => on!(orders::name_inspector),
         E::Review => on!(orders::review),
         E::ImportEvents => on!(orders::import),
         E::Capacity => on!(orders::capacity),

@@ -8,6 +8,7 @@
 //! | POST | `/v1/orders/{id}/place` | `{"quote"}` or `{"policy"}` → `{"quote"}` |
 //! | POST | `/v1/orders/{id}/ship` | `{"carrier","tracking"}` (the centre) |
 //! | POST | `/v1/orders/{id}/cancel` | the customer calls the order off before printing, or after a failed inspection (`{"reason"}`) |
+//! | POST | `/v1/orders/{id}/inspector` | the customer names an independent inspector (`{"inspector"}`) |
 //! | POST | `/v1/orders/{id}/reprint` | the customer has an order whose parts failed inspection made again |
 //! | POST | `/v1/orders/{id}/deliver` | the customer confirms delivery |
 //! | POST | `/v1/orders/{id}/review` | `{"stars","text"}` (the customer) |
@@ -22,9 +23,9 @@
 use amsp_api::node::PeerName;
 use amsp_api::orders::{
     AcceptRepair, CancelOrder, CentreView, Decline, Done, Forward, HeldLicenceView, ImportEvents,
-    ImportOutcome, Inspection, IssueLicence, LicenceBody, LicenceView, NewOrder, NewOrderReply,
-    OkwRecord, OrderEvent, OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply, PrintedBy,
-    QuoteView, RepairView, ReputationView, ReviewOrder, ShipOrder, Shipment,
+    ImportOutcome, Inspection, IssueLicence, LicenceBody, LicenceView, NameInspector, NewOrder,
+    NewOrderReply, OkwRecord, OrderEvent, OrderQuote, OrderView, PartView, PlaceOrder, PlaceReply,
+    PrintedBy, QuoteView, RepairView, ReputationView, ReviewOrder, ShipOrder, Shipment,
 };
 use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId, hex_decode, hex_encode};
 use amsp_proto::licence::Licence;
@@ -158,6 +159,7 @@ pub(super) async fn view(
             rms_mm: r.rms_mm,
             within: r.within,
         }),
+        inspector: s.inspector,
         inspection_failed: s.inspection_failed,
         review: s.review.clone(),
         reason: s.reason.clone(),
@@ -186,6 +188,7 @@ fn names_in(
 ) -> Vec<PeerName> {
     let mut peers: std::collections::BTreeSet<PeerId> = [s.customer].into();
     peers.extend(s.centre);
+    peers.extend(s.inspector);
     peers.extend(s.quotes.values().map(|(c, _)| *c));
     peers.extend(s.declines.keys().copied());
     peers.extend(s.forwards.iter().flat_map(|(a, b)| [*a, *b]));
@@ -287,6 +290,15 @@ pub(super) async fn cancel(
         req.reason.chars().take(500).collect()
     };
     node.cancel(parse_order(&id)?, reason).await?;
+    Ok(Json(Done { ok: true }))
+}
+
+pub(super) async fn name_inspector(
+    State(node): State<Node>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<NameInspector>,
+) -> Result<Json<Done>, ApiError> {
+    node.name_inspector(parse_order(&id)?, req.inspector).await?;
     Ok(Json(Done { ok: true }))
 }
 

@@ -353,6 +353,16 @@ impl Node {
         self.append_event(order, Action::Cancelled { reason }).await.map(drop)
     }
 
+    /// The customer names an independent inspector: from then on only that peer signs the
+    /// order's inspection (the rules refuse the customer itself and the order's centre).
+    pub async fn name_inspector(
+        &self,
+        order: OrderId,
+        inspector: PeerId,
+    ) -> Result<(), MarketError> {
+        self.append_event(order, Action::InspectorNamed { inspector }).await.map(drop)
+    }
+
     /// The customer's choice after a failed inspection: the centre makes the order again. The
     /// packages are handed over afresh (this node may have restarted since placing it), so the
     /// centre takes the order as it took it the first time.

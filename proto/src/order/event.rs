@@ -156,6 +156,12 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// The customer names an independent inspector (as distributed-manufacturing pilots use):
+    /// from then on only that peer may sign the order's inspection, not the centre that made it.
+    InspectorNamed {
+        /// The inspecting peer.
+        inspector: PeerId,
+    },
 }
 
 /// A repaired model a centre offers for a part it could not print as sent.
@@ -245,6 +251,7 @@ impl Action {
             Action::Delivered => "delivered",
             Action::Reviewed(_) => "reviewed",
             Action::Cancelled { .. } => "cancelled",
+            Action::InspectorNamed { .. } => "inspector_named",
         }
     }
 }

@@ -8,8 +8,9 @@
 //! or from a failed inspection, where the customer chooses: a `reprint` returns the order to
 //! `placed` for its centre to make again, a `cancel` ends it), `cancelled` (by the customer
 //! before printing starts or after a failed inspection, or by the centre declining before it
-//! accepts) and `forwarded` (the centre hands an accepted order to another centre, which becomes
-//! the centre).
+//! accepts), `forwarded` (the centre hands an accepted order to another centre, which becomes
+//! the centre) and `inspector_named` (the customer names an independent peer, neither customer
+//! nor centre, that alone signs the inspection).
 //!
 //! The customer is the author of the first event; the centre is the author of the quote the
 //! customer placed the order against, until a forward names another.
@@ -133,6 +134,8 @@ pub enum Party {
     NotCustomer,
     /// The customer or the centre.
     CustomerOrCentre,
+    /// The independent inspector the customer named.
+    Inspector,
 }
 
 /// Why an action is not allowed. Every replica refuses the same events for the same reasons.
@@ -202,6 +205,9 @@ pub enum RuleViolation {
     /// happens next.
     #[error("the parts failed inspection: the customer chooses a reprint or a cancel")]
     CustomerChooses,
+    /// The customer named itself or the order's centre as the independent inspector.
+    #[error("the inspector must be independent: {0} is the order's customer or centre")]
+    InspectorNotIndependent(PeerId),
     /// Inspection figures that cannot be a measurement.
     #[error("inspection figures: {0}")]
     BadInspection(String),
@@ -251,6 +257,9 @@ pub struct OrderState {
     /// Why the centre holds the placed order back, until it accepts it.
     #[serde(default)]
     pub held: Option<String>,
+    /// The independent inspector the customer named, who alone signs the inspection.
+    #[serde(default)]
+    pub inspector: Option<PeerId>,
     /// The last inspection's figures.
     pub inspection: Option<InspectionRecord>,
     /// The parts failed their inspection and the customer has not yet chosen between a reprint
@@ -292,6 +301,7 @@ impl OrderState {
             repair_offers: BTreeMap::new(),
             repaired: BTreeMap::new(),
             held: None,
+            inspector: None,
             inspection: None,
             inspection_failed: false,
             shipment: None,
@@ -311,6 +321,7 @@ impl OrderState {
             Party::Centre => Some(author) == self.centre,
             Party::NotCustomer => author != self.customer,
             Party::CustomerOrCentre => author == self.customer || Some(author) == self.centre,
+            Party::Inspector => Some(author) == self.inspector,
         };
         if ok {
             Ok(())
@@ -382,6 +393,9 @@ impl OrderState {
                         placed_ms: timestamp_ms,
                     });
                 }
+                if Some(*centre) == self.inspector {
+                    return Err(RuleViolation::InspectorNotIndependent(*centre));
+                }
                 self.centre = Some(*centre);
                 self.placed_quote = Some(*quote);
                 self.stage = S::Placed;
@@ -424,6 +438,9 @@ impl OrderState {
                 }
                 if Some(*to) == self.centre {
                     return Err(RuleViolation::ForwardToSelf);
+                }
+                if Some(*to) == self.inspector {
+                    return Err(RuleViolation::InspectorNotIndependent(*to));
                 }
                 self.forwards.push((author, *to));
                 self.centre = Some(*to);
@@ -504,7 +521,8 @@ impl OrderState {
                 self.stage = S::PostProcessed;
             }
             Action::Inspected(record) => {
-                self.require(name, author, Party::Centre)?;
+                let party = if self.inspector.is_some() { Party::Inspector } else { Party::Centre };
+                self.require(name, author, party)?;
                 self.in_stage(name, &[S::Printed, S::PostProcessed])?;
                 if let Some(why) = record.implausible() {
                     return Err(RuleViolation::BadInspection(why));
@@ -540,6 +558,28 @@ impl OrderState {
                 }
                 self.review = Some(feedback.clone());
                 self.stage = S::Reviewed;
+            }
+            Action::InspectorNamed { inspector } => {
+                self.require(name, author, Party::Customer)?;
+                self.in_stage(
+                    name,
+                    &[
+                        S::QuoteRequested,
+                        S::Quoted,
+                        S::Placed,
+                        S::Accepted,
+                        S::Grouped,
+                        S::Sliced,
+                        S::Printing,
+                        S::Printed,
+                        S::PostProcessed,
+                        S::Failed,
+                    ],
+                )?;
+                if *inspector == self.customer || Some(*inspector) == self.centre {
+                    return Err(RuleViolation::InspectorNotIndependent(*inspector));
+                }
+                self.inspector = Some(*inspector);
             }
             Action::Cancelled { reason } => {
                 if author == self.customer && self.inspection_failed {
