@@ -66,6 +66,9 @@ pub struct RequestView {
     /// Who asked.
     #[schema(value_type = String)]
     pub requester: PeerId,
+    /// The requester's name, once their profile is known.
+    #[serde(default)]
+    pub requester_name: Option<String>,
     /// Whether this node asked.
     pub mine: bool,
     /// Offers held.
@@ -114,6 +117,9 @@ pub struct OfferView {
     /// The designer.
     #[schema(value_type = String)]
     pub designer: PeerId,
+    /// The designer's name, once their profile is known.
+    #[serde(default)]
+    pub designer_name: Option<String>,
     /// Price.
     pub price: f64,
     /// Currency.
@@ -155,6 +161,9 @@ pub struct MessageView {
     /// Sender.
     #[schema(value_type = String)]
     pub from: PeerId,
+    /// The sender's name, once their profile is known.
+    #[serde(default)]
+    pub from_name: Option<String>,
     /// Recipient.
     #[schema(value_type = String)]
     pub to: PeerId,

@@ -181,9 +181,15 @@ pub struct HeldLicenceView {
     #[serde(with = "crate::text")]
     #[schema(value_type = String)]
     pub model: ContentId,
+    /// The model's name, when its manifest is held.
+    #[serde(default)]
+    pub model_name: Option<String>,
     /// Who issued it.
     #[schema(value_type = String)]
     pub designer: PeerId,
+    /// The designer's name, once their profile is known.
+    #[serde(default)]
+    pub designer_name: Option<String>,
     /// Prints allowed; `null` for unlimited.
     pub prints_allowed: Option<u32>,
     /// Prints this node's accepted, uncancelled orders took under it.

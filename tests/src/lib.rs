@@ -5,6 +5,7 @@ pub mod binaries;
 pub mod netlab;
 pub mod node_process;
 pub mod order_flow;
+pub mod terminal;
 
 use std::path::PathBuf;
 

@@ -159,6 +159,13 @@ pub fn create(user: &NodeProcess, model: &str, material: &str, quantity: u32) ->
     v["id"].as_str().expect("an order id").to_string()
 }
 
+/// Whether `node` holds an active alert about `subject` whose message says `words`.
+pub async fn alerted(node: &NodeProcess, subject: &str, words: &str) -> bool {
+    node.client.alerts().await.is_ok_and(|alerts| {
+        alerts.iter().any(|a| a.is_active() && a.subject == subject && a.message.contains(words))
+    })
+}
+
 /// The names of the events in an order view, in log order.
 pub fn actions(view: &Value) -> Vec<String> {
     view["events"]

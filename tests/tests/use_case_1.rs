@@ -19,7 +19,7 @@ use amsp_proto::order::{Action, OrderEvent};
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{
-    self, CENTRE_PLA, SimPrinter, actions, create, json_of, show, stage, wait_stage,
+    self, CENTRE_PLA, SimPrinter, actions, alerted, create, json_of, show, stage, wait_stage,
 };
 use libp2p::identity::Keypair;
 use serde_json::Value;
@@ -183,6 +183,11 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
         String::from_utf8_lossy(&f.user.amsp(&["order", "show", riser_id]).stdout).to_string();
     assert!(text.contains("inspection failed:"), "{text}");
     assert!(text.contains(&format!("`amsp order reprint {riser_id}`")), "{text}");
+    // The customer's node says the order waits for their choice, and how to make it.
+    wait_for("the customer's alert", Duration::from_secs(10), || {
+        alerted(&f.user, riser_id, "failed inspection (failed: ")
+    })
+    .await;
     let out = f.pla.amsp(&["order", "reprint", riser_id]);
     assert!(!out.status.success(), "the centre chose for the customer");
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -190,6 +195,10 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     let out = f.user.amsp(&["order", "reprint", riser_id]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_stage(&f.user, riser_id, "printed", 60).await;
+    wait_for("the alert to clear once chosen", Duration::from_secs(10), || async {
+        !alerted(&f.user, riser_id, "amsp order reprint").await
+    })
+    .await;
     let again = show(&f.user, riser_id);
     assert_eq!(again["reprints"], 1, "{again}");
     let acts = actions(&again);

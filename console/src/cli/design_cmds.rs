@@ -242,12 +242,13 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
             print(j.json, &v, |v| {
                 lines(v, |r| {
                     format!(
-                        "{}  {}  budget {} {}  skills {}  offers {}{}",
+                        "{}  {}  from {}  budget {} {}  skills {}  offers {}{}",
                         r.id,
                         r.title,
+                        super::out::who(&r.requester, r.requester_name.as_deref()),
                         as_json(&r.budget),
                         r.currency,
-                        as_json(&r.skills),
+                        r.skills.join(", "),
                         r.offers,
                         if r.mine { "  (mine)" } else { "" }
                     )
@@ -268,12 +269,12 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
             print(json.json, &v, |v| {
                 lines(v, |o| {
                     format!(
-                        "{}  {}  {} {}  {} s  {}{}",
+                        "{}  {}  {} {}  delivered in {}  {}{}",
                         o.id,
-                        o.designer,
+                        super::out::who(&o.designer, o.designer_name.as_deref()),
                         as_json(&o.price),
                         o.currency,
-                        o.delivery_s,
+                        crate::tui::ui::format::duration(o.delivery_s),
                         o.message,
                         if o.accepted { "  (accepted)" } else { "" }
                     )
@@ -296,8 +297,8 @@ pub async fn node(opts: &NodeOpts, cmd: &DesignCommand) -> anyhow::Result<()> {
                 lines(v, |m| {
                     format!(
                         "{}  {}: {}",
-                        m.at_ms,
-                        m.from,
+                        crate::tui::ui::format::ago(m.at_ms, now_ms()),
+                        super::out::who(&m.from, m.from_name.as_deref()),
                         m.text.as_deref().unwrap_or("(not readable here)")
                     )
                 })

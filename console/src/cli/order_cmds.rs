@@ -524,9 +524,14 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
                         let allowed =
                             l.prints_allowed.map_or("unlimited".to_string(), |n| n.to_string());
                         let left = l.left.map_or(String::new(), |n| format!(", {n} left"));
+                        let model = match &l.model_name {
+                            Some(name) => format!("{name} ({})", l.model),
+                            None => l.model.to_string(),
+                        };
                         format!(
-                            "model {}  from {}  {allowed} prints allowed, {} used{left}",
-                            l.model, l.designer, l.used
+                            "model {model}  from {}  {allowed} prints allowed, {} used{left}",
+                            super::out::who(&l.designer, l.designer_name.as_deref()),
+                            l.used
                         )
                     })
                     .collect();

@@ -69,10 +69,11 @@ fn traffic(t: &amsp_api::node::Traffic) -> Traffic {
 }
 
 impl NodeReport {
-    /// A peer's name: learned from the event stream, else as the peer list gives it, else a
-    /// short form of its id.
+    /// A peer's name: this node's own, else learned from the event stream, else as the peer
+    /// list gives it, else a short form of its id.
     fn name_of(&self, peer: &PeerId) -> String {
-        let learned = self.names.get(peer).map(|n| n.name.clone());
+        let own = (*peer == self.status.peer_id).then(|| self.status.display_name.clone());
+        let learned = own.or_else(|| self.names.get(peer).map(|n| n.name.clone()));
         let listed = || self.peers.iter().find(|p| p.peer_id == *peer).and_then(|p| p.name.clone());
         learned
             .filter(|n| !n.is_empty())
@@ -483,5 +484,7 @@ mod tests {
         assert_eq!(r2.peer_list()[0].name, "Fabrik Nord GmbH");
         r.peers[0].name = None;
         assert!(!r.peer_list()[0].name.contains("Fabrik"));
+        // This node goes by its own name (its orders' Customer column), never a short id.
+        assert_eq!(r.name_of(&peer(0)), "me");
     }
 }

@@ -53,7 +53,7 @@ impl Action {
             Action::Reprint(_) => "reprint",
             Action::Acknowledge(_) => "acknowledge",
             Action::BedClear(_) => "confirm the bed clear of",
-            Action::ReprintOrder(_) => "have made again",
+            Action::ReprintOrder(_) => "reprint",
             Action::CancelOrder(_) => "call off",
         }
     }

@@ -52,6 +52,7 @@ impl From<MarketError> for ApiError {
             MarketError::NoQuote { .. } => Self::new(StatusCode::CONFLICT, "no_quote", msg),
             MarketError::Model { .. } => Self::bad_request("model", msg),
             MarketError::BadLicence(_) => Self::bad_request("bad_licence", msg),
+            MarketError::OverLicence { .. } => Self::new(StatusCode::CONFLICT, "over_licence", msg),
             MarketError::Op(crate::node::OrderOpError::Order(_)) => {
                 Self::new(StatusCode::FORBIDDEN, "refused", msg)
             }
@@ -431,7 +432,9 @@ pub(super) async fn list_licences(State(node): State<Node>) -> Json<Vec<HeldLice
         .map(|h| HeldLicenceView {
             id: h.id,
             model: h.licence.model,
+            model_name: node.model_name(h.licence.model),
             designer: h.designer,
+            designer_name: node.peer_name(&h.designer),
             prints_allowed: h.licence.prints_allowed,
             used: h.used,
             left: h.left,

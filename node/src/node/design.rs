@@ -372,6 +372,7 @@ impl Node {
                 currency: t.request.currency.clone(),
                 deadline_ms: t.request.deadline_ms,
                 requester: t.requester,
+                requester_name: self.peer_name(&t.requester),
                 mine: t.mine(),
                 offers: t.offers.len(),
                 accepted_designer: t.accepted_designer(),
@@ -433,6 +434,7 @@ impl Node {
                 id: o.id,
                 request,
                 designer: o.offer.designer,
+                designer_name: self.peer_name(&o.offer.designer),
                 price: o.offer.price,
                 currency: o.offer.currency.clone(),
                 delivery_s: o.offer.delivery_s,
@@ -551,6 +553,7 @@ impl Node {
             .map(|m| MessageView {
                 id: m.id,
                 from: m.message.from,
+                from_name: self.peer_name(&m.message.from),
                 to: m.message.to,
                 at_ms: m.at_ms,
                 text: decrypt(&m.message.ciphertext, identity),

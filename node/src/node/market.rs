@@ -10,7 +10,7 @@ use amsp_proto::capacity::CapacityAd;
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId};
-use amsp_proto::licence::Licence;
+use amsp_proto::licence::{Licence, LicenceError};
 use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, RepairOffer, Stage};
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
@@ -29,6 +29,9 @@ use crate::store::{Kv, Store, StoreError};
 /// File in the data directory where older nodes kept the licences they were granted; moved
 /// into the store's `licences-0` table once at start and renamed aside.
 const LICENCES_FILE: &str = "licences.postcard";
+
+/// How long adding a licence waits for the licensed model's manifest, for its name.
+const MANIFEST_FOR_LICENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Model packages made for the next holder of an order, and who that is.
 #[derive(Debug, Clone)]
@@ -141,6 +144,14 @@ pub enum MarketError {
     /// A licence was malformed or not signed as it claims.
     #[error("licence refused: {0}")]
     BadLicence(String),
+    /// The licences this node holds for the model do not allow the prints asked.
+    #[error("model {model}: no licence held allows it: {reason}")]
+    OverLicence {
+        /// The model.
+        model: ContentId,
+        /// What each licence says, with its numbers.
+        reason: String,
+    },
     /// The order log refused the event (wrong signer, wrong stage…).
     #[error(transparent)]
     Op(#[from] OrderOpError),
@@ -213,6 +224,7 @@ impl Node {
             reason: format!("no manifest here or at any connected peer ({reason})"),
         })?;
         let now = now_ms();
+        self.within_licences(model, requirements.quantity)?;
         let order = OrderId::from_parts(now, rand::random());
         let action = Action::QuoteRequested {
             parts: vec![PartSpec {
@@ -233,6 +245,27 @@ impl Node {
             .map_err(OrderOpError::from)?;
         let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
         Ok(order)
+    }
+
+    /// Refuses an order for more copies than any licence this node holds for `model` allows
+    /// at all, with the numbers ("1 prints allowed, 0 made, 2 asked"), before any centre is
+    /// asked. Everything else — prints already made, expiry, the licensee — is judged by the
+    /// designer and the centres, the authorities, when the order is placed; a model with no
+    /// licence held here is left to them too.
+    fn within_licences(&self, model: ContentId, copies: u32) -> Result<(), MarketError> {
+        let limits: Option<Vec<u32>> = self
+            .licences()
+            .into_iter()
+            .filter(|h| h.licence.model == model)
+            .map(|h| h.licence.prints_allowed)
+            .collect();
+        match limits.and_then(|l| l.into_iter().max()) {
+            Some(allowed) if copies > allowed => {
+                let numbers = LicenceError::Exhausted { allowed, made: 0, asked: copies };
+                Err(MarketError::OverLicence { model, reason: numbers.to_string() })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The quotes an order has received, cheapest first.
@@ -513,9 +546,19 @@ impl Node {
             .transact(move |t| t.put(Kv::Licences, &key, &row))
             .await
             .map_err(|e| MarketError::BadLicence(format!("storing it: {e}")))?;
-        let mut held = lock(&self.market().licences);
-        if !held.contains(&bytes) {
-            held.push(bytes);
+        {
+            let mut held = lock(&self.market().licences);
+            if !held.contains(&bytes) {
+                held.push(bytes);
+            }
+        }
+        // Lists show the model's name beside its licence: its manifest is fetched when not
+        // held, briefly and at best (the licence stands without it).
+        if self.model_name(licence.model).is_none() {
+            let fetch = self.model_manifest(licence.model);
+            if tokio::time::timeout(MANIFEST_FOR_LICENCE, fetch).await.is_err() {
+                tracing::debug!(model = %licence.model, "the licensed model's manifest is not at hand");
+            }
         }
         Ok(licence)
     }

@@ -520,6 +520,13 @@ impl Node {
         Ok(out)
     }
 
+    /// The name a held model's manifest gives it, for people reading lists of ids.
+    pub fn model_name(&self, model: ContentId) -> Option<String> {
+        let bytes = self.inner.store.manifest(&model.0).ok()??;
+        let env = Envelope::from_bytes(&bytes).ok()?;
+        env.decode_body::<ModelManifest>().ok().map(|m| m.name)
+    }
+
     /// Every model package whose manifest this node holds.
     pub fn models(&self) -> Result<Vec<ModelInfo>, StoreError> {
         let me = self.peer_id().to_string();
@@ -800,7 +807,16 @@ impl Node {
             self.inner.security.audit_quiet(&actor, verb, &detail).await;
             // Only these begin or end a wait for the customer's answer: the other events do
             // not need the order folded again here.
-            if matches!(action, "repair_offered" | "repair_accepted" | "cancelled") {
+            if matches!(
+                action,
+                "repair_offered"
+                    | "repair_accepted"
+                    | "cancelled"
+                    | "declined"
+                    | "quoted"
+                    | "inspected"
+                    | "reprint"
+            ) {
                 answers.push(*order);
             }
         }
@@ -811,7 +827,9 @@ impl Node {
     }
 
     /// Raises (or clears) the alert of each of `orders` that waits for this node, as its
-    /// customer, to take or refuse a repaired model: otherwise it would wait unseen.
+    /// customer, to answer: take or refuse a repaired model, choose a reprint or a cancel after a
+    /// failed inspection, or change an order every centre declined. Otherwise it would wait
+    /// unseen.
     fn note_answers_awaited(&self, orders: impl Iterator<Item = OrderId>) {
         let me = self.peer_id();
         for order in orders {
@@ -828,9 +846,51 @@ impl Node {
                         part.map_or("?", |p| p.name.as_str()),
                         o.defects
                     )
-                });
+                })
+                .or_else(|| {
+                    let record = state.inspection.filter(|_| state.inspection_failed)?;
+                    let names: Vec<&str> = state.parts.iter().map(|p| p.name.as_str()).collect();
+                    (state.customer == me).then(|| {
+                        format!(
+                            "order {order}: {} failed inspection ({record}); have it made again \
+                             with `amsp order reprint {order}` or call it off with `amsp order \
+                             cancel {order}`",
+                            names.join(", ")
+                        )
+                    })
+                })
+                .or_else(|| self.declined_by_all(&state));
             self.inner.alerts.awaiting_answer(&order.to_string(), asked);
         }
+    }
+
+    /// What the customer should know of an order of theirs that every centre of the live
+    /// federation declined: nobody will quote it as it is, so it would otherwise wait forever.
+    fn declined_by_all(&self, state: &amsp_proto::order::OrderState) -> Option<String> {
+        if state.customer != self.peer_id()
+            || state.stage != Stage::QuoteRequested
+            || state.declines.is_empty()
+        {
+            return None;
+        }
+        let centres = self.capacity();
+        if centres.iter().any(|c| !state.declines.contains_key(&c.centre)) {
+            return None;
+        }
+        let why: Vec<String> = state
+            .declines
+            .iter()
+            .map(|(centre, reason)| {
+                let who = self.peer_name(centre).unwrap_or_else(|| centre.to_string());
+                format!("{who}: {reason}")
+            })
+            .collect();
+        let order = state.order;
+        Some(format!(
+            "order {order}: no centre will make it as asked — {}; change the part or its \
+             material and order again, or call it off with `amsp order cancel {order}`",
+            why.join("; ")
+        ))
     }
 
     /// The ids of every order event held, for set-difference sync.
