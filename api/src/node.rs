@@ -117,3 +117,28 @@ pub struct PeerName {
     /// Its profile's display name.
     pub name: String,
 }
+
+/// Body of `POST /v1/remote/{peer}`: a control-API request to run on a peer that lists this
+/// node among its `operators`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RemoteRequest {
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    pub method: String,
+    /// The path on the peer's API with its query, starting `/v1/`.
+    pub path: String,
+    /// One of the peer's API tokens (empty for `POST /v1/login`).
+    #[serde(default)]
+    pub token: String,
+    /// The JSON body, as text.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// Reply of `POST /v1/remote/{peer}`: what the peer's API answered.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RemoteReply {
+    /// The peer's HTTP status.
+    pub status: u16,
+    /// The peer's reply body, as text.
+    pub body: String,
+}

@@ -159,6 +159,11 @@ endpoints! {
     /// `GET /v1/peers`.
     Peers = Get "/v1/peers", "Connected peers with their standing and traffic",
         query: None, body: Empty, reply: Out(list::<node::Peer>), auth: true;
+    /// `POST /v1/remote/{peer}`.
+    Remote = Post "/v1/remote/{peer}",
+        "Runs a control-API request on a peer that lets this node operate it, through the federation",
+        query: None, body: In(json::<node::RemoteRequest>), reply: Out(json::<node::RemoteReply>),
+        auth: true;
     /// `GET /v1/models`.
     Models = Get "/v1/models", "Model packages held, with their manifests",
         query: None, body: Empty, reply: Out(list::<models::ModelInfo>), auth: true;

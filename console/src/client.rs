@@ -71,6 +71,16 @@ pub struct NodeClient {
     url: String,
     token: String,
     http: reqwest::Client,
+    /// The peer whose API the requests are for, carried by this node through the federation,
+    /// with the peer's token; `None` for this node's own API.
+    remote: Option<Remote>,
+}
+
+/// A peer operated through the node the client talks to (`amsp --peer`).
+#[derive(Debug, Clone)]
+struct Remote {
+    peer: String,
+    token: String,
 }
 
 fn read(path: &Path) -> Result<String, ClientError> {
@@ -97,6 +107,7 @@ impl NodeClient {
             url: url.trim_end_matches('/').to_string(),
             token: String::new(),
             http: reqwest::Client::new(),
+            remote: None,
         }
     }
 
@@ -106,15 +117,28 @@ impl NodeClient {
             url: url.trim_end_matches('/').to_string(),
             token: read(token_file)?.trim().to_string(),
             http: reqwest::Client::new(),
+            remote: None,
         })
     }
 
+    /// This client's requests, made instead on `peer`'s API with `token` (one of the peer's
+    /// tokens; empty to log in): the node this client talks to carries each one through the
+    /// federation, so the peer needs no open port, only this node among its `operators`.
+    /// Bodies are JSON text: model files are not carried.
+    pub fn through_peer(mut self, peer: &str, token: &str) -> Self {
+        self.remote = Some(Remote { peer: peer.to_string(), token: token.trim().to_string() });
+        self
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
-        let res = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
+        let res = match &self.remote {
+            Some(remote) => self.through(remote, req).await?,
+            None => req
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?,
+        };
         if res.status().is_success() {
             return Ok(res);
         }
@@ -125,6 +149,76 @@ impl NodeClient {
             message: body,
         });
         Err(ClientError::Api { status: status.as_u16(), code: err.error, message: err.message })
+    }
+
+    /// Sends `req` to this node's `POST /v1/remote/{peer}` and turns the peer's answer back
+    /// into a response, as if the peer had been asked directly; an error of this node (the
+    /// peer unreachable, not an operator) is returned as this node's response.
+    async fn through(
+        &self,
+        remote: &Remote,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let unreachable = |source| ClientError::Unreachable { url: self.url.clone(), source };
+        let built = req.build().map_err(unreachable)?;
+        let full = built.url().as_str();
+        let path = full.strip_prefix(self.url.as_str()).unwrap_or(full).to_string();
+        let body = match built.body().map(|b| b.as_bytes()) {
+            None => None,
+            Some(Some(bytes)) => Some(String::from_utf8(bytes.to_vec()).map_err(|_| {
+                ClientError::Api {
+                    status: 400,
+                    code: "binary_body".into(),
+                    message: "a file is not carried through the federation; run this on the \
+                              peer's own host"
+                        .into(),
+                }
+            })?),
+            Some(None) => {
+                return Err(ClientError::Api {
+                    status: 400,
+                    code: "streamed_body".into(),
+                    message: "a streamed body is not carried through the federation".into(),
+                });
+            }
+        };
+        let wrapped = amsp_api::node::RemoteRequest {
+            method: built.method().as_str().to_string(),
+            path,
+            token: remote.token.clone(),
+            body,
+        };
+        let url = format!("{}/v1/remote/{}", self.url, remote.peer);
+        let res = self
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .json(&wrapped)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !res.status().is_success() {
+            return Ok(res);
+        }
+        let reply: amsp_api::node::RemoteReply = res.json().await.map_err(unreachable)?;
+        let answer =
+            http::Response::builder().status(reply.status).body(reply.body).map_err(|e| {
+                ClientError::Api {
+                    status: 502,
+                    code: "bad_reply".into(),
+                    message: format!("the peer's answer is not an HTTP reply: {e}"),
+                }
+            })?;
+        Ok(reqwest::Response::from(answer))
+    }
+
+    /// `POST /v1/remote/{peer}`: one request run on a peer this node may operate.
+    pub async fn remote(
+        &self,
+        peer: &str,
+        req: &amsp_api::node::RemoteRequest,
+    ) -> Result<amsp_api::node::RemoteReply, ClientError> {
+        self.post_reply(&format!("/v1/remote/{peer}"), req).await
     }
 
     /// GETs `path` and reads the JSON reply as `R`.
@@ -172,8 +266,16 @@ impl NodeClient {
         self.get_json(&format!("/v1/orders/{id}")).await
     }
 
-    /// `GET /v1/events`: the open server-sent event stream, read with `Response::chunk`.
+    /// `GET /v1/events`: the open server-sent event stream, read with `Response::chunk`. A
+    /// stream is not carried through the federation: a peer's console polls instead.
     pub async fn events(&self) -> Result<reqwest::Response, ClientError> {
+        if self.remote.is_some() {
+            return Err(ClientError::Api {
+                status: 501,
+                code: "not_carried".into(),
+                message: "the event stream is not carried through the federation".into(),
+            });
+        }
         self.send(self.http.get(format!("{}/v1/events", self.url))).await
     }
 

@@ -85,6 +85,7 @@ async fn node_commands_end_quietly_on_a_closed_pipe() {
         alerts: Default::default(),
         centre: Default::default(),
         orders_per_author: amsp_node::config::DEFAULT_ORDERS_PER_AUTHOR,
+        operators: Vec::new(),
     };
     let api_addr = config.api;
     let node = Node::start(config).await.expect("node starts");

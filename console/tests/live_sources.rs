@@ -43,6 +43,7 @@ async fn start(dir: &std::path::Path, name: &str, role: Role, bootstrap: Vec<Mul
         alerts: Default::default(),
         centre: Default::default(),
         orders_per_author: amsp_node::config::DEFAULT_ORDERS_PER_AUTHOR,
+        operators: Vec::new(),
     };
     Node::start(config).await.expect("node starts")
 }

@@ -70,6 +70,9 @@ pub struct ConfigFile {
     pub alerts: Option<AlertSettings>,
     /// A centre's prices, rhythm and extra printers.
     pub centre: Option<CentreSettings>,
+    /// Peer ids allowed to operate this node through the federation (`amsp --peer ID …` run
+    /// on their own node); each request still needs one of this node's API tokens.
+    pub operators: Option<Vec<String>>,
 }
 
 /// `[limits]` in the file.
@@ -138,6 +141,8 @@ pub struct NodeConfig {
     /// Live orders one other author may have here; more are refused and, pushed by their
     /// author, count against it.
     pub orders_per_author: usize,
+    /// Peers allowed to operate this node through the federation; nobody when empty.
+    pub operators: Vec<libp2p::PeerId>,
 }
 
 /// Why the configuration is unusable; names the key at fault.
@@ -295,6 +300,18 @@ impl NodeConfig {
             .and_then(|l| l.orders_per_author)
             .unwrap_or(DEFAULT_ORDERS_PER_AUTHOR)
             .max(1);
+        let operators = file
+            .operators
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                v.parse().map_err(|e: libp2p::identity::ParseError| ConfigError::Value {
+                    key: "operators",
+                    value: v.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<libp2p::PeerId>, _>>()?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             network,
@@ -307,6 +324,7 @@ impl NodeConfig {
             alerts,
             centre,
             orders_per_author,
+            operators,
         })
     }
 }

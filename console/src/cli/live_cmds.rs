@@ -59,6 +59,14 @@ pub fn console(node: &NodeOpts, args: ConsoleArgs) -> anyhow::Result<()> {
         rt.block_on(tui::run(source, options))?;
         return Ok(());
     }
+    if let Some(peer) = &node.peer {
+        // A peer operated through this node: its console polls over the federation.
+        let client = node.client()?;
+        let source = crate::live::http::HttpSource::new(client, format!("peer {peer}"));
+        rt.block_on(tui::run(source, options))?;
+        rt.shutdown_background();
+        return Ok(());
+    }
     rt.block_on(async {
         let opened = local::open(
             node.node_url.as_deref(),

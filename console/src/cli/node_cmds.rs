@@ -21,11 +21,33 @@ pub struct NodeOpts {
     /// File holding the API token, with --node.
     #[arg(long, global = true, requires = "node_url")]
     pub token_file: Option<PathBuf>,
+    /// Operate this peer (its id) instead, through the federation: the node above carries each
+    /// request to it; the peer must list that node in its `operators`. Without
+    /// --peer-token-file the token `amsp --peer ID user login NAME` saved for it is used.
+    #[arg(long, global = true, value_name = "PEER_ID")]
+    pub peer: Option<String>,
+    /// File holding one of the peer's API tokens, with --peer.
+    #[arg(long, global = true, requires = "peer")]
+    pub peer_token_file: Option<PathBuf>,
 }
 
 impl NodeOpts {
-    /// The client these flags point at.
+    /// The client these flags point at: the node, or with --peer the peer through it.
     pub fn client(&self) -> anyhow::Result<NodeClient> {
+        let local = self.local_client()?;
+        let Some(peer) = &self.peer else { return Ok(local) };
+        peer.parse::<amsp_proto::PeerId>()
+            .map_err(|e| anyhow::anyhow!("--peer {peer:?} is not a peer id: {e}"))?;
+        let saved = saved_token_file(&peer_key(peer)).filter(|f| f.is_file());
+        let token = match self.peer_token_file.as_ref().or(saved.as_ref()) {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading the peer's token from {}", file.display()))?,
+            None => String::new(),
+        };
+        Ok(local.through_peer(peer, &token))
+    }
+
+    fn local_client(&self) -> anyhow::Result<NodeClient> {
         if let Some(url) = &self.node_url {
             let saved = saved_token_file(url).filter(|f| f.is_file());
             return Ok(match self.token_file.as_ref().or(saved.as_ref()) {
@@ -39,6 +61,11 @@ impl NodeOpts {
         };
         Ok(NodeClient::for_data_dir(&dir)?)
     }
+}
+
+/// The name under which a peer's token is kept (beside the tokens of nodes reached by URL).
+pub fn peer_key(peer: &str) -> String {
+    format!("peer-{peer}")
 }
 
 /// Where `amsp user login` keeps the token it got from the node at `url`:

@@ -565,9 +565,17 @@ pub async fn user(opts: &NodeOpts, cmd: &UserCommand) -> anyhow::Result<()> {
         UserCommand::Login { name, password_file, json } => {
             let pw = password(password_file.as_deref())?;
             let v = client.login(&LoginRequest { name: name.clone(), password: pw }).await?;
-            // A remote node reached by URL alone: keep the token for the next commands to it.
-            if let (Some(url), None) = (&opts.node_url, &opts.token_file)
-                && let Some(file) = super::node_cmds::saved_token_file(url)
+            // A remote node reached by URL or peer id alone: keep the token for the next
+            // commands to it.
+            let remote = match (&opts.peer, &opts.peer_token_file, &opts.node_url, &opts.token_file)
+            {
+                (Some(peer), None, ..) => Some(super::node_cmds::peer_key(peer)),
+                (Some(_), Some(_), ..) => None,
+                (None, _, Some(url), None) => Some(url.clone()),
+                _ => None,
+            };
+            if let Some(url) = remote
+                && let Some(file) = super::node_cmds::saved_token_file(&url)
             {
                 if let Some(dir) = file.parent() {
                     std::fs::create_dir_all(dir)

@@ -237,6 +237,7 @@ impl Federation {
                 alerts: Default::default(),
                 centre,
                 orders_per_author: amsp_node::config::DEFAULT_ORDERS_PER_AUTHOR,
+                operators: Vec::new(),
             };
             let node = Node::start(config)
                 .await

@@ -112,6 +112,7 @@ fn handler(endpoint: Endpoint) -> MethodRouter<Node> {
         E::OpenApi => on!(openapi),
         E::Status => on!(status),
         E::Peers => on!(peers),
+        E::Remote => on!(remote),
         E::Models => on!(models),
         E::AddModel => on!(add_model),
         E::GetModel => on!(get_model),
@@ -224,6 +225,7 @@ pub async fn bind(node: Node, addr: SocketAddr, data_dir: &Path) -> Result<Api, 
     crate::data_dir::write_private(&tmp, &json)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|source| ApiStartError::Write { path, source })?;
+    node.set_api_url(&info.url);
     let watched = Some(info.token_file.clone());
     Ok(Api { listener, router: router(node, token, watched), info })
 }
@@ -257,6 +259,40 @@ async fn status(State(node): State<Node>) -> Json<amsp_api::node::Status> {
 
 async fn peers(State(node): State<Node>) -> Json<Vec<amsp_api::node::Peer>> {
     Json(node.peers().await.into_iter().filter_map(|p| views::peer(&node, p)).collect())
+}
+
+/// Carries a request to a peer this node may operate and returns the peer's answer.
+async fn remote(
+    State(node): State<Node>,
+    UrlPath(peer): UrlPath<String>,
+    Json(req): Json<amsp_api::node::RemoteRequest>,
+) -> Result<Json<amsp_api::node::RemoteReply>, ApiError> {
+    use crate::node::operate::OperateError;
+    let peer: PeerId = peer.parse().map_err(|e| {
+        ApiError::bad_request("bad_peer_id", format!("{peer:?} is not a peer id: {e}"))
+    })?;
+    let body = req.body.map(String::into_bytes).unwrap_or_default();
+    let method = req.method.to_ascii_uppercase();
+    match node.operate(peer, &method, &req.path, req.token, body).await {
+        Ok((status, body)) => Ok(Json(amsp_api::node::RemoteReply {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })),
+        Err(e @ OperateError::Bad(_)) => Err(ApiError::bad_request("bad_operate", e.to_string())),
+        Err(
+            e @ OperateError::Refused {
+                refusal: crate::network::sync_protocol::SyncRefusal::NotAnOperator,
+                ..
+            },
+        ) => {
+            Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "not_an_operator", e.to_string()))
+        }
+        Err(e) => Err(ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            "peer_unreachable",
+            e.to_string(),
+        )),
+    }
 }
 
 async fn models(

@@ -75,6 +75,19 @@ pub enum SyncRequest {
         /// The order's events (at most [`MAX_EVENTS_PER_MESSAGE`]).
         events: Vec<Vec<u8>>,
     },
+    /// "Run this control-API request on your node": an operator working from their own node
+    /// (`amsp --peer ID …`), allowed by the responder's `operators`; the token is one of the
+    /// responder's API tokens and decides what the request may do, as over HTTP.
+    Operate {
+        /// `GET`, `POST`, `PUT` or `DELETE`.
+        method: String,
+        /// The API path with its query, starting `/v1/`.
+        path: String,
+        /// The bearer token for the responder's API (empty for `POST /v1/login`).
+        token: String,
+        /// The request body (JSON).
+        body: Vec<u8>,
+    },
 }
 
 /// A sync answer.
@@ -124,6 +137,13 @@ pub enum SyncResponse {
     Redeemed {
         /// The receipt envelope.
         receipt: Vec<u8>,
+    },
+    /// What the responder's API answered an `Operate` request.
+    Operated {
+        /// The HTTP status.
+        status: u16,
+        /// The reply body.
+        body: Vec<u8>,
     },
 }
 
@@ -178,6 +198,12 @@ pub enum SyncRefusal {
     /// licensee's order).
     #[error("{0}")]
     Licence(String),
+    /// The asker is not among the responder's `operators`.
+    #[error("this node does not let the asker operate it (not in its `operators`)")]
+    NotAnOperator,
+    /// An `Operate` request the responder will not run (a method or path outside its API).
+    #[error("bad operate request: {0}")]
+    BadOperate(String),
     /// The responder could not read or write its own state just now; asking later may work.
     #[error("the responder failed: {0}")]
     Unavailable(String),

@@ -10,6 +10,7 @@ mod centre;
 pub mod design;
 pub mod fetch;
 pub mod market;
+pub mod operate;
 pub mod orders;
 pub mod peer_book;
 mod redeem;
@@ -171,6 +172,8 @@ pub(crate) struct Inner {
     tasks: crate::tasks::Tasks,
     /// When the node started: its uptime in `status`.
     started: std::time::Instant,
+    /// This node's own control API, once it listens: operators' requests are run against it.
+    api_url: std::sync::OnceLock<String>,
 }
 
 /// Handle to a running node. Clone freely.
@@ -254,6 +257,7 @@ impl Node {
                 catalog_writes: tokio::sync::Mutex::new(()),
                 tasks: crate::tasks::Tasks::new(),
                 started: std::time::Instant::now(),
+                api_url: std::sync::OnceLock::new(),
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));

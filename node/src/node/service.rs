@@ -134,6 +134,9 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         SyncRequest::Redeem { licence, order, part, events } => {
             node.serve_redeem(peer, &licence, order, part, events).await
         }
+        SyncRequest::Operate { method, path, token, body } => {
+            node.serve_operate(peer, &method, &path, &token, body).await
+        }
         SyncRequest::Push { events } => {
             if events.len() > MAX_EVENTS_PER_MESSAGE {
                 node.network()
