@@ -175,7 +175,7 @@ async fn relay_count(relay: &NodeProcess, key: &str) -> u64 {
 /// A centre behind a symmetric NAT (no hole punch can work) and a customer behind a cone
 /// NAT: the relay carries the whole order flow, and each node knows where it stands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_symmetric_nat_the_order_flow_runs_over_the_relay() {
+async fn behind_a_symmetric_nat_the_order_flow_and_its_operator_run_over_the_relay() {
     use amsp_tests::order_flow::{CENTRE_PLA, SimPrinter, create, json_of, prepare, wait_stage};
     let Some(mut lab) = Lab::new() else { return };
     let (r, c, u) =
@@ -186,8 +186,11 @@ async fn behind_a_symmetric_nat_the_order_flow_runs_over_the_relay() {
     let relay_addr = addr_of(&relay, r.ip, Transport::Tcp);
     let (cd, ud) = (tmp.path().join("c"), tmp.path().join("u"));
     prepare(&cd, &["centre"], Some(CENTRE_PLA), &[SimPrinter::fast("mk3s", "pla")]);
-    config(&cd, &format!("relays = [{relay_addr:?}]\n"));
     prepare(&ud, &["user"], None, &[]);
+    // The user's node is also the shop's operator console: the centre lists it in `operators`.
+    let operator = amsp_node::identity::Identity::load_or_create(&ud).expect("identity");
+    let operators = format!("operators = [{:?}]\n", operator.peer_id().to_string());
+    config(&cd, &format!("relays = [{relay_addr:?}]\n{operators}"));
     let centre = NodeProcess::start_in(&c, &cd, &[], &[], "info").await;
     let via_relay = reserved(&centre).await;
     let user = NodeProcess::start_in(&u, &ud, &[relay_addr, via_relay], &[], "info").await;
@@ -216,6 +219,24 @@ async fn behind_a_symmetric_nat_the_order_flow_runs_over_the_relay() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("reachable   private"), "{text}");
     assert!(text.contains("/p2p-circuit"), "the relayed address is shown: {text}");
+
+    // The operator runs the shop behind its symmetric NAT by peer id alone, over whatever path
+    // the federation has to it (here the relay): no port forwarded, no address typed.
+    let token = cd.join("api.token");
+    let token = token.to_str().expect("utf-8 path");
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--peer", centre.peer_id.as_str(), "--peer-token-file", token];
+        all.extend_from_slice(args);
+        user.amsp(&all)
+    };
+    let out = remote(&["printer", "ls"]);
+    let printers = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(printers.contains("mk3s"), "{printers}");
+    let out = remote(&["job", "ls", "--json"]);
+    let jobs: Value = serde_json::from_slice(&out.stdout).expect("jobs as JSON");
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "the centre's one job: {jobs}");
+    println!("operated over: {:?}", paths_to(&user, &centre.peer_id).await);
 }
 
 /// A relay stops strangers at its limits: a second reservation beyond `max_reservations` is
