@@ -507,16 +507,7 @@ proptest! {
 #[test]
 fn an_inspection_signs_its_figures_and_after_a_failed_one_the_customer_chooses_reprint_or_cancel() {
     let cast = Cast::new(5);
-    let plan = Plan {
-        seed: 5,
-        n_parts: 1,
-        two_quotes: false,
-        take_second: false,
-        forward: false,
-        fail_once: false,
-        inspect: true,
-        steps: 9,
-    };
+    let plan = Plan { inspect: true, ..simple(5, 1, 9) };
     let mut w = play(&cast, &plan);
     assert_eq!(w.stage(), Stage::PostProcessed);
     let centre = cast.centres[0].clone();
@@ -580,16 +571,7 @@ fn an_inspection_signs_its_figures_and_after_a_failed_one_the_customer_chooses_r
 #[test]
 fn an_independent_inspector_named_by_the_customer_alone_signs_the_inspection() {
     let cast = Cast::new(7);
-    let plan = Plan {
-        seed: 7,
-        n_parts: 1,
-        two_quotes: false,
-        take_second: false,
-        forward: false,
-        fail_once: false,
-        inspect: true,
-        steps: 9,
-    };
+    let plan = Plan { inspect: true, ..simple(7, 1, 9) };
     let mut w = play(&cast, &plan);
     assert_eq!(w.stage(), Stage::PostProcessed);
     let (customer, centre, stranger) = (&cast.customer, &cast.centres[0], &cast.stranger);

@@ -103,6 +103,23 @@ pub fn json_of(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// What a command that must succeed printed on stdout; panics with its output if it failed.
+pub fn said(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "amsp failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a command that must be refused printed on stderr; panics if it succeeded.
+pub fn refused(out: &Output) -> String {
+    assert!(!out.status.success(), "amsp succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// `amsp order show ID --json` on `node`.
 pub fn show(node: &NodeProcess, id: &str) -> Value {
     json_of(&node.amsp(&["order", "show", id, "--json"]))

@@ -13,7 +13,7 @@ use std::time::Duration;
 use amsp_api::node::RemoteRequest;
 use amsp_tests::binaries::binary;
 use amsp_tests::node_process::{NodeProcess, wait_for};
-use amsp_tests::order_flow::{SimPrinter, prepare};
+use amsp_tests::order_flow::{SimPrinter, prepare, refused, said};
 use amsp_tests::terminal::Terminal;
 use serde_json::Value;
 
@@ -27,21 +27,6 @@ fn amsp(dir: &Path, config: &Path, args: &[&str]) -> Output {
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap()
-}
-
-fn said(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "amsp failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn refused(out: &Output) -> String {
-    assert!(!out.status.success(), "amsp succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

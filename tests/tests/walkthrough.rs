@@ -8,14 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use amsp_tests::binaries::binary;
 use amsp_tests::fixtures_dir;
 use amsp_tests::node_process::{NodeProcess, wait_for};
 use amsp_tests::order_flow::{
-    CENTRE_PLA, SimPrinter, alerted, licensed_cube, prepare, prepare_skilled, wait_stage,
+    CENTRE_PLA, SimPrinter, alerted, licensed_cube, prepare, prepare_skilled, refused, said,
+    wait_stage,
 };
 use amsp_tests::terminal::Terminal;
 
@@ -63,23 +63,6 @@ async fn shop() -> Shop {
     })
     .await;
     Shop { _tmp: tmp, fabrik, druckwerk, ada, bea }
-}
-
-/// What a successful command printed.
-fn said(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "amsp failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// What a refused command printed on stderr.
-fn refused(out: &Output) -> String {
-    assert!(!out.status.success(), "amsp succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `Name (peer id)`, the form people read a peer in.
