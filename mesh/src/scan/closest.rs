@@ -82,6 +82,23 @@ impl Grid {
         (z * self.dims[1] + y) * self.dims[0] + x
     }
 
+    /// How far `p` is from leaving the box of cells `lo..=hi` through a side that has cells
+    /// beyond it (the grid's own bounds hold no facet past them); infinite when none has.
+    fn reach(&self, p: DVec3, lo: [usize; 3], hi: [usize; 3]) -> f64 {
+        let mut reach = f64::INFINITY;
+        for a in 0..3 {
+            if lo[a] > 0 {
+                let side = self.min[a] + lo[a] as f64 * self.cell;
+                reach = reach.min((p[a] - side).max(0.0));
+            }
+            if hi[a] + 1 < self.dims[a] {
+                let side = self.min[a] + (hi[a] + 1) as f64 * self.cell;
+                reach = reach.min((side - p[a]).max(0.0));
+            }
+        }
+        reach
+    }
+
     /// Unsigned distance from `p` to the nearest facet.
     pub fn distance(&self, p: DVec3) -> f64 {
         self.closest(p).signed.abs()
@@ -90,21 +107,23 @@ impl Grid {
     /// The nearest point of the surface to `p`, and its side.
     pub fn closest(&self, p: DVec3) -> Closest {
         let c = self.coord(p);
-        let top = self.min
-            + self.cell * DVec3::new(self.dims[0] as f64, self.dims[1] as f64, self.dims[2] as f64);
-        // Distance from p to the grid box, so points outside search from the nearest cell.
-        let outside = (self.min - p).max(p - top).max(DVec3::ZERO).length();
         let mut best = (f64::INFINITY, DVec3::ZERO, 0usize, -1.0f64);
         let max_ring = *self.dims.iter().max().unwrap_or(&1);
+        let mut searched = None;
         for ring in 0..=max_ring {
-            // Every facet not yet visited is at least this far away: beyond the searched cells,
-            // and inside the grid box.
-            let reach = outside.max((ring as f64 - 1.0).max(0.0) * self.cell);
-            if best.0 < reach {
+            // Every facet not yet visited lies wholly outside the cells searched so far (a facet
+            // is listed in every cell its bounds touch), so once the nearest one found — and any
+            // facet tied with it at the same point — is nearer than the searched box's open
+            // sides, none can be nearer. A scan point on the surface usually stops after its
+            // own cell.
+            if let Some((lo, hi)) = searched
+                && best.0 + 1e-9 * (1.0 + best.0) < self.reach(p, lo, hi)
+            {
                 break;
             }
             let lo = c.map(|v| v.saturating_sub(ring));
             let hi = [0, 1, 2].map(|a| (c[a] + ring).min(self.dims[a] - 1));
+            searched = Some((lo, hi));
             for x in lo[0]..=hi[0] {
                 for y in lo[1]..=hi[1] {
                     for z in lo[2]..=hi[2] {
@@ -208,9 +227,18 @@ pub(crate) mod tests {
         let tris: Vec<[DVec3; 3]> =
             (0..m.triangles.len()).map(|t| m.corners(t).map(|v| v.as_dvec3())).collect();
         let grid = Grid::new(&m).unwrap();
-        for i in 0..200 {
+        let scattered = (0..200).map(|i| {
             let f = |k: f64| ((i as f64 * k).sin() * 0.5 + 0.5) * 160.0 - 20.0;
-            let p = DVec3::new(f(12.9898), f(78.233), f(37.719) * 0.4);
+            DVec3::new(f(12.9898), f(78.233), f(37.719) * 0.4)
+        });
+        // Scan-like points: on and just off each facet, where the search stops earliest.
+        let near = tris.iter().enumerate().flat_map(|(i, t)| {
+            let n = (t[1] - t[0]).cross(t[2] - t[0]).normalize_or_zero();
+            let w = [0.2, 0.3, 0.5].map(|x| x + 0.1 * (i as f64).sin().abs());
+            let on = (t[0] * w[0] + t[1] * w[1] + t[2] * w[2]) / (w[0] + w[1] + w[2]);
+            [-0.3, -0.01, 0.0, 0.02, 0.7].map(|d| on + n * d)
+        });
+        for p in scattered.chain(near) {
             let brute = tris.iter().map(|t| dist(p, t)).fold(f64::INFINITY, f64::min);
             assert!(
                 (grid.distance(p) - brute).abs() < 1e-9,
