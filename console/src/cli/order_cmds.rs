@@ -86,8 +86,9 @@ pub enum OrderCommand {
         /// The order: its id or a unique prefix of it (at least 4 characters).
         id: String,
         /// The inspecting peer: its id, the name its profile gives, or a unique prefix of a
-        /// connected peer's id.
-        peer: String,
+        /// connected peer's id. (Not `peer`: that name is the global `--peer` option's.)
+        #[arg(value_name = "PEER")]
+        inspector: String,
     },
     /// Have an order whose parts failed inspection made again (the customer); its centre takes
     /// it on once more.
@@ -432,9 +433,9 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             crate::outln!("{id} cancelled");
             Ok(())
         }
-        OrderCommand::Inspector { id, peer } => {
+        OrderCommand::Inspector { id, inspector } => {
             let id = &super::ids::order(&client, id).await?;
-            let inspector = super::ids::peer(&client, peer).await?;
+            let inspector = super::ids::peer(&client, inspector).await?;
             client.name_inspector(id, &NameInspector { inspector }).await?;
             crate::outln!("{id}: inspected by {inspector} alone");
             Ok(())
