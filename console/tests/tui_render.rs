@@ -360,3 +360,22 @@ fn a_wide_jobs_table_shows_wait_and_grams_and_marks_its_sort_column() {
     }
     insta::assert_snapshot!("jobs_sorted_by_wait_140x20", text);
 }
+
+#[test]
+fn a_wide_terminal_shows_names_whole_and_a_narrow_one_keeps_its_layout() {
+    let mut snapshot = fixtures::busy();
+    snapshot.printers[0].name = "mk3s-backroom-left".into();
+    snapshot.orders[0].customer = "Bea Werkstatt Nord".into();
+    let whole = |view: char, width: u16| {
+        let mut a = app(snapshot.clone(), width, 30);
+        handle(&mut a, Event::Tick(fixtures::NOW_MS));
+        chars(&mut a, &view.to_string());
+        screen(&a)
+    };
+    let wide = whole('2', 160);
+    assert!(wide.contains("mk3s-backroom-left"), "{wide}");
+    assert!(whole('3', 160).contains("Bea Werkstatt Nord"));
+    // At 80 columns the flexible columns keep their room: names are cut as before.
+    let narrow = whole('2', 80);
+    assert!(!narrow.contains("mk3s-backroom-left") && narrow.contains("mk3s-backr"), "{narrow}");
+}

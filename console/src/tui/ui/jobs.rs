@@ -54,6 +54,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
         columns.push(col("Order", Constraint::Length(8)));
     }
     columns.push(col("Part", Constraint::Min(8)));
+    let printer = jobs.iter().filter_map(|j| j.printer_name.as_ref()).map(|n| n.chars().count());
+    table::widen(&mut columns, area, &[(5, printer.max().unwrap_or(0))]);
     table::draw(frame, area, app, View::Jobs, &columns, |i| {
         let j = &jobs[i];
         let mut cells = vec![

@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
     let theme = &app.theme;
     let snapshot = &app.snapshot;
     let now = snapshot.node.now_ms;
-    let columns = [
+    let mut columns = [
         col("Order", Constraint::Length(8)),
         col("Stage", Constraint::Length(14)),
         col("Customer", Constraint::Length(10)),
@@ -52,6 +52,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
         col("Quote", Constraint::Length(14)),
         col("Last event", Constraint::Min(10)),
     ];
+    let longest = |name: &dyn Fn(&Order) -> usize| snapshot.orders.iter().map(name).max();
+    let customer = longest(&|o| o.customer.chars().count()).unwrap_or(0);
+    let centre = longest(&|o| o.centre.as_ref().map_or(0, |c| c.chars().count())).unwrap_or(0);
+    table::widen(&mut columns, area, &[(2, customer), (3, centre)]);
     table::draw(frame, area, app, View::Orders, &columns, |i| {
         let o = &snapshot.orders[i];
         let last = o

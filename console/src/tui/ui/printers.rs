@@ -40,7 +40,7 @@ fn temp(h: &Heater) -> String {
 pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) {
     let theme = &app.theme;
     let printers = &app.snapshot.printers;
-    let columns = [
+    let mut columns = [
         col("Name", Constraint::Length(10)),
         col("State", Constraint::Length(11)),
         col("Job", Constraint::Length(8)),
@@ -50,6 +50,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
         col("Material", Constraint::Length(8)),
         col("Errors", Constraint::Min(6)),
     ];
+    let longest = printers.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
+    table::widen(&mut columns, area, &[(0, longest)]);
     table::draw(frame, area, app, View::Printers, &columns, |i| {
         let p = &printers[i];
         let job = match p.job {

@@ -27,6 +27,38 @@ pub const fn col(title: &'static str, width: Constraint) -> Column {
     Column { title, width }
 }
 
+/// Characters a flexible (`Min`) column keeps beyond its least before names are widened.
+const FLEX_ROOM: u16 = 8;
+
+/// Widens each `(column, characters wanted)` in turn, a `Length` column towards the width its
+/// longest value needs (names, at most 32), with what `area` leaves beyond every column's own
+/// width: a wide terminal shows names whole, a narrow one keeps the layout it had.
+pub fn widen(columns: &mut [Column], area: Rect, wants: &[(usize, usize)]) {
+    let own: u16 = columns
+        .iter()
+        .map(|c| match c.width {
+            Constraint::Length(n) => n,
+            // A flexible column keeps some room beyond its least, for its own text.
+            Constraint::Min(n) => n.saturating_add(FLEX_ROOM),
+            _ => 0,
+        })
+        .sum();
+    let gaps = u16::try_from(columns.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    // Two borders and the highlight's room on the left.
+    let mut spare = area.width.saturating_sub(own.saturating_add(gaps).saturating_add(4));
+    for &(i, want) in wants {
+        let Some(Column { width: Constraint::Length(n), .. }) = columns.get(i).copied() else {
+            continue;
+        };
+        let want = u16::try_from(want.min(32)).unwrap_or(32);
+        let extra = want.saturating_sub(n).min(spare);
+        spare -= extra;
+        if let Some(c) = columns.get_mut(i) {
+            c.width = Constraint::Length(n + extra);
+        }
+    }
+}
+
 /// Draw `view`'s table in `area`; `make_row` builds the row for one snapshot index and is called
 /// only for the rows that fit.
 pub fn draw<'a>(
