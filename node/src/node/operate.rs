@@ -137,10 +137,11 @@ async fn run_locally(
     token: &str,
     body: Vec<u8>,
 ) -> Result<(u16, Vec<u8>), String> {
+    // One client for every operator's request: its connections to the API are reused.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let method: reqwest::Method = method.parse().map_err(|e| format!("{e}"))?;
-    let client =
-        reqwest::Client::builder().timeout(OPERATE_TIMEOUT).build().map_err(|e| e.to_string())?;
-    let mut req = client.request(method, format!("{base}{path}"));
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    let mut req = client.request(method, format!("{base}{path}")).timeout(OPERATE_TIMEOUT);
     if !token.is_empty() {
         req = req.bearer_auth(token);
     }

@@ -110,6 +110,20 @@ impl Stage {
         }
     }
 
+    /// Whether printing has not started yet: the stages a customer may cancel from (besides
+    /// a failed inspection).
+    pub fn before_printing(self) -> bool {
+        matches!(
+            self,
+            Stage::QuoteRequested
+                | Stage::Quoted
+                | Stage::Placed
+                | Stage::Accepted
+                | Stage::Grouped
+                | Stage::Sliced
+        )
+    }
+
     /// Whether nothing more can happen.
     pub fn is_final(self) -> bool {
         matches!(self, Stage::Reviewed | Stage::Cancelled)
@@ -365,8 +379,6 @@ impl OrderState {
     ) -> Result<(), RuleViolation> {
         use Stage as S;
         let name = action.name();
-        let before_printing =
-            [S::QuoteRequested, S::Quoted, S::Placed, S::Accepted, S::Grouped, S::Sliced];
         match action {
             Action::QuoteRequested { .. } => return Err(RuleViolation::LateGenesis),
             Action::Quoted(quote) => {
@@ -585,7 +597,9 @@ impl OrderState {
                 if author == self.customer && self.inspection_failed {
                     self.in_stage(name, &[S::Failed])?;
                 } else if author == self.customer {
-                    self.in_stage(name, &before_printing)?;
+                    if !self.stage.before_printing() {
+                        return Err(RuleViolation::WrongStage { action: name, stage: self.stage });
+                    }
                 } else {
                     // A centre may decline an order placed with it, before accepting.
                     self.require(name, author, Party::CustomerOrCentre)?;

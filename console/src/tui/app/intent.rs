@@ -3,8 +3,6 @@
 
 use super::{App, Command, Mode};
 use crate::tui::keymap::Intent;
-use amsp_proto::order::Stage;
-
 use crate::tui::model::{JobState, Level};
 use crate::tui::sort::Sort;
 use crate::tui::source::Action;
@@ -51,15 +49,7 @@ impl App {
             self.say("no order selected", true);
             return None;
         };
-        let before_printing = matches!(
-            order.stage,
-            Stage::QuoteRequested
-                | Stage::Quoted
-                | Stage::Placed
-                | Stage::Accepted
-                | Stage::Grouped
-                | Stage::Sliced
-        );
+        let before_printing = order.stage.before_printing();
         let (action, allowed, why) = match intent {
             Intent::ReprintOrder => (
                 Action::ReprintOrder(order.id),
