@@ -27,6 +27,16 @@ pub struct Traffic {
     pub bytes_out: u64,
 }
 
+/// Gossip a node received since start: distinct messages, and the duplicate copies of them
+/// that arrived from other peers (gossipsub's expectation is a few per message).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GossipCounts {
+    /// Distinct messages.
+    pub received: u64,
+    /// Copies after each message's first.
+    pub duplicates: u64,
+}
+
 /// Whether the store commits writes; while it fails, why and since when.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StoreHealth {
@@ -78,6 +88,9 @@ pub struct Status {
     /// Seconds since the node started (0 from a node too old to say).
     #[serde(default)]
     pub uptime_s: u64,
+    /// Gossip received and its duplicates.
+    #[serde(default)]
+    pub gossip: GossipCounts,
     /// Whether the store commits writes.
     pub store: StoreHealth,
 }

@@ -83,6 +83,8 @@ pub struct LimitsFile {
     pub request_timeout_s: Option<u64>,
     /// Seconds an unused connection stays open.
     pub idle_timeout_s: Option<u64>,
+    /// Established connections at once, each way (at least 16; 128 if unset).
+    pub max_connections: Option<u32>,
     /// Live orders one other author may have here ([`DEFAULT_ORDERS_PER_AUTHOR`]).
     pub orders_per_author: Option<usize>,
     /// Model payload bytes per second served to other nodes, all together (no limit if unset):
@@ -269,6 +271,20 @@ impl NodeConfig {
                 network.idle_timeout = Duration::from_secs(s.max(1));
             }
             network.upload_rate = l.upload_bytes_per_s.filter(|r| *r > 0);
+            if let Some(n) = l.max_connections {
+                if n < crate::network::MIN_CONNECTIONS {
+                    return Err(ConfigError::Value {
+                        key: "max_connections",
+                        value: n.to_string(),
+                        reason: format!(
+                            "at least {} each way: a node keeps up to {} peers",
+                            crate::network::MIN_CONNECTIONS,
+                            crate::network::trim::PEERS_HIGH
+                        ),
+                    });
+                }
+                network.max_connections = n;
+            }
         }
         let role_names = pick(flags.roles, file.roles).unwrap_or_else(|| vec!["user".into()]);
         let mut roles = BTreeSet::new();

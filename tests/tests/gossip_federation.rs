@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use amsp_node::network::{self, NetworkConfig, NetworkEvent, Topic};
+use amsp_node::network::{self, NetworkConfig, NetworkEvent, Topic, trim};
 use amsp_proto::id::{ContentId, OrderId, PartId};
 use amsp_proto::order::{Action, OrderLog, PartSpec};
 use amsp_proto::process::Material;
@@ -117,4 +117,91 @@ async fn an_announcement_reaches_all_twenty_nodes() {
     }
     assert!(missing.is_empty(), "nodes {missing:?} never received the announcement");
     assert!(!reached.contains(&(NODES - 1)), "the publisher does not deliver to itself");
+}
+
+/// Nodes that start together find each other through Kademlia and connect nearly all to all;
+/// the connection band trims each back to at most [`trim::PEERS_HIGH`] peers, and gossip
+/// still reaches every node through the meshes that remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowded_federation_trims_to_its_band_and_still_gossips() {
+    const CROWD: usize = 32;
+    let (got_tx, mut got_rx) = mpsc::channel::<usize>(CROWD * 4);
+    let mut nets = Vec::new();
+    let mut addrs: Vec<String> = Vec::new();
+    for i in 0..CROWD {
+        let mut cfg = NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            mdns: false,
+            ..NetworkConfig::default()
+        };
+        // Everyone knows the first node: it alone would hold 31 connections.
+        if i > 0 {
+            cfg.bootstrap.push(addrs[0].parse().unwrap());
+        }
+        let (net, mut events) = network::spawn(Keypair::generate_ed25519(), cfg).await.unwrap();
+        let status = net.status().await.unwrap();
+        addrs.push(format!("{}/p2p/{}", status.listen_addrs[0], net.peer_id()));
+        let tx = got_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let NetworkEvent::Gossip { topic: Topic::Orders, .. } = ev {
+                    let _ = tx.send(i).await;
+                }
+            }
+        });
+        nets.push(net);
+    }
+    let counts = async |nets: &[network::Network]| {
+        let mut v = Vec::new();
+        for n in nets {
+            v.push(n.status().await.map_or(0, |s| s.connected_peers.len()));
+        }
+        v
+    };
+    // Crowded first: the test means nothing unless some node went over the band.
+    let mut most = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while most <= trim::PEERS_HIGH && tokio::time::Instant::now() < deadline {
+        most = counts(&nets).await.into_iter().max().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(most > trim::PEERS_HIGH, "no node ever had more than {} peers", trim::PEERS_HIGH);
+    // Then trimmed: every node within the band (connections are spared for their first 20 s
+    // and trimmed on a 5 s tick), none cut off.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let mut now = counts(&nets).await;
+    while now.iter().any(|&c| c > trim::PEERS_HIGH) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        now = counts(&nets).await;
+    }
+    assert!(
+        now.iter().all(|&c| c <= trim::PEERS_HIGH && c > 0),
+        "peers per node after trimming: {now:?}"
+    );
+    let before: u64 = {
+        let mut sum = 0;
+        for n in &nets {
+            sum += n.status().await.map_or(0, |s| s.gossip.received);
+        }
+        sum
+    };
+    let author = Keypair::generate_ed25519();
+    nets[CROWD - 1].publish(Topic::Orders, announcement(&author)).await.unwrap();
+    let mut reached = HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while reached.len() < CROWD - 1 {
+        match tokio::time::timeout_at(deadline, got_rx.recv()).await {
+            Ok(Some(i)) => {
+                reached.insert(i);
+            }
+            _ => break,
+        }
+    }
+    let missing: Vec<usize> = (0..CROWD - 1).filter(|i| !reached.contains(i)).collect();
+    assert!(missing.is_empty(), "nodes {missing:?} never received the announcement");
+    let mut received = 0;
+    for n in &nets {
+        received += n.status().await.map_or(0, |s| s.gossip.received);
+    }
+    assert_eq!(received - before, CROWD as u64 - 1, "each node counts the message once");
 }

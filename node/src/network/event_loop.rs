@@ -18,25 +18,21 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::behaviour::{self, Behaviour, BehaviourEvent};
+use super::behaviour::{self, Behaviour, BehaviourEvent, GossipCopies};
 use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
 use super::reach::{Reach, relay_of};
+use super::trim;
 use super::{
-    BAN_DURATION, ChunkResponse, Command, MAX_INVALID_PER_PEER, NetworkConfig, NetworkEvent,
-    NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError, Responder,
-    SyncResponse,
+    BAN_DURATION, ChunkResponse, Command, GossipCounts, MAX_INVALID_PER_PEER, NetworkConfig,
+    NetworkEvent, NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError,
+    Responder, SyncResponse,
 };
 
-/// How often bootstrap peers are redialled while the node has no connections, and Kademlia
-/// looks for more peers while the node has few.
+/// How often bootstrap peers are redialled while the node has no connections, connections
+/// are topped up or trimmed ([`trim`]), and Kademlia looks for more peers while the node knows
+/// few.
 const BOOTSTRAP_INTERVAL: Duration = Duration::from_secs(5);
-/// Below this many connected peers the node runs a Kademlia bootstrap every
-/// [`BOOTSTRAP_INTERVAL`]; above it Kademlia's own refresh (every five minutes, and when its
-/// routing table gains peers) is enough. Bootstrapping every node every 5 s regardless made
-/// each answer a stream of closest-peer lookups: in a 30-node federation on one host that was
-/// most of the CPU, and gossip waited behind it (p50 delivery 680 ms, 144 ms without).
-const FEW_PEERS: usize = 8;
 /// Most peers whose standing is remembered; the least recently bad are forgotten first.
 const MAX_STANDINGS: usize = 4096;
 /// Gossipsub application score per offence. Gossipsub weighs the application score by 10
@@ -47,11 +43,13 @@ const SCORE_PER_OFFENCE: f64 = 0.45;
 /// Provider queries answered at once; more wait in the command queue.
 const MAX_PENDING_PROVIDER_QUERIES: usize = 64;
 
+/// The swarm, and the counter of gossip copies its gossipsub feeds.
 pub(super) fn build_swarm(
     keypair: Keypair,
     cfg: &NetworkConfig,
-) -> Result<Swarm<Behaviour>, NetworkStartError> {
+) -> Result<(Swarm<Behaviour>, GossipCopies), NetworkStartError> {
     let idle = cfg.idle_timeout;
+    let copies = GossipCopies::default();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -60,13 +58,13 @@ pub(super) fn build_swarm(
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkStartError::Transport(e.to_string()))?
         .with_behaviour(|key, relay_client| {
-            behaviour::build(key, cfg, relay_client)
+            behaviour::build(key, cfg, relay_client, copies.clone())
                 .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
         })
         .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
-    Ok(swarm)
+    Ok((swarm, copies))
 }
 
 /// Whether a failed request is the peer's fault: its reply did not decode (our codecs report
@@ -100,6 +98,10 @@ pub(super) struct EventLoop {
     dropped_requests: u64,
     traffic: Traffic,
     reach: Reach,
+    /// Gossip copies received, duplicates included.
+    copies: GossipCopies,
+    /// Distinct gossip messages received (each copy after the first is a duplicate).
+    gossip_received: u64,
 }
 
 use crate::clock::now_ms;
@@ -110,6 +112,7 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<NetworkEvent>,
         cfg: NetworkConfig,
+        copies: GossipCopies,
     ) -> Self {
         Self {
             swarm,
@@ -126,6 +129,8 @@ impl EventLoop {
             traffic: Traffic::default(),
             reach: Reach::new(&cfg.reach),
             cfg,
+            copies,
+            gossip_received: 0,
         }
     }
 
@@ -236,16 +241,21 @@ impl EventLoop {
 
     fn on_tick(&mut self) {
         // Bootstrap peers named by id are redialled while not connected (a first dial can
-        // lose a race, e.g. to a relay dial from the same port); anonymous ones only while the
-        // node has no connection at all.
-        let alone = self.swarm.connected_peers().next().is_none();
+        // lose a race, e.g. to a relay dial from the same port) and the node has room for
+        // them: a well-known peer trims its connections like any other, and a hundred nodes
+        // redialling it at once would undo that every few seconds. Anonymous ones only while
+        // the node has no connection at all.
+        let connected = self.swarm.connected_peers().count();
+        let alone = connected == 0;
+        let room = connected < trim::PEERS_MIN;
         for addr in self.cfg.bootstrap.clone() {
             let named = match addr.iter().last() {
                 Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
                 _ => None,
             };
             let relay_ready = relay_of(&addr).is_none_or(|r| self.swarm.is_connected(&r));
-            if relay_ready && (alone || named.is_some_and(|p| !self.swarm.is_connected(&p))) {
+            if relay_ready && (alone || room && named.is_some_and(|p| !self.swarm.is_connected(&p)))
+            {
                 self.dial(addr);
             }
         }
@@ -256,15 +266,79 @@ impl EventLoop {
                 self.dial(addr);
             }
         }
-        if self.swarm.connected_peers().count() < FEW_PEERS {
-            let _ = self.swarm.behaviour_mut().kad.bootstrap();
-        }
+        self.top_up();
+        self.trim();
         self.reach.reserve(&mut self.swarm);
         let now = Instant::now();
         self.standings.retain(|_, s| {
             s.invalid > 0 && s.banned_until.is_none_or(|t| t > now)
                 || s.banned_until.is_some_and(|t| t > now)
         });
+    }
+
+    /// Below [`trim::PEERS_MIN`] connected peers, dials as many more as are missing, chosen at
+    /// random from Kademlia's routing table; a Kademlia bootstrap (which visits every peer it
+    /// can find, and in a small federation connects to all of them) runs only when the table
+    /// does not hold enough. Peers trimming their own connections can leave a node with few,
+    /// and bootstrapping each time made every such node reconnect to nearly everyone.
+    fn top_up(&mut self) {
+        let connected = self.swarm.connected_peers().count();
+        if connected >= trim::PEERS_MIN {
+            return;
+        }
+        let mut known: Vec<PeerId> = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            known.extend(bucket.iter().map(|e| *e.node.key.preimage()));
+        }
+        known.retain(|p| !self.swarm.is_connected(p) && !self.is_banned(p));
+        if connected + known.len() < trim::PEERS_MIN {
+            let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
+        let missing = trim::PEERS_MIN - connected;
+        for peer in
+            rand::seq::index::sample(&mut rand::thread_rng(), known.len(), missing.min(known.len()))
+        {
+            let _ = self.swarm.dial(known[peer]);
+        }
+    }
+
+    /// Disconnects the peers [`trim::choose`] picks when the node has more than
+    /// [`trim::PEERS_HIGH`].
+    fn trim(&mut self) {
+        if self.swarm.connected_peers().count() <= trim::PEERS_HIGH {
+            return;
+        }
+        let mut meshes: HashMap<PeerId, usize> = HashMap::new();
+        for topic in Topic::ALL {
+            for p in self.swarm.behaviour().gossipsub.mesh_peers(&topic.ident().hash()) {
+                *meshes.entry(*p).or_default() += 1;
+            }
+        }
+        let mut named: HashSet<PeerId> = self.reach.relays().collect();
+        named.extend(self.cfg.bootstrap.iter().filter_map(|a| match a.iter().last() {
+            Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
+            _ => None,
+        }));
+        let now = Instant::now();
+        let peers: Vec<trim::Candidate> = self
+            .traffic
+            .links()
+            .filter(|(p, _)| self.swarm.is_connected(p))
+            .map(|(p, link)| trim::Candidate {
+                peer: *p,
+                named: named.contains(p),
+                meshes: meshes.get(p).copied().unwrap_or(0),
+                since: link.since.unwrap_or(now),
+                used: link.used,
+            })
+            .collect();
+        let cut = trim::choose(&peers, trim::PEERS_LOW, trim::PEERS_HIGH, now);
+        if !cut.is_empty() {
+            tracing::debug!(peers = peers.len(), cut = cut.len(), "trimming connections");
+        }
+        for peer in cut {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
     }
 
     fn emit(&mut self, ev: NetworkEvent) {
@@ -299,6 +373,14 @@ impl EventLoop {
                     dropped_requests: self.dropped_requests,
                     traffic: self.traffic.total(),
                     reach: self.reach.status(&self.swarm),
+                    gossip: GossipCounts {
+                        received: self.gossip_received,
+                        duplicates: self
+                            .copies
+                            .0
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .saturating_sub(self.gossip_received),
+                    },
                 };
                 let _ = reply.send(status);
             }
@@ -520,7 +602,8 @@ impl EventLoop {
     }
 
     fn on_gossip(&mut self, source: PeerId, id: &gossipsub::MessageId, msg: &gossipsub::Message) {
-        self.traffic.inbound(&source, msg.data.len());
+        self.traffic.gossip_in(&source, msg.data.len());
+        self.gossip_received += 1;
         let now = now_ms();
         let topic = Topic::from_hash(&msg.topic);
         // A peer over its rate is not even validated: the guard cannot be filled, nor the

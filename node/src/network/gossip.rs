@@ -48,13 +48,14 @@ impl Topic {
     pub const ALL: [Topic; 4] =
         [Topic::Orders, Topic::Capacity, Topic::DesignRequests, Topic::Catalogue];
 
-    /// The gossipsub topic name, versioned with the record format.
+    /// The gossipsub topic name, versioned with the record format and the gossip mode (2:
+    /// unsigned gossipsub frames around signed envelopes; nodes on 1 expected signed frames).
     pub fn name(self) -> &'static str {
         match self {
-            Topic::Orders => "amsp/orders/1",
-            Topic::Capacity => "amsp/capacity/1",
-            Topic::DesignRequests => "amsp/design-requests/1",
-            Topic::Catalogue => "amsp/catalogue/1",
+            Topic::Orders => "amsp/orders/2",
+            Topic::Capacity => "amsp/capacity/2",
+            Topic::DesignRequests => "amsp/design-requests/2",
+            Topic::Catalogue => "amsp/catalogue/2",
         }
     }
 

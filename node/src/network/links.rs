@@ -9,7 +9,7 @@
 //! [`super::traffic`] at the `Network` handle.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use serde::Serialize;
@@ -35,6 +35,11 @@ pub(super) struct Link {
     pub rtt: Option<Duration>,
     /// Bytes exchanged with it.
     pub bytes: Bytes,
+    /// When its first connection was established.
+    pub since: Option<Instant>,
+    /// When it last carried a request, reply or transfer (gossip does not count: every
+    /// connected peer gossips).
+    pub used: Option<Instant>,
 }
 
 /// Per-peer links and node-wide totals.
@@ -46,7 +51,9 @@ pub(super) struct Traffic {
 
 impl Traffic {
     pub(super) fn connected(&mut self, peer: PeerId, address: String) {
-        self.links.entry(peer).or_default().address.get_or_insert(address);
+        let link = self.links.entry(peer).or_default();
+        link.address.get_or_insert(address);
+        link.since.get_or_insert_with(Instant::now);
     }
 
     pub(super) fn disconnected(&mut self, peer: &PeerId) {
@@ -59,8 +66,8 @@ impl Traffic {
         }
     }
 
-    /// Bytes received from `peer`.
-    pub(super) fn inbound(&mut self, peer: &PeerId, n: usize) {
+    /// Gossip bytes received from `peer`.
+    pub(super) fn gossip_in(&mut self, peer: &PeerId, n: usize) {
         let n = n as u64;
         self.total.bytes_in += n;
         if let Some(link) = self.links.get_mut(peer) {
@@ -68,13 +75,28 @@ impl Traffic {
         }
     }
 
-    /// Bytes sent to `peer`, or to the gossip mesh when `peer` is `None`.
+    /// Request, reply or transfer bytes received from `peer`.
+    pub(super) fn inbound(&mut self, peer: &PeerId, n: usize) {
+        self.gossip_in(peer, n);
+        if let Some(link) = self.links.get_mut(peer) {
+            link.used = Some(Instant::now());
+        }
+    }
+
+    /// Bytes sent to `peer` (a request, reply or transfer), or to the gossip mesh when `peer`
+    /// is `None`.
     pub(super) fn outbound(&mut self, peer: Option<&PeerId>, n: usize) {
         let n = n as u64;
         self.total.bytes_out += n;
         if let Some(link) = peer.and_then(|p| self.links.get_mut(p)) {
             link.bytes.bytes_out += n;
+            link.used = Some(Instant::now());
         }
+    }
+
+    /// Every connected peer's link.
+    pub(super) fn links(&self) -> impl Iterator<Item = (&PeerId, &Link)> {
+        self.links.iter()
     }
 
     pub(super) fn link(&self, peer: &PeerId) -> Option<&Link> {

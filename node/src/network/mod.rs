@@ -20,6 +20,7 @@ pub mod reach;
 pub mod sync_protocol;
 pub mod traffic;
 pub mod transfer;
+pub mod trim;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -47,6 +48,13 @@ pub const MAX_PEER_ADDRS: usize = 8;
 /// How long a peer that sent too much invalid data is refused.
 pub const BAN_DURATION: Duration = Duration::from_secs(600);
 
+/// Established connections each way by default: with the pending ones, the control API's
+/// cap and the store, a node stays well inside the common 1,024 file-descriptor limit.
+pub const MAX_CONNECTIONS: u32 = 128;
+/// The fewest established connections each way a node may be configured with: room for the
+/// connection band's high mark ([`trim::PEERS_HIGH`]) and for peers dialled while it trims.
+pub const MIN_CONNECTIONS: u32 = 16;
+
 /// Network settings, validated by the caller's config layer.
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
@@ -68,6 +76,10 @@ pub struct NetworkConfig {
     pub upload_rate: Option<u64>,
     /// Relays served and used, UPnP.
     pub reach: ReachConfig,
+    /// Established connections at once, each way (`max_connections` under `[limits]`): bounds
+    /// the file descriptors a node holds while a Kademlia lookup visits many peers, before
+    /// the connection band ([`trim`]) closes the extra ones.
+    pub max_connections: u32,
 }
 
 /// The defaults keep a node private: it listens on loopback only and does not announce itself
@@ -86,6 +98,7 @@ impl Default for NetworkConfig {
             request_timeout: Duration::from_secs(30),
             upload_rate: None,
             reach: ReachConfig::default(),
+            max_connections: MAX_CONNECTIONS,
         }
     }
 }
@@ -158,7 +171,13 @@ pub struct NetworkStatus {
     pub traffic: Bytes,
     /// Whether others can dial this node, and how.
     pub reach: ReachStatus,
+    /// Gossip messages received and the duplicate copies that came with them.
+    pub gossip: GossipCounts,
 }
+
+/// What gossip cost a node: every copy after a message's first is a duplicate (gossipsub's
+/// expectation is a few per message; many more mean the node has more peers than it needs).
+pub use amsp_api::node::GossipCounts;
 
 /// One connected peer as `peers` reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -313,11 +332,11 @@ pub async fn spawn(
     cfg: NetworkConfig,
 ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), NetworkStartError> {
     let peer_id = keypair.public().to_peer_id();
-    let swarm = event_loop::build_swarm(keypair, &cfg)?;
+    let (swarm, copies) = event_loop::build_swarm(keypair, &cfg)?;
     let streams = swarm.behaviour().stream.new_control();
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE_DEPTH);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
-    let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg);
+    let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg, copies);
     lp.listen().await?;
     tokio::spawn(lp.run());
     Ok((Network { tx, peer_id, streams, meters: None }, ev_rx))

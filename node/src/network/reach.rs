@@ -262,6 +262,11 @@ impl Reach {
         out
     }
 
+    /// Relays this node uses or wants: configured, found, or holding its reservation.
+    pub(crate) fn relays(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.wanted.keys().chain(self.reserved.keys()).copied()
+    }
+
     /// Asks every wanted relay without an open listener for a reservation (again).
     pub(crate) fn reserve<B: NetworkBehaviour>(&mut self, swarm: &mut Swarm<B>) {
         for (relay, (addr, _)) in &self.wanted {

@@ -393,6 +393,7 @@ impl Node {
             reach: net.as_ref().map(|n| n.reach.clone()),
             store: self.inner.store.health().into(),
             uptime_s: self.inner.started.elapsed().as_secs(),
+            gossip: net.as_ref().map(|n| n.gossip).unwrap_or_default(),
         }
     }
 

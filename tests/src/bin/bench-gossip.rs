@@ -9,9 +9,15 @@
 //!
 //! Printed per side: delivered share; per-delivery latency p50/p99; time until a message has
 //! reached every node, median and p99; resident memory per node; CPU seconds per second while
-//! publishing (on stderr: CPU spent starting, settling and publishing).
+//! publishing (on stderr: CPU spent starting, settling and publishing); connected peers per
+//! node; duplicate copies per message.
+//!
+//! `SETTLE_S` sets the settling time in seconds (60 by default); `BENCH_TRACE=1` prints the
+//! mean peer count, connections made and CPU used every 5 s while the federation settles.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use amsp_node::network::{self, NetworkConfig, NetworkEvent, Topic};
@@ -28,8 +34,11 @@ use libp2p::{Multiaddr, gossipsub, noise, tcp, yamux};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-/// How long the graph gets to settle (connections, Kademlia, meshes) before the first message.
-const SETTLE: Duration = Duration::from_secs(8);
+/// How long the graph gets to settle before the first message (`SETTLE_S` overrides): every
+/// amsp node's first Kademlia bootstrap connects it to most others, and the connection band
+/// trims each back to 16-24 peers once those connections are 20 s old; measured from a
+/// minute on, as a federation that has been running is.
+const SETTLE: Duration = Duration::from_secs(60);
 /// How long after the last publication stragglers are waited for.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -108,14 +117,105 @@ fn cpu_s() -> f64 {
         .unwrap_or(0.0)
 }
 
+static CONNECTS: AtomicUsize = AtomicUsize::new(0);
+
 /// A federation under test: publish on node `i`; deliveries arrive as (message, node, when).
 struct Federation {
     publish: Vec<mpsc::Sender<Vec<u8>>>,
     delivered: mpsc::Receiver<(ContentId, usize, Instant)>,
+    /// Each node's count of connected peers, refreshed as connections come and go.
+    peers: Arc<Vec<AtomicUsize>>,
+    counts: Counts,
+}
+
+/// Where a side's gossip counts are read: distinct messages received, and every copy.
+enum Counts {
+    /// Each node's status.
+    Amsp(Vec<network::Network>),
+    /// Shared counters the bare nodes feed.
+    Bare { received: Arc<AtomicU64>, copies: Arc<AtomicU64> },
+}
+
+impl Counts {
+    /// (distinct messages, copies) across the federation.
+    async fn read(&self) -> (u64, u64) {
+        match self {
+            Counts::Amsp(nets) => {
+                let mut sum = (0, 0);
+                for n in nets {
+                    if let Some(st) = n.status().await {
+                        sum.0 += st.gossip.received;
+                        sum.1 += st.gossip.received + st.gossip.duplicates;
+                    }
+                }
+                sum
+            }
+            Counts::Bare { received, copies } => {
+                (received.load(Ordering::Relaxed), copies.load(Ordering::Relaxed))
+            }
+        }
+    }
+}
+
+/// Gossipsub's identity transform, counting every copy received (duplicates included).
+#[derive(Clone, Default)]
+struct Copies(Arc<AtomicU64>);
+
+impl gossipsub::DataTransform for Copies {
+    fn inbound_transform(
+        &self,
+        raw: gossipsub::RawMessage,
+    ) -> Result<gossipsub::Message, std::io::Error> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(gossipsub::Message {
+            source: raw.source,
+            data: raw.data,
+            sequence_number: raw.sequence_number,
+            topic: raw.topic,
+        })
+    }
+
+    fn outbound_transform(
+        &self,
+        _topic: &gossipsub::TopicHash,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, std::io::Error> {
+        Ok(data)
+    }
+}
+
+fn peer_counts(nodes: usize) -> Arc<Vec<AtomicUsize>> {
+    Arc::new((0..nodes).map(|_| AtomicUsize::new(0)).collect())
+}
+
+/// Open files this process may hold (the soft `RLIMIT_NOFILE`).
+fn fd_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(1024)
 }
 
 async fn amsp_federation(nodes: usize) -> anyhow::Result<Federation> {
+    // Every connection between two in-process nodes holds a descriptor at each end: with
+    // hundreds of nodes the default cap (128 each way) would exhaust this process's limit
+    // while first lookups connect nodes to most others, so the cap shares the limit out.
+    let budget = fd_limit() * 3 / 4 / nodes as u64 / 2;
+    let max_connections = budget.min(u64::from(network::MAX_CONNECTIONS)) as u32;
+    anyhow::ensure!(
+        max_connections >= network::MIN_CONNECTIONS,
+        "{nodes} nodes need more than {} open files",
+        fd_limit()
+    );
+    eprintln!("amsp: at most {max_connections} connections each way per node");
     let (tx, delivered) = mpsc::channel(nodes * 64);
+    let mut handles = Vec::new();
+    let peers = peer_counts(nodes);
     let mut publish = Vec::new();
     let mut addrs: Vec<Multiaddr> = Vec::new();
     for (i, dials) in layout(nodes).into_iter().enumerate() {
@@ -123,16 +223,30 @@ async fn amsp_federation(nodes: usize) -> anyhow::Result<Federation> {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
             bootstrap: dials.iter().map(|&j| addrs[j].clone()).collect(),
             mdns: false,
+            max_connections,
             ..NetworkConfig::default()
         };
         let (net, mut events) = network::spawn(Keypair::generate_ed25519(), cfg).await?;
+        handles.push(net.clone());
         let st = net.status().await.context("status")?;
         addrs.push(format!("{}/p2p/{}", st.listen_addrs[0], net.peer_id()).parse()?);
         let tx = tx.clone();
+        let counts = peers.clone();
         tokio::spawn(async move {
+            use Ordering::Relaxed;
             while let Some(ev) = events.recv().await {
-                if let NetworkEvent::Gossip { envelope, .. } = ev {
-                    let _ = tx.send((envelope.id(), i, Instant::now())).await;
+                match ev {
+                    NetworkEvent::Gossip { envelope, .. } => {
+                        let _ = tx.send((envelope.id(), i, Instant::now())).await;
+                    }
+                    NetworkEvent::PeerConnected(_) => {
+                        CONNECTS.fetch_add(1, Relaxed);
+                        counts[i].fetch_add(1, Relaxed);
+                    }
+                    NetworkEvent::PeerDisconnected(_) => {
+                        counts[i].fetch_sub(1, Relaxed);
+                    }
+                    _ => {}
                 }
             }
         });
@@ -146,13 +260,16 @@ async fn amsp_federation(nodes: usize) -> anyhow::Result<Federation> {
         });
         publish.push(ptx);
     }
-    Ok(Federation { publish, delivered })
+    Ok(Federation { publish, delivered, peers, counts: Counts::Amsp(handles) })
 }
 
 /// Bare gossipsub: Signed, Strict, default parameters (D = 6, 1 s heartbeat), one topic; each
 /// message is decoded as an envelope and accepted, as a minimal application would.
 async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
     let (tx, delivered) = mpsc::channel(nodes * 64);
+    let peers = peer_counts(nodes);
+    let received = Arc::new(AtomicU64::new(0));
+    let copies = Copies::default();
     let topic = gossipsub::IdentTopic::new("bench");
     let mut publish = Vec::new();
     let mut addrs: Vec<Multiaddr> = Vec::new();
@@ -169,9 +286,10 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
                     .validation_mode(gossipsub::ValidationMode::Strict)
                     .validate_messages()
                     .build()?;
-                let b: gossipsub::Behaviour = gossipsub::Behaviour::new(
+                let b: gossipsub::Behaviour<Copies> = gossipsub::Behaviour::new_with_transform(
                     gossipsub::MessageAuthenticity::Signed(key.clone()),
                     cfg,
+                    copies.clone(),
                 )?;
                 Ok(b)
             })?
@@ -190,6 +308,8 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
         }
         let tx = tx.clone();
         let topic = topic.clone();
+        let counts = peers.clone();
+        let received = received.clone();
         let (ptx, mut prx) = mpsc::channel::<Vec<u8>>(16);
         tokio::spawn(async move {
             loop {
@@ -200,9 +320,12 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
                         }
                     }
                     ev = swarm.select_next_some() => {
+                        let connected = swarm.connected_peers().count();
+                        counts[i].store(connected, Ordering::Relaxed);
                         if let SwarmEvent::Behaviour(gossipsub::Event::Message { message, propagation_source, message_id }) = ev
                             && let Ok(env) = Envelope::from_bytes(&message.data)
                         {
+                            received.fetch_add(1, Ordering::Relaxed);
                             let _ = swarm.behaviour_mut().report_message_validation_result(&message_id, &propagation_source, gossipsub::MessageAcceptance::Accept);
                             let _ = tx.send((env.id(), i, Instant::now())).await;
                         }
@@ -212,7 +335,12 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
         });
         publish.push(ptx);
     }
-    Ok(Federation { publish, delivered })
+    Ok(Federation {
+        publish,
+        delivered,
+        peers,
+        counts: Counts::Bare { received, copies: copies.0 },
+    })
 }
 
 /// What one side measured.
@@ -228,6 +356,11 @@ struct Outcome {
     rss_per_node_mb: f64,
     cpu_s_per_s: f64,
     message_bytes: usize,
+    /// Connected peers per node after settling: mean and most.
+    peers_mean: f64,
+    peers_max: usize,
+    /// Copies received after each message's first, per message and node, while publishing.
+    duplicates_per_message: f64,
 }
 
 async fn run_side(bare: bool, nodes: usize, messages: usize, rate: f64) -> anyhow::Result<Outcome> {
@@ -235,14 +368,39 @@ async fn run_side(bare: bool, nodes: usize, messages: usize, rate: f64) -> anyho
     let cpu0 = cpu_s();
     let mut fed = if bare { bare_federation(nodes).await? } else { amsp_federation(nodes).await? };
     let cpu1 = cpu_s();
-    tokio::time::sleep(SETTLE).await;
+    let settle = std::env::var("SETTLE_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(SETTLE, Duration::from_secs);
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        let peers = fed.peers.clone();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let n: usize = peers.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+                eprintln!(
+                    "{:>4.0} s: peers mean {:.1}; connects {}; cpu {:.1}",
+                    t0.elapsed().as_secs_f64(),
+                    n as f64 / peers.len() as f64,
+                    CONNECTS.load(Ordering::Relaxed),
+                    cpu_s()
+                );
+            }
+        });
+    }
+    tokio::time::sleep(settle).await;
     let cpu2 = cpu_s();
     let rss_per_node = rss().saturating_sub(rss0) as f64 / nodes as f64;
+    let counts: Vec<usize> = fed.peers.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let peers_mean = counts.iter().sum::<usize>() as f64 / nodes as f64;
+    let peers_max = counts.iter().copied().max().unwrap_or(0);
     while fed.delivered.try_recv().is_ok() {}
     let author = Keypair::generate_ed25519();
     let msgs: Vec<Vec<u8>> =
         (0..messages).map(|_| announcement(&author)).collect::<Result<_, _>>()?;
     let message_bytes = msgs.first().map_or(0, Vec::len);
+    let counts0 = fed.counts.read().await;
     let ids: Vec<ContentId> =
         msgs.iter().map(|m| Envelope::from_bytes(m).map(|e| e.id())).collect::<Result<_, _>>()?;
     let index: HashMap<ContentId, usize> = ids.iter().enumerate().map(|(k, id)| (*id, k)).collect();
@@ -276,12 +434,16 @@ async fn run_side(bare: bool, nodes: usize, messages: usize, rate: f64) -> anyho
         }
     }
     let cpu3 = cpu_s();
+    let counts1 = fed.counts.read().await;
+    let received = counts1.0.saturating_sub(counts0.0).max(1);
+    let duplicates =
+        counts1.1.saturating_sub(counts0.1).saturating_sub(counts1.0.saturating_sub(counts0.0));
     let elapsed = start.elapsed().as_secs_f64();
     eprintln!(
         "cpu: start {:.2} s; settle {:.2} s in {:.0} s; messages {:.2} s in {elapsed:.1} s",
         cpu1 - cpu0,
         cpu2 - cpu1,
-        SETTLE.as_secs_f64(),
+        settle.as_secs_f64(),
         cpu3 - cpu2
     );
     let mut per_delivery = Vec::new();
@@ -310,12 +472,15 @@ async fn run_side(bare: bool, nodes: usize, messages: usize, rate: f64) -> anyho
         rss_per_node_mb: rss_per_node / 1e6,
         cpu_s_per_s: (cpu3 - cpu2) / elapsed,
         message_bytes,
+        peers_mean,
+        peers_max,
+        duplicates_per_message: duplicates as f64 / received as f64,
     })
 }
 
 fn print(name: &str, o: &Outcome) {
     println!(
-        "{name:>5}: {} nodes, {} msgs: delivered {:.2} %; per delivery p50 {:.1} ms, p99 {:.1} ms; to every node median {:.1} ms, p99 {:.1} ms; RSS {:.2} MB/node; CPU {:.2} s/s while publishing; {}-byte messages",
+        "{name:>5}: {} nodes, {} msgs: delivered {:.2} %; per delivery p50 {:.1} ms, p99 {:.1} ms; to every node median {:.1} ms, p99 {:.1} ms; RSS {:.2} MB/node; CPU {:.2} s/s while publishing; {}-byte messages; peers per node mean {:.1}, most {}; {:.1} duplicates per message",
         o.nodes,
         o.messages,
         o.delivered_share * 100.0,
@@ -325,7 +490,10 @@ fn print(name: &str, o: &Outcome) {
         o.all_p99_ms,
         o.rss_per_node_mb,
         o.cpu_s_per_s,
-        o.message_bytes
+        o.message_bytes,
+        o.peers_mean,
+        o.peers_max,
+        o.duplicates_per_message
     );
 }
 
