@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::behaviour::{self, Behaviour, BehaviourEvent, GossipCopies};
 use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
-use super::reach::{Reach, relay_of};
+use super::reach::{Reach, peer_of, relay_of};
 use super::trim;
 use super::{
     BAN_DURATION, ChunkResponse, Command, GossipCounts, MAX_INVALID_PER_PEER, NetworkConfig,
@@ -195,10 +195,7 @@ impl EventLoop {
             .iter()
             .chain(&self.cfg.known)
             .filter(|a| relay_of(a) == Some(relay))
-            .filter(|a| match a.iter().last() {
-                Some(libp2p::multiaddr::Protocol::P2p(p)) => !self.swarm.is_connected(&p),
-                _ => true,
-            })
+            .filter(|a| peer_of(a).is_none_or(|p| !self.swarm.is_connected(&p)))
             .cloned()
             .collect();
         for addr in through {
@@ -249,10 +246,7 @@ impl EventLoop {
         let alone = connected == 0;
         let room = connected < trim::PEERS_MIN;
         for addr in self.cfg.bootstrap.clone() {
-            let named = match addr.iter().last() {
-                Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
-                _ => None,
-            };
+            let named = peer_of(&addr);
             let relay_ready = relay_of(&addr).is_none_or(|r| self.swarm.is_connected(&r));
             if relay_ready && (alone || room && named.is_some_and(|p| !self.swarm.is_connected(&p)))
             {
@@ -315,10 +309,7 @@ impl EventLoop {
             }
         }
         let mut named: HashSet<PeerId> = self.reach.relays().collect();
-        named.extend(self.cfg.bootstrap.iter().filter_map(|a| match a.iter().last() {
-            Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
-            _ => None,
-        }));
+        named.extend(self.cfg.bootstrap.iter().filter_map(peer_of));
         let now = Instant::now();
         let peers: Vec<trim::Candidate> = self
             .traffic
@@ -375,11 +366,7 @@ impl EventLoop {
                     reach: self.reach.status(&self.swarm),
                     gossip: GossipCounts {
                         received: self.gossip_received,
-                        duplicates: self
-                            .copies
-                            .0
-                            .load(std::sync::atomic::Ordering::Relaxed)
-                            .saturating_sub(self.gossip_received),
+                        duplicates: self.copies.count().saturating_sub(self.gossip_received),
                     },
                 };
                 let _ = reply.send(status);

@@ -22,6 +22,8 @@ pub mod traffic;
 pub mod transfer;
 pub mod trim;
 
+pub use behaviour::GossipCopies;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

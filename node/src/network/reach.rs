@@ -153,6 +153,15 @@ struct Conn {
     punched: bool,
 }
 
+/// The peer an address names last (`…/p2p/PEER`): a bootstrap or relay address given with
+/// its id.
+pub(crate) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
+
 /// The relay peer of a relayed address (`…/p2p/RELAY/p2p-circuit…`).
 pub(crate) fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
     let mut last = None;
@@ -194,11 +203,11 @@ impl Reach {
             ..Self::default()
         };
         for addr in &cfg.relays {
-            match addr.iter().last() {
-                Some(Protocol::P2p(peer)) => {
+            match peer_of(addr) {
+                Some(peer) => {
                     reach.wanted.insert(peer, (addr.clone(), true));
                 }
-                _ => tracing::warn!(%addr, "relay address without /p2p/<peer id> ignored"),
+                None => tracing::warn!(%addr, "relay address without /p2p/<peer id> ignored"),
             }
         }
         reach

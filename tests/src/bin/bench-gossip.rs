@@ -133,7 +133,7 @@ enum Counts {
     /// Each node's status.
     Amsp(Vec<network::Network>),
     /// Shared counters the bare nodes feed.
-    Bare { received: Arc<AtomicU64>, copies: Arc<AtomicU64> },
+    Bare { received: Arc<AtomicU64>, copies: network::GossipCopies },
 }
 
 impl Counts {
@@ -150,37 +150,8 @@ impl Counts {
                 }
                 sum
             }
-            Counts::Bare { received, copies } => {
-                (received.load(Ordering::Relaxed), copies.load(Ordering::Relaxed))
-            }
+            Counts::Bare { received, copies } => (received.load(Ordering::Relaxed), copies.count()),
         }
-    }
-}
-
-/// Gossipsub's identity transform, counting every copy received (duplicates included).
-#[derive(Clone, Default)]
-struct Copies(Arc<AtomicU64>);
-
-impl gossipsub::DataTransform for Copies {
-    fn inbound_transform(
-        &self,
-        raw: gossipsub::RawMessage,
-    ) -> Result<gossipsub::Message, std::io::Error> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(gossipsub::Message {
-            source: raw.source,
-            data: raw.data,
-            sequence_number: raw.sequence_number,
-            topic: raw.topic,
-        })
-    }
-
-    fn outbound_transform(
-        &self,
-        _topic: &gossipsub::TopicHash,
-        data: Vec<u8>,
-    ) -> Result<Vec<u8>, std::io::Error> {
-        Ok(data)
     }
 }
 
@@ -269,7 +240,7 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
     let (tx, delivered) = mpsc::channel(nodes * 64);
     let peers = peer_counts(nodes);
     let received = Arc::new(AtomicU64::new(0));
-    let copies = Copies::default();
+    let copies = network::GossipCopies::default();
     let topic = gossipsub::IdentTopic::new("bench");
     let mut publish = Vec::new();
     let mut addrs: Vec<Multiaddr> = Vec::new();
@@ -286,11 +257,12 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
                     .validation_mode(gossipsub::ValidationMode::Strict)
                     .validate_messages()
                     .build()?;
-                let b: gossipsub::Behaviour<Copies> = gossipsub::Behaviour::new_with_transform(
-                    gossipsub::MessageAuthenticity::Signed(key.clone()),
-                    cfg,
-                    copies.clone(),
-                )?;
+                let b: gossipsub::Behaviour<network::GossipCopies> =
+                    gossipsub::Behaviour::new_with_transform(
+                        gossipsub::MessageAuthenticity::Signed(key.clone()),
+                        cfg,
+                        copies.clone(),
+                    )?;
                 Ok(b)
             })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
@@ -335,12 +307,7 @@ async fn bare_federation(nodes: usize) -> anyhow::Result<Federation> {
         });
         publish.push(ptx);
     }
-    Ok(Federation {
-        publish,
-        delivered,
-        peers,
-        counts: Counts::Bare { received, copies: copies.0 },
-    })
+    Ok(Federation { publish, delivered, peers, counts: Counts::Bare { received, copies } })
 }
 
 /// What one side measured.
