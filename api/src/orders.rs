@@ -35,6 +35,28 @@ pub struct NewOrder {
     pub deadline_ms: Option<u64>,
 }
 
+impl NewOrder {
+    /// A request for `quantity` of `model` in `material`, with no tolerance, process, colour
+    /// or deadline asked for: what most orders say.
+    pub fn new(
+        model: impl Into<String>,
+        name: impl Into<String>,
+        material: &str,
+        quantity: u32,
+    ) -> Self {
+        Self {
+            model: model.into(),
+            name: name.into(),
+            material: material.to_owned(),
+            quantity,
+            tolerance_mm: None,
+            process: None,
+            colour: None,
+            deadline_ms: None,
+        }
+    }
+}
+
 /// Reply naming a new order.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NewOrderReply {

@@ -560,6 +560,17 @@ mod centre_settings {
     }
 
     #[test]
+    fn max_connections_is_applied_and_refused_below_the_band() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load(dir.path(), "").unwrap();
+        assert_eq!(c.network.max_connections, crate::network::MAX_CONNECTIONS);
+        let c = load(dir.path(), "[limits]\nmax_connections = 40\n").unwrap();
+        assert_eq!(c.network.max_connections, 40);
+        let err = load(dir.path(), "[limits]\nmax_connections = 4\n").unwrap_err();
+        assert!(err.to_string().contains("max_connections"), "{err}");
+    }
+
+    #[test]
     fn centre_table_is_read_and_validated_naming_key_and_file() {
         let dir = tempfile::tempdir().unwrap();
         let c = load(

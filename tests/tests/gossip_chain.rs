@@ -100,20 +100,7 @@ async fn announcements_cross_a_chain_of_fourteen_processes() {
         .add_model("part.stl", b"solid part\nendsolid part\n".to_vec(), &[], None)
         .await
         .unwrap();
-    let order = user
-        .client
-        .new_order(&NewOrder {
-            model,
-            name: "part".into(),
-            material: "pla".into(),
-            quantity: 1,
-            tolerance_mm: None,
-            process: None,
-            colour: None,
-            deadline_ms: None,
-        })
-        .await
-        .unwrap();
+    let order = user.client.new_order(&NewOrder::new(model, "part", "pla", 1)).await.unwrap();
     let started = Instant::now();
 
     let mut missing: Vec<String> = Vec::new();

@@ -31,20 +31,8 @@ async fn a_stopped_node_catches_up_after_restart() {
         // Orders name models their author holds: peers ask it for each manifest.
         let body = format!("solid part{i}\nendsolid part{i}\n").into_bytes();
         let model = a.client.add_model(&format!("part{i}.stl"), body, &[], None).await.unwrap();
-        let order = a
-            .client
-            .new_order(&NewOrder {
-                model,
-                name: format!("part {i}"),
-                material: "pla".into(),
-                quantity: 1,
-                tolerance_mm: None,
-                process: None,
-                colour: None,
-                deadline_ms: None,
-            })
-            .await
-            .unwrap();
+        let order =
+            a.client.new_order(&NewOrder::new(model, format!("part {i}"), "pla", 1)).await.unwrap();
         ids.push(order);
     }
     // B, connected, receives them as they happen.

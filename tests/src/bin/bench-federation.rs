@@ -182,16 +182,7 @@ async fn main() -> anyhow::Result<()> {
             .context("adding a model")?;
         let order = user
             .client
-            .new_order(&NewOrder {
-                model,
-                name: format!("part {k}"),
-                material: "pla".into(),
-                quantity: 1,
-                tolerance_mm: None,
-                process: None,
-                colour: None,
-                deadline_ms: None,
-            })
+            .new_order(&NewOrder::new(model, format!("part {k}"), "pla", 1))
             .await
             .context("creating an order")?;
         order_times.extend(

@@ -187,16 +187,7 @@ where
 async fn one_order(f: &Federation, model: &str, n: usize) -> anyhow::Result<Timing> {
     let user = &f.user.client;
     let t0 = Instant::now();
-    let req = NewOrder {
-        model: model.to_string(),
-        name: format!("part-{n}"),
-        material: "pla".into(),
-        quantity: 1,
-        tolerance_mm: None,
-        process: None,
-        colour: None,
-        deadline_ms: None,
-    };
+    let req = NewOrder::new(model, format!("part-{n}"), "pla", 1);
     let id = user.new_order(&req).await?;
     let mut t = Timing::default();
     let mut first: Option<Instant> = None;
