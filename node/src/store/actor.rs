@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use tokio::sync::mpsc;
 
+use super::packs::PackWriter;
 use super::{Command, MAX_BATCH, Shared, StoreError, Write, Written, tables};
 use crate::clock::now_ms;
 
@@ -28,7 +29,7 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
         txn.open_table(tables::ORDER_EVENTS)?;
         txn.open_table(tables::ORDER_INDEX)?;
         txn.open_table(tables::MANIFESTS)?;
-        txn.open_table(tables::CHUNKS)?;
+        txn.open_table(tables::CHUNK_INDEX)?;
         txn.open_table(tables::PRINTERS)?;
         txn.open_table(tables::JOBS)?;
         txn.open_table(tables::ALERTS)?;
@@ -50,7 +51,12 @@ pub(super) fn create_tables(db: &Database) -> Result<u64, redb::Error> {
 }
 
 /// Runs until every [`Store`](super::Store) handle is dropped.
-pub(super) fn run(shared: &Shared, mut rx: mpsc::Receiver<Command>, mut next_log: u64) {
+pub(super) fn run(
+    shared: &Shared,
+    mut rx: mpsc::Receiver<Command>,
+    mut next_log: u64,
+    mut packs: PackWriter,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut broken = false;
     while let Some(first) = rx.blocking_recv() {
@@ -83,7 +89,7 @@ pub(super) fn run(shared: &Shared, mut rx: mpsc::Receiver<Command>, mut next_log
             }
         };
         let log_before = next_log;
-        let outcome = apply(&db, &mut batch, &mut next_log);
+        let outcome = apply(&db, &mut batch, &mut next_log, &mut packs);
         drop(db);
         match outcome {
             Ok(results) => {
@@ -154,19 +160,55 @@ fn apply(
     db: &Database,
     batch: &mut [Command],
     next_log: &mut u64,
+    packs: &mut PackWriter,
 ) -> Result<Vec<Written>, redb::Error> {
     let mut txn = db.begin_write()?;
     // A batch of nothing but unsynced chunk writes skips the fsync; the next durable commit
     // (any other write) persists it along with itself.
-    if batch.iter().all(|c| matches!(c.write, Write::Chunks { durable: false, .. })) {
+    let durable = !batch.iter().all(|c| matches!(c.write, Write::Chunks { durable: false, .. }));
+    if !durable {
         txn.set_durability(redb::Durability::None).map_err(redb::Error::from)?;
     }
     let mut results = Vec::with_capacity(batch.len());
     for cmd in batch.iter_mut() {
-        results.push(apply_one(&txn, &mut cmd.write, next_log)?);
+        results.push(apply_one(&txn, &mut cmd.write, next_log, packs)?);
+    }
+    if durable {
+        // Index rows this commit makes durable (its own and earlier unsynced ones) must
+        // point at bytes already on disk.
+        packs.flush().map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
     }
     txn.commit()?;
     Ok(results)
+}
+
+/// Moves chunks an older node kept inside the database into packs, in one durable commit.
+pub(super) fn migrate_legacy_chunks(
+    db: &Database,
+    packs: &mut PackWriter,
+) -> Result<usize, redb::Error> {
+    use redb::TableHandle as _;
+    let txn = db.begin_write()?;
+    if !txn.list_tables()?.any(|t| t.name() == tables::LEGACY_CHUNKS.name()) {
+        return Ok(0);
+    }
+    let mut moved = 0;
+    {
+        let legacy = txn.open_table(tables::LEGACY_CHUNKS)?;
+        let mut index = txn.open_table(tables::CHUNK_INDEX)?;
+        for row in legacy.iter()? {
+            let (hash, bytes) = row?;
+            let at = packs
+                .append(bytes.value())
+                .map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+            index.insert(hash.value(), at)?;
+            moved += 1;
+        }
+    }
+    txn.delete_table(tables::LEGACY_CHUNKS)?;
+    packs.flush().map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+    txn.commit()?;
+    Ok(moved)
 }
 
 /// A key-value table a [`Store::transact`](super::Store::transact) closure may change.
@@ -285,6 +327,7 @@ fn apply_one(
     txn: &WriteTransaction,
     write: &mut Write,
     next_log: &mut u64,
+    packs: &mut PackWriter,
 ) -> Result<Written, redb::Error> {
     if let Write::Change(f) = write {
         if let Some(f) = f.0.take() {
@@ -315,10 +358,12 @@ fn apply_one(
             Written::Inserted(t.insert(cid, envelope.as_slice())?.is_none())
         }
         Write::Chunks { chunks, .. } => {
-            let mut t = txn.open_table(tables::CHUNKS)?;
+            let mut t = txn.open_table(tables::CHUNK_INDEX)?;
             let mut any_new = false;
             for (hash, bytes) in chunks {
-                any_new |= t.insert(hash, bytes.as_slice())?.is_none();
+                let at =
+                    packs.append(bytes).map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+                any_new |= t.insert(hash, at)?.is_none();
             }
             Written::Inserted(any_new)
         }

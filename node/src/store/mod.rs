@@ -24,6 +24,7 @@
 //! watcher raises `store_failing`).
 
 mod actor;
+pub mod packs;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,9 @@ pub enum StoreOpenError {
     /// The writer thread could not be started.
     #[error("starting the store writer thread: {0}")]
     Thread(std::io::Error),
+    /// The chunk pack directory could not be opened, or older chunks not moved into it.
+    #[error(transparent)]
+    Packs(#[from] packs::PackError),
 }
 
 /// Why a read or write failed.
@@ -88,6 +92,9 @@ pub enum StoreError {
         /// The failure that made it close.
         reason: String,
     },
+    /// A chunk's bytes could not be read from its pack file (missing or truncated).
+    #[error(transparent)]
+    Pack(#[from] packs::PackError),
 }
 
 impl StoreError {
@@ -193,6 +200,7 @@ pub(crate) struct Shared {
     db: RwLock<Option<Arc<Database>>>,
     health: Mutex<StoreHealth>,
     path: PathBuf,
+    packs: packs::PackReader,
 }
 
 impl Shared {
@@ -257,16 +265,23 @@ impl Store {
             |e: redb::Error| StoreOpenError::Database { path: path.clone(), source: Box::new(e) };
         let db = Database::create(&path).map_err(|e| err(e.into()))?;
         let next_log = actor::create_tables(&db).map_err(err)?;
+        let pack_dir = data_dir.join(packs::PACK_DIR);
+        let mut pack_writer = packs::PackWriter::open(&pack_dir, packs::MAX_PACK_BYTES)?;
+        let moved = actor::migrate_legacy_chunks(&db, &mut pack_writer).map_err(err)?;
+        if moved > 0 {
+            tracing::info!(chunks = moved, "moved model chunks from the database into packs");
+        }
         let shared = Arc::new(Shared {
             db: RwLock::new(Some(Arc::new(db))),
             health: Mutex::new(StoreHealth::default()),
             path,
+            packs: packs::PackReader::new(&pack_dir),
         });
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
         let writer = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("amsp-store-writer".into())
-            .spawn(move || actor::run(&writer, rx, next_log))
+            .spawn(move || actor::run(&writer, rx, next_log, pack_writer))
             .map_err(StoreOpenError::Thread)?;
         Ok(Self { shared, tx })
     }
@@ -633,17 +648,24 @@ impl Store {
         Ok(out)
     }
 
-    /// A chunk by hash.
+    /// A chunk by hash, read from its pack. The bytes are as stored: callers that hand them
+    /// on or decrypt them check them against the hash.
     pub fn chunk(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.read()?;
-        let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
-        Ok(t.get(hash).map_err(StoreError::db)?.map(|v| v.value().to_vec()))
+        let at = {
+            let txn = self.read()?;
+            let t = txn.open_table(tables::CHUNK_INDEX).map_err(StoreError::db)?;
+            t.get(hash).map_err(StoreError::db)?.map(|v| v.value())
+        };
+        match at {
+            Some(at) => Ok(Some(self.shared.packs.read(at)?)),
+            None => Ok(None),
+        }
     }
 
     /// Which of `hashes` are held.
     pub fn has_chunks(&self, hashes: &[[u8; 32]]) -> Result<Vec<bool>, StoreError> {
         let txn = self.read()?;
-        let t = txn.open_table(tables::CHUNKS).map_err(StoreError::db)?;
+        let t = txn.open_table(tables::CHUNK_INDEX).map_err(StoreError::db)?;
         hashes.iter().map(|h| Ok(t.get(h).map_err(StoreError::db)?.is_some())).collect()
     }
 
@@ -800,6 +822,46 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.chunk(&[7; 32]).unwrap().unwrap(), b"fast");
+    }
+
+    #[tokio::test]
+    async fn chunks_an_older_node_kept_in_the_database_move_into_packs_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(tables::LEGACY_CHUNKS).unwrap().insert(&[5; 32], &b"old"[..]).unwrap();
+            txn.commit().unwrap();
+        }
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.chunk(&[5; 32]).unwrap().unwrap(), b"old");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.chunk(&[5; 32]).unwrap().unwrap(), b"old", "moved once, kept");
+        let db = store.shared.db().unwrap();
+        let txn = db.begin_read().unwrap();
+        assert!(txn.open_table(tables::LEGACY_CHUNKS).is_err(), "the old table is gone");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_pack_is_an_error_naming_it_and_writes_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.put_chunks(vec![([1; 32], vec![1; 1000])]).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let pack = dir.path().join(packs::PACK_DIR).join("00000001.pack");
+        std::fs::OpenOptions::new().write(true).open(&pack).unwrap().set_len(10).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let err = store.chunk(&[1; 32]).unwrap_err();
+        assert!(matches!(err, StoreError::Pack(_)), "{err:?}");
+        assert!(err.to_string().contains("00000001.pack"), "{err}");
+        store.put_chunks(vec![([2; 32], b"new".to_vec())]).await.unwrap();
+        assert_eq!(store.chunk(&[2; 32]).unwrap().unwrap(), b"new");
+        assert!(dir.path().join(packs::PACK_DIR).join("00000002.pack").exists());
     }
 
     #[tokio::test]

@@ -14,8 +14,12 @@ pub const ORDER_EVENTS: TableDefinition<'_, &[u8; 32], &[u8]> =
 pub const ORDER_INDEX: TableDefinition<'_, &[u8; 48], ()> = TableDefinition::new("order_index-0");
 /// Signed model manifest envelopes, by model content id (blake3 of the envelope bytes).
 pub const MANIFESTS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("manifests-0");
-/// Encrypted model chunks, by blake3 of the chunk bytes.
-pub const CHUNKS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("chunks-0");
+/// Where each encrypted model chunk's bytes are in the pack files, by blake3 of the chunk
+/// bytes: (pack number, offset, length). See [`super::packs`].
+pub const CHUNK_INDEX: TableDefinition<'_, &[u8; 32], (u32, u64, u32)> =
+    TableDefinition::new("chunk_index-0");
+/// Chunks stored in the database itself by older nodes; moved into packs on open.
+pub const LEGACY_CHUNKS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("chunks-0");
 /// Printer records (encoded by their owner module), by printer id.
 pub const PRINTERS: TableDefinition<'_, &[u8; 16], &[u8]> = TableDefinition::new("printers-0");
 /// Job records, by job id.
