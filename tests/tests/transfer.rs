@@ -268,3 +268,69 @@ async fn a_peer_opening_too_many_streams_is_refused_as_busy() {
     assert!(matches!(err, TransferError::Refused { refusal: Refusal::UnknownModel, .. }), "{err}");
     assert!(a.client.status().await.is_ok(), "the provider is still up");
 }
+
+/// An in-process node on loopback, for tests that need its network handle.
+async fn in_process(dir: &Path, bootstrap: Vec<String>) -> amsp_node::Node {
+    use amsp_node::config::{NodeConfig, Overrides};
+    let cfg = NodeConfig::load(
+        dir,
+        Overrides {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            bootstrap,
+            no_mdns: true,
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    amsp_node::Node::start(cfg).await.unwrap()
+}
+
+/// A provider at its stream limit for this fetcher answers busy; the fetch waits and opens
+/// again instead of giving up on the only provider, and does not hold it against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_from_a_busy_provider_waits_and_completes() {
+    use amsp_node::network::transfer::{MAX_STREAMS_PER_PEER, Refusal, TransferError};
+    use amsp_node::package::PackageMeta;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let a = in_process(&tmp.path().join("a"), Vec::new()).await;
+    let st = a.status().await;
+    let a_addr = format!("{}/p2p/{}", st.listen_addrs[0], st.peer_id);
+    let b = in_process(&tmp.path().join("b"), vec![a_addr]).await;
+    wait_for("B to connect to A", WAIT, || async { !a.status().await.connected_peers.is_empty() })
+        .await;
+    wait_for("A to hold B's profile", WAIT, || async { a.peer_name(&b.peer_id()).is_some() })
+        .await;
+    let model = random_model(3 * CHUNK_SIZE as usize, 7);
+    let meta = PackageMeta { name: "busy.bin".into(), ..PackageMeta::default() };
+    let cid = a.add_model(model.clone(), meta, &[b.peer_id()]).await.unwrap();
+
+    // B itself holds every stream A allows one peer (paced: see the test above), so the
+    // fetch's own stream is refused as busy until they are let go.
+    let mut held = Vec::new();
+    for _ in 0..MAX_STREAMS_PER_PEER {
+        held.push(b.network().open_transfer(a.peer_id(), cid.0).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut probe = b.network().open_transfer(a.peer_id(), cid.0).await.unwrap();
+    probe.request(0, 1).await.unwrap();
+    let refused = probe.read_status().await.unwrap_err();
+    assert!(
+        matches!(refused, TransferError::Refused { refusal: Refusal::Busy, .. }),
+        "the provider must be at its limit for this test to mean anything: {refused}"
+    );
+    let fetching = {
+        let b = b.clone();
+        tokio::spawn(async move { amsp_node::node::fetch::fetch(&b, cid).await })
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!fetching.is_finished(), "the fetch gave up on a busy provider at once");
+    drop(held);
+    tokio::time::timeout(WAIT, fetching).await.unwrap().unwrap().unwrap();
+    assert_eq!(b.get_model(cid).await.unwrap(), model);
+    let a_seen = b.status().await;
+    assert!(
+        a_seen.connected_peers.contains(&a.peer_id()),
+        "A is still connected: being busy is not misbehaviour"
+    );
+}

@@ -37,6 +37,10 @@ pub const MAX_PROVIDERS: usize = 8;
 /// Verified chunks waiting for the store (8 MiB): with one chunk per provider stream in
 /// flight, a fetch holds at most about 12 MiB whatever the model's size.
 const STORE_QUEUE: usize = 32;
+/// Times a provider's stream is opened again after failing before its first chunk.
+pub const OPEN_RETRIES: u32 = 4;
+/// Pause before the first retry; doubled for each next one (0.25 + 0.5 + 1 + 2 s at most).
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// Progress events per fetch.
 const PROGRESS_STEPS: u64 = 50;
 /// Chunks per store write.
@@ -263,6 +267,11 @@ impl Job {
         self.changed.notify_waiters();
     }
 
+    /// Whether a range `peer` has not said it lacks is waiting for a provider.
+    fn has_queued_for(&self, peer: PeerId) -> bool {
+        self.work().queue.iter().any(|r| !r.lacking.contains(&peer))
+    }
+
     fn finished(&self, n: usize) {
         {
             let mut w = self.work();
@@ -273,18 +282,45 @@ impl Job {
 }
 
 /// Reads ranges from one provider until nothing is left for it or it fails.
+///
+/// A stream that fails before it delivered a chunk — refused as busy, reset, or not opened —
+/// is tried again after a pause, up to [`OPEN_RETRIES`] times, without blaming the provider:
+/// a provider at its stream limit answers busy, and libp2p-stream drops an inbound stream
+/// that arrives while the provider's accept loop is still taking the previous one, so on a
+/// loaded provider a first stream can die with no fault of either side.
 async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8; 32], Vec<u8>)>) {
-    let mut stream = match node.network().open_transfer(peer, job.cid.0).await {
-        Ok(s) => s,
-        Err(e) => return job.reason(e.to_string()),
+    let mut tries = 0;
+    let outcome = loop {
+        let mut delivered = 0u64;
+        let outcome = match node.network().open_transfer(peer, job.cid.0).await {
+            Ok(mut stream) => {
+                let mut ahead: VecDeque<Range> = VecDeque::new();
+                let outcome =
+                    read_ranges(node, job, &mut stream, &mut ahead, &store, &mut delivered).await;
+                let n = ahead.len();
+                job.put_back(ahead.into_iter().rev());
+                job.finished(n);
+                if outcome.is_ok() {
+                    stream.close().await;
+                }
+                outcome
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Err(e) if delivered == 0 && worth_retrying(&e) && tries < OPEN_RETRIES => {
+                tries += 1;
+                if !job.has_queued_for(peer) {
+                    break Err(e);
+                }
+                tracing::debug!(%peer, error = %e, tries, "transfer stream failed before any chunk; retrying");
+                tokio::time::sleep(RETRY_PAUSE * 2u32.pow(tries - 1)).await;
+            }
+            other => break other,
+        }
     };
-    let mut ahead: VecDeque<Range> = VecDeque::new();
-    let outcome = read_ranges(node, job, &mut stream, &mut ahead, &store).await;
-    let n = ahead.len();
-    job.put_back(ahead.into_iter().rev());
-    job.finished(n);
     match outcome {
-        Ok(()) => stream.close().await,
+        Ok(()) => {}
         Err(TransferError::BadChunk { index, .. }) => {
             let reason = format!(
                 "chunk {index} of model {} from {peer} does not match its manifest hash; rejected",
@@ -297,8 +333,22 @@ async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8
         }
         Err(e) => {
             tracing::debug!(%peer, error = %e, "provider dropped");
-            job.reason(e.to_string());
+            job.reason(if tries > 0 {
+                format!("{e} (after {} tries)", tries + 1)
+            } else {
+                e.to_string()
+            });
         }
+    }
+}
+
+/// Failures that say nothing against the provider: it was busy, or the stream never carried
+/// an answer. A refusal for the model or the range, or a bad chunk, is an answer.
+fn worth_retrying(e: &TransferError) -> bool {
+    match e {
+        TransferError::Open { .. } | TransferError::Io { .. } => true,
+        TransferError::Refused { refusal, .. } => *refusal == transfer::Refusal::Busy,
+        TransferError::BadChunk { .. } => false,
     }
 }
 
@@ -308,6 +358,7 @@ async fn read_ranges(
     stream: &mut transfer::RangeStream,
     ahead: &mut VecDeque<Range>,
     store: &mpsc::Sender<([u8; 32], Vec<u8>)>,
+    delivered: &mut u64,
 ) -> Result<(), TransferError> {
     let peer = stream.peer();
     loop {
@@ -326,6 +377,7 @@ async fn read_ranges(
             match chunk {
                 ChunkRead::Verified(bytes) => {
                     let len = bytes.len();
+                    *delivered += 1;
                     let hash = job.layout.chunks[index as usize];
                     if store.send((hash, bytes)).await.is_err() {
                         return Err(TransferError::Io { peer, reason: "the store stopped".into() });
