@@ -301,7 +301,7 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
         .await;
     wait_for("A to hold B's profile", WAIT, || async { a.peer_name(&b.peer_id()).is_some() })
         .await;
-    let model = random_model(3 * CHUNK_SIZE as usize, 7);
+    let model = random_model(3 * CHUNK_SIZE, 7);
     let meta = PackageMeta { name: "busy.bin".into(), ..PackageMeta::default() };
     let cid = a.add_model(model.clone(), meta, &[b.peer_id()]).await.unwrap();
 
