@@ -206,6 +206,34 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Cuts the internet between two groups of hosts, as a failed link between two sites does:
+    /// each host drops every packet to or from the other group (no reset, no refusal), until
+    /// [`Lab::heal`].
+    pub fn split(&self, a: &[&Host], b: &[&Host]) {
+        for (side, other) in [(a, b), (b, a)] {
+            let set: Vec<String> = other.iter().map(|h| h.ip.to_string()).collect();
+            let set = set.join(", ");
+            let rules = format!(
+                "table ip partition {{\n\
+                   chain input {{ type filter hook input priority filter; ip saddr {{ {set} }} drop; }}\n\
+                   chain output {{ type filter hook output priority filter; ip daddr {{ {set} }} drop; }}\n\
+                 }}\n"
+            );
+            for h in side {
+                run("ip", &["netns", "exec", &h.ns, "nft", "-f", "-"], Some(&rules));
+            }
+        }
+    }
+
+    /// Undoes [`Lab::split`] for `hosts`.
+    pub fn heal(&self, hosts: &[&Host]) {
+        for h in hosts {
+            run("ip", &["netns", "exec", &h.ns, "nft", "delete", "table", "ip", "partition"], None);
+        }
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         for ns in self.namespaces.iter().rev() {

@@ -237,6 +237,12 @@ async fn behind_a_symmetric_nat_the_order_flow_and_its_operator_run_over_the_rel
     let jobs: Value = serde_json::from_slice(&out.stdout).expect("jobs as JSON");
     assert_eq!(jobs.as_array().map(Vec::len), Some(1), "the centre's one job: {jobs}");
     println!("operated over: {:?}", paths_to(&user, &centre.peer_id).await);
+
+    // A quiet relayed connection is not mistaken for a dead one: pings travel through the
+    // circuit, so it outlives the silence after which a peer's connections are closed (20 s).
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let paths = paths_to(&user, &centre.peer_id).await;
+    assert!(paths.iter().any(|(p, _)| p == "relayed"), "the relayed connection closed: {paths:?}");
 }
 
 /// A relay stops strangers at its limits: a second reservation beyond `max_reservations` is

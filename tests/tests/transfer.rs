@@ -299,8 +299,7 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
     let b = in_process(&tmp.path().join("b"), vec![a_addr]).await;
     wait_for("B to connect to A", WAIT, || async { !a.status().await.connected_peers.is_empty() })
         .await;
-    wait_for("A to hold B's profile", WAIT, || async { a.peer_name(&b.peer_id()).is_some() })
-        .await;
+    wait_for("A to hold B's profile", WAIT, || async { a.peer_name(&b.peer_id()).is_some() }).await;
     let model = random_model(3 * CHUNK_SIZE, 7);
     let meta = PackageMeta { name: "busy.bin".into(), ..PackageMeta::default() };
     let cid = a.add_model(model.clone(), meta, &[b.peer_id()]).await.unwrap();

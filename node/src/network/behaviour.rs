@@ -16,6 +16,15 @@ use super::gossip::MAX_GOSSIP_BYTES;
 use super::reach::{self, NatBehaviour};
 use super::sync_protocol::{self, SyncCodec};
 
+/// How often each connection is pinged. libp2p keeps a connection whose packets vanish (a
+/// failed link, a router that lost its state) open until TCP gives up, many minutes later;
+/// meanwhile the peer looks connected and pushes and gossip to it are lost. The event loop
+/// closes a peer's connections after a few unanswered pings, so the node reconnects and
+/// resyncs when the link returns.
+pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one ping may take.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Our Kademlia protocol: the default name would join the public IPFS DHT.
 pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/amsp/kad/1.0.0");
 /// Identify's protocol version string: peers on another version are not amsp peers.
@@ -169,7 +178,9 @@ pub(crate) fn build(
     Ok(Behaviour {
         limits: connection_limits::Behaviour::new(connection_caps(cfg.max_connections)),
         identify,
-        ping: ping::Behaviour::new(ping::Config::new()),
+        ping: ping::Behaviour::new(
+            ping::Config::new().with_interval(PING_INTERVAL).with_timeout(PING_TIMEOUT),
+        ),
         kad,
         mdns: mdns.into(),
         gossipsub,

@@ -33,6 +33,9 @@ use super::{
 /// are topped up or trimmed ([`trim`]), and Kademlia looks for more peers while the node knows
 /// few.
 const BOOTSTRAP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a connected peer may go without answering a ping or sending anything before its
+/// connections are closed as dead: four missed pings ([`super::behaviour::PING_INTERVAL`]).
+const SILENT_PEER: Duration = Duration::from_secs(20);
 /// Most peers whose standing is remembered; the least recently bad are forgotten first.
 const MAX_STANDINGS: usize = 4096;
 /// Gossipsub application score per offence. Gossipsub weighs the application score by 10
@@ -260,6 +263,10 @@ impl EventLoop {
                 self.dial(addr);
             }
         }
+        for peer in self.traffic.silent(SILENT_PEER) {
+            tracing::info!(%peer, "peer silent (no ping answered, nothing received); disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
         self.top_up();
         self.trim();
         self.reach.reserve(&mut self.swarm);
@@ -442,6 +449,7 @@ impl EventLoop {
             Command::CountTransfer { peer, bytes_in, bytes_out } => {
                 self.traffic.inbound(&peer, bytes_in);
                 self.traffic.outbound(Some(&peer), bytes_out);
+                self.traffic.heard(&peer);
             }
         }
     }
@@ -571,6 +579,7 @@ impl EventLoop {
             BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. }) => {
                 self.traffic.ping(peer, rtt);
             }
+
             BehaviourEvent::Chunks(ev) => self.on_request_event(
                 "manifest",
                 ev,

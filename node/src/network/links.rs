@@ -40,6 +40,9 @@ pub(super) struct Link {
     /// When it last carried a request, reply or transfer (gossip does not count: every
     /// connected peer gossips).
     pub used: Option<Instant>,
+    /// When it last showed it is alive: a ping answered, bytes received, or transfer bytes it
+    /// took (a stream's window only opens as the receiver reads).
+    pub heard: Option<Instant>,
 }
 
 /// Per-peer links and node-wide totals.
@@ -54,6 +57,7 @@ impl Traffic {
         let link = self.links.entry(peer).or_default();
         link.address.get_or_insert(address);
         link.since.get_or_insert_with(Instant::now);
+        link.heard = Some(Instant::now());
     }
 
     pub(super) fn disconnected(&mut self, peer: &PeerId) {
@@ -63,7 +67,25 @@ impl Traffic {
     pub(super) fn ping(&mut self, peer: PeerId, rtt: Duration) {
         if let Some(link) = self.links.get_mut(&peer) {
             link.rtt = Some(rtt);
+            link.heard = Some(Instant::now());
         }
+    }
+
+    /// `peer` showed it is alive.
+    pub(super) fn heard(&mut self, peer: &PeerId) {
+        if let Some(link) = self.links.get_mut(peer) {
+            link.heard = Some(Instant::now());
+        }
+    }
+
+    /// Connected peers not heard from for `after`: their connections are most likely dead
+    /// (a link that drops packets keeps TCP connections open for many minutes).
+    pub(super) fn silent(&self, after: Duration) -> Vec<PeerId> {
+        self.links
+            .iter()
+            .filter(|(_, l)| l.heard.is_some_and(|h| h.elapsed() > after))
+            .map(|(p, _)| *p)
+            .collect()
     }
 
     /// Gossip bytes received from `peer`.
@@ -72,6 +94,7 @@ impl Traffic {
         self.total.bytes_in += n;
         if let Some(link) = self.links.get_mut(peer) {
             link.bytes.bytes_in += n;
+            link.heard = Some(Instant::now());
         }
     }
 
