@@ -196,7 +196,7 @@ impl Node {
                 rand::random(),
             )?
         };
-        self.persist_and_spread(vec![(order, env.clone())], None)
+        self.persist_and_spread(vec![(order, env.clone())], None, true)
             .await
             .map_err(OrderOpError::from)?;
         Ok(env)
@@ -240,7 +240,7 @@ impl Node {
             now,
             rand::random(),
         )?;
-        self.persist_and_spread(vec![(order, env.clone())], None)
+        self.persist_and_spread(vec![(order, env.clone())], None, true)
             .await
             .map_err(OrderOpError::from)?;
         let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
@@ -471,7 +471,7 @@ impl Node {
         let (new, bad) = self.orders().insert_all(envs, now_ms());
         refused.extend(bad.into_iter().map(|r| (r.id.to_string(), r.reason.to_string())));
         let accepted = new.len();
-        self.persist_and_spread(new, None).await.map_err(OrderOpError::from)?;
+        self.persist_and_spread(new, None, true).await.map_err(OrderOpError::from)?;
         Ok(ImportOutcome { accepted, refused })
     }
 

@@ -63,6 +63,17 @@ enum Shown {
     /// No answer in time (or the store could not keep it): not the peer's fault.
     NoAnswer,
 }
+/// How order events reached this node from a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// This node asked for them (a sync after connecting, a catch-up).
+    Pulled,
+    /// The peer pushed them over the sync protocol.
+    Pushed,
+    /// Gossipsub delivered them.
+    Gossiped,
+}
+
 /// Chunks stored per durable write while a model is added (8 MiB): few enough commits that
 /// syncing them costs little, small enough that two queued batches bound the memory of an add.
 const ADD_BATCH_CHUNKS: usize = 32;
@@ -593,14 +604,17 @@ impl Node {
     /// Verifies and adds order events from `source` (or local), persists the new ones and
     /// passes them on. Returns how many were new, and whether some arrived before their parents
     /// (pushes and gossip race one another, so the receiver then pulls what it lacks).
-    /// `pushed` marks events the peer sent unasked (push, gossip), whose new orders count
-    /// against its rate; events this node pulled do not.
+    /// Events a peer sent unasked (pushed or gossiped) count against its rate and must show
+    /// their models; events this node pulled do not. New events are pushed on to connected
+    /// peers unless they came by gossip, which gossipsub already carries to every subscriber:
+    /// pushing those too cost every node a copy from each of its peers per order.
     pub(crate) async fn accept_events(
         &self,
         envelopes: Vec<Envelope>,
         source: Option<PeerId>,
-        pushed: bool,
+        arrival: Arrival,
     ) -> Result<Accepted, StoreError> {
+        let pushed = arrival != Arrival::Pulled;
         let envelopes = match source {
             Some(peer) if pushed => self.models_shown(envelopes, peer).await,
             _ => envelopes,
@@ -617,7 +631,7 @@ impl Node {
             }
         }
         let accepted = Accepted { new: new.len(), early: refused.iter().any(Refused::early) };
-        self.persist_and_spread(new, source).await?;
+        self.persist_and_spread(new, source, arrival != Arrival::Gossiped).await?;
         Ok(accepted)
     }
 
@@ -720,7 +734,7 @@ impl Node {
                 }
             }
             if matches!(verdict, Shown::Yes)
-                && let Err(e) = self.accept_events(vec![env], Some(sender), false).await
+                && let Err(e) = self.accept_events(vec![env], Some(sender), Arrival::Pulled).await
             {
                 tracing::warn!(error = %e, "storing an order taken on the second look");
             }
@@ -773,6 +787,7 @@ impl Node {
         &self,
         new: Vec<(OrderId, Envelope)>,
         source: Option<PeerId>,
+        push: bool,
     ) -> Result<(), StoreError> {
         if new.is_empty() {
             return Ok(());
@@ -826,8 +841,10 @@ impl Node {
             }
         }
         self.note_answers_awaited(answers.into_iter());
-        let node = self.clone();
-        self.tasks().spawn(async move { service::push_events(&node, bytes, source).await });
+        if push {
+            let node = self.clone();
+            self.tasks().spawn(async move { service::push_events(&node, bytes, source).await });
+        }
         Ok(())
     }
 

@@ -101,7 +101,7 @@ impl Node {
         let envs: Vec<Envelope> =
             events.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect();
         // Sent unasked: judged as a push, so new orders count against their authors' rate.
-        if let Err(e) = self.accept_events(envs, Some(centre), true).await {
+        if let Err(e) = self.accept_events(envs, Some(centre), super::Arrival::Pushed).await {
             return SyncResponse::Refused(SyncRefusal::Unavailable(e.to_string()));
         }
         let order = OrderId(amsp_proto::id::SortableId(order));

@@ -68,7 +68,10 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     }
                 }
                 if topic == Topic::Orders {
-                    match node.accept_events(vec![envelope], Some(source), true).await {
+                    match node
+                        .accept_events(vec![envelope], Some(source), super::Arrival::Gossiped)
+                        .await
+                    {
                         Ok(a) if a.early => catch_up(&node, source),
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "storing a gossiped order event"),
@@ -148,7 +151,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
                 });
             }
             let envs = parse_envelopes(node, peer, &events).await;
-            match node.accept_events(envs, Some(peer), true).await {
+            match node.accept_events(envs, Some(peer), super::Arrival::Pushed).await {
                 Ok(a) => {
                     if a.early {
                         catch_up(node, peer);
@@ -213,7 +216,7 @@ async fn sync_with(node: &Node, peer: PeerId) {
             Ok(SyncResponse::Events { events, more }) => {
                 let envs = parse_envelopes(node, peer, &events).await;
                 let got = envs.len();
-                match node.accept_events(envs, Some(peer), false).await {
+                match node.accept_events(envs, Some(peer), super::Arrival::Pulled).await {
                     Ok(a) => tracing::debug!(%peer, got, new = a.new, "synced order events"),
                     Err(e) => {
                         tracing::error!(error = %e, "storing synced order events");

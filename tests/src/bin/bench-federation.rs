@@ -10,7 +10,10 @@
 //! node's API lists it. Nodes are polled every 100 ms, so times are good to about that.
 //!
 //! Printed: per-node arrival p50 / p99 and the time until the last node, for ads and orders;
-//! connected peers per node.
+//! connected peers per node; and what one order costs each node: application bytes received
+//! (gossip payloads, requests and replies as the node counts them in `/v1/status`) and gossip
+//! copies received (first copies and duplicates), with the background of the same length
+//! measured just before (capacity ads) taken off. Flat across federation sizes is the goal.
 
 use std::time::{Duration, Instant};
 
@@ -170,7 +173,16 @@ async fn main() -> anyhow::Result<()> {
     }
     summary("capacity ads", &ad_times);
 
+    // The background (capacity ads, syncs) over a quiet window, then the orders.
+    let quiet = Duration::from_secs(10);
+    let (b0, t0) = (totals(&nodes).await, Instant::now());
+    tokio::time::sleep(quiet).await;
+    let (b1, t1) = (totals(&nodes).await, Instant::now());
+    let per_s = |a: f64, b: f64| (b - a) / t1.duration_since(t0).as_secs_f64();
+    let background = (per_s(b0.0, b1.0), per_s(b0.1, b1.1));
+
     // Orders, created on rotating user nodes.
+    let orders_start = Instant::now();
     let mut order_times = Vec::new();
     for k in 0..orders {
         let from = 1 + k % (count - 1);
@@ -196,5 +208,28 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     summary("orders", &order_times);
+    let b2 = totals(&nodes).await;
+    let took = orders_start.elapsed().as_secs_f64();
+    let per_node_order = |moved: f64, bg: f64| (moved - bg * took) / (orders * count) as f64;
+    println!(
+        "per order per node: {:.0} application bytes received, {:.1} gossip copies (background of {:.0} B/s and {:.1} copies/s over the federation taken off)",
+        per_node_order(b2.0 - b1.0, background.0),
+        per_node_order(b2.1 - b1.1, background.1),
+        background.0,
+        background.1
+    );
     Ok(())
+}
+
+/// Application bytes received and gossip copies received (first and duplicate), summed over
+/// every node.
+async fn totals(nodes: &[NodeProcess]) -> (f64, f64) {
+    let mut out = (0.0, 0.0);
+    for n in nodes {
+        if let Ok(s) = n.client.status().await {
+            out.0 += s.traffic.bytes_in as f64;
+            out.1 += (s.gossip.received + s.gossip.duplicates) as f64;
+        }
+    }
+    out
 }
