@@ -245,6 +245,58 @@ async fn behind_a_symmetric_nat_the_order_flow_and_its_operator_run_over_the_rel
     assert!(paths.iter().any(|(p, _)| p == "relayed"), "the relayed connection closed: {paths:?}");
 }
 
+/// Both sides behind symmetric NATs, so no direct path can be punched: a model three times
+/// larger than what the relay lets one circuit carry still arrives whole, over successive
+/// circuits, the fetch resuming from the chunks it holds each time one is cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_larger_than_a_relay_circuit_crosses_it_on_several() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (r, x, y) = (
+        lab.public("relay"),
+        lab.behind_nat("x", Nat::Symmetric),
+        lab.behind_nat("y", Nat::Symmetric),
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rd = tmp.path().join("relay");
+    config(&rd, "relay = true\n[relay_limits]\nmax_circuit_bytes = 1048576\n");
+    let relay = NodeProcess::start_in(&r, &rd, &[], &[], "info").await;
+    let relay_addr = addr_of(&relay, r.ip, Transport::Tcp);
+    config(&tmp.path().join("x"), &format!("relays = [{relay_addr:?}]\n"));
+    let node_x = NodeProcess::start_in(&x, &tmp.path().join("x"), &[], &[], "info").await;
+    let via_relay = reserved(&node_x).await;
+    let node_y =
+        NodeProcess::start_in(&y, &tmp.path().join("y"), &[relay_addr, via_relay], &[], "info")
+            .await;
+    wait_for("Y to reach X through the relay", Duration::from_secs(15), || async {
+        !paths_to(&node_y, &node_x.peer_id).await.is_empty()
+    })
+    .await;
+
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let model: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let cid = node_x
+        .client
+        .add_model("big.bin", model.clone(), std::slice::from_ref(&node_y.peer_id), None)
+        .await
+        .expect("X adds a model Y may read");
+    let got = tokio::time::timeout(Duration::from_secs(90), node_y.client.get_model(&cid))
+        .await
+        .expect("the fetch finished within 90 s")
+        .expect("Y fetched and opened the model");
+    assert!(got == model, "the model arrived changed ({} bytes)", got.len());
+    let cut = relay_count(&relay, "circuits_cut").await;
+    assert!(cut >= 2, "3 MiB cannot cross 1 MiB circuits without cuts: {cut} cut");
+    let paths = paths_to(&node_y, &node_x.peer_id).await;
+    assert!(paths.iter().all(|(p, _)| p == "relayed"), "no direct path was possible: {paths:?}");
+}
+
 /// A relay stops strangers at its limits: a second reservation beyond `max_reservations` is
 /// refused, and a circuit that carries more than `max_circuit_bytes` is cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

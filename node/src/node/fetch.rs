@@ -283,11 +283,13 @@ impl Job {
 
 /// Reads ranges from one provider until nothing is left for it or it fails.
 ///
-/// A stream that fails before it delivered a chunk — refused as busy, reset, or not opened —
-/// is tried again after a pause, up to [`OPEN_RETRIES`] times, without blaming the provider:
-/// a provider at its stream limit answers busy, and libp2p-stream drops an inbound stream
-/// that arrives while the provider's accept loop is still taking the previous one, so on a
-/// loaded provider a first stream can die with no fault of either side.
+/// A stream that breaks — refused as busy, reset, cut, or not opened — is opened again after
+/// a pause while ranges wait for this provider, without blaming it, up to [`OPEN_RETRIES`]
+/// times in a row without a chunk delivered: a provider at its stream limit answers busy;
+/// libp2p-stream drops an inbound stream that arrives while the provider's accept loop is
+/// still taking the previous one; and a relay cuts a circuit at its byte limit (8 MiB by
+/// default), so a model larger than that crosses a relay on several circuits. A bad chunk is
+/// never retried.
 async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8; 32], Vec<u8>)>) {
     let mut tries = 0;
     let outcome = loop {
@@ -307,13 +309,17 @@ async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8
             }
             Err(e) => Err(e),
         };
+        if delivered > 0 {
+            // A stream that made progress earns a fresh set of tries.
+            tries = 0;
+        }
         match outcome {
-            Err(e) if delivered == 0 && worth_retrying(&e) && tries < OPEN_RETRIES => {
+            Err(e) if worth_retrying(&e) && tries < OPEN_RETRIES => {
                 tries += 1;
                 if !job.has_queued_for(peer) {
                     break Err(e);
                 }
-                tracing::debug!(%peer, error = %e, tries, "transfer stream failed before any chunk; retrying");
+                tracing::debug!(%peer, error = %e, tries, "transfer stream broke; opening it again");
                 tokio::time::sleep(RETRY_PAUSE * 2u32.pow(tries - 1)).await;
             }
             other => break other,
