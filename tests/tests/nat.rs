@@ -333,6 +333,74 @@ async fn a_relay_cuts_off_a_stranger_at_its_limits() {
     assert!(relay_count(&relay, "circuits_accepted").await >= 1);
 }
 
+/// A shop behind a symmetric NAT holds reservations on two relays. A customer reaches it
+/// through the first; the first relay dies; the customer reaches the shop again through the
+/// second, from the addresses it learned, with no one reconfiguring anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_stays_reachable_through_its_second_relay_when_the_first_dies() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (r1, r2, shop_host, customer_host) = (
+        lab.public("relay1"),
+        lab.public("relay2"),
+        lab.behind_nat("shop", Nat::Symmetric),
+        lab.behind_nat("cust", Nat::Symmetric),
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let relay1 =
+        NodeProcess::start_in(&r1, &tmp.path().join("r1"), &[], &["--relay"], "warn").await;
+    let relay2 =
+        NodeProcess::start_in(&r2, &tmp.path().join("r2"), &[], &["--relay"], "warn").await;
+    let (a1, a2) =
+        (addr_of(&relay1, r1.ip, Transport::Tcp), addr_of(&relay2, r2.ip, Transport::Tcp));
+    config(&tmp.path().join("shop"), &format!("relays = [{a1:?}, {a2:?}]\n"));
+    let shop = NodeProcess::start_in(&shop_host, &tmp.path().join("shop"), &[], &[], "info").await;
+    wait_for("the shop to hold both reservations", Duration::from_secs(20), || async {
+        reach(&shop).await["reservations"].as_array().map_or(0, Vec::len) == 2
+    })
+    .await;
+    let first = reach(&shop).await["reservations"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .find(|a| a.contains(&relay1.peer_id))
+                .map(String::from)
+        })
+        .expect("a reservation on the first relay");
+    let via_first = format!("{first}/p2p/{}", shop.peer_id);
+    // The customer knows the first relay and the shop's address through it, nothing of the
+    // second.
+    let customer = NodeProcess::start_in(
+        &customer_host,
+        &tmp.path().join("cust"),
+        &[a1.clone(), via_first],
+        &[],
+        "info",
+    )
+    .await;
+    wait_for("the customer to reach the shop", Duration::from_secs(15), || async {
+        paths_to(&customer, &shop.peer_id).await.iter().any(|(_, a)| a.contains(&relay1.peer_id))
+    })
+    .await;
+
+    let _ = relay1.kill();
+    let killed = Instant::now();
+    wait_for(
+        "the customer to reach the shop through the second relay",
+        Duration::from_secs(45),
+        || async {
+            paths_to(&customer, &shop.peer_id)
+                .await
+                .iter()
+                .any(|(_, a)| a.contains(&relay2.peer_id))
+        },
+    )
+    .await;
+    println!("reached through the second relay {:?} after the first died", killed.elapsed());
+    let paths = paths_to(&customer, &shop.peer_id).await;
+    assert!(paths.iter().all(|(p, _)| p == "relayed"), "{paths:?}");
+}
+
 /// The relay is killed: the node behind NAT loses its reservation, and takes a new one when
 /// the relay returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,7 @@ use super::{
     NetworkEvent, NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError,
     Responder, SyncResponse,
 };
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 
 /// How often bootstrap peers are redialled while the node has no connections, connections
 /// are topped up or trimmed ([`trim`]), and Kademlia looks for more peers while the node knows
@@ -299,7 +300,12 @@ impl EventLoop {
         for peer in
             rand::seq::index::sample(&mut rand::thread_rng(), known.len(), missing.min(known.len()))
         {
-            let _ = self.swarm.dial(known[peer]);
+            // Even while another dial to it is pending: a hole punch into a router that drops
+            // the attempt keeps its dial pending for as long as TCP retries a SYN (about two
+            // minutes), and the peer may be reachable meanwhile through another relay.
+            let opts =
+                DialOpts::peer_id(known[peer]).condition(PeerCondition::Disconnected).build();
+            let _ = self.swarm.dial(opts);
         }
     }
 
