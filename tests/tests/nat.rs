@@ -539,3 +539,78 @@ async fn holepunch_benchmark() {
         );
     }
 }
+
+/// `bench/relay-fetch.sh`: a model fetch between two nodes behind NAT routers, over the path
+/// they end up with — direct after a hole punch (cone / cone), or through a relay with its
+/// default limits (symmetric / symmetric: 8 MiB per circuit, so a large model crosses on
+/// several) — in MB/s, medians of `RELAY_FETCH_RUNS` runs (3) of a `RELAY_FETCH_MB` model
+/// (32), and the ratio of relayed to direct.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by bench/relay-fetch.sh"]
+async fn relay_fetch_benchmark() {
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (runs, mb) = (env("RELAY_FETCH_RUNS", 3), env("RELAY_FETCH_MB", 32));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let model: Vec<u8> = (0..mb * 1_000_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let mut medians = Vec::new();
+    println!("| path | NATs | model | runs | MB/s (median) | runs' MB/s |");
+    println!("|---|---|---|---|---|---|");
+    for (nat, path) in [(Nat::Cone, "direct"), (Nat::Symmetric, "relayed")] {
+        let mut rates = Vec::new();
+        for _ in 0..runs {
+            let Some(mut lab) = Lab::new() else { return };
+            let (r, x, y) =
+                (lab.public("relay"), lab.behind_nat("x", nat), lab.behind_nat("y", nat));
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let relay =
+                NodeProcess::start_in(&r, &tmp.path().join("relay"), &[], &["--relay"], "warn")
+                    .await;
+            let relay_addr = addr_of(&relay, r.ip, Transport::Tcp);
+            config(&tmp.path().join("x"), &format!("relays = [{relay_addr:?}]\n"));
+            let node_x = NodeProcess::start_in(&x, &tmp.path().join("x"), &[], &[], "warn").await;
+            let via_relay = reserved(&node_x).await;
+            let node_y = NodeProcess::start_in(
+                &y,
+                &tmp.path().join("y"),
+                &[relay_addr, via_relay],
+                &[],
+                "warn",
+            )
+            .await;
+            // Direct means hole-punched here: the routers drop unsolicited connections.
+            let want = |p: &str| (p == "relayed") == (path == "relayed");
+            wait_for("the expected path", Duration::from_secs(30), || async {
+                paths_to(&node_y, &node_x.peer_id).await.iter().any(|(p, _)| want(p))
+            })
+            .await;
+            let cid = node_x
+                .client
+                .add_model("bench.bin", model.clone(), std::slice::from_ref(&node_y.peer_id), None)
+                .await
+                .expect("adding the model");
+            let start = Instant::now();
+            let got = node_y.client.get_model(&cid).await.expect("fetching the model");
+            let took = start.elapsed().as_secs_f64();
+            assert!(got == model, "the model arrived changed");
+            rates.push(mb as f64 / took);
+        }
+        rates.sort_by(f64::total_cmp);
+        let median = rates[rates.len() / 2];
+        medians.push(median);
+        let all: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "| {path} | {nat:?} / {nat:?} | {mb} MB | {runs} | {median:.0} | {} |",
+            all.join(" / ")
+        );
+    }
+    if let [direct, relayed] = medians[..] {
+        println!("relayed / direct: {:.2}x", relayed / direct);
+    }
+}
