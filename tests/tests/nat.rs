@@ -272,15 +272,7 @@ async fn a_model_larger_than_a_relay_circuit_crosses_it_on_several() {
     })
     .await;
 
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let model: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect();
+    let model = amsp_tests::incompressible(3 << 20, 0x9e37_79b9_7f4a_7c15);
     let cid = node_x
         .client
         .add_model("big.bin", model.clone(), std::slice::from_ref(&node_y.peer_id), None)
@@ -550,15 +542,7 @@ async fn holepunch_benchmark() {
 async fn relay_fetch_benchmark() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (runs, mb) = (env("RELAY_FETCH_RUNS", 3), env("RELAY_FETCH_MB", 32));
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let model: Vec<u8> = (0..mb * 1_000_000)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect();
+    let model = amsp_tests::incompressible(mb * 1_000_000, 0x2545_f491_4f6c_dd1d);
     let mut medians = Vec::new();
     println!("| path | NATs | model | runs | MB/s (median) | runs' MB/s |");
     println!("|---|---|---|---|---|---|");

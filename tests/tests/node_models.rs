@@ -66,15 +66,7 @@ async fn a_adds_for_b_b_reads_c_cannot_and_a_tampered_chunk_is_rejected() {
 
     // A multi-chunk model; then one chunk is corrupted at rest in A's store.
     // Incompressible bytes (xorshift), so the package has several chunks.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let big: Vec<u8> = (0..1_200_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let big = amsp_tests::incompressible(1_200_000, 0x9e37_79b9_7f4a_7c15);
     let big_path = tmp.path().join("part.bin");
     std::fs::write(&big_path, &big).unwrap();
     let out = a.amsp(&["model", "add", big_path.to_str().unwrap(), "--json"]);

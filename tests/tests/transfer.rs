@@ -17,18 +17,6 @@ const WAIT: Duration = Duration::from_secs(60);
 /// or the fetcher can be killed in the middle of it.
 const UPLOAD_LIMIT: u64 = 3_000_000;
 
-fn random_model(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Starts a node whose uploads are limited to [`UPLOAD_LIMIT`].
 async fn provider(dir: &Path, bootstrap: &[String]) -> NodeProcess {
     std::fs::create_dir_all(dir).unwrap();
@@ -89,7 +77,7 @@ async fn three_providers_one_corrupt_one_dying_still_deliver_the_exact_model() {
     wait_for("A to see D", WAIT, || async { !a.connected().await.is_empty() }).await;
 
     // A packs 16 MB for D (64 chunks); B and C copy the package (they cannot read it).
-    let model = random_model(16_000_000, 0x9e37_79b9_7f4a_7c15);
+    let model = amsp_tests::incompressible(16_000_000, 0x9e37_79b9_7f4a_7c15);
     let path = tmp.path().join("part.bin");
     std::fs::write(&path, &model).unwrap();
     let added =
@@ -163,7 +151,7 @@ async fn a_fetch_interrupted_by_killing_the_fetcher_resumes_where_it_stopped() {
     let a_addr = a.addr().await;
     let d = NodeProcess::start(&tmp.path().join("d"), std::slice::from_ref(&a_addr)).await;
     wait_for("A to see D", WAIT, || async { !a.connected().await.is_empty() }).await;
-    let model = random_model(12_000_000, 0x2545_f491_4f6c_dd1d);
+    let model = amsp_tests::incompressible(12_000_000, 0x2545_f491_4f6c_dd1d);
     let path = tmp.path().join("part.bin");
     std::fs::write(&path, &model).unwrap();
     let added =
@@ -271,18 +259,7 @@ async fn a_peer_opening_too_many_streams_is_refused_as_busy() {
 
 /// An in-process node on loopback, for tests that need its network handle.
 async fn in_process(dir: &Path, bootstrap: Vec<String>) -> amsp_node::Node {
-    use amsp_node::config::{NodeConfig, Overrides};
-    let cfg = NodeConfig::load(
-        dir,
-        Overrides {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-            bootstrap,
-            no_mdns: true,
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
-    amsp_node::Node::start(cfg).await.unwrap()
+    amsp_node::Node::start(amsp_tests::loopback_config(dir, bootstrap).unwrap()).await.unwrap()
 }
 
 /// A provider at its stream limit for this fetcher answers busy; the fetch waits and opens
@@ -300,7 +277,7 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
     wait_for("B to connect to A", WAIT, || async { !a.status().await.connected_peers.is_empty() })
         .await;
     wait_for("A to hold B's profile", WAIT, || async { a.peer_name(&b.peer_id()).is_some() }).await;
-    let model = random_model(3 * CHUNK_SIZE, 7);
+    let model = amsp_tests::incompressible(3 * CHUNK_SIZE, 7);
     let meta = PackageMeta { name: "busy.bin".into(), ..PackageMeta::default() };
     let cid = a.add_model(model.clone(), meta, &[b.peer_id()]).await.unwrap();
 

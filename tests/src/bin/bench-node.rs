@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use amsp_node::Node;
-use amsp_node::config::{NodeConfig, Overrides};
 use amsp_node::network::{self, NetworkConfig, NetworkEvent, Topic};
 use amsp_node::package::PackageMeta;
 use amsp_node::store::Store;
@@ -236,32 +235,14 @@ async fn plain_stream_copy(total: usize) -> anyhow::Result<f64> {
 }
 
 async fn start_node(dir: &std::path::Path, bootstrap: Vec<String>) -> anyhow::Result<Node> {
-    let mut cfg = NodeConfig::load(
-        dir,
-        Overrides {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-            bootstrap,
-            no_mdns: true,
-            ..Overrides::default()
-        },
-    )?;
+    let mut cfg = amsp_tests::loopback_config(dir, bootstrap)?;
     cfg.network.request_timeout = Duration::from_secs(60);
     Ok(Node::start(cfg).await?)
 }
 
 async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let bytes: Vec<u8> = {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        (0..mb * 1_000_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    };
+    let bytes = random_bytes(mb);
     let a = start_node(&dir.path().join("a"), Vec::new()).await?;
     let st = a.status().await;
     let a_addr = format!("{}/p2p/{}", st.listen_addrs[0], st.peer_id);
@@ -319,15 +300,7 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
 
 /// `MB` bytes of xorshift output: incompressible, like an encrypted or zipped model.
 fn random_bytes(mb: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..mb * 1_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    amsp_tests::incompressible(mb * 1_000_000, 0x2545_f491_4f6c_dd1d)
 }
 
 /// age alone encrypting `bytes` into memory, to one recipient: the anchor for model add.
