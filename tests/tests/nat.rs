@@ -536,7 +536,8 @@ async fn holepunch_benchmark() {
 /// they end up with — direct after a hole punch (cone / cone), or through a relay with its
 /// default limits (symmetric / symmetric: 8 MiB per circuit, so a large model crosses on
 /// several) — in MB/s, medians of `RELAY_FETCH_RUNS` runs (3) of a `RELAY_FETCH_MB` model
-/// (32), and the ratio of relayed to direct.
+/// (32), and the ratio of relayed to direct. `RELAY_FETCH_LOG` sets the fetcher's `RUST_LOG`
+/// (its log is `y.log` beside its data directory).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run by bench/relay-fetch.sh"]
 async fn relay_fetch_benchmark() {
@@ -552,7 +553,12 @@ async fn relay_fetch_benchmark() {
             let Some(mut lab) = Lab::new() else { return };
             let (r, x, y) =
                 (lab.public("relay"), lab.behind_nat("x", nat), lab.behind_nat("y", nat));
-            let tmp = tempfile::tempdir().expect("tempdir");
+            // RELAY_FETCH_KEEP keeps the data directories and logs for a look afterwards.
+            let keep = std::env::var("RELAY_FETCH_KEEP").is_ok();
+            let tmp = tempfile::Builder::new().disable_cleanup(keep).tempdir().expect("tempdir");
+            if keep {
+                println!("kept: {}", tmp.path().display());
+            }
             let relay =
                 NodeProcess::start_in(&r, &tmp.path().join("relay"), &[], &["--relay"], "warn")
                     .await;
@@ -560,12 +566,13 @@ async fn relay_fetch_benchmark() {
             config(&tmp.path().join("x"), &format!("relays = [{relay_addr:?}]\n"));
             let node_x = NodeProcess::start_in(&x, &tmp.path().join("x"), &[], &[], "warn").await;
             let via_relay = reserved(&node_x).await;
+            let log = std::env::var("RELAY_FETCH_LOG").unwrap_or_else(|_| "warn".into());
             let node_y = NodeProcess::start_in(
                 &y,
                 &tmp.path().join("y"),
                 &[relay_addr, via_relay],
                 &[],
-                "warn",
+                &log,
             )
             .await;
             // Direct means hole-punched here: the routers drop unsolicited connections.

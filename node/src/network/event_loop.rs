@@ -404,6 +404,15 @@ impl EventLoop {
                 let _ = reply.send(infos);
             }
             Command::Dial(addr) => self.dial(addr),
+            Command::DialPeer(peer) => {
+                if !self.swarm.is_connected(&peer) && !self.is_banned(&peer) {
+                    let opts =
+                        DialOpts::peer_id(peer).condition(PeerCondition::Disconnected).build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(%peer, error = %e, "dial failed");
+                    }
+                }
+            }
             Command::Publish { topic, data, reply } => {
                 let len = data.len();
                 let res = b

@@ -263,6 +263,9 @@ pub(crate) enum Command {
     Status(oneshot::Sender<NetworkStatus>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Dial(Multiaddr),
+    /// Dials a peer by id from the addresses known for it, even while another dial to it is
+    /// pending.
+    DialPeer(PeerId),
     Publish {
         topic: Topic,
         data: Vec<u8>,
@@ -442,11 +445,16 @@ impl Network {
     }
 
     /// Opens a transfer stream to `peer` for model `cid` (dialling it if needed).
+    ///
+    /// The dial is ours, not libp2p-stream's: its dial waits behind any pending one to the same
+    /// peer, and a hole punch into a router that drops it stays pending for minutes, so a
+    /// fetch reopening a stream after a relay cut its circuit waited for the next top-up.
     pub async fn open_transfer(
         &self,
         peer: PeerId,
         cid: [u8; 32],
     ) -> Result<transfer::RangeStream, transfer::TransferError> {
+        let _ = self.tx.send(Command::DialPeer(peer)).await;
         transfer::RangeStream::open(&mut self.streams.clone(), peer, cid).await
     }
 
