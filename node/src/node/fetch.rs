@@ -37,7 +37,7 @@ pub const MAX_PROVIDERS: usize = 8;
 /// Verified chunks waiting for the store (8 MiB): with one chunk per provider stream in
 /// flight, a fetch holds at most about 12 MiB whatever the model's size.
 const STORE_QUEUE: usize = 32;
-/// Times a provider's stream is opened again after failing before its first chunk.
+/// Times in a row a provider's broken stream is opened again without a chunk delivered.
 pub const OPEN_RETRIES: u32 = 4;
 /// Pause before the first retry; doubled for each next one (0.25 + 0.5 + 1 + 2 s at most).
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -348,8 +348,8 @@ async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8
     }
 }
 
-/// Failures that say nothing against the provider: it was busy, or the stream never carried
-/// an answer. A refusal for the model or the range, or a bad chunk, is an answer.
+/// Failures that say nothing against the provider: it was busy, or the stream broke or never
+/// opened. A refusal for the model or the range, or a bad chunk, is an answer.
 fn worth_retrying(e: &TransferError) -> bool {
     match e {
         TransferError::Open { .. } | TransferError::Io { .. } => true,
