@@ -283,9 +283,9 @@ impl Job {
 
 /// Reads ranges from one provider until nothing is left for it or it fails.
 ///
-/// A stream that breaks — refused as busy, reset, cut, or not opened — is opened again after
-/// a pause while ranges wait for this provider, without blaming it, up to [`OPEN_RETRIES`]
-/// times in a row without a chunk delivered: a provider at its stream limit answers busy;
+/// A stream that breaks — refused as busy, reset, cut, or not opened — is opened again while
+/// ranges wait for this provider, without blaming it: at once if it had delivered chunks,
+/// else after a growing pause, up to [`OPEN_RETRIES`] times in a row without a chunk: a provider at its stream limit answers busy;
 /// libp2p-stream drops an inbound stream that arrives while the provider's accept loop is
 /// still taking the previous one; and a relay cuts a circuit at its byte limit (8 MiB by
 /// default), so a model larger than that crosses a relay on several circuits. A bad chunk is
@@ -315,12 +315,16 @@ async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8
         }
         match outcome {
             Err(e) if worth_retrying(&e) && tries < OPEN_RETRIES => {
-                tries += 1;
                 if !job.has_queued_for(peer) {
                     break Err(e);
                 }
                 tracing::debug!(%peer, error = %e, tries, "transfer stream broke; opening it again");
-                tokio::time::sleep(RETRY_PAUSE * 2u32.pow(tries - 1)).await;
+                // A stream that delivered is reopened at once (a relay cut its circuit); one
+                // that did not waits longer each time.
+                if delivered == 0 {
+                    tries += 1;
+                    tokio::time::sleep(RETRY_PAUSE * 2u32.pow(tries - 1)).await;
+                }
             }
             other => break other,
         }
