@@ -178,6 +178,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_what_a_peer_answers_or_sends_keeps_it_from_counting_as_silent() {
+        let (a, b, c, d) = (PeerId::random(), PeerId::random(), PeerId::random(), PeerId::random());
+        let mut t = Traffic::default();
+        for p in [a, b, c, d] {
+            t.connected(p, "/ip4/127.0.0.1/tcp/1".into());
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        t.ping(a, Duration::from_millis(1));
+        t.gossip_in(&b, 10);
+        // Sending to a peer proves nothing about it: a dead link takes writes for minutes.
+        t.outbound(Some(&c), 10);
+        t.heard(&d);
+        let mut silent = t.silent(Duration::from_millis(20));
+        silent.sort();
+        assert_eq!(silent, vec![c], "only the peer we merely wrote to is silent");
+        t.disconnected(&c);
+        assert!(t.silent(Duration::from_millis(20)).is_empty(), "a gone peer is not listed");
+    }
+
+    #[test]
     fn manifest_sizes_follow_the_framing() {
         assert_eq!(ChunkResponse::Manifest(Some(vec![0; 10])).wire_len(), 1 + 1 + 4 + 10);
         assert_eq!(ChunkResponse::Manifest(None).wire_len(), 2);
