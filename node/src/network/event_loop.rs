@@ -207,6 +207,17 @@ impl EventLoop {
         }
     }
 
+    /// Dials `peer` from the addresses known for it, even while another dial to it is
+    /// pending: a hole punch into a router that drops the attempt keeps its dial pending for
+    /// as long as TCP retries a SYN (about two minutes), and libp2p's default condition would
+    /// hold every other dial back meanwhile, though the peer is reachable through a relay.
+    fn dial_peer(&mut self, peer: PeerId) {
+        let opts = DialOpts::peer_id(peer).condition(PeerCondition::Disconnected).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "dial failed");
+        }
+    }
+
     fn dial(&mut self, addr: Multiaddr) {
         if let Err(e) = self.swarm.dial(addr.clone()) {
             tracing::warn!(%addr, error = %e, "dial failed");
@@ -300,12 +311,7 @@ impl EventLoop {
         for peer in
             rand::seq::index::sample(&mut rand::thread_rng(), known.len(), missing.min(known.len()))
         {
-            // Even while another dial to it is pending: a hole punch into a router that drops
-            // the attempt keeps its dial pending for as long as TCP retries a SYN (about two
-            // minutes), and the peer may be reachable meanwhile through another relay.
-            let opts =
-                DialOpts::peer_id(known[peer]).condition(PeerCondition::Disconnected).build();
-            let _ = self.swarm.dial(opts);
+            self.dial_peer(known[peer]);
         }
     }
 
@@ -406,11 +412,7 @@ impl EventLoop {
             Command::Dial(addr) => self.dial(addr),
             Command::DialPeer(peer) => {
                 if !self.swarm.is_connected(&peer) && !self.is_banned(&peer) {
-                    let opts =
-                        DialOpts::peer_id(peer).condition(PeerCondition::Disconnected).build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, error = %e, "dial failed");
-                    }
+                    self.dial_peer(peer);
                 }
             }
             Command::Publish { topic, data, reply } => {

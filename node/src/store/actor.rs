@@ -176,10 +176,16 @@ fn apply(
     if durable {
         // Index rows this commit makes durable (its own and earlier unsynced ones) must
         // point at bytes already on disk.
-        packs.flush().map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+        packs.flush().map_err(pack_failed)?;
     }
     txn.commit()?;
     Ok(results)
+}
+
+/// A pack file's failure as the writer reports it: an I/O error of the batch, which fails it
+/// and reopens the database like any other.
+fn pack_failed(e: super::packs::PackError) -> redb::Error {
+    redb::Error::Io(std::io::Error::other(e))
 }
 
 /// Moves chunks an older node kept inside the database into packs, in one durable commit.
@@ -198,15 +204,13 @@ pub(super) fn migrate_legacy_chunks(
         let mut index = txn.open_table(tables::CHUNK_INDEX)?;
         for row in legacy.iter()? {
             let (hash, bytes) = row?;
-            let at = packs
-                .append(bytes.value())
-                .map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+            let at = packs.append(bytes.value()).map_err(pack_failed)?;
             index.insert(hash.value(), at)?;
             moved += 1;
         }
     }
     txn.delete_table(tables::LEGACY_CHUNKS)?;
-    packs.flush().map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+    packs.flush().map_err(pack_failed)?;
     txn.commit()?;
     Ok(moved)
 }
@@ -361,8 +365,7 @@ fn apply_one(
             let mut t = txn.open_table(tables::CHUNK_INDEX)?;
             let mut any_new = false;
             for (hash, bytes) in chunks {
-                let at =
-                    packs.append(bytes).map_err(|e| redb::Error::Io(std::io::Error::other(e)))?;
+                let at = packs.append(bytes).map_err(pack_failed)?;
                 any_new |= t.insert(hash, at)?.is_none();
             }
             Written::Inserted(any_new)
