@@ -121,7 +121,7 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
     let model =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/20mm-xyz-cube.stl"))
             .unwrap();
-    let cid = user.add_model(model, meta, &[centre.peer_id()]).await.unwrap();
+    let cid = user.models().add(model, meta, &[centre.peer_id()]).await.unwrap();
     user.request_quote(cid, "bracket".into(), "pla", 2).await.unwrap();
     until("the order at the centre", async || !centre.order_list().is_empty()).await;
 
@@ -212,7 +212,7 @@ async fn models_view_lists_the_catalogue_in_both_sources() {
     let bytes =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/20mm-xyz-cube.stl"))
             .unwrap();
-    let source = designer.add_model(bytes, meta, &[]).await.unwrap();
+    let source = designer.models().add(bytes, meta, &[]).await.unwrap();
     let (entry, _) = designer
         .publish_entry(Publish {
             model: source.to_string(),

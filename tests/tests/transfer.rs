@@ -276,10 +276,11 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
     let b = in_process(&tmp.path().join("b"), vec![a_addr]).await;
     wait_for("B to connect to A", WAIT, || async { !a.status().await.connected_peers.is_empty() })
         .await;
-    wait_for("A to hold B's profile", WAIT, || async { a.peer_name(&b.peer_id()).is_some() }).await;
+    wait_for("A to hold B's profile", WAIT, || async { a.profiles().name(&b.peer_id()).is_some() })
+        .await;
     let model = amsp_tests::incompressible(3 * CHUNK_SIZE, 7);
     let meta = PackageMeta { name: "busy.bin".into(), ..PackageMeta::default() };
-    let cid = a.add_model(model.clone(), meta, &[b.peer_id()]).await.unwrap();
+    let cid = a.models().add(model.clone(), meta, &[b.peer_id()]).await.unwrap();
 
     // B itself holds every stream A allows one peer (paced: see the test above), so the
     // fetch's own stream is refused as busy until they are let go.
@@ -297,13 +298,13 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
     );
     let fetching = {
         let b = b.clone();
-        tokio::spawn(async move { amsp_node::node::fetch::fetch(&b, cid).await })
+        tokio::spawn(async move { b.models().fetch(cid).await })
     };
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!fetching.is_finished(), "the fetch gave up on a busy provider at once");
     drop(held);
     tokio::time::timeout(WAIT, fetching).await.unwrap().unwrap().unwrap();
-    assert_eq!(b.get_model(cid).await.unwrap(), model);
+    assert_eq!(b.models().get(cid).await.unwrap(), model);
     let a_seen = b.status().await;
     assert!(
         a_seen.connected_peers.contains(&a.peer_id()),

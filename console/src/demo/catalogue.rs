@@ -102,7 +102,7 @@ pub async fn publish(designer: &Node, parts: &[Part], book: &CatalogueBook) -> u
             format: part.file.rsplit('.').next().unwrap_or_default().to_owned(),
             licence: None,
         };
-        let model = match designer.add_model(part.model.clone(), meta, &[]).await {
+        let model = match designer.models().add(part.model.clone(), meta, &[]).await {
             Ok(m) => m,
             Err(e) => {
                 lock(book).last_error = Some(format!("packaging {}: {e}", part.name));

@@ -164,7 +164,7 @@ impl EmbeddedSource {
             .into_iter()
             .filter_map(|p| amsp_node::api::views::peer(&self.node, p))
             .collect();
-        let models = self.node.models().map_err(|e| unreachable(e.to_string()))?;
+        let models = self.node.models().list().map_err(|e| unreachable(e.to_string()))?;
         let capacity = self.node.capacity();
         // A catalogue the store cannot read leaves the Models view with stored models only.
         let catalogue = self

@@ -298,7 +298,7 @@ async fn remote(
 async fn models(
     State(node): State<Node>,
 ) -> Result<Json<Vec<amsp_api::models::ModelInfo>>, ApiError> {
-    Ok(Json(node.models()?))
+    Ok(Json(node.models().list()?))
 }
 
 async fn add_model(
@@ -317,7 +317,7 @@ async fn add_model(
         Path::new(&name).extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
     });
     let meta = PackageMeta { name, format, licence: q.licence };
-    let cid = node.add_model(body.to_vec(), meta, &for_peers).await?;
+    let cid = node.models().add(body.to_vec(), meta, &for_peers).await?;
     Ok(Json(AddReply { cid }))
 }
 
@@ -331,7 +331,7 @@ async fn get_model(
     UrlPath(cid): UrlPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cid = parse_cid(&cid)?;
-    let bytes = node.get_model(cid).await?;
+    let bytes = node.models().get(cid).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 

@@ -133,7 +133,7 @@ pub(super) async fn view(
             .iter()
             .map(|(centre, reason)| Decline {
                 centre: *centre,
-                centre_name: node.peer_name(centre),
+                centre_name: node.profiles().name(centre),
                 reason: reason.clone(),
             })
             .collect(),
@@ -196,7 +196,7 @@ fn names_in(
     peers.extend(history.iter().map(|h| h.author));
     peers
         .into_iter()
-        .filter_map(|peer| node.peer_name(&peer).map(|name| PeerName { peer, name }))
+        .filter_map(|peer| node.profiles().name(&peer).map(|name| PeerName { peer, name }))
         .collect()
 }
 
@@ -432,9 +432,9 @@ pub(super) async fn list_licences(State(node): State<Node>) -> Json<Vec<HeldLice
         .map(|h| HeldLicenceView {
             id: h.id,
             model: h.licence.model,
-            model_name: node.model_name(h.licence.model),
+            model_name: node.models().name(h.licence.model),
             designer: h.designer,
-            designer_name: node.peer_name(&h.designer),
+            designer_name: node.profiles().name(&h.designer),
             prints_allowed: h.licence.prints_allowed,
             used: h.used,
             left: h.left,

@@ -49,7 +49,7 @@ impl From<ModelManifest> for Manifest {
 pub fn peer(node: &crate::Node, p: PeerInfo) -> Option<Peer> {
     let peer_id = p.peer_id.parse().ok()?;
     Some(Peer {
-        name: node.peer_name(&peer_id),
+        name: node.profiles().name(&peer_id),
         peer_id,
         addrs: p.addrs,
         invalid_messages: p.invalid_messages,

@@ -31,6 +31,7 @@ use amsp_proto::process::Material;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
+use super::profiles::RecipientError;
 use super::{AddModelError, Node, now_ms};
 use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
@@ -318,7 +319,7 @@ impl Node {
         rep: &crate::engine::reputation::Reputation,
         score: u32,
     ) -> EntryView {
-        let designer_name = self.peer_name(&h.author);
+        let designer_name = self.profiles().name(&h.author);
         EntryView {
             id: entry.id,
             title: entry.title.clone(),
@@ -474,9 +475,9 @@ impl Node {
         }
         // Learn the asker's key before taking the lock: a peer slow to answer must not hold up
         // everyone else's copies.
-        if let Err(e) = self.recipient_of(asker).await {
+        if let Err(e) = self.profiles().recipient(asker).await {
             return Err(match e {
-                AddModelError::UnknownRecipient { peer } => CatalogRefusal::UnknownPeer(peer),
+                RecipientError::Unknown { peer } => CatalogRefusal::UnknownPeer(peer),
                 other => unavailable(&other),
             });
         }
@@ -491,8 +492,8 @@ impl Node {
             return Ok(g);
         }
         let source = entry.model.source;
-        let manifest = super::fetch::manifest(self, source).await.map_err(|e| unavailable(&e))?;
-        let bytes = self.get_model(source).await.map_err(|e| unavailable(&e))?;
+        let manifest = self.models().manifest(source).await.map_err(|e| unavailable(&e))?;
+        let bytes = self.models().get(source).await.map_err(|e| unavailable(&e))?;
         let limited = entry.terms.limited();
         let meta = PackageMeta {
             name: manifest.name.clone(),
@@ -505,7 +506,7 @@ impl Node {
                 }
             }),
         };
-        let model = self.add_model(bytes, meta, &[asker]).await.map_err(|e| match e {
+        let model = self.models().add(bytes, meta, &[asker]).await.map_err(|e| match e {
             AddModelError::UnknownRecipient { peer } => CatalogRefusal::UnknownPeer(peer),
             other => unavailable(&other),
         })?;
@@ -580,7 +581,7 @@ impl Node {
             other => return Err(unreachable(format!("unexpected answer {other:?}"))),
         };
         let bad = |reason: String| CatalogError::BadCopy { model: model.to_string(), reason };
-        self.get_model(model).await.map_err(|e| bad(e.to_string()))?;
+        self.models().get(model).await.map_err(|e| bad(e.to_string()))?;
         if self.manifest_author(model) != Some(designer) {
             return Err(bad(format!("it was not packaged by the designer {designer}")));
         }

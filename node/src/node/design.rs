@@ -26,7 +26,8 @@ use amsp_proto::licence::Licence;
 use amsp_proto::profile::Role;
 use libp2p::PeerId;
 
-use super::{AddModelError, Node, now_ms};
+use super::profiles::RecipientError;
+use super::{Node, now_ms};
 use crate::events::NodeEvent;
 use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
@@ -372,7 +373,7 @@ impl Node {
                 currency: t.request.currency.clone(),
                 deadline_ms: t.request.deadline_ms,
                 requester: t.requester,
-                requester_name: self.peer_name(&t.requester),
+                requester_name: self.profiles().name(&t.requester),
                 mine: t.mine(),
                 offers: t.offers.len(),
                 accepted_designer: t.accepted_designer(),
@@ -434,7 +435,7 @@ impl Node {
                 id: o.id,
                 request,
                 designer: o.offer.designer,
-                designer_name: self.peer_name(&o.offer.designer),
+                designer_name: self.profiles().name(&o.offer.designer),
                 price: o.offer.price,
                 currency: o.offer.currency.clone(),
                 delivery_s: o.offer.delivery_s,
@@ -480,8 +481,8 @@ impl Node {
         &self,
         peer: PeerId,
     ) -> Result<age::x25519::Recipient, DesignOpError> {
-        self.recipient_of(peer).await.map(|r| r.age).map_err(|e| match e {
-            AddModelError::UnknownRecipient { .. } => DesignOpError::NotYet(e.to_string()),
+        self.profiles().recipient(peer).await.map(|r| r.age).map_err(|e| match e {
+            RecipientError::Unknown { .. } => DesignOpError::NotYet(e.to_string()),
             other => DesignOpError::Seal(other.to_string()),
         })
     }
@@ -553,7 +554,7 @@ impl Node {
             .map(|m| MessageView {
                 id: m.id,
                 from: m.message.from,
-                from_name: self.peer_name(&m.message.from),
+                from_name: self.profiles().name(&m.message.from),
                 to: m.message.to,
                 at_ms: m.at_ms,
                 text: decrypt(&m.message.ciphertext, identity),
@@ -591,7 +592,8 @@ impl Node {
         }
         let terms = meta.licence.clone().unwrap_or_default();
         let cid = self
-            .add_model(model, meta, &[t.requester])
+            .models()
+            .add(model, meta, &[t.requester])
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
         let licence = Licence {
@@ -646,7 +648,10 @@ impl Node {
         let d = t.deliveries.iter().find(|d| d.id == delivery).ok_or_else(|| {
             DesignOpError::Refused(DesignError::UnknownDelivery { request, delivery })
         })?;
-        self.get_model(d.delivery.model).await.map_err(|e| DesignOpError::Model(e.to_string()))?;
+        self.models()
+            .get(d.delivery.model)
+            .await
+            .map_err(|e| DesignOpError::Model(e.to_string()))?;
         self.add_licence(d.delivery.licence.clone())
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;

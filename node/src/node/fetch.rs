@@ -20,7 +20,8 @@ use amsp_proto::id::ContentId;
 use libp2p::PeerId;
 use tokio::sync::{Notify, mpsc};
 
-use super::{Node, now_ms};
+use super::models::Models;
+use crate::clock::now_ms;
 use crate::events::NodeEvent;
 use crate::network::transfer::{self, ChunkRead, Layout, TransferError};
 use crate::network::{ChunkRequest, ChunkResponse, Network};
@@ -91,8 +92,8 @@ pub fn verify_manifest(cid: ContentId, bytes: &[u8]) -> Result<ModelManifest, St
 
 /// Ensures the manifest and every chunk of `cid` are in the store; returns the manifest.
 #[tracing::instrument(name = "transfer", skip_all, fields(model = %cid.short()))]
-pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchError> {
-    let (manifest, mut providers) = match node.store().manifest(&cid.0)? {
+pub(super) async fn fetch(models: &Models, cid: ContentId) -> Result<ModelManifest, FetchError> {
+    let (manifest, mut providers) = match models.store.manifest(&cid.0)? {
         Some(bytes) => {
             let m = Envelope::from_bytes(&bytes)
                 .and_then(|e| e.decode_body::<ModelManifest>())
@@ -102,16 +103,16 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
                 })?;
             (m, Vec::new())
         }
-        None => fetch_manifest(node, cid).await?,
+        None => fetch_manifest(models, cid).await?,
     };
-    let held = node.store().has_chunks(&manifest.chunks)?;
+    let held = models.store.has_chunks(&manifest.chunks)?;
     let missing: Vec<u32> =
         held.iter().enumerate().filter(|(_, h)| !**h).map(|(i, _)| i as u32).collect();
     if missing.is_empty() {
         return Ok(manifest);
     }
     if providers.is_empty() {
-        providers = candidates(node, cid).await;
+        providers = candidates(models, cid).await;
     }
     providers.truncate(MAX_PROVIDERS);
     if providers.is_empty() {
@@ -135,12 +136,12 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
     let (tx, rx) = mpsc::channel(STORE_QUEUE);
     let workers = async {
         let tx = tx;
-        futures::future::join_all(providers.iter().map(|p| provider(node, &job, *p, tx.clone())))
+        futures::future::join_all(providers.iter().map(|p| provider(models, &job, *p, tx.clone())))
             .await;
     };
-    let (_, stored) = tokio::join!(workers, store_chunks(node.store().clone(), rx));
+    let (_, stored) = tokio::join!(workers, store_chunks(models.store.clone(), rx));
     stored?;
-    let still = node.store().has_chunks(&manifest.chunks)?.iter().filter(|h| !**h).count();
+    let still = models.store.has_chunks(&manifest.chunks)?.iter().filter(|h| !**h).count();
     if still > 0 {
         let mut reasons = job.reasons.into_inner().unwrap_or_else(|e| e.into_inner());
         reasons.sort();
@@ -154,8 +155,8 @@ pub async fn fetch(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchEr
             reasons,
         });
     }
-    node.network().start_providing(cid.0).await;
-    node.emit(NodeEvent::ModelFetched { cid: cid.to_string(), chunks_fetched: missing.len() });
+    models.network.start_providing(cid.0).await;
+    models.emit(NodeEvent::ModelFetched { cid: cid.to_string(), chunks_fetched: missing.len() });
     Ok(manifest)
 }
 
@@ -290,15 +291,20 @@ impl Job {
 /// still taking the previous one; and a relay cuts a circuit at its byte limit (8 MiB by
 /// default), so a model larger than that crosses a relay on several circuits. A bad chunk is
 /// never retried.
-async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8; 32], Vec<u8>)>) {
+async fn provider(
+    models: &Models,
+    job: &Job,
+    peer: PeerId,
+    store: mpsc::Sender<([u8; 32], Vec<u8>)>,
+) {
     let mut tries = 0;
     let outcome = loop {
         let mut delivered = 0u64;
-        let outcome = match node.network().open_transfer(peer, job.cid.0).await {
+        let outcome = match models.network.open_transfer(peer, job.cid.0).await {
             Ok(mut stream) => {
                 let mut ahead: VecDeque<Range> = VecDeque::new();
                 let outcome =
-                    read_ranges(node, job, &mut stream, &mut ahead, &store, &mut delivered).await;
+                    read_ranges(models, job, &mut stream, &mut ahead, &store, &mut delivered).await;
                 let n = ahead.len();
                 job.put_back(ahead.into_iter().rev());
                 job.finished(n);
@@ -337,8 +343,8 @@ async fn provider(node: &Node, job: &Job, peer: PeerId, store: mpsc::Sender<([u8
                 job.cid
             );
             tracing::warn!("{reason}");
-            node.network().report_invalid(peer, reason.clone()).await;
-            node.emit(NodeEvent::Rejected { peer: peer.to_string(), reason: reason.clone() });
+            models.network.report_invalid(peer, reason.clone()).await;
+            models.emit(NodeEvent::Rejected { peer: peer.to_string(), reason: reason.clone() });
             job.reason(reason);
         }
         Err(e) => {
@@ -363,7 +369,7 @@ fn worth_retrying(e: &TransferError) -> bool {
 }
 
 async fn read_ranges(
-    node: &Node,
+    models: &Models,
     job: &Job,
     stream: &mut transfer::RangeStream,
     ahead: &mut VecDeque<Range>,
@@ -392,12 +398,12 @@ async fn read_ranges(
                     if store.send((hash, bytes)).await.is_err() {
                         return Err(TransferError::Io { peer, reason: "the store stopped".into() });
                     }
-                    node.network().count_transfer(peer, len + 1, 0);
+                    models.network.count_transfer(peer, len + 1, 0);
                     let done = job.fetched.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
                     // Told at every 2 % step, so a big fetch is 50 events, not one per chunk.
                     let step = |b: u64| b * PROGRESS_STEPS / job.total_bytes.max(1);
                     if step(done) > step(done - len as u64) {
-                        node.emit(NodeEvent::TransferProgress {
+                        models.emit(NodeEvent::TransferProgress {
                             cid: job.cid.to_string(),
                             bytes: done,
                             total: job.total_bytes,
@@ -469,11 +475,11 @@ impl transfer::ChunkSource for StoreSource {
 }
 
 /// Connected peers, then DHT providers of `cid` not already among them.
-async fn candidates(node: &Node, cid: ContentId) -> Vec<PeerId> {
+async fn candidates(models: &Models, cid: ContentId) -> Vec<PeerId> {
     let mut out: Vec<PeerId> =
-        node.peers().await.iter().filter_map(|p| p.peer_id.parse().ok()).collect();
-    for p in node.network().providers(cid.0).await {
-        if p != node.peer_id() && !out.contains(&p) {
+        models.network.peers().await.iter().filter_map(|p| p.peer_id.parse().ok()).collect();
+    for p in models.network.providers(cid.0).await {
+        if p != models.identity.peer_id() && !out.contains(&p) {
             out.push(p);
         }
     }
@@ -481,14 +487,14 @@ async fn candidates(node: &Node, cid: ContentId) -> Vec<PeerId> {
 }
 
 async fn fetch_manifest(
-    node: &Node,
+    models: &Models,
     cid: ContentId,
 ) -> Result<(ModelManifest, Vec<PeerId>), FetchError> {
-    let peers = candidates(node, cid).await;
+    let peers = candidates(models, cid).await;
     let answers = futures::future::join_all(peers.iter().map(|p| {
-        let node = node.clone();
+        let network = models.network.clone();
         let p = *p;
-        async move { (p, node.network().request_chunks(p, ChunkRequest::Manifest(cid.0)).await) }
+        async move { (p, network.request_chunks(p, ChunkRequest::Manifest(cid.0)).await) }
     }))
     .await;
     let mut found: Option<(ModelManifest, Vec<u8>)> = None;
@@ -505,7 +511,8 @@ async fn fetch_manifest(
                 }
             }
             Err(reason) => {
-                node.network()
+                models
+                    .network
                     .report_invalid(peer, format!("bad manifest for {cid}: {reason}"))
                     .await;
             }
@@ -514,14 +521,14 @@ async fn fetch_manifest(
     let Some((manifest, bytes)) = found else {
         return Err(FetchError::NotFound { cid: cid.to_string() });
     };
-    node.store().put_manifest(cid.0, bytes).await?;
+    models.store.put_manifest(cid.0, bytes).await?;
     Ok((manifest, providers))
 }
 
 /// The manifest of `cid` only — from the store, else from any provider — without its chunks:
 /// what a node that may not read a model needs to judge it (size, geometry, licence).
-pub async fn manifest(node: &Node, cid: ContentId) -> Result<ModelManifest, FetchError> {
-    if let Some(bytes) = node.store().manifest(&cid.0)? {
+pub(super) async fn manifest(models: &Models, cid: ContentId) -> Result<ModelManifest, FetchError> {
+    if let Some(bytes) = models.store.manifest(&cid.0)? {
         return Envelope::from_bytes(&bytes)
             .and_then(|e| e.decode_body::<ModelManifest>())
             .map_err(|e| {
@@ -531,7 +538,7 @@ pub async fn manifest(node: &Node, cid: ContentId) -> Result<ModelManifest, Fetc
                 })
             });
     }
-    Ok(fetch_manifest(node, cid).await?.0)
+    Ok(fetch_manifest(models, cid).await?.0)
 }
 
 #[cfg(test)]

@@ -278,7 +278,7 @@ impl Node {
             .map(|(id, (centre, q))| QuoteView {
                 id: *id,
                 centre: *centre,
-                centre_name: self.peer_name(centre),
+                centre_name: self.profiles().name(centre),
                 price: (q.price.total() * 100.0).round() / 100.0,
                 currency: q.price.currency.clone(),
                 lead_time_s: q.lead_time_s,
@@ -344,16 +344,16 @@ impl Node {
         let mut out = Vec::new();
         for p in parts {
             let bad = |reason: String| MarketError::Model { model: p.model, reason };
-            let manifest =
-                super::fetch::manifest(self, p.model).await.map_err(|e| bad(e.to_string()))?;
+            let manifest = self.models().manifest(p.model).await.map_err(|e| bad(e.to_string()))?;
             let bytes =
-                self.get_model(p.model).await.map_err(|e: GetModelError| bad(e.to_string()))?;
+                self.models().get(p.model).await.map_err(|e: GetModelError| bad(e.to_string()))?;
             let meta = PackageMeta {
                 name: manifest.name.clone(),
                 format: manifest.format.clone(),
                 licence: manifest.licence.clone(),
             };
-            let cid = self.add_model(bytes, meta, &[to]).await.map_err(|e| bad(e.to_string()))?;
+            let cid =
+                self.models().add(bytes, meta, &[to]).await.map_err(|e| bad(e.to_string()))?;
             out.push((p.part, cid));
         }
         Ok(out)
@@ -554,7 +554,7 @@ impl Node {
         }
         // Lists show the model's name beside its licence: its manifest is fetched when not
         // held, briefly and at best (the licence stands without it).
-        if self.model_name(licence.model).is_none() {
+        if self.models().name(licence.model).is_none() {
             let fetch = self.model_manifest(licence.model);
             if tokio::time::timeout(MANIFEST_FOR_LICENCE, fetch).await.is_err() {
                 tracing::debug!(model = %licence.model, "the licensed model's manifest is not at hand");
@@ -648,7 +648,7 @@ impl Node {
 
     /// The manifest of a model, fetched if needed.
     pub(crate) async fn model_manifest(&self, model: ContentId) -> Result<ModelManifest, String> {
-        super::fetch::manifest(self, model).await.map_err(|e| e.to_string())
+        self.models().manifest(model).await.map_err(|e| e.to_string())
     }
 }
 

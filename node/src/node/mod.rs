@@ -10,16 +10,18 @@ mod centre;
 pub mod design;
 pub mod fetch;
 pub mod market;
+pub mod models;
 pub mod operate;
 pub mod orders;
 pub mod peer_book;
+pub mod profiles;
 mod redeem;
 mod service;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use amsp_proto::envelope::{Envelope, VerifyPolicy};
+use amsp_proto::envelope::Envelope;
 use amsp_proto::id::{ContentId, OrderId};
 use amsp_proto::order::{Action, Folded, OrderEvent, Stage};
 use amsp_proto::process::Material;
@@ -27,10 +29,11 @@ use amsp_proto::profile::Profile;
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
 
-pub use amsp_api::models::ModelInfo;
 pub use amsp_api::node::Status;
 pub use amsp_api::orders::OrderSummary;
-use tokio::sync::{broadcast, mpsc};
+pub use models::{AddModelError, GetModelError, ModelInfo, Models};
+pub use profiles::Profiles;
+use tokio::sync::broadcast;
 
 use crate::config::NodeConfig;
 use crate::events::{self, EVENT_BUFFER, NodeEvent};
@@ -39,9 +42,7 @@ use crate::network::{
     self, ChunkRequest, ChunkResponse, Network, NetworkStartError, PeerInfo, SyncRequest,
     SyncResponse,
 };
-use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
 use crate::store::{Store, StoreError, StoreOpenError};
-use fetch::FetchError;
 use orders::{Orders, Refused};
 
 use crate::clock::now_ms;
@@ -74,10 +75,6 @@ pub(crate) enum Arrival {
     Gossiped,
 }
 
-/// Chunks stored per durable write while a model is added (8 MiB): few enough commits that
-/// syncing them costs little, small enough that two queued batches bound the memory of an add.
-const ADD_BATCH_CHUNKS: usize = 32;
-
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeStartError {
@@ -107,42 +104,6 @@ pub enum NodeStartError {
     Farm(#[from] crate::farm::FarmError),
 }
 
-/// Why a model could not be added.
-#[derive(Debug, thiserror::Error)]
-pub enum AddModelError {
-    /// A `--for` peer's profile (and so its age recipient) is not known.
-    #[error(
-        "no profile known for peer {peer}: connect to it first so its age recipient is learned"
-    )]
-    UnknownRecipient {
-        /// The peer.
-        peer: String,
-    },
-    /// Packing failed.
-    #[error(transparent)]
-    Pack(#[from] PackError),
-    /// The manifest could not be signed.
-    #[error("signing the manifest: {0}")]
-    Seal(String),
-    /// Storing failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Why a model could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum GetModelError {
-    /// Fetching the package failed.
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// The package was fetched but could not be opened (not a recipient, corrupt).
-    #[error(transparent)]
-    Unpack(#[from] UnpackError),
-    /// Reading the store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Why an order operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderOpError {
@@ -168,7 +129,8 @@ pub(crate) struct Inner {
     store: Store,
     network: Network,
     config: NodeConfig,
-    profile: Vec<u8>,
+    models: Models,
+    profiles: Profiles,
     orders: Mutex<Orders>,
     events: broadcast::Sender<NodeEvent>,
     market: market::Market,
@@ -250,13 +212,30 @@ impl Node {
         let security =
             crate::security::service::Security::load(store.clone(), &config.data_dir).await?;
         let design = design::Designs::load(&store, identity.peer_id(), now);
+        let profiles = Profiles::new(
+            store.clone(),
+            network.clone(),
+            events.clone(),
+            identity.peer_id(),
+            config.display_name.clone(),
+            profile,
+        );
+        let models = Models::new(
+            Arc::clone(&identity),
+            store.clone(),
+            network.clone(),
+            events.clone(),
+            security.clone(),
+            profiles.clone(),
+        );
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
                 store,
                 network,
                 config,
-                profile,
+                models,
+                profiles,
                 orders: Mutex::new(orders),
                 events,
                 market,
@@ -365,6 +344,16 @@ impl Node {
         &self.inner.security
     }
 
+    /// The model service: add, fetch, open and list models.
+    pub fn models(&self) -> &Models {
+        &self.inner.models
+    }
+
+    /// The profile service: peers' names and age recipients.
+    pub fn profiles(&self) -> &Profiles {
+        &self.inner.profiles
+    }
+
     /// Subscribes to the node's event stream.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.events.subscribe()
@@ -411,159 +400,6 @@ impl Node {
     /// Connected peers with their standing.
     pub async fn peers(&self) -> Vec<PeerInfo> {
         self.inner.network.peers().await
-    }
-
-    /// The age recipient of `peer`, from its stored profile, asking the peer if connected.
-    async fn recipient_of(&self, peer: PeerId) -> Result<Recipient, AddModelError> {
-        let unknown = || AddModelError::UnknownRecipient { peer: peer.to_string() };
-        if self.inner.store.profile(&peer.to_bytes())?.is_none() {
-            service::fetch_profile(self, peer).await;
-        }
-        let profile = self.stored_profile(&peer).ok_or_else(unknown)?;
-        let age = profile.age_recipient.parse().map_err(|_| unknown())?;
-        Ok(Recipient { peer: peer.to_string(), age })
-    }
-
-    /// `peer`'s signed profile as stored here (verified when it was stored).
-    fn stored_profile(&self, peer: &PeerId) -> Option<Profile> {
-        let bytes = self.inner.store.profile(&peer.to_bytes()).ok().flatten()?;
-        Envelope::from_bytes(&bytes).ok()?.decode_body::<Profile>().ok()
-    }
-
-    /// The display name `peer`'s signed profile gives, when this node holds it (this node's
-    /// own from its configuration).
-    pub fn peer_name(&self, peer: &PeerId) -> Option<String> {
-        if *peer == self.peer_id() {
-            return Some(self.inner.config.display_name.clone());
-        }
-        self.stored_profile(peer).map(|p| p.display_name)
-    }
-
-    /// Packs a model for this node and `for_peers`, stores it and announces this node as its
-    /// provider. Returns the model's content id.
-    pub async fn add_model(
-        &self,
-        bytes: Vec<u8>,
-        meta: PackageMeta,
-        for_peers: &[PeerId],
-    ) -> Result<ContentId, AddModelError> {
-        let me = self.peer_id();
-        let mut recipients =
-            vec![Recipient { peer: me.to_string(), age: self.inner.identity.age_recipient() }];
-        for p in for_peers {
-            if *p != me && !recipients.iter().any(|r| r.peer == p.to_string()) {
-                recipients.push(self.recipient_of(*p).await?);
-            }
-        }
-        // The package is built on blocking threads while this task stores its chunks in
-        // batches as they are sealed; the manifest, written last, makes the model visible.
-        let (batches, mut sealed) = mpsc::channel::<Vec<([u8; 32], Vec<u8>)>>(2);
-        let build = tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::with_capacity(ADD_BATCH_CHUNKS);
-            let manifest = package::build_streaming(&bytes, meta, &recipients, |hash, chunk| {
-                batch.push((hash, chunk));
-                if batch.len() == ADD_BATCH_CHUNKS {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ADD_BATCH_CHUNKS));
-                    batches.blocking_send(full).map_err(|_| "the store stopped".to_string())?;
-                }
-                Ok(())
-            })?;
-            if !batch.is_empty() {
-                batches.blocking_send(batch).map_err(|_| PackError::Sink {
-                    name: manifest.name.clone(),
-                    reason: "the store stopped".into(),
-                })?;
-            }
-            Ok::<_, PackError>(manifest)
-        });
-        let mut stored = Ok(());
-        while let Some(batch) = sealed.recv().await {
-            // Unsynced: the manifest's durable commit below persists them with itself.
-            stored = self.inner.store.put_chunks_unsynced(batch).await;
-            if stored.is_err() {
-                break;
-            }
-        }
-        drop(sealed);
-        let built = build.await.map_err(|e| AddModelError::Seal(e.to_string()))?;
-        stored?;
-        let manifest = built?;
-        let envelope =
-            Envelope::seal(self.inner.identity.keypair(), &manifest, now_ms(), rand::random())
-                .map_err(|e| AddModelError::Seal(e.to_string()))?
-                .to_bytes();
-        let cid = ContentId::of(&envelope);
-        self.inner.store.put_manifest(cid.0, envelope).await?;
-        self.inner.network.start_providing(cid.0).await;
-        self.emit(NodeEvent::ModelAdded { cid: cid.to_string() });
-        Ok(cid)
-    }
-
-    /// Fetches a model package (from the store, or from providers) and decrypts it.
-    pub async fn get_model(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
-        let out = self.open_model(cid).await;
-        let outcome = match &out {
-            Ok(bytes) => format!("model {cid}: {} bytes", bytes.len()),
-            Err(e) => format!("model {cid}: refused: {e}"),
-        };
-        self.inner.security.audit_quiet("node", "model_decrypted", &outcome).await;
-        out
-    }
-
-    async fn open_model(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
-        let manifest = fetch::fetch(self, cid).await?;
-        let mut chunks = Vec::with_capacity(manifest.chunks.len());
-        for h in &manifest.chunks {
-            chunks.push(self.inner.store.chunk(h)?.ok_or(GetModelError::Fetch(
-                FetchError::ChunksUnavailable {
-                    cid: cid.to_string(),
-                    missing: 1,
-                    reasons: vec!["a chunk vanished from the store".into()],
-                },
-            ))?);
-        }
-        let identity = Arc::clone(&self.inner.identity);
-        let out = tokio::task::spawn_blocking(move || {
-            package::open(&manifest, &chunks, identity.age_identity())
-        })
-        .await
-        .map_err(|e| {
-            GetModelError::Unpack(UnpackError::Corrupt {
-                name: cid.to_string(),
-                reason: e.to_string(),
-            })
-        })??;
-        Ok(out)
-    }
-
-    /// The name a held model's manifest gives it, for people reading lists of ids.
-    pub fn model_name(&self, model: ContentId) -> Option<String> {
-        let bytes = self.inner.store.manifest(&model.0).ok()??;
-        let env = Envelope::from_bytes(&bytes).ok()?;
-        env.decode_body::<ModelManifest>().ok().map(|m| m.name)
-    }
-
-    /// Every model package whose manifest this node holds.
-    pub fn models(&self) -> Result<Vec<ModelInfo>, StoreError> {
-        let me = self.peer_id().to_string();
-        let mut out = Vec::new();
-        for (cid, bytes) in self.inner.store.manifests()? {
-            let Ok(env) = Envelope::from_bytes(&bytes) else {
-                continue;
-            };
-            let Ok(manifest) = env.decode_body::<ModelManifest>() else {
-                continue;
-            };
-            let held = self.inner.store.has_chunks(&manifest.chunks)?;
-            out.push(ModelInfo {
-                cid: ContentId(cid),
-                author: env.author().map(|a| a.to_string()).unwrap_or_default(),
-                chunks_held: held.iter().filter(|h| **h).count(),
-                readable: manifest.recipients.contains(&me),
-                manifest: manifest.into(),
-            });
-        }
-        Ok(out)
     }
 
     /// Starts an order: a request for quotes on one model. Persists the event, pushes it to
@@ -903,7 +739,7 @@ impl Node {
             .declines
             .iter()
             .map(|(centre, reason)| {
-                let who = self.peer_name(centre).unwrap_or_else(|| centre.to_string());
+                let who = self.profiles().name(centre).unwrap_or_else(|| centre.to_string());
                 format!("{who}: {reason}")
             })
             .collect();
@@ -944,11 +780,6 @@ impl Node {
         (out, false)
     }
 
-    /// The node's own signed profile.
-    pub(crate) fn profile_envelope(&self) -> Vec<u8> {
-        self.inner.profile.clone()
-    }
-
     /// Asks a connected peer for something over the sync protocol.
     pub(crate) async fn sync_request(
         &self,
@@ -956,12 +787,5 @@ impl Node {
         req: SyncRequest,
     ) -> Result<SyncResponse, network::RequestError> {
         self.inner.network.request_sync(peer, req).await
-    }
-
-    /// Verifies a profile envelope claimed to be `peer`'s.
-    pub(crate) fn verify_profile(bytes: &[u8], peer: PeerId) -> Result<Profile, String> {
-        let env = Envelope::from_bytes(bytes).map_err(|e| e.to_string())?;
-        env.open::<Profile>(&VerifyPolicy::history(now_ms()).from_author(peer))
-            .map_err(|e| e.to_string())
     }
 }

@@ -117,7 +117,7 @@ async fn serve_chunks(node: &Node, request: ChunkRequest) -> ChunkResponse {
 
 async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResponse {
     match request {
-        SyncRequest::Profile => SyncResponse::Profile(Some(node.profile_envelope())),
+        SyncRequest::Profile => SyncResponse::Profile(Some(node.profiles().own_envelope())),
         SyncRequest::EventIds { have } => {
             if have.len() > MAX_HAVE_IDS {
                 return SyncResponse::Refused(SyncRefusal::TooManyIds {
@@ -178,27 +178,6 @@ async fn parse_envelopes(node: &Node, peer: PeerId, events: &[Vec<u8>]) -> Vec<E
     out
 }
 
-/// Learns `peer`'s profile (stores it if it verifies).
-pub(super) async fn fetch_profile(node: &Node, peer: PeerId) {
-    match node.sync_request(peer, SyncRequest::Profile).await {
-        Ok(SyncResponse::Profile(Some(bytes))) => match Node::verify_profile(&bytes, peer) {
-            Ok(profile) => {
-                if node.store().put_profile(&peer.to_bytes(), bytes).await.is_ok() {
-                    node.emit(NodeEvent::ProfileLearned {
-                        peer: peer.to_string(),
-                        name: profile.display_name,
-                    });
-                }
-            }
-            Err(e) => {
-                node.network().report_invalid(peer, format!("bad profile: {e}")).await;
-            }
-        },
-        Ok(_) => {}
-        Err(e) => tracing::debug!(%peer, error = %e, "profile request failed"),
-    }
-}
-
 /// Pulls from `peer` the events that some of its pushed or gossiped events build on: pushes
 /// travel concurrently, so a child can arrive before its parent and is held back until then.
 fn catch_up(node: &Node, peer: PeerId) {
@@ -208,7 +187,7 @@ fn catch_up(node: &Node, peer: PeerId) {
 
 /// On (re)connection: learn the peer's profile, then pull the order events we lack.
 async fn sync_with(node: &Node, peer: PeerId) {
-    fetch_profile(node, peer).await;
+    node.profiles().learn(peer).await;
     for _ in 0..MAX_SYNC_ROUNDS {
         let have: Vec<[u8; 32]> =
             node.event_ids().into_iter().rev().take(MAX_HAVE_IDS).map(|c| c.0).collect();

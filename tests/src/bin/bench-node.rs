@@ -254,7 +254,8 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
 
     let start = Instant::now();
     let cid = a
-        .add_model(
+        .models()
+        .add(
             bytes.clone(),
             PackageMeta { name: "bench.bin".into(), ..PackageMeta::default() },
             &[b.peer_id()],
@@ -272,16 +273,17 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
     let age_only = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    amsp_node::node::fetch::fetch(&b, cid).await?;
+    b.models().fetch(cid).await?;
     let fetch = start.elapsed().as_secs_f64();
     let payload: usize = b
-        .models()?
+        .models()
+        .list()?
         .iter()
         .find(|m| m.cid == cid)
         .map_or(bytes.len(), |m| m.manifest.payload_size as usize);
     let stream = plain_stream_copy(payload).await?;
     let start = Instant::now();
-    let got = b.get_model(cid).await?;
+    let got = b.models().get(cid).await?;
     let open = start.elapsed().as_secs_f64();
     anyhow::ensure!(got == bytes, "fetched bytes differ");
     let mbs = |s: f64| (mb as f64) / s;
@@ -342,7 +344,7 @@ async fn bench_add(mb: usize, rounds: usize) -> anyhow::Result<()> {
         packs.push(start.elapsed().as_secs_f64());
         let meta = PackageMeta { name: format!("bench-{round}.bin"), ..PackageMeta::default() };
         let start = Instant::now();
-        node.add_model(bytes, meta, &[]).await?;
+        node.models().add(bytes, meta, &[]).await?;
         adds.push(start.elapsed().as_secs_f64());
     }
     adds.sort_by(f64::total_cmp);

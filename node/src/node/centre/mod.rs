@@ -253,7 +253,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
             Stage::Accepted if state.centre == Some(me) => {
                 c.core().restored_taken(order, state.reprints);
                 for a in list {
-                    let mesh = match c.node.get_model(a.package).await {
+                    let mesh = match c.node.models().get(a.package).await {
                         Ok(bytes) => load_mesh(bytes).await,
                         Err(e) => Err(e.to_string()),
                     };
@@ -501,7 +501,7 @@ enum SlicePartError {
 /// prints at all.
 async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, SlicePartError> {
     use SlicePartError::Other;
-    let bytes = c.node.get_model(part.model).await.map_err(|e| Other(e.to_string()))?;
+    let bytes = c.node.models().get(part.model).await.map_err(|e| Other(e.to_string()))?;
     let mesh = load_mesh(bytes).await.map_err(Other)?;
     let (mesh, defects) = defects_of(mesh).await;
     if let Some(defects) = defects {
@@ -779,7 +779,8 @@ async fn check_part(
     }
     let bytes = c
         .node
-        .get_model(*cid)
+        .models()
+        .get(*cid)
         .await
         .map_err(|e| CentreError::Model { model: *cid, reason: e.to_string() })?;
     let mesh =
@@ -834,7 +835,8 @@ async fn offer_repair(
     };
     let model = c
         .node
-        .add_model(stl, meta, &[state.customer])
+        .models()
+        .add(stl, meta, &[state.customer])
         .await
         .map_err(|e| CentreError::Record(e.to_string()))?;
     tracing::info!(%part, %model, %defects, %repairs, "offering a repaired model");

@@ -1,0 +1,242 @@
+//! The model service: adding a model (packed, encrypted for its readers, chunked into the
+//! store and announced), fetching one from providers, and opening one this node may read.
+//!
+//! It owns no state of its own beyond the store's manifests and chunks; what it holds are the
+//! handles it needs (identity to seal and open, store, network, profiles for recipients), so
+//! every caller — the API, the market, the catalogue, design and the centre — adds and reads
+//! models one way, and every decryption is audited.
+
+use std::sync::Arc;
+
+use amsp_proto::envelope::Envelope;
+use amsp_proto::id::ContentId;
+use libp2p::PeerId;
+use tokio::sync::{broadcast, mpsc};
+
+pub use amsp_api::models::ModelInfo;
+
+use super::fetch::{self, FetchError};
+use super::profiles::{Profiles, RecipientError};
+use crate::clock::now_ms;
+use crate::events::NodeEvent;
+use crate::identity::Identity;
+use crate::network::Network;
+use crate::package::{self, ModelManifest, PackError, PackageMeta, Recipient, UnpackError};
+use crate::store::{Store, StoreError};
+
+/// Chunks stored per durable write while a model is added (8 MiB): few enough commits that
+/// syncing them costs little, small enough that two queued batches bound the memory of an add.
+const ADD_BATCH_CHUNKS: usize = 32;
+
+/// Why a model could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddModelError {
+    /// A `--for` peer's profile (and so its age recipient) is not known.
+    #[error(
+        "no profile known for peer {peer}: connect to it first so its age recipient is learned"
+    )]
+    UnknownRecipient {
+        /// The peer.
+        peer: String,
+    },
+    /// Packing failed.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    /// The manifest could not be signed.
+    #[error("signing the manifest: {0}")]
+    Seal(String),
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<RecipientError> for AddModelError {
+    fn from(e: RecipientError) -> Self {
+        match e {
+            RecipientError::Unknown { peer } => AddModelError::UnknownRecipient { peer },
+            RecipientError::Store(e) => AddModelError::Store(e),
+        }
+    }
+}
+
+/// Why a model could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GetModelError {
+    /// Fetching the package failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The package was fetched but could not be opened (not a recipient, corrupt).
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Handle to the model service. Clone freely.
+#[derive(Clone)]
+pub struct Models {
+    pub(super) identity: Arc<Identity>,
+    pub(super) store: Store,
+    pub(super) network: Network,
+    pub(super) events: broadcast::Sender<NodeEvent>,
+    security: crate::security::service::Security,
+    profiles: Profiles,
+}
+
+impl Models {
+    pub(crate) fn new(
+        identity: Arc<Identity>,
+        store: Store,
+        network: Network,
+        events: broadcast::Sender<NodeEvent>,
+        security: crate::security::service::Security,
+        profiles: Profiles,
+    ) -> Self {
+        Models { identity, store, network, events, security, profiles }
+    }
+
+    pub(super) fn emit(&self, ev: NodeEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    /// Packs a model for this node and `for_peers`, stores it and announces this node as its
+    /// provider. Returns the model's content id.
+    pub async fn add(
+        &self,
+        bytes: Vec<u8>,
+        meta: PackageMeta,
+        for_peers: &[PeerId],
+    ) -> Result<ContentId, AddModelError> {
+        let me = self.identity.peer_id();
+        let mut recipients =
+            vec![Recipient { peer: me.to_string(), age: self.identity.age_recipient() }];
+        for p in for_peers {
+            if *p != me && !recipients.iter().any(|r| r.peer == p.to_string()) {
+                recipients.push(self.profiles.recipient(*p).await?);
+            }
+        }
+        // The package is built on blocking threads while this task stores its chunks in
+        // batches as they are sealed; the manifest, written last, makes the model visible.
+        let (batches, mut sealed) = mpsc::channel::<Vec<([u8; 32], Vec<u8>)>>(2);
+        let build = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(ADD_BATCH_CHUNKS);
+            let manifest = package::build_streaming(&bytes, meta, &recipients, |hash, chunk| {
+                batch.push((hash, chunk));
+                if batch.len() == ADD_BATCH_CHUNKS {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ADD_BATCH_CHUNKS));
+                    batches.blocking_send(full).map_err(|_| "the store stopped".to_string())?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                batches.blocking_send(batch).map_err(|_| PackError::Sink {
+                    name: manifest.name.clone(),
+                    reason: "the store stopped".into(),
+                })?;
+            }
+            Ok::<_, PackError>(manifest)
+        });
+        let mut stored = Ok(());
+        while let Some(batch) = sealed.recv().await {
+            // Unsynced: the manifest's durable commit below persists them with itself.
+            stored = self.store.put_chunks_unsynced(batch).await;
+            if stored.is_err() {
+                break;
+            }
+        }
+        drop(sealed);
+        let built = build.await.map_err(|e| AddModelError::Seal(e.to_string()))?;
+        stored?;
+        let manifest = built?;
+        let envelope = Envelope::seal(self.identity.keypair(), &manifest, now_ms(), rand::random())
+            .map_err(|e| AddModelError::Seal(e.to_string()))?
+            .to_bytes();
+        let cid = ContentId::of(&envelope);
+        self.store.put_manifest(cid.0, envelope).await?;
+        self.network.start_providing(cid.0).await;
+        self.emit(NodeEvent::ModelAdded { cid: cid.to_string() });
+        Ok(cid)
+    }
+
+    /// Fetches a model package (from the store, or from providers) and decrypts it. Every
+    /// decryption, refused or not, goes to the audit log.
+    pub async fn get(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
+        let out = self.open(cid).await;
+        let outcome = match &out {
+            Ok(bytes) => format!("model {cid}: {} bytes", bytes.len()),
+            Err(e) => format!("model {cid}: refused: {e}"),
+        };
+        self.security.audit_quiet("node", "model_decrypted", &outcome).await;
+        out
+    }
+
+    async fn open(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
+        let manifest = self.fetch(cid).await?;
+        let mut chunks = Vec::with_capacity(manifest.chunks.len());
+        for h in &manifest.chunks {
+            chunks.push(self.store.chunk(h)?.ok_or(GetModelError::Fetch(
+                FetchError::ChunksUnavailable {
+                    cid: cid.to_string(),
+                    missing: 1,
+                    reasons: vec!["a chunk vanished from the store".into()],
+                },
+            ))?);
+        }
+        let identity = Arc::clone(&self.identity);
+        let out = tokio::task::spawn_blocking(move || {
+            package::open(&manifest, &chunks, identity.age_identity())
+        })
+        .await
+        .map_err(|e| {
+            GetModelError::Unpack(UnpackError::Corrupt {
+                name: cid.to_string(),
+                reason: e.to_string(),
+            })
+        })??;
+        Ok(out)
+    }
+
+    /// Ensures the manifest and every chunk of `cid` are in the store (fetching what is
+    /// missing from providers); returns the manifest. Reads nothing it cannot verify.
+    pub async fn fetch(&self, cid: ContentId) -> Result<ModelManifest, FetchError> {
+        fetch::fetch(self, cid).await
+    }
+
+    /// The manifest of `cid` only — from the store, else from any provider — without its
+    /// chunks: what a node that may not read a model needs to judge it (size, geometry,
+    /// licence).
+    pub async fn manifest(&self, cid: ContentId) -> Result<ModelManifest, FetchError> {
+        fetch::manifest(self, cid).await
+    }
+
+    /// The name a held model's manifest gives it, for people reading lists of ids.
+    pub fn name(&self, model: ContentId) -> Option<String> {
+        let bytes = self.store.manifest(&model.0).ok()??;
+        let env = Envelope::from_bytes(&bytes).ok()?;
+        env.decode_body::<ModelManifest>().ok().map(|m| m.name)
+    }
+
+    /// Every model package whose manifest this node holds.
+    pub fn list(&self) -> Result<Vec<ModelInfo>, StoreError> {
+        let me = self.identity.peer_id().to_string();
+        let mut out = Vec::new();
+        for (cid, bytes) in self.store.manifests()? {
+            let Ok(env) = Envelope::from_bytes(&bytes) else {
+                continue;
+            };
+            let Ok(manifest) = env.decode_body::<ModelManifest>() else {
+                continue;
+            };
+            let held = self.store.has_chunks(&manifest.chunks)?;
+            out.push(ModelInfo {
+                cid: ContentId(cid),
+                author: env.author().map(|a| a.to_string()).unwrap_or_default(),
+                chunks_held: held.iter().filter(|h| **h).count(),
+                readable: manifest.recipients.contains(&me),
+                manifest: manifest.into(),
+            });
+        }
+        Ok(out)
+    }
+}
