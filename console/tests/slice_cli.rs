@@ -164,3 +164,39 @@ fn supports_flag_adds_supports_and_names_the_modes_when_wrong() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("buildplate"));
 }
+
+#[test]
+fn gap_fill_and_thin_walls_are_on_unless_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 1.2 mm wall (one loop fits, a slot is left between its sides) with a 0.3 mm fin
+    // standing on it (thinner than a loop).
+    let model = dir.path().join("wall.stl");
+    let wall = amsp_mesh::slice::solids::merge(&[
+        amsp_mesh::slice::solids::cuboid([0.0, 0.0, 0.0], [20.0, 1.2, 4.0]),
+        amsp_mesh::slice::solids::cuboid([0.0, 5.0, 0.0], [20.0, 5.3, 4.0]),
+    ]);
+    amsp_mesh::format::save(&model, &wall).unwrap();
+    let slice = |extra: &[&str]| {
+        let out = dir.path().join(format!("wall{}.gcode", extra.len()));
+        let run = amsp()
+            .arg("slice")
+            .arg(&model)
+            .arg("-o")
+            .arg(&out)
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        (v["filament_mm3"].as_f64().unwrap(), std::fs::read_to_string(&out).unwrap())
+    };
+    let (both, gcode) = slice(&[]);
+    assert!(gcode.contains(";TYPE:Gap fill"));
+    let (no_gaps, gcode) = slice(&["--no-gap-fill"]);
+    assert!(!gcode.contains(";TYPE:Gap fill"));
+    let (neither, _) = slice(&["--no-gap-fill", "--no-thin-walls"]);
+    // The slot is about a quarter of the wall; the fin is all of itself.
+    assert!(both > no_gaps * 1.1, "{both} vs {no_gaps} mm³ without gap fill");
+    assert!(no_gaps > neither * 1.1, "{no_gaps} vs {neither} mm³ without thin walls");
+}

@@ -64,6 +64,14 @@ pub struct SliceArgs {
     /// Brim: on, off or auto (on for small or tall footprints and warp-prone materials).
     #[arg(long, default_value = "auto", value_name = "auto|on|off")]
     brim: String,
+    /// Leave out walls thinner than a perimeter instead of printing them as one bead along
+    /// their middle.
+    #[arg(long)]
+    no_thin_walls: bool,
+    /// Leave slots between perimeters too narrow for another line empty instead of filling
+    /// them with one bead of their width.
+    #[arg(long)]
+    no_gap_fill: bool,
     /// Print one JSON object with the totals instead of the readable summary.
     #[arg(long)]
     json: bool,
@@ -175,6 +183,8 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
         infill_pattern: a.pattern,
         supports: a.supports,
         seam: a.seam,
+        thin_walls: !a.no_thin_walls,
+        gap_fill: !a.no_gap_fill,
         brim: match a.brim.as_str() {
             "auto" => None,
             "on" => Some(true),

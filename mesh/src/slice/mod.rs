@@ -25,6 +25,7 @@ pub mod preview;
 pub mod profile;
 pub mod solids;
 pub mod support;
+pub mod thin;
 pub mod toolpath;
 
 use rayon::prelude::*;
@@ -64,6 +65,13 @@ pub struct Speeds {
     /// Support columns and interfaces.
     #[serde(default = "default_support_speed")]
     pub support: f64,
+    /// Beads filling gaps between perimeters.
+    #[serde(default = "default_gap_fill_speed")]
+    pub gap_fill: f64,
+}
+
+fn default_gap_fill_speed() -> f64 {
+    40.0
 }
 
 fn default_support_speed() -> f64 {
@@ -83,9 +91,14 @@ impl Default for Speeds {
             travel: 130.0,
             first_layer: 30.0,
             support: 50.0,
+            gap_fill: default_gap_fill_speed(),
         }
     }
 }
+
+/// Narrowest wall or gap given a bead, in nozzle diameters: narrower features cannot be laid
+/// down as a line of their own and are left out.
+pub const MIN_BEAD_NOZZLES: f64 = 0.25;
 
 /// Loops shorter than this (mm, a circle of 6.5 mm radius) print at the small-perimeter speed,
 /// so small features have time to cool.
@@ -124,6 +137,18 @@ pub struct SliceSettings {
     /// Where perimeter loops start.
     #[serde(default)]
     pub seam: toolpath::Seam,
+    /// Walls thinner than the external perimeter get one bead along their middle instead of
+    /// vanishing from the print.
+    #[serde(default = "yes")]
+    pub thin_walls: bool,
+    /// Slots between perimeters, and between perimeters and infill, too narrow for another
+    /// line get one bead of their width.
+    #[serde(default = "yes")]
+    pub gap_fill: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SliceSettings {
@@ -142,6 +167,8 @@ impl Default for SliceSettings {
             supports: None,
             brim: None,
             seam: toolpath::Seam::default(),
+            thin_walls: true,
+            gap_fill: true,
         }
     }
 }
@@ -419,6 +446,9 @@ pub fn slice(
                     count: settings.perimeters,
                     external_width: polygon::to_units(w),
                     spacing: polygon::to_units(spacing),
+                    min_bead: polygon::to_units(nozzle * MIN_BEAD_NOZZLES),
+                    thin_walls: settings.thin_walls,
+                    gap_fill: settings.gap_fill,
                 },
             )
         })
@@ -695,7 +725,22 @@ fn layer_islands(
                     }
                 })
                 .collect();
-            IslandPaths { outline: Some(x.outline.clone()), loops, infill: Vec::new() }
+            // Thin walls are part of the outer surface; gap fill lies between loops. Neither
+            // links its beads (each bead is its own region).
+            let mut infill = bead_groups(&x.thin_walls, h, |width| {
+                group(
+                    Vec::new(),
+                    Role::ExternalPerimeter,
+                    width,
+                    speed(sp.external_perimeter),
+                    &Vec::new(),
+                    0,
+                )
+            });
+            infill.extend(bead_groups(&x.gap_fill, h, |width| {
+                group(Vec::new(), Role::GapFill, width, speed(sp.gap_fill), &Vec::new(), 0)
+            }));
+            IslandPaths { outline: Some(x.outline.clone()), loops, infill }
         })
         .collect();
     // Hand each infill line to the island that contains it.
@@ -730,6 +775,39 @@ fn layer_islands(
             if !lines.is_empty() {
                 out[k].infill.push(InfillGroup { lines, region: g.region.clone(), ..g });
             }
+        }
+    }
+    out
+}
+
+/// Most a bead's width may vary within one path, as a share of the path's first width: a
+/// path has one width, so a bead that narrows or widens is cut into paths of near-even width.
+const BEAD_WIDTH_STEP: f64 = 0.15;
+
+/// Beads as groups of lines of one width each (mm), made by `make` for each width: a bead is
+/// cut where its width strays more than [`BEAD_WIDTH_STEP`] from where the piece began, and no
+/// bead is laid narrower than it is tall.
+fn bead_groups(
+    beads: &[thin::Bead],
+    height: f64,
+    make: impl Fn(f64) -> InfillGroup,
+) -> Vec<InfillGroup> {
+    let mut out = Vec::new();
+    for bead in beads {
+        let n = bead.points.len().min(bead.widths.len());
+        let mut start = 0;
+        while start + 1 < n {
+            let w0 = f64::from(bead.widths[start]).max(1.0);
+            let mut end = start + 1;
+            while end + 1 < n && (f64::from(bead.widths[end]) - w0).abs() <= w0 * BEAD_WIDTH_STEP {
+                end += 1;
+            }
+            let widths = &bead.widths[start..=end];
+            let mean = widths.iter().map(|&w| f64::from(w)).sum::<f64>() / widths.len() as f64;
+            let mut g = make(polygon::to_mm(mean.round() as i32).max(height));
+            g.lines.push(bead.points[start..=end].to_vec());
+            out.push(g);
+            start = end;
         }
     }
     out

@@ -19,6 +19,8 @@ pub enum Role {
     ExternalPerimeter,
     /// Inner loops.
     Perimeter,
+    /// Beads filling slots between loops too narrow for another loop or an infill line.
+    GapFill,
     /// Solid infill inside the shells.
     SolidInfill,
     /// Solid infill of a top surface.
@@ -42,6 +44,7 @@ impl Role {
             Role::Skirt => "Skirt/Brim",
             Role::ExternalPerimeter => "External perimeter",
             Role::Perimeter => "Perimeter",
+            Role::GapFill => "Gap fill",
             Role::SolidInfill => "Solid infill",
             Role::TopSolidInfill => "Top solid infill",
             Role::BridgeInfill => "Bridge infill",
