@@ -81,7 +81,7 @@ for m in "${models[@]}"; do
   esac
   for _ in $(seq "$runs"); do
     time_run "$work/cura.tsv" "$cura_slice" "$cura_model" "$work/cura.gcode"
-    time_run "$work/amsp.tsv" "$amsp" slice "$m" -o "$work/amsp.gcode" --printer generic-250x210 --material pla
+    time_run "$work/amsp.tsv" "$amsp" slice "$m" -o "$work/amsp.gcode" --printer generic-250x210 --material pla --supports none --brim off
     time_run "$work/prusa.tsv" "$anchors" slice "$m" "$work/prusa.gcode"
   done
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" \

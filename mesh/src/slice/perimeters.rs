@@ -57,6 +57,11 @@ pub struct PerimeterWidths {
     pub gap_fill: bool,
 }
 
+/// How far a loop's reach is stretched before what it leaves is looked at (units, 10 µm):
+/// offsetting in and back out again does not land exactly where it started, and the rounding
+/// would otherwise leave a sliver along every loop for the centre-line search to reject.
+const ROUNDING: i32 = 10;
+
 /// Builds perimeters and infill regions for every island of a layer.
 pub fn build(slices: &Shapes, w: PerimeterWidths) -> Vec<Island> {
     slices
@@ -91,7 +96,7 @@ pub fn build(slices: &Shapes, w: PerimeterWidths) -> Vec<Island> {
             let beads = w.min_bead > 0;
             let thin_walls = if beads && w.thin_walls {
                 // What the external loop's bead does not reach.
-                let reached = polygon::offset(&inside[0], w.external_width / 2);
+                let reached = polygon::offset(&inside[0], w.external_width / 2 + ROUNDING);
                 beads_in(&polygon::difference(&outline, &reached), w.min_bead, 2 * w.external_width)
             } else {
                 Vec::new()
@@ -101,14 +106,16 @@ pub fn build(slices: &Shapes, w: PerimeterWidths) -> Vec<Island> {
                 // Infill lines are one spacing apart: a part of the fill narrower than that
                 // gets a bead of its own width instead.
                 let wide = polygon::offset(&polygon::offset(&fill, -half), half);
-                let mut gaps = polygon::difference(&fill, &wide);
+                let mut gaps = polygon::difference(&fill, &polygon::offset(&wide, ROUNDING));
                 fill = wide;
                 for pair in inside.windows(2) {
                     let slot = polygon::difference(
                         &polygon::offset(&pair[0], -half),
-                        &polygon::offset(&pair[1], half),
+                        &polygon::offset(&pair[1], half + ROUNDING),
                     );
-                    gaps = polygon::union(&gaps, &slot);
+                    if !slot.is_empty() {
+                        gaps = polygon::union(&gaps, &slot);
+                    }
                 }
                 beads_in(&gaps, w.min_bead, 2 * w.spacing)
             } else {
@@ -120,12 +127,27 @@ pub fn build(slices: &Shapes, w: PerimeterWidths) -> Vec<Island> {
 }
 
 /// Beads along `region`'s centre lines, skipping a region too small to hold one.
+/// Only the parts of `region` somewhere as wide as the smallest bead are searched: what an
+/// inward offset by half that width leaves marks them.
 fn beads_in(region: &Shapes, min_bead: i32, max_bead: i32) -> Vec<Bead> {
-    let smallest = f64::from(min_bead) * f64::from(min_bead) / (polygon::SCALE * polygon::SCALE);
-    if polygon::area_mm2(region) < smallest {
+    if region.is_empty() {
         return Vec::new();
     }
-    thin::centre_lines(region, min_bead, max_bead)
+    let cores = polygon::offset(region, -min_bead / 2);
+    if cores.is_empty() {
+        return Vec::new();
+    }
+    let marks: Vec<polygon::Point> =
+        cores.iter().filter_map(|shape| shape.first().and_then(|c| c.first()).copied()).collect();
+    let wide: Shapes = region
+        .iter()
+        .filter(|shape| {
+            let one = vec![(*shape).clone()];
+            marks.iter().any(|&p| super::toolpath::contains(&one, p))
+        })
+        .cloned()
+        .collect();
+    thin::centre_lines(&wide, min_bead, max_bead)
 }
 
 #[cfg(test)]
