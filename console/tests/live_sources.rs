@@ -123,7 +123,7 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
             .unwrap();
     let cid = user.models().add(model, meta, &[centre.peer_id()]).await.unwrap();
     user.request_quote(cid, "bracket".into(), "pla", 2).await.unwrap();
-    until("the order at the centre", async || !centre.order_list().is_empty()).await;
+    until("the order at the centre", async || !centre.order_book().list().is_empty()).await;
 
     let farm: Arc<dyn Workshop> = Arc::new(NodeFarm::new(centre.clone()));
     let embedded = EmbeddedSource::new(centre.clone(), Some(farm));

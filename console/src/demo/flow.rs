@@ -154,7 +154,7 @@ pub async fn customer(
         let mut open = 0;
         let mut finished = HashSet::new();
         for &(i, id) in &active {
-            let Some(state) = user.order(&id).and_then(|f| f.state) else { continue };
+            let Some(state) = user.order_book().get(&id).and_then(|f| f.state) else { continue };
             if !left_the_queue(state.stage) {
                 open += 1;
             }
@@ -222,12 +222,12 @@ pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duratio
     loop {
         tick.tick().await;
         let now = Instant::now();
-        for summary in node.order_list() {
+        for summary in node.order_book().list() {
             let id = summary.order;
             if shipped.contains(&id) {
                 continue;
             }
-            let Some(state) = node.order(&id).and_then(|f| f.state) else { continue };
+            let Some(state) = node.order_book().get(&id).and_then(|f| f.state) else { continue };
             if state.centre != Some(me) || state.stage != Stage::Printed {
                 continue;
             }

@@ -310,7 +310,7 @@ impl Federation {
         let mut printed = 0;
         if let Some(user) = self.member(Role::User) {
             for id in &created {
-                let stage = user.node.order(id).and_then(|f| f.state).map(|s| s.stage);
+                let stage = user.node.order_book().get(id).and_then(|f| f.state).map(|s| s.stage);
                 let name = stage.map_or("unknown", Stage::name);
                 *orders.entry(name.to_owned()).or_default() += 1;
                 if stage.is_some_and(reached_printed) {

@@ -171,10 +171,11 @@ impl EmbeddedSource {
             .node
             .search_catalog(&amsp_node::node::catalog::Search::default())
             .unwrap_or_default();
-        let mut ids: Vec<OrderId> = self.node.order_list().iter().map(|o| o.order).collect();
+        let mut ids: Vec<OrderId> = self.node.order_book().list().iter().map(|o| o.order).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.truncate(ORDERS_SHOWN);
-        let orders = ids.into_iter().filter_map(|id| Some((id, self.node.order(&id)?))).collect();
+        let orders =
+            ids.into_iter().filter_map(|id| Some((id, self.node.order_book().get(&id)?))).collect();
         Ok(NodeReport {
             status,
             peers,

@@ -336,7 +336,7 @@ async fn get_model(
 }
 
 async fn orders(State(node): State<Node>) -> Json<Vec<amsp_api::orders::OrderSummary>> {
-    Json(node.order_list())
+    Json(node.order_book().list())
 }
 
 async fn order(
@@ -346,7 +346,7 @@ async fn order(
     let id: OrderId = id.parse().map_err(|e| {
         ApiError::bad_request("bad_order_id", format!("{id:?} is not an order id: {e}"))
     })?;
-    node.order(&id).map(Json).ok_or_else(|| {
+    node.order_book().get(&id).map(Json).ok_or_else(|| {
         ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", format!("no order {id}"))
     })
 }

@@ -99,7 +99,7 @@ pub(super) async fn view(
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     let order = parse_order(&id)?;
-    let folded = node.order(&order).ok_or(MarketError::UnknownOrder(order))?;
+    let folded = node.order_book().get(&order).ok_or(MarketError::UnknownOrder(order))?;
     let Some(s) = folded.state else {
         return Err(MarketError::UnknownOrder(order).into());
     };
@@ -393,8 +393,12 @@ pub(super) async fn okw(State(node): State<Node>) -> Result<Json<OkwRecord>, Api
 
 pub(super) async fn reputation(State(node): State<Node>) -> Json<Vec<ReputationView>> {
     let rep = node.reputation();
-    let peers: std::collections::BTreeSet<PeerId> =
-        node.order_list().iter().filter_map(|o| node.order(&o.order)?.state?.centre).collect();
+    let peers: std::collections::BTreeSet<PeerId> = node
+        .order_book()
+        .list()
+        .iter()
+        .filter_map(|o| node.order_book().get(&o.order)?.state?.centre)
+        .collect();
     Json(
         peers
             .iter()

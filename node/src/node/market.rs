@@ -185,7 +185,7 @@ impl Node {
         action: Action,
     ) -> Result<Envelope, MarketError> {
         let env = {
-            let mut orders = self.orders();
+            let mut orders = self.order_book().logs();
             if orders.get(&order).is_none() {
                 return Err(MarketError::UnknownOrder(order));
             }
@@ -196,7 +196,8 @@ impl Node {
                 rand::random(),
             )?
         };
-        self.persist_and_spread(vec![(order, env.clone())], None, true)
+        self.order_book()
+            .persist_and_spread(vec![(order, env.clone())], None, true)
             .await
             .map_err(OrderOpError::from)?;
         Ok(env)
@@ -204,7 +205,7 @@ impl Node {
 
     /// The folded state of `order`, if its first event is held.
     pub(crate) fn order_state(&self, order: &OrderId) -> Result<OrderState, MarketError> {
-        self.order(order).and_then(|f| f.state).ok_or(MarketError::UnknownOrder(*order))
+        self.order_book().get(order).and_then(|f| f.state).ok_or(MarketError::UnknownOrder(*order))
     }
 
     /// Starts an order for one model with full requirements: the quote request, announced with
@@ -234,13 +235,14 @@ impl Node {
                 requirements,
             }],
         };
-        let env = self.orders().entry(order).append(
+        let env = self.order_book().logs().entry(order).append(
             self.inner.identity.keypair(),
             action,
             now,
             rand::random(),
         )?;
-        self.persist_and_spread(vec![(order, env.clone())], None, true)
+        self.order_book()
+            .persist_and_spread(vec![(order, env.clone())], None, true)
             .await
             .map_err(OrderOpError::from)?;
         let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
@@ -468,10 +470,10 @@ impl Node {
                 Err(e) => refused.push((format!("#{i}"), format!("undecodable: {e}"))),
             }
         }
-        let (new, bad) = self.orders().insert_all(envs, now_ms());
+        let (new, bad) = self.order_book().logs().insert_all(envs, now_ms());
         refused.extend(bad.into_iter().map(|r| (r.id.to_string(), r.reason.to_string())));
         let accepted = new.len();
-        self.persist_and_spread(new, None, true).await.map_err(OrderOpError::from)?;
+        self.order_book().persist_and_spread(new, None, true).await.map_err(OrderOpError::from)?;
         Ok(ImportOutcome { accepted, refused })
     }
 
@@ -479,7 +481,7 @@ impl Node {
     /// and the designer (author of the model's manifest) when it is not the customer.
     pub fn reputation(&self) -> Reputation {
         let mut rep = Reputation::default();
-        let orders = self.orders();
+        let orders = self.order_book().logs();
         for id in orders.ids() {
             let Some(state) = orders.get(&id).and_then(|l| l.state().state) else { continue };
             let (Some(review), Some(centre)) = (&state.review, state.centre) else { continue };
@@ -570,7 +572,7 @@ impl Node {
     pub fn licences(&self) -> Vec<HeldLicence> {
         let held = lock(&self.market().licences).clone();
         // The ids first: the orders' lock must be released before each state is read.
-        let ids = self.orders().ids();
+        let ids = self.order_book().logs().ids();
         let states: Vec<OrderState> =
             ids.into_iter().filter_map(|id| self.order_state(&id).ok()).collect();
         let me = self.peer_id();

@@ -12,68 +12,42 @@ pub mod fetch;
 pub mod market;
 pub mod models;
 pub mod operate;
+mod order_book;
 pub mod orders;
 pub mod peer_book;
 pub mod profiles;
 mod redeem;
 mod service;
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use amsp_proto::envelope::Envelope;
 use amsp_proto::id::{ContentId, OrderId};
-use amsp_proto::order::{Action, Folded, OrderEvent, Stage};
+use amsp_proto::order::Stage;
 use amsp_proto::process::Material;
 use amsp_proto::profile::Profile;
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
 
 pub use amsp_api::node::Status;
-pub use amsp_api::orders::OrderSummary;
 pub use models::{AddModelError, GetModelError, ModelInfo, Models};
+pub(crate) use order_book::Arrival;
+pub use order_book::{OrderBook, OrderSummary};
 pub use profiles::Profiles;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::config::NodeConfig;
 use crate::events::{self, EVENT_BUFFER, NodeEvent};
 use crate::identity::{Identity, IdentityError};
-use crate::network::{
-    self, ChunkRequest, ChunkResponse, Network, NetworkStartError, PeerInfo, SyncRequest,
-    SyncResponse,
-};
+use crate::network::{self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse};
 use crate::store::{Store, StoreError, StoreOpenError};
-use orders::{Orders, Refused};
+use orders::Orders;
 
 use crate::clock::now_ms;
 
-/// Most new orders of one push whose models are asked of their author; the rest of the push
-/// is dropped unjudged (an honest node pushes its orders as it makes them).
-const MODEL_CHECKS_PER_PUSH: usize = 16;
-/// How long the author of a new order has to show the manifest of a model it names.
-const MODEL_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-/// How long the second look at an unanswered model check waits.
-const MODEL_RECHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Whether a peer showed the manifest of a model its new order names.
-enum Shown {
-    /// Held here, or served and true.
-    Yes,
-    /// It answered without it, or with a false one: an offence.
-    No,
-    /// No answer in time (or the store could not keep it): not the peer's fault.
-    NoAnswer,
-}
-/// How order events reached this node from a peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arrival {
-    /// This node asked for them (a sync after connecting, a catch-up).
-    Pulled,
-    /// The peer pushed them over the sync protocol.
-    Pushed,
-    /// Gossipsub delivered them.
-    Gossiped,
-}
+/// Batches of orders waiting for the customer-answer check; a full queue holds the order
+/// book's writer back until the check catches up (it only reads).
+const ANSWER_CHECKS_QUEUED: usize = 64;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -115,15 +89,6 @@ pub enum OrderOpError {
     Store(#[from] StoreError),
 }
 
-/// What [`Node::accept_events`] did with a batch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Accepted {
-    /// Events new to this node.
-    pub new: usize,
-    /// Whether some were held back for lack of their parents (or a local limit).
-    pub early: bool,
-}
-
 pub(crate) struct Inner {
     identity: Arc<Identity>,
     store: Store,
@@ -131,7 +96,7 @@ pub(crate) struct Inner {
     config: NodeConfig,
     models: Models,
     profiles: Profiles,
-    orders: Mutex<Orders>,
+    order_book: OrderBook,
     events: broadcast::Sender<NodeEvent>,
     market: market::Market,
     farm: crate::farm::Farm,
@@ -228,6 +193,18 @@ impl Node {
             security.clone(),
             profiles.clone(),
         );
+        let tasks = crate::tasks::Tasks::new();
+        let (answers, awaited) = mpsc::channel(ANSWER_CHECKS_QUEUED);
+        let order_book = OrderBook::new(
+            identity.peer_id(),
+            orders,
+            store.clone(),
+            network.clone(),
+            security.clone(),
+            events.clone(),
+            tasks.clone(),
+            answers,
+        );
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -236,7 +213,7 @@ impl Node {
                 config,
                 models,
                 profiles,
-                orders: Mutex::new(orders),
+                order_book,
                 events,
                 market,
                 farm,
@@ -245,12 +222,13 @@ impl Node {
                 security,
                 design,
                 catalog_writes: tokio::sync::Mutex::new(()),
-                tasks: crate::tasks::Tasks::new(),
+                tasks,
                 started: std::time::Instant::now(),
                 api_url: std::sync::OnceLock::new(),
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));
+        node.tasks().spawn(watch_answers(node.clone(), awaited));
         node.inner.network.serve_transfers(
             Arc::new(fetch::StoreSource {
                 store: node.inner.store.clone(),
@@ -354,6 +332,11 @@ impl Node {
         &self.inner.profiles
     }
 
+    /// The order book: every order's log, and the one way order events come in.
+    pub fn order_book(&self) -> &OrderBook {
+        &self.inner.order_book
+    }
+
     /// Subscribes to the node's event stream.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.events.subscribe()
@@ -363,16 +346,11 @@ impl Node {
         let _ = self.inner.events.send(ev);
     }
 
-    fn orders(&self) -> MutexGuard<'_, Orders> {
-        // A panic while holding the lock leaves the logs as they were: still usable.
-        self.inner.orders.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Identity, addresses, peers, roles, version and counters.
     pub async fn status(&self) -> Status {
         let net = self.inner.network.status().await;
         let models = self.inner.store.manifests().map(|m| m.len()).unwrap_or(0);
-        let orders = self.orders().ids().len();
+        let orders = self.inner.order_book.logs().ids().len();
         Status {
             peer_id: self.peer_id(),
             display_name: self.inner.config.display_name.clone(),
@@ -415,275 +393,6 @@ impl Node {
         self.create_order(model, name, requirements).await
     }
 
-    /// Every order held.
-    pub fn order_list(&self) -> Vec<OrderSummary> {
-        let orders = self.orders();
-        orders
-            .ids()
-            .into_iter()
-            .filter_map(|id| {
-                let log = orders.get(&id)?;
-                Some(OrderSummary {
-                    order: id,
-                    events: log.len(),
-                    stage: log.state().state.map(|s| s.stage.name().to_string()),
-                })
-            })
-            .collect()
-    }
-
-    /// An order's folded state and history.
-    pub fn order(&self, id: &OrderId) -> Option<Folded> {
-        self.orders().get(id).map(|l| l.state())
-    }
-
-    /// Verifies and adds order events from `source` (or local), persists the new ones and
-    /// passes them on. Returns how many were new, and whether some arrived before their parents
-    /// (pushes and gossip race one another, so the receiver then pulls what it lacks).
-    /// Events a peer sent unasked (pushed or gossiped) count against its rate and must show
-    /// their models; events this node pulled do not. New events are pushed on to connected
-    /// peers unless they came by gossip, which gossipsub already carries to every subscriber:
-    /// pushing those too cost every node a copy from each of its peers per order.
-    pub(crate) async fn accept_events(
-        &self,
-        envelopes: Vec<Envelope>,
-        source: Option<PeerId>,
-        arrival: Arrival,
-    ) -> Result<Accepted, StoreError> {
-        let pushed = arrival != Arrival::Pulled;
-        let envelopes = match source {
-            Some(peer) if pushed => self.models_shown(envelopes, peer).await,
-            _ => envelopes,
-        };
-        let (new, refused) = match source {
-            Some(peer) if pushed => self.orders().insert_pushed(envelopes, now_ms(), peer),
-            _ => self.orders().insert_all(envelopes, now_ms()),
-        };
-        if let Some(peer) = source {
-            for r in &refused {
-                if let Some(reason) = self.offence(peer, r) {
-                    self.inner.network.report_invalid(peer, reason).await;
-                }
-            }
-        }
-        let accepted = Accepted { new: new.len(), early: refused.iter().any(Refused::early) };
-        self.persist_and_spread(new, source, arrival != Arrival::Gossiped).await?;
-        Ok(accepted)
-    }
-
-    /// Keeps the events whose new orders name models their author can show. An order a peer
-    /// introduces itself (it signed the order's first event and pushed or gossiped it here)
-    /// must name models this node holds or that peer serves: the manifest is asked of it
-    /// (bounded in count and time), checked against the model's id and kept. An order naming a
-    /// model nobody can show is refused and counted against its author; orders relayed by
-    /// others are judged by their quota and rate alone.
-    async fn models_shown(&self, envelopes: Vec<Envelope>, sender: PeerId) -> Vec<Envelope> {
-        let me = self.peer_id();
-        let mut keep = Vec::with_capacity(envelopes.len());
-        let mut checks = Vec::new();
-        for env in envelopes {
-            let models: BTreeSet<ContentId> = match env.decode_body::<OrderEvent>() {
-                Ok(ev)
-                    if ev.parents.is_empty()
-                        && sender != me
-                        && env.author().ok() == Some(sender)
-                        && self.orders().get(&ev.order).is_none() =>
-                {
-                    match ev.action {
-                        Action::QuoteRequested { parts } => parts.iter().map(|p| p.model).collect(),
-                        _ => BTreeSet::new(),
-                    }
-                }
-                _ => BTreeSet::new(),
-            };
-            if models.is_empty() {
-                keep.push(env);
-            } else if checks.len() < MODEL_CHECKS_PER_PUSH {
-                checks.push((env, models));
-            } else {
-                tracing::debug!(%sender, "more new orders in one push than are checked; the rest wait");
-            }
-        }
-        let judged =
-            futures::future::join_all(checks.into_iter().map(|(env, models)| async move {
-                for model in &models {
-                    match self.model_shown(*model, sender, MODEL_CHECK_TIMEOUT).await {
-                        Shown::Yes => {}
-                        other => return (env, models.clone(), Some((*model, other))),
-                    }
-                }
-                (env, models, None)
-            }))
-            .await;
-        let mut unanswered = Vec::new();
-        for (env, models, missing) in judged {
-            match missing {
-                None => keep.push(env),
-                Some((_, Shown::NoAnswer)) => unanswered.push((env, models)),
-                Some((model, _)) => self.not_shown(sender, &env, model).await,
-            }
-        }
-        if !unanswered.is_empty() {
-            // A slow or loaded peer is no offender: its orders are checked again, with more
-            // time, and taken in if it shows their models then.
-            let node = self.clone();
-            self.tasks().spawn(node.recheck_models(unanswered, sender));
-        }
-        keep
-    }
-
-    /// Counts an order naming a model its author would not show against that author.
-    async fn not_shown(&self, sender: PeerId, env: &Envelope, model: ContentId) {
-        let reason = format!(
-            "order event {} names model {model}, which its author does not serve",
-            env.id()
-        );
-        self.inner.network.report_invalid(sender, reason).await;
-    }
-
-    /// The second look at new orders whose author did not answer for their models in time.
-    ///
-    /// Boxed as a `Send` future: taking an order in checks models again, which may start
-    /// another second look, and the compiler needs the cycle cut at a named type.
-    fn recheck_models(
-        self,
-        orders: Vec<(Envelope, BTreeSet<ContentId>)>,
-        sender: PeerId,
-    ) -> futures::future::BoxFuture<'static, ()> {
-        Box::pin(async move { self.recheck(orders, sender).await })
-    }
-
-    async fn recheck(&self, orders: Vec<(Envelope, BTreeSet<ContentId>)>, sender: PeerId) {
-        for (env, models) in orders {
-            let mut verdict = Shown::Yes;
-            for model in &models {
-                verdict = self.model_shown(*model, sender, MODEL_RECHECK_TIMEOUT).await;
-                match verdict {
-                    Shown::Yes => {}
-                    Shown::No => self.not_shown(sender, &env, *model).await,
-                    Shown::NoAnswer => {
-                        tracing::debug!(%sender, %model, "no manifest on the second look either");
-                    }
-                }
-                if !matches!(verdict, Shown::Yes) {
-                    break;
-                }
-            }
-            if matches!(verdict, Shown::Yes)
-                && let Err(e) = self.accept_events(vec![env], Some(sender), Arrival::Pulled).await
-            {
-                tracing::warn!(error = %e, "storing an order taken on the second look");
-            }
-        }
-    }
-
-    /// Whether the manifest of `model` is held here or `peer` serves a true one within
-    /// `timeout` (kept then).
-    async fn model_shown(
-        &self,
-        model: ContentId,
-        peer: PeerId,
-        timeout: std::time::Duration,
-    ) -> Shown {
-        if self.inner.store.manifest(&model.0).ok().flatten().is_some() {
-            return Shown::Yes;
-        }
-        let asked = self.inner.network.request_chunks(peer, ChunkRequest::Manifest(model.0));
-        let bytes = match tokio::time::timeout(timeout, asked).await {
-            Ok(Ok(ChunkResponse::Manifest(Some(bytes)))) => bytes,
-            // It answered without the model, or would not answer at all.
-            Ok(Ok(ChunkResponse::Manifest(None))) | Ok(Err(_)) => return Shown::No,
-            // Still working on it: the peer may only be slow.
-            Err(_) => return Shown::NoAnswer,
-        };
-        if fetch::verify_manifest(model, &bytes).is_err() {
-            return Shown::No;
-        }
-        match self.inner.store.put_manifest(model.0, bytes).await {
-            Ok(_) => Shown::Yes,
-            Err(_) => Shown::NoAnswer,
-        }
-    }
-
-    /// Whether a refused event counts against the peer that sent it, and why: anything
-    /// forged or rule-breaking; an order over its author's quota when the sender is the author
-    /// (it is flooding); and every [`orders::RELAYED_OVER_QUOTA_PER_OFFENCE`]th one a relay
-    /// keeps pushing.
-    fn offence(&self, peer: PeerId, r: &Refused) -> Option<String> {
-        let blamed = match &r.reason {
-            orders::Refusal::AuthorQuota { author, .. } => {
-                *author == peer || self.orders().note_relayed_over_quota(peer)
-            }
-            _ => r.blame(),
-        };
-        blamed.then(|| format!("order event {}: {}", r.id, r.reason))
-    }
-
-    async fn persist_and_spread(
-        &self,
-        new: Vec<(OrderId, Envelope)>,
-        source: Option<PeerId>,
-        push: bool,
-    ) -> Result<(), StoreError> {
-        if new.is_empty() {
-            return Ok(());
-        }
-        let bytes: Vec<Vec<u8>> = new.iter().map(|(_, env)| env.to_bytes()).collect();
-        // All at once, so the store's writer commits them together: one durable write for the
-        // batch instead of one per event, and a far shorter time in which an event is held in
-        // memory but not yet on disk.
-        let writes = new.iter().zip(&bytes).map(|((order, env), b)| {
-            self.inner.store.insert_order_event(order.0.0, env.id().0, b.clone())
-        });
-        for written in futures::future::join_all(writes).await {
-            written?;
-        }
-        let mut answers = Vec::new();
-        for (order, env) in &new {
-            let action = env
-                .decode_body::<amsp_proto::order::OrderEvent>()
-                .map(|e| e.action.name())
-                .unwrap_or("unknown");
-            self.emit(NodeEvent::OrderEvent {
-                order: order.to_string(),
-                event: env.id().to_string(),
-                action: action.to_string(),
-            });
-            // Every order transition this node holds is on the record: who signed it and
-            // which peer it came from (none for this node's own).
-            let (actor, verb) = match source {
-                Some(peer) => (format!("peer {peer}"), "order_event_received"),
-                None => ("node".to_owned(), "order_event"),
-            };
-            let author = env.author().map_or_else(|_| "?".to_owned(), |a| a.to_string());
-            tracing::info_span!("order", order = %order).in_scope(|| {
-                tracing::info!(action, %author, from = %actor, "order event");
-            });
-            let detail = format!("order {order}: {action} signed by {author}");
-            self.inner.security.audit_quiet(&actor, verb, &detail).await;
-            // Only these begin or end a wait for the customer's answer: the other events do
-            // not need the order folded again here.
-            if matches!(
-                action,
-                "repair_offered"
-                    | "repair_accepted"
-                    | "cancelled"
-                    | "declined"
-                    | "quoted"
-                    | "inspected"
-                    | "reprint"
-            ) {
-                answers.push(*order);
-            }
-        }
-        self.note_answers_awaited(answers.into_iter());
-        if push {
-            let node = self.clone();
-            self.tasks().spawn(async move { service::push_events(&node, bytes, source).await });
-        }
-        Ok(())
-    }
-
     /// Raises (or clears) the alert of each of `orders` that waits for this node, as its
     /// customer, to answer: take or refuse a repaired model, choose a reprint or a cancel after a
     /// failed inspection, or change an order every centre declined. Otherwise it would wait
@@ -691,7 +400,7 @@ impl Node {
     fn note_answers_awaited(&self, orders: impl Iterator<Item = OrderId>) {
         let me = self.peer_id();
         for order in orders {
-            let Some(state) = self.order(&order).and_then(|f| f.state) else { continue };
+            let Some(state) = self.order_book().get(&order).and_then(|f| f.state) else { continue };
             let asked = (state.customer == me && state.stage == Stage::Placed)
                 .then(|| state.repair_offers.values().next().cloned())
                 .flatten()
@@ -751,35 +460,6 @@ impl Node {
         ))
     }
 
-    /// The ids of every order event held, for set-difference sync.
-    pub(crate) fn event_ids(&self) -> BTreeSet<ContentId> {
-        self.orders().event_ids()
-    }
-
-    /// Envelopes held that are not in `have`, at most `max` of them; and whether more remain.
-    pub(crate) fn events_missing_from(
-        &self,
-        have: &BTreeSet<ContentId>,
-        max: usize,
-        max_bytes: usize,
-    ) -> (Vec<Vec<u8>>, bool) {
-        let orders = self.orders();
-        let mut out = Vec::new();
-        let mut size = 0;
-        for id in orders.ids() {
-            let Some(log) = orders.get(&id) else { continue };
-            for env in log.missing_from(have) {
-                let b = env.to_bytes();
-                if out.len() >= max || size + b.len() > max_bytes {
-                    return (out, true);
-                }
-                size += b.len();
-                out.push(b);
-            }
-        }
-        (out, false)
-    }
-
     /// Asks a connected peer for something over the sync protocol.
     pub(crate) async fn sync_request(
         &self,
@@ -787,5 +467,13 @@ impl Node {
         req: SyncRequest,
     ) -> Result<SyncResponse, network::RequestError> {
         self.inner.network.request_sync(peer, req).await
+    }
+}
+
+/// Raises or clears the customer's alert for each order the order book says may now wait for
+/// this node's answer.
+async fn watch_answers(node: Node, mut awaited: mpsc::Receiver<Vec<OrderId>>) {
+    while let Some(orders) = awaited.recv().await {
+        node.note_answers_awaited(orders.into_iter());
     }
 }

@@ -101,7 +101,7 @@ impl Node {
         let envs: Vec<Envelope> =
             events.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect();
         // Sent unasked: judged as a push, so new orders count against their authors' rate.
-        if let Err(e) = self.accept_events(envs, Some(centre), super::Arrival::Pushed).await {
+        if let Err(e) = self.order_book().accept(envs, Some(centre), super::Arrival::Pushed).await {
             return SyncResponse::Refused(SyncRefusal::Unavailable(e.to_string()));
         }
         let order = OrderId(amsp_proto::id::SortableId(order));
@@ -134,7 +134,8 @@ impl Node {
             .open(&VerifyPolicy::history(now).from_author(me))
             .map_err(|e| refused(format!("not a licence of this designer: {e}")))?;
         let state = self
-            .order(&order)
+            .order_book()
+            .get(&order)
             .and_then(|f| f.state)
             .ok_or_else(|| refused(format!("order {order} is unknown to the designer")))?;
         if state.centre != Some(centre) || !matches!(state.stage, Stage::Placed | Stage::Accepted) {

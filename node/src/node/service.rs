@@ -69,7 +69,8 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 }
                 if topic == Topic::Orders {
                     match node
-                        .accept_events(vec![envelope], Some(source), super::Arrival::Gossiped)
+                        .order_book()
+                        .accept(vec![envelope], Some(source), super::Arrival::Gossiped)
                         .await
                     {
                         Ok(a) if a.early => catch_up(&node, source),
@@ -126,8 +127,11 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
                 });
             }
             let have: BTreeSet<ContentId> = have.into_iter().map(ContentId).collect();
-            let (events, more) =
-                node.events_missing_from(&have, MAX_EVENTS_PER_MESSAGE, EVENTS_REPLY_BYTES);
+            let (events, more) = node.order_book().events_missing_from(
+                &have,
+                MAX_EVENTS_PER_MESSAGE,
+                EVENTS_REPLY_BYTES,
+            );
             SyncResponse::Events { events, more }
         }
         SyncRequest::Handover { order } => node.serve_handover(peer, order),
@@ -151,7 +155,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
                 });
             }
             let envs = parse_envelopes(node, peer, &events).await;
-            match node.accept_events(envs, Some(peer), super::Arrival::Pushed).await {
+            match node.order_book().accept(envs, Some(peer), super::Arrival::Pushed).await {
                 Ok(a) => {
                     if a.early {
                         catch_up(node, peer);
@@ -189,13 +193,19 @@ fn catch_up(node: &Node, peer: PeerId) {
 async fn sync_with(node: &Node, peer: PeerId) {
     node.profiles().learn(peer).await;
     for _ in 0..MAX_SYNC_ROUNDS {
-        let have: Vec<[u8; 32]> =
-            node.event_ids().into_iter().rev().take(MAX_HAVE_IDS).map(|c| c.0).collect();
+        let have: Vec<[u8; 32]> = node
+            .order_book()
+            .event_ids()
+            .into_iter()
+            .rev()
+            .take(MAX_HAVE_IDS)
+            .map(|c| c.0)
+            .collect();
         match node.sync_request(peer, SyncRequest::EventIds { have }).await {
             Ok(SyncResponse::Events { events, more }) => {
                 let envs = parse_envelopes(node, peer, &events).await;
                 let got = envs.len();
-                match node.accept_events(envs, Some(peer), super::Arrival::Pulled).await {
+                match node.order_book().accept(envs, Some(peer), super::Arrival::Pulled).await {
                     Ok(a) => tracing::debug!(%peer, got, new = a.new, "synced order events"),
                     Err(e) => {
                         tracing::error!(error = %e, "storing synced order events");
@@ -214,28 +224,6 @@ async fn sync_with(node: &Node, peer: PeerId) {
                 tracing::debug!(%peer, error = %e, "sync request failed");
                 return;
             }
-        }
-    }
-}
-
-/// Pushes new events to every connected peer but `source`.
-pub(super) async fn push_events(node: &Node, events: Vec<Vec<u8>>, source: Option<PeerId>) {
-    let peers = node.peers().await;
-    for batch in events.chunks(MAX_EVENTS_PER_MESSAGE) {
-        for p in &peers {
-            let Ok(peer) = p.peer_id.parse::<PeerId>() else {
-                continue;
-            };
-            if Some(peer) == source {
-                continue;
-            }
-            let req = SyncRequest::Push { events: batch.to_vec() };
-            let node = node.clone();
-            node.tasks().spawn(async move {
-                if let Err(e) = node.sync_request(peer, req).await {
-                    tracing::debug!(%peer, error = %e, "push failed; the peer catches up on reconnect");
-                }
-            });
         }
     }
 }

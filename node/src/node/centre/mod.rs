@@ -349,7 +349,7 @@ async fn listen(c: Arc<Centre>) {
 }
 
 fn rescan(c: &Arc<Centre>) {
-    let ids = c.node.orders().ids();
+    let ids = c.node.order_book().logs().ids();
     for id in ids {
         consider(c, id);
     }
