@@ -116,10 +116,18 @@ pub struct Printability {
     pub bridge_count: usize,
     /// The longest bridge span, mm.
     pub longest_bridge_mm: f64,
-    /// Walls thinner than the nozzle, lowest first (at most [`MAX_LISTED`]).
+    /// Walls thinner than the nozzle, lowest first (at most [`MAX_LISTED`]): the slicer lays
+    /// them as one bead along their middle.
     pub thin_walls: Vec<ThinWall>,
     /// Layers with a wall thinner than the nozzle.
     pub thin_wall_layers: usize,
+    /// Walls too thin for any bead (under [`crate::slice::MIN_BEAD_NOZZLES`] of the nozzle),
+    /// lowest first (at most [`MAX_LISTED`]): left out of the print.
+    #[serde(default)]
+    pub lost_walls: Vec<ThinWall>,
+    /// Layers with a wall too thin for any bead.
+    #[serde(default)]
+    pub lost_wall_layers: usize,
     /// First-layer area, mm².
     pub footprint_mm2: f64,
     /// Height of the model, mm.
@@ -148,6 +156,8 @@ pub fn analyse(mesh: &Mesh, o: &PrintabilityOptions) -> Printability {
         longest_bridge_mm: 0.0,
         thin_walls: Vec::new(),
         thin_wall_layers: 0,
+        lost_walls: Vec::new(),
+        lost_wall_layers: 0,
         footprint_mm2: 0.0,
         height_mm: 0.0,
         needs_brim: false,
@@ -192,10 +202,12 @@ fn layer_findings(
     use rayon::prelude::*;
     let over = overhang::overhangs(slices, plan, o.overhang_angle_deg);
     let thin_r = polygon::to_units(o.nozzle_mm / 2.0);
+    let lost_r = polygon::to_units(o.nozzle_mm * crate::slice::MIN_BEAD_NOZZLES / 2.0);
     struct Found {
         islands: Vec<MidAirIsland>,
         bridges: Vec<Bridge>,
         thin: Option<ThinWall>,
+        lost: Option<ThinWall>,
         unsupported: f64,
     }
     let found: Vec<Found> = (0..slices.len())
@@ -236,16 +248,21 @@ fn layer_findings(
                     }
                 }
             }
-            // Opening by the nozzle radius removes what is thinner than the nozzle.
-            let thin_part = polygon::difference(&slices[k], &overhang::open(&slices[k], thin_r));
-            let thin_part = overhang::open(&thin_part, 5);
-            let thin_area = polygon::area_mm2(&thin_part);
-            let thin = (thin_area > 0.05 * o.nozzle_mm).then(|| ThinWall {
-                z_mm: z,
-                centre: centre_of(&thin_part),
-                area_mm2: round3(thin_area),
-            });
-            Found { islands, bridges, thin, unsupported }
+            // Opening by a radius removes what is thinner than twice that radius: the nozzle's
+            // for walls laid as one bead, the smallest bead's for walls left out.
+            let thinner_than = |r: i32, min_area: f64| {
+                let part = polygon::difference(&slices[k], &overhang::open(&slices[k], r));
+                let part = overhang::open(&part, 5);
+                let area = polygon::area_mm2(&part);
+                (area > min_area).then(|| ThinWall {
+                    z_mm: z,
+                    centre: centre_of(&part),
+                    area_mm2: round3(area),
+                })
+            };
+            let thin = thinner_than(thin_r, 0.05 * o.nozzle_mm);
+            let lost = thin.as_ref().and_then(|_| thinner_than(lost_r, 0.05 * o.nozzle_mm / 4.0));
+            Found { islands, bridges, thin, lost, unsupported }
         })
         .collect();
     for f in found {
@@ -261,10 +278,15 @@ fn layer_findings(
             p.thin_wall_layers += 1;
             p.thin_walls.push(t);
         }
+        if let Some(t) = f.lost {
+            p.lost_wall_layers += 1;
+            p.lost_walls.push(t);
+        }
     }
     p.islands.truncate(MAX_LISTED);
     p.bridges.truncate(MAX_LISTED);
     p.thin_walls.truncate(MAX_LISTED);
+    p.lost_walls.truncate(MAX_LISTED);
     p.unsupported_area_mm2 = round3(p.unsupported_area_mm2);
     let first = slices.first().cloned().unwrap_or_default();
     p.footprint_mm2 = round3(polygon::area_mm2(&first));
@@ -383,8 +405,18 @@ fn warnings(p: &Printability) -> Vec<String> {
     }
     if let Some(t) = p.thin_walls.first() {
         w.push(format!(
-            "walls thinner than the {} mm nozzle on {} layers (the lowest at z = {:.2} mm near x {:.1}, y {:.1}) will not print",
+            "walls thinner than the {} mm nozzle on {} layers (the lowest at z = {:.2} mm near x {:.1}, y {:.1}) print as one bead along their middle: weaker and less exact than drawn",
             p.options.nozzle_mm, p.thin_wall_layers, t.z_mm, t.centre[0], t.centre[1]
+        ));
+    }
+    if let Some(t) = p.lost_walls.first() {
+        w.push(format!(
+            "walls thinner than {:.2} mm on {} layers (the lowest at z = {:.2} mm near x {:.1}, y {:.1}) are too thin for any bead and are left out of the print",
+            p.options.nozzle_mm * crate::slice::MIN_BEAD_NOZZLES,
+            p.lost_wall_layers,
+            t.z_mm,
+            t.centre[0],
+            t.centre[1]
         ));
     }
     if p.needs_brim {

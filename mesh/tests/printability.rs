@@ -74,7 +74,7 @@ fn cube_needs_nothing_and_thin_fin_is_found() {
     let r = report("cylinder_d20_h20.stl");
     assert!(!r.needs_brim && !r.supports_needed && r.overhang_area_mm2 == 0.0, "{r:?}");
     assert!(r.warnings.is_empty());
-    // A 0.3 mm fin on a block cannot be printed with a 0.4 mm nozzle.
+    // A 0.3 mm fin on a block is thinner than a 0.4 mm nozzle: one bead along its middle.
     let fin = amsp_mesh::slice::solids::merge(&[
         amsp_mesh::slice::solids::cuboid([0.0, 0.0, 0.0], [10.0, 10.0, 5.0]),
         amsp_mesh::slice::solids::cuboid([10.0, 4.0, 0.0], [20.0, 4.3, 5.0]),
@@ -82,4 +82,19 @@ fn cube_needs_nothing_and_thin_fin_is_found() {
     let r = analyse(&fin, &PrintabilityOptions::default());
     assert_eq!(r.thin_wall_layers, 25, "{r:?}");
     assert!((r.thin_walls[0].centre[0] - 15.0).abs() < 0.5);
+    assert_eq!(r.lost_wall_layers, 0, "{r:?}");
+    assert!(
+        r.warnings.iter().any(|w| w.contains("one bead along their middle")),
+        "{:?}",
+        r.warnings
+    );
+    // A 0.06 mm fin is too thin for any bead: it is named as left out.
+    let foil = amsp_mesh::slice::solids::merge(&[
+        amsp_mesh::slice::solids::cuboid([0.0, 0.0, 0.0], [10.0, 10.0, 5.0]),
+        amsp_mesh::slice::solids::cuboid([10.0, 4.0, 0.0], [20.0, 4.06, 5.0]),
+    ]);
+    let r = analyse(&foil, &PrintabilityOptions::default());
+    assert_eq!(r.lost_wall_layers, 25, "{r:?}");
+    assert!((r.lost_walls[0].centre[0] - 15.0).abs() < 0.5);
+    assert!(r.warnings.iter().any(|w| w.contains("left out of the print")), "{:?}", r.warnings);
 }
