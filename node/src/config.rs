@@ -485,13 +485,15 @@ mod tests {
             dir.path().join(CONFIG_FILE),
             format!(
                 "relay = true\nrelays = [\"/ip4/198.18.0.1/tcp/4001/p2p/{relay}\"]\n\
-                 [relay_limits]\nmax_circuit_bytes = 4096\n"
+                 [relay_limits]\nmax_circuit_bytes = 4096\nmember_circuits_per_minute = 500\n"
             ),
         )
         .unwrap();
         let c = NodeConfig::load(dir.path(), Overrides::default()).unwrap();
         let limits = c.network.reach.relay_server.expect("a relay");
         assert_eq!(limits.max_circuit_bytes, 4096);
+        assert_eq!(limits.member_circuits_per_minute, 500);
+        assert_eq!(limits.circuits_per_minute, RelayLimits::default().circuits_per_minute);
         assert_eq!(limits.max_reservations, RelayLimits::default().max_reservations);
         assert_eq!(c.network.reach.relays.len(), 1);
         assert!(!c.network.reach.upnp, "UPnP stays off unless asked for");

@@ -278,6 +278,8 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
         .await;
     wait_for("A to hold B's profile", WAIT, || async { a.profiles().name(&b.peer_id()).is_some() })
         .await;
+    // A peer whose profile is verified is a member: a relay serves it at member rates.
+    assert!(a.network().members().contains(&b.peer_id()));
     let model = amsp_tests::incompressible(3 * CHUNK_SIZE, 7);
     let meta = PackageMeta { name: "busy.bin".into(), ..PackageMeta::default() };
     let cid = a.models().add(model.clone(), meta, &[b.peer_id()]).await.unwrap();

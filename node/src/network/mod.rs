@@ -16,6 +16,7 @@ pub mod chunk_protocol;
 mod event_loop;
 pub mod gossip;
 mod links;
+pub mod members;
 pub mod reach;
 pub mod sync_protocol;
 pub mod traffic;
@@ -36,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use chunk_protocol::{ChunkRequest, ChunkResponse};
 pub use gossip::Topic;
 pub use links::Bytes;
+pub use members::Members;
 pub use reach::{ConnectionPath, ReachConfig, ReachStatus, Reachability, RelayLimits};
 pub use sync_protocol::{SyncRequest, SyncResponse};
 
@@ -317,6 +319,8 @@ pub struct Network {
     streams: libp2p_stream::Control,
     /// Where sent and received traffic is counted, once the node attaches its metrics.
     meters: Option<traffic::Meters>,
+    /// Peers the relay serves at member rates.
+    members: Members,
 }
 
 impl std::fmt::Debug for Network {
@@ -337,6 +341,7 @@ pub async fn spawn(
     cfg: NetworkConfig,
 ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), NetworkStartError> {
     let peer_id = keypair.public().to_peer_id();
+    let members = cfg.reach.members.clone();
     let (swarm, copies) = event_loop::build_swarm(keypair, &cfg)?;
     let streams = swarm.behaviour().stream.new_control();
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE_DEPTH);
@@ -344,7 +349,7 @@ pub async fn spawn(
     let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg, copies);
     lp.listen().await?;
     tokio::spawn(lp.run());
-    Ok((Network { tx, peer_id, streams, meters: None }, ev_rx))
+    Ok((Network { tx, peer_id, streams, meters: None, members }, ev_rx))
 }
 
 impl Network {
@@ -356,6 +361,11 @@ impl Network {
     /// This node's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// The peers counted as members of the federation (a relay serves them at member rates).
+    pub fn members(&self) -> &Members {
+        &self.members
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {

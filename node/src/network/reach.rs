@@ -8,7 +8,9 @@
 //!   port mapping (off by default: it opens a port on the owner's router).
 //! - **Relay server.** A node with `relay = true` serves circuit relay v2 with limits on
 //!   reservations, circuits, circuit duration and bytes ([`RelayLimits`]): a stranger can use a
-//!   relay for signalling and small transfers, never as a free bulk pipe. Its listen addresses
+//!   relay for signalling and small transfers, never as a free bulk pipe; members of the
+//!   federation (peers whose signed profile the relay holds) may open circuits and reservations
+//!   more often ([`super::members`]). Its listen addresses
 //!   are taken as external addresses: the operator states that a relay is reachable there.
 //! - **Relay client.** A node reserves a slot on every configured relay, and, once it knows it
 //!   is private, on up to [`MAX_DISCOVERED_RELAYS`] peers it dialled that offer the relay
@@ -29,6 +31,8 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, autonat, dcutr, identify, relay, upnp};
+
+use super::members::{MemberRate, Members};
 use serde::Serialize;
 
 /// Relays found among peers (not configured) a private node reserves slots on at most.
@@ -54,8 +58,15 @@ pub struct RelayLimits {
     pub max_circuit_duration_s: u64,
     /// Bytes one circuit may carry (both ways) before it is cut.
     pub max_circuit_bytes: u64,
-    /// New circuits one source peer may open per minute.
+    /// New circuits a stranger may open per minute (bursts up to this many).
     pub circuits_per_minute: u32,
+    /// New circuits a member of the federation (a peer whose signed profile this relay holds)
+    /// may open per minute.
+    pub member_circuits_per_minute: u32,
+    /// Reservations (new or renewed) a stranger may ask for per minute.
+    pub reservations_per_minute: u32,
+    /// Reservations a member may ask for per minute.
+    pub member_reservations_per_minute: u32,
 }
 
 impl Default for RelayLimits {
@@ -69,14 +80,17 @@ impl Default for RelayLimits {
             max_circuit_duration_s: 600,
             max_circuit_bytes: 8 << 20,
             circuits_per_minute: 30,
+            member_circuits_per_minute: 240,
+            reservations_per_minute: 4,
+            member_reservations_per_minute: 30,
         }
     }
 }
 
 impl RelayLimits {
-    fn config(&self) -> relay::Config {
-        let per_minute =
-            NonZeroU32::new(self.circuits_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+    /// The relay behaviour's configuration: rates per peer from [`Members`] (members get the
+    /// member rates), and at most 60 reservations a minute from one IP address whoever asks.
+    fn config(&self, members: &Members) -> relay::Config {
         let mut cfg = relay::Config {
             max_reservations: self.max_reservations,
             max_reservations_per_peer: self.max_reservations_per_peer,
@@ -87,9 +101,24 @@ impl RelayLimits {
             max_circuit_bytes: self.max_circuit_bytes,
             ..relay::Config::default()
         };
-        cfg.circuit_src_rate_limiters = Vec::new();
-        cfg = cfg.circuit_src_per_peer(per_minute, Duration::from_secs(60));
-        cfg
+        cfg.circuit_src_rate_limiters = vec![
+            MemberRate::new(
+                members.clone(),
+                self.circuits_per_minute,
+                self.member_circuits_per_minute,
+            )
+            .boxed(),
+        ];
+        cfg.reservation_rate_limiters = vec![
+            MemberRate::new(
+                members.clone(),
+                self.reservations_per_minute,
+                self.member_reservations_per_minute,
+            )
+            .boxed(),
+        ];
+        let per_ip = NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN);
+        cfg.reservation_rate_per_ip(per_ip, Duration::from_secs(60))
     }
 }
 
@@ -102,6 +131,9 @@ pub struct ReachConfig {
     pub relays: Vec<Multiaddr>,
     /// Ask the LAN's router for a port mapping over UPnP.
     pub upnp: bool,
+    /// Peers counted as members of the federation (higher relay rates); the node adds every
+    /// peer whose profile it verifies.
+    pub members: Members,
 }
 
 /// The parts of the swarm that deal with NAT.
@@ -128,7 +160,7 @@ pub(crate) fn build(
     relay_client: relay::client::Behaviour,
 ) -> NatBehaviour {
     let relay = cfg.relay_server.as_ref().map(|limits| {
-        let mut server = relay::Behaviour::new(peer_id, limits.config());
+        let mut server = relay::Behaviour::new(peer_id, limits.config(&cfg.members));
         // The operator said this node is a relay: offer it even before AutoNAT confirms an
         // address (a relay on a public address is often the first node of a federation, with
         // nobody yet to confirm it).

@@ -160,6 +160,7 @@ impl Node {
         store.put_profile(&identity.peer_id().to_bytes(), profile.clone()).await?;
         let mut net_cfg = config.network.clone();
         net_cfg.known = peer_book::dial_targets(&store)?;
+        net_cfg.reach.members = profiles::known_members(&store, identity.peer_id())?;
         let (network, net_events) = network::spawn(identity.keypair().clone(), net_cfg).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let market = market::Market::load(&store, &config.data_dir).await?;

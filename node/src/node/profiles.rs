@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::now_ms;
 use crate::events::NodeEvent;
-use crate::network::{Network, SyncRequest, SyncResponse};
+use crate::network::{Members, Network, SyncRequest, SyncResponse};
 use crate::package::Recipient;
 use crate::store::{Store, StoreError};
 
@@ -82,6 +82,7 @@ impl Profiles {
             Ok(SyncResponse::Profile(Some(bytes))) => match verify(&bytes, peer) {
                 Ok(profile) => {
                     if self.store.put_profile(&peer.to_bytes(), bytes).await.is_ok() {
+                        self.network.members().insert(peer);
                         let _ = self.events.send(NodeEvent::ProfileLearned {
                             peer: peer.to_string(),
                             name: profile.display_name,
@@ -109,9 +110,56 @@ impl Profiles {
     }
 }
 
+/// The peers whose verified profiles `store` holds: the federation's members as this node
+/// knows them.
+pub(crate) fn known_members(store: &Store, me: PeerId) -> Result<Members, StoreError> {
+    let members = Members::default();
+    for bytes in store.profiles()? {
+        if let Ok(author) = Envelope::from_bytes(&bytes).and_then(|e| e.author())
+            && author != me
+        {
+            members.insert(author);
+        }
+    }
+    Ok(members)
+}
+
 /// Verifies a profile envelope claimed to be `peer`'s.
 pub(crate) fn verify(bytes: &[u8], peer: PeerId) -> Result<Profile, String> {
     let env = Envelope::from_bytes(bytes).map_err(|e| e.to_string())?;
     env.open::<Profile>(&VerifyPolicy::history(now_ms()).from_author(peer))
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_peers_whose_profiles_are_stored_are_members_and_this_node_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (me, other) = (
+            libp2p::identity::Keypair::generate_ed25519(),
+            libp2p::identity::Keypair::generate_ed25519(),
+        );
+        for key in [&me, &other] {
+            let profile = Profile {
+                display_name: "shop".into(),
+                roles: Default::default(),
+                age_recipient: String::new(),
+                skills: Vec::new(),
+                processes: Vec::new(),
+                materials: Vec::new(),
+                location: None,
+            };
+            let env = Envelope::seal(key, &profile, now_ms(), [1; 16]).unwrap();
+            let id = key.public().to_peer_id();
+            store.put_profile(&id.to_bytes(), env.to_bytes()).await.unwrap();
+        }
+        let members = known_members(&store, me.public().to_peer_id()).unwrap();
+        assert!(members.contains(&other.public().to_peer_id()));
+        assert!(!members.contains(&me.public().to_peer_id()));
+        assert_eq!(members.len(), 1);
+    }
 }
