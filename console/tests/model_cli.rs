@@ -199,3 +199,43 @@ fn check_reports_printability_and_a_part_needing_supports_still_exits_0() {
     let readable = amsp(&["model", "check", &model("generated/tall_pin.stl")]);
     assert!(String::from_utf8_lossy(&readable.stdout).contains("print with a brim"));
 }
+
+#[test]
+fn a_model_drawn_in_inches_is_named_as_such_and_converted_on_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A 20 mm cube exported in inches reads as a 0.787 mm speck.
+    let side = (20.0 / 25.4) as f32;
+    let file = dir.path().join("inch-cube.stl");
+    let cube = amsp_mesh::slice::solids::cuboid([0.0; 3], [side; 3]);
+    amsp_mesh::format::save(&file, &cube).expect("write the model");
+    let file = file.display().to_string();
+
+    let out = amsp(&["model", "check", &file, "--json"]);
+    let v = json(&out);
+    let units = &v["printability"]["units"];
+    assert_eq!(units[0]["unit"], "inch", "{v}");
+    assert!((units[0]["size_mm"][0].as_f64().expect("size") - 20.0).abs() < 0.01);
+    let warnings = v["printability"]["warnings"].to_string();
+    assert!(
+        warnings.contains("--units inch") && warnings.contains("20.0 × 20.0 × 20.0 mm"),
+        "{warnings}"
+    );
+
+    // Checked as inches it is an ordinary 20 mm cube, with nothing to say about units.
+    let v = json(&amsp(&["model", "check", &file, "--json", "--units", "inch"]));
+    assert_eq!(v["printability"]["units"], serde_json::json!([]));
+    assert!((v["bbox"]["max"][0].as_f64().expect("bbox") - 20.0).abs() < 0.01, "{v}");
+
+    // Repaired and sliced as inches, it is written and printed at 20 mm.
+    let fixed = dir.path().join("mm-cube.stl").display().to_string();
+    let out = amsp(&["model", "repair", &file, "-o", &fixed, "--units", "inch"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&amsp(&["model", "check", &fixed, "--json"]));
+    assert!((v["bbox"]["max"][2].as_f64().expect("bbox") - 20.0).abs() < 0.01, "{v}");
+    let gcode = dir.path().join("cube.gcode").display().to_string();
+    let v = json(&amsp(&["slice", &file, "-o", &gcode, "--units", "inch", "--json"]));
+    assert_eq!(v["layers"], 100, "{v}");
+    // A unit nobody uses is refused by name.
+    let out = amsp(&["model", "check", &file, "--units", "furlong"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mm, cm, m or inch"));
+}

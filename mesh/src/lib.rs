@@ -35,6 +35,7 @@ pub mod scan;
 pub mod slice;
 pub mod template;
 pub mod topology;
+pub mod units;
 pub mod weld;
 
 pub use check::{CheckReport, check};

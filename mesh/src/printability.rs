@@ -138,6 +138,10 @@ pub struct Printability {
     pub unsupported_area_mm2: f64,
     /// Overhangs or islands need supports to print.
     pub supports_needed: bool,
+    /// Units that would make a model too small to be meant as read an ordinary part,
+    /// likeliest first (empty for a plausible model).
+    #[serde(default)]
+    pub units: Vec<crate::units::UnitGuess>,
     /// One sentence per finding, for people.
     pub warnings: Vec<String>,
 }
@@ -163,14 +167,17 @@ pub fn analyse(mesh: &Mesh, o: &PrintabilityOptions) -> Printability {
         needs_brim: false,
         unsupported_area_mm2: 0.0,
         supports_needed: false,
+        units: Vec::new(),
         warnings: Vec::new(),
     };
     let Some(bbox) = mesh.bbox().filter(|b| b.size().is_finite()) else { return p };
     let height = f64::from(bbox.size().z);
     p.height_mm = height;
+    p.units = crate::units::guess(bbox.size().as_dvec3().to_array());
     let lh = o.layer_height_mm.clamp(0.05, 1.0);
     let plan = layers::plan_layers(height, lh, lh);
     if plan.is_empty() || plan.len() > crate::slice::MAX_LAYERS {
+        p.warnings = warnings(&p);
         return p;
     }
     let slices = layers::slice_mesh(mesh, [0.0, 0.0, -f64::from(bbox.min.z)], &plan);
@@ -385,6 +392,22 @@ fn facet_overhangs(mesh: &Mesh, angle_deg: f64) -> (f64, Vec<OverhangRegion>) {
 
 fn warnings(p: &Printability) -> Vec<String> {
     let mut w = Vec::new();
+    if let Some(first) = p.units.first() {
+        let dims = |s: [f64; 3]| format!("{:.1} × {:.1} × {:.1} mm", s[0], s[1], s[2]);
+        let read = first.size_mm.map(|s| s / first.unit.mm());
+        let read = format!("{:.3} × {:.3} × {:.3} mm", read[0], read[1], read[2]);
+        let options: Vec<String> = p
+            .units
+            .iter()
+            .map(|g| format!("in {} it would be {}", g.unit.name(), dims(g.size_mm)))
+            .collect();
+        w.push(format!(
+            "the model is only {} as read (files carry no unit; millimetres are assumed): drawn {}; convert it with `--units {}`",
+            read,
+            options.join(", or "),
+            first.unit.name()
+        ));
+    }
     if p.overhang_area_mm2 > 0.0 {
         w.push(format!(
             "{:.1} mm² of surface overhangs more than {}° from vertical",

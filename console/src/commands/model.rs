@@ -12,6 +12,7 @@ use amsp_mesh::check::{CheckReport, check};
 use amsp_mesh::format::{self, Format, LoadOptions, LoadedModel};
 use amsp_mesh::printability::{Printability, PrintabilityOptions};
 use amsp_mesh::repair::{RepairActions, RepairError, repair_owned};
+use amsp_mesh::units::Unit;
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -34,6 +35,9 @@ pub enum ModelCommand {
         /// Material whose overhang angle the analysis uses: a built-in name or a TOML file.
         #[arg(long, default_value = "pla", value_name = "NAME|FILE")]
         material: String,
+        /// The unit the file was drawn in (files carry none; millimetres are assumed).
+        #[arg(long, value_name = "mm|cm|m|inch")]
+        units: Option<Unit>,
     },
     /// Repair a model and write the result (binary STL or 3MF, from OUT's extension).
     ///
@@ -48,6 +52,9 @@ pub enum ModelCommand {
         /// Print one JSON object (before, after, actions) instead of the readable report.
         #[arg(long)]
         json: bool,
+        /// The unit the file was drawn in: the model is converted to millimetres first.
+        #[arg(long, value_name = "mm|cm|m|inch")]
+        units: Option<Unit>,
     },
 }
 
@@ -61,10 +68,12 @@ const EXIT_UNREADABLE: u8 = 2;
 /// Runs an `amsp model` subcommand and returns the process exit status.
 pub fn run(command: ModelCommand) -> ExitCode {
     match command {
-        ModelCommand::Check { file, json, printer, material } => {
-            run_check(&file, json, &printer, &material)
+        ModelCommand::Check { file, json, printer, material, units } => {
+            run_check(&file, json, &printer, &material, units)
         }
-        ModelCommand::Repair { file, output, json } => run_repair(&file, &output, json),
+        ModelCommand::Repair { file, output, json, units } => {
+            run_repair(&file, &output, json, units)
+        }
     }
 }
 
@@ -90,11 +99,17 @@ struct RepairOutput<'a> {
     error: Option<String>,
 }
 
-fn load(file: &Path) -> Result<LoadedModel, ExitCode> {
-    format::load_with(file, LoadOptions { merge_identical_vertices: true }).map_err(|e| {
-        eprintln!("amsp: {e}");
-        ExitCode::from(EXIT_UNREADABLE)
-    })
+/// Reads a model, converted to millimetres from `units` when given.
+fn load(file: &Path, units: Option<Unit>) -> Result<LoadedModel, ExitCode> {
+    let mut model = format::load_with(file, LoadOptions { merge_identical_vertices: true })
+        .map_err(|e| {
+            eprintln!("amsp: {e}");
+            ExitCode::from(EXIT_UNREADABLE)
+        })?;
+    if let Some(unit) = units {
+        amsp_mesh::units::to_mm(&mut model.mesh, unit);
+    }
+    Ok(model)
 }
 
 fn exit_for(printable: bool) -> ExitCode {
@@ -114,7 +129,13 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), ExitCode> {
     }
 }
 
-fn run_check(file: &Path, json: bool, printer: &str, material: &str) -> ExitCode {
+fn run_check(
+    file: &Path,
+    json: bool,
+    printer: &str,
+    material: &str,
+    units: Option<Unit>,
+) -> ExitCode {
     use amsp_mesh::slice::profile::{Material, Printer};
     let profiles =
         crate::commands::slice::load_profile(printer, Printer::builtin, Printer::from_toml)
@@ -133,7 +154,7 @@ fn run_check(file: &Path, json: bool, printer: &str, material: &str) -> ExitCode
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
-    let model = match load(file) {
+    let model = match load(file, units) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -164,13 +185,13 @@ fn run_check(file: &Path, json: bool, printer: &str, material: &str) -> ExitCode
     exit_for(report.printable)
 }
 
-fn run_repair(file: &Path, output: &Path, json: bool) -> ExitCode {
+fn run_repair(file: &Path, output: &Path, json: bool, units: Option<Unit>) -> ExitCode {
     let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     if !matches!(ext.as_deref(), Some("stl" | "3mf")) {
         eprintln!("amsp: {}: unknown output format (use .stl or .3mf)", output.display());
         return ExitCode::from(EXIT_UNREADABLE);
     }
-    let model = match load(file) {
+    let model = match load(file, units) {
         Ok(m) => m,
         Err(code) => return code,
     };

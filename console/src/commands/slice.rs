@@ -64,6 +64,10 @@ pub struct SliceArgs {
     /// Brim: on, off or auto (on for small or tall footprints and warp-prone materials).
     #[arg(long, default_value = "auto", value_name = "auto|on|off")]
     brim: String,
+    /// The unit the file was drawn in (files carry none; millimetres are assumed): the model
+    /// is converted to millimetres first.
+    #[arg(long, value_name = "mm|cm|m|inch")]
+    units: Option<amsp_mesh::units::Unit>,
     /// Leave out walls thinner than a perimeter instead of printing them as one bead along
     /// their middle.
     #[arg(long)]
@@ -149,7 +153,10 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
     let material = load_profile(&a.material, Material::builtin, Material::from_toml)
         .map_err(|e| refused(format!("{e:#}")))?;
     let file = &a.file;
-    let model = format::load(file).map_err(|e| refused(format!("{e}")))?;
+    let mut model = format::load(file).map_err(|e| refused(format!("{e}")))?;
+    if let Some(unit) = a.units {
+        amsp_mesh::units::to_mm(&mut model.mesh, unit);
+    }
     let report = check(&model.mesh);
     let mut mesh = model.mesh;
     let mut repaired = false;
