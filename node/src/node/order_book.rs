@@ -23,8 +23,10 @@ use super::fetch;
 use super::orders::{self, Orders, Refused};
 use crate::clock::now_ms;
 use crate::events::NodeEvent;
-use crate::network::sync_protocol::MAX_EVENTS_PER_MESSAGE;
-use crate::network::{ChunkRequest, ChunkResponse, Network, SyncRequest};
+use crate::network::sync_protocol::{
+    MAX_EVENTS_PER_MESSAGE, MAX_HAVE_IDS, MAX_SYNC_MESSAGE_BYTES, SyncRefusal,
+};
+use crate::network::{ChunkRequest, ChunkResponse, Network, SyncRequest, SyncResponse};
 use crate::store::{Store, StoreError};
 
 /// Most new orders of one push whose models are asked of their author; the rest of the push
@@ -34,6 +36,11 @@ const MODEL_CHECKS_PER_PUSH: usize = 16;
 const MODEL_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long the second look at an unanswered model check waits.
 const MODEL_RECHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Rounds of `EventIds` per pull before giving up on catching up in one go.
+const MAX_SYNC_ROUNDS: usize = 64;
+/// Payload budget of one `Events` reply, below the sync message limit with room for framing.
+const EVENTS_REPLY_BYTES: usize = MAX_SYNC_MESSAGE_BYTES - 64 * 1024;
 
 /// Whether a peer showed the manifest of a model its new order names.
 enum Shown {
@@ -441,5 +448,102 @@ impl OrderBook {
                 });
             }
         }
+    }
+
+    /// Answers a peer's `EventIds`: the events held that are not in `have`, as many as one
+    /// reply carries, and whether more remain.
+    pub(crate) fn serve_event_ids(&self, have: Vec<[u8; 32]>) -> SyncResponse {
+        if have.len() > MAX_HAVE_IDS {
+            return SyncResponse::Refused(SyncRefusal::TooManyIds {
+                sent: have.len() as u64,
+                limit: MAX_HAVE_IDS as u64,
+            });
+        }
+        let have: BTreeSet<ContentId> = have.into_iter().map(ContentId).collect();
+        let (events, more) =
+            self.events_missing_from(&have, MAX_EVENTS_PER_MESSAGE, EVENTS_REPLY_BYTES);
+        SyncResponse::Events { events, more }
+    }
+
+    /// Takes in the events a peer pushed (counted against it: more than a message may carry
+    /// is an offence); pulls what they build on when some came before their parents.
+    pub(crate) async fn serve_push(&self, peer: PeerId, events: Vec<Vec<u8>>) -> SyncResponse {
+        if events.len() > MAX_EVENTS_PER_MESSAGE {
+            self.inner
+                .network
+                .report_invalid(peer, format!("pushed {} events at once", events.len()))
+                .await;
+            return SyncResponse::Refused(SyncRefusal::TooManyEvents {
+                sent: events.len() as u64,
+                limit: MAX_EVENTS_PER_MESSAGE as u64,
+            });
+        }
+        let envs = self.parse(peer, &events).await;
+        match self.accept(envs, Some(peer), Arrival::Pushed).await {
+            Ok(a) => {
+                if a.early {
+                    self.catch_up(peer);
+                }
+                SyncResponse::Ack { accepted: u32::try_from(a.new).unwrap_or(u32::MAX) }
+            }
+            Err(e) => SyncResponse::Refused(SyncRefusal::EventsNotKept(e.to_string())),
+        }
+    }
+
+    /// Pulls from `peer` the events that some of its pushed or gossiped events build on:
+    /// pushes travel concurrently, so a child can arrive before its parent and is held back
+    /// until then.
+    pub(crate) fn catch_up(&self, peer: PeerId) {
+        let book = self.clone();
+        self.inner.tasks.spawn(async move { book.pull_from(peer).await });
+    }
+
+    /// Pulls the order events this node lacks from `peer`, a reply at a time.
+    pub(crate) async fn pull_from(&self, peer: PeerId) {
+        for _ in 0..MAX_SYNC_ROUNDS {
+            let have: Vec<[u8; 32]> =
+                self.event_ids().into_iter().rev().take(MAX_HAVE_IDS).map(|c| c.0).collect();
+            match self.inner.network.request_sync(peer, SyncRequest::EventIds { have }).await {
+                Ok(SyncResponse::Events { events, more }) => {
+                    let envs = self.parse(peer, &events).await;
+                    let got = envs.len();
+                    match self.accept(envs, Some(peer), Arrival::Pulled).await {
+                        Ok(a) => tracing::debug!(%peer, got, new = a.new, "synced order events"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "storing synced order events");
+                            return;
+                        }
+                    }
+                    if !more || got == 0 {
+                        return;
+                    }
+                }
+                Ok(other) => {
+                    tracing::debug!(%peer, ?other, "peer did not sync");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "sync request failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decodes envelope bytes, reporting undecodable ones against `peer`.
+    async fn parse(&self, peer: PeerId, events: &[Vec<u8>]) -> Vec<Envelope> {
+        let mut out = Vec::with_capacity(events.len());
+        for b in events {
+            match Envelope::from_bytes(b) {
+                Ok(e) => out.push(e),
+                Err(e) => {
+                    self.inner
+                        .network
+                        .report_invalid(peer, format!("undecodable order event: {e}"))
+                        .await;
+                }
+            }
+        }
+        out
     }
 }
