@@ -393,20 +393,8 @@ fn facet_overhangs(mesh: &Mesh, angle_deg: f64) -> (f64, Vec<OverhangRegion>) {
 fn warnings(p: &Printability) -> Vec<String> {
     let mut w = Vec::new();
     if let Some(first) = p.units.first() {
-        let dims = |s: [f64; 3]| format!("{:.1} × {:.1} × {:.1} mm", s[0], s[1], s[2]);
         let read = first.size_mm.map(|s| s / first.unit.mm());
-        let read = format!("{:.3} × {:.3} × {:.3} mm", read[0], read[1], read[2]);
-        let options: Vec<String> = p
-            .units
-            .iter()
-            .map(|g| format!("in {} it would be {}", g.unit.name(), dims(g.size_mm)))
-            .collect();
-        w.push(format!(
-            "the model is only {} as read (files carry no unit; millimetres are assumed): drawn {}; convert it with `--units {}`",
-            read,
-            options.join(", or "),
-            first.unit.name()
-        ));
+        w.extend(crate::units::advice(read));
     }
     if p.overhang_area_mm2 > 0.0 {
         w.push(format!(

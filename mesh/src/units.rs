@@ -104,6 +104,26 @@ pub fn guess(size: [f64; 3]) -> Vec<UnitGuess> {
         .collect()
 }
 
+/// A sentence for the owner of a model of `size` (mm, as read) whose size `guess` finds
+/// suspect: what it would be in each likely unit, and how to convert it.
+pub fn advice(size: [f64; 3]) -> Option<String> {
+    let guesses = guess(size);
+    let first = guesses.first()?;
+    let dims = |s: [f64; 3]| format!("{:.1} × {:.1} × {:.1} mm", s[0], s[1], s[2]);
+    let options: Vec<String> = guesses
+        .iter()
+        .map(|g| format!("in {} it would be {}", g.unit.name(), dims(g.size_mm)))
+        .collect();
+    Some(format!(
+        "the model is only {:.3} × {:.3} × {:.3} mm as read (files carry no unit; millimetres are assumed): drawn {}; convert it with `--units {}`",
+        size[0],
+        size[1],
+        size[2],
+        options.join(", or "),
+        first.unit.name()
+    ))
+}
+
 /// Converts a model drawn in `unit` to millimetres.
 pub fn to_mm(mesh: &mut Mesh, unit: Unit) {
     let k = unit.mm() as f32;

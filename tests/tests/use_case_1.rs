@@ -79,7 +79,22 @@ async fn three_orders_are_quoted_placed_grouped_printed_shipped_delivered_and_re
     let f = federation().await;
     let models = fixtures_dir().join("models");
     let cube = models.join("20mm-xyz-cube.stl");
-    let riser = models.join("idler_riser.STL");
+    // The riser was drawn in inches: read as millimetres it is a 2.6 mm speck, which the
+    // customer's check names; they convert it before ordering.
+    let inches = models.join("idler_riser.STL");
+    let out = f.user.amsp(&["model", "check", inches.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--units inch"), "{out:?}");
+    let riser = f._tmp.path().join("idler_riser_mm.stl");
+    let out = f.user.amsp(&[
+        "model",
+        "repair",
+        inches.to_str().unwrap(),
+        "-o",
+        riser.to_str().unwrap(),
+        "--units",
+        "inch",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let asked = std::time::Instant::now();
     let orders = [
         (create(&f.user, cube.to_str().unwrap(), "pla", 2), "pla"),

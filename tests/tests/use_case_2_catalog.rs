@@ -123,7 +123,12 @@ async fn designs_are_published_found_copied_licensed_printed_and_withdrawn() {
     // The designer publishes before the user exists: one free model, one licensed for a print.
     let models = fixtures_dir().join("models");
     let cube = models.join("20mm-xyz-cube.stl");
-    let riser = models.join("idler_riser.STL");
+    // The riser was drawn in inches; the designer publishes it converted to millimetres.
+    let riser = tmp.path().join("idler_riser.stl");
+    let inches = models.join("idler_riser.STL");
+    let (inches, out) = (inches.to_str().unwrap(), riser.to_str().unwrap());
+    let done = designer.amsp(&["model", "repair", inches, "-o", out, "--units", "inch"]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     let free = json_of(&designer.amsp(&[
         "catalog",
         "publish",

@@ -300,7 +300,12 @@ impl CentreSettings {
     }
 
     /// Why this centre cannot print a part of `size_mm` as `req` asks, or `None` if it can.
+    /// A model too small to be meant as read (drawn in inches or metres and read as
+    /// millimetres) is unfit too: printing the speck it reads as would fail the customer.
     pub fn unfit_reason(&self, req: &PartRequirements, size_mm: [f32; 3]) -> Option<String> {
+        if let Some(advice) = amsp_mesh::units::advice(size_mm.map(f64::from)) {
+            return Some(advice);
+        }
         if !self.fitting_printers(req, size_mm).is_empty() {
             return None;
         }
@@ -512,6 +517,9 @@ mod tests {
         let s = settings();
         let pla = PartRequirements::new(Material::new("pla"), 1);
         assert_eq!(s.unfit_reason(&pla, [20.0, 20.0, 20.0]), None);
+        // A 20 mm cube drawn in inches reads as 0.79 mm: named, not printed as a speck.
+        let speck = s.unfit_reason(&pla, [0.7874; 3]).unwrap();
+        assert!(speck.contains("in inch it would be 20.0 × 20.0 × 20.0 mm"), "{speck}");
         assert_eq!(s.unfit_reason(&pla, [200.0, 240.0, 20.0]), None, "turned a quarter");
         let r = s.unfit_reason(&pla, [300.0, 20.0, 20.0]).unwrap();
         assert!(r.contains("build volume"), "{r}");

@@ -196,16 +196,16 @@ impl Node {
         );
         let tasks = crate::tasks::Tasks::new();
         let (answers, awaited) = mpsc::channel(ANSWER_CHECKS_QUEUED);
-        let order_book = OrderBook::new(
-            identity.peer_id(),
-            orders,
-            store.clone(),
-            network.clone(),
-            security.clone(),
-            events.clone(),
-            tasks.clone(),
+        let order_book = OrderBook::new(order_book::BookParts {
+            me: identity.peer_id(),
+            logs: std::sync::Mutex::new(orders),
+            store: store.clone(),
+            network: network.clone(),
+            security: security.clone(),
+            events: events.clone(),
+            tasks: tasks.clone(),
             answers,
-        );
+        });
         let node = Node {
             inner: Arc::new(Inner {
                 identity,

@@ -74,45 +74,25 @@ pub(crate) struct Accepted {
 /// Handle to the order book. Clone freely.
 #[derive(Clone)]
 pub struct OrderBook {
-    inner: Arc<BookInner>,
+    inner: Arc<BookParts>,
 }
 
-struct BookInner {
-    me: PeerId,
-    logs: Mutex<Orders>,
-    store: Store,
-    network: Network,
-    security: crate::security::service::Security,
-    events: broadcast::Sender<NodeEvent>,
-    tasks: crate::tasks::Tasks,
+/// What an order book is made of; [`OrderBook::new`] shares it.
+pub(crate) struct BookParts {
+    pub(crate) me: PeerId,
+    pub(crate) logs: Mutex<Orders>,
+    pub(crate) store: Store,
+    pub(crate) network: Network,
+    pub(crate) security: crate::security::service::Security,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) tasks: crate::tasks::Tasks,
     /// Orders whose customer may now owe an answer, for the node to look at.
-    answers: mpsc::Sender<Vec<OrderId>>,
+    pub(crate) answers: mpsc::Sender<Vec<OrderId>>,
 }
 
 impl OrderBook {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        me: PeerId,
-        logs: Orders,
-        store: Store,
-        network: Network,
-        security: crate::security::service::Security,
-        events: broadcast::Sender<NodeEvent>,
-        tasks: crate::tasks::Tasks,
-        answers: mpsc::Sender<Vec<OrderId>>,
-    ) -> Self {
-        OrderBook {
-            inner: Arc::new(BookInner {
-                me,
-                logs: Mutex::new(logs),
-                store,
-                network,
-                security,
-                events,
-                tasks,
-                answers,
-            }),
-        }
+    pub(crate) fn new(parts: BookParts) -> Self {
+        OrderBook { inner: Arc::new(parts) }
     }
 
     /// The logs themselves, for operations that read several orders or append to one.

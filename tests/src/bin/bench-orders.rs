@@ -30,8 +30,9 @@ const POLL: Duration = Duration::from_millis(25);
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Placing waits this long after the first quote for the other centres' quotes.
 const QUOTE_WINDOW: Duration = Duration::from_secs(2);
-/// The parts ordered, in turn (small fixture models).
-const PARTS: [&str; 2] = ["20mm-xyz-cube.stl", "idler_riser.STL"];
+/// The parts ordered, in turn (small fixture models, drawn in millimetres: a centre declines
+/// a model too small to be meant as read, such as `idler_riser.STL`, drawn in inches).
+const PARTS: [&str; 2] = ["20mm-xyz-cube.stl", "generated/cylinder_d20_h20.stl"];
 
 struct Args {
     orders: usize,
@@ -253,8 +254,10 @@ async fn main() -> anyhow::Result<()> {
     let readers = [f.user.peer_id.clone()];
     let mut models = Vec::new();
     for part in PARTS {
-        let bytes = std::fs::read(fixtures_dir().join("models").join(part))?;
-        models.push(f.designer.client.add_model(part, bytes, &readers, None).await?);
+        let path = fixtures_dir().join("models").join(part);
+        let bytes = std::fs::read(&path)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(part);
+        models.push(f.designer.client.add_model(name, bytes, &readers, None).await?);
     }
     let models = Arc::new(models);
     let next = Arc::new(AtomicUsize::new(0));
