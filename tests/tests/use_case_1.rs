@@ -578,3 +578,45 @@ async fn a_templated_part_is_designed_ordered_and_printed() {
     json_of(&f.user.amsp(&["order", "place", &id, "--policy", "fastest", "--json"]));
     wait_stage(&f.user, &id, "printed", 60).await;
 }
+
+/// A customer ordering a part drawn in inches is warned before anything is sent, and with
+/// `--units inch` the part is packaged in millimetres; a stored model cannot be converted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_drawn_in_inches_is_named_when_ordered_and_converted_with_units() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("user");
+    prepare(&dir, &["user"], None);
+    let user = NodeProcess::start(&dir, &[]).await;
+    let riser = fixtures_dir().join("models").join("idler_riser.STL");
+    let riser = riser.to_str().unwrap();
+    let order = |extra: &[&str]| {
+        let mut args = vec!["order", "create", "--model", riser, "--material", "pla", "--json"];
+        args.extend_from_slice(extra);
+        user.amsp(&args)
+    };
+    let size_of = |cid: &str| {
+        let models = json_of(&user.amsp(&["model", "ls", "--json"]));
+        let m = models.as_array().unwrap().iter().find(|m| m["cid"] == cid).cloned().unwrap();
+        m["manifest"]["geometry"]["bbox_max"][1].as_f64().unwrap()
+            - m["manifest"]["geometry"]["bbox_min"][1].as_f64().unwrap()
+    };
+
+    let out = order(&[]);
+    let warned = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(warned.contains("in inch it would be") && warned.contains("--units inch"), "{warned}");
+    let as_read = json_of(&out);
+    let part = |v: &Value| show(&user, v["id"].as_str().unwrap())["parts"][0]["model"].clone();
+    let speck = part(&as_read);
+    assert!(size_of(speck.as_str().unwrap()) < 3.0);
+
+    let out = order(&["--units", "inch"]);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let converted = part(&json_of(&out));
+    assert!((size_of(converted.as_str().unwrap()) - 75.0).abs() < 0.1);
+
+    let stored = speck.as_str().unwrap();
+    let out =
+        user.amsp(&["order", "create", "--model", stored, "--material", "pla", "--units", "inch"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--units converts a model file"));
+}

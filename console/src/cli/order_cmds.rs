@@ -142,6 +142,10 @@ pub struct CreateArgs {
     /// A name for the part (default: the file name or "part").
     #[arg(long)]
     pub name: Option<String>,
+    /// The unit the model file was drawn in: it is converted to millimetres before it is
+    /// packaged (files carry no unit; millimetres are assumed).
+    #[arg(long, value_name = "mm|cm|m|inch")]
+    pub units: Option<amsp_mesh::units::Unit>,
     /// Output format.
     #[command(flatten)]
     pub json: JsonFlag,
@@ -230,12 +234,19 @@ pub async fn order(opts: &NodeOpts, cmd: &OrderCommand) -> anyhow::Result<()> {
             let (model, name) = if path.is_file() {
                 let bytes =
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let bytes = in_millimetres(path, bytes, a.units)?;
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "part".into());
                 (client.add_model(&name, bytes, &[], None).await?, name)
             } else {
+                if a.units.is_some() {
+                    anyhow::bail!(
+                        "--units converts a model file; {} is not a file (a stored model cannot be converted)",
+                        a.model
+                    );
+                }
                 (a.model.clone(), "part".to_string())
             };
             let req = NewOrder {
@@ -541,4 +552,33 @@ pub async fn licence(opts: &NodeOpts, cmd: &LicenceCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// A model file's bytes for ordering: converted to millimetres (as binary STL) from `units`
+/// when given; otherwise as they are, with a warning on stderr when the model is too small to
+/// be meant as read — centres would decline it, saying the same. (A file that is not a model
+/// is left for the centres to judge, unless it is to be converted.)
+fn in_millimetres(
+    path: &Path,
+    bytes: Vec<u8>,
+    units: Option<amsp_mesh::units::Unit>,
+) -> anyhow::Result<Vec<u8>> {
+    let Some(unit) = units else {
+        let size = amsp_mesh::format::load_bytes(&bytes)
+            .ok()
+            .and_then(|m| m.mesh.bbox())
+            .map(|b| b.size().as_dvec3().to_array());
+        if let Some(advice) = size.and_then(amsp_mesh::units::advice) {
+            eprintln!("amsp: warning: {}: {advice}", path.display());
+        }
+        return Ok(bytes);
+    };
+    let mut mesh = amsp_mesh::format::load_bytes(&bytes)
+        .with_context(|| format!("reading {} as a model", path.display()))?
+        .mesh;
+    amsp_mesh::units::to_mm(&mut mesh, unit);
+    let mut out = Vec::new();
+    amsp_mesh::format::write_stl(&mesh, &mut out)
+        .with_context(|| format!("writing {} in millimetres", path.display()))?;
+    Ok(out)
 }
