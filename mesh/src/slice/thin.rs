@@ -105,9 +105,8 @@ fn axis_pieces(
         };
         let (Ok(p0), Ok(p1)) = (d.vertex(v0), d.vertex(v1)) else { continue };
         let (a, b) = ((p0.x(), p0.y()), (p1.x(), p1.y()));
-        let mid =
-            Point::new(((a.0 + b.0) / 2.0).round() as i32, ((a.1 + b.1) / 2.0).round() as i32);
-        if !toolpath::contains(region, mid) {
+        let mid = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+        if !inside(d, edge, twin, segments, region, mid) {
             continue;
         }
         let Some(seg) = edge
@@ -247,6 +246,33 @@ fn walk(pieces: &[Piece]) -> Vec<Walk> {
         out.push(Walk { pieces: taken, bead, widest });
     }
     out
+}
+
+/// Whether the point `mid` of an axis edge lies inside the region. Contours are oriented
+/// (outlines counter-clockwise, holes clockwise), so the inside is to the left of every edge:
+/// a point in the cell of a contour edge is inside when it is left of that edge — one cross
+/// product instead of a walk round every contour for each of the diagram's edges. Only an axis
+/// edge between two corners' cells needs the walk.
+fn inside(
+    d: &Diagram,
+    edge: &boostvoronoi::prelude::Edge,
+    twin: boostvoronoi::prelude::EdgeIndex,
+    segments: &[[i32; 4]],
+    region: &Shapes,
+    mid: (f64, f64),
+) -> bool {
+    let twin_cell = d.edge(twin).ok().and_then(|t| t.cell().ok());
+    for cell in [edge.cell().ok(), twin_cell].into_iter().flatten() {
+        let Ok(cell) = d.cell(cell) else { continue };
+        if !cell.contains_segment() {
+            continue;
+        }
+        let Some(s) = segments.get(cell.source_index().usize()) else { continue };
+        let (ax, ay) = (f64::from(s[0]), f64::from(s[1]));
+        let (dx, dy) = (f64::from(s[2]) - ax, f64::from(s[3]) - ay);
+        return dx * (mid.1 - ay) - dy * (mid.0 - ax) > 0.0;
+    }
+    toolpath::contains(region, Point::new(mid.0.round() as i32, mid.1.round() as i32))
 }
 
 fn dist(a: Point, b: Point) -> f64 {
