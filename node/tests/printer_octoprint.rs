@@ -401,3 +401,109 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
     eprintln!("octoprint farm test: {:?}", began.elapsed());
     Ok(())
 }
+
+/// A node restarted while OctoPrint prints one of its jobs finds the job again and still tells
+/// the operator which layer is printing: OctoPrint reports only the share of the file read, so
+/// the farm reads the job's layer offsets again from the stored G-code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_mid_job_still_shows_the_layer_octoprint_prints() -> TestResult {
+    use std::sync::Arc;
+
+    use amsp_node::farm::{Farm, FarmSettings, JobSpec, JobState, JobView};
+    use amsp_node::metrics::Metrics;
+    use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig};
+    use amsp_node::store::Store;
+
+    let server = OctoPrint::start()?;
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("octoprint.key");
+    std::fs::write(&key, &server.api_key)?;
+    let settings =
+        FarmSettings { poll_ms: 150, stagger_ms: 0, max_attempts: 2, offline_grace_ms: 120_000 };
+    let config = PrinterConfig {
+        name: "octo".into(),
+        driver: DriverConfig::OctoPrint {
+            url: server.url.clone(),
+            api_key: None,
+            api_key_file: Some(key),
+        },
+        materials: vec!["PLA".into()],
+        bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
+        nozzle_mm: 0.4,
+        profile: None,
+    };
+    let started = |store| {
+        let path = dir.path().to_path_buf();
+        let config = config.clone();
+        async move {
+            Farm::start(store, &path, settings, vec![(config, true)], Arc::new(Metrics::new()))
+                .await
+        }
+    };
+    async fn until(
+        farm: &Farm,
+        what: &str,
+        pred: impl Fn(&JobView) -> bool,
+    ) -> Result<JobView, Box<dyn std::error::Error>> {
+        let start = Instant::now();
+        loop {
+            let jobs = farm.jobs();
+            let v = jobs.first().ok_or("the job vanished")?;
+            if pred(v) {
+                return Ok(v.clone());
+            }
+            if start.elapsed() > STATE_WAIT {
+                return Err(format!("waited for {what}; last {v:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let (job, before) = {
+        let farm = started(Store::open(dir.path())?).await?;
+        let job = farm
+            .submit(JobSpec {
+                name: "tower".into(),
+                gcode: fixture()?,
+                material: amsp_proto::process::Material::new("PLA"),
+                nozzle_mm: 0.4,
+                size_mm: [20.0, 20.0, 6.0],
+                profile: None,
+                priority: 0,
+                order_ref: None,
+            })
+            .await?;
+        let before = until(&farm, "a layer before the restart", |v| v.layer.is_some()).await?;
+        assert_eq!(before.state, JobState::Printing, "{before:?}");
+        assert_eq!(before.layers, Some(30), "{before:?}");
+        assert!(before.started_ms.is_some(), "{before:?}");
+        farm.shutdown(Duration::from_secs(5)).await;
+        (job, before)
+    };
+    // The old farm lets go of the store once its tasks have ended.
+    let mut store = None;
+    for _ in 0..100 {
+        match Store::open(dir.path()) {
+            Ok(s) => {
+                store = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let farm = started(store.ok_or("the store was not released")?).await?;
+    let seen = until(&farm, "a layer after the restart, or the end", |v| {
+        v.layer.is_some() || v.state != JobState::Printing
+    })
+    .await?;
+    assert_eq!(seen.id, job);
+    assert_eq!(seen.attempts, 1, "the restart must not cost an attempt: {seen:?}");
+    assert_eq!(seen.state, JobState::Printing, "{seen:?}");
+    assert_eq!(seen.started_ms, before.started_ms, "the queue wait ended before the restart");
+    let layer = seen.layer.ok_or("no layer")?;
+    assert!((1..=30).contains(&layer), "{seen:?}");
+    let done = until(&farm, "completion", |v| v.state != JobState::Printing).await?;
+    assert_eq!(done.state, JobState::Done, "{done:?}");
+    assert_eq!(done.attempts, 1, "{done:?}");
+    Ok(())
+}

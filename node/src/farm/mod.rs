@@ -147,8 +147,8 @@ struct Live {
     offline_since: Option<Instant>,
     persisted_progress: f32,
     emitted_progress: f32,
-    /// Where each layer of the current job's file begins (empty when unknown, as after a
-    /// restart), to turn a host's progress into a layer.
+    /// Where each layer of the current job's file begins (read at its start, and again for a
+    /// job found printing after a restart), to turn a host's progress into a layer.
     layer_starts: Vec<u64>,
     poll: Option<tokio::task::AbortHandle>,
 }

@@ -4,8 +4,9 @@
 use super::*;
 use crate::clock::now_ms;
 use crate::engine::queue::Slot;
+use crate::printer::gcode_facts::GcodeFacts;
 use crate::printer::{ConfigError, DriverConfig, PrinterConfig, PrinterDriver, SimPrinter};
-use amsp_proto::id::PrinterId;
+use amsp_proto::id::{JobId, PrinterId};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -67,6 +68,7 @@ impl Farm {
             }
         }
         let mut changed = Vec::new();
+        let mut reattached = Vec::new();
         {
             let mut st = self.lock();
             for rec in printers {
@@ -101,6 +103,7 @@ impl Farm {
                                     // The first poll decides: still printing our file, or lost.
                                     live.job = Some(job.id);
                                     live.started_at = Some(Instant::now());
+                                    reattached.push((p, job.id));
                                 }
                             }
                             None => {
@@ -119,7 +122,30 @@ impl Farm {
         for id in changed {
             self.persist_job(id).await?;
         }
+        for (printer, job) in reattached {
+            self.reread_layers(printer, job).await;
+        }
         Ok(())
+    }
+
+    /// Reads where the layers of a job still on its printer begin, as a start does: hosts
+    /// report only the share of the file read, and without the offsets a restarted node could
+    /// not tell the operator which layer is printing.
+    async fn reread_layers(&self, printer: PrinterId, job: JobId) {
+        let path = self.gcode_path(job);
+        let layer_starts = match tokio::fs::read(&path).await {
+            Ok(gcode) => GcodeFacts::read(&gcode).layer_starts,
+            Err(e) => {
+                tracing::warn!(%job, path = %path.display(), error = %e, "cannot read a printing job's G-code for its layers");
+                return;
+            }
+        };
+        let mut st = self.lock();
+        if let Some(live) = st.printers.get_mut(&printer)
+            && live.job == Some(job)
+        {
+            live.layer_starts = layer_starts;
+        }
     }
 
     pub(super) fn live(record: PrinterRecord) -> Live {

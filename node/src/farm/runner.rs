@@ -177,6 +177,8 @@ impl Farm {
                         }
                     }
                 }
+                // The start time is the queue wait's end: a restart must not lose it.
+                let _ = self.persist_job(job).await;
                 tracing::info!(%job, %printer, file, "job started");
                 self.emit(FarmEvent::JobStarted { job, printer });
                 self.emit(FarmEvent::PrinterChanged { printer });
