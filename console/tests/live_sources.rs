@@ -214,7 +214,8 @@ async fn models_view_lists_the_catalogue_in_both_sources() {
             .unwrap();
     let source = designer.models().add(bytes, meta, &[]).await.unwrap();
     let (entry, _) = designer
-        .publish_entry(Publish {
+        .catalogue()
+        .publish(Publish {
             model: source.to_string(),
             title: "Monitor riser".into(),
             tags: vec!["Desk".into(), "riser".into()],
@@ -262,7 +263,7 @@ async fn models_view_lists_the_catalogue_in_both_sources() {
     assert_eq!(listed(&over_http, "Monitor riser"), Some(row), "http and embedded differ");
 
     // A copy got from the designer is stored and marked as a copy of the entry.
-    let copy = user.get_copy(entry, None).await.unwrap();
+    let copy = user.catalogue().get_copy(entry, None).await.unwrap();
     let s = embedded.snapshot().await.unwrap();
     let stored = s.models.iter().find(|m| m.id == copy.model).unwrap();
     assert!(stored.catalogue, "{stored:?}");

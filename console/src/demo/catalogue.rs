@@ -109,7 +109,7 @@ pub async fn publish(designer: &Node, parts: &[Part], book: &CatalogueBook) -> u
                 continue;
             }
         };
-        match designer.publish_entry(listing(part, model)).await {
+        match designer.catalogue().publish(listing(part, model)).await {
             Ok(_) => published += 1,
             Err(e) => lock(book).last_error = Some(format!("publishing {}: {e}", part.name)),
         }
@@ -131,12 +131,13 @@ pub async fn acquire(user: &Node, parts: &[Part], book: &CatalogueBook) -> Vec<O
                 continue;
             }
             let search = Search { text: Some(part.name.clone()), ..Search::default() };
-            let Some(entry) = user.search_catalog(&search).ok().and_then(|r| r.into_iter().next())
+            let Some(entry) =
+                user.catalogue().search(&search).ok().and_then(|r| r.into_iter().next())
             else {
                 continue;
             };
             found[i] = true;
-            match user.get_copy(entry.id, Some(entry.designer)).await {
+            match user.catalogue().get_copy(entry.id, Some(entry.designer)).await {
                 Ok(copy) => {
                     let model = copy.model;
                     let licensed = copy.licence.is_some();

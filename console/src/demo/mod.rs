@@ -336,7 +336,8 @@ impl Federation {
                 alerts: m.node.alerts().list().len(),
                 catalogue_entries: m
                     .node
-                    .search_catalog(&amsp_node::node::catalog::Search::default())
+                    .catalogue()
+                    .search(&amsp_node::node::catalog::Search::default())
                     .map_or(0, |e| e.len()),
                 jobs,
             });

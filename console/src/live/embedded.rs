@@ -169,7 +169,8 @@ impl EmbeddedSource {
         // A catalogue the store cannot read leaves the Models view with stored models only.
         let catalogue = self
             .node
-            .search_catalog(&amsp_node::node::catalog::Search::default())
+            .catalogue()
+            .search(&amsp_node::node::catalog::Search::default())
             .unwrap_or_default();
         let mut ids: Vec<OrderId> = self.node.order_book().list().iter().map(|o| o.order).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));

@@ -60,7 +60,7 @@ pub(super) async fn publish(
     State(node): State<Node>,
     Json(req): Json<Publish>,
 ) -> Result<Json<Published>, ApiError> {
-    let (id, model) = node.publish_entry(req).await?;
+    let (id, model) = node.catalogue().publish(req).await?;
     Ok(Json(Published { id, model }))
 }
 
@@ -82,11 +82,11 @@ pub(super) async fn search(
         max_mm: q.max_mm,
         designer: q.designer,
     };
-    Ok(Json(node.search_catalog(&search)?))
+    Ok(Json(node.catalogue().search(&search)?))
 }
 
 pub(super) async fn own(State(node): State<Node>) -> Result<Json<Vec<EntryView>>, ApiError> {
-    Ok(Json(node.own_entries()?))
+    Ok(Json(node.catalogue().own()?))
 }
 
 pub(super) async fn get_copy(
@@ -101,7 +101,7 @@ pub(super) async fn get_copy(
         })?),
         None => None,
     };
-    Ok(Json(node.get_copy(id, designer).await?))
+    Ok(Json(node.catalogue().get_copy(id, designer).await?))
 }
 
 pub(super) async fn withdraw(
@@ -109,7 +109,7 @@ pub(super) async fn withdraw(
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Withdrawn>, ApiError> {
     let id = parse_entry(&id)?;
-    node.withdraw_entry(id).await?;
+    node.catalogue().withdraw(id).await?;
     Ok(Json(Withdrawn { id, withdrawn: true }))
 }
 
@@ -119,6 +119,6 @@ pub(super) async fn import(
 ) -> Result<Json<NoticeKept>, ApiError> {
     let bytes = hex_decode(&req.notice)
         .ok_or_else(|| ApiError::bad_request("bad_hex", "the notice is not hex"))?;
-    let kept = node.import_notice(&bytes).await?;
+    let kept = node.catalogue().import(&bytes).await?;
     Ok(Json(NoticeKept { kept }))
 }

@@ -392,7 +392,7 @@ pub(super) async fn okw(State(node): State<Node>) -> Result<Json<OkwRecord>, Api
 }
 
 pub(super) async fn reputation(State(node): State<Node>) -> Json<Vec<ReputationView>> {
-    let rep = node.reputation();
+    let rep = node.order_book().reputation();
     let peers: std::collections::BTreeSet<PeerId> = node
         .order_book()
         .list()
@@ -425,13 +425,14 @@ pub(super) async fn issue_licence(
         terms: req.terms,
         offline_prints: req.offline_prints,
     };
-    let bytes = node.issue_licence(&licence)?;
+    let bytes = node.licences().issue(&licence)?;
     Ok(Json(LicenceBody { licence: hex_encode(&bytes) }))
 }
 
 pub(super) async fn list_licences(State(node): State<Node>) -> Json<Vec<HeldLicenceView>> {
     let list = node
         .licences()
+        .list()
         .into_iter()
         .map(|h| HeldLicenceView {
             id: h.id,
@@ -455,7 +456,7 @@ pub(super) async fn add_licence(
 ) -> Result<Json<LicenceView>, ApiError> {
     let bytes = hex_decode(&req.licence)
         .ok_or_else(|| ApiError::bad_request("bad_hex", "the licence is not hex"))?;
-    let l = node.add_licence(bytes).await?;
+    let l = node.licences().add(bytes).await?;
     Ok(Json(LicenceView {
         model: l.model,
         licensee: l.licensee,

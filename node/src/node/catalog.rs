@@ -19,6 +19,7 @@
 //!   [`CatalogRefusal`].
 
 pub use amsp_api::catalog::{EntryCopy, EntryView, Publish};
+use std::sync::Arc;
 use std::time::Duration;
 
 use amsp_proto::catalog::{
@@ -31,12 +32,16 @@ use amsp_proto::process::Material;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use super::profiles::RecipientError;
-use super::{AddModelError, Node, now_ms};
+use super::licences::Licences;
+use super::profiles::{Profiles, RecipientError};
+use super::{AddModelError, Models, OrderBook};
+use crate::clock::now_ms;
+use crate::identity::Identity;
+use crate::network::Network;
 use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::{ModelManifest, PackageMeta};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// How often a designer re-signs and re-gossips its notices: well inside the five-minute
 /// freshness window gossip enforces.
@@ -158,7 +163,52 @@ fn bounded(what: &str, s: &str, max: usize) -> Result<String, CatalogError> {
     Ok(s.to_string())
 }
 
-impl Node {
+/// Handle to the catalogue service. Clone freely.
+#[derive(Clone)]
+pub struct Catalogue {
+    inner: Arc<Parts>,
+}
+
+/// What the catalogue service works with.
+pub(crate) struct Parts {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) store: Store,
+    pub(crate) network: Network,
+    pub(crate) profiles: Profiles,
+    pub(crate) models: Models,
+    pub(crate) order_book: OrderBook,
+    pub(crate) licences: Licences,
+    /// The name this node's profile gives, shown beside its withdrawn entries.
+    pub(crate) display_name: String,
+    /// Serialises this node's own catalogue writes (publish, withdraw, republish, copies).
+    pub(crate) writes: tokio::sync::Mutex<()>,
+}
+
+impl Catalogue {
+    pub(crate) fn new(parts: Parts) -> Self {
+        Catalogue { inner: Arc::new(parts) }
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn network(&self) -> &Network {
+        &self.inner.network
+    }
+
+    fn models(&self) -> &Models {
+        &self.inner.models
+    }
+
+    fn profiles(&self) -> &Profiles {
+        &self.inner.profiles
+    }
+
+    fn peer_id(&self) -> PeerId {
+        self.inner.identity.peer_id()
+    }
+
     fn held_notices(&self) -> Result<Vec<Held>, StoreError> {
         let mut out = Vec::new();
         for bytes in self.store().catalog_notices()? {
@@ -195,7 +245,7 @@ impl Node {
     }
 
     /// Publishes a catalogue entry for a model this node packaged; returns the entry id.
-    pub async fn publish_entry(&self, req: Publish) -> Result<(EntryId, ContentId), CatalogError> {
+    pub async fn publish(&self, req: Publish) -> Result<(EntryId, ContentId), CatalogError> {
         let model: ContentId = req.model.parse().map_err(|e| {
             CatalogError::BadEntry(format!("{:?} is not a content id: {e}", req.model))
         })?;
@@ -257,15 +307,15 @@ impl Node {
             price: req.price,
             currency: req.currency.unwrap_or_else(|| "EUR".into()),
         };
-        let _own = self.inner.catalog_writes.lock().await;
+        let _own = self.inner.writes.lock().await;
         self.sign_and_spread(&CatalogNotice::Entry(Box::new(entry))).await?;
         Ok((id, model))
     }
 
     /// Withdraws one of this node's entries: it leaves every node's search and no more copies
     /// are given.
-    pub async fn withdraw_entry(&self, id: EntryId) -> Result<(), CatalogError> {
-        let _own = self.inner.catalog_writes.lock().await;
+    pub async fn withdraw(&self, id: EntryId) -> Result<(), CatalogError> {
+        let _own = self.inner.writes.lock().await;
         if self.store().catalog_notice(&notice_key(&self.peer_id(), id))?.is_none() {
             return Err(CatalogError::UnknownEntry(format!("{id} (of this node)")));
         }
@@ -273,8 +323,8 @@ impl Node {
     }
 
     /// Re-signs and re-gossips every notice of this node.
-    pub(crate) async fn republish_entries(&self) -> Result<usize, CatalogError> {
-        let _own = self.inner.catalog_writes.lock().await;
+    pub(crate) async fn republish(&self) -> Result<usize, CatalogError> {
+        let _own = self.inner.writes.lock().await;
         let me = self.peer_id();
         let mut n = 0;
         for h in self.held_notices()?.into_iter().filter(|h| h.author == me) {
@@ -286,7 +336,7 @@ impl Node {
 
     /// Takes in a catalogue notice (gossiped, pulled or imported): kept if it verifies under
     /// `policy` and is newer than what is held for its author and entry. Returns whether kept.
-    pub(crate) async fn take_notice(
+    pub(crate) async fn take(
         &self,
         env: &Envelope,
         policy: &VerifyPolicy,
@@ -306,10 +356,10 @@ impl Node {
 
     /// Takes in a notice from outside the network (a file, another tool), judged as one pulled
     /// from a peer: any age, but signed by its author.
-    pub async fn import_notice(&self, bytes: &[u8]) -> Result<bool, CatalogError> {
+    pub async fn import(&self, bytes: &[u8]) -> Result<bool, CatalogError> {
         let env =
             Envelope::from_bytes(bytes).map_err(|e| CatalogError::BadNotice(e.to_string()))?;
-        self.take_notice(&env, &VerifyPolicy::history(now_ms())).await
+        self.take(&env, &VerifyPolicy::history(now_ms())).await
     }
 
     fn view(
@@ -348,8 +398,8 @@ impl Node {
 
     /// Entries matching `q`, best first: text score, then the designer's reputation, then the
     /// newest. Withdrawn entries are never listed.
-    pub fn search_catalog(&self, q: &Search) -> Result<Vec<EntryView>, CatalogError> {
-        let rep = self.reputation();
+    pub fn search(&self, q: &Search) -> Result<Vec<EntryView>, CatalogError> {
+        let rep = self.inner.order_book.reputation();
         let material = q.material.as_deref().map(Material::new);
         let text = q.text.as_deref().unwrap_or("");
         let mut out = Vec::new();
@@ -376,8 +426,8 @@ impl Node {
     }
 
     /// This node's own entries, withdrawn ones included (marked), newest first.
-    pub fn own_entries(&self) -> Result<Vec<EntryView>, CatalogError> {
-        let rep = self.reputation();
+    pub fn own(&self) -> Result<Vec<EntryView>, CatalogError> {
+        let rep = self.inner.order_book.reputation();
         let me = self.peer_id();
         let mut live = Vec::new();
         let mut withdrawn = Vec::new();
@@ -395,7 +445,7 @@ impl Node {
                 title: String::new(),
                 description: String::new(),
                 designer: me,
-                designer_name: Some(self.config().display_name.clone()),
+                designer_name: Some(self.inner.display_name.clone()),
                 rating: 0.0,
                 tags: Vec::new(),
                 materials: Vec::new(),
@@ -420,7 +470,7 @@ impl Node {
     }
 
     /// Answers a peer asking for the catalogue this node holds, one page after `after`.
-    pub(crate) fn serve_catalogue(&self, after: Option<Vec<u8>>) -> SyncResponse {
+    pub(crate) fn serve_page(&self, after: Option<Vec<u8>>) -> SyncResponse {
         match self.store().catalog_page(after.as_deref(), CATALOGUE_REPLY_BYTES) {
             Ok((rows, more)) => {
                 let next = if more { rows.last().map(|(k, _)| k.clone()) } else { None };
@@ -466,6 +516,7 @@ impl Node {
         let unavailable = |e: &dyn std::fmt::Display| CatalogRefusal::Unavailable(e.to_string());
         self.own_entry(id)?;
         if self
+            .network()
             .peers()
             .await
             .iter()
@@ -483,7 +534,7 @@ impl Node {
         }
         // One copy at a time: two requests racing must not yield two licences, and a copy is
         // never made of an entry being withdrawn.
-        let _own = self.inner.catalog_writes.lock().await;
+        let _own = self.inner.writes.lock().await;
         let entry = self.own_entry(id)?;
         let key = grant_key(id, &asker);
         if let Some(bytes) = self.store().catalog_grant(&key).ok().flatten()
@@ -522,7 +573,7 @@ impl Node {
                 terms: entry.terms.text.clone(),
                 offline_prints: false,
             };
-            Some(self.issue_licence(&licence).map_err(|e| unavailable(&e))?)
+            Some(self.inner.licences.issue(&licence).map_err(|e| unavailable(&e))?)
         } else {
             None
         };
@@ -571,7 +622,8 @@ impl Node {
         let unreachable =
             |reason: String| CatalogError::Unreachable { designer: designer.to_string(), reason };
         let answer = self
-            .sync_request(designer, SyncRequest::CatalogCopy { entry: id.0.0 })
+            .network()
+            .request_sync(designer, SyncRequest::CatalogCopy { entry: id.0.0 })
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let (model, licence) = match answer {
@@ -582,7 +634,7 @@ impl Node {
         };
         let bad = |reason: String| CatalogError::BadCopy { model: model.to_string(), reason };
         self.models().get(model).await.map_err(|e| bad(e.to_string()))?;
-        if self.manifest_author(model) != Some(designer) {
+        if self.models().author(model) != Some(designer) {
             return Err(bad(format!("it was not packaged by the designer {designer}")));
         }
         let licence = match licence {
@@ -594,59 +646,59 @@ impl Node {
                 if l.model != model {
                     return Err(bad(format!("the licence is for model {}", l.model)));
                 }
-                self.add_licence(bytes.clone()).await.map_err(|e| bad(e.to_string()))?;
+                self.inner.licences.add(bytes.clone()).await.map_err(|e| bad(e.to_string()))?;
                 Some(amsp_proto::id::hex_encode(&bytes))
             }
             None => None,
         };
         Ok(EntryCopy { entry: id, model, licence })
     }
-}
 
-/// Pulls `peer`'s catalogue on connection, page by page, keeping what verifies and reporting
-/// what does not.
-pub(super) async fn pull(node: &Node, peer: PeerId) {
-    let mut after = None;
-    for _ in 0..MAX_PULL_PAGES {
-        let (notices, next) = match node.sync_request(peer, SyncRequest::Catalogue { after }).await
-        {
-            Ok(SyncResponse::Catalogue { notices, next }) => (notices, next),
-            Ok(_) => return,
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "catalogue pull failed");
-                return;
-            }
-        };
-        let policy = VerifyPolicy::history(now_ms());
-        for bytes in notices {
-            let taken = match Envelope::from_bytes(&bytes) {
-                Ok(env) => node.take_notice(&env, &policy).await,
-                Err(e) => Err(CatalogError::BadNotice(e.to_string())),
+    /// Pulls `peer`'s catalogue on connection, page by page, keeping what verifies and
+    /// reporting what does not.
+    pub(crate) async fn pull(&self, peer: PeerId) {
+        let mut after = None;
+        for _ in 0..MAX_PULL_PAGES {
+            let asked = self.network().request_sync(peer, SyncRequest::Catalogue { after }).await;
+            let (notices, next) = match asked {
+                Ok(SyncResponse::Catalogue { notices, next }) => (notices, next),
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "catalogue pull failed");
+                    return;
+                }
             };
-            if let Err(e @ CatalogError::BadNotice(_)) = taken {
-                node.network().report_invalid(peer, e.to_string()).await;
+            let policy = VerifyPolicy::history(now_ms());
+            for bytes in notices {
+                let taken = match Envelope::from_bytes(&bytes) {
+                    Ok(env) => self.take(&env, &policy).await,
+                    Err(e) => Err(CatalogError::BadNotice(e.to_string())),
+                };
+                if let Err(e @ CatalogError::BadNotice(_)) = taken {
+                    self.network().report_invalid(peer, e.to_string()).await;
+                }
             }
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => return,
+            match next {
+                Some(n) => after = Some(n),
+                None => return,
+            }
         }
     }
-}
 
-/// Starts the designer's republishing task; it holds a weak reference and ends with the node.
-pub(super) fn start(node: &Node) {
-    let weak = std::sync::Arc::downgrade(&node.inner);
-    node.tasks().spawn(async move {
-        let mut tick = tokio::time::interval(REPUBLISH_EVERY);
-        tick.tick().await;
-        loop {
+    /// Starts the designer's republishing task; it holds a weak reference and ends with the
+    /// service.
+    pub(crate) fn start(&self, tasks: &crate::tasks::Tasks) {
+        let weak = Arc::downgrade(&self.inner);
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(REPUBLISH_EVERY);
             tick.tick().await;
-            let Some(inner) = weak.upgrade() else { return };
-            let node = Node { inner };
-            if let Err(e) = node.republish_entries().await {
-                tracing::warn!(error = %e, "republishing catalogue entries");
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Catalogue { inner }).republish().await {
+                    tracing::warn!(error = %e, "republishing catalogue entries");
+                }
             }
-        }
-    });
+        });
+    }
 }

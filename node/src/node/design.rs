@@ -604,7 +604,7 @@ impl Node {
             terms,
             offline_prints: false,
         };
-        let licence = self.issue_licence(&licence).map_err(seal_err)?;
+        let licence = self.licences().issue(&licence).map_err(seal_err)?;
         let delivery = DesignDelivery { request, designer: me, model: cid, licence };
         let env = self.seal_design(&delivery)?;
         self.take_design(&env, None).await?;
@@ -652,7 +652,8 @@ impl Node {
             .get(d.delivery.model)
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
-        self.add_licence(d.delivery.licence.clone())
+        self.licences()
+            .add(d.delivery.licence.clone())
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
         self.designs().received.insert(delivery);

@@ -10,7 +10,6 @@ use amsp_proto::capacity::CapacityAd;
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId};
-use amsp_proto::licence::{Licence, LicenceError};
 use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, RepairOffer, Stage};
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
@@ -20,18 +19,9 @@ pub use amsp_api::orders::{CentreView, ImportOutcome, QuoteView};
 use super::{GetModelError, Node, OrderOpError, now_ms};
 use crate::engine::federation::Federation;
 use crate::engine::pricing::{self, Policy};
-use crate::engine::reputation::Reputation;
 use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::{ModelManifest, PackageMeta};
-use crate::store::{Kv, Store, StoreError};
-
-/// File in the data directory where older nodes kept the licences they were granted; moved
-/// into the store's `licences-0` table once at start and renamed aside.
-const LICENCES_FILE: &str = "licences.postcard";
-
-/// How long adding a licence waits for the licensed model's manifest, for its name.
-const MANIFEST_FOR_LICENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Model packages made for the next holder of an order, and who that is.
 #[derive(Debug, Clone)]
@@ -49,60 +39,6 @@ pub(crate) struct Market {
     pub federation: Mutex<Federation>,
     /// Packages this node made for the centre it placed or forwarded an order to.
     pub handovers: Mutex<BTreeMap<OrderId, Handover>>,
-    /// Signed licences granted to this node (envelope bytes), as held in the store.
-    pub licences: Mutex<Vec<Vec<u8>>>,
-}
-
-/// A licence this node holds, with what its orders used of it.
-#[derive(Debug, Clone)]
-pub struct HeldLicence {
-    /// The licence envelope's id.
-    pub id: ContentId,
-    /// Who issued it (the model's designer).
-    pub designer: PeerId,
-    /// Its terms.
-    pub licence: Licence,
-    /// Prints this node's accepted orders took under it.
-    pub used: u32,
-    /// Prints left, when the licence limits them.
-    pub left: Option<u32>,
-}
-
-/// Whether an order in `stage` has prints counted against a licence: a centre accepted it and
-/// it was not called off.
-fn counts_prints(stage: Stage) -> bool {
-    !matches!(stage, Stage::QuoteRequested | Stage::Quoted | Stage::Placed | Stage::Cancelled)
-}
-
-/// The key a licence envelope is stored under in `licences-0`.
-fn licence_key(envelope: &[u8]) -> String {
-    ContentId::of(envelope).to_hex()
-}
-
-impl Market {
-    /// The market state of a node, with the licences its store holds (after moving an older
-    /// `DIR/licences.postcard` into the store).
-    pub async fn load(store: &Store, data_dir: &std::path::Path) -> Result<Self, StoreError> {
-        let file = data_dir.join(LICENCES_FILE);
-        if let Ok(bytes) = std::fs::read(&file) {
-            let old = postcard::from_bytes::<Vec<Vec<u8>>>(&bytes).unwrap_or_default();
-            store
-                .transact(move |t| {
-                    for env in &old {
-                        t.put(Kv::Licences, &licence_key(env), env)?;
-                    }
-                    Ok(())
-                })
-                .await?;
-            let mut aside = file.as_os_str().to_owned();
-            aside.push(".migrated");
-            if let Err(e) = std::fs::rename(&file, &aside) {
-                tracing::warn!(error = %e, "old licence file not renamed");
-            }
-        }
-        let licences = store.kv_all(Kv::Licences)?.into_iter().map(|(_, v)| v).collect();
-        Ok(Self { licences: Mutex::new(licences), ..Self::default() })
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -225,7 +161,7 @@ impl Node {
             reason: format!("no manifest here or at any connected peer ({reason})"),
         })?;
         let now = now_ms();
-        self.within_licences(model, requirements.quantity)?;
+        self.licences().within(model, requirements.quantity)?;
         let order = OrderId::from_parts(now, rand::random());
         let action = Action::QuoteRequested {
             parts: vec![PartSpec {
@@ -249,31 +185,10 @@ impl Node {
         Ok(order)
     }
 
-    /// Refuses an order for more copies than any licence this node holds for `model` allows
-    /// at all, with the numbers ("1 prints allowed, 0 made, 2 asked"), before any centre is
-    /// asked. Everything else — prints already made, expiry, the licensee — is judged by the
-    /// designer and the centres, the authorities, when the order is placed; a model with no
-    /// licence held here is left to them too.
-    fn within_licences(&self, model: ContentId, copies: u32) -> Result<(), MarketError> {
-        let limits: Option<Vec<u32>> = self
-            .licences()
-            .into_iter()
-            .filter(|h| h.licence.model == model)
-            .map(|h| h.licence.prints_allowed)
-            .collect();
-        match limits.and_then(|l| l.into_iter().max()) {
-            Some(allowed) if copies > allowed => {
-                let numbers = LicenceError::Exhausted { allowed, made: 0, asked: copies };
-                Err(MarketError::OverLicence { model, reason: numbers.to_string() })
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// The quotes an order has received, cheapest first.
     pub fn quotes(&self, order: &OrderId) -> Result<Vec<QuoteView>, MarketError> {
         let state = self.order_state(order)?;
-        let rep = self.reputation();
+        let rep = self.order_book().reputation();
         let mut out: Vec<QuoteView> = state
             .quotes
             .iter()
@@ -321,9 +236,11 @@ impl Node {
                 q
             }
             Choice::Policy(p) => {
-                *pricing::choose(&state.quotes, p, &self.reputation(), now_ms()).ok_or_else(
-                    || MarketError::NoQuote { order, reason: "every quote has expired".into() },
-                )?
+                *pricing::choose(&state.quotes, p, &self.order_book().reputation(), now_ms())
+                    .ok_or_else(|| MarketError::NoQuote {
+                        order,
+                        reason: "every quote has expired".into(),
+                    })?
             }
         };
         let centre = state
@@ -477,36 +394,9 @@ impl Node {
         Ok(ImportOutcome { accepted, refused })
     }
 
-    /// Reputations folded from every review this node holds: the centre that made the order,
-    /// and the designer (author of the model's manifest) when it is not the customer.
-    pub fn reputation(&self) -> Reputation {
-        let mut rep = Reputation::default();
-        let orders = self.order_book().logs();
-        for id in orders.ids() {
-            let Some(state) = orders.get(&id).and_then(|l| l.state().state) else { continue };
-            let (Some(review), Some(centre)) = (&state.review, state.centre) else { continue };
-            rep.add(centre, review.stars);
-            for p in &state.parts {
-                if let Some(author) = self.manifest_author(p.model)
-                    && author != state.customer
-                    && author != centre
-                {
-                    rep.add(author, review.stars);
-                }
-            }
-        }
-        rep
-    }
-
-    /// The author of a model's manifest, if the manifest is held.
-    pub(crate) fn manifest_author(&self, model: ContentId) -> Option<PeerId> {
-        let bytes = self.store().manifest(&model.0).ok()??;
-        Envelope::from_bytes(&bytes).ok()?.author().ok()
-    }
-
     /// The live federation: every centre whose capacity ad has not expired.
     pub fn capacity(&self) -> Vec<CentreView> {
-        let rep = self.reputation();
+        let rep = self.order_book().reputation();
         let mut fed = lock(&self.market().federation);
         fed.expire(now_ms());
         fed.centres()
@@ -519,91 +409,6 @@ impl Node {
         let Ok(author) = env.verify_signature() else { return };
         let Ok(ad) = env.open::<CapacityAd>(&VerifyPolicy::history(now_ms())) else { return };
         lock(&self.market().federation).update(author, env.timestamp_ms, ad);
-    }
-
-    /// Signs a licence for `licensee` to have `model` printed (the designer's act).
-    pub fn issue_licence(&self, licence: &Licence) -> Result<Vec<u8>, MarketError> {
-        let env = Envelope::seal(self.inner.identity.keypair(), licence, now_ms(), rand::random())
-            .map_err(|e| MarketError::BadLicence(e.to_string()))?;
-        Ok(env.to_bytes())
-    }
-
-    /// Keeps a licence granted to this node, to show the centre that prints the model.
-    pub async fn add_licence(&self, bytes: Vec<u8>) -> Result<Licence, MarketError> {
-        let env =
-            Envelope::from_bytes(&bytes).map_err(|e| MarketError::BadLicence(e.to_string()))?;
-        let licence: Licence = env
-            .open(&VerifyPolicy::history(now_ms()))
-            .map_err(|e| MarketError::BadLicence(e.to_string()))?;
-        if licence.licensee != self.peer_id() {
-            return Err(MarketError::BadLicence(format!(
-                "it names {} as licensee, not this node",
-                licence.licensee
-            )));
-        }
-        let key = licence_key(&bytes);
-        let row = bytes.clone();
-        self.inner
-            .store
-            .transact(move |t| t.put(Kv::Licences, &key, &row))
-            .await
-            .map_err(|e| MarketError::BadLicence(format!("storing it: {e}")))?;
-        {
-            let mut held = lock(&self.market().licences);
-            if !held.contains(&bytes) {
-                held.push(bytes);
-            }
-        }
-        // Lists show the model's name beside its licence: its manifest is fetched when not
-        // held, briefly and at best (the licence stands without it).
-        if self.models().name(licence.model).is_none() {
-            let fetch = self.model_manifest(licence.model);
-            if tokio::time::timeout(MANIFEST_FOR_LICENCE, fetch).await.is_err() {
-                tracing::debug!(model = %licence.model, "the licensed model's manifest is not at hand");
-            }
-        }
-        Ok(licence)
-    }
-
-    /// Licences held for `model`.
-    /// The licences this node holds, with the prints its own orders have used under each: the
-    /// copies of the licensed model in orders a centre accepted and nobody cancelled. (The
-    /// centres count what they print; this is the customer's side of the same count.)
-    pub fn licences(&self) -> Vec<HeldLicence> {
-        let held = lock(&self.market().licences).clone();
-        // The ids first: the orders' lock must be released before each state is read.
-        let ids = self.order_book().logs().ids();
-        let states: Vec<OrderState> =
-            ids.into_iter().filter_map(|id| self.order_state(&id).ok()).collect();
-        let me = self.peer_id();
-        held.iter()
-            .filter_map(|bytes| {
-                let env = Envelope::from_bytes(bytes).ok()?;
-                let designer = env.author().ok()?;
-                let licence: Licence = env.decode_body().ok()?;
-                let used: u32 = states
-                    .iter()
-                    .filter(|s| s.customer == me && counts_prints(s.stage))
-                    .flat_map(|s| &s.parts)
-                    .filter(|p| p.model == licence.model)
-                    .map(|p| p.requirements.quantity)
-                    .sum();
-                let left = licence.prints_allowed.map(|a| a.saturating_sub(used));
-                Some(HeldLicence { id: env.id(), designer, licence, used, left })
-            })
-            .collect()
-    }
-
-    fn licences_for(&self, model: ContentId) -> Vec<Vec<u8>> {
-        lock(&self.market().licences)
-            .iter()
-            .filter(|b| {
-                Envelope::from_bytes(b)
-                    .and_then(|e| e.decode_body::<Licence>())
-                    .is_ok_and(|l| l.model == model)
-            })
-            .cloned()
-            .collect()
     }
 
     /// Answers a centre asking for an order's packages: only the centre they were made for
@@ -619,7 +424,7 @@ impl Node {
         let mut licences = Vec::new();
         if let Ok(state) = self.order_state(&order) {
             for p in &state.parts {
-                licences.extend(self.licences_for(p.model));
+                licences.extend(self.licences().for_model(p.model));
             }
         }
         SyncResponse::Handover {
@@ -657,25 +462,4 @@ impl Node {
 /// Decodes an order event's action from envelope bytes, for listings.
 pub fn action_of(env: &Envelope) -> Option<Action> {
     env.decode_body::<OrderEvent>().ok().map(|e| e.action)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn an_old_licence_file_moves_into_the_store_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let old = vec![b"licence one".to_vec(), b"licence two".to_vec()];
-        std::fs::write(dir.path().join(LICENCES_FILE), postcard::to_allocvec(&old).unwrap())
-            .unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let market = Market::load(&store, dir.path()).await.unwrap();
-        assert_eq!(*lock(&market.licences), old);
-        assert!(!dir.path().join(LICENCES_FILE).exists());
-        assert!(dir.path().join("licences.postcard.migrated").exists());
-        // A second start reads the store alone.
-        let again = Market::load(&store, dir.path()).await.unwrap();
-        assert_eq!(lock(&again.licences).len(), 2);
-    }
 }

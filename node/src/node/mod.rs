@@ -9,6 +9,7 @@ pub mod catalog;
 mod centre;
 pub mod design;
 pub mod fetch;
+pub mod licences;
 pub mod market;
 pub mod models;
 pub mod operate;
@@ -99,13 +100,13 @@ pub(crate) struct Inner {
     order_book: OrderBook,
     events: broadcast::Sender<NodeEvent>,
     market: market::Market,
+    licences: licences::Licences,
     farm: crate::farm::Farm,
     metrics: Arc<crate::metrics::Metrics>,
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
     design: design::Designs,
-    /// Serialises this node's own catalogue writes (publish, withdraw, republish).
-    catalog_writes: tokio::sync::Mutex<()>,
+    catalogue: catalog::Catalogue,
     /// Every background task of the node's services, and their one stop signal.
     tasks: crate::tasks::Tasks,
     /// When the node started: its uptime in `status`.
@@ -163,7 +164,6 @@ impl Node {
         net_cfg.reach.members = profiles::known_members(&store, identity.peer_id())?;
         let (network, net_events) = network::spawn(identity.keypair().clone(), net_cfg).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let market = market::Market::load(&store, &config.data_dir).await?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let network = network.metered(network::traffic::Meters::of(&metrics));
         let farm = crate::farm::Farm::start(
@@ -206,6 +206,25 @@ impl Node {
             tasks: tasks.clone(),
             answers,
         });
+        let licences = licences::Licences::load(
+            store.clone(),
+            &config.data_dir,
+            Arc::clone(&identity),
+            models.clone(),
+            order_book.clone(),
+        )
+        .await?;
+        let catalogue = catalog::Catalogue::new(catalog::Parts {
+            identity: Arc::clone(&identity),
+            store: store.clone(),
+            network: network.clone(),
+            profiles: profiles.clone(),
+            models: models.clone(),
+            order_book: order_book.clone(),
+            licences: licences.clone(),
+            display_name: config.display_name.clone(),
+            writes: tokio::sync::Mutex::new(()),
+        });
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -216,13 +235,14 @@ impl Node {
                 profiles,
                 order_book,
                 events,
-                market,
+                market: market::Market::default(),
+                licences,
                 farm,
                 metrics,
                 alerts,
                 security,
                 design,
-                catalog_writes: tokio::sync::Mutex::new(()),
+                catalogue,
                 tasks,
                 started: std::time::Instant::now(),
                 api_url: std::sync::OnceLock::new(),
@@ -251,7 +271,7 @@ impl Node {
             .spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
         node.tasks().spawn(design::expire(node.clone()));
-        catalog::start(&node);
+        node.inner.catalogue.start(&node.tasks());
         // What the store, the farm and the audit log just created under a loose umask: files
         // keep their mode when rewritten in place, so once is enough.
         crate::data_dir::secure(&node.inner.config.data_dir, false)?;
@@ -331,6 +351,16 @@ impl Node {
     /// The profile service: peers' names and age recipients.
     pub fn profiles(&self) -> &Profiles {
         &self.inner.profiles
+    }
+
+    /// The catalogue service: entries published, kept, searched and copied.
+    pub fn catalogue(&self) -> &catalog::Catalogue {
+        &self.inner.catalogue
+    }
+
+    /// The licence service: licences issued, held and used.
+    pub fn licences(&self) -> &licences::Licences {
+        &self.inner.licences
     }
 
     /// The order book: every order's log, and the one way order events come in.

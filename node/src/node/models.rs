@@ -203,6 +203,11 @@ impl Models {
         fetch::fetch(self, cid).await
     }
 
+    /// Who packaged a model whose manifest is held: its designer, for reputation and licences.
+    pub fn author(&self, model: ContentId) -> Option<PeerId> {
+        author_of(&self.store, model)
+    }
+
     /// The manifest of `cid` only — from the store, else from any provider — without its
     /// chunks: what a node that may not read a model needs to judge it (size, geometry,
     /// licence).
@@ -239,4 +244,10 @@ impl Models {
         }
         Ok(out)
     }
+}
+
+/// The author of a held manifest, read from the store.
+pub(crate) fn author_of(store: &Store, model: ContentId) -> Option<PeerId> {
+    let bytes = store.manifest(&model.0).ok()??;
+    Envelope::from_bytes(&bytes).ok()?.author().ok()
 }

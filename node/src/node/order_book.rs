@@ -20,8 +20,10 @@ use tokio::sync::{broadcast, mpsc};
 pub use amsp_api::orders::OrderSummary;
 
 use super::fetch;
+use super::models::author_of;
 use super::orders::{self, Orders, Refused};
 use crate::clock::now_ms;
+use crate::engine::reputation::Reputation;
 use crate::events::NodeEvent;
 use crate::network::sync_protocol::{
     MAX_EVENTS_PER_MESSAGE, MAX_HAVE_IDS, MAX_SYNC_MESSAGE_BYTES, SyncRefusal,
@@ -120,6 +122,28 @@ impl OrderBook {
                 })
             })
             .collect()
+    }
+
+    /// Every party's standing from the reviews in the order logs: a review counts for the
+    /// centre that made the order and for the designer of each part's model (when neither
+    /// customer nor centre).
+    pub fn reputation(&self) -> Reputation {
+        let mut rep = Reputation::default();
+        let orders = self.logs();
+        for id in orders.ids() {
+            let Some(state) = orders.get(&id).and_then(|l| l.state().state) else { continue };
+            let (Some(review), Some(centre)) = (&state.review, state.centre) else { continue };
+            rep.add(centre, review.stars);
+            for p in &state.parts {
+                if let Some(author) = author_of(&self.inner.store, p.model)
+                    && author != state.customer
+                    && author != centre
+                {
+                    rep.add(author, review.stars);
+                }
+            }
+        }
+        rep
     }
 
     /// An order's folded state and history.

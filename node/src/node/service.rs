@@ -23,7 +23,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 node.design_flush(peer);
                 let node = node.clone();
                 node.tasks().spawn(async move {
-                    tokio::join!(sync_with(&node, peer), super::catalog::pull(&node, peer));
+                    tokio::join!(sync_with(&node, peer), node.catalogue().pull(peer));
                 });
             }
             NetworkEvent::PeerAddrs { peer, addrs } => {
@@ -53,7 +53,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                 }
                 if topic == Topic::Catalogue {
                     let policy = amsp_proto::envelope::VerifyPolicy::live(super::now_ms());
-                    if let Err(e) = node.take_notice(&envelope, &policy).await {
+                    if let Err(e) = node.catalogue().take(&envelope, &policy).await {
                         tracing::warn!(error = %e, "keeping a gossiped catalogue notice");
                     }
                 }
@@ -112,8 +112,8 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         SyncRequest::EventIds { have } => node.order_book().serve_event_ids(have),
         SyncRequest::Handover { order } => node.serve_handover(peer, order),
         SyncRequest::Design { envelope } => node.serve_design(peer, &envelope).await,
-        SyncRequest::Catalogue { after } => node.serve_catalogue(after),
-        SyncRequest::CatalogCopy { entry } => node.serve_copy(peer, entry).await,
+        SyncRequest::Catalogue { after } => node.catalogue().serve_page(after),
+        SyncRequest::CatalogCopy { entry } => node.catalogue().serve_copy(peer, entry).await,
         SyncRequest::Redeem { licence, order, part, events } => {
             node.serve_redeem(peer, &licence, order, part, events).await
         }

@@ -957,7 +957,7 @@ fn check_licence(
     customer: PeerId,
     offered: &[Vec<u8>],
 ) -> Result<ContentId, String> {
-    let designer = c.node.manifest_author(spec.model).ok_or("the model's author is unknown")?;
+    let designer = c.node.models().author(spec.model).ok_or("the model's author is unknown")?;
     let now = now_ms();
     let mut reasons = Vec::new();
     for bytes in offered {
