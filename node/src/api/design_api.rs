@@ -76,16 +76,16 @@ pub(super) async fn new_request(
     State(node): State<Node>,
     Json(req): Json<NewDesignRequest>,
 ) -> Result<Json<IdReply>, ApiError> {
-    let id = node.design_request(req).await?;
+    let id = node.design().post(req).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
 pub(super) async fn requests(State(node): State<Node>) -> Json<Vec<RequestView>> {
-    Json(node.design_requests())
+    Json(node.design().requests())
 }
 
 pub(super) async fn seen(State(node): State<Node>) -> Json<SeenView> {
-    Json(node.design_seen())
+    Json(node.design().seen())
 }
 
 pub(super) async fn offer(
@@ -93,7 +93,7 @@ pub(super) async fn offer(
     UrlPath(id): UrlPath<String>,
     Json(o): Json<NewOffer>,
 ) -> Result<Json<IdReply>, ApiError> {
-    let id = node.design_offer(parse_request(&id)?, o.price, o.delivery_s, o.message).await?;
+    let id = node.design().offer(parse_request(&id)?, o.price, o.delivery_s, o.message).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
@@ -101,7 +101,7 @@ pub(super) async fn offers(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Vec<OfferView>>, ApiError> {
-    Ok(Json(node.design_offers(parse_request(&id)?)?))
+    Ok(Json(node.design().offers(parse_request(&id)?)?))
 }
 
 pub(super) async fn accept(
@@ -109,7 +109,7 @@ pub(super) async fn accept(
     UrlPath(id): UrlPath<String>,
     Json(a): Json<AcceptOffer>,
 ) -> Result<Json<IdReply>, ApiError> {
-    let id = node.design_accept(parse_request(&id)?, &a.offer).await?;
+    let id = node.design().accept(parse_request(&id)?, &a.offer).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
@@ -124,7 +124,7 @@ pub(super) async fn message(
         })?),
         None => None,
     };
-    let id = node.design_message(parse_request(&id)?, m.text, to).await?;
+    let id = node.design().message(parse_request(&id)?, m.text, to).await?;
     Ok(Json(IdReply { id: id.to_string() }))
 }
 
@@ -132,14 +132,14 @@ pub(super) async fn messages(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
-    Ok(Json(node.design_messages(parse_request(&id)?)?))
+    Ok(Json(node.design().messages(parse_request(&id)?)?))
 }
 
 pub(super) async fn envelopes(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let all = node.design_envelopes(parse_request(&id)?)?;
+    let all = node.design().envelopes(parse_request(&id)?)?;
     Ok(Json(all.iter().map(|b| amsp_proto::id::hex_encode(b)).collect::<Vec<_>>()))
 }
 
@@ -157,7 +157,7 @@ pub(super) async fn deliver(
         .unwrap_or_default();
     let terms = q.terms.unwrap_or_else(|| format!("designed for request {request}"));
     let meta = PackageMeta { name, format, licence: Some(terms) };
-    let cid = node.design_deliver(request, body.to_vec(), meta, q.prints, q.expires_ms).await?;
+    let cid = node.design().deliver(request, body.to_vec(), meta, q.prints, q.expires_ms).await?;
     Ok(Json(ModelReply { model: cid.to_string() }))
 }
 
@@ -165,12 +165,12 @@ pub(super) async fn accept_delivery(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<ModelReply>, ApiError> {
-    let model = node.design_accept_delivery(parse_request(&id)?).await?;
+    let model = node.design().accept_delivery(parse_request(&id)?).await?;
     Ok(Json(ModelReply { model: model.to_string() }))
 }
 
 pub(super) async fn deliveries(State(node): State<Node>) -> Json<Vec<DeliveryView>> {
-    Json(node.design_deliveries())
+    Json(node.design().deliveries())
 }
 
 pub(super) async fn import(
@@ -179,6 +179,6 @@ pub(super) async fn import(
 ) -> Result<Json<ImportReply>, ApiError> {
     let bytes = hex_decode(&r.envelope)
         .ok_or_else(|| ApiError::bad_request("bad_hex", "`envelope` is not hex"))?;
-    let taken = node.design_import(&bytes).await?;
+    let taken = node.design().import(&bytes).await?;
     Ok(Json(ImportReply { taken }))
 }

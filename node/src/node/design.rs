@@ -13,8 +13,10 @@ pub use amsp_api::design::{
     DeliveryView, MessageView, NewDesignRequest, OfferView, RequestView, SeenView, Taken,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 use amsp_proto::design::{
     Added, DeliveryAcceptance, DesignAcceptance, DesignDelivery, DesignError, DesignMessage,
@@ -23,12 +25,15 @@ use amsp_proto::design::{
 use amsp_proto::envelope::{Envelope, Record};
 use amsp_proto::id::{ContentId, RequestId};
 use amsp_proto::licence::Licence;
-use amsp_proto::profile::Role;
 use libp2p::PeerId;
 
-use super::profiles::RecipientError;
-use super::{Node, now_ms};
+use super::Models;
+use super::licences::Licences;
+use super::profiles::{Profiles, RecipientError};
+use crate::clock::now_ms;
 use crate::events::NodeEvent;
+use crate::identity::Identity;
+use crate::network::Network;
 use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::PackageMeta;
@@ -50,10 +55,26 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Default lifetime of a request without a deadline, and of an ignored request id.
 const DEFAULT_DEADLINE_MS: u64 = 14 * 86_400_000;
 
-/// What a node keeps of design requests.
-#[derive(Debug)]
-pub(crate) struct Designs {
-    state: Mutex<DesignState>,
+/// Handle to the design service (use case 3). Clone freely.
+#[derive(Clone)]
+pub struct Design {
+    inner: Arc<Holder>,
+}
+
+/// What the design service works with.
+pub(crate) struct Parts {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) store: Store,
+    pub(crate) network: Network,
+    pub(crate) profiles: Profiles,
+    pub(crate) models: Models,
+    pub(crate) licences: Licences,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) tasks: crate::tasks::Tasks,
+    /// Whether this node offers designs (its profile's roles say so).
+    pub(crate) designer: bool,
+    /// The skills its profile gives: requests wanting them are kept.
+    pub(crate) skills: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -67,32 +88,45 @@ struct DesignState {
     received: BTreeSet<ContentId>,
 }
 
-impl Designs {
-    /// The design records in `store`, replayed into threads as `me` holds them.
-    pub(crate) fn load(store: &Store, me: PeerId, now: u64) -> Self {
-        let mut envs: Vec<Envelope> = match store.design_records() {
-            Ok(r) => r.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "reading design records");
-                Vec::new()
-            }
-        };
-        envs.sort_by_key(|e| (replay_rank(&e.kind), e.timestamp_ms));
-        let mut state = DesignState::default();
-        for env in envs {
-            let Ok(request) = request_of(&env) else { continue };
-            let res = match state.threads.get_mut(&request) {
-                Some(t) => t.add(&env, now).map(drop),
-                None => DesignThread::open(me, &env, now).map(|t| {
-                    state.threads.insert(request, t);
-                }),
-            };
-            if let Err(e) = res {
-                tracing::warn!(%request, error = %e, "stored design record no longer accepted");
-            }
-        }
-        Self { state: Mutex::new(state) }
+impl Design {
+    /// The service, with the design records in its store replayed into threads as this node
+    /// holds them.
+    pub(crate) fn load(parts: Parts, now: u64) -> Self {
+        let state = replay(&parts.store, parts.identity.peer_id(), now);
+        Design { inner: Arc::new(Holder { parts, state: Mutex::new(state) }) }
     }
+}
+
+/// The parts and the threads, behind the handle.
+struct Holder {
+    parts: Parts,
+    state: Mutex<DesignState>,
+}
+
+/// The design records in `store`, replayed into threads as `me` holds them.
+fn replay(store: &Store, me: PeerId, now: u64) -> DesignState {
+    let mut envs: Vec<Envelope> = match store.design_records() {
+        Ok(r) => r.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading design records");
+            Vec::new()
+        }
+    };
+    envs.sort_by_key(|e| (replay_rank(&e.kind), e.timestamp_ms));
+    let mut state = DesignState::default();
+    for env in envs {
+        let Ok(request) = request_of(&env) else { continue };
+        let res = match state.threads.get_mut(&request) {
+            Some(t) => t.add(&env, now).map(drop),
+            None => DesignThread::open(me, &env, now).map(|t| {
+                state.threads.insert(request, t);
+            }),
+        };
+        if let Err(e) = res {
+            tracing::warn!(%request, error = %e, "stored design record no longer accepted");
+        }
+    }
+    state
 }
 
 /// Why a design operation failed. Refusals of a record carry the [`DesignError`] naming why.
@@ -125,9 +159,25 @@ fn seal_err(e: impl std::fmt::Display) -> DesignOpError {
     DesignOpError::Seal(e.to_string())
 }
 
-impl Node {
+impl Design {
     fn designs(&self) -> MutexGuard<'_, DesignState> {
-        self.inner.design.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn peer_id(&self) -> PeerId {
+        self.inner.parts.identity.peer_id()
+    }
+
+    fn profiles(&self) -> &Profiles {
+        &self.inner.parts.profiles
+    }
+
+    fn tasks(&self) -> &crate::tasks::Tasks {
+        &self.inner.parts.tasks
+    }
+
+    fn emit(&self, ev: NodeEvent) {
+        let _ = self.inner.parts.events.send(ev);
     }
 
     fn thread(&self, request: RequestId) -> Result<DesignThread, DesignOpError> {
@@ -139,17 +189,17 @@ impl Node {
     }
 
     fn is_designer(&self) -> bool {
-        self.inner.config.roles.contains(&Role::Designer)
+        self.inner.parts.designer
     }
 
-    fn seal_design<T: Record>(&self, record: &T) -> Result<Envelope, DesignOpError> {
-        Envelope::seal(self.inner.identity.keypair(), record, now_ms(), rand::random())
+    fn seal<T: Record>(&self, record: &T) -> Result<Envelope, DesignOpError> {
+        Envelope::seal(self.inner.parts.identity.keypair(), record, now_ms(), rand::random())
             .map_err(seal_err)
     }
 
     /// Judges a design record from `source` (or handed in locally), keeps it when valid and
     /// acts on it: a delivery for this node's request is fetched and its licence kept.
-    pub(crate) async fn take_design(
+    pub(crate) async fn take(
         &self,
         env: &Envelope,
         source: Option<PeerId>,
@@ -175,7 +225,7 @@ impl Node {
             } else if env.kind == DesignRequest::KIND {
                 let t = DesignThread::open(me, env, now)?;
                 let wanted = self.is_designer()
-                    && t.request.wants(&self.inner.config.skills)
+                    && t.request.wants(&self.inner.parts.skills)
                     && !t.request.expired(now);
                 if !t.mine() && !wanted {
                     if !st.ignored.contains(&request) {
@@ -195,7 +245,7 @@ impl Node {
         if added == Added::Known {
             return Ok(Taken::Known);
         }
-        self.inner.store.put_design(request.0.0, env.id().0, env.to_bytes()).await?;
+        self.inner.parts.store.put_design(request.0.0, env.id().0, env.to_bytes()).await?;
         self.emit(NodeEvent::Design {
             request: request.to_string(),
             kind: env.kind.clone(),
@@ -224,13 +274,13 @@ impl Node {
     }
 
     /// A gossiped design request: kept if it is for this node, ignored otherwise.
-    pub(crate) async fn take_design_gossip(&self, env: Envelope, source: PeerId) {
+    pub(crate) async fn take_gossip(&self, env: Envelope, source: PeerId) {
         if env.kind != DesignRequest::KIND {
             return;
         }
         // Gossip validation checked the signature and freshness; what is left (a request id
         // reused by another author) is the author's doing, not the forwarder's.
-        match self.take_design(&env, Some(source)).await {
+        match self.take(&env, Some(source)).await {
             Ok(_) => {}
             Err(DesignOpError::Refused(e)) => {
                 tracing::debug!(%source, error = %e, "gossiped design request refused");
@@ -240,19 +290,23 @@ impl Node {
     }
 
     /// Answers a peer handing this node a design record.
-    pub(crate) async fn serve_design(&self, peer: PeerId, bytes: &[u8]) -> SyncResponse {
+    pub(crate) async fn serve(&self, peer: PeerId, bytes: &[u8]) -> SyncResponse {
         let env = match Envelope::from_bytes(bytes) {
             Ok(e) => e,
             Err(e) => {
-                self.inner.network.report_invalid(peer, format!("design record: {e}")).await;
+                self.inner.parts.network.report_invalid(peer, format!("design record: {e}")).await;
                 return SyncResponse::Refused(SyncRefusal::BadEnvelope(e.to_string()));
             }
         };
-        match self.take_design(&env, Some(peer)).await {
+        match self.take(&env, Some(peer)).await {
             Ok(t) => SyncResponse::Ack { accepted: u32::from(t == Taken::New) },
             Err(DesignOpError::Refused(e)) => {
                 if matches!(e, DesignError::Envelope(_) | DesignError::Forged { .. }) {
-                    self.inner.network.report_invalid(peer, format!("design record: {e}")).await;
+                    self.inner
+                        .parts
+                        .network
+                        .report_invalid(peer, format!("design record: {e}"))
+                        .await;
                 }
                 self.emit(NodeEvent::Rejected { peer: peer.to_string(), reason: e.to_string() });
                 SyncResponse::Refused(SyncRefusal::Design {
@@ -274,7 +328,7 @@ impl Node {
     }
 
     async fn deliver_one(&self, id: ContentId, to: PeerId, envelope: Vec<u8>) {
-        match self.sync_request(to, SyncRequest::Design { envelope }).await {
+        match self.inner.parts.network.request_sync(to, SyncRequest::Design { envelope }).await {
             Ok(SyncResponse::Ack { .. }) => {
                 self.designs().outbox.remove(&id);
             }
@@ -288,7 +342,7 @@ impl Node {
     }
 
     /// Sends `peer` the design records still waiting for it (called when it connects).
-    pub(crate) fn design_flush(&self, peer: PeerId) {
+    pub(crate) fn flush(&self, peer: PeerId) {
         let waiting: Vec<(ContentId, Vec<u8>)> = self
             .designs()
             .outbox
@@ -303,7 +357,7 @@ impl Node {
     }
 
     /// Posts a design request: signed, kept, gossiped to designers and pushed to neighbours.
-    pub async fn design_request(&self, new: NewDesignRequest) -> Result<RequestId, DesignOpError> {
+    pub async fn post(&self, new: NewDesignRequest) -> Result<RequestId, DesignOpError> {
         let now = now_ms();
         if new.title.trim().is_empty() {
             return Err(DesignOpError::BadInput("the request needs a title".into()));
@@ -329,8 +383,8 @@ impl Node {
             currency: new.currency.unwrap_or_else(|| "EUR".into()),
             deadline_ms: Some(deadline_ms),
         };
-        let env = self.seal_design(&request)?;
-        self.take_design(&env, None).await?;
+        let env = self.seal(&request)?;
+        self.take(&env, None).await?;
         let node = self.clone();
         self.tasks().spawn(async move { node.spread_request(env).await });
         Ok(id)
@@ -339,16 +393,21 @@ impl Node {
     /// Gossips a request (retrying while the mesh forms) and pushes it to connected peers.
     async fn spread_request(&self, env: Envelope) {
         let bytes = env.to_bytes();
-        for p in self.peers().await {
+        for p in self.inner.parts.network.peers().await {
             let Ok(peer) = p.peer_id.parse::<PeerId>() else { continue };
             let node = self.clone();
             let envelope = bytes.clone();
             self.tasks().spawn(async move {
-                let _ = node.sync_request(peer, SyncRequest::Design { envelope }).await;
+                let _ = node
+                    .inner
+                    .parts
+                    .network
+                    .request_sync(peer, SyncRequest::Design { envelope })
+                    .await;
             });
         }
         for _ in 0..PUBLISH_ATTEMPTS {
-            match self.inner.network.publish(Topic::DesignRequests, bytes.clone()).await {
+            match self.inner.parts.network.publish(Topic::DesignRequests, bytes.clone()).await {
                 Ok(()) => return,
                 Err(e) => tracing::debug!(error = %e, "publishing a design request"),
             }
@@ -357,7 +416,7 @@ impl Node {
     }
 
     /// The requests this node holds: its own, and those for it as a designer, unexpired.
-    pub fn design_requests(&self) -> Vec<RequestView> {
+    pub fn requests(&self) -> Vec<RequestView> {
         let now = now_ms();
         self.designs()
             .threads
@@ -384,7 +443,7 @@ impl Node {
     }
 
     /// Which requests this node kept and which reached it and were ignored.
-    pub fn design_seen(&self) -> SeenView {
+    pub fn seen(&self) -> SeenView {
         let st = self.designs();
         SeenView {
             kept: st.threads.keys().map(ToString::to_string).collect(),
@@ -393,7 +452,7 @@ impl Node {
     }
 
     /// Offers a price and delivery time on a request (the designer).
-    pub async fn design_offer(
+    pub async fn offer(
         &self,
         request: RequestId,
         price: f64,
@@ -420,14 +479,14 @@ impl Node {
             delivery_s,
             message,
         };
-        let env = self.seal_design(&offer)?;
-        self.take_design(&env, None).await?;
+        let env = self.seal(&offer)?;
+        self.take(&env, None).await?;
         self.send_design(t.requester, &env);
         Ok(env.id())
     }
 
     /// The offers on a request: all of them for the requester, its own for a designer.
-    pub fn design_offers(&self, request: RequestId) -> Result<Vec<OfferView>, DesignOpError> {
+    pub fn offers(&self, request: RequestId) -> Result<Vec<OfferView>, DesignOpError> {
         let t = self.thread(request)?;
         Ok(t.offers
             .iter()
@@ -447,7 +506,7 @@ impl Node {
     }
 
     /// Accepts an offer, named by its id or by its designer's peer id (the requester).
-    pub async fn design_accept(
+    pub async fn accept(
         &self,
         request: RequestId,
         which: &str,
@@ -470,17 +529,14 @@ impl Node {
             })?;
         let acceptance =
             DesignAcceptance { request, offer: offer.id, designer: offer.offer.designer };
-        let env = self.seal_design(&acceptance)?;
-        self.take_design(&env, None).await?;
+        let env = self.seal(&acceptance)?;
+        self.take(&env, None).await?;
         self.send_design(offer.offer.designer, &env);
         Ok(offer.id)
     }
 
     /// The age recipient of `peer` from its verified profile.
-    async fn design_recipient(
-        &self,
-        peer: PeerId,
-    ) -> Result<age::x25519::Recipient, DesignOpError> {
+    async fn recipient(&self, peer: PeerId) -> Result<age::x25519::Recipient, DesignOpError> {
         self.profiles().recipient(peer).await.map(|r| r.age).map_err(|e| match e {
             RecipientError::Unknown { .. } => DesignOpError::NotYet(e.to_string()),
             other => DesignOpError::Seal(other.to_string()),
@@ -490,7 +546,7 @@ impl Node {
     /// Sends an end-to-end encrypted message on a request: to the requester from a designer
     /// who offered, or from the requester to `to` (default: the accepted designer, or the one
     /// designer who offered).
-    pub async fn design_message(
+    pub async fn message(
         &self,
         request: RequestId,
         text: String,
@@ -533,22 +589,22 @@ impl Node {
         if !t.mine() && !t.offered(me) {
             return Err(DesignError::NotAParty { request, peer: me }.into());
         }
-        let theirs = self.design_recipient(to).await?;
-        let mine = self.inner.identity.age_recipient();
+        let theirs = self.recipient(to).await?;
+        let mine = self.inner.parts.identity.age_recipient();
         let ciphertext = tokio::task::spawn_blocking(move || encrypt(&text, &[theirs, mine]))
             .await
             .map_err(seal_err)??;
         let message = DesignMessage { request, from: me, to, ciphertext };
-        let env = self.seal_design(&message)?;
-        self.take_design(&env, None).await?;
+        let env = self.seal(&message)?;
+        self.take(&env, None).await?;
         self.send_design(to, &env);
         Ok(env.id())
     }
 
     /// The conversation on a request, in the order it was written, decrypted for this node.
-    pub fn design_messages(&self, request: RequestId) -> Result<Vec<MessageView>, DesignOpError> {
+    pub fn messages(&self, request: RequestId) -> Result<Vec<MessageView>, DesignOpError> {
         let t = self.thread(request)?;
-        let identity = self.inner.identity.age_identity();
+        let identity = self.inner.parts.identity.age_identity();
         Ok(t.messages
             .iter()
             .map(|m| MessageView {
@@ -564,10 +620,10 @@ impl Node {
     }
 
     /// The signed envelopes of a request as hex, for inspection and export.
-    pub fn design_envelopes(&self, request: RequestId) -> Result<Vec<Vec<u8>>, DesignOpError> {
+    pub fn envelopes(&self, request: RequestId) -> Result<Vec<Vec<u8>>, DesignOpError> {
         self.thread(request)?;
         let mut out = Vec::new();
-        for b in self.inner.store.design_records()? {
+        for b in self.inner.parts.store.design_records()? {
             if Envelope::from_bytes(&b).ok().and_then(|e| request_of(&e).ok()) == Some(request) {
                 out.push(b);
             }
@@ -577,7 +633,7 @@ impl Node {
 
     /// Delivers a design (the accepted designer): the model packaged for the requester and
     /// this node, a licence for the requester, and the signed delivery naming both.
-    pub async fn design_deliver(
+    pub async fn deliver(
         &self,
         request: RequestId,
         model: Vec<u8>,
@@ -592,7 +648,9 @@ impl Node {
         }
         let terms = meta.licence.clone().unwrap_or_default();
         let cid = self
-            .models()
+            .inner
+            .parts
+            .models
             .add(model, meta, &[t.requester])
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
@@ -604,16 +662,16 @@ impl Node {
             terms,
             offline_prints: false,
         };
-        let licence = self.licences().issue(&licence).map_err(seal_err)?;
+        let licence = self.inner.parts.licences.issue(&licence).map_err(seal_err)?;
         let delivery = DesignDelivery { request, designer: me, model: cid, licence };
-        let env = self.seal_design(&delivery)?;
-        self.take_design(&env, None).await?;
+        let env = self.seal(&delivery)?;
+        self.take(&env, None).await?;
         self.send_design(t.requester, &env);
         Ok(cid)
     }
 
     /// Every delivery held: those made to this node's requests and those it made.
-    pub fn design_deliveries(&self) -> Vec<DeliveryView> {
+    pub fn deliveries(&self) -> Vec<DeliveryView> {
         let st = self.designs();
         let mut out = Vec::new();
         for t in st.threads.values() {
@@ -648,11 +706,15 @@ impl Node {
         let d = t.deliveries.iter().find(|d| d.id == delivery).ok_or_else(|| {
             DesignOpError::Refused(DesignError::UnknownDelivery { request, delivery })
         })?;
-        self.models()
+        self.inner
+            .parts
+            .models
             .get(d.delivery.model)
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
-        self.licences()
+        self.inner
+            .parts
+            .licences
             .add(d.delivery.licence.clone())
             .await
             .map_err(|e| DesignOpError::Model(e.to_string()))?;
@@ -662,10 +724,7 @@ impl Node {
 
     /// Accepts the latest delivery on a request (the requester), once its model is fetched and
     /// opened here and its licence kept.
-    pub async fn design_accept_delivery(
-        &self,
-        request: RequestId,
-    ) -> Result<ContentId, DesignOpError> {
+    pub async fn accept_delivery(&self, request: RequestId) -> Result<ContentId, DesignOpError> {
         let t = self.thread(request)?;
         if !t.mine() {
             return Err(DesignOpError::NotAllowed(format!(
@@ -678,20 +737,20 @@ impl Node {
             .last()
             .ok_or_else(|| DesignOpError::NotYet(format!("nothing delivered on {request} yet")))?;
         self.receive_delivery(request, d.id).await?;
-        let env = self.seal_design(&DeliveryAcceptance { request, delivery: d.id })?;
-        self.take_design(&env, None).await?;
+        let env = self.seal(&DeliveryAcceptance { request, delivery: d.id })?;
+        self.take(&env, None).await?;
         self.send_design(d.delivery.designer, &env);
         Ok(d.delivery.model)
     }
 
     /// Takes a signed design record from outside the network, judged as if a peer sent it.
-    pub async fn design_import(&self, bytes: &[u8]) -> Result<Taken, DesignOpError> {
+    pub async fn import(&self, bytes: &[u8]) -> Result<Taken, DesignOpError> {
         let env = Envelope::from_bytes(bytes).map_err(DesignError::from)?;
-        self.take_design(&env, None).await
+        self.take(&env, None).await
     }
 
     /// Forgets requests whose deadline passed a minute ago and in which this node took no part.
-    async fn expire_designs(&self) {
+    async fn forget_expired(&self) {
         let now = now_ms();
         let me = self.peer_id();
         let gone: Vec<RequestId> = {
@@ -712,18 +771,24 @@ impl Node {
             gone
         };
         for r in gone {
-            if let Err(e) = self.inner.store.forget_design(r.0.0).await {
+            if let Err(e) = self.inner.parts.store.forget_design(r.0.0).await {
                 tracing::error!(request = %r, error = %e, "forgetting an expired design request");
             }
         }
     }
 }
 
-/// Forgets expired requests now and every [`EXPIRE_EVERY`] while the node runs.
-pub(crate) async fn expire(node: Node) {
-    loop {
-        node.expire_designs().await;
-        tokio::time::sleep(EXPIRE_EVERY).await;
+impl Design {
+    /// Forgets expired requests now and every [`EXPIRE_EVERY`] while the service lives.
+    pub(crate) fn start(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        self.tasks().spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                (Design { inner }).forget_expired().await;
+                tokio::time::sleep(EXPIRE_EVERY).await;
+            }
+        });
     }
 }
 

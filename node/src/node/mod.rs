@@ -105,7 +105,7 @@ pub(crate) struct Inner {
     metrics: Arc<crate::metrics::Metrics>,
     alerts: crate::monitor::watch::Alerts,
     security: crate::security::service::Security,
-    design: design::Designs,
+    design: design::Design,
     catalogue: catalog::Catalogue,
     /// Every background task of the node's services, and their one stop signal.
     tasks: crate::tasks::Tasks,
@@ -177,7 +177,6 @@ impl Node {
         let alerts = crate::monitor::watch::Alerts::load(store.clone(), config.alerts.rules)?;
         let security =
             crate::security::service::Security::load(store.clone(), &config.data_dir).await?;
-        let design = design::Designs::load(&store, identity.peer_id(), now);
         let profiles = Profiles::new(
             store.clone(),
             network.clone(),
@@ -214,6 +213,21 @@ impl Node {
             order_book.clone(),
         )
         .await?;
+        let design = design::Design::load(
+            design::Parts {
+                identity: Arc::clone(&identity),
+                store: store.clone(),
+                network: network.clone(),
+                profiles: profiles.clone(),
+                models: models.clone(),
+                licences: licences.clone(),
+                events: events.clone(),
+                tasks: tasks.clone(),
+                designer: config.roles.contains(&amsp_proto::profile::Role::Designer),
+                skills: config.skills.clone(),
+            },
+            now,
+        );
         let catalogue = catalog::Catalogue::new(catalog::Parts {
             identity: Arc::clone(&identity),
             store: store.clone(),
@@ -270,7 +284,7 @@ impl Node {
         node.tasks()
             .spawn(events::forward_farm(node.inner.farm.subscribe(), node.inner.events.clone()));
         centre::start(&node);
-        node.tasks().spawn(design::expire(node.clone()));
+        node.inner.design.start();
         node.inner.catalogue.start(&node.tasks());
         // What the store, the farm and the audit log just created under a loose umask: files
         // keep their mode when rewritten in place, so once is enough.
@@ -351,6 +365,11 @@ impl Node {
     /// The profile service: peers' names and age recipients.
     pub fn profiles(&self) -> &Profiles {
         &self.inner.profiles
+    }
+
+    /// The design service: requests, offers, messages and deliveries (use case 3).
+    pub fn design(&self) -> &design::Design {
+        &self.inner.design
     }
 
     /// The catalogue service: entries published, kept, searched and copied.

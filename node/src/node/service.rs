@@ -20,7 +20,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
         match ev {
             NetworkEvent::PeerConnected(peer) => {
                 node.emit(NodeEvent::PeerConnected { peer: peer.to_string() });
-                node.design_flush(peer);
+                node.design().flush(peer);
                 let node = node.clone();
                 node.tasks().spawn(async move {
                     tokio::join!(sync_with(&node, peer), node.catalogue().pull(peer));
@@ -46,7 +46,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     id: envelope.id().to_string(),
                 });
                 if topic == Topic::DesignRequests {
-                    node.take_design_gossip(envelope.clone(), source).await;
+                    node.design().take_gossip(envelope.clone(), source).await;
                 }
                 if topic == Topic::Capacity {
                     node.take_capacity_ad(&envelope);
@@ -111,7 +111,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         SyncRequest::Profile => SyncResponse::Profile(Some(node.profiles().own_envelope())),
         SyncRequest::EventIds { have } => node.order_book().serve_event_ids(have),
         SyncRequest::Handover { order } => node.serve_handover(peer, order),
-        SyncRequest::Design { envelope } => node.serve_design(peer, &envelope).await,
+        SyncRequest::Design { envelope } => node.design().serve(peer, &envelope).await,
         SyncRequest::Catalogue { after } => node.catalogue().serve_page(after),
         SyncRequest::CatalogCopy { entry } => node.catalogue().serve_copy(peer, entry).await,
         SyncRequest::Redeem { licence, order, part, events } => {
