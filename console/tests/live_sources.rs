@@ -122,7 +122,7 @@ async fn embedded_and_http_sources_show_the_same_live_node() {
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models/20mm-xyz-cube.stl"))
             .unwrap();
     let cid = user.models().add(model, meta, &[centre.peer_id()]).await.unwrap();
-    user.request_quote(cid, "bracket".into(), "pla", 2).await.unwrap();
+    user.market().request_quote(cid, "bracket".into(), "pla", 2).await.unwrap();
     until("the order at the centre", async || !centre.order_book().list().is_empty()).await;
 
     let farm: Arc<dyn Workshop> = Arc::new(NodeFarm::new(centre.clone()));

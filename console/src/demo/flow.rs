@@ -137,8 +137,10 @@ pub async fn customer(
                 .find(|&k| offers[k].prints.is_none_or(|allowed| used[k] + copies <= allowed));
             if let Some(k) = pick {
                 let offer = &offers[k];
-                let asked =
-                    user.request_quote(offer.model, offer.title.clone(), material, copies).await;
+                let asked = user
+                    .market()
+                    .request_quote(offer.model, offer.title.clone(), material, copies)
+                    .await;
                 if let Ok(order) = asked {
                     let mut b = lock(&orders);
                     active.push((b.created.len(), order));
@@ -172,17 +174,17 @@ pub async fn customer(
                 {
                     // Policies take turns, so both centres get work.
                     let policy = [Policy::Cheapest, Policy::Fastest, Policy::Rated][i % 3];
-                    if user.place_order(id, Choice::Policy(policy)).await.is_ok() {
+                    if user.market().place(id, Choice::Policy(policy)).await.is_ok() {
                         placed.insert(id);
                     }
                 }
                 Stage::Shipped if since >= pace.steps => {
-                    let _ = user.deliver(id).await;
+                    let _ = user.market().deliver(id).await;
                 }
                 Stage::Delivered if since >= pace.steps / 2 => {
                     let stars = [5, 4, 5, 3][i % 4];
                     let text = ["fits perfectly", "good, slight stringing", "fast", "late"][i % 4];
-                    let _ = user.review(id, stars, text.to_owned()).await;
+                    let _ = user.market().review(id, stars, text.to_owned()).await;
                 }
                 Stage::Reviewed | Stage::Cancelled => {
                     finished.insert(id);
@@ -235,7 +237,7 @@ pub async fn centre(node: Node, floor: Arc<Floor>, steps: Duration, fix: Duratio
             if now - at >= steps {
                 shipments += 1;
                 let tracking = format!("DEMO{shipments:06}");
-                if node.ship(id, "DHL".to_owned(), tracking.clone()).await.is_ok() {
+                if node.market().ship(id, "DHL".to_owned(), tracking.clone()).await.is_ok() {
                     shipped.insert(id);
                     floor.note(Level::Info, format!("order {id} shipped, DHL {tracking}"));
                 }

@@ -165,7 +165,7 @@ impl EmbeddedSource {
             .filter_map(|p| amsp_node::api::views::peer(&self.node, p))
             .collect();
         let models = self.node.models().list().map_err(|e| unreachable(e.to_string()))?;
-        let capacity = self.node.capacity();
+        let capacity = self.node.market().capacity();
         // A catalogue the store cannot read leaves the Models view with stored models only.
         let catalogue = self
             .node

@@ -84,10 +84,11 @@ impl Workshop for NodeFarm {
                 Action::Reprint(j) => farm.reprint(j).await.map(drop).map_err(|e| e.to_string()),
                 Action::BedClear(p) => farm.bed_cleared(p).await.map_err(|e| e.to_string()),
                 Action::ReprintOrder(o) => {
-                    self.node.reprint_order(o).await.map_err(|e| e.to_string())
+                    self.node.market().reprint(o).await.map_err(|e| e.to_string())
                 }
                 Action::CancelOrder(o) => self
                     .node
+                    .market()
                     .cancel(o, "called off from the console".into())
                     .await
                     .map_err(|e| e.to_string()),

@@ -90,7 +90,7 @@ pub(super) async fn new_order(
     r.process = req.process;
     r.colour = req.colour;
     r.deadline_ms = req.deadline_ms;
-    let order = node.create_order(model, req.name, r).await?;
+    let order = node.market().create(model, req.name, r).await?;
     Ok(Json(NewOrderReply { order }))
 }
 
@@ -231,8 +231,8 @@ pub(super) async fn accept_repair(
             })
         })
         .transpose()?;
-    let offer = node.accept_repair(order, part).await?;
-    let state = node.order_state(&order)?;
+    let offer = node.market().accept_repair(order, part).await?;
+    let state = node.market().order_state(&order)?;
     let taken = repair_views(&state).into_iter().find(|v| v.accepted && v.model == offer.model);
     taken.map(Json).ok_or_else(|| {
         ApiError::new(
@@ -247,7 +247,7 @@ pub(super) async fn quotes(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Vec<QuoteView>>, ApiError> {
-    Ok(Json(node.quotes(&parse_order(&id)?)?))
+    Ok(Json(node.market().quotes(&parse_order(&id)?)?))
 }
 
 pub(super) async fn place(
@@ -267,7 +267,7 @@ pub(super) async fn place(
                 .map_err(|e| ApiError::bad_request("bad_policy", e))?,
         ),
     };
-    let quote = node.place_order(order, choice).await?;
+    let quote = node.market().place(order, choice).await?;
     Ok(Json(PlaceReply { quote }))
 }
 
@@ -276,7 +276,7 @@ pub(super) async fn ship(
     UrlPath(id): UrlPath<String>,
     Json(req): Json<ShipOrder>,
 ) -> Result<Json<Done>, ApiError> {
-    node.ship(parse_order(&id)?, req.carrier, req.tracking).await?;
+    node.market().ship(parse_order(&id)?, req.carrier, req.tracking).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -290,7 +290,7 @@ pub(super) async fn cancel(
     } else {
         req.reason.chars().take(500).collect()
     };
-    node.cancel(parse_order(&id)?, reason).await?;
+    node.market().cancel(parse_order(&id)?, reason).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -299,7 +299,7 @@ pub(super) async fn name_inspector(
     UrlPath(id): UrlPath<String>,
     Json(req): Json<NameInspector>,
 ) -> Result<Json<Done>, ApiError> {
-    node.name_inspector(parse_order(&id)?, req.inspector).await?;
+    node.market().name_inspector(parse_order(&id)?, req.inspector).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -307,7 +307,7 @@ pub(super) async fn reprint(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Done>, ApiError> {
-    node.reprint_order(parse_order(&id)?).await?;
+    node.market().reprint(parse_order(&id)?).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -315,7 +315,7 @@ pub(super) async fn deliver(
     State(node): State<Node>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Done>, ApiError> {
-    node.deliver(parse_order(&id)?).await?;
+    node.market().deliver(parse_order(&id)?).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -334,7 +334,7 @@ pub(super) async fn inspect(
     if let Some(why) = record.implausible() {
         return Err(ApiError::bad_request("bad_inspection", why));
     }
-    node.inspect(parse_order(&id)?, record).await?;
+    node.market().inspect(parse_order(&id)?, record).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -349,7 +349,7 @@ pub(super) async fn review(
             format!("a review needs one to five stars, got {}", req.stars),
         ));
     }
-    node.review(parse_order(&id)?, req.stars, req.text).await?;
+    node.market().review(parse_order(&id)?, req.stars, req.text).await?;
     Ok(Json(Done { ok: true }))
 }
 
@@ -365,16 +365,16 @@ pub(super) async fn import(
             })?,
         );
     }
-    Ok(Json(node.import_events(events).await?))
+    Ok(Json(node.market().import_events(events).await?))
 }
 
 pub(super) async fn capacity(State(node): State<Node>) -> Json<Vec<CentreView>> {
-    Json(node.capacity())
+    Json(node.market().capacity())
 }
 
 pub(super) async fn okw(State(node): State<Node>) -> Result<Json<OkwRecord>, ApiError> {
     let me = node.peer_id();
-    let view = node.capacity().into_iter().find(|c| c.centre == me).ok_or_else(|| {
+    let view = node.market().capacity().into_iter().find(|c| c.centre == me).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_a_centre",

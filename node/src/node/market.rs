@@ -4,21 +4,26 @@
 //! print licences; and the hand-over of model packages to the centre that prints them.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use amsp_proto::capacity::CapacityAd;
 use amsp_proto::envelope::{Envelope, VerifyPolicy};
 use amsp_proto::feedback::Feedback;
 use amsp_proto::id::{ContentId, OrderId, PartId, QuoteId};
 use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, RepairOffer, Stage};
+use amsp_proto::process::Material;
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
 
 pub use amsp_api::orders::{CentreView, ImportOutcome, QuoteView};
 
-use super::{GetModelError, Node, OrderOpError, now_ms};
+use super::licences::Licences;
+use super::{GetModelError, Models, OrderBook, OrderOpError, Profiles};
+use crate::clock::now_ms;
 use crate::engine::federation::Federation;
 use crate::engine::pricing::{self, Policy};
+use crate::identity::Identity;
+use crate::network::Network;
 use crate::network::sync_protocol::SyncRefusal;
 use crate::network::{SyncRequest, SyncResponse, Topic};
 use crate::package::{ModelManifest, PackageMeta};
@@ -32,13 +37,29 @@ pub(crate) struct Handover {
     pub packages: Vec<(PartId, ContentId)>,
 }
 
-/// Market state every node keeps beside its order logs.
-#[derive(Debug, Default)]
-pub(crate) struct Market {
+/// Handle to the market service. Clone freely.
+#[derive(Clone)]
+pub struct Market {
+    inner: Arc<Holder>,
+}
+
+/// What the market service works with.
+pub(crate) struct Parts {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) network: Network,
+    pub(crate) order_book: OrderBook,
+    pub(crate) models: Models,
+    pub(crate) profiles: Profiles,
+    pub(crate) licences: Licences,
+}
+
+/// The parts and what the market keeps beside the order logs.
+struct Holder {
+    parts: Parts,
     /// The latest capacity ad of every centre.
-    pub federation: Mutex<Federation>,
+    federation: Mutex<Federation>,
     /// Packages this node made for the centre it placed or forwarded an order to.
-    pub handovers: Mutex<BTreeMap<OrderId, Handover>>,
+    handovers: Mutex<BTreeMap<OrderId, Handover>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -108,9 +129,45 @@ pub enum Choice {
     Policy(Policy),
 }
 
-impl Node {
-    pub(crate) fn market(&self) -> &Market {
-        &self.inner.market
+impl Market {
+    pub(crate) fn new(parts: Parts) -> Self {
+        Market {
+            inner: Arc::new(Holder {
+                parts,
+                federation: Mutex::default(),
+                handovers: Mutex::default(),
+            }),
+        }
+    }
+
+    fn order_book(&self) -> &OrderBook {
+        &self.inner.parts.order_book
+    }
+
+    fn models(&self) -> &Models {
+        &self.inner.parts.models
+    }
+
+    fn profiles(&self) -> &Profiles {
+        &self.inner.parts.profiles
+    }
+
+    fn licences(&self) -> &Licences {
+        &self.inner.parts.licences
+    }
+
+    fn peer_id(&self) -> PeerId {
+        self.inner.parts.identity.peer_id()
+    }
+
+    /// Runs `f` on the federation view (every centre's latest capacity ad).
+    pub(crate) fn with_federation<T>(&self, f: impl FnOnce(&mut Federation) -> T) -> T {
+        f(&mut lock(&self.inner.federation))
+    }
+
+    /// Keeps the packages made for the next holder of `order`, for it to ask.
+    pub(crate) fn hand_over(&self, order: OrderId, handover: Handover) {
+        lock(&self.inner.handovers).insert(order, handover);
     }
 
     /// Appends `action` to `order` signed by this node; persists and spreads it.
@@ -126,7 +183,7 @@ impl Node {
                 return Err(MarketError::UnknownOrder(order));
             }
             orders.entry(order).append(
-                self.inner.identity.keypair(),
+                self.inner.parts.identity.keypair(),
                 action,
                 now_ms(),
                 rand::random(),
@@ -150,7 +207,7 @@ impl Node {
     /// The model's manifest is fetched first when it is not held: centres ask the author of a
     /// new order to show the models it names, and a customer that could not would be refused
     /// and counted as an offender. A model no peer knows is refused here, with that reason.
-    pub async fn create_order(
+    pub async fn create(
         &self,
         model: ContentId,
         name: String,
@@ -172,7 +229,7 @@ impl Node {
             }],
         };
         let env = self.order_book().logs().entry(order).append(
-            self.inner.identity.keypair(),
+            self.inner.parts.identity.keypair(),
             action,
             now,
             rand::random(),
@@ -181,8 +238,21 @@ impl Node {
             .persist_and_spread(vec![(order, env.clone())], None, true)
             .await
             .map_err(OrderOpError::from)?;
-        let _ = self.inner.network.publish(Topic::Orders, env.to_bytes()).await;
+        let _ = self.inner.parts.network.publish(Topic::Orders, env.to_bytes()).await;
         Ok(order)
+    }
+
+    /// Starts an order: a request for quotes on one model. Persists the event, pushes it to
+    /// connected peers and announces it on the orders topic.
+    pub async fn request_quote(
+        &self,
+        model: ContentId,
+        name: String,
+        material: &str,
+        quantity: u32,
+    ) -> Result<OrderId, MarketError> {
+        let requirements = PartRequirements::new(Material::new(material), quantity.max(1));
+        self.create(model, name, requirements).await
     }
 
     /// The quotes an order has received, cheapest first.
@@ -215,11 +285,7 @@ impl Node {
     /// Places `order` with the centre of the chosen quote. Each part's model is first
     /// re-packaged for this node and that centre only, and kept ready for the centre to ask.
     #[tracing::instrument(name = "order", skip_all, fields(order = %order))]
-    pub async fn place_order(
-        &self,
-        order: OrderId,
-        choice: Choice,
-    ) -> Result<QuoteId, MarketError> {
+    pub async fn place(&self, order: OrderId, choice: Choice) -> Result<QuoteId, MarketError> {
         let state = self.order_state(&order)?;
         if state.stage != Stage::Quoted {
             return Err(MarketError::Stage {
@@ -249,7 +315,7 @@ impl Node {
             .map(|(c, _)| *c)
             .ok_or(MarketError::NoQuote { order, reason: format!("no quote {quote}") })?;
         let packages = self.repackage(&state.parts, centre).await?;
-        lock(&self.market().handovers).insert(order, Handover { to: centre, packages });
+        self.hand_over(order, Handover { to: centre, packages });
         self.append_event(order, Action::Placed { quote }).await?;
         Ok(quote)
     }
@@ -318,7 +384,7 @@ impl Node {
     /// The customer's choice after a failed inspection: the centre makes the order again. The
     /// packages are handed over afresh (this node may have restarted since placing it), so the
     /// centre takes the order as it took it the first time.
-    pub async fn reprint_order(&self, order: OrderId) -> Result<(), MarketError> {
+    pub async fn reprint(&self, order: OrderId) -> Result<(), MarketError> {
         let state = self.order_state(&order)?;
         let refuse =
             |what: &str| MarketError::Stage { order, stage: state.stage, what: what.into() };
@@ -332,7 +398,7 @@ impl Node {
         }
         if let (Some(centre), true) = (state.centre, state.forwards.is_empty()) {
             let packages = self.repackage(&state.parts, centre).await?;
-            lock(&self.market().handovers).insert(order, Handover { to: centre, packages });
+            self.hand_over(order, Handover { to: centre, packages });
         }
         let parts = state.failed.iter().copied().collect();
         self.append_event(order, Action::Reprint { parts }).await.map(drop)
@@ -397,7 +463,7 @@ impl Node {
     /// The live federation: every centre whose capacity ad has not expired.
     pub fn capacity(&self) -> Vec<CentreView> {
         let rep = self.order_book().reputation();
-        let mut fed = lock(&self.market().federation);
+        let mut fed = lock(&self.inner.federation);
         fed.expire(now_ms());
         fed.centres()
             .map(|(p, ad)| CentreView { centre: *p, rating: rep.score(p), ad: ad.clone() })
@@ -408,14 +474,14 @@ impl Node {
     pub(crate) fn take_capacity_ad(&self, env: &Envelope) {
         let Ok(author) = env.verify_signature() else { return };
         let Ok(ad) = env.open::<CapacityAd>(&VerifyPolicy::history(now_ms())) else { return };
-        lock(&self.market().federation).update(author, env.timestamp_ms, ad);
+        lock(&self.inner.federation).update(author, env.timestamp_ms, ad);
     }
 
     /// Answers a centre asking for an order's packages: only the centre they were made for
     /// gets them, with the licences this node holds for the parts' models.
     pub(crate) fn serve_handover(&self, asker: PeerId, order: [u8; 16]) -> SyncResponse {
         let order = OrderId(amsp_proto::id::SortableId(order));
-        let Some(h) = lock(&self.market().handovers).get(&order).cloned() else {
+        let Some(h) = lock(&self.inner.handovers).get(&order).cloned() else {
             return SyncResponse::Refused(SyncRefusal::NoPackages { order: order.to_string() });
         };
         if h.to != asker {
@@ -439,7 +505,13 @@ impl Node {
         from: PeerId,
         order: OrderId,
     ) -> Result<(Vec<(PartId, ContentId)>, Vec<Vec<u8>>), String> {
-        match self.sync_request(from, SyncRequest::Handover { order: order.0.0 }).await {
+        match self
+            .inner
+            .parts
+            .network
+            .request_sync(from, SyncRequest::Handover { order: order.0.0 })
+            .await
+        {
             Ok(SyncResponse::Handover { packages, licences }) => Ok((
                 packages
                     .into_iter()

@@ -23,11 +23,9 @@ mod service;
 use std::sync::Arc;
 
 use amsp_proto::envelope::Envelope;
-use amsp_proto::id::{ContentId, OrderId};
+use amsp_proto::id::OrderId;
 use amsp_proto::order::Stage;
-use amsp_proto::process::Material;
 use amsp_proto::profile::Profile;
-use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
 
 pub use amsp_api::node::Status;
@@ -213,6 +211,14 @@ impl Node {
             order_book.clone(),
         )
         .await?;
+        let market = market::Market::new(market::Parts {
+            identity: Arc::clone(&identity),
+            network: network.clone(),
+            order_book: order_book.clone(),
+            models: models.clone(),
+            profiles: profiles.clone(),
+            licences: licences.clone(),
+        });
         let design = design::Design::load(
             design::Parts {
                 identity: Arc::clone(&identity),
@@ -249,7 +255,7 @@ impl Node {
                 profiles,
                 order_book,
                 events,
-                market: market::Market::default(),
+                market,
                 licences,
                 farm,
                 metrics,
@@ -367,6 +373,12 @@ impl Node {
         &self.inner.profiles
     }
 
+    /// The market service: orders from the customer's side, quotes, placing, the federation's
+    /// capacity and hand-overs of model packages.
+    pub fn market(&self) -> &market::Market {
+        &self.inner.market
+    }
+
     /// The design service: requests, offers, messages and deliveries (use case 3).
     pub fn design(&self) -> &design::Design {
         &self.inner.design
@@ -430,19 +442,6 @@ impl Node {
         self.inner.network.peers().await
     }
 
-    /// Starts an order: a request for quotes on one model. Persists the event, pushes it to
-    /// connected peers and announces it on the orders topic.
-    pub async fn request_quote(
-        &self,
-        model: ContentId,
-        name: String,
-        material: &str,
-        quantity: u32,
-    ) -> Result<OrderId, market::MarketError> {
-        let requirements = PartRequirements::new(Material::new(material), quantity.max(1));
-        self.create_order(model, name, requirements).await
-    }
-
     /// Raises (or clears) the alert of each of `orders` that waits for this node, as its
     /// customer, to answer: take or refuse a repaired model, choose a reprint or a cancel after a
     /// failed inspection, or change an order every centre declined. Otherwise it would wait
@@ -490,7 +489,7 @@ impl Node {
         {
             return None;
         }
-        let centres = self.capacity();
+        let centres = self.market().capacity();
         if centres.iter().any(|c| !state.declines.contains_key(&c.centre)) {
             return None;
         }

@@ -49,7 +49,7 @@ pub(super) async fn run(node: Node, mut rx: mpsc::Receiver<NetworkEvent>) {
                     node.design().take_gossip(envelope.clone(), source).await;
                 }
                 if topic == Topic::Capacity {
-                    node.take_capacity_ad(&envelope);
+                    node.market().take_capacity_ad(&envelope);
                 }
                 if topic == Topic::Catalogue {
                     let policy = amsp_proto::envelope::VerifyPolicy::live(super::now_ms());
@@ -110,7 +110,7 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
     match request {
         SyncRequest::Profile => SyncResponse::Profile(Some(node.profiles().own_envelope())),
         SyncRequest::EventIds { have } => node.order_book().serve_event_ids(have),
-        SyncRequest::Handover { order } => node.serve_handover(peer, order),
+        SyncRequest::Handover { order } => node.market().serve_handover(peer, order),
         SyncRequest::Design { envelope } => node.design().serve(peer, &envelope).await,
         SyncRequest::Catalogue { after } => node.catalogue().serve_page(after),
         SyncRequest::CatalogCopy { entry } => node.catalogue().serve_copy(peer, entry).await,

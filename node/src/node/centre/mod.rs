@@ -245,7 +245,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
     let me = c.node.peer_id();
     let (mut parts, mut stale) = (Vec::new(), Vec::new());
     for (order, list) in accepted {
-        let Ok(state) = c.node.order_state(&order) else {
+        let Ok(state) = c.node.market().order_state(&order) else {
             stale.push(order);
             continue;
         };
@@ -309,7 +309,7 @@ async fn advertise(c: Arc<Centre>) {
         };
         let now = now_ms();
         if let Ok(env) = Envelope::seal(c.node.inner.identity.keypair(), &ad, now, rand::random()) {
-            c.node.take_capacity_ad(&env);
+            c.node.market().take_capacity_ad(&env);
             let _ = c.node.network().publish(Topic::Capacity, env.to_bytes()).await;
         }
         tokio::select! {
@@ -357,7 +357,7 @@ fn rescan(c: &Arc<Centre>) {
 
 /// Tells the core about `order`'s state now.
 fn consider(c: &Arc<Centre>, order: OrderId) {
-    let Ok(state) = c.node.order_state(&order) else { return };
+    let Ok(state) = c.node.market().order_state(&order) else { return };
     let steps = c.core().handle(Event::Order(&state));
     dispatch(c, steps);
 }
@@ -371,7 +371,7 @@ async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
         Ok(QuoteOutcome::Declined(decline)) => {
             tracing::info!(%decline, "declining to quote");
             let reason = decline.to_string();
-            match c.node.append_event(order, Action::Declined { reason }).await {
+            match c.node.market().append_event(order, Action::Declined { reason }).await {
                 Ok(_) => false,
                 Err(e) => {
                     tracing::warn!(error = %e, "recording a decline");
@@ -411,7 +411,7 @@ async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
 /// Prices an order from the manifests (or from slicing, when this centre may read the model)
 /// and appends a signed quote; or returns why this centre declines it.
 async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> {
-    let state = c.node.order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
+    let state = c.node.market().order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
     let me = c.node.peer_id();
     if state.quotes.values().any(|(centre, _)| *centre == me) || state.declines.contains_key(&me) {
         return Ok(QuoteOutcome::Quoted);
@@ -421,6 +421,7 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
     for part in &state.parts {
         let manifest = c
             .node
+            .market()
             .model_manifest(part.model)
             .await
             .map_err(|reason| CentreError::Manifest { model: part.model, reason })?;
@@ -479,6 +480,7 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
     match decide_quote(&parts, &terms) {
         Ok(quote) => {
             c.node
+                .market()
                 .append_event(order, Action::Quoted(quote))
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -626,11 +628,11 @@ fn slice_mesh(
 /// or forwards it when it cannot meet the deadline, or declines it with the reason.
 #[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "take"))]
 async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
-    let state = c.node.order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
+    let state = c.node.market().order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
     let from = state.forwards.last().map(|(from, _)| *from).unwrap_or(state.customer);
     let mut handover = Err(String::new());
     for _ in 0..HANDOVER_ATTEMPTS {
-        handover = c.node.request_handover(from, order).await;
+        handover = c.node.market().request_handover(from, order).await;
         if handover.is_ok() {
             break;
         }
@@ -674,6 +676,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
             tracing::info!(%reason, "holding");
             if state.held.as_deref() != Some(reason.as_str()) {
                 c.node
+                    .market()
                     .append_event(order, Action::Held { reason })
                     .await
                     .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -696,6 +699,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
                 }
             };
             c.node
+                .market()
                 .append_event(order, Action::Cancelled { reason })
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -705,6 +709,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
             tracing::info!(%decline, "declining");
             let reason = decline.to_string();
             c.node
+                .market()
                 .append_event(order, Action::Cancelled { reason })
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -722,6 +727,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
                 .map_err(|e| CentreError::Record(e.to_string()))?;
             c.core().count_licence_prints(order, &licence_uses);
             c.node
+                .market()
                 .append_event(order, Action::Accepted)
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -767,6 +773,7 @@ async fn check_part(
     // designer who may grant it).
     let original = c
         .node
+        .market()
         .model_manifest(spec.model)
         .await
         .map_err(|reason| CentreError::Manifest { model: spec.model, reason })?;
@@ -842,6 +849,7 @@ async fn offer_repair(
     tracing::info!(%part, %model, %defects, %repairs, "offering a repaired model");
     let offer = RepairOffer { part, model, defects: defects.to_owned(), repairs };
     c.node
+        .market()
         .append_event(order, Action::RepairOffered(offer))
         .await
         .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -897,7 +905,7 @@ fn retake_later(c: &Arc<Centre>, order: OrderId) {
     node.tasks().spawn(async move {
         tokio::time::sleep(HOLD_RETRY).await;
         lock_holds(&c).remove(&order);
-        let Ok(state) = c.node.order_state(&order) else { return };
+        let Ok(state) = c.node.market().order_state(&order) else { return };
         if state.stage == Stage::Placed {
             let steps = c.core().handle(Event::Order(&state));
             dispatch(&c, steps);
@@ -920,7 +928,8 @@ fn forward_target(c: &Centre, state: &OrderState, parts: &[Accepted]) -> Option<
         material: first.requirements.material.clone(),
         size_mm: parts.first().map_or([0.0; 3], |a| mesh_size(&a.mesh)),
     };
-    c.node.market().federation.lock().ok()?.forward_target(&need, &c.node.peer_id())
+    let me = c.node.peer_id();
+    c.node.market().with_federation(|fed| fed.forward_target(&need, &me))
 }
 
 /// Hands an accepted order to `to`: the models re-packaged for it, then a signed forward.
@@ -931,15 +940,11 @@ async fn forward(
     to: PeerId,
 ) -> Result<(), CentreError> {
     let record = |e: String| CentreError::Record(e);
-    let packages = c.node.repackage(parts, to).await.map_err(|e| record(e.to_string()))?;
-    c.node
-        .market()
-        .handovers
-        .lock()
-        .map_err(|e| record(e.to_string()))?
-        .insert(order, super::market::Handover { to, packages });
+    let packages = c.node.market().repackage(parts, to).await.map_err(|e| record(e.to_string()))?;
+    c.node.market().hand_over(order, super::market::Handover { to, packages });
     let reason = "this centre cannot meet the deadline".to_string();
     c.node
+        .market()
         .append_event(order, Action::Forwarded { to, reason })
         .await
         .map_err(|e| record(e.to_string()))?;
@@ -1072,7 +1077,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
         for (group, orders, ..) in &sliced_plates {
             for (order, parts) in orders {
                 let action = Action::Grouped { group: group.clone(), parts: parts.clone() };
-                if let Err(e) = c.node.append_event(*order, action).await {
+                if let Err(e) = c.node.market().append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a plate");
                 }
             }
@@ -1084,7 +1089,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
                     print_time_s: secs.round() as u64,
                     filament_g: (grams * 100.0).round() / 100.0,
                 };
-                if let Err(e) = c.node.append_event(*order, action).await {
+                if let Err(e) = c.node.market().append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a sliced plate");
                 }
             }
@@ -1249,7 +1254,10 @@ async fn record_plate(
                 // A plate printed again for an order whose parts failed (an operator's reprint
                 // of a job the farm gave up) is that order's reprint.
                 PlateStep::Started
-                    if c.node.order_state(order).is_ok_and(|s| s.stage == Stage::Failed) =>
+                    if c.node
+                        .market()
+                        .order_state(order)
+                        .is_ok_and(|s| s.stage == Stage::Failed) =>
                 {
                     vec![Action::Reprint { parts: parts.clone() }, Action::Printing { job, parts }]
                 }
@@ -1265,7 +1273,7 @@ async fn record_plate(
                 }
             };
             for action in actions {
-                if let Err(e) = c.node.append_event(*order, action).await {
+                if let Err(e) = c.node.market().append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a farm event");
                 }
             }
