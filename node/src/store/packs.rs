@@ -28,6 +28,10 @@ pub const MAX_PACK_BYTES: u64 = 1 << 30;
 /// Bytes appended between two hand-offs to the background flusher.
 const FLUSH_EVERY_BYTES: u64 = 8 << 20;
 
+/// Longest chunk a pack holds: a package's chunk size. An index row naming more is corrupt,
+/// and is refused before anything is allocated for it.
+pub const MAX_CHUNK_BYTES: u32 = crate::package::CHUNK_SIZE as u32;
+
 /// Where one chunk's bytes are: (pack number, byte offset, length).
 pub type Location = (u32, u64, u32);
 
@@ -75,13 +79,32 @@ impl PackReader {
         Ok(file)
     }
 
-    /// The bytes at `at`. A location past the end of its pack (a truncated file) is an error
-    /// naming the pack, not a short read.
+    /// The bytes at `at`. A location past the end of its pack (a truncated file) or longer
+    /// than any chunk (a corrupt index row) is an error naming the pack, found before the
+    /// buffer is allocated.
     pub(crate) fn read(&self, at: Location) -> Result<Vec<u8>, PackError> {
         let (id, offset, len) = at;
+        let path = || pack_path(&self.dir, id);
+        let corrupt = |what: String| PackError {
+            path: path(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+        };
+        if len > MAX_CHUNK_BYTES {
+            return Err(corrupt(format!(
+                "the index names {len} bytes at offset {offset}; no chunk is longer than \
+                 {MAX_CHUNK_BYTES}"
+            )));
+        }
         let file = self.file(id)?;
+        let size = file.metadata().map_err(pack_error(path()))?.len();
+        if offset.saturating_add(u64::from(len)) > size {
+            return Err(corrupt(format!(
+                "the index names {len} bytes at offset {offset}, past the pack's end ({size} \
+                 bytes)"
+            )));
+        }
         let mut out = vec![0u8; len as usize];
-        file.read_exact_at(&mut out, offset).map_err(pack_error(pack_path(&self.dir, id)))?;
+        file.read_exact_at(&mut out, offset).map_err(pack_error(path()))?;
         Ok(out)
     }
 }
@@ -165,10 +188,19 @@ impl PackWriter {
         let Some((id, file, len)) = self.current.as_mut() else {
             unreachable!("a pack was opened just above");
         };
-        let len32 = u32::try_from(bytes.len()).map_err(|_| PackError {
-            path: pack_path(&self.dir, *id),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "chunk over 4 GiB"),
-        })?;
+        let len32 =
+            u32::try_from(bytes.len()).ok().filter(|&n| n <= MAX_CHUNK_BYTES).ok_or_else(|| {
+                PackError {
+                    path: pack_path(&self.dir, *id),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "a chunk of {} bytes; none is longer than {MAX_CHUNK_BYTES}",
+                            bytes.len()
+                        ),
+                    ),
+                }
+            })?;
         if let Err(source) = file.write_all(bytes) {
             // A partial write leaves an unknown tail: later appends go to a fresh pack.
             let path = pack_path(&self.dir, *id);
@@ -242,6 +274,25 @@ mod tests {
         let r = PackReader::new(dir.path());
         let err = r.read((id, 2, 10)).unwrap_err();
         assert!(err.to_string().contains("00000001.pack"), "{err}");
+        assert!(err.to_string().contains("past the pack's end (5 bytes)"), "{err}");
         assert!(r.read((9, 0, 1)).is_err(), "a missing pack is an error too");
+    }
+
+    #[test]
+    fn a_corrupt_index_row_naming_a_huge_chunk_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PackWriter::open(dir.path(), MAX_PACK_BYTES).unwrap();
+        let (id, _, _) = w.append(b"short").unwrap();
+        w.flush().unwrap();
+        let r = PackReader::new(dir.path());
+        let err = r.read((id, 0, u32::MAX)).unwrap_err();
+        assert_eq!(err.source.kind(), std::io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("no chunk is longer than 262144"), "{err}");
+        // The writer keeps the same bound, so the reader never refuses what it wrote.
+        let big = vec![0u8; MAX_CHUNK_BYTES as usize + 1];
+        assert!(w.append(&big).is_err());
+        let at = w.append(&big[..MAX_CHUNK_BYTES as usize]).unwrap();
+        w.flush().unwrap();
+        assert_eq!(r.read(at).unwrap().len(), MAX_CHUNK_BYTES as usize);
     }
 }
