@@ -225,7 +225,7 @@ pub async fn bind(node: Node, addr: SocketAddr, data_dir: &Path) -> Result<Api, 
     crate::data_dir::write_private(&tmp, &json)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|source| ApiStartError::Write { path, source })?;
-    node.set_api_url(&info.url);
+    node.operation().set_api_url(&info.url);
     let watched = Some(info.token_file.clone());
     Ok(Api { listener, router: router(node, token, watched), info })
 }
@@ -273,7 +273,7 @@ async fn remote(
     })?;
     let body = req.body.map(String::into_bytes).unwrap_or_default();
     let method = req.method.to_ascii_uppercase();
-    match node.operate(peer, &method, &req.path, req.token, body).await {
+    match node.operation().operate(peer, &method, &req.path, req.token, body).await {
         Ok((status, body)) => Ok(Json(amsp_api::node::RemoteReply {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),

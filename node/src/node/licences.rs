@@ -1,5 +1,7 @@
 //! Print licences: the designer signs them, the customer keeps the ones granted to it and
-//! shows them to the centre that prints the model, and counts what its own orders used.
+//! shows them to the centre that prints the model, and counts what its own orders used. The
+//! designer's count of prints made under its licences, and the centre's request for it, are in
+//! `redeem.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +15,7 @@ use super::market::MarketError;
 use super::{Models, OrderBook};
 use crate::clock::now_ms;
 use crate::identity::Identity;
+use crate::network::Network;
 use crate::store::{Kv, Store, StoreError};
 
 /// File in the data directory where older nodes kept the licences they were granted; moved
@@ -78,14 +81,16 @@ async fn held_in(store: &Store, data_dir: &std::path::Path) -> Result<Vec<Vec<u8
 /// Handle to the licence service. Clone freely.
 #[derive(Clone)]
 pub struct Licences {
-    inner: Arc<Parts>,
+    pub(super) inner: Arc<Parts>,
 }
 
-struct Parts {
-    identity: Arc<Identity>,
-    store: Store,
+pub(super) struct Parts {
+    pub(super) identity: Arc<Identity>,
+    pub(super) store: Store,
+    /// Asks a licence's designer to count prints (`redeem.rs`).
+    pub(super) network: Network,
     models: Models,
-    order_book: OrderBook,
+    pub(super) order_book: OrderBook,
     /// Signed licences granted to this node (envelope bytes), as held in the store.
     held: Mutex<Vec<Vec<u8>>>,
 }
@@ -96,12 +101,20 @@ impl Licences {
         store: Store,
         data_dir: &std::path::Path,
         identity: Arc<Identity>,
+        network: Network,
         models: Models,
         order_book: OrderBook,
     ) -> Result<Self, StoreError> {
         let held = held_in(&store, data_dir).await?;
         Ok(Licences {
-            inner: Arc::new(Parts { identity, store, models, order_book, held: Mutex::new(held) }),
+            inner: Arc::new(Parts {
+                identity,
+                store,
+                network,
+                models,
+                order_book,
+                held: Mutex::new(held),
+            }),
         })
     }
 

@@ -14,6 +14,7 @@ use amsp_proto::order::{Action, OrderEvent, OrderState, PartSpec, RepairOffer, S
 use amsp_proto::process::Material;
 use amsp_proto::requirements::PartRequirements;
 use libp2p::PeerId;
+use tokio::sync::mpsc;
 
 pub use amsp_api::orders::{CentreView, ImportOutcome, QuoteView};
 
@@ -51,6 +52,8 @@ pub(crate) struct Parts {
     pub(crate) models: Models,
     pub(crate) profiles: Profiles,
     pub(crate) licences: Licences,
+    /// Where a customer's order waiting for its answer is raised.
+    pub(crate) alerts: crate::monitor::watch::Alerts,
 }
 
 /// The parts and what the market keeps beside the order logs.
@@ -528,6 +531,81 @@ impl Market {
     /// The manifest of a model, fetched if needed.
     pub(crate) async fn model_manifest(&self, model: ContentId) -> Result<ModelManifest, String> {
         self.models().manifest(model).await.map_err(|e| e.to_string())
+    }
+
+    /// Raises (or clears) the alert of each of `orders` that waits for this node, as its
+    /// customer, to answer: take or refuse a repaired model, choose a reprint or a cancel after a
+    /// failed inspection, or change an order every centre declined. Otherwise it would wait
+    /// unseen.
+    pub(crate) fn note_answers_awaited(&self, orders: impl Iterator<Item = OrderId>) {
+        let me = self.peer_id();
+        for order in orders {
+            let Some(state) = self.order_book().get(&order).and_then(|f| f.state) else { continue };
+            let asked = (state.customer == me && state.stage == Stage::Placed)
+                .then(|| state.repair_offers.values().next().cloned())
+                .flatten()
+                .map(|o| {
+                    let part = state.parts.iter().find(|p| p.part == o.part);
+                    format!(
+                        "order {order}: the centre offers a repaired model for part {} ({}); \
+                         take it with `amsp order repair {order}` or call the order off with \
+                         `amsp order cancel {order}`",
+                        part.map_or("?", |p| p.name.as_str()),
+                        o.defects
+                    )
+                })
+                .or_else(|| {
+                    let record = state.inspection.filter(|_| state.inspection_failed)?;
+                    let names: Vec<&str> = state.parts.iter().map(|p| p.name.as_str()).collect();
+                    (state.customer == me).then(|| {
+                        format!(
+                            "order {order}: {} failed inspection ({record}); have it made again \
+                             with `amsp order reprint {order}` or call it off with `amsp order \
+                             cancel {order}`",
+                            names.join(", ")
+                        )
+                    })
+                })
+                .or_else(|| self.declined_by_all(&state));
+            self.inner.parts.alerts.awaiting_answer(&order.to_string(), asked);
+        }
+    }
+
+    /// What the customer should know of an order of theirs that every centre of the live
+    /// federation declined: nobody will quote it as it is, so it would otherwise wait forever.
+    fn declined_by_all(&self, state: &amsp_proto::order::OrderState) -> Option<String> {
+        if state.customer != self.peer_id()
+            || state.stage != Stage::QuoteRequested
+            || state.declines.is_empty()
+        {
+            return None;
+        }
+        let centres = self.capacity();
+        if centres.iter().any(|c| !state.declines.contains_key(&c.centre)) {
+            return None;
+        }
+        let why: Vec<String> = state
+            .declines
+            .iter()
+            .map(|(centre, reason)| {
+                let who = self.profiles().name(centre).unwrap_or_else(|| centre.to_string());
+                format!("{who}: {reason}")
+            })
+            .collect();
+        let order = state.order;
+        Some(format!(
+            "order {order}: no centre will make it as asked — {}; change the part or its \
+             material and order again, or call it off with `amsp order cancel {order}`",
+            why.join("; ")
+        ))
+    }
+}
+
+/// Raises or clears the customer's alert for each order the order book says may now wait for
+/// this node's answer.
+pub(crate) async fn watch_answers(market: Market, mut awaited: mpsc::Receiver<Vec<OrderId>>) {
+    while let Some(orders) = awaited.recv().await {
+        market.note_answers_awaited(orders.into_iter());
     }
 }
 

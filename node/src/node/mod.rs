@@ -23,8 +23,6 @@ mod service;
 use std::sync::Arc;
 
 use amsp_proto::envelope::Envelope;
-use amsp_proto::id::OrderId;
-use amsp_proto::order::Stage;
 use amsp_proto::profile::Profile;
 use libp2p::PeerId;
 
@@ -38,7 +36,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::config::NodeConfig;
 use crate::events::{self, EVENT_BUFFER, NodeEvent};
 use crate::identity::{Identity, IdentityError};
-use crate::network::{self, Network, NetworkStartError, PeerInfo, SyncRequest, SyncResponse};
+use crate::network::{self, Network, NetworkStartError, PeerInfo};
 use crate::store::{Store, StoreError, StoreOpenError};
 use orders::Orders;
 
@@ -109,8 +107,7 @@ pub(crate) struct Inner {
     tasks: crate::tasks::Tasks,
     /// When the node started: its uptime in `status`.
     started: std::time::Instant,
-    /// This node's own control API, once it listens: operators' requests are run against it.
-    api_url: std::sync::OnceLock<String>,
+    operation: operate::Operation,
 }
 
 /// Handle to a running node. Clone freely.
@@ -207,6 +204,7 @@ impl Node {
             store.clone(),
             &config.data_dir,
             Arc::clone(&identity),
+            network.clone(),
             models.clone(),
             order_book.clone(),
         )
@@ -218,6 +216,7 @@ impl Node {
             models: models.clone(),
             profiles: profiles.clone(),
             licences: licences.clone(),
+            alerts: alerts.clone(),
         });
         let design = design::Design::load(
             design::Parts {
@@ -245,6 +244,7 @@ impl Node {
             display_name: config.display_name.clone(),
             writes: tokio::sync::Mutex::new(()),
         });
+        let operation = operate::Operation::new(network.clone(), config.operators.clone());
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -265,11 +265,11 @@ impl Node {
                 catalogue,
                 tasks,
                 started: std::time::Instant::now(),
-                api_url: std::sync::OnceLock::new(),
+                operation,
             }),
         };
         node.tasks().spawn(service::run(node.clone(), net_events));
-        node.tasks().spawn(watch_answers(node.clone(), awaited));
+        node.tasks().spawn(market::watch_answers(node.inner.market.clone(), awaited));
         node.inner.network.serve_transfers(
             Arc::new(fetch::StoreSource {
                 store: node.inner.store.clone(),
@@ -379,6 +379,11 @@ impl Node {
         &self.inner.market
     }
 
+    /// Remote operation: operating peers, and being operated by this node's operators.
+    pub fn operation(&self) -> &operate::Operation {
+        &self.inner.operation
+    }
+
     /// The design service: requests, offers, messages and deliveries (use case 3).
     pub fn design(&self) -> &design::Design {
         &self.inner.design
@@ -440,89 +445,5 @@ impl Node {
     /// Connected peers with their standing.
     pub async fn peers(&self) -> Vec<PeerInfo> {
         self.inner.network.peers().await
-    }
-
-    /// Raises (or clears) the alert of each of `orders` that waits for this node, as its
-    /// customer, to answer: take or refuse a repaired model, choose a reprint or a cancel after a
-    /// failed inspection, or change an order every centre declined. Otherwise it would wait
-    /// unseen.
-    fn note_answers_awaited(&self, orders: impl Iterator<Item = OrderId>) {
-        let me = self.peer_id();
-        for order in orders {
-            let Some(state) = self.order_book().get(&order).and_then(|f| f.state) else { continue };
-            let asked = (state.customer == me && state.stage == Stage::Placed)
-                .then(|| state.repair_offers.values().next().cloned())
-                .flatten()
-                .map(|o| {
-                    let part = state.parts.iter().find(|p| p.part == o.part);
-                    format!(
-                        "order {order}: the centre offers a repaired model for part {} ({}); \
-                         take it with `amsp order repair {order}` or call the order off with \
-                         `amsp order cancel {order}`",
-                        part.map_or("?", |p| p.name.as_str()),
-                        o.defects
-                    )
-                })
-                .or_else(|| {
-                    let record = state.inspection.filter(|_| state.inspection_failed)?;
-                    let names: Vec<&str> = state.parts.iter().map(|p| p.name.as_str()).collect();
-                    (state.customer == me).then(|| {
-                        format!(
-                            "order {order}: {} failed inspection ({record}); have it made again \
-                             with `amsp order reprint {order}` or call it off with `amsp order \
-                             cancel {order}`",
-                            names.join(", ")
-                        )
-                    })
-                })
-                .or_else(|| self.declined_by_all(&state));
-            self.inner.alerts.awaiting_answer(&order.to_string(), asked);
-        }
-    }
-
-    /// What the customer should know of an order of theirs that every centre of the live
-    /// federation declined: nobody will quote it as it is, so it would otherwise wait forever.
-    fn declined_by_all(&self, state: &amsp_proto::order::OrderState) -> Option<String> {
-        if state.customer != self.peer_id()
-            || state.stage != Stage::QuoteRequested
-            || state.declines.is_empty()
-        {
-            return None;
-        }
-        let centres = self.market().capacity();
-        if centres.iter().any(|c| !state.declines.contains_key(&c.centre)) {
-            return None;
-        }
-        let why: Vec<String> = state
-            .declines
-            .iter()
-            .map(|(centre, reason)| {
-                let who = self.profiles().name(centre).unwrap_or_else(|| centre.to_string());
-                format!("{who}: {reason}")
-            })
-            .collect();
-        let order = state.order;
-        Some(format!(
-            "order {order}: no centre will make it as asked — {}; change the part or its \
-             material and order again, or call it off with `amsp order cancel {order}`",
-            why.join("; ")
-        ))
-    }
-
-    /// Asks a connected peer for something over the sync protocol.
-    pub(crate) async fn sync_request(
-        &self,
-        peer: PeerId,
-        req: SyncRequest,
-    ) -> Result<SyncResponse, network::RequestError> {
-        self.inner.network.request_sync(peer, req).await
-    }
-}
-
-/// Raises or clears the customer's alert for each order the order book says may now wait for
-/// this node's answer.
-async fn watch_answers(node: Node, mut awaited: mpsc::Receiver<Vec<OrderId>>) {
-    while let Some(orders) = awaited.recv().await {
-        node.note_answers_awaited(orders.into_iter());
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use libp2p::PeerId;
 
-use super::Node;
+use std::sync::{Arc, OnceLock};
+
+use crate::network::Network;
 use crate::network::sync_protocol::{MAX_SYNC_MESSAGE_BYTES, SyncRefusal};
 use crate::network::{SyncRequest, SyncResponse};
 
@@ -69,15 +71,30 @@ fn check_request(method: &str, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl Node {
+/// Handle to remote operation: this node operating peers, and peers operating it. Clone
+/// freely.
+#[derive(Clone)]
+pub struct Operation {
+    network: Network,
+    /// Peers allowed to operate this node (`operators` in `amspd.toml`).
+    operators: Arc<Vec<PeerId>>,
+    /// This node's own control API, once it listens: operators' requests are run against it.
+    api_url: Arc<OnceLock<String>>,
+}
+
+impl Operation {
+    pub(crate) fn new(network: Network, operators: Vec<PeerId>) -> Self {
+        Operation { network, operators: Arc::new(operators), api_url: Arc::new(OnceLock::new()) }
+    }
+
     /// Records where this node's API listens, once it does.
     pub fn set_api_url(&self, url: &str) {
-        let _ = self.inner.api_url.set(url.trim_end_matches('/').to_string());
+        let _ = self.api_url.set(url.trim_end_matches('/').to_string());
     }
 
     /// Runs an operator's request against this node's own API and returns its status and body;
     /// refuses peers that are not operators and requests outside the API.
-    pub(crate) async fn serve_operate(
+    pub(crate) async fn serve(
         &self,
         peer: PeerId,
         method: &str,
@@ -85,14 +102,14 @@ impl Node {
         token: &str,
         body: Vec<u8>,
     ) -> SyncResponse {
-        if !self.config().operators.contains(&peer) {
-            self.network().report_invalid(peer, "asked to operate this node".into()).await;
+        if !self.operators.contains(&peer) {
+            self.network.report_invalid(peer, "asked to operate this node".into()).await;
             return SyncResponse::Refused(SyncRefusal::NotAnOperator);
         }
         if let Err(why) = check_request(method, path) {
             return SyncResponse::Refused(SyncRefusal::BadOperate(why));
         }
-        let Some(base) = self.inner.api_url.get() else {
+        let Some(base) = self.api_url.get() else {
             return SyncResponse::Refused(SyncRefusal::Unavailable("the API is not up".into()));
         };
         tracing::info!(%peer, method, path, "operated through the federation");
@@ -118,7 +135,7 @@ impl Node {
             token,
             body,
         };
-        match self.sync_request(peer, req).await {
+        match self.network.request_sync(peer, req).await {
             Ok(SyncResponse::Operated { status, body }) => Ok((status, body)),
             Ok(SyncResponse::Refused(refusal)) => Err(OperateError::Refused { peer, refusal }),
             Ok(other) => {

@@ -17,7 +17,8 @@ use amsp_proto::licence::{Licence, Redemption};
 use amsp_proto::order::Stage;
 use libp2p::PeerId;
 
-use super::{Node, now_ms};
+use super::licences::Licences;
+use crate::clock::now_ms;
 use crate::network::sync_protocol::{MAX_EVENTS_PER_MESSAGE, SyncRefusal};
 use crate::network::{SyncRequest, SyncResponse};
 use crate::store::Kv;
@@ -38,7 +39,7 @@ pub enum RedeemError {
     },
 }
 
-impl Node {
+impl Licences {
     /// Has the licence's designer count the prints of `part` of `order` (this node being the
     /// order's centre); `Ok` once a receipt is held.
     pub(crate) async fn redeem(
@@ -50,10 +51,10 @@ impl Node {
         let designer = Envelope::from_bytes(licence)
             .and_then(|e| e.author())
             .map_err(|e| RedeemError::Refused(format!("the licence does not decode: {e}")))?;
-        if designer == self.peer_id() {
+        if designer == self.inner.identity.peer_id() {
             return self.count_prints(designer, licence, order, part).await.map(drop);
         }
-        let mut events = self.store().order_events(&order.0.0).unwrap_or_default();
+        let mut events = self.inner.store.order_events(&order.0.0).unwrap_or_default();
         events.truncate(MAX_EVENTS_PER_MESSAGE);
         let request = SyncRequest::Redeem {
             licence: licence.to_vec(),
@@ -62,7 +63,7 @@ impl Node {
             events,
         };
         let unreachable = |reason: String| RedeemError::Unreachable { designer, reason };
-        match self.sync_request(designer, request).await {
+        match self.inner.network.request_sync(designer, request).await {
             Ok(SyncResponse::Redeemed { receipt }) => {
                 let env = Envelope::from_bytes(&receipt).map_err(|e| unreachable(e.to_string()))?;
                 let r: Redemption = env
@@ -101,7 +102,9 @@ impl Node {
         let envs: Vec<Envelope> =
             events.iter().filter_map(|b| Envelope::from_bytes(b).ok()).collect();
         // Sent unasked: judged as a push, so new orders count against their authors' rate.
-        if let Err(e) = self.order_book().accept(envs, Some(centre), super::Arrival::Pushed).await {
+        let accepted =
+            self.inner.order_book.accept(envs, Some(centre), super::Arrival::Pushed).await;
+        if let Err(e) = accepted {
             return SyncResponse::Refused(SyncRefusal::Unavailable(e.to_string()));
         }
         let order = OrderId(amsp_proto::id::SortableId(order));
@@ -127,14 +130,15 @@ impl Node {
         part: PartId,
     ) -> Result<Vec<u8>, RedeemError> {
         let refused = |r: String| RedeemError::Refused(r);
-        let me = self.peer_id();
+        let me = self.inner.identity.peer_id();
         let now = now_ms();
         let env = Envelope::from_bytes(licence).map_err(|e| refused(e.to_string()))?;
         let terms: Licence = env
             .open(&VerifyPolicy::history(now).from_author(me))
             .map_err(|e| refused(format!("not a licence of this designer: {e}")))?;
         let state = self
-            .order_book()
+            .inner
+            .order_book
             .get(&order)
             .and_then(|f| f.state)
             .ok_or_else(|| refused(format!("order {order} is unknown to the designer")))?;
@@ -158,7 +162,8 @@ impl Node {
         let prefix = format!("{licence_id}/");
         let (model, customer) = (spec.model, state.customer);
         let counted = self
-            .store()
+            .inner
+            .store
             .transact(move |t| {
                 if let Some(given) = t.get(Kv::Redemptions, &key)? {
                     return Ok(Ok(given));

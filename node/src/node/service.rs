@@ -115,10 +115,10 @@ async fn serve_sync(node: &Node, peer: PeerId, request: SyncRequest) -> SyncResp
         SyncRequest::Catalogue { after } => node.catalogue().serve_page(after),
         SyncRequest::CatalogCopy { entry } => node.catalogue().serve_copy(peer, entry).await,
         SyncRequest::Redeem { licence, order, part, events } => {
-            node.serve_redeem(peer, &licence, order, part, events).await
+            node.licences().serve_redeem(peer, &licence, order, part, events).await
         }
         SyncRequest::Operate { method, path, token, body } => {
-            node.serve_operate(peer, &method, &path, &token, body).await
+            node.operation().serve(peer, &method, &path, &token, body).await
         }
         SyncRequest::Push { events } => node.order_book().serve_push(peer, events).await,
     }

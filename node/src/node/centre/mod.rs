@@ -56,7 +56,19 @@ const QUOTE_ATTEMPTS: u32 = 7;
 const HOLD_RETRY: Duration = Duration::from_secs(5);
 
 struct Centre {
-    node: Node,
+    identity: Arc<crate::identity::Identity>,
+    store: crate::store::Store,
+    network: crate::network::Network,
+    farm: crate::farm::Farm,
+    market: super::market::Market,
+    models: super::Models,
+    order_book: super::OrderBook,
+    licences: super::licences::Licences,
+    /// The node's event stream: what the centre reacts to.
+    events: broadcast::Sender<NodeEvent>,
+    tasks: crate::tasks::Tasks,
+    /// The name its capacity ads give.
+    display_name: String,
     /// As configured under `[centre]`; see [`Centre::settings`].
     file: CentreSettings,
     core: Mutex<CentreCore>,
@@ -77,8 +89,7 @@ impl Centre {
     fn settings(&self) -> CentreSettings {
         let mut s = self.file.clone();
         let farm: Vec<CentrePrinter> = self
-            .node
-            .farm()
+            .farm
             .printers()
             .into_iter()
             .map(|p| CentrePrinter {
@@ -159,17 +170,28 @@ pub(super) fn start(node: &Node) {
     });
     let core = CentreCore::restore(node.peer_id(), plates, restored.licence_prints);
     let centre = Arc::new(Centre {
-        node: node.clone(),
+        identity: Arc::clone(&node.inner.identity),
+        store: node.store().clone(),
+        network: node.network().clone(),
+        farm: node.farm().clone(),
+        market: node.market().clone(),
+        models: node.models().clone(),
+        order_book: node.order_book().clone(),
+        licences: node.licences().clone(),
+        events: node.inner.events.clone(),
+        tasks: node.tasks(),
+        display_name: node.config().display_name.clone(),
         file: settings,
         core: Mutex::new(core),
         changed: tokio::sync::Notify::new(),
         quote_attempts: Mutex::default(),
         holds: Mutex::default(),
     });
-    centre.node.tasks().spawn(listen(Arc::clone(&centre)));
-    centre.node.tasks().spawn(advertise(Arc::clone(&centre)));
-    centre.node.tasks().spawn(restore_accepted(Arc::clone(&centre), restored.accepted));
-    centre.node.tasks().spawn(follow_farm(centre, farm_events));
+    let tasks = centre.tasks.clone();
+    tasks.spawn(listen(Arc::clone(&centre)));
+    tasks.spawn(advertise(Arc::clone(&centre)));
+    tasks.spawn(restore_accepted(Arc::clone(&centre), restored.accepted));
+    tasks.spawn(follow_farm(centre, farm_events));
 }
 
 /// Performs what the core asked for. Steps that take time run as tasks of their own and feed
@@ -179,12 +201,14 @@ fn dispatch(c: &Arc<Centre>, steps: Vec<Step>) {
     for step in steps {
         match step {
             Step::Quote(order) => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move { answer_quote(&c, order).await });
+                tasks.spawn(async move { answer_quote(&c, order).await });
             }
             Step::Take(order) => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move {
+                tasks.spawn(async move {
                     if let Err(reason) = take(&c, order).await {
                         tracing::warn!(%order, %reason, "could not take the order");
                         c.core().handle(Event::TakeFailed(order));
@@ -192,42 +216,47 @@ fn dispatch(c: &Arc<Centre>, steps: Vec<Step>) {
                 });
             }
             Step::ScheduleBatch => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move {
+                tasks.spawn(async move {
                     tokio::time::sleep(Duration::from_millis(c.file.batch_window_ms)).await;
                     let steps = c.core().handle(Event::BatchDue);
                     dispatch(&c, steps);
                 });
             }
             Step::Plan(parts) => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move { plan_and_slice(&c, parts).await });
+                tasks.spawn(async move { plan_and_slice(&c, parts).await });
             }
             Step::Advertise => c.changed.notify_one(),
             Step::LetGo { order, licences } => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move {
-                    if let Err(e) = work::let_go(c.node.store(), order, &licences).await {
+                tasks.spawn(async move {
+                    if let Err(e) = work::let_go(&c.store, order, &licences).await {
                         tracing::warn!(%order, error = %e, "letting go of a cancelled order");
                     }
                 });
             }
             Step::KeepPlate { job, plate } => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move {
-                    if let Err(e) = work::update_plate(c.node.store(), job, &plate).await {
+                tasks.spawn(async move {
+                    if let Err(e) = work::update_plate(&c.store, job, &plate).await {
                         tracing::warn!(%job, error = %e, "keeping a plate's orders");
                     }
                 });
             }
             Step::CancelJob(job) => {
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(c);
-                c.node.tasks().spawn(async move {
+                tasks.spawn(async move {
                     tracing::info!(%job, "withdrawing a plate whose orders were all cancelled");
-                    if let Err(e) = c.node.farm().cancel(job).await {
+                    if let Err(e) = c.farm.cancel(job).await {
                         tracing::warn!(%job, error = %e, "withdrawing a plate");
                     }
-                    if let Err(e) = work::forget_plate(c.node.store(), job).await {
+                    if let Err(e) = work::forget_plate(&c.store, job).await {
                         tracing::warn!(%job, error = %e, "forgetting a withdrawn plate");
                     }
                 });
@@ -242,10 +271,10 @@ fn dispatch(c: &Arc<Centre>, steps: Vec<Step>) {
 /// Puts parts accepted before a restart back in line for a plate. An order still `placed`
 /// (the centre stopped between recording and accepting) is taken again from its event.
 async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<AcceptedPart>>) {
-    let me = c.node.peer_id();
+    let me = c.identity.peer_id();
     let (mut parts, mut stale) = (Vec::new(), Vec::new());
     for (order, list) in accepted {
-        let Ok(state) = c.node.market().order_state(&order) else {
+        let Ok(state) = c.market.order_state(&order) else {
             stale.push(order);
             continue;
         };
@@ -253,7 +282,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
             Stage::Accepted if state.centre == Some(me) => {
                 c.core().restored_taken(order, state.reprints);
                 for a in list {
-                    let mesh = match c.node.models().get(a.package).await {
+                    let mesh = match c.models.get(a.package).await {
                         Ok(bytes) => load_mesh(bytes).await,
                         Err(e) => Err(e.to_string()),
                     };
@@ -272,7 +301,7 @@ async fn restore_accepted(c: Arc<Centre>, accepted: BTreeMap<OrderId, Vec<Accept
         }
     }
     if !stale.is_empty()
-        && let Err(e) = work::forget_accepted(c.node.store(), &stale).await
+        && let Err(e) = work::forget_accepted(&c.store, &stale).await
     {
         tracing::warn!(error = %e, "forgetting finished accepted parts");
     }
@@ -289,7 +318,7 @@ async fn advertise(c: Arc<Centre>) {
     loop {
         let ad = {
             let settings = c.settings();
-            let farm = c.node.farm().printers();
+            let farm = c.farm.printers();
             let states: Vec<PrinterState> = settings
                 .printers
                 .iter()
@@ -297,10 +326,10 @@ async fn advertise(c: Arc<Centre>) {
                     farm.iter().find(|f| f.name == p.name).map_or(PrinterState::Idle, |f| f.state)
                 })
                 .collect();
-            let depth = u32::try_from(c.node.farm().queue_depth()).unwrap_or(u32::MAX);
+            let depth = u32::try_from(c.farm.queue_depth()).unwrap_or(u32::MAX);
             let now = now_ms();
             settings.capacity_ad(
-                &c.node.config().display_name,
+                &c.display_name,
                 &states,
                 depth,
                 now + c.queue_wait_s() * 1000,
@@ -308,9 +337,9 @@ async fn advertise(c: Arc<Centre>) {
             )
         };
         let now = now_ms();
-        if let Ok(env) = Envelope::seal(c.node.inner.identity.keypair(), &ad, now, rand::random()) {
-            c.node.market().take_capacity_ad(&env);
-            let _ = c.node.network().publish(Topic::Capacity, env.to_bytes()).await;
+        if let Ok(env) = Envelope::seal(c.identity.keypair(), &ad, now, rand::random()) {
+            c.market.take_capacity_ad(&env);
+            let _ = c.network.publish(Topic::Capacity, env.to_bytes()).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -323,7 +352,7 @@ async fn advertise(c: Arc<Centre>) {
 
 /// Reacts to order events and new peers.
 async fn listen(c: Arc<Centre>) {
-    let mut rx = c.node.subscribe();
+    let mut rx = c.events.subscribe();
     rescan(&c);
     loop {
         match rx.recv().await {
@@ -334,8 +363,9 @@ async fn listen(c: Arc<Centre>) {
             }
             Ok(NodeEvent::PeerConnected { .. }) => {
                 // A new neighbour should see the ad soon, once its gossip mesh has formed.
+                let tasks = c.tasks.clone();
                 let c = Arc::clone(&c);
-                c.node.tasks().spawn(async move {
+                tasks.spawn(async move {
                     tokio::time::sleep(Duration::from_millis(1500)).await;
                     let steps = c.core().handle(Event::PeerConnected);
                     dispatch(&c, steps);
@@ -349,7 +379,7 @@ async fn listen(c: Arc<Centre>) {
 }
 
 fn rescan(c: &Arc<Centre>) {
-    let ids = c.node.order_book().logs().ids();
+    let ids = c.order_book.logs().ids();
     for id in ids {
         consider(c, id);
     }
@@ -357,7 +387,7 @@ fn rescan(c: &Arc<Centre>) {
 
 /// Tells the core about `order`'s state now.
 fn consider(c: &Arc<Centre>, order: OrderId) {
-    let Ok(state) = c.node.market().order_state(&order) else { return };
+    let Ok(state) = c.market.order_state(&order) else { return };
     let steps = c.core().handle(Event::Order(&state));
     dispatch(c, steps);
 }
@@ -371,7 +401,7 @@ async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
         Ok(QuoteOutcome::Declined(decline)) => {
             tracing::info!(%decline, "declining to quote");
             let reason = decline.to_string();
-            match c.node.market().append_event(order, Action::Declined { reason }).await {
+            match c.market.append_event(order, Action::Declined { reason }).await {
                 Ok(_) => false,
                 Err(e) => {
                     tracing::warn!(error = %e, "recording a decline");
@@ -398,7 +428,7 @@ async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
     };
     if attempt < QUOTE_ATTEMPTS {
         let c2 = Arc::clone(c);
-        c.node.tasks().spawn(async move {
+        c.tasks.spawn(async move {
             tokio::time::sleep(Duration::from_secs(1 << attempt.min(5))).await;
             consider(&c2, order);
         });
@@ -411,8 +441,8 @@ async fn answer_quote(c: &Arc<Centre>, order: OrderId) {
 /// Prices an order from the manifests (or from slicing, when this centre may read the model)
 /// and appends a signed quote; or returns why this centre declines it.
 async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> {
-    let state = c.node.market().order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
-    let me = c.node.peer_id();
+    let state = c.market.order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
+    let me = c.identity.peer_id();
     if state.quotes.values().any(|(centre, _)| *centre == me) || state.declines.contains_key(&me) {
         return Ok(QuoteOutcome::Quoted);
     }
@@ -420,8 +450,7 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
     let mut assessed = Vec::new();
     for part in &state.parts {
         let manifest = c
-            .node
-            .market()
+            .market
             .model_manifest(part.model)
             .await
             .map_err(|reason| CentreError::Manifest { model: part.model, reason })?;
@@ -479,8 +508,7 @@ async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, CentreError> 
     };
     match decide_quote(&parts, &terms) {
         Ok(quote) => {
-            c.node
-                .market()
+            c.market
                 .append_event(order, Action::Quoted(quote))
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -503,7 +531,7 @@ enum SlicePartError {
 /// prints at all.
 async fn slice_part(c: &Centre, part: &PartSpec) -> Result<Estimate, SlicePartError> {
     use SlicePartError::Other;
-    let bytes = c.node.models().get(part.model).await.map_err(|e| Other(e.to_string()))?;
+    let bytes = c.models.get(part.model).await.map_err(|e| Other(e.to_string()))?;
     let mesh = load_mesh(bytes).await.map_err(Other)?;
     let (mesh, defects) = defects_of(mesh).await;
     if let Some(defects) = defects {
@@ -628,11 +656,11 @@ fn slice_mesh(
 /// or forwards it when it cannot meet the deadline, or declines it with the reason.
 #[tracing::instrument(name = "order", skip_all, fields(order = %order, step = "take"))]
 async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
-    let state = c.node.market().order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
+    let state = c.market.order_state(&order).map_err(|_| CentreError::UnknownOrder)?;
     let from = state.forwards.last().map(|(from, _)| *from).unwrap_or(state.customer);
     let mut handover = Err(String::new());
     for _ in 0..HANDOVER_ATTEMPTS {
-        handover = c.node.market().request_handover(from, order).await;
+        handover = c.market.request_handover(from, order).await;
         if handover.is_ok() {
             break;
         }
@@ -675,8 +703,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
             let reason = format!("part {part}: {reason}; the order waits and is tried again");
             tracing::info!(%reason, "holding");
             if state.held.as_deref() != Some(reason.as_str()) {
-                c.node
-                    .market()
+                c.market
                     .append_event(order, Action::Held { reason })
                     .await
                     .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -698,8 +725,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
                     Decline::Unfit { part, reason: not_printable(&defects) }.to_string()
                 }
             };
-            c.node
-                .market()
+            c.market
                 .append_event(order, Action::Cancelled { reason })
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -708,8 +734,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
         TakeDecision::Decline(decline) => {
             tracing::info!(%decline, "declining");
             let reason = decline.to_string();
-            c.node
-                .market()
+            c.market
                 .append_event(order, Action::Cancelled { reason })
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -722,12 +747,11 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
                 .iter()
                 .map(|a| AcceptedPart { spec: a.spec.clone(), package: a.package })
                 .collect();
-            work::record_accepted(c.node.store(), order, &records, &licence_uses)
+            work::record_accepted(&c.store, order, &records, &licence_uses)
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
             c.core().count_licence_prints(order, &licence_uses);
-            c.node
-                .market()
+            c.market
                 .append_event(order, Action::Accepted)
                 .await
                 .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -742,7 +766,7 @@ async fn take(c: &Arc<Centre>, order: OrderId) -> Result<(), CentreError> {
                         Some(PartSpec { model: *cid, ..p.clone() })
                     })
                     .collect();
-                work::forget_accepted(c.node.store(), &[order])
+                work::forget_accepted(&c.store, &[order])
                     .await
                     .map_err(|e| CentreError::Record(e.to_string()))?;
                 return forward(c, order, &handed, to).await;
@@ -772,8 +796,7 @@ async fn check_part(
     // The licence named by the model the customer ordered (its manifest's author is the
     // designer who may grant it).
     let original = c
-        .node
-        .market()
+        .market
         .model_manifest(spec.model)
         .await
         .map_err(|reason| CentreError::Manifest { model: spec.model, reason })?;
@@ -785,8 +808,7 @@ async fn check_part(
         }
     }
     let bytes = c
-        .node
-        .models()
+        .models
         .get(*cid)
         .await
         .map_err(|e| CentreError::Model { model: *cid, reason: e.to_string() })?;
@@ -841,15 +863,13 @@ async fn offer_repair(
         licence: None,
     };
     let model = c
-        .node
-        .models()
+        .models
         .add(stl, meta, &[state.customer])
         .await
         .map_err(|e| CentreError::Record(e.to_string()))?;
     tracing::info!(%part, %model, %defects, %repairs, "offering a repaired model");
     let offer = RepairOffer { part, model, defects: defects.to_owned(), repairs };
-    c.node
-        .market()
+    c.market
         .append_event(order, Action::RepairOffered(offer))
         .await
         .map_err(|e| CentreError::Record(e.to_string()))?;
@@ -876,7 +896,7 @@ async fn redeem(
     if offline {
         return Ok(());
     }
-    match c.node.redeem(bytes, order, spec.part).await {
+    match c.licences.redeem(bytes, order, spec.part).await {
         Ok(()) => Ok(()),
         Err(RedeemError::Refused(reason)) => Err(Decline::Licence {
             part,
@@ -901,11 +921,11 @@ fn retake_later(c: &Arc<Centre>, order: OrderId) {
         return;
     }
     let c = Arc::clone(c);
-    let node = c.node.clone();
-    node.tasks().spawn(async move {
+    let tasks = c.tasks.clone();
+    tasks.spawn(async move {
         tokio::time::sleep(HOLD_RETRY).await;
         lock_holds(&c).remove(&order);
-        let Ok(state) = c.node.market().order_state(&order) else { return };
+        let Ok(state) = c.market.order_state(&order) else { return };
         if state.stage == Stage::Placed {
             let steps = c.core().handle(Event::Order(&state));
             dispatch(&c, steps);
@@ -928,8 +948,8 @@ fn forward_target(c: &Centre, state: &OrderState, parts: &[Accepted]) -> Option<
         material: first.requirements.material.clone(),
         size_mm: parts.first().map_or([0.0; 3], |a| mesh_size(&a.mesh)),
     };
-    let me = c.node.peer_id();
-    c.node.market().with_federation(|fed| fed.forward_target(&need, &me))
+    let me = c.identity.peer_id();
+    c.market.with_federation(|fed| fed.forward_target(&need, &me))
 }
 
 /// Hands an accepted order to `to`: the models re-packaged for it, then a signed forward.
@@ -940,11 +960,10 @@ async fn forward(
     to: PeerId,
 ) -> Result<(), CentreError> {
     let record = |e: String| CentreError::Record(e);
-    let packages = c.node.market().repackage(parts, to).await.map_err(|e| record(e.to_string()))?;
-    c.node.market().hand_over(order, super::market::Handover { to, packages });
+    let packages = c.market.repackage(parts, to).await.map_err(|e| record(e.to_string()))?;
+    c.market.hand_over(order, super::market::Handover { to, packages });
     let reason = "this centre cannot meet the deadline".to_string();
-    c.node
-        .market()
+    c.market
         .append_event(order, Action::Forwarded { to, reason })
         .await
         .map_err(|e| record(e.to_string()))?;
@@ -962,7 +981,7 @@ fn check_licence(
     customer: PeerId,
     offered: &[Vec<u8>],
 ) -> Result<ContentId, String> {
-    let designer = c.node.models().author(spec.model).ok_or("the model's author is unknown")?;
+    let designer = c.models.author(spec.model).ok_or("the model's author is unknown")?;
     let now = now_ms();
     let mut reasons = Vec::new();
     for bytes in offered {
@@ -997,8 +1016,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
     let settings = c.settings();
     let layer = settings.layer_height_mm;
     let free: std::collections::HashSet<String> = c
-        .node
-        .farm()
+        .farm
         .printers()
         .into_iter()
         .filter(|p| p.slot == "ready" && p.job.is_none())
@@ -1077,7 +1095,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
         for (group, orders, ..) in &sliced_plates {
             for (order, parts) in orders {
                 let action = Action::Grouped { group: group.clone(), parts: parts.clone() };
-                if let Err(e) = c.node.market().append_event(*order, action).await {
+                if let Err(e) = c.market.append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a plate");
                 }
             }
@@ -1089,7 +1107,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
                     print_time_s: secs.round() as u64,
                     filament_g: (grams * 100.0).round() / 100.0,
                 };
-                if let Err(e) = c.node.market().append_event(*order, action).await {
+                if let Err(e) = c.market.append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a sliced plate");
                 }
             }
@@ -1106,7 +1124,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
                 priority: 0,
                 order_ref: Some(reference),
             };
-            let submitted = c.node.farm().submit(job).await;
+            let submitted = c.farm.submit(job).await;
             match submitted {
                 Ok(id) => {
                     let plate = Plate::new(orders, secs.round() as u64);
@@ -1116,7 +1134,7 @@ async fn plan_and_slice(c: &Arc<Centre>, pending: Vec<Accepted>) {
                         (steps, core.jobs.get(&id).cloned())
                     };
                     if let Some(plate) = plate
-                        && let Err(e) = work::record_plate(c.node.store(), id, &plate).await
+                        && let Err(e) = work::record_plate(&c.store, id, &plate).await
                     {
                         tracing::error!(job = %id, error = %e, "recording a plate");
                     }
@@ -1207,7 +1225,7 @@ async fn follow_farm(c: Arc<Centre>, mut rx: broadcast::Receiver<FarmEvent>) {
 
 /// Gives the core the farm's record of `job` and writes the plate steps it returns.
 async fn follow_job(c: &Centre, job: JobId) {
-    let Some(rec) = c.node.farm().job(job) else { return };
+    let Some(rec) = c.farm.job(job) else { return };
     let plate_ref = rec
         .order_ref
         .as_deref()
@@ -1222,8 +1240,7 @@ async fn follow_job(c: &Centre, job: JobId) {
     for step in steps {
         let Step::RecordPlate { job, plate, steps, keep } = step else { continue };
         let printer = rec.printer.map(|p| {
-            c.node
-                .farm()
+            c.farm
                 .printers()
                 .into_iter()
                 .find(|x| x.id == p)
@@ -1254,10 +1271,7 @@ async fn record_plate(
                 // A plate printed again for an order whose parts failed (an operator's reprint
                 // of a job the farm gave up) is that order's reprint.
                 PlateStep::Started
-                    if c.node
-                        .market()
-                        .order_state(order)
-                        .is_ok_and(|s| s.stage == Stage::Failed) =>
+                    if c.market.order_state(order).is_ok_and(|s| s.stage == Stage::Failed) =>
                 {
                     vec![Action::Reprint { parts: parts.clone() }, Action::Printing { job, parts }]
                 }
@@ -1273,13 +1287,13 @@ async fn record_plate(
                 }
             };
             for action in actions {
-                if let Err(e) = c.node.market().append_event(*order, action).await {
+                if let Err(e) = c.market.append_event(*order, action).await {
                     tracing::warn!(%order, error = %e, "recording a farm event");
                 }
             }
         }
     }
-    let store = c.node.store();
+    let store = &c.store;
     let result = match keep {
         Keep::Unchanged => Ok(()),
         Keep::Update => work::update_plate(store, job, plate).await,
