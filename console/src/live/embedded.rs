@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use amsp_api::events::{FarmEvent, NodeEvent};
 use amsp_node::Node;
-use amsp_proto::envelope::Envelope;
-use amsp_proto::profile::Profile;
 use amsp_proto::{OrderId, PeerId};
 use tokio::sync::{broadcast, mpsc};
 
@@ -139,15 +137,12 @@ impl EmbeddedSource {
 
     /// Names and roles of every peer whose signed profile the node holds.
     fn names(&self) -> HashMap<PeerId, PeerName> {
-        let mut names = HashMap::new();
-        for bytes in self.node.store().profiles().unwrap_or_default() {
-            let Ok(env) = Envelope::from_bytes(&bytes) else { continue };
-            let (Ok(author), Ok(profile)) = (env.author(), env.decode_body::<Profile>()) else {
-                continue;
-            };
-            names.insert(author, PeerName { name: profile.display_name, roles: profile.roles });
-        }
-        names
+        self.node
+            .profiles()
+            .all()
+            .into_iter()
+            .map(|(author, p)| (author, PeerName { name: p.display_name, roles: p.roles }))
+            .collect()
     }
 
     /// Reads the node now.

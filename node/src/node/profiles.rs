@@ -71,6 +71,18 @@ impl Profiles {
         Envelope::from_bytes(&bytes).ok()?.decode_body::<Profile>().ok()
     }
 
+    /// Every profile held (each verified when it was stored), by its author: who the console
+    /// can name.
+    pub fn all(&self) -> Vec<(PeerId, Profile)> {
+        let rows = self.store.profiles().unwrap_or_default();
+        rows.iter()
+            .filter_map(|bytes| {
+                let env = Envelope::from_bytes(bytes).ok()?;
+                Some((env.author().ok()?, env.decode_body::<Profile>().ok()?))
+            })
+            .collect()
+    }
+
     /// This node's own signed profile.
     pub(crate) fn own_envelope(&self) -> Vec<u8> {
         self.own.as_ref().clone()
