@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Control API throughput and latency at 100 concurrent keep-alive clients on loopback, beside
+# Control API throughput and latency at 32 concurrent keep-alive clients on loopback (CLIENTS=N
+# to change; amspd serves 32 connections per address and closes the rest at once), beside
 # OctoPrint's REST API under the same load in the same run.
 #
 #   amspd (headless, two simulated printers): GET /v1/status, /v1/jobs, /v1/printers, /metrics
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 . bench/headless-node.sh
 secs="${1:-20}"
 runs="${2:-3}"
+clients="${CLIENTS:-32}"
 profile="${PROFILE:-dev}"   # PROFILE=release for an optimised amspd
 
 if [ "$profile" = "release" ]; then
@@ -51,11 +53,11 @@ amsp_results=()
 octo_results=()
 for r in $(seq 1 "$runs"); do
   echo "run $r/$runs"
-  out="$("$load" "$amsp_url" --secs "$secs" --header "Authorization: Bearer $amsp_token" \
+  out="$("$load" "$amsp_url" --clients "$clients" --secs "$secs" --header "Authorization: Bearer $amsp_token" \
     /v1/status /v1/jobs /v1/printers /metrics)"
   echo "$out" | grep -v '^RESULT'
   amsp_results+=("$(grep '^RESULT' <<<"$out")")
-  out="$("$load" "$octo_url" --secs "$secs" --header "X-Api-Key: $octo_key" \
+  out="$("$load" "$octo_url" --clients "$clients" --secs "$secs" --header "X-Api-Key: $octo_key" \
     /api/version /api/printer)"
   echo "$out" | grep -v '^RESULT'
   octo_results+=("$(grep '^RESULT' <<<"$out")")

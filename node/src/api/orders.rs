@@ -41,7 +41,14 @@ use super::error::ApiError;
 use crate::Node;
 use crate::engine::centre::okw_record;
 use crate::engine::pricing::Policy;
+use crate::node::licences::LicenceOpError;
 use crate::node::market::{Choice, MarketError};
+
+impl From<LicenceOpError> for ApiError {
+    fn from(e: LicenceOpError) -> Self {
+        MarketError::from(e).into()
+    }
+}
 
 impl From<MarketError> for ApiError {
     fn from(e: MarketError) -> Self {
@@ -51,8 +58,10 @@ impl From<MarketError> for ApiError {
             MarketError::Stage { .. } => Self::new(StatusCode::CONFLICT, "wrong_stage", msg),
             MarketError::NoQuote { .. } => Self::new(StatusCode::CONFLICT, "no_quote", msg),
             MarketError::Model { .. } => Self::bad_request("model", msg),
-            MarketError::BadLicence(_) => Self::bad_request("bad_licence", msg),
-            MarketError::OverLicence { .. } => Self::new(StatusCode::CONFLICT, "over_licence", msg),
+            MarketError::Licence(LicenceOpError::Bad(_)) => Self::bad_request("bad_licence", msg),
+            MarketError::Licence(LicenceOpError::Over { .. }) => {
+                Self::new(StatusCode::CONFLICT, "over_licence", msg)
+            }
             MarketError::Op(crate::node::OrderOpError::Order(_)) => {
                 Self::new(StatusCode::FORBIDDEN, "refused", msg)
             }

@@ -11,7 +11,6 @@ use amsp_proto::licence::{Licence, LicenceError};
 use amsp_proto::order::{OrderState, Stage};
 use libp2p::PeerId;
 
-use super::market::MarketError;
 use super::{Models, OrderBook};
 use crate::clock::now_ms;
 use crate::identity::Identity;
@@ -51,8 +50,24 @@ fn licence_key(envelope: &[u8]) -> String {
     ContentId::of(envelope).to_hex()
 }
 
-fn bad(reason: impl ToString) -> MarketError {
-    MarketError::BadLicence(reason.to_string())
+/// Why a licence operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LicenceOpError {
+    /// A licence was malformed or not signed as it claims.
+    #[error("licence refused: {0}")]
+    Bad(String),
+    /// The licences this node holds for the model do not allow the prints asked.
+    #[error("model {model}: no licence held allows it: {reason}")]
+    Over {
+        /// The model.
+        model: ContentId,
+        /// What each licence says, with its numbers.
+        reason: String,
+    },
+}
+
+fn bad(reason: impl ToString) -> LicenceOpError {
+    LicenceOpError::Bad(reason.to_string())
 }
 
 /// The licence envelopes the store holds, after moving an older `DIR/licences.postcard` into
@@ -123,14 +138,14 @@ impl Licences {
     }
 
     /// Signs a licence for `licensee` to have `model` printed (the designer's act).
-    pub fn issue(&self, licence: &Licence) -> Result<Vec<u8>, MarketError> {
+    pub fn issue(&self, licence: &Licence) -> Result<Vec<u8>, LicenceOpError> {
         let env = Envelope::seal(self.inner.identity.keypair(), licence, now_ms(), rand::random())
             .map_err(bad)?;
         Ok(env.to_bytes())
     }
 
     /// Keeps a licence granted to this node, to show the centre that prints the model.
-    pub async fn add(&self, bytes: Vec<u8>) -> Result<Licence, MarketError> {
+    pub async fn add(&self, bytes: Vec<u8>) -> Result<Licence, LicenceOpError> {
         let env = Envelope::from_bytes(&bytes).map_err(bad)?;
         let licence: Licence = env.open(&VerifyPolicy::history(now_ms())).map_err(bad)?;
         let me = self.inner.identity.peer_id();
@@ -209,7 +224,7 @@ impl Licences {
     /// asked. Everything else — prints already made, expiry, the licensee — is judged by the
     /// designer and the centres, the authorities, when the order is placed; a model with no
     /// licence held here is left to them too.
-    pub(crate) fn within(&self, model: ContentId, copies: u32) -> Result<(), MarketError> {
+    pub(crate) fn within(&self, model: ContentId, copies: u32) -> Result<(), LicenceOpError> {
         let limits: Option<Vec<u32>> = self
             .list()
             .into_iter()
@@ -219,7 +234,7 @@ impl Licences {
         match limits.and_then(|l| l.into_iter().max()) {
             Some(allowed) if copies > allowed => {
                 let numbers = LicenceError::Exhausted { allowed, made: 0, asked: copies };
-                Err(MarketError::OverLicence { model, reason: numbers.to_string() })
+                Err(LicenceOpError::Over { model, reason: numbers.to_string() })
             }
             _ => Ok(()),
         }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 pub use amsp_api::orders::{CentreView, ImportOutcome, QuoteView};
 
-use super::licences::Licences;
+use super::licences::{LicenceOpError, Licences};
 use super::{GetModelError, Models, OrderBook, OrderOpError, Profiles};
 use crate::clock::now_ms;
 use crate::engine::federation::Federation;
@@ -101,17 +101,9 @@ pub enum MarketError {
         /// Why.
         reason: String,
     },
-    /// A licence was malformed or not signed as it claims.
-    #[error("licence refused: {0}")]
-    BadLicence(String),
-    /// The licences this node holds for the model do not allow the prints asked.
-    #[error("model {model}: no licence held allows it: {reason}")]
-    OverLicence {
-        /// The model.
-        model: ContentId,
-        /// What each licence says, with its numbers.
-        reason: String,
-    },
+    /// A licence was refused, or no licence held allows the order.
+    #[error(transparent)]
+    Licence(#[from] LicenceOpError),
     /// The order log refused the event (wrong signer, wrong stage…).
     #[error(transparent)]
     Op(#[from] OrderOpError),
