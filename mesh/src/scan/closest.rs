@@ -4,13 +4,15 @@
 //! exist, so the answer is exact (no approximate nearest neighbour). The memory of the grid is
 //! bounded by [`MAX_GRID_CELLS`] whatever the model.
 //!
-//! The sign of a distance is the side of the nearest facet: positive outside the part
+//! The surface is the part's: where shells overlap, only the facets bounding their union are
+//! indexed ([`union`]). The sign of a distance is the side of the nearest facet: positive outside the part
 //! (material in excess), negative inside (material missing). When the nearest point lies on an
 //! edge or a corner shared by several facets, the facet that faces the query point most
 //! directly decides, which gives the right side for convex and concave edges alike.
 
 use bevy_math::{DVec3, UVec3};
 
+use super::union;
 use crate::Mesh;
 
 /// Most grid cells, bounding the index's memory for any model.
@@ -38,16 +40,30 @@ pub struct Grid {
 }
 
 impl Grid {
-    /// Indexes `mesh`; `None` when it has no facets.
+    /// Indexes the part's surface: where shells overlap, the pieces of facets that bound
+    /// their union ([`union::outer_surface`]), so overlapping bodies are measured as the one
+    /// part they print as; `None` when it has no facets.
     pub fn new(mesh: &Mesh) -> Option<Self> {
-        if mesh.triangles.is_empty() {
+        let (tris, normals) = union::outer_surface(mesh);
+        Self::of_triangles(tris, normals)
+    }
+
+    /// Indexes the facets `facets` of `mesh` as they are; `None` when there are none.
+    pub fn of_facets(mesh: &Mesh, facets: &[usize]) -> Option<Self> {
+        let tris = facets.iter().map(|&t| mesh.corners(t).map(|v| v.as_dvec3())).collect();
+        Self::of_triangles(tris, facets.iter().map(|&t| mesh.normal(t)).collect())
+    }
+
+    /// Indexes triangles with the unit normals that give their sides.
+    fn of_triangles(tris: Vec<[DVec3; 3]>, normals: Vec<DVec3>) -> Option<Self> {
+        if tris.is_empty() {
             return None;
         }
-        let tris: Vec<[DVec3; 3]> =
-            (0..mesh.triangles.len()).map(|t| mesh.corners(t).map(|v| v.as_dvec3())).collect();
-        let normals = (0..mesh.triangles.len()).map(|t| mesh.normal(t)).collect();
-        let bb = mesh.bbox()?;
-        let (min, size) = (bb.min.as_dvec3(), bb.size().as_dvec3().max(DVec3::splat(1e-6)));
+        let (lo, hi) = tris.iter().flatten().fold(
+            (DVec3::splat(f64::INFINITY), DVec3::splat(f64::NEG_INFINITY)),
+            |(lo, hi), &v| (lo.min(v), hi.max(v)),
+        );
+        let (min, size) = (lo, (hi - lo).max(DVec3::splat(1e-6)));
         // About two facets a cell, within the cell budget.
         let target = (tris.len() / 2).clamp(1, MAX_GRID_CELLS) as f64;
         let cell =

@@ -19,6 +19,7 @@ pub mod register;
 pub mod report;
 #[cfg(test)]
 mod tests;
+pub mod union;
 
 use std::time::Duration;
 
