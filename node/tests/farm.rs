@@ -3,6 +3,8 @@
 //! keeps printers and jobs (real redb store files, real tokio time).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -287,18 +289,7 @@ async fn a_restart_keeps_printers_and_jobs() -> TestResult {
         wait_job(&farm, a, JobState::Printing).await;
         (p, a, b)
     };
-    // The old farm's tasks let go of the store once the farm is dropped.
-    let mut reopened = None;
-    for _ in 0..100 {
-        match Store::open(dir.path()) {
-            Ok(s) => {
-                reopened = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let store = reopened.expect("store released");
+    let store = common::reopen(dir.path()).await?;
     let farm =
         Farm::start(store, dir.path(), settings(), Vec::new(), Arc::new(Metrics::new())).await?;
     let printers = farm.printers();
@@ -333,19 +324,10 @@ async fn printers_from_the_configuration_are_registered_and_keep_their_id() -> T
         assert!(printers[0].auto_eject);
         printers[0].id
     };
-    let mut store = None;
-    for _ in 0..100 {
-        match Store::open(dir.path()) {
-            Ok(s) => {
-                store = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    let store = common::reopen(dir.path()).await?;
     // The file changed the printer's materials: same printer, new settings.
     let farm = Farm::start(
-        store.expect("store released"),
+        store,
         dir.path(),
         settings(),
         vec![(sim("host-1", "PETG", 100.0), false)],

@@ -3,6 +3,8 @@
 //! (also when a test fails). `scripts/setup/octoprint.sh` installs OctoPrint into a cached
 //! virtualenv; if that is impossible the tests fail with the script's message.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,6 +29,37 @@ fn repo_path(rel: &str) -> PathBuf {
 
 fn fixture() -> Result<Vec<u8>, std::io::Error> {
     std::fs::read(repo_path("fixtures/gcode/square-tower.gcode"))
+}
+
+/// The farm's printer driven through the OctoPrint at `url`, its API key read from `key_file`.
+fn octo_printer(url: &str, key_file: PathBuf) -> amsp_node::printer::PrinterConfig {
+    use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig};
+    PrinterConfig {
+        name: "octo".into(),
+        driver: DriverConfig::OctoPrint {
+            url: url.to_owned(),
+            api_key: None,
+            api_key_file: Some(key_file),
+        },
+        materials: vec!["PLA".into()],
+        bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
+        nozzle_mm: 0.4,
+        profile: None,
+    }
+}
+
+/// The fixture tower as a farm job in PLA.
+fn tower_job() -> Result<amsp_node::farm::JobSpec, std::io::Error> {
+    Ok(amsp_node::farm::JobSpec {
+        name: "tower".into(),
+        gcode: fixture()?,
+        material: amsp_proto::process::Material::new("PLA"),
+        nozzle_mm: 0.4,
+        size_mm: [20.0, 20.0, 6.0],
+        profile: None,
+        priority: 0,
+        order_ref: None,
+    })
 }
 
 /// A running OctoPrint; dropping it stops the server and removes its base directory.
@@ -329,9 +362,8 @@ async fn octoprint_printer_fault_is_an_error_and_the_connection_comes_back() -> 
 async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> TestResult {
     use std::sync::Arc;
 
-    use amsp_node::farm::{Farm, FarmSettings, JobSpec, JobState};
+    use amsp_node::farm::{Farm, FarmSettings, JobState};
     use amsp_node::metrics::Metrics;
-    use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig};
     use amsp_node::store::Store;
 
     let began = Instant::now();
@@ -349,31 +381,9 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
         Arc::new(Metrics::new()),
     )
     .await?;
-    let config = PrinterConfig {
-        name: "octo".into(),
-        driver: DriverConfig::OctoPrint {
-            url: server.url.clone(),
-            api_key: None,
-            api_key_file: Some(key),
-        },
-        materials: vec!["PLA".into()],
-        bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
-        nozzle_mm: 0.4,
-        profile: None,
-    };
+    let config = octo_printer(&server.url, key);
     farm.add_printer_with(config, true).await?;
-    let job = farm
-        .submit(JobSpec {
-            name: "tower".into(),
-            gcode: fixture()?,
-            material: amsp_proto::process::Material::new("PLA"),
-            nozzle_mm: 0.4,
-            size_mm: [20.0, 20.0, 6.0],
-            profile: None,
-            priority: 0,
-            order_ref: None,
-        })
-        .await?;
+    let job = farm.submit(tower_job()?).await?;
     let view = |farm: &Farm| farm.jobs().into_iter().find(|j| j.id == job);
     let wait = |what: &'static str, pred: Box<dyn Fn(&amsp_node::farm::JobView) -> bool>| {
         let farm = farm.clone();
@@ -409,9 +419,8 @@ async fn octoprint_job_through_the_farm_is_reprinted_after_a_host_restart() -> T
 async fn a_node_restarted_mid_job_still_shows_the_layer_octoprint_prints() -> TestResult {
     use std::sync::Arc;
 
-    use amsp_node::farm::{Farm, FarmSettings, JobSpec, JobState, JobView};
+    use amsp_node::farm::{Farm, FarmSettings, JobState, JobView};
     use amsp_node::metrics::Metrics;
-    use amsp_node::printer::{BuildVolume, DriverConfig, PrinterConfig};
     use amsp_node::store::Store;
 
     let server = OctoPrint::start()?;
@@ -420,18 +429,7 @@ async fn a_node_restarted_mid_job_still_shows_the_layer_octoprint_prints() -> Te
     std::fs::write(&key, &server.api_key)?;
     let settings =
         FarmSettings { poll_ms: 150, stagger_ms: 0, max_attempts: 2, offline_grace_ms: 120_000 };
-    let config = PrinterConfig {
-        name: "octo".into(),
-        driver: DriverConfig::OctoPrint {
-            url: server.url.clone(),
-            api_key: None,
-            api_key_file: Some(key),
-        },
-        materials: vec!["PLA".into()],
-        bed: BuildVolume { x_mm: 200.0, y_mm: 200.0, z_mm: 200.0 },
-        nozzle_mm: 0.4,
-        profile: None,
-    };
+    let config = octo_printer(&server.url, key);
     let started = |store| {
         let path = dir.path().to_path_buf();
         let config = config.clone();
@@ -461,18 +459,7 @@ async fn a_node_restarted_mid_job_still_shows_the_layer_octoprint_prints() -> Te
 
     let (job, before) = {
         let farm = started(Store::open(dir.path())?).await?;
-        let job = farm
-            .submit(JobSpec {
-                name: "tower".into(),
-                gcode: fixture()?,
-                material: amsp_proto::process::Material::new("PLA"),
-                nozzle_mm: 0.4,
-                size_mm: [20.0, 20.0, 6.0],
-                profile: None,
-                priority: 0,
-                order_ref: None,
-            })
-            .await?;
+        let job = farm.submit(tower_job()?).await?;
         let before = until(&farm, "a layer before the restart", |v| v.layer.is_some()).await?;
         assert_eq!(before.state, JobState::Printing, "{before:?}");
         assert_eq!(before.layers, Some(30), "{before:?}");
@@ -480,18 +467,7 @@ async fn a_node_restarted_mid_job_still_shows_the_layer_octoprint_prints() -> Te
         farm.shutdown(Duration::from_secs(5)).await;
         (job, before)
     };
-    // The old farm lets go of the store once its tasks have ended.
-    let mut store = None;
-    for _ in 0..100 {
-        match Store::open(dir.path()) {
-            Ok(s) => {
-                store = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let farm = started(store.ok_or("the store was not released")?).await?;
+    let farm = started(common::reopen(dir.path()).await?).await?;
     let seen = until(&farm, "a layer after the restart, or the end", |v| {
         v.layer.is_some() || v.state != JobState::Printing
     })

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use amsp_node::config::{NodeConfig, Overrides};
+use amsp_node::store::{Store, StoreOpenError};
 use amsp_node::{Node, api};
 
 /// A node serving its API: the node, the API's URL and the owner's token.
@@ -38,4 +39,18 @@ pub async fn serve(dir: &Path, flags: Overrides) -> Served {
     let token = std::fs::read_to_string(&api.info.token_file).unwrap().trim().to_owned();
     tokio::spawn(api.serve());
     Served { node, url, token }
+}
+
+/// Opens the store in `dir` again after a farm or node that held it shut down: its tasks let
+/// go of the file a moment later, so opening is retried for up to 5 s before its error counts.
+pub async fn reopen(dir: &Path) -> Result<Store, StoreOpenError> {
+    let mut tries = 0;
+    loop {
+        match Store::open(dir) {
+            Ok(store) => return Ok(store),
+            Err(e) if tries >= 100 => return Err(e),
+            Err(_) => tries += 1,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
