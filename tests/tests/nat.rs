@@ -172,14 +172,20 @@ async fn relay_count(relay: &NodeProcess, key: &str) -> u64 {
     reach(relay).await["relay"][key].as_u64().unwrap_or(0)
 }
 
-/// A centre behind a symmetric NAT (no hole punch can work) and a customer behind a cone
-/// NAT: the relay carries the whole order flow, and each node knows where it stands.
+/// Use case 1 with the centre and its customer each behind a symmetric NAT, so no hole punch
+/// can work: the relay carries the whole order — model, quote, print, shipping, delivery and
+/// review — and the shop's operator, and each node knows where it stands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_symmetric_nat_the_order_flow_and_its_operator_run_over_the_relay() {
-    use amsp_tests::order_flow::{CENTRE_PLA, SimPrinter, create, json_of, prepare, wait_stage};
+async fn behind_symmetric_nats_on_both_sides_use_case_1_and_its_operator_run_over_the_relay() {
+    use amsp_tests::order_flow::{
+        CENTRE_PLA, SimPrinter, create, json_of, prepare, said, wait_stage,
+    };
     let Some(mut lab) = Lab::new() else { return };
-    let (r, c, u) =
-        (lab.public("relay"), lab.behind_nat("c", Nat::Symmetric), lab.behind_nat("u", Nat::Cone));
+    let (r, c, u) = (
+        lab.public("relay"),
+        lab.behind_nat("c", Nat::Symmetric),
+        lab.behind_nat("u", Nat::Symmetric),
+    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let relay =
         NodeProcess::start_in(&r, &tmp.path().join("relay"), &[], &["--relay"], "warn").await;
@@ -191,6 +197,7 @@ async fn behind_a_symmetric_nat_the_order_flow_and_its_operator_run_over_the_rel
     let operator = amsp_node::identity::Identity::load_or_create(&ud).expect("identity");
     let operators = format!("operators = [{:?}]\n", operator.peer_id().to_string());
     config(&cd, &format!("relays = [{relay_addr:?}]\n{operators}"));
+    config(&ud, &format!("relays = [{relay_addr:?}]\n"));
     let centre = NodeProcess::start_in(&c, &cd, &[], &[], "info").await;
     let via_relay = reserved(&centre).await;
     let user = NodeProcess::start_in(&u, &ud, &[relay_addr, via_relay], &[], "info").await;
@@ -204,8 +211,14 @@ async fn behind_a_symmetric_nat_the_order_flow_and_its_operator_run_over_the_rel
     json_of(&user.amsp(&["order", "quotes", &id, "--wait", "30", "--json"]));
     json_of(&user.amsp(&["order", "place", &id, "--policy", "cheapest", "--json"]));
     wait_stage(&user, &id, "printed", 60).await;
+    said(&centre.amsp(&["order", "ship", &id, "--carrier", "DHL", "--tracking", "JD0123"]));
+    wait_stage(&user, &id, "shipped", 20).await;
+    said(&user.amsp(&["order", "deliver", &id]));
+    said(&user.amsp(&["order", "review", &id, "--stars", "5", "--text", "good"]));
+    wait_stage(&centre, &id, "reviewed", 20).await;
     let paths = paths_to(&user, &centre.peer_id).await;
     println!("user to centre: {paths:?}");
+    assert!(paths.iter().all(|(p, _)| p == "relayed"), "no direct path exists: {paths:?}");
     assert!(relay_count(&relay, "circuits_accepted").await >= 1, "the relay carried it");
 
     // Reachability: the relay is public; the centre learns it is private once peers fail to
