@@ -144,6 +144,24 @@ async fn a_split_federation_holds_identical_order_logs_soon_after_it_heals() {
         nodes.len(),
         healed.elapsed()
     );
+    // Every node is under the connection band's floor (8) after the split and tops itself up
+    // from its routing table: the whole federation is connected again, not just through the
+    // bootstrap node the other side names (without the top-up side B's nodes have 4 peers,
+    // side A's 3).
+    wait_for(
+        "every node to reconnect across the healed split",
+        Duration::from_secs(20),
+        || async {
+            for n in &nodes {
+                if n.connected().await.len() < 2 * HALF - 1 {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+    println!("every node connected to every other {:?} after the split healed", healed.elapsed());
 }
 
 /// Ten nodes on loopback; an order is made on a rotating node every 400 ms; one node (a tenth)
