@@ -71,14 +71,14 @@ fn number_keys_tab_and_vim_keys_switch_views() {
     press(&mut a, KeyCode::Tab);
     assert_eq!(a.view, View::Jobs, "Tab wraps from the last view to the first");
     press(&mut a, KeyCode::BackTab);
-    assert_eq!(a.view, View::Log, "Shift-Tab wraps back");
+    assert_eq!(a.view, View::Design, "Shift-Tab wraps back");
     ch(&mut a, 'l');
     assert_eq!(a.view, View::Jobs);
     ch(&mut a, 'h');
-    assert_eq!(a.view, View::Log);
+    assert_eq!(a.view, View::Design);
     // Terminals report Shift with BackTab; it still means the previous view.
     handle(&mut a, Event::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
-    assert_eq!(a.view, View::Alerts);
+    assert_eq!(a.view, View::Log);
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn key_releases_are_ignored() {
 fn mouse_clicks_tabs_and_rows_and_scrolls() {
     let mut a = app();
     let tabs_row = a.areas().tabs.y;
-    let labels = layout::tab_labels(a.active_alerts());
+    let labels = layout::tab_labels(a.active_alerts(), a.areas().tabs.width);
     // The middle of the third label.
     let x: usize = labels[..2].iter().map(|l| l.chars().count() + 1).sum::<usize>() + 3;
     click(&mut a, x as u16, tabs_row);

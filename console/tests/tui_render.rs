@@ -265,6 +265,45 @@ fn a_snapshot_changed_without_refresh_draws_without_panicking() {
 }
 
 #[test]
+fn design_view_names_who_asked_and_each_designers_offer() {
+    let mut a = app(fixtures::busy(), 160, 48);
+    handle(&mut a, Event::Tick(fixtures::NOW_MS));
+    key(&mut a, KeyCode::Char('8'));
+    assert_eq!(a.view, View::Design);
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&a);
+    let row = s
+        .lines()
+        .find(|l| l.trim_start_matches('"').starts_with("│Bike light mount"))
+        .unwrap_or_else(|| panic!("{s}"));
+    for want in ["Bea Keller", "120.00 EUR", "in 5d02h", "open, 2 offers"] {
+        assert!(row.contains(want), "{want:?} missing from {row}");
+    }
+    let own = s
+        .lines()
+        .find(|l| l.trim_start_matches('"').starts_with("│Replacement lid"))
+        .unwrap_or_else(|| panic!("{s}"));
+    for want in [" you ", "1h00m late", "delivered: review"] {
+        assert!(own.contains(want), "{want:?} missing from {own}");
+    }
+    // The detail of the selected request: every offer by its designer's name, price and time.
+    for want in [
+        "Dana Design — 95.00 EUR in 3d00h",
+        "two revisions included",
+        "Fabrik Nord — 110.00 EUR in 2d00h",
+        "skills cad, fdm",
+    ] {
+        assert!(s.contains(want), "{want:?} missing from\n{s}");
+    }
+    // The filter finds requests by who asked.
+    key(&mut a, KeyCode::Char('/'));
+    chars(&mut a, "bea");
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&a);
+    assert!(s.contains("Bike light mount") && !s.contains("Replacement lid hinge"), "{s}");
+}
+
+#[test]
 fn models_view_shows_a_catalogue_listing_with_its_terms() {
     use amsp_console::tui::model::Listing;
     let mut snapshot = fixtures::busy();

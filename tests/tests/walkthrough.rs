@@ -248,7 +248,14 @@ async fn four_people_run_the_three_use_cases_reading_names_durations_and_reasons
     .await;
     let offers = said(&s.bea.amsp(&["design", "offers", request]));
     assert!(offers.contains("delivered in 3d00h"), "{offers}");
+    // Ada's console lists the request by its title and who asked, by name, with her offer.
+    let ada_screen = console(&s.ada, "ada");
+    ada_screen.press(&["8"]);
+    ada_screen.wait_for(&["Shelf bracket", "bea", "60.00 EUR", "open, 1 offer"], SCREEN);
     said(&s.bea.amsp(&["design", "accept", request, "--offer", &s.ada.peer_id]));
+    // Bea's console: her own request, and who designs it now that she accepted.
+    bea_screen.press(&["8"]);
+    bea_screen.wait_for(&["Shelf bracket", " you ", "ada-designs designs it"], SCREEN);
     said(&s.bea.amsp(&["design", "message", request, "--text", "M4 countersinks, please"]));
     wait_for("the message at the designer", Duration::from_secs(15), || async {
         said(&s.ada.amsp(&["design", "messages", request])).contains("M4 countersinks")
@@ -275,5 +282,5 @@ async fn four_people_run_the_three_use_cases_reading_names_durations_and_reasons
         .map(|a| a.message)
         .collect();
     assert!(waiting.is_empty(), "{waiting:?}");
-    drop((shop_screen, bea_screen));
+    drop((shop_screen, bea_screen, ada_screen));
 }

@@ -20,6 +20,10 @@ pub fn changes(prev: &Snapshot, next: &Snapshot) -> Option<Vec<Update>> {
     {
         return None;
     }
+    // Design requests change seldom (a post, an offer, a delivery): sent whole.
+    if prev.designs != next.designs {
+        return None;
+    }
     let mut out = Vec::new();
     if a.health != b.health {
         out.push(Update::Health(b.health.clone()));

@@ -15,7 +15,7 @@ use amsp_proto::{OrderId, PeerId};
 use tokio::sync::{broadcast, mpsc};
 
 use super::delta::{Closed, Delta};
-use super::report::{NodeReport, ORDERS_SHOWN, PeerName, short};
+use super::report::{DESIGNS_SHOWN, NodeReport, ORDERS_SHOWN, PeerName, short};
 use super::workshop::{LogRing, Workshop, merge_logs};
 use crate::tui::model::{Level, Snapshot, Update};
 use crate::tui::source::{Action, NodeSource, SourceError, UPDATE_QUEUE};
@@ -172,6 +172,16 @@ impl EmbeddedSource {
         ids.truncate(ORDERS_SHOWN);
         let orders =
             ids.into_iter().filter_map(|id| Some((id, self.node.order_book().get(&id)?))).collect();
+        let design = self.node.design();
+        let designs = design
+            .requests()
+            .into_iter()
+            .take(DESIGNS_SHOWN)
+            .map(|r| {
+                let offers = design.offers(r.id).unwrap_or_default();
+                (r, offers)
+            })
+            .collect();
         Ok(NodeReport {
             status,
             peers,
@@ -183,6 +193,7 @@ impl EmbeddedSource {
             names: self.names(),
             uptime_s: self.started.elapsed().as_secs(),
             now_ms: amsp_node::clock::now_ms(),
+            designs,
         })
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::delta::Delta;
 use super::embedded::describe;
-use super::report::{NodeReport, ORDERS_SHOWN, PeerName};
+use super::report::{DESIGNS_SHOWN, NodeReport, ORDERS_SHOWN, PeerName};
 use super::workshop::{LogRing, WorkshopView, job_of, loaded_material};
 use crate::client::{ClientError, NodeClient};
 use crate::tui::model::{Heater, Level, Printer, Reading, Snapshot, Update};
@@ -92,6 +92,21 @@ impl HttpSource {
             })
             .collect();
         let names = self.names.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // A node without the design routes (older, or refusing) shows no design requests.
+        let mut designs = Vec::new();
+        let requests = match self.client.design_requests().await {
+            Ok(list) => list,
+            Err(ClientError::Api { .. }) => Vec::new(),
+            Err(e) => return Err(self.unreachable(e)),
+        };
+        for r in requests.into_iter().take(DESIGNS_SHOWN) {
+            let offers = match self.client.design_offers(&r.id.to_string()).await {
+                Ok(offers) => offers,
+                Err(ClientError::Api { .. }) => Vec::new(),
+                Err(e) => return Err(self.unreachable(e)),
+            };
+            designs.push((r, offers));
+        }
         Ok(NodeReport {
             status,
             peers,
@@ -103,6 +118,7 @@ impl HttpSource {
             names,
             uptime_s: self.started.elapsed().as_secs(),
             now_ms: amsp_node::clock::now_ms(),
+            designs,
         })
     }
 

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use amsp_api::catalog::EntryView;
+use amsp_api::design::{OfferView, RequestView};
 use amsp_api::models::ModelInfo;
 use amsp_api::node::{Peer as PeerView, Status};
 use amsp_api::orders::CentreView;
@@ -17,13 +18,18 @@ use amsp_proto::profile::Role;
 use amsp_proto::{ContentId, OrderId, PeerId};
 
 use crate::tui::model::{
-    Health, Listing, Model, NodeInfo, ORDER_HISTORY, Order, Peer, QuoteLine, Snapshot, Traffic,
+    DesignOffer, DesignRequest, Health, Listing, Model, NodeInfo, ORDER_HISTORY, Order, Peer,
+    QuoteLine, Snapshot, Traffic,
 };
 
 use super::workshop::WorkshopView;
 
 /// Orders read per refresh: the newest ones, so a node with a long history stays quick to show.
 pub const ORDERS_SHOWN: usize = 500;
+
+/// Design requests the console reads offers for: a federation's board can hold many more than
+/// one screen, and each costs a request.
+pub const DESIGNS_SHOWN: usize = 200;
 
 /// A peer's name and roles, from its signed profile.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,6 +64,8 @@ pub struct NodeReport {
     pub uptime_s: u64,
     /// The clock when read, Unix milliseconds.
     pub now_ms: u64,
+    /// `GET /v1/design/requests`, each with its offers.
+    pub designs: Vec<(RequestView, Vec<OfferView>)>,
 }
 
 fn roles(names: &[String]) -> BTreeSet<Role> {
@@ -380,7 +388,49 @@ impl NodeReport {
             alerts: workshop.alerts,
             log: workshop.log,
             traffic: self.traffic(),
+            designs: self.design_list(),
         }
+    }
+
+    /// Design requests with their offers, every peer by the name it goes by.
+    fn design_list(&self) -> Vec<DesignRequest> {
+        let name = |peer: &PeerId, given: &Option<String>| {
+            given.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| self.name_of(peer))
+        };
+        self.designs
+            .iter()
+            .map(|(r, offers)| DesignRequest {
+                id: r.id.to_string(),
+                title: r.title.clone(),
+                description: r.description.clone(),
+                skills: r.skills.clone(),
+                budget: r.budget,
+                currency: r.currency.clone(),
+                deadline_ms: r.deadline_ms,
+                requester: name(&r.requester, &r.requester_name),
+                mine: r.mine,
+                designer: r.accepted_designer.as_ref().map(|d| {
+                    let given = offers
+                        .iter()
+                        .find(|o| &o.designer == d)
+                        .and_then(|o| o.designer_name.clone());
+                    name(d, &given)
+                }),
+                offers: offers
+                    .iter()
+                    .map(|o| DesignOffer {
+                        designer: name(&o.designer, &o.designer_name),
+                        price: o.price,
+                        currency: o.currency.clone(),
+                        delivery_s: o.delivery_s,
+                        message: o.message.clone(),
+                        accepted: o.accepted,
+                    })
+                    .collect(),
+                deliveries: r.deliveries,
+                delivery_accepted: r.delivery_accepted,
+            })
+            .collect()
     }
 }
 
@@ -424,6 +474,7 @@ mod tests {
                 .collect(),
             uptime_s: 0,
             now_ms: 0,
+            designs: Vec::new(),
         }
     }
 
@@ -471,6 +522,58 @@ mod tests {
         // A relay without a known profile is shown by a short id, never left out.
         let unknown = report(&[]).path_of(&relayed);
         assert!(unknown.starts_with("relayed via ") && unknown.len() > 12, "{unknown}");
+    }
+
+    #[test]
+    fn design_requests_name_requester_and_designers_and_say_how_far_they_are() {
+        use amsp_proto::id::RequestId;
+        let (bea, dana, eli) = (peer(1), peer(2), peer(3));
+        let mut r = report(&[(bea, "Bea"), (dana, "Dana Design")]);
+        let request = RequestView {
+            id: RequestId::from_parts(1, [7; 10]),
+            title: "bike light mount".into(),
+            description: "fits a 31.8 mm bar".into(),
+            skills: vec!["cad".into()],
+            constraints: Vec::new(),
+            budget: 120.0,
+            currency: "EUR".into(),
+            deadline_ms: Some(5_000),
+            requester: bea,
+            requester_name: None,
+            mine: false,
+            offers: 2,
+            accepted_designer: None,
+            deliveries: 0,
+            delivery_accepted: false,
+        };
+        let request_id = request.id;
+        let offer = |designer: PeerId, given: Option<&str>, accepted: bool| OfferView {
+            id: ContentId::of(designer.to_string().as_bytes()),
+            request: request_id,
+            designer,
+            designer_name: given.map(str::to_owned),
+            price: 90.0,
+            currency: "EUR".into(),
+            delivery_s: 2 * 86_400,
+            message: "two revisions included".into(),
+            at_ms: 1,
+            accepted,
+        };
+        r.designs =
+            vec![(request.clone(), vec![offer(dana, None, false), offer(eli, None, false)])];
+        let d = &r.design_list()[0];
+        assert_eq!(d.requester, "Bea", "the requester's profile name, not its id");
+        let names: Vec<&str> = d.offers.iter().map(|o| o.designer.as_str()).collect();
+        assert_eq!(names[0], "Dana Design");
+        assert!(names[1].starts_with('…'), "an unknown designer by the end of its id: {names:?}");
+        assert_eq!(d.state(), "open, 2 offers");
+
+        let mut agreed = request;
+        agreed.accepted_designer = Some(dana);
+        r.designs = vec![(agreed, vec![offer(dana, Some("Dana"), true)])];
+        let d = &r.design_list()[0];
+        assert_eq!(d.designer.as_deref(), Some("Dana"));
+        assert_eq!(d.state(), "Dana designs it");
     }
 
     #[test]

@@ -16,8 +16,9 @@ use amsp_proto::quote::{PriceBreakdown, Quote};
 use amsp_proto::{ContentId, JobId, Keypair, OrderId, PeerId, PrinterId, QuoteId};
 
 use super::model::{
-    CheckReport, Finding, Health, Heater, Job, JobState, Layer, Level, LogLine, Model, NodeInfo,
-    Order, Peer, Polyline, Printer, QuoteLine, Reading, SlicePreview, Snapshot, Traffic,
+    CheckReport, DesignOffer, DesignRequest, Finding, Health, Heater, Job, JobState, Layer, Level,
+    LogLine, Model, NodeInfo, Order, Peer, Polyline, Printer, QuoteLine, Reading, SlicePreview,
+    Snapshot, Traffic,
 };
 
 /// The fixtures' "now": 2026-11-25 10:00:00 UTC, in Unix milliseconds.
@@ -500,7 +501,59 @@ pub fn busy() -> Snapshot {
         alerts,
         log: log_lines(60),
         traffic: Traffic { bytes_in: 48_300_000, bytes_out: 12_800_000 },
+        designs: designs(),
     }
+}
+
+/// Two design requests seen by a centre that also designs: one open with two offers (one of
+/// them this node's), one agreed and delivered.
+fn designs() -> Vec<DesignRequest> {
+    let offer =
+        |designer: &str, price: f64, days: u64, message: &str, accepted: bool| DesignOffer {
+            designer: designer.to_owned(),
+            price,
+            currency: "EUR".to_owned(),
+            delivery_s: days * 86_400,
+            message: message.to_owned(),
+            accepted,
+        };
+    vec![
+        DesignRequest {
+            id: "01JDESIGNBIKELIGHT0000000A".to_owned(),
+            title: "Bike light mount".to_owned(),
+            description: "Clamps a 31.8 mm handlebar and holds a GoPro-style light; \
+                          printable without supports."
+                .to_owned(),
+            skills: vec!["cad".to_owned(), "fdm".to_owned()],
+            budget: 120.0,
+            currency: "EUR".to_owned(),
+            deadline_ms: Some(NOW_MS + 5 * 86_400_000 + 2 * 3_600_000),
+            requester: "Bea Keller".to_owned(),
+            mine: false,
+            offers: vec![
+                offer("Dana Design", 95.0, 3, "two revisions included", false),
+                offer("Fabrik Nord", 110.0, 2, "", false),
+            ],
+            designer: None,
+            deliveries: 0,
+            delivery_accepted: false,
+        },
+        DesignRequest {
+            id: "01JDESIGNHINGE000000000000B".to_owned(),
+            title: "Replacement lid hinge".to_owned(),
+            description: "Matches the broken original (photos in the thread).".to_owned(),
+            skills: vec!["reverse engineering".to_owned()],
+            budget: 60.0,
+            currency: "EUR".to_owned(),
+            deadline_ms: Some(NOW_MS - 3_600_000),
+            requester: "Fabrik Nord".to_owned(),
+            mine: true,
+            offers: vec![offer("Dana Design", 55.0, 1, "", true)],
+            designer: Some("Dana Design".to_owned()),
+            deliveries: 1,
+            delivery_accepted: false,
+        },
+    ]
 }
 
 /// A centre in trouble: the node is unreachable, printers fault, jobs fail, peers are gone.

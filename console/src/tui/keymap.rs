@@ -285,6 +285,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[k('5')], I::Go(View::Models), S::Global, "", "Models view"),
     bind(&[k('6')], I::Go(View::Alerts), S::Global, "", "Alerts view"),
     bind(&[k('7')], I::Go(View::Log), S::Global, "", "Log view"),
+    bind(&[k('8')], I::Go(View::Design), S::Global, "", "Design requests view"),
     cmd(bind(&[k('q'), ctrl('c')], I::Quit, S::Global, "quit", "Quit"), "quit"),
     // Jobs.
     cmd(

@@ -57,15 +57,22 @@ pub fn first_row_y(table: Rect) -> u16 {
     table.y.saturating_add(2)
 }
 
-/// The tab labels, in order, as drawn in the tab bar.
-pub fn tab_labels(alert_count: usize) -> Vec<String> {
-    View::ALL
-        .iter()
-        .map(|v| match (v, alert_count) {
-            (View::Alerts, n) if n > 0 => format!(" {} {} {} ", v.index() + 1, v.title(), n),
-            _ => format!(" {} {} ", v.index() + 1, v.title()),
-        })
-        .collect()
+/// The tab labels, in order, as drawn in a tab bar `width` columns wide: padded on both sides
+/// where they fit so, else on the left only, so every view's name stays readable at 80 columns.
+pub fn tab_labels(alert_count: usize, width: u16) -> Vec<String> {
+    let labels = |pad: &str| -> Vec<String> {
+        View::ALL
+            .iter()
+            .map(|v| match (v, alert_count) {
+                (View::Alerts, n) if n > 0 => format!(" {} {} {n}{pad}", v.index() + 1, v.title()),
+                _ => format!(" {} {}{pad}", v.index() + 1, v.title()),
+            })
+            .collect()
+    };
+    let wide = labels(" ");
+    let used: usize =
+        wide.iter().map(|l| l.chars().count()).sum::<usize>() + usize::from(TAB_GAP) * wide.len();
+    if used <= usize::from(width) { wide } else { labels("") }
 }
 
 /// Columns between tab labels.

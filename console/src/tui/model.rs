@@ -56,6 +56,75 @@ pub struct Snapshot {
     pub log: Vec<LogLine>,
     /// Network traffic totals.
     pub traffic: Traffic,
+    /// Design requests this node posted or sees, with the offers made on them.
+    #[serde(default)]
+    pub designs: Vec<DesignRequest>,
+}
+
+/// A request for a design (use case 3): what the requester asks for, the designers' offers,
+/// and how far the work has gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignRequest {
+    /// The request's id, as the CLI takes it.
+    pub id: String,
+    /// What is wanted, in a line.
+    pub title: String,
+    /// What is wanted, in full.
+    pub description: String,
+    /// Skills asked for.
+    pub skills: Vec<String>,
+    /// The budget.
+    pub budget: f64,
+    /// Its currency.
+    pub currency: String,
+    /// When the design is wanted, Unix milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// Who asked: a profile name, or a short id when the profile is not known.
+    pub requester: String,
+    /// Whether this node asked.
+    pub mine: bool,
+    /// Offers made on it, oldest first.
+    pub offers: Vec<DesignOffer>,
+    /// The designer whose offer was accepted, by name.
+    pub designer: Option<String>,
+    /// Designs delivered for it.
+    pub deliveries: usize,
+    /// Whether the requester accepted a delivered design.
+    pub delivery_accepted: bool,
+}
+
+impl DesignRequest {
+    /// How far the request has gone, in words.
+    pub fn state(&self) -> String {
+        match (&self.designer, self.deliveries, self.delivery_accepted) {
+            (_, _, true) => "design accepted".to_owned(),
+            (Some(d), 0, _) => format!("{d} designs it"),
+            (Some(_), 1, _) => "delivered: review".to_owned(),
+            (Some(_), n, _) => format!("{n} delivered: review"),
+            (None, _, _) => match self.offers.len() {
+                0 => "open, no offers yet".to_owned(),
+                1 => "open, 1 offer".to_owned(),
+                n => format!("open, {n} offers"),
+            },
+        }
+    }
+}
+
+/// A designer's offer on a design request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignOffer {
+    /// The designer: a profile name, or a short id when the profile is not known.
+    pub designer: String,
+    /// The price asked.
+    pub price: f64,
+    /// Its currency.
+    pub currency: String,
+    /// Seconds from acceptance to delivery.
+    pub delivery_s: u64,
+    /// What the designer says about it.
+    pub message: String,
+    /// Whether the requester accepted it.
+    pub accepted: bool,
 }
 
 /// The node's identity and health, shown in the header of every view.

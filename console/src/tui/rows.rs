@@ -28,6 +28,7 @@ pub fn len(snapshot: &Snapshot, view: View) -> usize {
         View::Models => snapshot.models.len(),
         View::Alerts => snapshot.alerts.len(),
         View::Log => snapshot.log.len(),
+        View::Design => snapshot.designs.len(),
     }
 }
 
@@ -133,6 +134,12 @@ fn haystack(s: &Snapshot, view: View, i: usize, out: &mut String) {
         View::Log => {
             let l = &s.log[i];
             write!(out, "{} {} {}", l.level.name(), l.target, l.message)
+        }
+        View::Design => {
+            let d = &s.designs[i];
+            write!(out, "{} {} {} {}", d.id, d.title, d.requester, d.state())
+                .and_then(|()| d.skills.iter().try_for_each(|k| write!(out, " {k}")))
+                .and_then(|()| d.offers.iter().try_for_each(|o| write!(out, " {}", o.designer)))
         }
     };
 }

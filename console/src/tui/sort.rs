@@ -163,6 +163,14 @@ const LOG: &[SortKey] = &[
     key("Target", |s, a, b| text(&s.log[a].target, &s.log[b].target)),
 ];
 
+const DESIGN: &[SortKey] = &[
+    key("Title", |s, a, b| text(&s.designs[a].title, &s.designs[b].title)),
+    key("From", |s, a, b| text(&s.designs[a].requester, &s.designs[b].requester)),
+    key("Budget", |s, a, b| s.designs[a].budget.total_cmp(&s.designs[b].budget)),
+    key("Due", |s, a, b| opt(s.designs[a].deadline_ms, s.designs[b].deadline_ms)),
+    key("Offers", |s, a, b| s.designs[a].offers.len().cmp(&s.designs[b].offers.len())),
+];
+
 /// The keys `view`'s table sorts by, in the order `s` steps through them.
 pub fn keys(view: View) -> &'static [SortKey] {
     match view {
@@ -173,5 +181,6 @@ pub fn keys(view: View) -> &'static [SortKey] {
         View::Models => MODELS,
         View::Alerts => ALERTS,
         View::Log => LOG,
+        View::Design => DESIGN,
     }
 }

@@ -17,11 +17,13 @@ pub enum View {
     Alerts,
     /// The node's log.
     Log,
+    /// Design requests and the offers made on them.
+    Design,
 }
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Jobs,
         View::Printers,
         View::Orders,
@@ -29,6 +31,7 @@ impl View {
         View::Models,
         View::Alerts,
         View::Log,
+        View::Design,
     ];
 
     /// Number of views.
@@ -44,6 +47,7 @@ impl View {
             View::Models => "Models",
             View::Alerts => "Alerts",
             View::Log => "Log",
+            View::Design => "Design",
         }
     }
 
@@ -57,6 +61,7 @@ impl View {
             View::Models => "models",
             View::Alerts => "alerts",
             View::Log => "log",
+            View::Design => "design",
         }
     }
 
@@ -70,6 +75,7 @@ impl View {
             View::Models => 4,
             View::Alerts => 5,
             View::Log => 6,
+            View::Design => 7,
         }
     }
 

@@ -21,7 +21,7 @@ impl App {
             (Mode::Normal, MouseEventKind::Down(MouseButton::Left)) => {
                 let areas = self.areas();
                 if mouse.row == areas.tabs.y {
-                    let labels = layout::tab_labels(self.active_alerts());
+                    let labels = layout::tab_labels(self.active_alerts(), areas.tabs.width);
                     if let Some(view) = layout::tab_at(areas.tabs, mouse.column, &labels) {
                         self.go(view);
                     }

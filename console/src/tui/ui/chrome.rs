@@ -69,7 +69,7 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &App) {
 /// The tab bar.
 pub fn tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let theme = &app.theme;
-    let labels = layout::tab_labels(app.active_alerts());
+    let labels = layout::tab_labels(app.active_alerts(), area.width);
     let mut spans = Vec::with_capacity(labels.len() * 2);
     for (i, label) in labels.into_iter().enumerate() {
         let style = if i == app.view.index() {

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod chrome;
+mod design;
 pub mod format;
 mod jobs;
 mod log;
@@ -47,6 +48,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Models => models::draw,
         View::Alerts => alerts::draw,
         View::Log => log::draw,
+        View::Design => design::draw,
     };
     if app.overview {
         let whole = areas.detail.map_or(areas.table, |d| areas.table.union(d));

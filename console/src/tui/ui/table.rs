@@ -111,7 +111,9 @@ pub fn draw<'a>(
         .title(Line::styled(title, theme.accent()));
     let height = layout::body_rows(area);
     if t.rows.is_empty() {
-        let text = if total == 0 {
+        let text = if view == View::Design && total == 0 {
+            "no design requests yet: `amsp design request` posts one".to_owned()
+        } else if total == 0 {
             format!("no {} yet", view.title().to_lowercase())
         } else {
             "nothing matches; Esc clears the filter".to_owned()
