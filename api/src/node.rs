@@ -81,6 +81,11 @@ pub struct Status {
     pub orders: usize,
     /// Application bytes exchanged with peers since start.
     pub traffic: Traffic,
+    /// Bytes of every libp2p protocol (ping, identify, Kademlia, gossipsub with its control
+    /// messages, relay, the node's own requests and transfers) on every connection since start,
+    /// without the multiplexer's and secure channel's framing (0 from a node too old to say).
+    #[serde(default)]
+    pub wire: Traffic,
     /// Reachability (public, private, unknown), external and relayed addresses, relay counters;
     /// absent while the network is not answering.
     #[serde(default)]

@@ -183,6 +183,7 @@ async fn a_fetch_interrupted_by_killing_the_fetcher_resumes_where_it_stopped() {
     let d = NodeProcess::start(&d_dir, std::slice::from_ref(&a_addr)).await;
     wait_for("D to reconnect to A", WAIT, || async { !d.connected().await.is_empty() }).await;
     let before = bytes_out(&a).await;
+    let wire_before = a.client.status().await.unwrap().wire.bytes_out;
     let out = d.amsp(&["model", "get", &cid, "-o", out_path.to_str().unwrap()]);
     assert!(out.status.success(), "resumed fetch: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read(&out_path).unwrap(), model);
@@ -191,6 +192,13 @@ async fn a_fetch_interrupted_by_killing_the_fetcher_resumes_where_it_stopped() {
     assert!(
         sent >= lacking && sent < lacking + CHUNK_SIZE as u64,
         "A sent {sent} bytes for the {lacking} D lacked"
+    );
+    // libp2p's own count of A's bytes holds the chunks and what carried them (stream
+    // framing, the manifest, pings, identify, Kademlia), and not much more.
+    let wire = a.client.status().await.unwrap().wire.bytes_out - wire_before;
+    assert!(
+        wire >= sent && wire < sent + sent / 10 + 1_000_000,
+        "libp2p counted {wire} bytes out of A for the {sent} the node sent"
     );
 }
 

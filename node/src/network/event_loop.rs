@@ -23,6 +23,7 @@ use super::gossip::{self, GossipReject, PeerRate, REPLAY_MEMORY, Topic};
 use super::links::{Traffic, WireLen};
 use super::reach::{Reach, peer_of, relay_of};
 use super::trim;
+use super::wire::WireMeter;
 use super::{
     BAN_DURATION, ChunkResponse, Command, GossipCounts, MAX_INVALID_PER_PEER, NetworkConfig,
     NetworkEvent, NetworkStartError, NetworkStatus, PeerInfo, PublishError, RequestError,
@@ -47,13 +48,15 @@ const SCORE_PER_OFFENCE: f64 = 0.45;
 /// Provider queries answered at once; more wait in the command queue.
 const MAX_PENDING_PROVIDER_QUERIES: usize = 64;
 
-/// The swarm, and the counter of gossip copies its gossipsub feeds.
+/// The swarm, the counter of gossip copies its gossipsub feeds and the counters of every byte
+/// its connections' substreams move.
 pub(super) fn build_swarm(
     keypair: Keypair,
     cfg: &NetworkConfig,
-) -> Result<(Swarm<Behaviour>, GossipCopies), NetworkStartError> {
+) -> Result<(Swarm<Behaviour>, GossipCopies, WireMeter), NetworkStartError> {
     let idle = cfg.idle_timeout;
     let copies = GossipCopies::default();
+    let mut wire = WireMeter::default();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -61,6 +64,7 @@ pub(super) fn build_swarm(
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkStartError::Transport(e.to_string()))?
+        .with_bandwidth_metrics(wire.registry())
         .with_behaviour(|key, relay_client| {
             behaviour::build(key, cfg, relay_client, copies.clone())
                 .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
@@ -68,7 +72,7 @@ pub(super) fn build_swarm(
         .map_err(|e| NetworkStartError::Behaviour(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
-    Ok((swarm, copies))
+    Ok((swarm, copies, wire))
 }
 
 /// Whether a failed request is the peer's fault: its reply did not decode (our codecs report
@@ -106,6 +110,8 @@ pub(super) struct EventLoop {
     copies: GossipCopies,
     /// Distinct gossip messages received (each copy after the first is a duplicate).
     gossip_received: u64,
+    /// Every byte libp2p's protocols moved.
+    wire: WireMeter,
 }
 
 use crate::clock::now_ms;
@@ -117,6 +123,7 @@ impl EventLoop {
         events: mpsc::Sender<NetworkEvent>,
         cfg: NetworkConfig,
         copies: GossipCopies,
+        wire: WireMeter,
     ) -> Self {
         Self {
             swarm,
@@ -135,6 +142,7 @@ impl EventLoop {
             cfg,
             copies,
             gossip_received: 0,
+            wire,
         }
     }
 
@@ -382,6 +390,7 @@ impl EventLoop {
                     invalid_messages: self.invalid_total,
                     dropped_requests: self.dropped_requests,
                     traffic: self.traffic.total(),
+                    wire: self.wire.totals(),
                     reach: self.reach.status(&self.swarm),
                     gossip: GossipCounts {
                         received: self.gossip_received,

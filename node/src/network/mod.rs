@@ -22,6 +22,7 @@ pub mod sync_protocol;
 pub mod traffic;
 pub mod transfer;
 pub mod trim;
+mod wire;
 
 pub use behaviour::GossipCopies;
 
@@ -173,6 +174,8 @@ pub struct NetworkStatus {
     pub dropped_requests: u64,
     /// Application bytes exchanged with every peer since start.
     pub traffic: Bytes,
+    /// Bytes of every libp2p protocol on every connection since start ([`wire`]).
+    pub wire: Bytes,
     /// Whether others can dial this node, and how.
     pub reach: ReachStatus,
     /// Gossip messages received and the duplicate copies that came with them.
@@ -342,11 +345,11 @@ pub async fn spawn(
 ) -> Result<(Network, mpsc::Receiver<NetworkEvent>), NetworkStartError> {
     let peer_id = keypair.public().to_peer_id();
     let members = cfg.reach.members.clone();
-    let (swarm, copies) = event_loop::build_swarm(keypair, &cfg)?;
+    let (swarm, copies, wire) = event_loop::build_swarm(keypair, &cfg)?;
     let streams = swarm.behaviour().stream.new_control();
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE_DEPTH);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
-    let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg, copies);
+    let mut lp = event_loop::EventLoop::new(swarm, rx, ev_tx, cfg, copies, wire);
     lp.listen().await?;
     tokio::spawn(lp.run());
     Ok((Network { tx, peer_id, streams, meters: None, members }, ev_rx))

@@ -435,6 +435,7 @@ impl Node {
             models,
             orders,
             traffic: net.as_ref().map(|n| n.traffic.into()).unwrap_or_default(),
+            wire: net.as_ref().map(|n| n.wire.into()).unwrap_or_default(),
             reach: net.as_ref().map(|n| n.reach.clone()),
             store: self.inner.store.health().into(),
             uptime_s: self.inner.started.elapsed().as_secs(),

@@ -12,8 +12,10 @@
 //! Printed: per-node arrival p50 / p99 and the time until the last node, for ads and orders;
 //! connected peers per node; and what one order costs each node: application bytes received
 //! (gossip payloads, requests and replies as the node counts them in `/v1/status`) and gossip
-//! copies received (first copies and duplicates), with the background of the same length
-//! measured just before (capacity ads) taken off. Flat across federation sizes is the goal.
+//! copies received (first copies and duplicates), and every libp2p protocol's bytes received
+//! (`wire` in `/v1/status`: ping, identify, Kademlia, gossipsub control and duplicates
+//! included), each with the background of the same length measured just before (capacity
+//! ads, pings, lookups) taken off. Flat across federation sizes is the goal.
 
 use std::time::{Duration, Instant};
 
@@ -179,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(quiet).await;
     let (b1, t1) = (totals(&nodes).await, Instant::now());
     let per_s = |a: f64, b: f64| (b - a) / t1.duration_since(t0).as_secs_f64();
-    let background = (per_s(b0.0, b1.0), per_s(b0.1, b1.1));
+    let background = (per_s(b0.0, b1.0), per_s(b0.1, b1.1), per_s(b0.2, b1.2));
 
     // Orders, created on rotating user nodes.
     let orders_start = Instant::now();
@@ -212,23 +214,26 @@ async fn main() -> anyhow::Result<()> {
     let took = orders_start.elapsed().as_secs_f64();
     let per_node_order = |moved: f64, bg: f64| (moved - bg * took) / (orders * count) as f64;
     println!(
-        "per order per node: {:.0} application bytes received, {:.1} gossip copies (background of {:.0} B/s and {:.1} copies/s over the federation taken off)",
+        "per order per node: {:.0} application bytes received, {:.1} gossip copies, {:.0} libp2p bytes received (background of {:.0} B/s, {:.1} copies/s and {:.0} libp2p B/s over the federation taken off)",
         per_node_order(b2.0 - b1.0, background.0),
         per_node_order(b2.1 - b1.1, background.1),
+        per_node_order(b2.2 - b1.2, background.2),
         background.0,
-        background.1
+        background.1,
+        background.2
     );
     Ok(())
 }
 
-/// Application bytes received and gossip copies received (first and duplicate), summed over
-/// every node.
-async fn totals(nodes: &[NodeProcess]) -> (f64, f64) {
-    let mut out = (0.0, 0.0);
+/// Application bytes received, gossip copies received (first and duplicate) and libp2p bytes
+/// received, summed over every node.
+async fn totals(nodes: &[NodeProcess]) -> (f64, f64, f64) {
+    let mut out = (0.0, 0.0, 0.0);
     for n in nodes {
         if let Ok(s) = n.client.status().await {
             out.0 += s.traffic.bytes_in as f64;
             out.1 += (s.gossip.received + s.gossip.duplicates) as f64;
+            out.2 += s.wire.bytes_in as f64;
         }
     }
     out
