@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scan inspection against CloudCompare (the referee) on the same inputs.
 #
-# A scan is synthesised from a fixture model (area-weighted points, sensor noise σ = 0.02 mm
-# along the normal, 0.2 % stray points) as binary PLY, N points (default 1 000 000), twice:
+# A scan is synthesised from a fixture model (area-weighted points on the facets a scanner can
+# see — none on facets buried inside another shell —, sensor noise σ = 0.02 mm along the
+# normal, 0.2 % stray points) as binary PLY, N points (default 1 000 000), twice:
 # in the model's frame (for cloud-to-mesh distances) and moved by a known small pose (for ICP,
 # which CloudCompare needs started near the answer). Both tools then run on the same files:
 #   C2M:  amsp inspect --aligned          vs  CloudCompare -C2M_DIST (signed, exact)
@@ -53,6 +54,38 @@ for line in open(path):
         for k in range(1, len(idx) - 1): tris.append((idx[0], idx[k], idx[k + 1]))
 def sub(a, b): return (a[0]-b[0], a[1]-b[1], a[2]-b[2])
 def cross(a, b): return (a[1]*b[2]-a[2]*b[1], a[2]*b[0]-a[0]*b[2], a[0]*b[1]-a[1]*b[0])
+# A scanner sees only the part's outer surface: where the model is drawn as overlapping shells,
+# facets whose centre lies inside another shell (by ray parity) are buried and get no points.
+parent = list(range(len(vs)))
+def find(i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]; i = parent[i]
+    return i
+for a, b, c in tris:
+    for x in (b, c):
+        ra, rx = find(a), find(x)
+        if ra != rx: parent[ra] = rx
+shell_of = [find(a) for a, _, _ in tris]
+by_shell = {}
+for t, s in zip(tris, shell_of): by_shell.setdefault(s, []).append(tuple(vs[i] for i in t))
+RAY = (0.8584214, 0.4201059, 0.2943151)
+def crosses(o, tri):
+    A, B, C = tri
+    e1, e2 = sub(B, A), sub(C, A)
+    p = cross(RAY, e2); det = sum(e1[i] * p[i] for i in range(3))
+    if abs(det) < 1e-12: return False
+    tv = sub(o, A); u = sum(tv[i] * p[i] for i in range(3)) / det
+    if u < 0 or u > 1: return False
+    q = cross(tv, e1); v = sum(RAY[i] * q[i] for i in range(3)) / det
+    if v < 0 or u + v > 1: return False
+    return sum(e2[i] * q[i] for i in range(3)) / det > 1e-9
+def buried(t, s):
+    o = tuple(sum(vs[i][k] for i in t) / 3 for k in range(3))
+    return any(sum(crosses(o, f) for f in fs) % 2 for r, fs in by_shell.items() if r != s)
+if len(by_shell) > 1:
+    kept = [t for t, s in zip(tris, shell_of) if not buried(t, s)]
+    print('sampling %d of %d facets: %d lie inside another shell' % (len(kept), len(tris), len(tris) - len(kept)), file=sys.stderr)
+    tris = kept
 geo, cdf, acc = [], [], 0.0
 for a, b, c in tris:
     A, B, C = vs[a], vs[b], vs[c]

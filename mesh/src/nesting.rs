@@ -8,7 +8,7 @@
 use bevy_math::DVec3;
 
 use crate::Mesh;
-use crate::topology::Topology;
+use crate::topology::{Topology, shell_bounds};
 
 /// Most ray–triangle tests spent on nesting; past this (thousands of closed shells in a huge
 /// model) shells are taken as not nested rather than spend quadratic time.
@@ -38,8 +38,6 @@ pub(crate) fn nested_shells(mesh: &Mesh, topo: &Topology, closed: &[bool]) -> Ve
     }
     let mut fill = start.clone();
     let mut order = vec![0u32; start[shells]];
-    let mut lo = vec![DVec3::splat(f64::INFINITY); shells];
-    let mut hi = vec![DVec3::splat(f64::NEG_INFINITY); shells];
     for (t, &s) in topo.shell.iter().enumerate() {
         if s == u32::MAX {
             continue;
@@ -47,11 +45,8 @@ pub(crate) fn nested_shells(mesh: &Mesh, topo: &Topology, closed: &[bool]) -> Ve
         let s = s as usize;
         order[fill[s]] = t as u32;
         fill[s] += 1;
-        for v in mesh.corners(t) {
-            lo[s] = lo[s].min(v.as_dvec3());
-            hi[s] = hi[s].max(v.as_dvec3());
-        }
     }
+    let (lo, hi) = shell_bounds(mesh, topo);
     let mut budget = MAX_NESTING_TESTS;
     for a in (0..shells).filter(|&a| closed[a]) {
         let [p0, p1, p2] = mesh.corners(order[start[a]] as usize).map(|v| v.as_dvec3());

@@ -6,6 +6,7 @@
 //! is then found among the few half-edges leaving `b` (and `a`), in parallel over half-edges,
 //! with no sort and no hash table.
 
+use bevy_math::DVec3;
 use rayon::prelude::*;
 
 use crate::Mesh;
@@ -180,6 +181,21 @@ impl Topology {
         let g = self.neighbor[h];
         g < NON_MANIFOLD && half_edge(mesh, h) == half_edge(mesh, g as usize)
     }
+}
+
+/// Each shell's bounding box as its lowest and highest corners, so work between shells can
+/// skip pairs whose boxes do not meet. Degenerate triangles belong to no shell.
+pub fn shell_bounds(mesh: &Mesh, topo: &Topology) -> (Vec<DVec3>, Vec<DVec3>) {
+    let mut lo = vec![DVec3::splat(f64::INFINITY); topo.shells];
+    let mut hi = vec![DVec3::splat(f64::NEG_INFINITY); topo.shells];
+    for (t, &s) in topo.shell.iter().enumerate() {
+        let Some(s) = usize::try_from(s).ok().filter(|&s| s < topo.shells) else { continue };
+        for v in mesh.corners(t) {
+            lo[s] = lo[s].min(v.as_dvec3());
+            hi[s] = hi[s].max(v.as_dvec3());
+        }
+    }
+    (lo, hi)
 }
 
 /// A consistent orientation of each shell, found by walking from facet to facet across

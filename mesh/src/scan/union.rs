@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::closest::Grid;
 use crate::Mesh;
-use crate::topology::{NON_MANIFOLD, Topology};
+use crate::topology::{NON_MANIFOLD, Topology, shell_bounds};
 use crate::weld::{weld, weld_tolerance};
 
 /// Most shells whose overlaps are resolved; past this (a triangle soup, a scan of thousands of
@@ -100,8 +100,6 @@ impl Shells {
         let mut members = vec![Vec::new(); shells];
         let mut closed = vec![true; shells];
         let mut volume = vec![0.0f64; shells];
-        let mut lo = vec![DVec3::splat(f64::INFINITY); shells];
-        let mut hi = vec![DVec3::splat(f64::NEG_INFINITY); shells];
         for (t, &s) in topo.shell.iter().enumerate() {
             if s == u32::MAX {
                 continue;
@@ -111,9 +109,8 @@ impl Shells {
             closed[s] &= (0..3).all(|k| topo.neighbor[3 * t + k] < NON_MANIFOLD);
             let [a, b, c] = mesh.corners(t).map(|v| v.as_dvec3());
             volume[s] += a.dot(b.cross(c)) / 6.0;
-            lo[s] = lo[s].min(a).min(b).min(c);
-            hi[s] = hi[s].max(a).max(b).max(c);
         }
+        let (lo, hi) = shell_bounds(mesh, topo);
         let grids = members
             .par_iter()
             .enumerate()
