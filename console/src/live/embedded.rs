@@ -178,7 +178,11 @@ impl EmbeddedSource {
             .into_iter()
             .take(DESIGNS_SHOWN)
             .map(|r| {
-                let offers = design.offers(r.id).unwrap_or_default();
+                let offers = if r.offers == 0 {
+                    Vec::new()
+                } else {
+                    design.offers(r.id).unwrap_or_default()
+                };
                 (r, offers)
             })
             .collect();

@@ -100,10 +100,15 @@ impl HttpSource {
             Err(e) => return Err(self.unreachable(e)),
         };
         for r in requests.into_iter().take(DESIGNS_SHOWN) {
-            let offers = match self.client.design_offers(&r.id.to_string()).await {
-                Ok(offers) => offers,
-                Err(ClientError::Api { .. }) => Vec::new(),
-                Err(e) => return Err(self.unreachable(e)),
+            // Only requests with offers cost a second call.
+            let offers = if r.offers == 0 {
+                Vec::new()
+            } else {
+                match self.client.design_offers(&r.id.to_string()).await {
+                    Ok(offers) => offers,
+                    Err(ClientError::Api { .. }) => Vec::new(),
+                    Err(e) => return Err(self.unreachable(e)),
+                }
             };
             designs.push((r, offers));
         }

@@ -27,9 +27,9 @@ use super::workshop::WorkshopView;
 /// Orders read per refresh: the newest ones, so a node with a long history stays quick to show.
 pub const ORDERS_SHOWN: usize = 500;
 
-/// Design requests the console reads offers for: a federation's board can hold many more than
-/// one screen, and each costs a request.
-pub const DESIGNS_SHOWN: usize = 200;
+/// Design requests the console shows: a federation's board can hold many more than one
+/// screen, and each one with offers costs the HTTP source a request per refresh.
+pub const DESIGNS_SHOWN: usize = 100;
 
 /// A peer's name and roles, from its signed profile.
 #[derive(Debug, Clone, Default, PartialEq)]
