@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use super::closest::Grid;
 use crate::Mesh;
-use crate::topology::{NON_MANIFOLD, Topology, shell_bounds};
+use crate::check::{facet_volumes, shell_volumes};
+use crate::topology::{Orientation, Topology, shell_bounds};
 use crate::weld::{weld, weld_tolerance};
 
 /// Most shells whose overlaps are resolved; past this (a triangle soup, a scan of thousands of
@@ -111,20 +112,15 @@ struct Shells {
 
 impl Shells {
     fn of(mesh: &Mesh, topo: &Topology) -> Self {
-        let shells = topo.shells;
-        let mut members = vec![Vec::new(); shells];
-        let mut closed = vec![true; shells];
-        let mut volume = vec![0.0f64; shells];
+        let mut members = vec![Vec::new(); topo.shells];
         for (t, &s) in topo.shell.iter().enumerate() {
-            if s == u32::MAX {
-                continue;
+            if let Some(m) = members.get_mut(s as usize) {
+                m.push(t);
             }
-            let s = s as usize;
-            members[s].push(t);
-            closed[s] &= (0..3).all(|k| topo.neighbor[3 * t + k] < NON_MANIFOLD);
-            let [a, b, c] = mesh.corners(t).map(|v| v.as_dvec3());
-            volume[s] += a.dot(b.cross(c)) / 6.0;
         }
+        // Closed and wound as `check` judges them: a shell's winding is its majority's.
+        let orient = Orientation::find(mesh, topo);
+        let (volume, closed) = shell_volumes(topo, &orient, &facet_volumes(mesh));
         let (lo, hi) = shell_bounds(mesh, topo);
         let grids = members
             .par_iter()
