@@ -42,6 +42,11 @@ pub struct Host {
     pub ip: Ipv4Addr,
     /// The public address others see it at (its own, or its router's).
     pub public_ip: Ipv4Addr,
+    /// The namespace and interface whose outbound queue carries what the host sends to the
+    /// internet: where [`Lab::shape`] puts its upload limit.
+    pub uplink: (String, String),
+    /// The same for what the host receives from the internet.
+    pub downlink: (String, String),
 }
 
 static LABS: AtomicUsize = AtomicUsize::new(0);
@@ -147,8 +152,9 @@ impl Lab {
         ip(&["-n", name, "link", "set", "lo", "up"]);
     }
 
-    /// Plugs interface `dev` of namespace `ns` into the internet bridge with address `addr`.
-    fn plug(&mut self, ns: &str, dev: &str, addr: Ipv4Addr) {
+    /// Plugs interface `dev` of namespace `ns` into the internet bridge with address `addr`;
+    /// returns the bridge's side of the pair.
+    fn plug(&mut self, ns: &str, dev: &str, addr: Ipv4Addr) -> String {
         let port = format!("p{}", self.publics as usize + 256 * self.routers as usize);
         ip(&[
             "-n",
@@ -167,6 +173,7 @@ impl Lab {
         ip(&["-n", &self.internet, "link", "set", &port, "master", "br0", "up"]);
         ip(&["-n", ns, "addr", "add", &format!("{addr}/15"), "dev", dev]);
         ip(&["-n", ns, "link", "set", dev, "up"]);
+        port
     }
 
     /// A host on the internet segment, at 198.18.0.N.
@@ -175,8 +182,9 @@ impl Lab {
         let ns = format!("{}-{name}", self.prefix);
         self.namespace(&ns);
         let addr = Ipv4Addr::new(198, 18, 0, self.publics);
-        self.plug(&ns, "eth0", addr);
-        Host { ns, ip: addr, public_ip: addr }
+        let port = self.plug(&ns, "eth0", addr);
+        let downlink = (self.internet.clone(), port);
+        Host { uplink: (ns.clone(), "eth0".into()), downlink, ns, ip: addr, public_ip: addr }
     }
 
     /// A host at 10.N.0.2 behind its own router, whose public address is 198.18.1.N.
@@ -202,7 +210,8 @@ impl Lab {
         ip(&["-n", &ns, "route", "add", "default", "via", &gw.to_string()]);
         run("ip", &["netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1"], None);
         run("ip", &["netns", "exec", &router, "nft", "-f", "-"], Some(&router_rules(nat)));
-        Host { ns, ip: addr, public_ip }
+        let (uplink, downlink) = ((router.clone(), "wan".into()), (router, "lan".into()));
+        Host { ns, ip: addr, public_ip, uplink, downlink }
     }
 }
 
@@ -231,6 +240,73 @@ impl Lab {
         for h in hosts {
             run("ip", &["netns", "exec", &h.ns, "nft", "delete", "table", "ip", "partition"], None);
         }
+    }
+}
+
+impl Lab {
+    /// Limits a link to `mbit` megabits per second with a token bucket (`tc qdisc … tbf`), as
+    /// a subscriber line is limited; replaces any earlier limit on it. `link` is a host's
+    /// [`Host::uplink`] or [`Host::downlink`].
+    pub fn shape(&self, link: &(String, String), mbit: u32) {
+        let (ns, dev) = link;
+        let rate = format!("{mbit}mbit");
+        // A burst of 5 ms at the rate (at least 16 kB); up to 50 ms queued, then drops.
+        let burst = format!("{}", (mbit as usize * 1_000_000 / 8 / 200).max(16_000));
+        run(
+            "ip",
+            &[
+                "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate",
+                &rate, "burst", &burst, "latency", "50ms",
+            ],
+            None,
+        );
+    }
+
+    /// Sends `bytes` over one plain TCP connection from `from` to `to` and returns the
+    /// receiver's rate in bytes per second: what the links between them carry for one
+    /// connection with nothing on top, the anchor a transfer's rate is held against.
+    pub fn tcp_rate(&self, from: &Host, to: &Host, bytes: usize) -> std::io::Result<f64> {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        let in_ns = |ns: &str| -> std::io::Result<()> {
+            let file = std::fs::File::open(format!("/run/netns/{ns}"))?;
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::other)
+        };
+        let (to_ns, to_ip) = (to.ns.clone(), to.ip);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let receiver = std::thread::spawn(move || -> std::io::Result<f64> {
+            in_ns(&to_ns)?;
+            let listener = TcpListener::bind((to_ip, 0))?;
+            let _ = ready_tx.send(listener.local_addr()?.port());
+            let (mut s, _) = listener.accept()?;
+            let mut buf = vec![0u8; 1 << 16];
+            let (mut got, start) = (0usize, std::time::Instant::now());
+            while got < bytes {
+                match s.read(&mut buf)? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            Ok(got as f64 / start.elapsed().as_secs_f64())
+        });
+        let port = ready_rx.recv().map_err(std::io::Error::other)?;
+        let (from_ns, target) = (from.ns.clone(), std::net::SocketAddr::from((to.public_ip, port)));
+        // Only a public `to` can be reached this way: a router drops unsolicited connections.
+        let sender = std::thread::spawn(move || -> std::io::Result<()> {
+            in_ns(&from_ns)?;
+            let mut s = TcpStream::connect(target)?;
+            let block = vec![0x5au8; 1 << 16];
+            let mut sent = 0;
+            while sent < bytes {
+                let n = block.len().min(bytes - sent);
+                s.write_all(&block[..n])?;
+                sent += n;
+            }
+            Ok(())
+        });
+        sender.join().map_err(|_| std::io::Error::other("sender panicked"))??;
+        receiver.join().map_err(|_| std::io::Error::other("receiver panicked"))?
     }
 }
 
