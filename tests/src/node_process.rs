@@ -170,6 +170,15 @@ impl NodeProcess {
         (None, started.elapsed())
     }
 
+    /// The process's peak resident memory so far (`VmHWM`), in bytes: what a benchmark holds a
+    /// memory bound against.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
     /// Stops the node with SIGKILL and waits for it.
     pub fn kill(mut self) -> PathBuf {
         let _ = self.child.kill();

@@ -321,3 +321,52 @@ async fn a_fetch_from_a_busy_provider_waits_and_completes() {
         "A is still connected: being busy is not misbehaviour"
     );
 }
+
+/// `bench/fetch-memory.sh`: the peak memory of a node copying a package (fetching every chunk
+/// from one provider on loopback, verifying and storing it, without opening it) for models of
+/// growing size. The fetch's memory is bounded by its streams and store queue, not by the
+/// model, so the peak must not grow with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: FETCH_MEMORY_MB sizes, e.g. `16,64,250`"]
+async fn fetch_memory_benchmark() {
+    let sizes: Vec<usize> = std::env::var("FETCH_MEMORY_MB")
+        .unwrap_or_else(|_| "16,64,250".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!(
+        "| model | copying node's peak RSS before | after the copy | copy MB/s | recipient's peak after fetch and open |"
+    );
+    println!("|---|---|---|---|---|");
+    for mb in sizes {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = NodeProcess::start(&tmp.path().join("a"), &[]).await;
+        let a_addr = a.addr().await;
+        let model = amsp_tests::incompressible(mb * 1_000_000, 0x1234_5678_9abc_def1 ^ mb as u64);
+        let d = NodeProcess::start(&tmp.path().join("d"), std::slice::from_ref(&a_addr)).await;
+        let cid = a
+            .client
+            .add_model("big.bin", model, std::slice::from_ref(&d.peer_id), None)
+            .await
+            .unwrap();
+        let c = NodeProcess::start(&tmp.path().join("c"), std::slice::from_ref(&a_addr)).await;
+        wait_for("C to reach A", WAIT, || async { !c.connected().await.is_empty() }).await;
+        let before = c.peak_rss().unwrap_or(0);
+        let start = std::time::Instant::now();
+        assert!(c.client.get_model(&cid).await.is_err(), "C is not a recipient");
+        let took = start.elapsed().as_secs_f64();
+        let e = entry(&c, &cid).unwrap();
+        assert_eq!(e["chunks_held"], e["manifest"]["chunks"].as_array().unwrap().len());
+        let after = c.peak_rss().unwrap_or(0);
+        let opened = d.client.get_model(&cid).await.unwrap();
+        assert_eq!(opened.len(), mb * 1_000_000);
+        let mib = |b: u64| b as f64 / 1048576.0;
+        println!(
+            "| {mb} MB | {:.1} MiB | {:.1} MiB | {:.0} | {:.1} MiB |",
+            mib(before),
+            mib(after),
+            mb as f64 / took,
+            mib(d.peak_rss().unwrap_or(0))
+        );
+    }
+}

@@ -173,19 +173,22 @@ impl Models {
 
     async fn open(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
         let manifest = self.fetch(cid).await?;
-        let mut chunks = Vec::with_capacity(manifest.chunks.len());
-        for h in &manifest.chunks {
-            chunks.push(self.store.chunk(h)?.ok_or(GetModelError::Fetch(
-                FetchError::ChunksUnavailable {
-                    cid: cid.to_string(),
-                    missing: 1,
-                    reasons: vec!["a chunk vanished from the store".into()],
-                },
-            ))?);
-        }
-        let identity = Arc::clone(&self.identity);
-        let out = tokio::task::spawn_blocking(move || {
-            package::open(&manifest, &chunks, identity.age_identity())
+        let (identity, store) = (Arc::clone(&self.identity), self.store.clone());
+        // Chunks are read from the store as decryption reaches them: the model and one chunk
+        // in memory, and a node that is not a recipient stops after the first.
+        tokio::task::spawn_blocking(move || {
+            let read_chunk = |index: usize| -> Result<Vec<u8>, GetModelError> {
+                let vanished = || {
+                    GetModelError::Fetch(FetchError::ChunksUnavailable {
+                        cid: cid.to_string(),
+                        missing: 1,
+                        reasons: vec!["a chunk vanished from the store".into()],
+                    })
+                };
+                let hash = manifest.chunks.get(index).ok_or_else(vanished)?;
+                store.chunk(hash)?.ok_or_else(vanished)
+            };
+            package::open_chunks(&manifest, read_chunk, identity.age_identity())
         })
         .await
         .map_err(|e| {
@@ -193,8 +196,7 @@ impl Models {
                 name: cid.to_string(),
                 reason: e.to_string(),
             })
-        })??;
-        Ok(out)
+        })?
     }
 
     /// Ensures the manifest and every chunk of `cid` are in the store (fetching what is

@@ -10,10 +10,12 @@
 
 pub mod geometry;
 pub mod manifest;
+mod open;
 
 use std::io::{Read, Write};
 
 pub use manifest::{GeometrySummary, MANIFEST_VERSION, ModelManifest};
+pub use open::{open, open_chunks};
 
 /// Size of each encrypted chunk: large enough that per-chunk overhead (hash, request framing,
 /// one redb row) is small, small enough that a bad chunk costs little to fetch again.
@@ -427,56 +429,6 @@ pub fn check_manifest(m: &ModelManifest) -> Result<(), UnpackError> {
 /// Verifies one chunk against the manifest; true if `bytes` is chunk `index`.
 pub fn chunk_matches(m: &ModelManifest, index: usize, bytes: &[u8]) -> bool {
     m.chunks.get(index).is_some_and(|h| blake3::hash(bytes).as_bytes() == h)
-}
-
-/// Verifies the chunks, decrypts with `identity` and decompresses: the exact model bytes.
-pub fn open(
-    m: &ModelManifest,
-    chunks: &[Vec<u8>],
-    identity: &age::x25519::Identity,
-) -> Result<Vec<u8>, UnpackError> {
-    check_manifest(m)?;
-    if chunks.len() != m.chunks.len() {
-        return Err(UnpackError::BadChunk {
-            name: m.name.clone(),
-            index: chunks.len().min(m.chunks.len()),
-        });
-    }
-    for (index, c) in chunks.iter().enumerate() {
-        if !chunk_matches(m, index, c) {
-            return Err(UnpackError::BadChunk { name: m.name.clone(), index });
-        }
-    }
-    let payload = chunks.concat();
-    let corrupt = |reason: String| UnpackError::Corrupt { name: m.name.clone(), reason };
-    let decryptor =
-        age::Decryptor::new_buffered(&payload[..]).map_err(|e| corrupt(e.to_string()))?;
-    let reader = match decryptor.decrypt(std::iter::once(identity as &dyn age::Identity)) {
-        Ok(r) => r,
-        Err(age::DecryptError::NoMatchingKeys) => {
-            return Err(UnpackError::NotARecipient {
-                name: m.name.clone(),
-                recipients: m.recipients.clone(),
-            });
-        }
-        Err(e) => return Err(corrupt(e.to_string())),
-    };
-    let plain: Box<dyn Read> = if m.compression == COMPRESSION {
-        Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| corrupt(e.to_string()))?)
-    } else {
-        Box::new(reader)
-    };
-    let mut out = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
-    // Read at most one byte past the promised size so a lying manifest cannot blow up memory.
-    plain.take(m.size + 1).read_to_end(&mut out).map_err(|e| corrupt(e.to_string()))?;
-    if out.len() as u64 != m.size {
-        return Err(UnpackError::SizeMismatch {
-            name: m.name.clone(),
-            expected: m.size,
-            actual: out.len() as u64,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
