@@ -3,12 +3,15 @@
 //!
 //! 1. Weld corners within the size-relative tolerance (as [`crate::check`] does).
 //! 2. Drop facets whose corners welded together, and facets repeating another's vertices.
-//! 3. Orient every shell consistently (walking across shared edges) and outwards (positive
+//! 3. Split edges shared by more than two facets, and the vertices where pieces touch
+//!    ([`crate::edge_split`]), so bodies touching along an edge or at a corner are separate
+//!    shells for the steps that follow.
+//! 4. Orient every shell consistently (walking across shared edges) and outwards (positive
 //!    volume; a shell nested inside another keeps its majority winding, cavity or not).
-//! 4. Remove debris: open shells far smaller than the largest shell.
-//! 5. Fill holes loop by loop ([`crate::hole_fill`]).
-//! 6. Remove closed shells that enclose no volume (a lone facet closed by step 5).
-//! 7. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
+//! 5. Remove debris: open shells far smaller than the largest shell.
+//! 6. Fill holes loop by loop ([`crate::hole_fill`]).
+//! 7. Remove closed shells that enclose no volume (a lone facet closed by step 5).
+//! 8. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
 //!    facet without area remains and no hole opens; this also resolves cracks along
 //!    T-junctions, which step 5 closes with flat facets.
 //!
@@ -52,6 +55,11 @@ pub struct RepairActions {
     pub needle_edges_collapsed: usize,
     /// Facets removed because another facet has the same vertices.
     pub duplicate_facets_removed: usize,
+    /// Edges shared by more than two facets, split so each pair of facets that closes a body
+    /// there has an edge of its own (bodies touching along an edge or at a corner).
+    pub non_manifold_edges_split: usize,
+    /// Vertex copies made where pieces touch (at a split edge's ends, or at a corner).
+    pub vertices_split: usize,
     /// Facets whose winding was reversed (to agree with their shell, or to face outwards).
     pub facets_flipped: usize,
     /// Shells removed as debris.
@@ -73,6 +81,8 @@ impl RepairActions {
             (self.needle_edges_collapsed, "needle edges collapsed"),
             (self.degenerate_facets_removed, "degenerate facets removed"),
             (self.duplicate_facets_removed, "duplicate facets removed"),
+            (self.non_manifold_edges_split, "non-manifold edges split"),
+            (self.vertices_split, "vertices split where pieces touch"),
             (self.facets_flipped, "facets flipped"),
             (self.debris_shells_removed, "debris shells removed"),
             (self.debris_facets_removed, "debris facets removed"),
@@ -158,8 +168,17 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     retain(&mut m, |t| !repeated[t] && !dup[t]);
     drop((repeated, dup));
 
-    // 3. Orientation, and 4. debris, from one connectivity pass.
-    let topo = Topology::build(&m);
+    // 3. Edges shared by more than two facets once duplicates are gone; the split sorts
+    // every half-edge, so it runs only when the connectivity pass finds such an edge.
+    let mut topo = Topology::build(&m);
+    if topo.non_manifold_edges > 0 {
+        let split = crate::edge_split::split(&mut m);
+        actions.non_manifold_edges_split = split.edges;
+        actions.vertices_split = split.vertices;
+        topo = Topology::build(&m);
+    }
+
+    // 4. Orientation, and 5. debris, from the same connectivity pass.
     let orient = Orientation::find(&m, &topo);
     let volumes = facet_volumes(&m);
     let (_, closed) = shell_volumes(&topo, &orient, &volumes);
@@ -191,7 +210,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
             actions.facets_flipped += 1;
         }
     }
-    // 5. Holes, found from the same connectivity (flipping a facet does not change which
+    // 6. Holes, found from the same connectivity (flipping a facet does not change which
     // facet lies across an edge, and debris goes whole shells at a time).
     let debris_facet: Vec<bool> = topo.shell.iter().map(|&s| debris[s as usize]).collect();
     let mut open: Vec<bool> = (0..topo.neighbor.len())
@@ -218,7 +237,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     }
     drop(loops);
 
-    // 6. Closed shells without volume (a lone facet closed against itself), and 7. flat
+    // 7. Closed shells without volume (a lone facet closed against itself), and 8. flat
     // facets (from the model, or closing a crack whose edges are collinear) split with the
     // neighbour across their longest edge; one connectivity pass serves both.
     let topo = Topology::build(&m);
@@ -678,5 +697,42 @@ mod tests {
             [Vec3::splat(5.0), Vec3::new(6.0, 5.0, 5.0), Vec3::new(5.0, 6.0, 5.0)],
         ]);
         assert!(matches!(repair(&m), Err(RepairError::NothingLeft { facets: 2, .. })));
+    }
+
+    /// Two cubes of side 10 touching along one edge (x = y = 10), the second moved by
+    /// `(10, 10, 0)`; `flip_second` winds it inside out.
+    fn cubes_on_an_edge(flip_second: bool) -> Mesh {
+        let mut tris = crate::scan::closest::tests::cube_soup(10.0);
+        let shift = Vec3::new(10.0, 10.0, 0.0);
+        for t in crate::scan::closest::tests::cube_soup(10.0) {
+            let mut t = t.map(|p| p + shift);
+            if flip_second {
+                t.swap(1, 2);
+            }
+            tris.push(t);
+        }
+        Mesh::from_soup(&tris)
+    }
+
+    #[test]
+    fn bodies_touching_along_an_edge_are_split_there_and_each_faces_out() {
+        for flip in [false, true] {
+            let m = cubes_on_an_edge(flip);
+            let before = check(&m);
+            assert_eq!(before.non_manifold_edges, 1, "flip {flip}");
+            let (fixed, rep) = repair(&m).unwrap();
+            assert!(
+                (fixed.signed_volume() - 2000.0).abs() < 1e-3,
+                "flip {flip}: volume {} after {:?}",
+                fixed.signed_volume(),
+                rep.actions
+            );
+            assert_eq!(rep.after.non_manifold_edges, 0, "flip {flip}: {:?}", rep.after.issues);
+            assert!(rep.after.printable, "flip {flip}: {:?}", rep.after.issues);
+            assert_eq!(rep.actions.non_manifold_edges_split, 1);
+            assert_eq!(rep.actions.vertices_split, 2);
+            assert_eq!(rep.after.shells, 2, "flip {flip}: the cubes are two bodies");
+            assert_eq!(rep.actions.facets_flipped, if flip { 12 } else { 0 });
+        }
     }
 }
