@@ -172,21 +172,30 @@ mod tests {
         (id, build(&bytes, PackageMeta::default(), &[r]).unwrap())
     }
 
-    #[test]
-    fn a_node_that_is_not_a_recipient_reads_only_the_first_chunk() {
-        let (_, p) = package(5 * super::super::CHUNK_SIZE);
-        assert!(p.chunks.len() >= 5);
-        let stranger = age::x25519::Identity::generate();
+    /// Opens `p` with `identity`, returning the outcome and the chunk indices read, in order.
+    fn open_logged(
+        p: &super::super::Package,
+        identity: &age::x25519::Identity,
+    ) -> (Result<Vec<u8>, UnpackError>, Vec<usize>) {
         let mut read = Vec::new();
-        let err = open_chunks(
+        let out = open_chunks(
             &p.manifest,
             |i| {
                 read.push(i);
                 Ok::<_, UnpackError>(p.chunks[i].clone())
             },
-            &stranger,
-        )
-        .unwrap_err();
+            identity,
+        );
+        (out, read)
+    }
+
+    #[test]
+    fn a_node_that_is_not_a_recipient_reads_only_the_first_chunk() {
+        let (_, p) = package(5 * super::super::CHUNK_SIZE);
+        assert!(p.chunks.len() >= 5);
+        let stranger = age::x25519::Identity::generate();
+        let (out, read) = open_logged(&p, &stranger);
+        let err = out.unwrap_err();
         assert!(matches!(err, UnpackError::NotARecipient { .. }), "{err}");
         assert_eq!(read, vec![0], "the age header is in the first chunk");
     }
@@ -195,29 +204,13 @@ mod tests {
     fn chunks_are_read_in_order_once_each_and_a_bad_one_stops_the_rest() {
         let (owner, mut p) = package(4 * super::super::CHUNK_SIZE);
         let n = p.chunks.len();
-        let mut read = Vec::new();
-        let out = open_chunks(
-            &p.manifest,
-            |i| {
-                read.push(i);
-                Ok::<_, UnpackError>(p.chunks[i].clone())
-            },
-            &owner,
-        );
+        let (out, read) = open_logged(&p, &owner);
         assert_eq!(out.unwrap().len() as u64, p.manifest.size);
         assert_eq!(read, (0..n).collect::<Vec<_>>());
 
         p.chunks[2][100] ^= 1;
-        let mut read = Vec::new();
-        let err = open_chunks(
-            &p.manifest,
-            |i| {
-                read.push(i);
-                Ok::<_, UnpackError>(p.chunks[i].clone())
-            },
-            &owner,
-        )
-        .unwrap_err();
+        let (out, read) = open_logged(&p, &owner);
+        let err = out.unwrap_err();
         assert!(matches!(err, UnpackError::BadChunk { index: 2, .. }), "{err}");
         assert_eq!(read, vec![0, 1, 2], "nothing is read past the bad chunk");
     }
