@@ -239,3 +239,57 @@ fn a_model_drawn_in_inches_is_named_as_such_and_converted_on_request() {
     let out = amsp(&["model", "check", &file, "--units", "furlong"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("mm, cm, m or inch"));
 }
+
+/// Two cubes touching along one edge, the second wound inside out: the check names the
+/// inverted body (the touching edge is no defect), and the repaired file, read back, passes.
+#[test]
+fn bodies_touching_along_an_edge_are_checked_repaired_and_read_back_as_two() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut stl = String::from("solid touching\n");
+    for (origin, flip) in [([0.0, 0.0, 0.0], false), ([10.0, 10.0, 0.0], true)] {
+        let v = |x: f64, y: f64, z: f64| {
+            [origin[0] + 10.0 * x, origin[1] + 10.0 * y, origin[2] + 10.0 * z]
+        };
+        let quads = [
+            [v(0., 0., 0.), v(0., 1., 0.), v(1., 1., 0.), v(1., 0., 0.)],
+            [v(0., 0., 1.), v(1., 0., 1.), v(1., 1., 1.), v(0., 1., 1.)],
+            [v(0., 0., 0.), v(1., 0., 0.), v(1., 0., 1.), v(0., 0., 1.)],
+            [v(0., 1., 0.), v(0., 1., 1.), v(1., 1., 1.), v(1., 1., 0.)],
+            [v(0., 0., 0.), v(0., 0., 1.), v(0., 1., 1.), v(0., 1., 0.)],
+            [v(1., 0., 0.), v(1., 1., 0.), v(1., 1., 1.), v(1., 0., 1.)],
+        ];
+        for q in quads {
+            for mut t in [[q[0], q[1], q[2]], [q[0], q[2], q[3]]] {
+                if flip {
+                    t.swap(1, 2);
+                }
+                stl.push_str("facet normal 0 0 0\nouter loop\n");
+                for p in t {
+                    stl.push_str(&format!("vertex {} {} {}\n", p[0], p[1], p[2]));
+                }
+                stl.push_str("endloop\nendfacet\n");
+            }
+        }
+    }
+    stl.push_str("endsolid touching\n");
+    let input = dir.path().join("touching.stl");
+    std::fs::write(&input, stl).expect("write model");
+    let input = input.display().to_string();
+
+    let before = amsp(&["model", "check", &input, "--json"]);
+    assert_eq!(before.status.code(), Some(1));
+    let b = json(&before);
+    assert_eq!((b["non_manifold_edges"].as_u64(), b["shells"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(b["inverted_shells"], 1);
+
+    let fixed = dir.path().join("fixed.stl").display().to_string();
+    let out = amsp(&["model", "repair", &input, "-o", &fixed, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out)["actions"]["non_manifold_edges_split"], 1);
+    let again = amsp(&["model", "check", &fixed, "--json"]);
+    assert_eq!(again.status.code(), Some(0), "the repaired file read back does not pass");
+    let a = json(&again);
+    assert_eq!(a["shells"], 2);
+    let volume = a["volume_mm3"].as_f64().unwrap_or(0.0);
+    assert!((volume - 2000.0).abs() < 1e-3, "{volume}");
+}

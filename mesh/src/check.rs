@@ -78,7 +78,8 @@ pub struct CheckReport {
     pub shells: usize,
     /// Edges with one facet (holes).
     pub boundary_edges: usize,
-    /// Edges with three or more facets.
+    /// Edges with three or more facets, beyond those where separate bodies only touch (which
+    /// are judged split, as repair splits them).
     pub non_manifold_edges: usize,
     /// Facets without area.
     pub degenerate_facets: usize,
@@ -230,7 +231,17 @@ pub(crate) fn check_welded(mesh: &Mesh, tolerance: f32) -> CheckReport {
 }
 
 /// Checks a welded mesh and also returns the duplicate flags, which repair reuses.
+///
+/// Bodies that only touch along an edge or at a corner are separate bodies, not a defect: when
+/// every edge shared by more than two facets pairs up into touching bodies
+/// ([`crate::edge_split`]), and nothing else (duplicates, facets without area) is on such an
+/// edge, the mesh is judged with them split — as repair leaves it, so a repaired model written
+/// out and read back passes the same check.
 pub(crate) fn analyse(mesh: &Mesh, tolerance: f32) -> (CheckReport, Vec<bool>) {
+    analyse_once(mesh, tolerance, true)
+}
+
+fn analyse_once(mesh: &Mesh, tolerance: f32, may_split: bool) -> (CheckReport, Vec<bool>) {
     let degenerate = degenerate_flags(mesh, tolerance);
     let degenerate_facets = degenerate.iter().filter(|&&d| d).count();
     let fans = VertexFans::build(mesh);
@@ -238,6 +249,12 @@ pub(crate) fn analyse(mesh: &Mesh, tolerance: f32) -> (CheckReport, Vec<bool>) {
     let duplicate = duplicate_flags(mesh, &degenerate, &fans, &topo);
     let duplicate_facets = duplicate.iter().filter(|&&d| d).count();
     drop(fans);
+    if may_split && topo.non_manifold_edges > 0 && duplicate_facets == 0 && degenerate_facets == 0 {
+        let mut split = mesh.clone();
+        if crate::edge_split::split(&mut split).edges == topo.non_manifold_edges {
+            return analyse_once(&split, tolerance, false);
+        }
+    }
     let orient = Orientation::find(mesh, &topo);
     let volumes = facet_volumes(mesh);
     let volume_mm3 = stable_sum(&volumes);

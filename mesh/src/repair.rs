@@ -718,8 +718,11 @@ mod tests {
     fn bodies_touching_along_an_edge_are_split_there_and_each_faces_out() {
         for flip in [false, true] {
             let m = cubes_on_an_edge(flip);
+            // The check judges the bodies as split: two shells, the flipped one inside out.
             let before = check(&m);
-            assert_eq!(before.non_manifold_edges, 1, "flip {flip}");
+            assert_eq!((before.non_manifold_edges, before.shells), (0, 2), "flip {flip}");
+            assert_eq!(before.inverted_shells, usize::from(flip), "flip {flip}");
+            assert_eq!(before.printable, !flip, "flip {flip}: {:?}", before.issues);
             let (fixed, rep) = repair(&m).unwrap();
             assert!(
                 (fixed.signed_volume() - 2000.0).abs() < 1e-3,
@@ -734,5 +737,16 @@ mod tests {
             assert_eq!(rep.after.shells, 2, "flip {flip}: the cubes are two bodies");
             assert_eq!(rep.actions.facets_flipped, if flip { 12 } else { 0 });
         }
+    }
+
+    /// A facet hanging off one of a cube's edges (a fin) pairs with nothing: the check still
+    /// counts that edge, unlike bodies that merely touch.
+    #[test]
+    fn a_fin_stays_a_non_manifold_edge_in_the_check() {
+        let mut tris = crate::scan::closest::tests::cube_soup(10.0);
+        tris.push([Vec3::ZERO, Vec3::new(10.0, 0.0, 0.0), Vec3::new(5.0, -5.0, 0.0)]);
+        let r = check(&Mesh::from_soup(&tris));
+        assert_eq!(r.non_manifold_edges, 1, "{:?}", r.issues);
+        assert!(!r.printable);
     }
 }
