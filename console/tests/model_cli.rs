@@ -240,6 +240,31 @@ fn a_model_drawn_in_inches_is_named_as_such_and_converted_on_request() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("mm, cm, m or inch"));
 }
 
+/// The 12 facets of an axis-aligned cube of side 10 at `origin`, wound outward: each face
+/// spans the two axes after its own, whose cross product is the face's axis.
+fn cube_facets(origin: [f64; 3]) -> Vec<[[f64; 3]; 3]> {
+    let mut out = Vec::new();
+    for axis in 0..3 {
+        let (u, w) = ((axis + 1) % 3, (axis + 2) % 3);
+        for side in [0.0, 10.0] {
+            let at = |a: f64, b: f64| {
+                let mut p = origin;
+                p[axis] += side;
+                p[u] += a;
+                p[w] += b;
+                p
+            };
+            let (p00, p10, p11, p01) = (at(0., 0.), at(10., 0.), at(10., 10.), at(0., 10.));
+            if side > 0.0 {
+                out.extend([[p00, p10, p11], [p00, p11, p01]]);
+            } else {
+                out.extend([[p00, p11, p10], [p00, p01, p11]]);
+            }
+        }
+    }
+    out
+}
+
 /// Two cubes touching along one edge, the second wound inside out: the check names the
 /// inverted body (the touching edge is no defect), and the repaired file, read back, passes.
 #[test]
@@ -247,28 +272,15 @@ fn bodies_touching_along_an_edge_are_checked_repaired_and_read_back_as_two() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut stl = String::from("solid touching\n");
     for (origin, flip) in [([0.0, 0.0, 0.0], false), ([10.0, 10.0, 0.0], true)] {
-        let v = |x: f64, y: f64, z: f64| {
-            [origin[0] + 10.0 * x, origin[1] + 10.0 * y, origin[2] + 10.0 * z]
-        };
-        let quads = [
-            [v(0., 0., 0.), v(0., 1., 0.), v(1., 1., 0.), v(1., 0., 0.)],
-            [v(0., 0., 1.), v(1., 0., 1.), v(1., 1., 1.), v(0., 1., 1.)],
-            [v(0., 0., 0.), v(1., 0., 0.), v(1., 0., 1.), v(0., 0., 1.)],
-            [v(0., 1., 0.), v(0., 1., 1.), v(1., 1., 1.), v(1., 1., 0.)],
-            [v(0., 0., 0.), v(0., 0., 1.), v(0., 1., 1.), v(0., 1., 0.)],
-            [v(1., 0., 0.), v(1., 1., 0.), v(1., 1., 1.), v(1., 0., 1.)],
-        ];
-        for q in quads {
-            for mut t in [[q[0], q[1], q[2]], [q[0], q[2], q[3]]] {
-                if flip {
-                    t.swap(1, 2);
-                }
-                stl.push_str("facet normal 0 0 0\nouter loop\n");
-                for p in t {
-                    stl.push_str(&format!("vertex {} {} {}\n", p[0], p[1], p[2]));
-                }
-                stl.push_str("endloop\nendfacet\n");
+        for mut t in cube_facets(origin) {
+            if flip {
+                t.swap(1, 2);
             }
+            stl.push_str("facet normal 0 0 0\nouter loop\n");
+            for p in t {
+                stl.push_str(&format!("vertex {} {} {}\n", p[0], p[1], p[2]));
+            }
+            stl.push_str("endloop\nendfacet\n");
         }
     }
     stl.push_str("endsolid touching\n");
