@@ -17,6 +17,7 @@ use bevy_math::DVec3;
 use rayon::prelude::*;
 
 use crate::Mesh;
+use crate::weld::{find, union};
 
 /// What [`split`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,35 +28,17 @@ pub struct Split {
     pub vertices: usize,
 }
 
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        let up = parent[parent[x as usize] as usize];
-        parent[x as usize] = up;
-        x = up;
-    }
-    x
-}
-
-fn union(parent: &mut [u32], a: u32, b: u32) {
-    let (ra, rb) = (find(parent, a), find(parent, b));
-    if ra != rb {
-        parent[ra.max(rb) as usize] = ra.min(rb);
-    }
-}
-
 /// The corner of half-edge `h`'s facet that holds vertex `v` (one of the edge's ends).
 fn corner_at(tris: &[[u32; 3]], h: u32, v: u32) -> u32 {
     let (t, i) = (h / 3, h % 3);
     if tris[t as usize][i as usize] == v { h } else { 3 * t + (i + 1) % 3 }
 }
 
-/// Splits the mesh's non-manifold edges and the vertices where its pieces touch; returns
-/// what it did. Facets with a repeated corner must be gone (repair step 2 removes them).
-pub fn split(m: &mut Mesh) -> Split {
+/// Every half-edge as (lower vertex, higher vertex, half-edge index), sorted: runs of equal
+/// vertex pairs are one undirected edge's facets.
+fn half_edges(m: &Mesh) -> Vec<(u32, u32, u32)> {
     let tris = &m.triangles;
-    let n = tris.len();
-    // Every half-edge by its undirected edge; runs of equal keys are one edge's facets.
-    let mut halves: Vec<(u32, u32, u32)> = (0..3 * n as u32)
+    let mut halves: Vec<(u32, u32, u32)> = (0..3 * tris.len() as u32)
         .into_par_iter()
         .map(|h| {
             let t = &tris[(h / 3) as usize];
@@ -64,6 +47,14 @@ pub fn split(m: &mut Mesh) -> Split {
         })
         .collect();
     halves.par_sort_unstable();
+    halves
+}
+
+/// Splits the mesh's non-manifold edges and the vertices where its pieces touch; returns
+/// what it did. Facets with a repeated corner must be gone (repair step 2 removes them).
+pub fn split(m: &mut Mesh) -> Split {
+    let halves = half_edges(m);
+    let (tris, n) = (&m.triangles, m.triangles.len());
     let runs: Vec<&[(u32, u32, u32)]> = halves.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)).collect();
 
     // Pieces joined by manifold edges only, and corners joined across them.
@@ -215,14 +206,7 @@ mod tests {
         let mut tris = cube_soup(10.0);
         tris.extend(shifted(Vec3::new(10.0, 10.0, 0.0)));
         let m = welded(&tris);
-        let mut halves: Vec<(u32, u32, u32)> = Vec::new();
-        for (t, tri) in m.triangles.iter().enumerate() {
-            for i in 0..3 {
-                let (a, b) = (tri[i], tri[(i + 1) % 3]);
-                halves.push((a.min(b), a.max(b), (3 * t + i) as u32));
-            }
-        }
-        halves.sort_unstable();
+        let halves = half_edges(&m);
         let run: Vec<(u32, u32, u32)> = halves
             .chunk_by(|x, y| (x.0, x.1) == (y.0, y.1))
             .find(|r| r.len() == 4)

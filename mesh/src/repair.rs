@@ -10,10 +10,10 @@
 //!    volume; a shell nested inside another keeps its majority winding, cavity or not).
 //! 5. Remove debris: open shells far smaller than the largest shell.
 //! 6. Fill holes loop by loop ([`crate::hole_fill`]).
-//! 7. Remove closed shells that enclose no volume (a lone facet closed by step 5).
+//! 7. Remove closed shells that enclose no volume (a lone facet closed by step 6).
 //! 8. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
 //!    facet without area remains and no hole opens; this also resolves cracks along
-//!    T-junctions, which step 5 closes with flat facets.
+//!    T-junctions, which step 6 closes with flat facets.
 //!
 //! The result is checked again; the report carries the check before, after, and what each
 //! step did.

@@ -279,7 +279,22 @@ impl Lab {
             in_ns(&to_ns)?;
             let listener = TcpListener::bind((to_ip, 0))?;
             let _ = ready_tx.send(listener.local_addr()?.port());
-            let (mut s, _) = listener.accept()?;
+            // A sender that never connects must not leave this thread waiting for ever.
+            listener.set_nonblocking(true)?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut s = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if std::time::Instant::now() > deadline {
+                            return Err(std::io::Error::other("no connection within 30 s"));
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            s.set_nonblocking(false)?;
             let mut buf = vec![0u8; 1 << 16];
             let (mut got, start) = (0usize, std::time::Instant::now());
             while got < bytes {

@@ -170,6 +170,17 @@ impl NodeProcess {
         (None, started.elapsed())
     }
 
+    /// Copies model package `cid` here as a provider does: this node is not a recipient, so
+    /// asking for the model fetches and keeps every chunk and then refuses to open it. Panics
+    /// if it opens, or if a chunk is missing afterwards.
+    pub async fn copy_package(&self, cid: &str) {
+        let refused = self.client.get_model(cid).await;
+        assert!(refused.is_err(), "a node that is not a recipient opened the model");
+        let models = self.client.models().await.expect("listing models");
+        let entry = models.iter().find(|m| m.cid.to_string() == cid).expect("the copied package");
+        assert_eq!(entry.chunks_held, entry.manifest.chunks.len(), "every chunk copied");
+    }
+
     /// The process's peak resident memory so far (`VmHWM`), in bytes: what a benchmark holds a
     /// memory bound against.
     pub fn peak_rss(&self) -> Option<u64> {

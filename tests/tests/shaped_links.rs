@@ -37,16 +37,6 @@ async fn start(
     node
 }
 
-/// Copies `cid` onto `node` as a provider does: `node` is not a recipient, so it fetches and
-/// holds the package's chunks but cannot open them.
-async fn copy_package(node: &NodeProcess, cid: &str) {
-    let refused = node.client.get_model(cid).await;
-    assert!(refused.is_err(), "a node that is not a recipient opened the model");
-    let models = node.client.models().await.expect("listing models");
-    let entry = models.iter().find(|m| m.cid.to_string() == cid).expect("the copied package");
-    assert_eq!(entry.chunks_held, entry.manifest.chunks.len(), "every chunk copied");
-}
-
 /// Two providers whose uploads are each limited to 24 Mbit/s: the fetcher reads from both at
 /// once, each carrying a real share of the model, and the model arrives exact. A fetch that
 /// kept to the first provider that answered leaves the other's counter near zero.
@@ -65,7 +55,7 @@ async fn two_slow_providers_each_carry_a_share_of_one_fetch() {
         .add_model("part.bin", model.clone(), std::slice::from_ref(&f.peer_id), None)
         .await
         .expect("adding the model");
-    copy_package(&q, &cid).await;
+    q.copy_package(&cid).await;
 
     lab.shape(&hp.uplink, 24);
     lab.shape(&hq.uplink, 24);
@@ -114,7 +104,7 @@ async fn shaped_fetch(mb: usize, providers: usize, up_mbit: u32, down_mbit: u32)
         .await
         .expect("adding the model");
     for n in &nodes[1..] {
-        copy_package(n, &cid).await;
+        n.copy_package(&cid).await;
     }
     for h in &hosts {
         lab.shape(&h.uplink, up_mbit);

@@ -15,7 +15,9 @@ mod open;
 use std::io::{Read, Write};
 
 pub use manifest::{GeometrySummary, MANIFEST_VERSION, ModelManifest};
-pub use open::{open, open_chunks};
+#[cfg(test)]
+use open::open;
+pub use open::open_chunks;
 
 /// Size of each encrypted chunk: large enough that per-chunk overhead (hash, request framing,
 /// one redb row) is small, small enough that a bad chunk costs little to fetch again.

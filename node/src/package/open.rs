@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 use super::{COMPRESSION, ModelManifest, UnpackError, check_manifest, chunk_matches};
 
-/// Verifies the chunks, decrypts with `identity` and decompresses: the exact model bytes.
-pub fn open(
+/// [`open_chunks`] over chunks already in memory, for tests of a whole package.
+#[cfg(test)]
+pub(crate) fn open(
     m: &ModelManifest,
     chunks: &[Vec<u8>],
     identity: &age::x25519::Identity,
@@ -27,8 +28,9 @@ pub fn open(
     open_chunks(m, |index| chunks.get(index).cloned().ok_or_else(|| bad(index)), identity)
 }
 
-/// [`open`] with each chunk read by `read_chunk(index)` when decryption reaches it, in order;
-/// every chunk is verified against the manifest before a byte of it is used. The first error
+/// Verifies, decrypts with `identity` and decompresses a package whose chunks are read by
+/// `read_chunk(index)` when decryption reaches them, in order: the exact model bytes. Every
+/// chunk is verified against the manifest before a byte of it is used. The first error
 /// `read_chunk` returns is the one returned.
 pub fn open_chunks<E, F>(
     m: &ModelManifest,
