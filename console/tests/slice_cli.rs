@@ -166,6 +166,50 @@ fn supports_flag_adds_supports_and_names_the_modes_when_wrong() {
 }
 
 #[test]
+fn tree_supports_come_from_the_flag_or_the_printer_profile_and_use_less_filament() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("trees.toml");
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/profiles/printers/prusa-mk3s.toml"),
+    )
+    .unwrap();
+    std::fs::write(&profile, format!("{text}\n[supports]\nstyle = \"tree\"\n")).unwrap();
+    let slice = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.gcode"));
+        let run = amsp()
+            .arg("slice")
+            .arg(fixture("generated/overhang_arm.stl"))
+            .arg("-o")
+            .arg(&out)
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        (run, out)
+    };
+    let grams = |name: &str, extra: &[&str]| {
+        let (run, out) = slice(name, extra);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        (v["filament_g"].as_f64().unwrap(), std::fs::read_to_string(out).unwrap())
+    };
+    let (grid, grid_gcode) = grams("grid", &[]);
+    let (tree, tree_gcode) = grams("tree", &["--support-style", "tree"]);
+    assert!(tree < grid && tree_gcode.contains(";TYPE:Support material"), "{tree} g vs {grid} g");
+    // The profile's style is the default; the flag overrides it.
+    let (from_profile, profile_gcode) = grams("profile", &["--printer", profile.to_str().unwrap()]);
+    assert!((from_profile - tree).abs() < 1e-9 && profile_gcode != grid_gcode);
+    let (back, _) =
+        grams("back", &["--printer", profile.to_str().unwrap(), "--support-style", "grid"]);
+    assert!((back - grid).abs() < 1e-9, "{back} g vs {grid} g");
+    let (bad, _) = slice("bad", &["--support-style", "organic"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(msg.contains("grid") && msg.contains("tree"), "{msg}");
+}
+
+#[test]
 fn gap_fill_and_thin_walls_are_on_unless_turned_off() {
     let dir = tempfile::tempdir().unwrap();
     // A 1.2 mm wall (one loop fits, a slot is left between its sides) with a 0.3 mm fin

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use amsp_mesh::format;
 use amsp_mesh::slice::profile::{Material, Printer};
-use amsp_mesh::slice::support::SupportMode;
+use amsp_mesh::slice::support::{SupportMode, SupportStyle};
 use amsp_mesh::slice::{SliceSettings, slice};
 
 /// One extruded segment.
@@ -112,14 +112,20 @@ impl Grid {
         Self { cells }
     }
 
-    /// Whether some segment's centre line passes within `tol` of `p`.
-    fn near(&self, p: [f64; 2], tol: f64) -> bool {
+    /// Whether a bead of `width` at `p` rests on a segment below: one whose centre line
+    /// passes within the bead's width, or for support on support within [`SUPPORT_REACH_MM`].
+    fn holds(&self, p: [f64; 2], width: f64, support: bool) -> bool {
+        self.near(p, width, false) || (support && self.near(p, SUPPORT_REACH_MM, true))
+    }
+
+    /// Whether some segment's (some support segment's) centre line passes within `tol` of `p`.
+    fn near(&self, p: [f64; 2], tol: f64, support_only: bool) -> bool {
         let r = (tol / CELL).ceil() as i64;
         let (cx, cy) = ((p[0] / CELL).floor() as i64, (p[1] / CELL).floor() as i64);
         for dx in -r..=r {
             for dy in -r..=r {
                 if let Some(v) = self.cells.get(&(cx + dx, cy + dy))
-                    && v.iter().any(|s| dist(p, s) <= tol)
+                    && v.iter().any(|s| (s.support || !support_only) && dist(p, s) <= tol)
                 {
                     return true;
                 }
@@ -152,13 +158,17 @@ struct Unsupported {
 
 /// Longest bridge accepted, mm (the printer profiles' default).
 const MAX_BRIDGE_MM: f64 = 10.0;
+/// How far a support bead may be from the bead below that holds it, mm: support is laid over
+/// the sparse support below, spanning from line to line (half the profiles' 2 mm spacing).
+const SUPPORT_REACH_MM: f64 = 1.0;
 /// Sampling step along each path, mm.
 const STEP: f64 = 0.1;
 
 /// Every run of extrusion above the first layer that rests on nothing and is not a bridge.
 /// Material below is the layer below, or support up to `z_gap_mm` further down (the gap left
 /// so supports come off). A point rests on material when a bead below passes within the
-/// bead's own width of it. A run over nothing is a bridge when both ends rest on material,
+/// bead's own width of it (a support bead also when support below is within
+/// [`SUPPORT_REACH_MM`]). A closed loop is judged from a point that rests. A run over nothing is a bridge when both ends rest on material,
 /// it is no longer than [`MAX_BRIDGE_MM`] and nearly straight (an arm's loop that goes out and
 /// comes back is anchored at both ends but is no bridge).
 fn unsupported(layers: &[Layer], z_gap_mm: f64) -> Vec<Unsupported> {
@@ -181,12 +191,29 @@ fn unsupported(layers: &[Layer], z_gap_mm: f64) -> Vec<Unsupported> {
                 for i in 0..n {
                     let t = i as f64 / n as f64;
                     let p = [s.a[0] + t * (s.b[0] - s.a[0]), s.a[1] + t * (s.b[1] - s.a[1])];
-                    samples.push((p, along + t * len, below.near(p, s.width)));
+                    samples.push((p, along + t * len, below.holds(p, s.width, s.support)));
                 }
                 along += len;
                 if std::ptr::eq(s, path.last().unwrap()) {
-                    samples.push((s.b, along, below.near(s.b, s.width)));
+                    samples.push((s.b, along, below.holds(s.b, s.width, s.support)));
                 }
+            }
+            // A closed loop has no ends: start it at a sample that rests on material, so a
+            // run over air across its seam is judged whole, anchored at both its ends.
+            let closed = path.len() > 2 && {
+                let (a, b) = (path[0].a, path.last().unwrap().b);
+                (a[0] - b[0]).hypot(a[1] - b[1]) < 1e-3
+            };
+            if closed && let Some(k) = samples.iter().position(|s| s.2) {
+                let total = along;
+                samples.pop(); // the closing sample repeats the first
+                samples.rotate_left(k);
+                let base = samples[0].1;
+                for s in &mut samples {
+                    s.1 = (s.1 - base).rem_euclid(total);
+                }
+                let first = samples[0];
+                samples.push((first.0, total, first.2));
             }
             let mut i = 0;
             while i < samples.len() {
@@ -213,13 +240,21 @@ fn unsupported(layers: &[Layer], z_gap_mm: f64) -> Vec<Unsupported> {
 }
 
 fn sliced(name: &str, supports: SupportMode) -> String {
+    sliced_as(name, supports, SupportStyle::Grid)
+}
+
+fn sliced_as(name: &str, supports: SupportMode, style: SupportStyle) -> String {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/models/generated")
         .join(name);
     let mesh = format::load(path).unwrap().mesh;
     let printer = Printer::builtin("prusa-mk3s").unwrap();
     let material = Material::builtin("pla").unwrap();
-    let settings = SliceSettings { supports: Some(supports), ..SliceSettings::default() };
+    let settings = SliceSettings {
+        supports: Some(supports),
+        support_style: Some(style),
+        ..SliceSettings::default()
+    };
     slice(&mesh, &printer, &material, &settings).unwrap().gcode
 }
 
@@ -256,4 +291,56 @@ fn without_supports_the_arm_and_the_hanging_block_print_on_air() {
     let layers = parse(&sliced("bridge_towers.stl", SupportMode::None));
     let u = unsupported(&layers, Z_GAP);
     assert!(u.is_empty(), "bridge: {:.1} mm on air, first {:?}", total(&u), &u[..u.len().min(5)]);
+}
+
+#[test]
+fn every_extrusion_rests_on_material_with_tree_supports() {
+    for name in ["overhang_arm.stl", "bridge_towers.stl", "mid_air.stl", "tall_pin.stl"] {
+        for mode in [SupportMode::Auto, SupportMode::Everywhere, SupportMode::Buildplate] {
+            let layers = parse(&sliced_as(name, mode, SupportStyle::Tree));
+            let u = unsupported(&layers, Z_GAP);
+            assert!(
+                u.is_empty(),
+                "{name} {mode:?} tree: {:.1} mm on air, first {:?}",
+                total(&u),
+                &u[..u.len().min(5)]
+            );
+        }
+    }
+}
+
+/// Filament (mm) extruded as support and support interface.
+fn support_filament(gcode: &str) -> f64 {
+    let mut support = false;
+    let mut sum = 0.0;
+    for line in gcode.lines() {
+        if let Some(v) = line.strip_prefix(";TYPE:") {
+            support = v.starts_with("Support material");
+            continue;
+        }
+        if !support || !line.starts_with("G1") {
+            continue;
+        }
+        // Extrusion moves only: a retraction's restart (E alone) lays no material.
+        let words: Vec<&str> = line.split(';').next().unwrap().split_whitespace().collect();
+        if !words.iter().any(|w| w.starts_with('X') || w.starts_with('Y')) {
+            continue;
+        }
+        for w in words {
+            if let Some(e) = w.strip_prefix('E') {
+                sum += e.parse::<f64>().unwrap().max(0.0);
+            }
+        }
+    }
+    sum
+}
+
+#[test]
+fn trees_hold_the_arm_and_the_hanging_block_with_less_material_than_columns() {
+    for name in ["overhang_arm.stl", "mid_air.stl"] {
+        let grid = support_filament(&sliced_as(name, SupportMode::Auto, SupportStyle::Grid));
+        let tree = support_filament(&sliced_as(name, SupportMode::Auto, SupportStyle::Tree));
+        assert!(tree > 0.0, "{name}: no tree support at all");
+        assert!(tree < 0.8 * grid, "{name}: tree {tree:.0} mm of filament, grid {grid:.0} mm");
+    }
 }

@@ -15,7 +15,7 @@ use amsp_mesh::repair::repair;
 use amsp_mesh::slice::infill::Pattern;
 use amsp_mesh::slice::preview::LayerPreview;
 use amsp_mesh::slice::profile::{Material, Printer};
-use amsp_mesh::slice::support::SupportMode;
+use amsp_mesh::slice::support::{SupportMode, SupportStyle};
 use amsp_mesh::slice::toolpath::Seam;
 use amsp_mesh::slice::{SliceSettings, SliceStats, slice};
 use anyhow::Context as _;
@@ -57,6 +57,10 @@ pub struct SliceArgs {
     /// the printer profile's.
     #[arg(long, value_name = "auto|none|everywhere|buildplate")]
     supports: Option<SupportMode>,
+    /// Support shape: grid (columns under the whole overhang) or tree (branches merging into
+    /// a few trunks: less material). Default: the printer profile's.
+    #[arg(long, value_name = "grid|tree")]
+    support_style: Option<SupportStyle>,
     /// Where perimeter loops start: aligned (one line at the back, in a concave corner when
     /// there is one near), rear (the back of each loop) or nearest (least travel).
     #[arg(long, default_value = "aligned", value_name = "aligned|rear|nearest")]
@@ -189,6 +193,7 @@ fn run_inner(a: &SliceArgs) -> Result<(), Failure> {
         infill_density: a.infill / 100.0,
         infill_pattern: a.pattern,
         supports: a.supports,
+        support_style: a.support_style,
         seam: a.seam,
         thin_walls: !a.no_thin_walls,
         gap_fill: !a.no_gap_fill,

@@ -41,6 +41,8 @@ pub struct LayerGcode {
     pub fan: u8,
 }
 
+/// Longest travel from support to support made without retracting, mm.
+const SUPPORT_HOP_MM: f64 = 5.0;
 /// Layers at least this long (s) run the fan at its minimum; shorter ones ramp up to the
 /// maximum at the minimum layer time (PrusaSlicer's `fan_below_layer_time` default).
 const FAN_BELOW_LAYER_TIME_S: f64 = 60.0;
@@ -169,7 +171,12 @@ fn emit(
         });
         let need_travel = dist > 1e-4 || first_travel;
         if need_travel {
-            let retract = r.length > 0.0 && dist > r.min_travel && pos.is_some();
+            // Hops from support to support are not retracted: a string between branches is
+            // harmless, and a tree's tips would otherwise cost a retraction and a lift each.
+            let support_hop = dist <= SUPPORT_HOP_MM
+                && last_role.is_some_and(Role::is_support)
+                && path.role.is_support();
+            let retract = r.length > 0.0 && dist > r.min_travel && pos.is_some() && !support_hop;
             if retract {
                 w!("G1 E-{} F{}", fmt_e(r.length), (r.speed * 60.0).round());
                 moves.push(Move {

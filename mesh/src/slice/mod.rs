@@ -27,6 +27,7 @@ pub mod solids;
 pub mod support;
 pub mod thin;
 pub mod toolpath;
+mod tree_support;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,9 @@ pub struct SliceSettings {
     /// Where supports go; `None` takes the printer profile's default.
     #[serde(default)]
     pub supports: Option<support::SupportMode>,
+    /// How supports are shaped; `None` takes the printer profile's default.
+    #[serde(default)]
+    pub support_style: Option<support::SupportStyle>,
     /// Brim on (`Some(true)`), off, or `None`: on for small or tall footprints and warp-prone
     /// materials, with the material's brim width.
     #[serde(default)]
@@ -165,6 +169,7 @@ impl Default for SliceSettings {
             skirt_distance: 6.0,
             speeds: Speeds::default(),
             supports: None,
+            support_style: None,
             brim: None,
             seam: toolpath::Seam::default(),
             thin_walls: true,
@@ -426,10 +431,13 @@ pub fn slice(
     let supports = support::generate(
         &slices,
         plan,
-        settings.supports.unwrap_or(printer.supports.mode),
-        &printer.supports,
-        material.overhang_angle_deg,
-        nozzle,
+        &support::SupportJob {
+            mode: settings.supports.unwrap_or(printer.supports.mode),
+            style: settings.support_style.unwrap_or(printer.supports.style),
+            defaults: &printer.supports,
+            angle_deg: material.overhang_angle_deg,
+            nozzle,
+        },
     );
 
     // Perimeters and fill regions, per layer.

@@ -137,6 +137,8 @@ pub struct Printer {
 pub struct SupportDefaults {
     /// Where supports go (`auto` unless the profile says otherwise).
     pub mode: super::support::SupportMode,
+    /// How supports are shaped (`grid` unless the profile says otherwise).
+    pub style: super::support::SupportStyle,
     /// Gap between support and part sideways, mm, so supports come off.
     pub xy_gap_mm: f64,
     /// Layers left empty between the top of a support and the part above it.
@@ -155,6 +157,7 @@ impl Default for SupportDefaults {
     fn default() -> Self {
         Self {
             mode: super::support::SupportMode::Auto,
+            style: super::support::SupportStyle::Grid,
             xy_gap_mm: 0.4,
             z_gap_layers: 1,
             interface_layers: 2,

@@ -54,6 +54,11 @@ impl Role {
             Role::SupportInterface => "Support material interface",
         }
     }
+
+    /// Whether the path is support, which is broken off the part after printing.
+    pub fn is_support(self) -> bool {
+        matches!(self, Role::Support | Role::SupportInterface)
+    }
 }
 
 /// One extrusion path.
