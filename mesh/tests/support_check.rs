@@ -247,7 +247,10 @@ fn sliced_as(name: &str, supports: SupportMode, style: SupportStyle) -> String {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/models/generated")
         .join(name);
-    let mesh = format::load(path).unwrap().mesh;
+    slice_mesh(&format::load(path).unwrap().mesh, supports, style)
+}
+
+fn slice_mesh(mesh: &amsp_mesh::Mesh, supports: SupportMode, style: SupportStyle) -> String {
     let printer = Printer::builtin("prusa-mk3s").unwrap();
     let material = Material::builtin("pla").unwrap();
     let settings = SliceSettings {
@@ -255,7 +258,7 @@ fn sliced_as(name: &str, supports: SupportMode, style: SupportStyle) -> String {
         support_style: Some(style),
         ..SliceSettings::default()
     };
-    slice(&mesh, &printer, &material, &settings).unwrap().gcode
+    slice(mesh, &printer, &material, &settings).unwrap().gcode
 }
 
 fn total(u: &[Unsupported]) -> f64 {
@@ -343,4 +346,31 @@ fn trees_hold_the_arm_and_the_hanging_block_with_less_material_than_columns() {
         assert!(tree > 0.0, "{name}: no tree support at all");
         assert!(tree < 0.8 * grid, "{name}: tree {tree:.0} mm of filament, grid {grid:.0} mm");
     }
+}
+
+/// A 10 × 10 × 6 mm block on a 2 mm plinth whose +x side leans out at 15° from the
+/// horizontal: an underside far past the material's 45°, each layer reaching 0.75 mm past the
+/// one below.
+fn wedge() -> amsp_mesh::Mesh {
+    use amsp_mesh::slice::solids::{cuboid, merge, translated};
+    let mut m = cuboid([0.0, 0.0, 0.0], [10.0, 10.0, 6.0]);
+    let reach = 6.0 / 15f32.to_radians().tan();
+    for v in &mut m.vertices {
+        if v.x > 9.0 && v.z > 5.0 {
+            v.x = 10.0 + reach;
+        }
+    }
+    merge(&[cuboid([0.0, 0.0, 0.0], [10.0, 10.0, 2.0]), translated(m, [0.0, 0.0, 2.0])])
+}
+
+#[test]
+fn a_slope_past_the_angle_is_held_by_trees_layer_after_layer() {
+    let bare = parse(&slice_mesh(&wedge(), SupportMode::None, SupportStyle::Grid));
+    assert!(total(&unsupported(&bare, Z_GAP)) > 50.0, "the slope needs support");
+    let gcode = slice_mesh(&wedge(), SupportMode::Auto, SupportStyle::Tree);
+    let u = unsupported(&parse(&gcode), Z_GAP);
+    assert!(u.is_empty(), "{:.1} mm on air, first {:?}", total(&u), &u[..u.len().min(5)]);
+    let grid = support_filament(&slice_mesh(&wedge(), SupportMode::Auto, SupportStyle::Grid));
+    let tree = support_filament(&gcode);
+    assert!(tree > 0.0 && tree < grid, "tree {tree:.0} mm of filament, grid {grid:.0} mm");
 }

@@ -232,7 +232,8 @@ pub fn generate(slices: &[Shapes], plan: &[LayerPlan], job: &SupportJob<'_>) -> 
 /// Outline detail kept in support regions, µm.
 const SUPPORT_RESOLUTION_UM: i64 = 50;
 
-fn coarse(shapes: &Shapes) -> Shapes {
+/// Support outlines with no detail finer than [`SUPPORT_RESOLUTION_UM`]; slivers vanish.
+pub(super) fn coarse(shapes: &Shapes) -> Shapes {
     shapes
         .iter()
         .map(|shape| {

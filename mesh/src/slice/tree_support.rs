@@ -3,13 +3,15 @@
 //! held with a fraction of the material a column under its whole footprint takes.
 //!
 //! The roof — the dense interface the part's underside rests on — is the same as grid
-//! supports'. Under the roof's lowest layer, tips are placed along the contact's outline and on
-//! a grid inside it, at most [`BRANCH_DISTANCE_NOZZLES`] nozzles apart, so the roof's lowest
-//! lines only bridge short gaps from tip to tip. Going down, each branch moves at most the step
-//! the material's overhang angle allows per layer, so every circle rests on the one below it:
-//! away from the part when the part (plus the xy gap) comes within its radius, otherwise toward
-//! its nearest neighbour within reach. Two branches that meet become one, and radii grow a
-//! little every layer. A branch that finds the part straight under it stands on it; in
+//! supports'. Under the roof's lowest layer, tips are placed where grid supports would stand
+//! (the contact clear of the part, slivers dropped): on every corner and evenly along its
+//! outline, and on a grid inside it at most [`BRANCH_DISTANCE_NOZZLES`] nozzles apart, so the
+//! roof's lowest lines only bridge short gaps from tip to tip; none where a branch passing the
+//! layer already holds the roof. Going down, each branch moves at most the step the material's
+//! overhang angle allows per layer, so every circle rests on the one below it: away from the
+//! part when the part (plus the xy gap) comes within its radius, otherwise toward the middle of
+//! its neighbours within reach. Two branches that meet become one, and radii grow a little
+//! every layer. A branch that finds the part straight under it stands on it; in
 //! `buildplate` mode the part counts as an obstacle all the way down, so no tip is placed above
 //! it and no branch walks over it.
 
@@ -25,10 +27,13 @@ const BRANCH_DISTANCE_NOZZLES: f64 = 6.25;
 /// Distance between tips along a roof's outline, in tip radii: close enough that the end of
 /// every roof line lies on a tip.
 const EDGE_SPACING_TIP_RADII: f64 = 3.3;
+/// Half the width of a contact too thin to need a tip, units: an overhang strip this close to
+/// the material's angle is printed without help.
+const SLIVER_UM: i32 = 50;
 /// Thickest a branch grows, mm of radius.
 const MAX_RADIUS_MM: f64 = 3.0;
-/// How fast a branch thickens going down, as the tangent of its side's angle (5°).
-const GROWTH_PER_HEIGHT: f64 = 0.0875;
+/// How fast a branch thickens going down, as the tangent of its side's angle (2.5°: thicker trunks cost material the part does not need).
+const GROWTH_PER_HEIGHT: f64 = 0.044;
 /// A turn sharper than this (radians) is a corner of a roof's outline and gets a tip.
 const SHARP_CORNER_RAD: f64 = 0.5;
 /// How far a branch's polygon may stray from its circle, units.
@@ -69,7 +74,7 @@ struct Branch {
 /// `buildplate` mode everything of the part at or below).
 pub(super) fn grow(
     input: &TreeInput<'_>,
-    blocked: impl Fn(usize) -> Shapes,
+    blocked_at: impl Fn(usize) -> Shapes,
 ) -> Vec<(Shapes, Shapes)> {
     let n = input.slices.len();
     let mut out = vec![(Vec::new(), Vec::new()); n];
@@ -93,7 +98,7 @@ pub(super) fn grow(
         if branches.is_empty() && roof.is_empty() && tips_from.is_none() {
             continue;
         }
-        let blocked = blocked(i);
+        let blocked = blocked_at(i);
         let part = &input.slices[i];
         // Carry the branches of the layer above down to this one.
         if !branches.is_empty() {
@@ -102,10 +107,24 @@ pub(super) fn grow(
         if let Some(contact) = tips_from {
             let near = Buckets::new(&branches, reach);
             let mut placed: Vec<Branch> = Vec::new();
-            for (x, y) in tip_points(contact, tip_r, spacing) {
+            // Tips go where grid supports would stand: the contact clear of the part on its
+            // own layer, without slivers finer than support outlines keep.
+            let own = if input.roof_layers == 0 {
+                blocked.clone()
+            } else {
+                blocked_at(i + input.roof_layers)
+            };
+            let room = super::overhang::open(
+                &super::support::coarse(&polygon::difference(contact, &own)),
+                SLIVER_UM,
+            );
+            for (x, y) in tip_points(&room, tip_r, spacing) {
                 let p = Branch { x, y, r: tip_r };
-                // A tip closer than half the edge spacing to another would add nothing.
-                let crowded = near.within(&branches, p, edge / 2.0).next().is_some()
+                // A tip on a branch passing this layer, or closer than half the edge spacing to
+                // another tip, would add nothing: the roof above already rests there.
+                let crowded = near
+                    .within(&branches, p, max_r + edge / 2.0)
+                    .any(|k| dist(branches[k], p) < branches[k].r + edge / 2.0)
                     || placed.iter().any(|q| dist(*q, p) < edge / 2.0);
                 if !crowded && locate(&blocked, (x, y)).1 >= 0.0 {
                     placed.push(p);
@@ -116,10 +135,6 @@ pub(super) fn grow(
         let grow = polygon::SCALE * input.heights[i] * GROWTH_PER_HEIGHT;
         for b in &mut branches {
             b.r = (b.r + grow).min(max_r);
-        }
-        if std::env::var_os("TREE_DEBUG").is_some() {
-            let rs: f64 = branches.iter().map(|b| b.r).sum::<f64>() / branches.len().max(1) as f64;
-            eprintln!("layer {i}: {} branches, mean r {rs:.0}", branches.len());
         }
         let circles: Shapes = branches.iter().map(|b| vec![circle(*b)]).collect();
         // Small gaps enclosed by overlapping branches are filled: as the branches close in,
@@ -146,7 +161,7 @@ pub(super) fn grow(
 }
 
 /// The branches of one layer moved to the layer below: each steps away from what blocks it or
-/// toward its nearest neighbour, those that meet merge, and those standing on the part end.
+/// toward its neighbours, those that meet merge, and those standing on the part end.
 fn descend(
     above: &[Branch],
     blocked: &Shapes,
@@ -178,23 +193,30 @@ fn descend(
             }
         } else {
             // Lean toward the middle of the neighbours within reach, so a cluster of tips
-            // closes in on one trunk instead of chasing each other in pairs.
+            // closes in on one trunk instead of chasing each other in pairs; where that way is
+            // blocked, toward the nearest one; only where the branch stays clear of the part.
             let (mut sx, mut sy, mut count) = (0.0, 0.0, 0.0);
+            let mut nearest: Option<Branch> = None;
             for j in near.within(above, b, reach).filter(|&j| j != k) {
-                sx += above[j].x;
-                sy += above[j].y;
-                count += 1.0;
+                let o = above[j];
+                (sx, sy, count) = (sx + o.x, sy + o.y, count + 1.0);
+                if nearest.is_none_or(|n| dist(o, b) < dist(n, b)) {
+                    nearest = Some(o);
+                }
             }
-            if count > 0.0 {
-                let (dx, dy) = (sx / count - b.x, sy / count - b.y);
+            let targets =
+                [(count > 0.0).then(|| (sx / count, sy / count)), nearest.map(|o| (o.x, o.y))];
+            for (tx, ty) in targets.into_iter().flatten() {
+                let (dx, dy) = (tx - b.x, ty - b.y);
                 let d = dx.hypot(dy);
-                if d > 0.0 {
-                    let t = step.min(d) / d;
-                    let cand = Branch { x: b.x + dx * t, y: b.y + dy * t, r: b.r };
-                    // Lean only where the branch stays clear of the part.
-                    if locate(blocked, (cand.x, cand.y)).1 >= b.r {
-                        next = cand;
-                    }
+                if d <= 0.0 {
+                    continue;
+                }
+                let t = step.min(d) / d;
+                let cand = Branch { x: b.x + dx * t, y: b.y + dy * t, r: b.r };
+                if locate(blocked, (cand.x, cand.y)).1 >= b.r {
+                    next = cand;
+                    break;
                 }
             }
         }
