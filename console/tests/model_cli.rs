@@ -24,7 +24,7 @@ fn json(out: &Output) -> Value {
     })
 }
 
-const CHECK_KEYS: [&str; 16] = [
+const CHECK_KEYS: [&str; 17] = [
     "format",
     "triangles",
     "vertices",
@@ -39,6 +39,7 @@ const CHECK_KEYS: [&str; 16] = [
     "area_mm2",
     "bbox",
     "watertight",
+    "self_intersecting",
     "printable",
     "issues",
 ];
@@ -304,4 +305,39 @@ fn bodies_touching_along_an_edge_are_checked_repaired_and_read_back_as_two() {
     assert_eq!(a["shells"], 2);
     let volume = a["volume_mm3"].as_f64().unwrap_or(0.0);
     assert!((volume - 2000.0).abs() < 1e-3, "{volume}");
+}
+
+#[test]
+fn overlapping_bodies_are_named_by_the_check_and_merged_by_repair() {
+    // two_bodies.stl: a cube and a cylinder apart, and two 10 mm blocks pushed into each
+    // other — four closed shells, two of them crossing.
+    let input = model("generated/two_bodies.stl");
+    let before = amsp(&["model", "check", &input, "--json"]);
+    assert_eq!(before.status.code(), Some(0), "a crossing surface still prints");
+    let b = json(&before);
+    assert_eq!((b["self_intersecting"].as_bool(), b["shells"].as_u64()), (Some(true), Some(4)));
+    let text = String::from_utf8_lossy(&amsp(&["model", "check", &input]).stdout).into_owned();
+    assert!(text.contains("crosses itself"), "{text}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixed = dir.path().join("fixed.stl").display().to_string();
+    let out = amsp(&["model", "repair", &input, "-o", &fixed, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json(&out);
+    assert_eq!(r["actions"]["crossing_surfaces_rebuilt"], 1);
+    assert_eq!(r["actions"]["overlapping_shells_merged"], 1);
+    // The overlap is counted once: the repaired volume is the input's less the shared part.
+    let (was, is) = (
+        r["before"]["volume_mm3"].as_f64().unwrap_or(0.0),
+        r["after"]["volume_mm3"].as_f64().unwrap_or(0.0),
+    );
+    assert!(is < was - 1.0, "volume {was} → {is}");
+    let again = json(&amsp(&["model", "check", &fixed, "--json"]));
+    assert_eq!(
+        (again["self_intersecting"].as_bool(), again["shells"].as_u64()),
+        (Some(false), Some(3))
+    );
+    let words = String::from_utf8_lossy(&amsp(&["model", "repair", &input, "-o", &fixed]).stdout)
+        .into_owned();
+    assert!(words.contains("overlapping shells merged"), "{words}");
 }

@@ -54,6 +54,8 @@ pub enum IssueKind {
     NonOrientableEdges,
     /// The model encloses no volume.
     NoVolume,
+    /// The closed surface crosses itself: bodies overlap, or a shell folds through itself.
+    SelfIntersections,
 }
 
 /// One defect found, with how often it occurs and a sentence for people.
@@ -97,6 +99,10 @@ pub struct CheckReport {
     pub bbox: BoundingBox,
     /// No holes and no non-manifold edges.
     pub watertight: bool,
+    /// The closed surface crosses itself ([`crate::crossing`]); only decided for watertight,
+    /// orientable models of at most [`crate::crossing::MAX_TESTED_FACETS`] facets.
+    #[serde(default)]
+    pub self_intersecting: bool,
     /// Watertight, consistently outward, no duplicate facets, positive volume.
     pub printable: bool,
     /// The weld tolerance used, in millimetres.
@@ -316,6 +322,15 @@ fn analyse_once(mesh: &Mesh, tolerance: f32, may_split: bool) -> (CheckReport, V
     add(IssueKind::NoVolume, usize::from(no_volume), "the model encloses no volume".to_owned());
     let watertight =
         topo.boundary_edges == 0 && topo.non_manifold_edges == 0 && !mesh.triangles.is_empty();
+    let self_intersecting =
+        watertight && orient.conflicts == 0 && crate::crossing::crosses_itself(mesh) == Some(true);
+    add(
+        IssueKind::SelfIntersections,
+        usize::from(self_intersecting),
+        "the surface crosses itself (bodies overlap or a shell folds through itself): it \
+         prints as their union, but its volume counts the overlap twice"
+            .to_owned(),
+    );
     let report = CheckReport {
         triangles: mesh.triangles.len(),
         vertices: mesh.vertices.len(),
@@ -330,9 +345,14 @@ fn analyse_once(mesh: &Mesh, tolerance: f32, may_split: bool) -> (CheckReport, V
         area_mm2: total_area(mesh),
         bbox,
         watertight,
+        self_intersecting,
+        // A crossing surface prints (as the union of what it encloses); facets without area
+        // inside a closed surface print as nothing.
         printable: watertight
             && volume_mm3 > 0.0
-            && issues.iter().all(|i| i.kind == IssueKind::DegenerateFacets),
+            && issues.iter().all(|i| {
+                matches!(i.kind, IssueKind::DegenerateFacets | IssueKind::SelfIntersections)
+            }),
         weld_tolerance_mm: tolerance,
         issues,
     };

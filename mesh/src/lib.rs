@@ -21,6 +21,7 @@
 //! - [`slice`] turns a mesh into G-code for material extrusion, with time and material estimates.
 
 pub mod check;
+pub mod crossing;
 pub mod edge_split;
 pub mod format;
 pub mod hole_fill;

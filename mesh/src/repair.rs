@@ -14,6 +14,8 @@
 //! 8. Split flat "cap" facets (a corner on the opposite edge) with their neighbour, so no
 //!    facet without area remains and no hole opens; this also resolves cracks along
 //!    T-junctions, which step 6 closes with flat facets.
+//! 9. Rebuild a closed surface that crosses itself as the one surface around what it
+//!    encloses ([`crate::crossing`]): overlapping bodies become one, buried walls vanish.
 //!
 //! The result is checked again; the report carries the check before, after, and what each
 //! step did.
@@ -70,6 +72,12 @@ pub struct RepairActions {
     pub holes_filled: usize,
     /// Facets added to fill them.
     pub facets_added: usize,
+    /// Surfaces rebuilt because they crossed themselves (0 or 1: the model is rebuilt whole).
+    #[serde(default)]
+    pub crossing_surfaces_rebuilt: usize,
+    /// Shells merged into others by that rebuild (overlapping bodies made one).
+    #[serde(default)]
+    pub overlapping_shells_merged: usize,
 }
 
 impl RepairActions {
@@ -89,6 +97,8 @@ impl RepairActions {
             (self.holes_filled, "holes filled"),
             (self.facets_added, "facets added to fill holes"),
             (self.degenerate_facets_split, "flat facets split away"),
+            (self.crossing_surfaces_rebuilt, "surface rebuilt where it crossed itself"),
+            (self.overlapping_shells_merged, "overlapping shells merged"),
         ]
         .into_iter()
         .filter(|(n, _)| *n > 0)
@@ -140,6 +150,28 @@ pub fn repair(mesh: &Mesh) -> Result<(Mesh, RepairReport), RepairError> {
 /// Repairs a mesh it takes over, freeing the input as soon as the welded copy exists, so the
 /// peak memory of a large repair holds one mesh, not two.
 pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
+    let (mut m, mut report) = repair_steps(mesh)?;
+
+    // 9. A closed surface that crosses itself, rebuilt whole. The rebuild's new corners (where
+    // facets cut each other) can land within the weld tolerance of old ones, so the rebuilt
+    // surface goes through steps 1–8 once more; it is kept only if that leaves it printable.
+    // A rebuild that fails, runs out of time or does not come out printable leaves the model
+    // as it was, still reported as crossing.
+    if report.after.self_intersecting
+        && let Ok(rebuilt) = crate::crossing::rebuild(&m, crate::crossing::REBUILD_LIMIT)
+        && let Ok((clean, again)) = repair_steps(rebuilt)
+        && again.after.printable
+    {
+        report.actions.crossing_surfaces_rebuilt = 1;
+        report.actions.overlapping_shells_merged =
+            report.after.shells.saturating_sub(again.after.shells);
+        (m, report.after) = (clean, again.after);
+    }
+    Ok((m, report))
+}
+
+/// Steps 1–8.
+fn repair_steps(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     let used = count_used_vertices(&mesh);
     let input_facets = mesh.triangles.len();
     let welded = weld(&mesh, weld_tolerance(&mesh));
