@@ -47,14 +47,31 @@ mm = float(re.search(r"^; filament used \[mm\] = ([0-9.]+)", text, re.M).group(1
 t = re.search(r"^; estimated printing time \(normal mode\) = (.*)$", text, re.M).group(1)
 secs = sum(int(p[:-1]) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[p[-1]] for p in t.split())
 layers = len(re.findall(r"^;LAYER_CHANGE", text, re.M))
-support, on = 0.0, False
+# Extrusion per move, whether the file gives E relative (M83, amsp) or absolute (M82,
+# PrusaSlicer's default) with G92 resets.
+support, on, relative, e_abs = 0.0, False, False, 0.0
 for line in text.splitlines():
+    code = line.split(";")[0].strip()
     if line.startswith(";TYPE:"):
         on = line[6:].startswith("Support material")
-    elif on and line.startswith("G1") and re.search(r"[XY]", line.split(";")[0]):
-        e = re.search(r"E(-?[0-9.]+)", line.split(";")[0])
-        if e and float(e.group(1)) > 0:
-            support += float(e.group(1))
+    elif code.startswith("M83"):
+        relative = True
+    elif code.startswith("M82"):
+        relative = False
+    elif code.startswith("G92"):
+        e = re.search(r"E(-?[0-9.]+)", code)
+        if e:
+            e_abs = float(e.group(1))
+    elif code.startswith(("G1", "G0")):
+        e = re.search(r"E(-?[0-9.]+)", code)
+        if not e:
+            continue
+        v = float(e.group(1))
+        delta = v if relative else v - e_abs
+        if not relative:
+            e_abs = v
+        if on and delta > 0 and re.search(r"[XY]", code):
+            support += delta
 print(f"{mm:.0f} {secs} {layers} {support:.0f}")
 PY
 }

@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models").join(rel)
@@ -11,6 +11,20 @@ fn fixture(rel: &str) -> PathBuf {
 
 fn amsp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_amsp"))
+}
+
+/// Slices the overhanging arm into `dir/name.gcode` with `args`.
+fn slice_arm(dir: &Path, name: &str, args: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join(format!("{name}.gcode"));
+    let run = amsp()
+        .arg("slice")
+        .arg(fixture("generated/overhang_arm.stl"))
+        .arg("-o")
+        .arg(&out)
+        .args(args)
+        .output()
+        .unwrap();
+    (run, out)
 }
 
 #[test]
@@ -136,15 +150,7 @@ fn clear_errors_for_unknown_profiles_and_oversized_models() {
 fn supports_flag_adds_supports_and_names_the_modes_when_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let grams = |mode: &str| {
-        let out = dir.path().join(format!("{mode}.gcode"));
-        let run = amsp()
-            .arg("slice")
-            .arg(fixture("generated/overhang_arm.stl"))
-            .arg("-o")
-            .arg(&out)
-            .args(["--json", "--supports", mode])
-            .output()
-            .unwrap();
+        let (run, out) = slice_arm(dir.path(), mode, &["--json", "--supports", mode]);
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
         let gcode = std::fs::read_to_string(&out).unwrap();
@@ -153,14 +159,7 @@ fn supports_flag_adds_supports_and_names_the_modes_when_wrong() {
     let (none, none_has) = grams("none");
     let (auto, auto_has) = grams("auto");
     assert!(!none_has && auto_has && auto > none * 1.1, "{none} g vs {auto} g");
-    let bad = amsp()
-        .arg("slice")
-        .arg(fixture("generated/overhang_arm.stl"))
-        .arg("-o")
-        .arg(dir.path().join("x.gcode"))
-        .args(["--supports", "trees"])
-        .output()
-        .unwrap();
+    let (bad, _) = slice_arm(dir.path(), "x", &["--supports", "trees"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("buildplate"));
 }
@@ -175,19 +174,8 @@ fn tree_supports_come_from_the_flag_or_the_printer_profile_and_use_less_filament
     )
     .unwrap();
     std::fs::write(&profile, format!("{text}\n[supports]\nstyle = \"tree\"\n")).unwrap();
-    let slice = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(format!("{name}.gcode"));
-        let run = amsp()
-            .arg("slice")
-            .arg(fixture("generated/overhang_arm.stl"))
-            .arg("-o")
-            .arg(&out)
-            .arg("--json")
-            .args(extra)
-            .output()
-            .unwrap();
-        (run, out)
-    };
+    let slice =
+        |name: &str, extra: &[&str]| slice_arm(dir.path(), name, &[&["--json"], extra].concat());
     let grams = |name: &str, extra: &[&str]| {
         let (run, out) = slice(name, extra);
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));

@@ -99,10 +99,11 @@ pub struct CheckReport {
     pub bbox: BoundingBox,
     /// No holes and no non-manifold edges.
     pub watertight: bool,
-    /// The closed surface crosses itself ([`crate::crossing`]); only decided for watertight,
-    /// orientable models of at most [`crate::crossing::MAX_TESTED_FACETS`] facets.
+    /// Whether the closed surface crosses itself ([`crate::crossing`]); `None` (JSON `null`)
+    /// where that is not decided: open or non-orientable models, and models of more than
+    /// [`crate::crossing::MAX_FACETS`] facets.
     #[serde(default)]
-    pub self_intersecting: bool,
+    pub self_intersecting: Option<bool>,
     /// Watertight, consistently outward, no duplicate facets, positive volume.
     pub printable: bool,
     /// The weld tolerance used, in millimetres.
@@ -322,11 +323,14 @@ fn analyse_once(mesh: &Mesh, tolerance: f32, may_split: bool) -> (CheckReport, V
     add(IssueKind::NoVolume, usize::from(no_volume), "the model encloses no volume".to_owned());
     let watertight =
         topo.boundary_edges == 0 && topo.non_manifold_edges == 0 && !mesh.triangles.is_empty();
-    let self_intersecting =
-        watertight && orient.conflicts == 0 && crate::crossing::crosses_itself(mesh) == Some(true);
+    let self_intersecting = if watertight && orient.conflicts == 0 {
+        crate::crossing::crosses_itself(mesh)
+    } else {
+        None
+    };
     add(
         IssueKind::SelfIntersections,
-        usize::from(self_intersecting),
+        usize::from(self_intersecting == Some(true)),
         "the surface crosses itself (bodies overlap or a shell folds through itself): it \
          prints as their union, but its volume counts the overlap twice"
             .to_owned(),

@@ -157,7 +157,7 @@ pub fn repair_owned(mesh: Mesh) -> Result<(Mesh, RepairReport), RepairError> {
     // surface goes through steps 1–8 once more; it is kept only if that leaves it printable.
     // A rebuild that fails, runs out of time or does not come out printable leaves the model
     // as it was, still reported as crossing.
-    if report.after.self_intersecting
+    if report.after.self_intersecting == Some(true)
         && let Ok(rebuilt) = crate::crossing::rebuild(&m, crate::crossing::REBUILD_LIMIT)
         && let Ok((clean, again)) = repair_steps(rebuilt)
         && again.after.printable

@@ -165,10 +165,7 @@ pub fn needing_support(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rect(x0: i32, y0: i32, x1: i32, y1: i32) -> Shape {
-        vec![vec![Point::new(x0, y0), Point::new(x1, y0), Point::new(x1, y1), Point::new(x0, y1)]]
-    }
+    use crate::slice::polygon::rect;
 
     #[test]
     fn gap_between_two_towers_is_bridged_along_x() {

@@ -254,6 +254,12 @@ fn seg_dev2(a: Point, b: Point, p: Point) -> f64 {
     cross * cross / l2
 }
 
+/// An axis-aligned rectangle as one island, for tests.
+#[cfg(test)]
+pub(crate) fn rect(x0: i32, y0: i32, x1: i32, y1: i32) -> Shape {
+    vec![vec![Point::new(x0, y0), Point::new(x1, y0), Point::new(x1, y1), Point::new(x0, y1)]]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -414,11 +414,7 @@ fn circle(b: Branch) -> Vec<Point> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slice::polygon::Shape;
-
-    fn rect(x0: i32, y0: i32, x1: i32, y1: i32) -> Shape {
-        vec![vec![Point::new(x0, y0), Point::new(x1, y0), Point::new(x1, y1), Point::new(x0, y1)]]
-    }
+    use crate::slice::polygon::rect;
 
     #[test]
     fn tips_cover_a_contact_at_most_the_branch_distance_apart() {
