@@ -99,10 +99,11 @@ pub(super) fn grow(
             continue;
         }
         let blocked = blocked_at(i);
-        let part = &input.slices[i];
+        let clear = Outline::new(&blocked);
+        let part = Outline::new(&input.slices[i]);
         // Carry the branches of the layer above down to this one.
         if !branches.is_empty() {
-            branches = descend(&branches, &blocked, part, input.on_part, step, reach);
+            branches = descend(&branches, &clear, &part, input.on_part, step, reach);
         }
         if let Some(contact) = tips_from {
             let near = Buckets::new(&branches, reach);
@@ -126,7 +127,7 @@ pub(super) fn grow(
                     .within(&branches, p, max_r + edge / 2.0)
                     .any(|k| dist(branches[k], p) < branches[k].r + edge / 2.0)
                     || placed.iter().any(|q| dist(*q, p) < edge / 2.0);
-                if !crowded && locate(&blocked, (x, y)).1 >= 0.0 {
+                if !crowded && clear.locate((x, y)).1 >= 0.0 {
                     placed.push(p);
                 }
             }
@@ -164,8 +165,8 @@ pub(super) fn grow(
 /// toward its neighbours, those that meet merge, and those standing on the part end.
 fn descend(
     above: &[Branch],
-    blocked: &Shapes,
-    part: &Shapes,
+    blocked: &Outline<'_>,
+    part: &Outline<'_>,
     on_part: bool,
     step: f64,
     reach: f64,
@@ -173,10 +174,10 @@ fn descend(
     let near = Buckets::new(above, reach);
     let mut moved: Vec<Branch> = Vec::with_capacity(above.len());
     for (k, &b) in above.iter().enumerate() {
-        if on_part && locate(part, (b.x, b.y)).1 < 0.0 {
+        if on_part && part.locate((b.x, b.y)).1 < 0.0 {
             continue; // the part is straight under it: the branch stands on it
         }
-        let (nearest, clearance) = locate(blocked, (b.x, b.y));
+        let (nearest, clearance) = blocked.locate((b.x, b.y));
         let mut next = b;
         if clearance < b.r {
             // Too close to the part: step straight away from it (toward its outside when the
@@ -214,7 +215,7 @@ fn descend(
                 }
                 let t = step.min(d) / d;
                 let cand = Branch { x: b.x + dx * t, y: b.y + dy * t, r: b.r };
-                if locate(blocked, (cand.x, cand.y)).1 >= b.r {
+                if blocked.locate((cand.x, cand.y)).1 >= b.r {
                     next = cand;
                     break;
                 }
@@ -311,6 +312,7 @@ fn tip_points(contact: &Shapes, tip_r: f64, spacing: f64) -> Vec<(f64, f64)> {
             }
         }
         let core = polygon::offset(&inner, -((spacing / 2.0).round() as i32));
+        let inside = Outline::new(&core);
         let Some((lo, hi)) = polygon::bounds(&core) else { continue };
         let (x0, x1) = ((f64::from(lo.x) / spacing).ceil(), (f64::from(hi.x) / spacing).floor());
         let (y0, y1) = ((f64::from(lo.y) / spacing).ceil(), (f64::from(hi.y) / spacing).floor());
@@ -319,7 +321,7 @@ fn tip_points(contact: &Shapes, tip_r: f64, spacing: f64) -> Vec<(f64, f64)> {
             let mut gy = y0;
             while gy <= y1 {
                 let p = (gx * spacing, gy * spacing);
-                if locate(&core, p).1 < 0.0 {
+                if inside.locate(p).1 < 0.0 {
                     out.push(p);
                 }
                 gy += 1.0;
@@ -367,35 +369,68 @@ fn along(contour: &[Point], spacing: f64, out: &mut Vec<(f64, f64)>) {
     }
 }
 
-/// The point of `shapes`' outline nearest `p` and the signed distance to it: negative inside.
-fn locate(shapes: &Shapes, p: (f64, f64)) -> (Option<(f64, f64)>, f64) {
-    let mut best = f64::INFINITY;
-    let mut nearest = None;
-    let mut inside = false;
-    for contour in shapes.iter().flatten() {
-        let n = contour.len();
-        for k in 0..n {
-            let a = (f64::from(contour[k].x), f64::from(contour[k].y));
-            let b = (f64::from(contour[(k + 1) % n].x), f64::from(contour[(k + 1) % n].y));
-            if (a.1 > p.1) != (b.1 > p.1) && p.0 < a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1) {
-                inside = !inside;
+/// Outlines with each contour's bounding box, so a query skips the contours that cannot
+/// change its answer: branches are many and a layer's outline can be long.
+struct Outline<'a> {
+    contours: Vec<(&'a [Point], [f64; 4])>,
+}
+
+impl<'a> Outline<'a> {
+    fn new(shapes: &'a Shapes) -> Self {
+        let contours = shapes
+            .iter()
+            .flatten()
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+                for q in c.iter() {
+                    let (x, y) = (f64::from(q.x), f64::from(q.y));
+                    b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+                }
+                (c.as_slice(), b)
+            })
+            .collect();
+        Self { contours }
+    }
+
+    /// The point of the outline nearest `p` and the signed distance to it: negative inside.
+    fn locate(&self, p: (f64, f64)) -> (Option<(f64, f64)>, f64) {
+        let mut best = f64::INFINITY;
+        let mut nearest = None;
+        let mut inside = false;
+        for &(contour, [x0, y0, x1, y1]) in &self.contours {
+            // A ray from `p` toward +x can cross this contour only within its box's rows.
+            let may_cross = p.1 >= y0 && p.1 <= y1 && p.0 <= x1;
+            let box_gap =
+                (x0 - p.0).max(p.0 - x1).max(0.0).hypot((y0 - p.1).max(p.1 - y1).max(0.0));
+            if !may_cross && box_gap >= best {
+                continue;
             }
-            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-            let l2 = dx * dx + dy * dy;
-            let t = if l2 == 0.0 {
-                0.0
-            } else {
-                (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / l2).clamp(0.0, 1.0)
-            };
-            let q = (a.0 + t * dx, a.1 + t * dy);
-            let d = (p.0 - q.0).hypot(p.1 - q.1);
-            if d < best {
-                best = d;
-                nearest = Some(q);
+            let n = contour.len();
+            for k in 0..n {
+                let a = (f64::from(contour[k].x), f64::from(contour[k].y));
+                let b = (f64::from(contour[(k + 1) % n].x), f64::from(contour[(k + 1) % n].y));
+                if (a.1 > p.1) != (b.1 > p.1) && p.0 < a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1)
+                {
+                    inside = !inside;
+                }
+                let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                let l2 = dx * dx + dy * dy;
+                let t = if l2 == 0.0 {
+                    0.0
+                } else {
+                    (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / l2).clamp(0.0, 1.0)
+                };
+                let q = (a.0 + t * dx, a.1 + t * dy);
+                let d = (p.0 - q.0).hypot(p.1 - q.1);
+                if d < best {
+                    best = d;
+                    nearest = Some(q);
+                }
             }
         }
+        (nearest, if inside { -best } else { best })
     }
-    (nearest, if inside { -best } else { best })
 }
 
 /// A branch's cross-section, counter-clockwise, with as few sides as keep it within 50 µm of
@@ -436,12 +471,27 @@ mod tests {
     }
 
     #[test]
+    fn an_outline_knows_the_nearest_edge_and_which_side_holes_included() {
+        let mut ring = rect(0, 0, 10_000, 10_000);
+        ring.push(rect(3_000, 3_000, 7_000, 7_000).remove(0).into_iter().rev().collect());
+        let shapes = vec![ring, rect(20_000, 0, 22_000, 2_000)];
+        let o = Outline::new(&shapes);
+        assert_eq!(o.locate((1_000.0, 5_000.0)).1, -1_000.0); // in the material
+        assert_eq!(o.locate((5_000.0, 5_000.0)).1, 2_000.0); // in the hole
+        assert_eq!(o.locate((12_000.0, 5_000.0)).1, 2_000.0); // between the two
+        let (q, d) = o.locate((21_000.0, 3_000.0)); // above the small square
+        assert_eq!((q, d), (Some((21_000.0, 2_000.0)), 1_000.0));
+        assert_eq!(o.locate((21_000.0, 1_000.0)).1, -1_000.0);
+    }
+
+    #[test]
     fn two_branches_lean_together_and_merge() {
         let mut b =
             vec![Branch { x: 0.0, y: 0.0, r: 600.0 }, Branch { x: 3_000.0, y: 0.0, r: 600.0 }];
-        let mut layers = 0;
+        let (empty, mut layers) = (Vec::new(), 0);
+        let none = Outline::new(&empty);
         while b.len() > 1 {
-            b = descend(&b, &Vec::new(), &Vec::new(), true, 200.0, 10_000.0);
+            b = descend(&b, &none, &none, true, 200.0, 10_000.0);
             layers += 1;
             assert!(layers < 20, "never merged: {b:?}");
         }
@@ -452,13 +502,15 @@ mod tests {
 
     #[test]
     fn a_branch_steps_away_from_the_part_and_ends_on_it() {
-        let part = vec![rect(0, 0, 10_000, 10_000)];
+        let shapes = vec![rect(0, 0, 10_000, 10_000)];
+        let empty = Vec::new();
+        let (part, none) = (Outline::new(&shapes), Outline::new(&empty));
         let b = vec![Branch { x: 10_300.0, y: 5_000.0, r: 600.0 }];
-        let next = descend(&b, &part, &Vec::new(), true, 200.0, 10_000.0);
+        let next = descend(&b, &part, &none, true, 200.0, 10_000.0);
         assert_eq!(next[0].x, 10_500.0, "{next:?}");
         // Over the part, the branch stands on it.
         let over = vec![Branch { x: 5_000.0, y: 5_000.0, r: 600.0 }];
         assert!(descend(&over, &part, &part, true, 200.0, 10_000.0).is_empty());
-        assert_eq!(descend(&over, &Vec::new(), &part, false, 200.0, 10_000.0).len(), 1);
+        assert_eq!(descend(&over, &none, &part, false, 200.0, 10_000.0).len(), 1);
     }
 }
