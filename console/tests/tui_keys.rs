@@ -713,3 +713,44 @@ fn an_order_that_failed_inspection_is_made_again_or_called_off_from_the_orders_v
     assert_eq!(ch(&mut ro, 'R'), None);
     assert_eq!(ro.mode, Mode::Normal);
 }
+
+#[test]
+fn the_requester_accepts_the_cheapest_offer_from_the_design_view() {
+    let mut snapshot = fixtures::busy();
+    // The bike light mount is this node's request now: two offers, none accepted.
+    snapshot.designs[0].mine = true;
+    let mut a = app_with(snapshot, false);
+    ch(&mut a, '8');
+    assert_eq!(a.view, View::Design);
+    ch(&mut a, 'a');
+    let Mode::Confirm(action) = a.mode.clone() else { panic!("no dialog: {:?}", a.status) };
+    assert_eq!(
+        action,
+        Action::AcceptOffer {
+            request: "01JDESIGNBIKELIGHT0000000A".into(),
+            offer: "offer-dana-design".into(),
+            what: "Dana Design's offer on Bike light mount (95.00 EUR in 3d00h)".into(),
+        }
+    );
+    assert_eq!(ch(&mut a, 'y'), Some(Command::Act(action)));
+    // The hinge already went to a designer: nothing to accept, and the reason is said.
+    ch(&mut a, 'j');
+    ch(&mut a, 'a');
+    assert_eq!(a.mode, Mode::Normal);
+    let status = a.status.clone().unwrap();
+    assert!(status.error && status.text.contains("already went to Dana Design"), "{status:?}");
+    // Someone else's request: only they accept.
+    let mut b = app();
+    ch(&mut b, '8');
+    ch(&mut b, 'a');
+    assert_eq!(b.mode, Mode::Normal);
+    let status = b.status.clone().unwrap();
+    assert!(status.text.contains("Bea Keller asked for"), "{status:?}");
+    // A read-only console sends nothing.
+    let mut snapshot = fixtures::busy();
+    snapshot.designs[0].mine = true;
+    let mut r = app_with(snapshot, true);
+    ch(&mut r, '8');
+    ch(&mut r, 'a');
+    assert_eq!(r.mode, Mode::Normal);
+}

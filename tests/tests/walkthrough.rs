@@ -252,9 +252,13 @@ async fn four_people_run_the_three_use_cases_reading_names_durations_and_reasons
     let ada_screen = console(&s.ada, "ada");
     ada_screen.press(&["8"]);
     ada_screen.wait_for(&["Shelf bracket", "bea", "60.00 EUR", "open, 1 offer"], SCREEN);
-    said(&s.bea.amsp(&["design", "accept", request, "--offer", &s.ada.peer_id]));
-    // Bea's console: her own request, and who designs it now that she accepted.
+    // Bea accepts in her console: her own request with its one offer; the dialog names the
+    // designer, the price and the time before anything is sent; then who designs it.
     bea_screen.press(&["8"]);
+    bea_screen.wait_for(&["Shelf bracket", " you ", "open, 1 offer"], SCREEN);
+    bea_screen.press(&["a"]);
+    bea_screen.wait_for(&["ada-designs's offer on", "45.00 EUR in 3d00h"], SCREEN);
+    bea_screen.press(&["y"]);
     bea_screen.wait_for(&["Shelf bracket", " you ", "ada-designs designs it"], SCREEN);
     said(&s.bea.amsp(&["design", "message", request, "--text", "M4 countersinks, please"]));
     wait_for("the message at the designer", Duration::from_secs(15), || async {

@@ -251,6 +251,9 @@ impl NodeSource for HttpSource {
             Action::CancelOrder(o) => {
                 self.client.cancel(&o.to_string(), "called off from the console").await
             }
+            Action::AcceptOffer { request, offer, .. } => {
+                self.client.design_accept(request, offer).await.map(drop)
+            }
         };
         result.map_err(|e| SourceError::Refused {
             verb: action.verb(),

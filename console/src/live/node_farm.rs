@@ -92,6 +92,11 @@ impl Workshop for NodeFarm {
                     .cancel(o, "called off from the console".into())
                     .await
                     .map_err(|e| e.to_string()),
+                Action::AcceptOffer { request, offer, .. } => match request.parse() {
+                    Ok(r) => self.node.design().accept(r, &offer).await.map(drop),
+                    Err(e) => return Err(format!("{request:?} is not a design request id: {e}")),
+                }
+                .map_err(|e| e.to_string()),
                 Action::Acknowledge(id) => match self.node.alerts().acknowledge(&id).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(format!("no alert {id}")),

@@ -419,6 +419,7 @@ impl NodeReport {
                 offers: offers
                     .iter()
                     .map(|o| DesignOffer {
+                        id: o.id.to_string(),
                         designer: name(&o.designer, &o.designer_name),
                         price: o.price,
                         currency: o.currency.clone(),

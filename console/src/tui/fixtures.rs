@@ -510,6 +510,7 @@ pub fn busy() -> Snapshot {
 fn designs() -> Vec<DesignRequest> {
     let offer =
         |designer: &str, price: f64, days: u64, message: &str, accepted: bool| DesignOffer {
+            id: format!("offer-{}", designer.to_lowercase().replace(' ', "-")),
             designer: designer.to_owned(),
             price,
             currency: "EUR".to_owned(),

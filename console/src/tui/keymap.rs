@@ -55,6 +55,8 @@ pub enum Intent {
     Cancel,
     /// Reprint the selected job.
     Reprint,
+    /// Accept the cheapest open offer on the selected design request.
+    AcceptOffer,
     /// Acknowledge the selected alert.
     Acknowledge,
     /// Confirm the selected printer's bed is clear.
@@ -356,6 +358,17 @@ pub const BINDINGS: &[Binding] = &[
         S::View(View::Models),
         "layer-",
         "Previous layer of the preview",
+    ),
+    // Design.
+    cmd(
+        acts(bind(
+            &[k('a')],
+            I::AcceptOffer,
+            S::View(View::Design),
+            "accept offer",
+            "Accept the cheapest offer on the selected request (yours, none accepted yet)",
+        )),
+        "accept-offer",
     ),
     // Alerts.
     cmd(

@@ -113,6 +113,9 @@ impl DesignRequest {
 /// A designer's offer on a design request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DesignOffer {
+    /// The offer's id, as the node takes it when the offer is accepted.
+    #[serde(default)]
+    pub id: String,
     /// The designer: a profile name, or a short id when the profile is not known.
     pub designer: String,
     /// The price asked.

@@ -41,6 +41,15 @@ pub enum Action {
     ReprintOrder(OrderId),
     /// The customer calls an order off (before printing, or after a failed inspection).
     CancelOrder(OrderId),
+    /// The requester accepts a designer's offer on a design request.
+    AcceptOffer {
+        /// The request's id.
+        request: String,
+        /// The offer's id.
+        offer: String,
+        /// The offer as people read it: the designer, the price and the time, on the request.
+        what: String,
+    },
 }
 
 impl Action {
@@ -55,6 +64,7 @@ impl Action {
             Action::BedClear(_) => "confirm the bed clear of",
             Action::ReprintOrder(_) => "reprint",
             Action::CancelOrder(_) => "call off",
+            Action::AcceptOffer { .. } => "accept",
         }
     }
 
@@ -67,6 +77,7 @@ impl Action {
             Action::Acknowledge(a) => format!("alert {a}"),
             Action::BedClear(p) => format!("printer {p}"),
             Action::ReprintOrder(o) | Action::CancelOrder(o) => format!("order {o}"),
+            Action::AcceptOffer { what, .. } => what.clone(),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::tui::keymap::Intent;
 use crate::tui::model::{JobState, Level};
 use crate::tui::sort::Sort;
 use crate::tui::source::Action;
+use crate::tui::ui::format;
 use crate::tui::view::View;
 
 impl App {
@@ -67,6 +68,47 @@ impl App {
             return None;
         }
         self.mode = Mode::Confirm(action);
+        None
+    }
+
+    /// Accepts the cheapest offer on the selected design request (the quicker of equal ones),
+    /// when the request is this node's and no offer is accepted yet; the dialog names the
+    /// designer, the price and the time before anything is sent.
+    fn accept_offer(&mut self) -> Option<Command> {
+        let chosen = match self
+            .table_of(View::Design)
+            .selected_item()
+            .and_then(|i| self.snapshot.designs.get(i))
+        {
+            None => Err("no design request selected".to_owned()),
+            Some(d) if !d.mine => {
+                Err(format!("{} asked for {:?}: only they accept its offers", d.requester, d.title))
+            }
+            Some(d) => match (
+                &d.designer,
+                d.offers.iter().min_by(|a, b| {
+                    a.price.total_cmp(&b.price).then(a.delivery_s.cmp(&b.delivery_s))
+                }),
+            ) {
+                (Some(who), _) => Err(format!("{:?} already went to {who}", d.title)),
+                (None, None) => Err(format!("no offers on {:?} yet", d.title)),
+                (None, Some(best)) => Ok(Action::AcceptOffer {
+                    request: d.id.clone(),
+                    offer: best.id.clone(),
+                    what: format!(
+                        "{}'s offer on {} ({} in {})",
+                        best.designer,
+                        d.title,
+                        format::money(best.price, &best.currency),
+                        format::duration(best.delivery_s)
+                    ),
+                }),
+            },
+        };
+        match chosen {
+            Ok(action) => self.mode = Mode::Confirm(action),
+            Err(text) => self.say(text, true),
+        }
         None
     }
 
@@ -141,33 +183,26 @@ impl App {
             }
             Intent::Filter => self.mode = Mode::Filter,
             Intent::Palette => self.mode = Mode::Palette { input: String::new(), choice: 0 },
-            Intent::Pause | Intent::Resume | Intent::Cancel | Intent::Reprint => {
+            Intent::Pause
+            | Intent::Resume
+            | Intent::Cancel
+            | Intent::Reprint
+            | Intent::ReprintOrder
+            | Intent::CancelOrder
+            | Intent::BedClear
+            | Intent::Acknowledge
+            | Intent::AcceptOffer => {
                 if self.read_only {
                     self.say("read-only console: actions are disabled", true);
                     return None;
                 }
-                return self.job_action(intent);
-            }
-            Intent::ReprintOrder | Intent::CancelOrder => {
-                if self.read_only {
-                    self.say("read-only console: actions are disabled", true);
-                    return None;
-                }
-                return self.order_action(intent);
-            }
-            Intent::BedClear => {
-                if self.read_only {
-                    self.say("read-only console: actions are disabled", true);
-                    return None;
-                }
-                return self.bed_clear();
-            }
-            Intent::Acknowledge => {
-                if self.read_only {
-                    self.say("read-only console: actions are disabled", true);
-                    return None;
-                }
-                return self.acknowledge();
+                return match intent {
+                    Intent::ReprintOrder | Intent::CancelOrder => self.order_action(intent),
+                    Intent::BedClear => self.bed_clear(),
+                    Intent::Acknowledge => self.acknowledge(),
+                    Intent::AcceptOffer => self.accept_offer(),
+                    _ => self.job_action(intent),
+                };
             }
             Intent::MoreVerbose | Intent::LessVerbose => {
                 let i = Level::ALL.iter().position(|l| *l == self.row_options.log_level);

@@ -168,7 +168,13 @@ pub fn confirm(frame: &mut Frame<'_>, area: Rect, app: &App, action: &crate::tui
             Span::raw(" no"),
         ]),
     ];
-    let rect = centred(area, 50, 6);
+    // As wide as the question needs (within 50–80 columns), and tall enough for it to wrap
+    // without hiding the keys below it.
+    let question = action.verb().len() + action.subject().chars().count() + 3;
+    let width = u16::try_from(question + 2).unwrap_or(u16::MAX).clamp(50, 80);
+    let inner = usize::from(width - 2);
+    let height = u16::try_from(question.div_ceil(inner) + 5).unwrap_or(u16::MAX);
+    let rect = centred(area, width, height);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(text).wrap(Wrap { trim: false }).block(popup("Confirm", app)),
