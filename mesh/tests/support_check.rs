@@ -374,3 +374,23 @@ fn a_slope_past_the_angle_is_held_by_trees_layer_after_layer() {
     let tree = support_filament(&gcode);
     assert!(tree > 0.0 && tree < grid, "tree {tree:.0} mm of filament, grid {grid:.0} mm");
 }
+
+/// A 60 × 50 mm table top 2 mm thick on four 5 mm legs, 15 mm up: a wide flat underside.
+fn table() -> amsp_mesh::Mesh {
+    use amsp_mesh::slice::solids::{cuboid, merge};
+    let mut parts = vec![cuboid([0.0, 0.0, 15.0], [60.0, 50.0, 17.0])];
+    for (x, y) in [(0.0, 0.0), (55.0, 0.0), (0.0, 45.0), (55.0, 45.0)] {
+        parts.push(cuboid([x, y, 0.0], [x + 5.0, y + 5.0, 15.0]));
+    }
+    merge(&parts)
+}
+
+#[test]
+fn a_table_top_is_held_by_trees_whose_roof_spans_tip_to_tip() {
+    let gcode = slice_mesh(&table(), SupportMode::Auto, SupportStyle::Tree);
+    let u = unsupported(&parse(&gcode), Z_GAP);
+    assert!(u.is_empty(), "{:.1} mm on air, first {:?}", total(&u), &u[..u.len().min(5)]);
+    let grid = support_filament(&slice_mesh(&table(), SupportMode::Auto, SupportStyle::Grid));
+    let tree = support_filament(&gcode);
+    assert!(tree > 0.0 && tree < 0.6 * grid, "tree {tree:.0} mm of filament, grid {grid:.0} mm");
+}

@@ -5,8 +5,9 @@
 //! The roof — the dense interface the part's underside rests on — is the same as grid
 //! supports'. Under the roof's lowest layer, tips are placed where grid supports would stand
 //! (the contact clear of the part, slivers dropped): on every corner and evenly along its
-//! outline, and on a grid inside it at most [`BRANCH_DISTANCE_NOZZLES`] nozzles apart, so the
-//! roof's lowest lines only bridge short gaps from tip to tip; none where a branch passing the
+//! outline, in a ring half a grid spacing inside it, and on a triangular grid of
+//! [`BRANCH_DISTANCE_NOZZLES`] nozzles within, so the roof's lowest lines only bridge short gaps
+//! from tip to tip; none where a branch passing the
 //! layer already holds the roof. Going down, each branch moves at most the step the material's
 //! overhang angle allows per layer, so every circle rests on the one below it: away from the
 //! part when the part (plus the xy gap) comes within its radius, otherwise toward the middle of
@@ -21,9 +22,10 @@ use super::polygon::{self, Point, Shapes};
 
 /// Tip radius, in nozzle diameters (0.6 mm for a 0.4 mm nozzle: one loop and its middle).
 const TIP_RADIUS_NOZZLES: f64 = 1.5;
-/// Most distance between neighbouring tips under a roof, in nozzle diameters (2.5 mm for a
-/// 0.4 mm nozzle): the roof's lowest lines bridge at most this far.
-const BRANCH_DISTANCE_NOZZLES: f64 = 6.25;
+/// Distance between neighbouring tips inside a roof, in nozzle diameters (5 mm for a 0.4 mm
+/// nozzle), on a triangular grid: the roof's lowest lines bridge at most about twice the row
+/// pitch (8.7 mm), below the printers' 10 mm bridges.
+const BRANCH_DISTANCE_NOZZLES: f64 = 12.5;
 /// Distance between tips along a roof's outline, in tip radii: close enough that the end of
 /// every roof line lies on a tip.
 const EDGE_SPACING_TIP_RADII: f64 = 3.3;
@@ -313,20 +315,28 @@ fn tip_points(contact: &Shapes, tip_r: f64, spacing: f64) -> Vec<(f64, f64)> {
         }
         let core = polygon::offset(&inner, -((spacing / 2.0).round() as i32));
         let inside = Outline::new(&core);
+        // A second ring along the grid's own edge, so no roof line between the outline's tips
+        // and the first column of the grid runs far from both.
+        for contour in core.iter().flatten() {
+            along(contour, edge, &mut out);
+        }
         let Some((lo, hi)) = polygon::bounds(&core) else { continue };
-        let (x0, x1) = ((f64::from(lo.x) / spacing).ceil(), (f64::from(hi.x) / spacing).floor());
-        let (y0, y1) = ((f64::from(lo.y) / spacing).ceil(), (f64::from(hi.y) / spacing).floor());
-        let mut gx = x0;
-        while gx <= x1 {
-            let mut gy = y0;
-            while gy <= y1 {
-                let p = (gx * spacing, gy * spacing);
+        // Rows `spacing`·√3/2 apart, every other one shifted by half a spacing (a triangular
+        // grid fixed to the bed): a roof line running between two columns of one row passes
+        // within a quarter spacing of a tip in the next.
+        let pitch = spacing * 3f64.sqrt() / 2.0;
+        let (r0, r1) =
+            ((f64::from(lo.y) / pitch).ceil() as i64, (f64::from(hi.y) / pitch).floor() as i64);
+        for row in r0..=r1 {
+            let shift = if row.rem_euclid(2) == 1 { spacing / 2.0 } else { 0.0 };
+            let c0 = ((f64::from(lo.x) - shift) / spacing).ceil() as i64;
+            let c1 = ((f64::from(hi.x) - shift) / spacing).floor() as i64;
+            for col in c0..=c1 {
+                let p = (col as f64 * spacing + shift, row as f64 * pitch);
                 if inside.locate(p).1 < 0.0 {
                     out.push(p);
                 }
-                gy += 1.0;
             }
-            gx += 1.0;
         }
     }
     out
