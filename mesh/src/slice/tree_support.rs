@@ -34,7 +34,8 @@ const EDGE_SPACING_TIP_RADII: f64 = 3.3;
 const SLIVER_UM: i32 = 50;
 /// Thickest a branch grows, mm of radius.
 const MAX_RADIUS_MM: f64 = 3.0;
-/// How fast a branch thickens going down, as the tangent of its side's angle (2.5°: thicker trunks cost material the part does not need).
+/// How fast a branch thickens going down, as the tangent of its side's angle (2.5°: thicker
+/// trunks cost material the part does not need).
 const GROWTH_PER_HEIGHT: f64 = 0.044;
 /// A turn sharper than this (radians) is a corner of a roof's outline and gets a tip.
 const SHARP_CORNER_RAD: f64 = 0.5;
@@ -71,7 +72,7 @@ struct Branch {
     r: f64,
 }
 
-/// The support region of every layer as `(roof, branches)`: `blocked(i)` is where support may
+/// The support region of every layer as `(roof, branches)`: `blocked_at(i)` is where support may
 /// not be on layer `i` (the part grown by the xy gap, the part in the z gap above, and in
 /// `buildplate` mode everything of the part at or below).
 pub(super) fn grow(
