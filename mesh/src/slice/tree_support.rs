@@ -233,6 +233,9 @@ fn descend(
 /// merges at most once a layer, so no part of a branch above lies more than a step outside
 /// the one below it.
 fn merge(branches: Vec<Branch>, step: f64) -> Vec<Branch> {
+    // Pairs are looked for among neighbours in cells of two steps, not among every branch:
+    // a wide roof starts thousands of tips.
+    let near = Buckets::new(&branches, 2.0 * step);
     let mut taken = vec![false; branches.len()];
     let mut out = Vec::with_capacity(branches.len());
     for i in 0..branches.len() {
@@ -241,9 +244,10 @@ fn merge(branches: Vec<Branch>, step: f64) -> Vec<Branch> {
         }
         taken[i] = true;
         let a = branches[i];
-        let partner = (i + 1..branches.len())
-            .filter(|&j| !taken[j] && dist(a, branches[j]) <= 2.0 * step)
-            .min_by(|&j, &k| dist(a, branches[j]).total_cmp(&dist(a, branches[k])));
+        let partner = near
+            .within(&branches, a, 2.0 * step)
+            .filter(|&j| j > i && !taken[j])
+            .min_by(|&j, &k| dist(a, branches[j]).total_cmp(&dist(a, branches[k])).then(j.cmp(&k)));
         match partner {
             Some(j) => {
                 taken[j] = true;
