@@ -18,6 +18,11 @@ use crate::process::{Material, Process};
 pub struct EntryId(pub SortableId);
 
 impl EntryId {
+    /// A new id that sorts after every one made before it (see [`SortableId::fresh`]).
+    pub fn fresh(unix_ms: u64, entropy: [u8; 10]) -> Self {
+        Self(SortableId::fresh(unix_ms, entropy))
+    }
+
     /// An id created at `unix_ms` with caller-supplied entropy.
     pub fn from_parts(unix_ms: u64, entropy: [u8; 10]) -> Self {
         Self(SortableId::from_parts(unix_ms, entropy))

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -128,6 +129,17 @@ impl SortableId {
         Self(b)
     }
 
+    /// A new id created at `unix_ms` that sorts after every id this process made before it,
+    /// so records created within one millisecond still list in the order they were made.
+    pub fn fresh(unix_ms: u64, entropy: [u8; 10]) -> Self {
+        static LAST: Mutex<u128> = Mutex::new(0);
+        let candidate = u128::from_be_bytes(Self::from_parts(unix_ms, entropy).0);
+        let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let v = if candidate > *last { candidate } else { last.saturating_add(1) };
+        *last = v;
+        Self(v.to_be_bytes())
+    }
+
     /// An id derived from content, for things whose identity is their first record.
     pub fn derived(unix_ms: u64, seed: &[u8]) -> Self {
         let h = blake3::hash(seed);
@@ -199,6 +211,11 @@ macro_rules! sortable_id {
                 Self(SortableId::from_parts(unix_ms, entropy))
             }
 
+            /// A new id that sorts after every one made before it (see [`SortableId::fresh`]).
+            pub fn fresh(unix_ms: u64, entropy: [u8; 10]) -> Self {
+                Self(SortableId::fresh(unix_ms, entropy))
+            }
+
             /// An id derived from content (see [`SortableId::derived`]).
             pub fn derived(unix_ms: u64, seed: &[u8]) -> Self {
                 Self(SortableId::derived(unix_ms, seed))
@@ -256,6 +273,17 @@ sortable_id!(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fresh_ids_made_within_one_millisecond_sort_in_the_order_made() {
+        // Entropy falling from high to low would sort backwards if taken as given.
+        let ids: Vec<SortableId> =
+            (0..50u8).map(|i| SortableId::fresh(1_000, [255 - i; 10])).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        // A later millisecond is taken as given, entropy and all.
+        let later = SortableId::fresh(2_000, [7; 10]);
+        assert_eq!(later, SortableId::from_parts(2_000, [7; 10]));
+    }
 
     #[test]
     fn content_id_hex_round_trip() {

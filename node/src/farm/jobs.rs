@@ -125,7 +125,7 @@ impl Farm {
             return bad(format!("size_mm {:?} must be three non-negative numbers", job.size_mm));
         }
         let now = now_ms();
-        let id = JobId::from_parts(now, rand::random());
+        let id = JobId::fresh(now, rand::random());
         let rec = JobRecord {
             id,
             name: job.name.trim().to_owned(),

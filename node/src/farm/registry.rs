@@ -46,7 +46,7 @@ impl Farm {
             return Err(FarmError::DuplicateName(cfg.name));
         }
         let record = PrinterRecord {
-            id: PrinterId::from_parts(now_ms(), rand::random()),
+            id: PrinterId::fresh(now_ms(), rand::random()),
             config: cfg,
             auto_eject,
             awaiting_clear: false,

@@ -50,7 +50,7 @@ impl Farm {
                 }
                 None => {
                     let r = PrinterRecord {
-                        id: PrinterId::from_parts(now_ms(), rand::random()),
+                        id: PrinterId::fresh(now_ms(), rand::random()),
                         config,
                         auto_eject,
                         awaiting_clear: false,

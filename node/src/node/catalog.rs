@@ -290,7 +290,7 @@ impl Catalogue {
                 .map_or([0.0; 3], |g| [0, 1, 2].map(|i| (g.bbox_max[i] - g.bbox_min[i]).max(0.0))),
         };
         let now = now_ms();
-        let id = EntryId::from_parts(now, rand::random());
+        let id = EntryId::fresh(now, rand::random());
         let entry = CatalogEntry {
             id,
             title,

@@ -372,7 +372,7 @@ impl Design {
         if deadline_ms <= now {
             return Err(DesignOpError::BadInput("the deadline has already passed".into()));
         }
-        let id = RequestId::from_parts(now, rand::random());
+        let id = RequestId::fresh(now, rand::random());
         let request = DesignRequest {
             id,
             title: new.title,

@@ -214,10 +214,10 @@ impl Market {
         })?;
         let now = now_ms();
         self.licences().within(model, requirements.quantity)?;
-        let order = OrderId::from_parts(now, rand::random());
+        let order = OrderId::fresh(now, rand::random());
         let action = Action::QuoteRequested {
             parts: vec![PartSpec {
-                part: PartId::from_parts(now, rand::random()),
+                part: PartId::fresh(now, rand::random()),
                 model,
                 name,
                 requirements,

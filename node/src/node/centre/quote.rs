@@ -115,7 +115,7 @@ pub(super) async fn quote(c: &Centre, order: OrderId) -> Result<QuoteOutcome, Ce
         handling_s: settings.handling_s,
         now_ms: now,
         valid_ms: settings.quote_valid_s * 1000,
-        id: QuoteId::from_parts(now, rand::random()),
+        id: QuoteId::fresh(now, rand::random()),
     };
     match decide_quote(&parts, &terms) {
         Ok(quote) => {
