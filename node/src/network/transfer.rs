@@ -292,6 +292,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
                         stream.write_all(piece).await?;
                     }
                     source.sent(&peer, b.len() + 1);
+                    crate::store::buffers::give(b);
                 }
                 _ => stream.write_all(&[0]).await?,
             }
@@ -418,7 +419,7 @@ impl RangeStream {
         else {
             return Err(self.io(format!("chunk {index} is past the model's end")));
         };
-        let mut buf = vec![0u8; len];
+        let mut buf = crate::store::buffers::take(len);
         let mut hasher = blake3::Hasher::new();
         let mut at = 0;
         while at < len {

@@ -100,6 +100,10 @@ pub(super) fn run(
                 }
                 for (cmd, res) in batch.drain(..).zip(results) {
                     let _ = cmd.reply.send(Ok(res));
+                    // Chunk bytes are in their pack now: the next chunk read may have the buffer.
+                    if let Write::Chunks { chunks, .. } = cmd.write {
+                        chunks.into_iter().for_each(|(_, b)| super::buffers::give(b));
+                    }
                 }
             }
             Err(e) => {

@@ -24,6 +24,7 @@
 //! watcher raises `store_failing`).
 
 mod actor;
+pub(crate) mod buffers;
 pub mod packs;
 pub mod tables;
 

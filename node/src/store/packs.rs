@@ -103,7 +103,7 @@ impl PackReader {
                  bytes)"
             )));
         }
-        let mut out = vec![0u8; len as usize];
+        let mut out = super::buffers::take(len as usize);
         file.read_exact_at(&mut out, offset).map_err(pack_error(path()))?;
         Ok(out)
     }

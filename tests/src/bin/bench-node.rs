@@ -5,8 +5,9 @@
 //! - `gossip NODES ROUNDS`: a federation of in-process nodes over loopback TCP; each round one
 //!   node publishes an announcement; prints p50/p99 of the time until every other node has
 //!   validated and delivered it.
-//! - `fetch MB`: node B fetches an MB-sized model package from node A over loopback (chunks
-//!   verified and stored), against age encryption alone of the same bytes; also model add.
+//! - `fetch MB ROUNDS`: each round a fresh node fetches an MB-sized model package from node A
+//!   over loopback (chunks verified and stored), then a plain libp2p stream carries the same
+//!   bytes; medians and the median of the per-round ratios.
 //! - `add MB ROUNDS`: model add (pack, encrypt, hash, durable store) against age alone on the
 //!   same bytes, alternating in each round; medians and their ratio.
 
@@ -234,23 +235,33 @@ async fn plain_stream_copy(total: usize) -> anyhow::Result<f64> {
     Ok((end - start).as_secs_f64())
 }
 
+/// Switches `perf record --control fifo:PATH -D -1` on or off when `BENCH_PERF_FIFO` names its
+/// control fifo, so a profile holds only the phase being studied.
+fn perf_control(command: &str) {
+    if let Ok(path) = std::env::var("BENCH_PERF_FIFO") {
+        let _ = std::fs::write(path, format!("{command}\n"));
+    }
+}
+
 async fn start_node(dir: &std::path::Path, bootstrap: Vec<String>) -> anyhow::Result<Node> {
     let mut cfg = amsp_tests::loopback_config(dir, bootstrap)?;
     cfg.network.request_timeout = Duration::from_secs(60);
     Ok(Node::start(cfg).await?)
 }
 
-async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
+async fn bench_fetch(mb: usize, rounds: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let bytes = random_bytes(mb);
     let a = start_node(&dir.path().join("a"), Vec::new()).await?;
     let st = a.status().await;
     let a_addr = format!("{}/p2p/{}", st.listen_addrs[0], st.peer_id);
-    let b = start_node(&dir.path().join("b"), vec![a_addr]).await?;
-    while a.status().await.connected_peers.is_empty() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Each round's fetcher is started first, so the model is encrypted to every one of them.
+    let mut fetchers = Vec::new();
+    for round in 0..rounds {
+        fetchers
+            .push(start_node(&dir.path().join(format!("b{round}")), vec![a_addr.clone()]).await?);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await; // profiles exchanged
+    let recipients: Vec<_> = fetchers.iter().map(Node::peer_id).collect();
 
     let start = Instant::now();
     let cid = a
@@ -258,11 +269,10 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
         .add(
             bytes.clone(),
             PackageMeta { name: "bench.bin".into(), ..PackageMeta::default() },
-            &[b.peer_id()],
+            &recipients,
         )
         .await?;
     let add = start.elapsed().as_secs_f64();
-
     let recipient = age::x25519::Identity::generate().to_public();
     let start = Instant::now();
     let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))?;
@@ -271,31 +281,65 @@ async fn bench_fetch(mb: usize) -> anyhow::Result<()> {
     std::io::Write::write_all(&mut w, &bytes)?;
     w.finish()?;
     let age_only = start.elapsed().as_secs_f64();
-
-    let start = Instant::now();
-    b.models().fetch(cid).await?;
-    let fetch = start.elapsed().as_secs_f64();
-    let payload: usize = b
+    let payload = a
         .models()
         .list()?
         .iter()
         .find(|m| m.cid == cid)
         .map_or(bytes.len(), |m| m.manifest.payload_size as usize);
-    let stream = plain_stream_copy(payload).await?;
-    let start = Instant::now();
-    let got = b.models().get(cid).await?;
-    let open = start.elapsed().as_secs_f64();
-    anyhow::ensure!(got == bytes, "fetched bytes differ");
+
+    // Each round a fresh node fetches the model from A, then a plain stream carries the same
+    // number of bytes; both run as spawned tasks on the same runtime.
+    let (mut fetches, mut streams) = (Vec::new(), Vec::new());
+    for (round, b) in fetchers.into_iter().enumerate() {
+        while b.status().await.connected_peers.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await; // profiles exchanged
+        let models = b.models().clone();
+        perf_control("enable");
+        let fetch = tokio::spawn(async move {
+            let start = Instant::now();
+            models.fetch(cid).await.map(|_| start.elapsed().as_secs_f64())
+        })
+        .await??;
+        perf_control("disable");
+        let stream = plain_stream_copy(payload).await?;
+        if round + 1 == rounds {
+            let start = Instant::now();
+            let got = b.models().get(cid).await?;
+            let open = start.elapsed().as_secs_f64();
+            anyhow::ensure!(got == bytes, "fetched bytes differ");
+            println!("fetch: decrypt + decompress {:.0} MB/s", mb as f64 / open);
+        }
+        b.shutdown(Duration::from_secs(5)).await;
+        println!(
+            "fetch: round {}: fetch (verify + store) {:.0} MB/s, plain libp2p stream {:.0} MB/s ({:.2}x)",
+            round + 1,
+            mb as f64 / fetch,
+            mb as f64 / stream,
+            stream / fetch
+        );
+        fetches.push(fetch);
+        streams.push(stream);
+    }
+    let ratios: Vec<f64> = {
+        let mut r: Vec<f64> = streams.iter().zip(&fetches).map(|(s, f)| s / f).collect();
+        r.sort_by(f64::total_cmp);
+        r
+    };
+    fetches.sort_by(f64::total_cmp);
+    streams.sort_by(f64::total_cmp);
     let mbs = |s: f64| (mb as f64) / s;
     println!(
-        "fetch: {mb} MB model: fetch (verify + store) {:.0} MB/s vs plain libp2p stream {:.0} MB/s ({:.2}x); decrypt + decompress {:.0} MB/s; model add {:.0} MB/s vs age alone {:.0} MB/s ({:.2}x)",
-        mbs(fetch),
-        mbs(stream),
-        stream / fetch,
-        mbs(open),
+        "fetch: {mb} MB model, median of {rounds}: fetch (verify + store) {:.0} MB/s vs plain libp2p stream {:.0} MB/s; median ratio {:.2}x (range {:.2}–{:.2}x); model add once {:.0} MB/s vs age alone {:.0} MB/s",
+        mbs(percentile(&fetches, 0.5)),
+        mbs(percentile(&streams, 0.5)),
+        percentile(&ratios, 0.5),
+        ratios.first().copied().unwrap_or(f64::NAN),
+        ratios.last().copied().unwrap_or(f64::NAN),
         mbs(add),
         mbs(age_only),
-        age_only / add
     );
     Ok(())
 }
@@ -371,10 +415,10 @@ async fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("commit") => bench_commit(num(1, 20_000)).await,
         Some("gossip") => bench_gossip(num(1, 20), num(2, 30)).await,
-        Some("fetch") => bench_fetch(num(1, 100)).await,
+        Some("fetch") => bench_fetch(num(1, 100), num(2, 5)).await,
         Some("add") => bench_add(num(1, 100), num(2, 7)).await,
         _ => anyhow::bail!(
-            "usage: bench-node commit [N] | gossip [NODES] [ROUNDS] | fetch [MB] | add [MB] [ROUNDS]"
+            "usage: bench-node commit [N] | gossip [NODES] [ROUNDS] | fetch [MB] [ROUNDS] | add [MB] [ROUNDS]"
         ),
     }
 }
