@@ -715,6 +715,56 @@ fn an_order_that_failed_inspection_is_made_again_or_called_off_from_the_orders_v
 }
 
 #[test]
+fn the_requester_picks_a_dearer_but_quicker_offer_and_accepts_that_one() {
+    let mut snapshot = fixtures::busy();
+    snapshot.designs[0].mine = true;
+    let mut a = app_with(snapshot, false);
+    ch(&mut a, '8');
+    // `]` steps from the cheapest to the next and says which offer it is.
+    ch(&mut a, ']');
+    let status = a.status.clone().unwrap();
+    assert!(
+        !status.error && status.text == "offer 2 of 2: Fabrik Nord — 110.00 EUR in 2d00h",
+        "{status:?}"
+    );
+    // Past the last offer the pick stays on it.
+    ch(&mut a, ']');
+    ch(&mut a, 'a');
+    let fabrik = Action::AcceptOffer {
+        request: "01JDESIGNBIKELIGHT0000000A".into(),
+        offer: "offer-fabrik-nord".into(),
+        what: "Fabrik Nord's offer on Bike light mount (110.00 EUR in 2d00h)".into(),
+    };
+    assert_eq!(a.mode, Mode::Confirm(fabrik));
+    ch(&mut a, 'n');
+    // `[` goes back to the cheaper one, and that is what `a` then offers to accept.
+    ch(&mut a, '[');
+    ch(&mut a, 'a');
+    let Mode::Confirm(Action::AcceptOffer { offer, .. }) = a.mode.clone() else {
+        panic!("no dialog: {:?}", a.status)
+    };
+    assert_eq!(offer, "offer-dana-design");
+    ch(&mut a, 'n');
+    // The pick belongs to its request: another request starts from its own cheapest.
+    ch(&mut a, ']');
+    ch(&mut a, 'j');
+    assert_eq!(
+        a.picked_offer().map(|(d, at)| (d.title.as_str(), at)),
+        Some(("Replacement lid hinge", 0))
+    );
+    ch(&mut a, 'k');
+    assert_eq!(a.picked_offer().map(|(_, at)| at), Some(1), "the pick is kept for its request");
+    // A request with no offers says so.
+    let mut empty = fixtures::busy();
+    empty.designs[0].offers.clear();
+    let mut e = app_with(empty, false);
+    ch(&mut e, '8');
+    ch(&mut e, ']');
+    let status = e.status.clone().unwrap();
+    assert!(status.error && status.text.contains("no offers on"), "{status:?}");
+}
+
+#[test]
 fn the_requester_accepts_the_cheapest_offer_from_the_design_view() {
     let mut snapshot = fixtures::busy();
     // The bike light mount is this node's request now: two offers, none accepted.

@@ -295,6 +295,20 @@ fn design_view_names_who_asked_and_each_designers_offer() {
     ] {
         assert!(s.contains(want), "{want:?} missing from\n{s}");
     }
+    // Cheapest first, though Fabrik Nord offered first; nothing is picked on another's request.
+    let at = |what: &str| s.find(what).unwrap_or_else(|| panic!("{what:?} missing from\n{s}"));
+    assert!(at("Dana Design — 95.00") < at("Fabrik Nord — 110.00"), "{s}");
+    assert!(!s.contains('▶'), "a pick on Bea's own request\n{s}");
+    // On the operator's own open request the picked offer is marked, and `]` moves the mark.
+    let mut own = fixtures::busy();
+    own.designs[0].mine = true;
+    let mut b = app(own, 160, 48);
+    handle(&mut b, Event::Tick(fixtures::NOW_MS));
+    key(&mut b, KeyCode::Char('8'));
+    key(&mut b, KeyCode::Enter);
+    assert!(screen(&b).contains("▶ Dana Design — 95.00"), "{}", screen(&b));
+    key(&mut b, KeyCode::Char(']'));
+    assert!(screen(&b).contains("▶ Fabrik Nord — 110.00"), "{}", screen(&b));
     // The filter finds requests by who asked.
     key(&mut a, KeyCode::Char('/'));
     chars(&mut a, "bea");

@@ -174,6 +174,9 @@ pub struct App {
     pub log_follow: bool,
     /// The layer shown in the slice preview.
     pub layer: usize,
+    /// The offer picked in the Design detail: the request's id and the offer's place in
+    /// [`DesignRequest::offers_by_price`](super::model::DesignRequest::offers_by_price).
+    pub offer_pick: (String, usize),
     /// Set when the operator asked to quit.
     pub quit: bool,
     /// Whether the fleet overview is shown in place of the view (`o`).
@@ -200,6 +203,7 @@ impl App {
             row_options: RowOptions { log_level: Level::Info, past_alerts: false },
             log_follow: true,
             layer: 0,
+            offer_pick: (String::new(), 0),
             quit: false,
             overview: false,
             history: Default::default(),

@@ -532,8 +532,9 @@ fn designs() -> Vec<DesignRequest> {
             requester: "Bea Keller".to_owned(),
             mine: false,
             offers: vec![
-                offer("Dana Design", 95.0, 3, "two revisions included", false),
+                // Oldest first, as the node lists them; the detail shows the cheapest first.
                 offer("Fabrik Nord", 110.0, 2, "", false),
+                offer("Dana Design", 95.0, 3, "two revisions included", false),
             ],
             designer: None,
             deliveries: 0,

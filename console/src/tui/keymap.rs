@@ -55,8 +55,12 @@ pub enum Intent {
     Cancel,
     /// Reprint the selected job.
     Reprint,
-    /// Accept the cheapest open offer on the selected design request.
+    /// Accept the picked offer on the selected design request.
     AcceptOffer,
+    /// Pick the next dearer offer on the selected design request.
+    NextOffer,
+    /// Pick the next cheaper offer on the selected design request.
+    PrevOffer,
     /// Acknowledge the selected alert.
     Acknowledge,
     /// Confirm the selected printer's bed is clear.
@@ -366,10 +370,18 @@ pub const BINDINGS: &[Binding] = &[
             I::AcceptOffer,
             S::View(View::Design),
             "accept offer",
-            "Accept the cheapest offer on the selected request (yours, none accepted yet)",
+            "Accept the picked offer (▶) on the selected request (yours, none accepted yet)",
         )),
         "accept-offer",
     ),
+    bind(
+        &[k(']'), k('+')],
+        I::NextOffer,
+        S::View(View::Design),
+        "next offer",
+        "Pick the next offer: they are listed cheapest first, the cheapest picked",
+    ),
+    bind(&[k('['), k('-')], I::PrevOffer, S::View(View::Design), "", "Pick the previous offer"),
     // Alerts.
     cmd(
         acts(bind(

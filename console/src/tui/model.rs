@@ -108,6 +108,14 @@ impl DesignRequest {
             },
         }
     }
+
+    /// The offers cheapest first, the quicker of equal prices first: the order the detail
+    /// lists them in and the requester picks from.
+    pub fn offers_by_price(&self) -> Vec<&DesignOffer> {
+        let mut out: Vec<&DesignOffer> = self.offers.iter().collect();
+        out.sort_by(|a, b| a.price.total_cmp(&b.price).then(a.delivery_s.cmp(&b.delivery_s)));
+        out
+    }
 }
 
 /// A designer's offer on a design request.

@@ -3,7 +3,7 @@
 
 use super::{App, Command, Mode};
 use crate::tui::keymap::Intent;
-use crate::tui::model::{JobState, Level};
+use crate::tui::model::{DesignRequest, JobState, Level};
 use crate::tui::sort::Sort;
 use crate::tui::source::Action;
 use crate::tui::ui::format;
@@ -71,25 +71,55 @@ impl App {
         None
     }
 
-    /// Accepts the cheapest offer on the selected design request (the quicker of equal ones),
-    /// when the request is this node's and no offer is accepted yet; the dialog names the
-    /// designer, the price and the time before anything is sent.
-    fn accept_offer(&mut self) -> Option<Command> {
-        let chosen = match self
+    /// The selected design request and the place of its picked offer among
+    /// [`DesignRequest::offers_by_price`]: the cheapest unless the operator picked another.
+    pub fn picked_offer(&self) -> Option<(&DesignRequest, usize)> {
+        let d = self
             .table_of(View::Design)
             .selected_item()
-            .and_then(|i| self.snapshot.designs.get(i))
-        {
+            .and_then(|i| self.snapshot.designs.get(i))?;
+        let at = if self.offer_pick.0 == d.id { self.offer_pick.1 } else { 0 };
+        Some((d, at.min(d.offers.len().saturating_sub(1))))
+    }
+
+    /// Moves the pick to the next dearer (or cheaper) offer of the selected request and says
+    /// which one it is.
+    fn pick_offer(&mut self, dearer: bool) {
+        let Some((d, at)) = self.picked_offer() else {
+            self.say("no design request selected", true);
+            return;
+        };
+        let offers = d.offers_by_price();
+        if offers.is_empty() {
+            let text = format!("no offers on {:?} yet", d.title);
+            self.say(text, true);
+            return;
+        }
+        let at = if dearer { (at + 1).min(offers.len() - 1) } else { at.saturating_sub(1) };
+        let o = offers[at];
+        let text = format!(
+            "offer {} of {}: {} — {} in {}",
+            at + 1,
+            offers.len(),
+            o.designer,
+            format::money(o.price, &o.currency),
+            format::duration(o.delivery_s)
+        );
+        self.offer_pick = (d.id.clone(), at);
+        self.say(text, false);
+    }
+
+    /// Accepts the picked offer on the selected design request (the cheapest, the quicker of
+    /// equal ones, unless another was picked with `]`), when the request is this node's and
+    /// no offer is accepted yet; the dialog names the designer, the price and the time before
+    /// anything is sent.
+    fn accept_offer(&mut self) -> Option<Command> {
+        let chosen = match self.picked_offer() {
             None => Err("no design request selected".to_owned()),
-            Some(d) if !d.mine => {
+            Some((d, _)) if !d.mine => {
                 Err(format!("{} asked for {:?}: only they accept its offers", d.requester, d.title))
             }
-            Some(d) => match (
-                &d.designer,
-                d.offers.iter().min_by(|a, b| {
-                    a.price.total_cmp(&b.price).then(a.delivery_s.cmp(&b.delivery_s))
-                }),
-            ) {
+            Some((d, at)) => match (&d.designer, d.offers_by_price().get(at).copied()) {
                 (Some(who), _) => Err(format!("{:?} already went to {who}", d.title)),
                 (None, None) => Err(format!("no offers on {:?} yet", d.title)),
                 (None, Some(best)) => Ok(Action::AcceptOffer {
@@ -227,6 +257,7 @@ impl App {
             }
             Intent::LayerUp => self.layer = self.layer.saturating_add(1).min(self.max_layer()),
             Intent::LayerDown => self.layer = self.layer.min(self.max_layer()).saturating_sub(1),
+            Intent::NextOffer | Intent::PrevOffer => self.pick_offer(intent == Intent::NextOffer),
             Intent::Confirm | Intent::Deny | Intent::Accept | Intent::Complete => {}
         }
         None

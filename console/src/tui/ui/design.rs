@@ -1,6 +1,7 @@
 //! The Design view (use case 3): the design requests this node posted or sees, who asked, the
 //! budget and when it is due, and — in the detail — what is asked for and every designer's
-//! offer by name, price and delivery time, the accepted one marked.
+//! offer by name, price and delivery time, cheapest first, the accepted (or, on the operator's
+//! own open request, the picked) one marked.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -94,8 +95,14 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App, request: Option<&De
     if d.offers.is_empty() {
         lines.push(Line::styled("no offers yet", theme.dim()));
     }
-    for o in &d.offers {
-        let (mark, style) = if o.accepted { ("✔ ", theme.ok()) } else { ("• ", theme.text()) };
+    // Cheapest first; while the request is the operator's to decide, the picked one is marked.
+    let picked = app.picked_offer().filter(|(p, _)| p.id == d.id && p.mine && p.designer.is_none());
+    for (i, o) in d.offers_by_price().into_iter().enumerate() {
+        let (mark, style) = match (o.accepted, picked) {
+            (true, _) => ("✔ ", theme.ok()),
+            (false, Some((_, at))) if at == i => ("▶ ", theme.accent()),
+            _ => ("• ", theme.text()),
+        };
         lines.push(Line::from(vec![
             Span::styled(mark, style),
             Span::styled(o.designer.clone(), style),
