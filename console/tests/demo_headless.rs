@@ -67,6 +67,14 @@ fn headless_demo_connects_the_federation_and_prints_jobs() {
             n["name"]
         );
     }
+    // Use case 3: two requests; the designer and Fabrik Nord offer on both; the hinge goes to
+    // the cheaper offer, is delivered and its design accepted; the mount stays open.
+    let d = &summary["designs"];
+    assert_eq!(d["requests"], 2, "{summary:#}");
+    assert_eq!(d["offers"], 4, "{summary:#}");
+    assert_eq!(d["accepted"], 1, "{summary:#}");
+    assert_eq!(d["delivered"], 1, "{summary:#}");
+    assert_eq!(d["designs_accepted"], 1, "{summary:#}");
     // Every farm job is a plate of the user's orders.
     assert_eq!(summary["jobs"]["without_order"], 0, "{summary:#}");
 }

@@ -270,7 +270,6 @@ fn design_view_names_who_asked_and_each_designers_offer() {
     handle(&mut a, Event::Tick(fixtures::NOW_MS));
     key(&mut a, KeyCode::Char('8'));
     assert_eq!(a.view, View::Design);
-    key(&mut a, KeyCode::Enter);
     let s = screen(&a);
     let row = s
         .lines()
@@ -285,6 +284,18 @@ fn design_view_names_who_asked_and_each_designers_offer() {
         .unwrap_or_else(|| panic!("{s}"));
     for want in [" you ", "1h00m late", "delivered: review"] {
         assert!(own.contains(want), "{want:?} missing from {own}");
+    }
+    // Beside the detail the table is too narrow for every column: it keeps the whole title,
+    // the offers and the state, and the detail says who asked, the budget and when it is due.
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&a);
+    let row = s
+        .lines()
+        .find(|l| l.trim_start_matches('"').starts_with("│Replacement lid hinge "))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains("delivered: review") && !row.contains(" you "), "{row}");
+    for want in ["from Bea Keller", "budget 120.00 EUR", "due in 5d02h"] {
+        assert!(s.contains(want), "{want:?} missing from\n{s}");
     }
     // The detail of the selected request: every offer by its designer's name, price and time.
     for want in [

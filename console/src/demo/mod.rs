@@ -12,6 +12,7 @@
 //! happened.
 
 pub mod catalogue;
+pub mod designs;
 pub mod floor;
 pub mod flow;
 pub mod parts;
@@ -119,13 +120,15 @@ pub struct Federation {
 /// volume (mm).
 type DemoPrinter = (&'static str, &'static str, &'static [&'static str], [f64; 3]);
 
-/// The demo's cast: name, role, `[centre]` settings (prices), printers.
-const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
-    ("Ada Lovelace", Role::User, "", &[]),
-    ("Studio Kern", Role::Designer, "", &[]),
+/// The demo's cast: name, roles (the first is what it is in the demo), `[centre]` settings
+/// (prices), printers.
+const CAST: &[(&str, &[Role], &str, &[DemoPrinter])] = &[
+    ("Ada Lovelace", &[Role::User], "", &[]),
+    ("Studio Kern", &[Role::Designer], "", &[]),
     (
         "Fabrik Nord",
-        Role::Centre,
+        // A print shop that also takes design work.
+        &[Role::Centre, Role::Designer],
         "per_hour = 2.0\nsetup = 3.0\nadvertise_every_s = 2\nbatch_window_ms = 500\n\
          [per_gram]\npla = 0.04\npetg = 0.06\n",
         &[
@@ -137,7 +140,7 @@ const CAST: &[(&str, Role, &str, &[DemoPrinter])] = &[
     ),
     (
         "Werkstatt Süd",
-        Role::Centre,
+        &[Role::Centre],
         "per_hour = 1.5\nsetup = 4.5\nadvertise_every_s = 2\nbatch_window_ms = 500\n\
          [per_gram]\npla = 0.05\npetg = 0.05\n",
         &[
@@ -191,7 +194,7 @@ fn pace_for(parts: &[Part], speed: f64) -> flow::Pace {
     let printers: usize = CAST.iter().map(|(.., p)| p.len()).sum();
     let mean_print_s =
         parts.iter().map(|p| p.print_time_s).sum::<f64>() / parts.len().max(1) as f64;
-    let centres = CAST.iter().filter(|(_, role, ..)| *role == Role::Centre).count();
+    let centres = CAST.iter().filter(|(_, roles, ..)| roles.first() == Some(&Role::Centre)).count();
     flow::Pace {
         every: flow::order_every(mean_print_s, printers, speed),
         steps: flow::STEP_AFTER.mul_f64(time_scale(speed)),
@@ -211,7 +214,8 @@ impl Federation {
         let slicing = tokio::task::spawn_blocking(parts::prepare);
         let mut members: Vec<Member> = Vec::new();
         let mut bootstrap = Vec::new();
-        for (name, role, centre_toml, printers) in CAST {
+        for (name, roles, centre_toml, printers) in CAST {
+            let role = roles.first().copied().unwrap_or(Role::User);
             let data_dir = dir.path().join(name.to_lowercase().replace(' ', "-"));
             let centre: CentreSettings = toml::from_str(centre_toml)
                 .map_err(|e| DemoError::CentreSettings(e.to_string()))?;
@@ -228,10 +232,14 @@ impl Federation {
                     mdns: false,
                     ..NetworkConfig::default()
                 },
-                roles: [*role].into(),
+                roles: roles.iter().copied().collect(),
                 api: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 display_name: (*name).to_owned(),
-                skills: Vec::new(),
+                skills: if roles.contains(&Role::Designer) {
+                    designs::SKILLS.iter().map(|s| (*s).to_owned()).collect()
+                } else {
+                    Vec::new()
+                },
                 printers: Vec::new(),
                 farm: FarmSettings { poll_ms: 200, stagger_ms: 0, ..FarmSettings::default() },
                 alerts: Default::default(),
@@ -244,7 +252,7 @@ impl Federation {
                 .map_err(|source| DemoError::Node { name: (*name).to_owned(), source })?;
             add_printers(&node, printers, settings.speed).await?;
             bootstrap.extend(listen_addrs(&node).await);
-            members.push(Member { name: (*name).to_owned(), role: *role, node, floor: None });
+            members.push(Member { name: (*name).to_owned(), role, node, floor: None });
         }
         let parts = Arc::new(match slicing.await {
             Ok(r) => r?,
@@ -290,6 +298,16 @@ impl Federation {
         let book = self.catalogue.clone();
         let pace = self.pace;
         let fix = flow::FIX_AFTER.mul_f64(time_scale(speed));
+        let think = flow::STEP_AFTER.mul_f64(time_scale(speed));
+        tokio::spawn(designs::requester(user.clone(), think));
+        let delivered = parts.first().cloned();
+        tokio::spawn(designs::designer(designer.clone(), 0.8, 3, delivered.clone()));
+        // Members are in the cast's order: those that design besides their main role.
+        for (m, (_, roles, ..)) in self.members.iter().zip(CAST) {
+            if m.role != Role::Designer && roles.contains(&Role::Designer) {
+                tokio::spawn(designs::designer(m.node.clone(), 0.9, 2, delivered.clone()));
+            }
+        }
         tokio::spawn(async move {
             catalogue::publish(&designer, &parts, &book).await;
             let offers = catalogue::acquire(&user, &parts, &book).await;
@@ -355,6 +373,7 @@ impl Federation {
             jobs: total,
             failures: self.failures(),
             catalogue: self.catalogue.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            designs: self.member(Role::User).map(|u| designs::counts(&u.node)).unwrap_or_default(),
             nodes,
         }
     }
@@ -505,6 +524,8 @@ pub struct Summary {
     pub failures: BTreeMap<String, usize>,
     /// The catalogue: entries published, found, copies and licences got, licensed prints.
     pub catalogue: CatalogueCounts,
+    /// The user's design requests: asked, offers on them, accepted, delivered.
+    pub designs: designs::DesignCounts,
     /// Each node.
     pub nodes: Vec<NodeSummary>,
 }
@@ -547,6 +568,12 @@ impl std::fmt::Display for Summary {
             c.licensed,
             c.licensed_prints_ordered,
             c.licensed_prints_allowed
+        )?;
+        let d = &self.designs;
+        writeln!(
+            f,
+            "designs         {} asked, {} offers, {} accepted, {} delivered, {} designs accepted",
+            d.requests, d.offers, d.accepted, d.delivered, d.designs_accepted
         )?;
         for n in &self.nodes {
             write!(

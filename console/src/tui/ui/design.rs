@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
     let theme = &app.theme;
     let designs = &app.snapshot.designs;
     let now = app.snapshot.node.now_ms;
-    let columns = [
+    let all = [
         col("Title", Constraint::Min(16)),
         col("From", Constraint::Length(12)),
         col("Budget", Constraint::Length(10)),
@@ -37,6 +37,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
         col("Offers", Constraint::Length(6)),
         col("State", Constraint::Min(18)),
     ];
+    // Too narrow for every column beside the detail (which says who asked, the budget and when
+    // it is due), the table keeps what tells the requests apart rather than cutting them all.
+    let narrow = detail.is_some() && !table::fits(&all, area);
+    let keep = |i: usize| !narrow || matches!(i, 0 | 4 | 5);
+    let columns: Vec<_> =
+        all.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| *c).collect();
     table::draw(frame, area, app, View::Design, &columns, |i| {
         let d = &designs[i];
         let from = if d.mine { "you".to_owned() } else { d.requester.clone() };
@@ -45,14 +51,15 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, detail: Option<Rect>, app: &App) 
             (Some(_), false) => theme.accent(),
             (None, false) => theme.text(),
         };
-        Row::new(vec![
+        let cells = [
             Cell::from(d.title.clone()),
             Cell::from(from),
             Cell::from(format::money(d.budget, &d.currency)),
             Cell::from(due(d.deadline_ms, now)),
             Cell::from(d.offers.len().to_string()),
             Cell::from(d.state()).style(state_style),
-        ])
+        ];
+        Row::new(cells.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| c))
     });
     if let Some(rect) = detail {
         let request = app.table().selected_item().and_then(|i| designs.get(i));

@@ -34,18 +34,7 @@ const FLEX_ROOM: u16 = 8;
 /// longest value needs (names, at most 32), with what `area` leaves beyond every column's own
 /// width: a wide terminal shows names whole, a narrow one keeps the layout it had.
 pub fn widen(columns: &mut [Column], area: Rect, wants: &[(usize, usize)]) {
-    let own: u16 = columns
-        .iter()
-        .map(|c| match c.width {
-            Constraint::Length(n) => n,
-            // A flexible column keeps some room beyond its least, for its own text.
-            Constraint::Min(n) => n.saturating_add(FLEX_ROOM),
-            _ => 0,
-        })
-        .sum();
-    let gaps = u16::try_from(columns.len().saturating_sub(1)).unwrap_or(u16::MAX);
-    // Two borders and the highlight's room on the left.
-    let mut spare = area.width.saturating_sub(own.saturating_add(gaps).saturating_add(4));
+    let mut spare = area.width.saturating_sub(needed(columns));
     for &(i, want) in wants {
         let Some(Column { width: Constraint::Length(n), .. }) = columns.get(i).copied() else {
             continue;
@@ -57,6 +46,27 @@ pub fn widen(columns: &mut [Column], area: Rect, wants: &[(usize, usize)]) {
             c.width = Constraint::Length(n + extra);
         }
     }
+}
+
+/// The width `columns` take at their own widths, with the gaps between them, the two borders
+/// and the highlight's room on the left.
+fn needed(columns: &[Column]) -> u16 {
+    let own: u16 = columns
+        .iter()
+        .map(|c| match c.width {
+            Constraint::Length(n) => n,
+            // A flexible column keeps some room beyond its least, for its own text.
+            Constraint::Min(n) => n.saturating_add(FLEX_ROOM),
+            _ => 0,
+        })
+        .sum();
+    let gaps = u16::try_from(columns.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    own.saturating_add(gaps).saturating_add(4)
+}
+
+/// Whether `columns` fit `area` at their own widths, without squeezing any.
+pub fn fits(columns: &[Column], area: Rect) -> bool {
+    needed(columns) <= area.width
 }
 
 /// Draw `view`'s table in `area`; `make_row` builds the row for one snapshot index and is called
