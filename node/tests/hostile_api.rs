@@ -611,3 +611,59 @@ async fn a_replaced_owner_token_file_takes_effect_without_a_restart() {
     let (s, _) = r.call(Method::GET, "/v1/status", &new, None).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// A model is streamed as it is decrypted, with its length announced first: one whose stored
+/// bytes were damaged past the first chunk reaches the client cut short and failing, never as
+/// a whole model with a hole in it, and the node goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_damaged_in_the_store_is_cut_off_not_served_whole() {
+    let r = start().await;
+    // 1 MiB that does not compress: four chunks of 256 KiB in the pack.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let model: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let meta = amsp_node::package::PackageMeta { name: "plate.bin".into(), ..Default::default() };
+    let cid = r.node.models().add(model.clone(), meta, &[]).await.unwrap();
+    let get = || async {
+        r.http.get(format!("{}/v1/models/{cid}", r.url)).bearer_auth(&r.token).send().await.unwrap()
+    };
+    let whole = get().await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.content_length(), Some(model.len() as u64));
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), model.as_slice());
+    // One byte of the third chunk flipped on disk.
+    let packs = r.dir.path().join("packs");
+    let pack = std::fs::read_dir(&packs)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= model.len() as u64))
+        .expect("the model's pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[600_000] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+    let cut = get().await;
+    assert_eq!(cut.status(), StatusCode::OK, "the first chunk is sound: streaming began");
+    let mut body = cut.bytes_stream();
+    let mut got = 0usize;
+    let mut failed = false;
+    while let Some(piece) = futures::StreamExt::next(&mut body).await {
+        match piece {
+            Ok(p) => got += p.len(),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the client was not told the model is cut ({got} bytes)");
+    assert!(got < model.len(), "{got} bytes of {} reached the client", model.len());
+    assert!(got >= 256 << 10, "less than the sound first chunk arrived: {got}");
+    let (s, _) = r.call(Method::GET, "/v1/status", &r.token, None).await;
+    assert_eq!(s, StatusCode::OK, "the node goes on");
+}

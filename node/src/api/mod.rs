@@ -331,8 +331,17 @@ async fn get_model(
     UrlPath(cid): UrlPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let cid = parse_cid(&cid)?;
-    let bytes = node.models().get(cid).await?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes))
+    // Streamed as it is decrypted; the length is announced first, so a model cut by a bad
+    // chunk half-way ends the connection short of it and no client takes it for whole.
+    let model = node.models().get_stream(cid).await?;
+    let size = model.size;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (axum::http::header::CONTENT_LENGTH, size.to_string()),
+        ],
+        axum::body::Body::from_stream(model.into_stream()),
+    ))
 }
 
 async fn orders(State(node): State<Node>) -> Json<Vec<amsp_api::orders::OrderSummary>> {

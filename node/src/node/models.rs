@@ -73,6 +73,45 @@ pub enum GetModelError {
     Store(#[from] StoreError),
 }
 
+/// Decrypted pieces a [`ModelStream`] holds ahead of its reader (64 KiB each).
+const STREAM_PIECES: usize = 16;
+
+/// A model being decrypted for a reader, piece by piece (see [`Models::get_stream`]).
+pub struct ModelStream {
+    /// The model's size from its manifest: what a reader must receive in all.
+    pub size: u64,
+    first: Option<Vec<u8>>,
+    rest: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+impl ModelStream {
+    /// The pieces in order; an `Err` item means the model is cut and must not be used.
+    pub fn into_stream(self) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send {
+        let first = futures::stream::iter(self.first.map(Ok));
+        let rest = futures::stream::unfold(self.rest, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        futures::StreamExt::chain(first, rest)
+    }
+}
+
+/// Sends what is written to a [`ModelStream`]'s reader, waiting while it is behind; fails
+/// once the reader is gone, which ends the opening.
+struct ChannelWriter(mpsc::Sender<std::io::Result<Vec<u8>>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.blocking_send(Ok(buf.to_vec())).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away")
+        })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Handle to the model service. Clone freely.
 #[derive(Clone)]
 pub struct Models {
@@ -163,19 +202,78 @@ impl Models {
     /// decryption, refused or not, goes to the audit log.
     pub async fn get(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
         let out = self.open(cid).await;
-        let outcome = match &out {
-            Ok(bytes) => format!("model {cid}: {} bytes", bytes.len()),
+        self.audit_open(cid, &out.as_ref().map(|b| b.len() as u64)).await;
+        out
+    }
+
+    /// Records a decryption, refused or not, in the audit log.
+    async fn audit_open(&self, cid: ContentId, outcome: &Result<u64, &GetModelError>) {
+        let outcome = match outcome {
+            Ok(n) => format!("model {cid}: {n} bytes"),
             Err(e) => format!("model {cid}: refused: {e}"),
         };
         self.security.audit_quiet("node", "model_decrypted", &outcome).await;
-        out
     }
 
     async fn open(&self, cid: ContentId) -> Result<Vec<u8>, GetModelError> {
         let manifest = self.fetch(cid).await?;
+        let out = Vec::with_capacity(usize::try_from(manifest.size).unwrap_or(0));
+        self.open_into(cid, manifest, out).await.map(|(_, out)| out)
+    }
+
+    /// Fetches a model package and decrypts it as a stream of pieces, for a caller that passes
+    /// the model on (the HTTP API) rather than use it whole: the node holds one chunk and a
+    /// few pieces whatever the model's size. A failure before the first byte — not a
+    /// recipient, a missing or corrupt first chunk — is returned as such; one after it (a later
+    /// chunk found bad, a size that does not match the manifest) ends the stream with an
+    /// error, so its reader cannot take a cut model for a whole one. Audited like [`get`](Self::get).
+    pub async fn get_stream(&self, cid: ContentId) -> Result<ModelStream, GetModelError> {
+        let manifest = self.fetch(cid).await?;
+        let size = manifest.size;
+        let (tx, mut rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(STREAM_PIECES);
+        let sender = tx.clone();
+        let opening = {
+            let models = self.clone();
+            tokio::spawn(async move {
+                let sent = models.open_into(cid, manifest, ChannelWriter(sender)).await;
+                match &sent {
+                    Ok((n, _)) => models.audit_open(cid, &Ok(*n)).await,
+                    Err(e) => {
+                        models.audit_open(cid, &Err(e)).await;
+                        let cut = std::io::Error::other(e.to_string());
+                        let _ = tx.send(Err(cut)).await;
+                    }
+                }
+                sent.map(drop)
+            })
+        };
+        match rx.recv().await {
+            Some(Ok(first)) => Ok(ModelStream { size, first: Some(first), rest: rx }),
+            // Nothing was sent: the opening's own outcome says why, typed.
+            _ => match opening.await {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(())) => Ok(ModelStream { size, first: None, rest: rx }),
+                Err(e) => {
+                    Err(UnpackError::Corrupt { name: cid.to_string(), reason: e.to_string() }
+                        .into())
+                }
+            },
+        }
+    }
+
+    /// Opens `cid` on a blocking thread, writing the model to `sink` as it is decrypted;
+    /// returns its size and the sink. Chunks are read from the store as decryption reaches
+    /// them, so a node that is not a recipient stops after the first.
+    async fn open_into<W>(
+        &self,
+        cid: ContentId,
+        manifest: ModelManifest,
+        mut sink: W,
+    ) -> Result<(u64, W), GetModelError>
+    where
+        W: std::io::Write + Send + 'static,
+    {
         let (identity, store) = (Arc::clone(&self.identity), self.store.clone());
-        // Chunks are read from the store as decryption reaches them: the model and one chunk
-        // in memory, and a node that is not a recipient stops after the first.
         tokio::task::spawn_blocking(move || {
             let read_chunk = |index: usize| -> Result<Vec<u8>, GetModelError> {
                 let vanished = || {
@@ -188,7 +286,13 @@ impl Models {
                 let hash = manifest.chunks.get(index).ok_or_else(vanished)?;
                 store.chunk(hash)?.ok_or_else(vanished)
             };
-            package::open_chunks(&manifest, read_chunk, identity.age_identity())
+            let n = package::open_chunks_into(
+                &manifest,
+                read_chunk,
+                identity.age_identity(),
+                &mut sink,
+            )?;
+            Ok((n, sink))
         })
         .await
         .map_err(|e| {

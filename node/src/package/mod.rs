@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 pub use manifest::{GeometrySummary, MANIFEST_VERSION, ModelManifest};
 #[cfg(test)]
 use open::open;
-pub use open::open_chunks;
+pub use open::{open_chunks, open_chunks_into};
 
 /// Size of each encrypted chunk: large enough that per-chunk overhead (hash, request framing,
 /// one redb row) is small, small enough that a bad chunk costs little to fetch again.
@@ -142,6 +142,14 @@ pub enum UnpackError {
         expected: u64,
         /// Size found (capped at expected + 1).
         actual: u64,
+    },
+    /// Whatever the model was being written to stopped taking it (a client went away).
+    #[error("model {name}: its reader stopped before the model was delivered: {reason}")]
+    Abandoned {
+        /// The package name.
+        name: String,
+        /// What the sink said.
+        reason: String,
     },
 }
 

@@ -3,10 +3,11 @@
 //! Chunks are read one at a time as decryption reaches them, so opening holds the model and
 //! one chunk, not the model three times over (chunks, their concatenation, the plaintext); and
 //! a node that is not a recipient learns it from the first chunk's age header without reading
-//! the rest.
+//! the rest. [`open_chunks_into`] goes further and writes the model to a sink as it is
+//! decrypted, so a node serving it holds one chunk and one piece of plaintext, whatever its size.
 
 use std::cell::RefCell;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::rc::Rc;
 
 use super::{COMPRESSION, ModelManifest, UnpackError, check_manifest, chunk_matches};
@@ -41,28 +42,53 @@ where
     E: From<UnpackError>,
     F: FnMut(usize) -> Result<Vec<u8>, E>,
 {
+    let mut out = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
+    open_chunks_into(m, read_chunk, identity, &mut out)?;
+    Ok(out)
+}
+
+/// [`open_chunks`] writing the model to `sink` as it is decrypted; returns its size. The sink
+/// may have been given part of the model when an error is returned — a chunk found bad, or
+/// the plaintext longer or shorter than the manifest says — so whoever reads from it must
+/// learn of the error too (a streamed HTTP body is cut, not ended). A sink that fails ends
+/// the opening with [`UnpackError::Abandoned`].
+pub fn open_chunks_into<E, F, W>(
+    m: &ModelManifest,
+    read_chunk: F,
+    identity: &age::x25519::Identity,
+    sink: &mut W,
+) -> Result<u64, E>
+where
+    E: From<UnpackError>,
+    F: FnMut(usize) -> Result<Vec<u8>, E>,
+    W: Write,
+{
     check_manifest(m)?;
     let state = Rc::new(RefCell::new(State { failure: None, taken: 0 }));
     let chunks =
         Chunks { manifest: m, read_chunk, current: Vec::new(), at: 0, state: Rc::clone(&state) };
-    let opened = decrypt(m, chunks, identity);
+    let opened = decrypt(m, chunks, identity, sink);
     let State { failure, taken } = state.replace(State { failure: None, taken: 0 });
     if let Some(e) = failure {
         return Err(e);
     }
-    let out = opened?;
+    let size = opened?;
     if taken != m.chunks.len() {
         let reason = format!("the encrypted stream ends in chunk {taken} of {}", m.chunks.len());
         return Err(UnpackError::Corrupt { name: m.name.clone(), reason }.into());
     }
-    Ok(out)
+    Ok(size)
 }
+
+/// Plaintext bytes handed to the sink at a time.
+const PIECE: usize = 64 * 1024;
 
 fn decrypt(
     m: &ModelManifest,
     payload: impl Read,
     identity: &age::x25519::Identity,
-) -> Result<Vec<u8>, UnpackError> {
+    sink: &mut impl Write,
+) -> Result<u64, UnpackError> {
     let corrupt = |reason: String| UnpackError::Corrupt { name: m.name.clone(), reason };
     let decryptor = age::Decryptor::new(payload).map_err(|e| corrupt(e.to_string()))?;
     let reader = match decryptor.decrypt(std::iter::once(identity as &dyn age::Identity)) {
@@ -80,17 +106,31 @@ fn decrypt(
     } else {
         Box::new(reader)
     };
-    let mut out = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
     // Read at most one byte past the promised size so a lying manifest cannot blow up memory.
-    plain.take(m.size + 1).read_to_end(&mut out).map_err(|e| corrupt(e.to_string()))?;
-    if out.len() as u64 != m.size {
+    let mut plain = plain.take(m.size + 1);
+    let mut piece = vec![0u8; PIECE];
+    let mut written = 0u64;
+    loop {
+        let n = match plain.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        // Never more than the manifest promised reaches the sink.
+        let keep = n.min(usize::try_from(m.size - written.min(m.size)).unwrap_or(usize::MAX));
+        sink.write_all(&piece[..keep])
+            .map_err(|e| UnpackError::Abandoned { name: m.name.clone(), reason: e.to_string() })?;
+        written += n as u64;
+    }
+    if written != m.size {
         return Err(UnpackError::SizeMismatch {
             name: m.name.clone(),
             expected: m.size,
-            actual: out.len() as u64,
+            actual: written,
         });
     }
-    Ok(out)
+    Ok(written)
 }
 
 /// What the caller learns from the reader once decryption is done with it.
@@ -189,6 +229,40 @@ mod tests {
             identity,
         );
         (out, read)
+    }
+
+    /// A sink that takes `room` bytes, then fails as a reader that went away would.
+    struct Closing {
+        room: usize,
+        got: Vec<u8>,
+    }
+
+    impl Write for Closing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.got.len() + buf.len() > self.room {
+                return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "gone"));
+            }
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_that_stops_taking_the_model_ends_the_opening_with_a_reason() {
+        let (id, p) = package(600 * 1024);
+        let read = |i: usize| Ok::<_, UnpackError>(p.chunks[i].clone());
+        let mut all = Closing { room: usize::MAX, got: Vec::new() };
+        let n = open_chunks_into(&p.manifest, read, &id, &mut all).unwrap();
+        assert_eq!(n, p.manifest.size);
+        assert_eq!(all.got.len() as u64, p.manifest.size);
+        let mut short = Closing { room: 100 * 1024, got: Vec::new() };
+        let e = open_chunks_into(&p.manifest, read, &id, &mut short).unwrap_err();
+        assert!(matches!(e, UnpackError::Abandoned { .. }), "{e}");
+        assert!(e.to_string().contains("its reader stopped"), "{e}");
+        assert!(short.got.len() <= 100 * 1024);
     }
 
     #[test]
