@@ -619,15 +619,8 @@ async fn a_replaced_owner_token_file_takes_effect_without_a_restart() {
 async fn a_model_damaged_in_the_store_is_cut_off_not_served_whole() {
     let r = start().await;
     // 1 MiB that does not compress: four chunks of 256 KiB in the pack.
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let model: Vec<u8> = (0..1 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let mut model = vec![0u8; 1 << 20];
+    blake3::Hasher::new().update(b"plate").finalize_xof().fill(&mut model);
     let meta = amsp_node::package::PackageMeta { name: "plate.bin".into(), ..Default::default() };
     let cid = r.node.models().add(model.clone(), meta, &[]).await.unwrap();
     let get = || async {
