@@ -53,6 +53,17 @@ pub enum ClientError {
         /// Why.
         source: reqwest::Error,
     },
+    /// The node began sending a model and stopped before its end.
+    #[error(
+        "the node at {url} cut the model off before its end (a chunk it found damaged, or the \
+         connection broke; its log says which): {source}"
+    )]
+    Cut {
+        /// The API URL.
+        url: String,
+        /// What the connection said.
+        source: reqwest::Error,
+    },
     /// The node answered with an error.
     #[error("{message} ({code}, HTTP {status})")]
     Api {
@@ -86,6 +97,27 @@ struct Remote {
 fn read(path: &Path) -> Result<String, ClientError> {
     std::fs::read_to_string(path)
         .map_err(|source| ClientError::Read { path: path.to_path_buf(), source })
+}
+
+/// A model arriving from the node, piece by piece as it decrypts it (see [`NodeClient::get_model`]).
+pub struct ModelDownload {
+    /// The length the node announced: what a whole model adds up to.
+    pub len: Option<u64>,
+    res: reqwest::Response,
+    url: String,
+}
+
+impl ModelDownload {
+    /// The next piece, or `None` at the end. A body the node cut (a chunk it found bad half-way)
+    /// is an error here, never a short end.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        let piece = self
+            .res
+            .chunk()
+            .await
+            .map_err(|source| ClientError::Cut { url: self.url.clone(), source })?;
+        Ok(piece.map(|b| b.to_vec()))
+    }
 }
 
 impl NodeClient {
@@ -305,13 +337,9 @@ impl NodeClient {
     }
 
     /// Fetches and decrypts a model.
-    pub async fn get_model(&self, cid: &str) -> Result<Vec<u8>, ClientError> {
+    pub async fn get_model(&self, cid: &str) -> Result<ModelDownload, ClientError> {
         let res = self.send(self.http.get(format!("{}/v1/models/{cid}", self.url))).await?;
-        let bytes = res
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.url.clone(), source })?;
-        Ok(bytes.to_vec())
+        Ok(ModelDownload { len: res.content_length(), res, url: self.url.clone() })
     }
 
     /// Whether an error is the node saying "you may not read this".

@@ -153,4 +153,24 @@ async fn a_adds_for_b_b_reads_c_cannot_and_a_tampered_chunk_is_rejected() {
             .as_u64()
             .unwrap() as usize;
     assert_eq!(held, chunks.len(), "D completed the fetch it had started");
+
+    // A download cut off half-way leaves no file under the name: A's own copy damaged at rest
+    // in its third chunk is streamed to A's CLI up to there, then the body stops short.
+    let a_dir = a.kill();
+    let third = *blake3::Hash::from_hex(&chunks[2]).unwrap().as_bytes();
+    {
+        let store = Store::open(&a_dir).unwrap();
+        let mut bad = store.chunk(&third).unwrap().unwrap();
+        bad[7] ^= 0xff;
+        store.put_chunks(vec![(third, bad)]).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let a = NodeProcess::start(&a_dir, &[]).await;
+    let cut_dir = tmp.path().join("cut");
+    std::fs::create_dir(&cut_dir).unwrap();
+    let a_out = cut_dir.join("a-cut.bin");
+    let out = a.amsp(&["model", "get", &big_cid, "-o", a_out.to_str().unwrap()]);
+    assert!(!out.status.success(), "a cut model was taken for whole");
+    assert!(stderr(&out).contains("cut the model off before its end"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(&cut_dir).unwrap().count(), 0, "a partial file was left");
 }

@@ -1,7 +1,7 @@
 //! `amsp status | peers | model add | model get | model ls`: commands that talk to a running
 //! node through its control API.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -195,14 +195,12 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
         }
         ModelNodeCommand::Get { cid, output } => {
             let bar = super::progress::TransferBar::follow(&client, cid).await;
-            let got = client.get_model(cid).await;
+            let got = download(&client, cid, output).await;
             if let Some(bar) = bar {
                 bar.finish();
             }
-            let bytes = got.with_context(|| format!("model {cid}"))?;
-            std::fs::write(output, &bytes)
-                .with_context(|| format!("writing {}", output.display()))?;
-            eprintln!("wrote {} bytes to {}", bytes.len(), output.display());
+            let written = got?;
+            eprintln!("wrote {written} bytes to {}", output.display());
         }
         ModelNodeCommand::Ls { json } => {
             let v = client.models().await?;
@@ -225,4 +223,28 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// Writes model `cid` to `output` as it arrives, through a temporary file beside it that takes
+/// the name only once the whole model is there: a download cut short leaves no file that looks
+/// like the model.
+async fn download(client: &NodeClient, cid: &str, output: &Path) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let mut model = client.get_model(cid).await.with_context(|| format!("model {cid}"))?;
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let mut written = 0u64;
+    while let Some(piece) = model.next().await.with_context(|| format!("model {cid}"))? {
+        file.write_all(&piece).with_context(|| format!("writing {}", output.display()))?;
+        written += piece.len() as u64;
+    }
+    if let Some(len) = model.len.filter(|&l| l != written) {
+        anyhow::bail!("model {cid}: the node sent {written} of {len} bytes; nothing was written");
+    }
+    file.persist(output).with_context(|| format!("writing {}", output.display()))?;
+    Ok(written)
 }
