@@ -99,7 +99,8 @@ fn read(path: &Path) -> Result<String, ClientError> {
         .map_err(|source| ClientError::Read { path: path.to_path_buf(), source })
 }
 
-/// A model arriving from the node, piece by piece as it decrypts it (see [`NodeClient::get_model`]).
+/// A model arriving from the node, piece by piece as it decrypts it (see
+/// [`NodeClient::download_model`]).
 pub struct ModelDownload {
     /// The length the node announced: what a whole model adds up to.
     pub len: Option<u64>,
@@ -336,8 +337,19 @@ impl NodeClient {
         Ok(reply.cid.to_string())
     }
 
-    /// Fetches and decrypts a model.
-    pub async fn get_model(&self, cid: &str) -> Result<ModelDownload, ClientError> {
+    /// Fetches and decrypts a model, whole.
+    pub async fn get_model(&self, cid: &str) -> Result<Vec<u8>, ClientError> {
+        let mut model = self.download_model(cid).await?;
+        let mut out =
+            Vec::with_capacity(model.len.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
+        while let Some(piece) = model.next().await? {
+            out.extend_from_slice(&piece);
+        }
+        Ok(out)
+    }
+
+    /// Fetches and decrypts a model, handed over piece by piece as the node sends it.
+    pub async fn download_model(&self, cid: &str) -> Result<ModelDownload, ClientError> {
         let res = self.send(self.http.get(format!("{}/v1/models/{cid}", self.url))).await?;
         Ok(ModelDownload { len: res.content_length(), res, url: self.url.clone() })
     }

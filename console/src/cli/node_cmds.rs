@@ -230,7 +230,7 @@ pub async fn model(opts: &NodeOpts, cmd: &ModelNodeCommand) -> anyhow::Result<()
 /// like the model.
 async fn download(client: &NodeClient, cid: &str, output: &Path) -> anyhow::Result<u64> {
     use std::io::Write;
-    let mut model = client.get_model(cid).await.with_context(|| format!("model {cid}"))?;
+    let mut model = client.download_model(cid).await.with_context(|| format!("model {cid}"))?;
     let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
