@@ -764,6 +764,65 @@ fn the_requester_picks_a_dearer_but_quicker_offer_and_accepts_that_one() {
     assert!(status.error && status.text.contains("no offers on"), "{status:?}");
 }
 
+/// Runs `command` in the palette and returns what it sent and the status it left.
+fn palette_run(a: &mut App, command: &str) -> (Option<Command>, Option<(String, bool)>) {
+    ch(a, ':');
+    typed(a, command);
+    let sent = press(a, KeyCode::Enter);
+    (sent, a.status.clone().map(|s| (s.text, s.error)))
+}
+
+#[test]
+fn a_designer_offers_on_a_request_from_the_palette_after_a_dialog() {
+    // The bike light mount is Bea's: this node (a designer) may offer on it.
+    let mut a = app();
+    ch(&mut a, '8');
+    palette_run(&mut a, "offer 95.5 3 two revisions included");
+    let offer = Action::MakeOffer {
+        request: "01JDESIGNBIKELIGHT0000000A".into(),
+        price: 95.5,
+        delivery_s: 3 * 86_400,
+        message: "two revisions included".into(),
+        what: "95.50 EUR in 3d00h on Bike light mount for Bea Keller".into(),
+    };
+    assert_eq!(a.mode, Mode::Confirm(offer.clone()), "{:?}", a.status);
+    assert_eq!(ch(&mut a, 'y'), Some(Command::Act(offer)));
+    // Bad numbers are named, with how to write an offer.
+    for (typed_in, says) in [
+        ("offer", "needs a price"),
+        ("offer abc 3", "\"abc\" is not a price"),
+        ("offer -5 3", "\"-5\" is not a price"),
+        ("offer 95", "needs the days"),
+        ("offer 95 0", "\"0\" is not a number of days from 1 to 365"),
+    ] {
+        let (sent, status) = palette_run(&mut a, typed_in);
+        assert_eq!(sent, None, "{typed_in}");
+        let (text, error) = status.unwrap();
+        assert!(
+            error && text.contains(says) && text.contains("offer PRICE DAYS"),
+            "{typed_in}: {text}"
+        );
+        assert_eq!(a.mode, Mode::Normal);
+    }
+    // The hinge is this node's own request and already went to a designer: refused, with why.
+    ch(&mut a, 'j');
+    let (_, status) = palette_run(&mut a, "offer 40 2");
+    let (text, error) = status.unwrap();
+    assert!(error && text.contains("own request"), "{text}");
+    // Outside the Design view the palette says where offers are made.
+    ch(&mut a, '1');
+    let (_, status) = palette_run(&mut a, "offer 40 2");
+    assert!(status.unwrap().0.contains("Design view"));
+    // A read-only console neither offers the command nor runs it.
+    let mut r = app_with(fixtures::busy(), true);
+    ch(&mut r, '8');
+    assert!(palette::matches("off", true).iter().all(|c| c.name.trim() != "offer"));
+    let (sent, status) = palette_run(&mut r, "offer 95 3");
+    assert_eq!(sent, None);
+    assert!(status.unwrap().0.contains("read-only"));
+    assert_eq!(r.mode, Mode::Normal);
+}
+
 #[test]
 fn the_requester_accepts_the_cheapest_offer_from_the_design_view() {
     let mut snapshot = fixtures::busy();

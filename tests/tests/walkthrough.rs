@@ -241,17 +241,23 @@ async fn four_people_run_the_three_use_cases_reading_names_durations_and_reasons
     .await;
     let requests = said(&s.ada.amsp(&["design", "requests"]));
     assert!(requests.contains(&format!("Shelf bracket  from {}", who(&s.bea))), "{requests}");
-    said(&s.ada.amsp(&["design", "offer", request, "--price", "45", "--days", "3"]));
+    // Ada's console lists the request by its title and who asked, by name; she offers from
+    // the palette, and the dialog names the price, the time, the request and who asked.
+    let ada_screen = console(&s.ada, "ada");
+    ada_screen.press(&["8"]);
+    ada_screen.wait_for(&["Shelf bracket", "bea", "60.00 EUR", "open, no offers yet"], SCREEN);
+    ada_screen.press(&[":"]);
+    ada_screen.press(&["offer 45 3 two revisions included", "Enter"]);
+    ada_screen.wait_for(&["45.00 EUR in 3d00h on Shelf bracket for bea"], SCREEN);
+    ada_screen.press(&["y"]);
+    ada_screen.wait_for(&["Shelf bracket", "open, 1 offer"], SCREEN);
     wait_for("the offer at the customer", Duration::from_secs(15), || async {
         said(&s.bea.amsp(&["design", "offers", request])).contains(&who(&s.ada))
     })
     .await;
     let offers = said(&s.bea.amsp(&["design", "offers", request]));
     assert!(offers.contains("delivered in 3d00h"), "{offers}");
-    // Ada's console lists the request by its title and who asked, by name, with her offer.
-    let ada_screen = console(&s.ada, "ada");
-    ada_screen.press(&["8"]);
-    ada_screen.wait_for(&["Shelf bracket", "bea", "60.00 EUR", "open, 1 offer"], SCREEN);
+    assert!(offers.contains("two revisions included"), "{offers}");
     // Bea accepts in her console: her own request with its one offer; the dialog names the
     // designer, the price and the time before anything is sent; then who designs it.
     bea_screen.press(&["8"]);

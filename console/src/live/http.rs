@@ -254,6 +254,14 @@ impl NodeSource for HttpSource {
             Action::AcceptOffer { request, offer, .. } => {
                 self.client.design_accept(request, offer).await.map(drop)
             }
+            Action::MakeOffer { request, price, delivery_s, message, .. } => {
+                let offer = amsp_api::design::NewOffer {
+                    price: *price,
+                    delivery_s: *delivery_s,
+                    message: message.clone(),
+                };
+                self.client.design_offer(request, &offer).await.map(drop)
+            }
         };
         result.map_err(|e| SourceError::Refused {
             verb: action.verb(),

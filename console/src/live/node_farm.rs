@@ -97,6 +97,17 @@ impl Workshop for NodeFarm {
                     Err(e) => return Err(format!("{request:?} is not a design request id: {e}")),
                 }
                 .map_err(|e| e.to_string()),
+                Action::MakeOffer { request, price, delivery_s, message, .. } => {
+                    match request.parse() {
+                        Ok(r) => {
+                            self.node.design().offer(r, price, delivery_s, message).await.map(drop)
+                        }
+                        Err(e) => {
+                            return Err(format!("{request:?} is not a design request id: {e}"));
+                        }
+                    }
+                    .map_err(|e| e.to_string())
+                }
                 Action::Acknowledge(id) => match self.node.alerts().acknowledge(&id).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(format!("no alert {id}")),

@@ -59,7 +59,7 @@ pub enum Event {
 }
 
 /// What the app asks of the world outside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Send an action to the node.
     Act(Action),
@@ -68,7 +68,7 @@ pub enum Command {
 }
 
 /// What has the keyboard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     /// Browsing.
     Normal,

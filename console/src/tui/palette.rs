@@ -8,7 +8,7 @@ use super::model::Level;
 use super::view::View;
 
 /// What a palette command does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PaletteAction {
     /// Show a view.
     Go(View),
@@ -18,7 +18,19 @@ pub enum PaletteAction {
     Level(Level),
     /// Set the filter of the current view.
     Filter(String),
+    /// Offer to design the selected request (a designer's node).
+    Offer {
+        /// The price, in the request's currency.
+        price: f64,
+        /// Days from acceptance to delivery.
+        days: u32,
+        /// A note for the requester.
+        message: String,
+    },
 }
+
+/// How to write an offer in the palette.
+const OFFER_USAGE: &str = "offer PRICE DAYS [a note], e.g. `offer 95 3 two revisions included`";
 
 /// One command the palette offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +72,13 @@ pub fn commands(read_only: bool) -> Vec<Candidate> {
         help: "Filter this view's table by the text that follows".to_owned(),
         acts: false,
     });
+    if !read_only {
+        out.push(Candidate {
+            name: "offer ".to_owned(),
+            help: "Design view: offer on the selected request — PRICE DAYS [a note]".to_owned(),
+            acts: true,
+        });
+    }
     out
 }
 
@@ -95,6 +114,9 @@ pub enum PaletteError {
     /// An action with `--read-only`.
     #[error("{0} is disabled: the console is read-only")]
     ReadOnly(String),
+    /// `offer` without a usable price or number of days.
+    #[error("{0}; write {OFFER_USAGE}")]
+    BadOffer(String),
 }
 
 /// Parse a typed command into what it does.
@@ -116,6 +138,8 @@ pub fn parse(input: &str, read_only: bool) -> Result<PaletteAction, PaletteError
             return Ok(PaletteAction::Level(*level));
         }
         "filter" => return Ok(PaletteAction::Filter(rest.to_owned())),
+        "offer" if read_only => return Err(PaletteError::ReadOnly(word)),
+        "offer" => return parse_offer(rest),
         _ => {}
     }
     match BINDINGS.iter().find(|b| b.command == Some(word.as_str())) {
@@ -123,4 +147,22 @@ pub fn parse(input: &str, read_only: bool) -> Result<PaletteAction, PaletteError
         Some(b) => Ok(PaletteAction::Intent(b.intent)),
         None => Err(PaletteError::Unknown(input.to_owned())),
     }
+}
+/// `PRICE DAYS [a note]`.
+fn parse_offer(rest: &str) -> Result<PaletteAction, PaletteError> {
+    let mut words = rest.splitn(3, char::is_whitespace);
+    let (price, days) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let bad = |why: String| Err(PaletteError::BadOffer(why));
+    let price = match price.parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => p,
+        _ if price.is_empty() => return bad("the offer needs a price".into()),
+        _ => return bad(format!("{price:?} is not a price")),
+    };
+    let days = match days.parse::<u32>() {
+        Ok(d) if (1..=365).contains(&d) => d,
+        _ if days.is_empty() => return bad("the offer needs the days to deliver in".into()),
+        _ => return bad(format!("{days:?} is not a number of days from 1 to 365")),
+    };
+    let message = words.next().unwrap_or("").trim().to_owned();
+    Ok(PaletteAction::Offer { price, days, message })
 }

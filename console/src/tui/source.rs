@@ -22,7 +22,7 @@ use super::model::{Snapshot, Update};
 pub const UPDATE_QUEUE: usize = 1_024;
 
 /// What an operator asks the node to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Pause a printing job.
@@ -50,6 +50,19 @@ pub enum Action {
         /// The offer as people read it: the designer, the price and the time, on the request.
         what: String,
     },
+    /// A designer offers to design a request.
+    MakeOffer {
+        /// The request's id.
+        request: String,
+        /// The price, in the request's currency.
+        price: f64,
+        /// Seconds from acceptance to delivery.
+        delivery_s: u64,
+        /// A note for the requester.
+        message: String,
+        /// The offer as people read it: the price and the time, on the request, to whom.
+        what: String,
+    },
 }
 
 impl Action {
@@ -65,6 +78,7 @@ impl Action {
             Action::ReprintOrder(_) => "reprint",
             Action::CancelOrder(_) => "call off",
             Action::AcceptOffer { .. } => "accept",
+            Action::MakeOffer { .. } => "offer",
         }
     }
 
@@ -77,7 +91,7 @@ impl Action {
             Action::Acknowledge(a) => format!("alert {a}"),
             Action::BedClear(p) => format!("printer {p}"),
             Action::ReprintOrder(o) | Action::CancelOrder(o) => format!("order {o}"),
-            Action::AcceptOffer { what, .. } => what.clone(),
+            Action::AcceptOffer { what, .. } | Action::MakeOffer { what, .. } => what.clone(),
         }
     }
 }

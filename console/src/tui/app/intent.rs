@@ -142,6 +142,44 @@ impl App {
         None
     }
 
+    /// Offers to design the selected request (typed in the palette: `offer 95 3 a note`), when
+    /// it is someone else's and not yet given to a designer; the dialog names the price, the
+    /// time, the request and who asked before anything is sent. Whether this node may offer
+    /// (a designer with the skills asked) is the node's to say.
+    pub(super) fn make_offer(&mut self, price: f64, days: u32, message: String) -> Option<Command> {
+        let chosen = match self.picked_offer().map(|(d, _)| d) {
+            _ if self.view != View::Design => {
+                Err("offers are made in the Design view (8)".to_owned())
+            }
+            None => Err("no design request selected".to_owned()),
+            Some(d) if d.mine => Err(format!("{:?} is this node's own request", d.title)),
+            Some(d) => match &d.designer {
+                Some(who) => Err(format!("{:?} already went to {who}", d.title)),
+                None => {
+                    let delivery_s = u64::from(days) * 86_400;
+                    Ok(Action::MakeOffer {
+                        request: d.id.clone(),
+                        price,
+                        delivery_s,
+                        message,
+                        what: format!(
+                            "{} in {} on {} for {}",
+                            format::money(price, &d.currency),
+                            format::duration(delivery_s),
+                            d.title,
+                            d.requester
+                        ),
+                    })
+                }
+            },
+        };
+        match chosen {
+            Ok(action) => self.mode = Mode::Confirm(action),
+            Err(text) => self.say(text, true),
+        }
+        None
+    }
+
     /// Confirms the selected printer's bed is clear, when the farm waits for that.
     fn bed_clear(&mut self) -> Option<Command> {
         let Some(p) = self

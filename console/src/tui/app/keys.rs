@@ -80,11 +80,14 @@ impl App {
                 match keymap::lookup(Scope::Input, &key, self.read_only) {
                     Some(Intent::Accept) => {
                         self.mode = Mode::Normal;
-                        // Run what was typed when it parses, else the highlighted suggestion.
+                        // Run what was typed when it parses, else the highlighted suggestion
+                        // (a known command with bad arguments says what is wrong with them).
                         let typed = palette::parse(&input, self.read_only);
                         let chosen = match (typed, candidates.get(choice)) {
                             (Ok(a), _) => Ok(a),
-                            (Err(_), Some(c)) if !input.trim().is_empty() => {
+                            (Err(palette::PaletteError::Unknown(_)), Some(c))
+                                if !input.trim().is_empty() =>
+                            {
                                 palette::parse(&c.name, self.read_only)
                             }
                             (Err(e), _) => Err(e),
@@ -154,6 +157,7 @@ impl App {
                 self.refresh(self.view);
                 None
             }
+            PaletteAction::Offer { price, days, message } => self.make_offer(price, days, message),
         }
     }
 }
