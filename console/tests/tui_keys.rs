@@ -824,6 +824,66 @@ fn a_designer_offers_on_a_request_from_the_palette_after_a_dialog() {
 }
 
 #[test]
+fn the_chosen_designer_delivers_a_model_file_from_the_palette() {
+    // Bea's bike light mount, not yet given to anyone: nothing to deliver, and why.
+    let mut a = app();
+    ch(&mut a, '8');
+    let (_, status) = palette_run(&mut a, "deliver mount.stl");
+    let (text, error) = status.unwrap();
+    assert!(error && text.contains("no accepted offer yet"), "{text}");
+    // Given to a designer: the dialog names the file, the request, who asked and the licence;
+    // a last word that is a number is the prints, the rest (spaces and all) the file.
+    let mut snapshot = fixtures::busy();
+    snapshot.designs[0].designer = Some("Fabrik Nord".into());
+    let mut a = app_with(snapshot, false);
+    ch(&mut a, '8');
+    palette_run(&mut a, "deliver my mount v2.stl 5");
+    let delivery = Action::Deliver {
+        request: "01JDESIGNBIKELIGHT0000000A".into(),
+        path: "my mount v2.stl".into(),
+        prints: Some(5),
+        what: "my mount v2.stl on Bike light mount for Bea Keller (5 prints)".into(),
+    };
+    assert_eq!(a.mode, Mode::Confirm(delivery.clone()), "{:?}", a.status);
+    assert_eq!(ch(&mut a, 'y'), Some(Command::Act(delivery)));
+    palette_run(&mut a, "deliver mount.stl");
+    let Mode::Confirm(Action::Deliver { prints, what, .. }) = a.mode.clone() else {
+        panic!("no dialog: {:?}", a.status)
+    };
+    assert_eq!((prints, what.ends_with("(unlimited prints)")), (None, true), "{what}");
+    ch(&mut a, 'n');
+    // No file named: said, with how to write it.
+    let (_, status) = palette_run(&mut a, "deliver");
+    let (text, error) = status.unwrap();
+    assert!(
+        error && text.contains("needs a model file") && text.contains("deliver FILE"),
+        "{text}"
+    );
+    // The node's own request: refused.
+    ch(&mut a, 'j');
+    let (_, status) = palette_run(&mut a, "deliver mount.stl");
+    assert!(status.unwrap().0.contains("own request"));
+}
+
+#[test]
+fn a_model_file_for_a_delivery_is_bounded_before_it_is_read() {
+    use amsp_console::tui::source::read_model_file;
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("bracket.stl");
+    std::fs::write(&small, b"solid x\nendsolid x\n").unwrap();
+    let (name, bytes) = read_model_file(small.to_str().unwrap()).unwrap();
+    assert_eq!((name.as_str(), bytes.len()), ("bracket.stl", 19));
+    // A sparse file past the largest model: refused by its size, never read.
+    let big = dir.path().join("huge.stl");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(amsp_node::package::MAX_MODEL_BYTES + 1).unwrap();
+    let e = read_model_file(big.to_str().unwrap()).unwrap_err();
+    assert!(e.contains("the largest model accepted"), "{e}");
+    let e = read_model_file(dir.path().join("missing.stl").to_str().unwrap()).unwrap_err();
+    assert!(e.contains("missing.stl"), "{e}");
+}
+
+#[test]
 fn the_requester_accepts_the_cheapest_offer_from_the_design_view() {
     let mut snapshot = fixtures::busy();
     // The bike light mount is this node's request now: two offers, none accepted.

@@ -266,6 +266,14 @@ async fn four_people_run_the_three_use_cases_reading_names_durations_and_reasons
     bea_screen.wait_for(&["ada-designs's offer on", "45.00 EUR in 3d00h"], SCREEN);
     bea_screen.press(&["y"]);
     bea_screen.wait_for(&["Shelf bracket", " you ", "ada-designs designs it"], SCREEN);
+    // Ada delivers from her console: the palette names the file and the licence, and Bea's
+    // console shows the design delivered for review.
+    ada_screen.wait_for(&["Shelf bracket", "ada-designs designs it"], SCREEN);
+    ada_screen.press(&[":"]);
+    ada_screen.press(&[&format!("deliver {cube} 5"), "Enter"]);
+    ada_screen.wait_for(&["Deliver 20mm-xyz-cube.stl on Shelf", "(5 prints)?"], SCREEN);
+    ada_screen.press(&["y"]);
+    bea_screen.wait_for(&["Shelf bracket", " you ", "delivered: review"], SCREEN);
     said(&s.bea.amsp(&["design", "message", request, "--text", "M4 countersinks, please"]));
     wait_for("the message at the designer", Duration::from_secs(15), || async {
         said(&s.ada.amsp(&["design", "messages", request])).contains("M4 countersinks")

@@ -262,6 +262,23 @@ impl NodeSource for HttpSource {
                 };
                 self.client.design_offer(request, &offer).await.map(drop)
             }
+            Action::Deliver { request, path, prints, .. } => {
+                let (name, bytes) =
+                    crate::tui::source::read_model_file(path).map_err(|reason| {
+                        SourceError::Refused {
+                            verb: action.verb(),
+                            subject: action.subject(),
+                            reason,
+                        }
+                    })?;
+                let query = amsp_api::design::DeliverQuery {
+                    name: Some(name),
+                    prints: *prints,
+                    expires_ms: None,
+                    terms: None,
+                };
+                self.client.design_deliver(request, bytes, &query).await.map(drop)
+            }
         };
         result.map_err(|e| SourceError::Refused {
             verb: action.verb(),

@@ -97,6 +97,20 @@ impl Workshop for NodeFarm {
                     Err(e) => return Err(format!("{request:?} is not a design request id: {e}")),
                 }
                 .map_err(|e| e.to_string()),
+                Action::Deliver { request, path, prints, .. } => {
+                    let Ok(r) = request.parse() else {
+                        return Err(format!("{request:?} is not a design request id"));
+                    };
+                    let (name, bytes) = crate::tui::source::read_model_file(&path)?;
+                    let format = name.rsplit('.').next().unwrap_or_default().to_lowercase();
+                    let meta = amsp_node::package::PackageMeta { name, format, licence: None };
+                    self.node
+                        .design()
+                        .deliver(r, bytes, meta, prints, None)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                }
                 Action::MakeOffer { request, price, delivery_s, message, .. } => {
                     match request.parse() {
                         Ok(r) => {

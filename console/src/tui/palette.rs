@@ -27,7 +27,17 @@ pub enum PaletteAction {
         /// A note for the requester.
         message: String,
     },
+    /// Deliver a model file on the selected request (the accepted designer).
+    Deliver {
+        /// The model file, on the console's machine.
+        path: String,
+        /// Prints the licence allows; none for unlimited.
+        prints: Option<u32>,
+    },
 }
+
+/// How to write a delivery in the palette.
+const DELIVER_USAGE: &str = "deliver FILE [PRINTS], e.g. `deliver bracket.stl 5`";
 
 /// How to write an offer in the palette.
 const OFFER_USAGE: &str = "offer PRICE DAYS [a note], e.g. `offer 95 3 two revisions included`";
@@ -78,6 +88,12 @@ pub fn commands(read_only: bool) -> Vec<Candidate> {
             help: "Design view: offer on the selected request — PRICE DAYS [a note]".to_owned(),
             acts: true,
         });
+        out.push(Candidate {
+            name: "deliver ".to_owned(),
+            help: "Design view: deliver a model file on the selected request — FILE [PRINTS]"
+                .to_owned(),
+            acts: true,
+        });
     }
     out
 }
@@ -117,6 +133,9 @@ pub enum PaletteError {
     /// `offer` without a usable price or number of days.
     #[error("{0}; write {OFFER_USAGE}")]
     BadOffer(String),
+    /// `deliver` without a file.
+    #[error("the delivery needs a model file; write {DELIVER_USAGE}")]
+    NoFile,
 }
 
 /// Parse a typed command into what it does.
@@ -138,8 +157,9 @@ pub fn parse(input: &str, read_only: bool) -> Result<PaletteAction, PaletteError
             return Ok(PaletteAction::Level(*level));
         }
         "filter" => return Ok(PaletteAction::Filter(rest.to_owned())),
-        "offer" if read_only => return Err(PaletteError::ReadOnly(word)),
+        "offer" | "deliver" if read_only => return Err(PaletteError::ReadOnly(word)),
         "offer" => return parse_offer(rest),
+        "deliver" => return parse_delivery(rest),
         _ => {}
     }
     match BINDINGS.iter().find(|b| b.command == Some(word.as_str())) {
@@ -148,6 +168,19 @@ pub fn parse(input: &str, read_only: bool) -> Result<PaletteAction, PaletteError
         None => Err(PaletteError::Unknown(input.to_owned())),
     }
 }
+/// `FILE [PRINTS]`: a last word that is a number is the prints; the rest, spaces and all, is
+/// the file.
+fn parse_delivery(rest: &str) -> Result<PaletteAction, PaletteError> {
+    let (path, prints) = match rest.rsplit_once(char::is_whitespace) {
+        Some((path, n)) if n.parse::<u32>().is_ok() => (path.trim(), n.parse().ok()),
+        _ => (rest, None),
+    };
+    if path.is_empty() {
+        return Err(PaletteError::NoFile);
+    }
+    Ok(PaletteAction::Deliver { path: path.to_owned(), prints })
+}
+
 /// `PRICE DAYS [a note]`.
 fn parse_offer(rest: &str) -> Result<PaletteAction, PaletteError> {
     let mut words = rest.splitn(3, char::is_whitespace);

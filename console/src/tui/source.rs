@@ -63,6 +63,35 @@ pub enum Action {
         /// The offer as people read it: the price and the time, on the request, to whom.
         what: String,
     },
+    /// The accepted designer delivers a model file.
+    Deliver {
+        /// The request's id.
+        request: String,
+        /// The model file on the console's machine, read when the action runs (at most the
+        /// largest model a node accepts).
+        path: String,
+        /// Prints the licence allows; none for unlimited.
+        prints: Option<u32>,
+        /// The delivery as people read it: the file, on the request, to whom.
+        what: String,
+    },
+}
+
+/// Reads a model file the operator named for a delivery, refusing one larger than a node
+/// accepts before reading it.
+pub fn read_model_file(path: &str) -> Result<(String, Vec<u8>), String> {
+    let p = std::path::Path::new(path);
+    let len = std::fs::metadata(p).map_err(|e| format!("reading {path}: {e}"))?.len();
+    if len > amsp_node::package::MAX_MODEL_BYTES {
+        return Err(format!(
+            "{path} is {len} bytes; the largest model accepted is {}",
+            amsp_node::package::MAX_MODEL_BYTES
+        ));
+    }
+    let bytes = std::fs::read(p).map_err(|e| format!("reading {path}: {e}"))?;
+    let name =
+        p.file_name().map_or_else(|| "design.stl".to_owned(), |n| n.to_string_lossy().into_owned());
+    Ok((name, bytes))
 }
 
 impl Action {
@@ -79,6 +108,7 @@ impl Action {
             Action::CancelOrder(_) => "call off",
             Action::AcceptOffer { .. } => "accept",
             Action::MakeOffer { .. } => "offer",
+            Action::Deliver { .. } => "deliver",
         }
     }
 
@@ -91,7 +121,9 @@ impl Action {
             Action::Acknowledge(a) => format!("alert {a}"),
             Action::BedClear(p) => format!("printer {p}"),
             Action::ReprintOrder(o) | Action::CancelOrder(o) => format!("order {o}"),
-            Action::AcceptOffer { what, .. } | Action::MakeOffer { what, .. } => what.clone(),
+            Action::AcceptOffer { what, .. }
+            | Action::MakeOffer { what, .. }
+            | Action::Deliver { what, .. } => what.clone(),
         }
     }
 }

@@ -180,6 +180,42 @@ impl App {
         None
     }
 
+    /// Delivers a model file on the selected request (typed in the palette: `deliver FILE
+    /// [PRINTS]`), when it is someone else's and went to a designer; the node refuses it unless
+    /// that designer is this node. The dialog names the file, the licence, the request and who
+    /// asked; the file is read only when the action runs.
+    pub(super) fn deliver(&mut self, path: String, prints: Option<u32>) -> Option<Command> {
+        let chosen = match self.picked_offer().map(|(d, _)| d) {
+            _ if self.view != View::Design => {
+                Err("designs are delivered in the Design view (8)".to_owned())
+            }
+            None => Err("no design request selected".to_owned()),
+            Some(d) if d.mine => Err(format!("{:?} is this node's own request", d.title)),
+            Some(d) if d.designer.is_none() => {
+                Err(format!("{:?} has no accepted offer yet: nothing to deliver", d.title))
+            }
+            Some(d) => Ok(Action::Deliver {
+                request: d.id.clone(),
+                what: format!(
+                    "{} on {} for {} ({})",
+                    std::path::Path::new(&path)
+                        .file_name()
+                        .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned()),
+                    d.title,
+                    d.requester,
+                    prints.map_or("unlimited prints".to_owned(), |n| format!("{n} prints"))
+                ),
+                path,
+                prints,
+            }),
+        };
+        match chosen {
+            Ok(action) => self.mode = Mode::Confirm(action),
+            Err(text) => self.say(text, true),
+        }
+        None
+    }
+
     /// Confirms the selected printer's bed is clear, when the farm waits for that.
     fn bed_clear(&mut self) -> Option<Command> {
         let Some(p) = self

@@ -158,6 +158,7 @@ impl App {
                 None
             }
             PaletteAction::Offer { price, days, message } => self.make_offer(price, days, message),
+            PaletteAction::Deliver { path, prints } => self.deliver(path, prints),
         }
     }
 }
