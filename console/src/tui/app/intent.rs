@@ -135,11 +135,7 @@ impl App {
                 }),
             },
         };
-        match chosen {
-            Ok(action) => self.mode = Mode::Confirm(action),
-            Err(text) => self.say(text, true),
-        }
-        None
+        self.confirm_or_say(chosen)
     }
 
     /// Offers to design the selected request (typed in the palette: `offer 95 3 a note`), when
@@ -173,11 +169,7 @@ impl App {
                 }
             },
         };
-        match chosen {
-            Ok(action) => self.mode = Mode::Confirm(action),
-            Err(text) => self.say(text, true),
-        }
-        None
+        self.confirm_or_say(chosen)
     }
 
     /// Delivers a model file on the selected request (typed in the palette: `deliver FILE
@@ -209,6 +201,11 @@ impl App {
                 prints,
             }),
         };
+        self.confirm_or_say(chosen)
+    }
+
+    /// Opens the confirmation dialog for an action, or says why there is none.
+    fn confirm_or_say(&mut self, chosen: Result<Action, String>) -> Option<Command> {
         match chosen {
             Ok(action) => self.mode = Mode::Confirm(action),
             Err(text) => self.say(text, true),
