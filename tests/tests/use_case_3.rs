@@ -307,6 +307,8 @@ async fn a_design_is_requested_offered_discussed_delivered_licensed_ordered_and_
     let d = &list(&f.user, &["design", "deliveries", "--json"])[0];
     assert_eq!(d["designer"], f.designer.peer_id.as_str());
     assert_eq!(d["prints_allowed"], 2);
+    // No terms given: the licence names the request it was designed for.
+    assert_eq!(d["terms"], format!("designed for request {id}").as_str(), "{d}");
     let accepted = json_of(&f.user.amsp(&["design", "accept-delivery", &id, "--json"]));
     assert_eq!(accepted["model"], model.as_str());
     wait_list(&f.designer, &["design", "deliveries", "--json"], "the delivery's acceptance", |l| {

@@ -97,11 +97,7 @@ fn listing(part: &Part, model: ContentId) -> Publish {
 pub async fn publish(designer: &Node, parts: &[Part], book: &CatalogueBook) -> usize {
     let mut published = 0;
     for part in parts {
-        let meta = PackageMeta {
-            name: part.file.clone(),
-            format: part.file.rsplit('.').next().unwrap_or_default().to_owned(),
-            licence: None,
-        };
+        let meta = PackageMeta::for_file(part.file.clone(), None);
         let model = match designer.models().add(part.model.clone(), meta, &[]).await {
             Ok(m) => m,
             Err(e) => {

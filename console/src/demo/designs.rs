@@ -146,11 +146,7 @@ pub async fn designer(node: Node, share: f64, days: u64, model: Option<Part>) {
             }
             let Some(part) = &model else { continue };
             if r.accepted_designer == Some(me) && r.deliveries == 0 && !delivered.contains(&r.id) {
-                let meta = PackageMeta {
-                    name: part.file.clone(),
-                    format: part.file.rsplit('.').next().unwrap_or_default().to_owned(),
-                    licence: None,
-                };
+                let meta = PackageMeta::for_file(part.file.clone(), None);
                 let sent = node
                     .design()
                     .deliver(r.id, part.model.clone(), meta, Some(PRINTS_ALLOWED), None)

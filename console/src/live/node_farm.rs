@@ -92,18 +92,17 @@ impl Workshop for NodeFarm {
                     .cancel(o, "called off from the console".into())
                     .await
                     .map_err(|e| e.to_string()),
-                Action::AcceptOffer { request, offer, .. } => match request.parse() {
-                    Ok(r) => self.node.design().accept(r, &offer).await.map(drop),
-                    Err(e) => return Err(format!("{request:?} is not a design request id: {e}")),
-                }
-                .map_err(|e| e.to_string()),
+                Action::AcceptOffer { request, offer, .. } => self
+                    .node
+                    .design()
+                    .accept(request_id(&request)?, &offer)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
                 Action::Deliver { request, path, prints, .. } => {
-                    let Ok(r) = request.parse() else {
-                        return Err(format!("{request:?} is not a design request id"));
-                    };
+                    let r = request_id(&request)?;
                     let (name, bytes) = crate::tui::source::read_model_file(&path)?;
-                    let format = name.rsplit('.').next().unwrap_or_default().to_lowercase();
-                    let meta = amsp_node::package::PackageMeta { name, format, licence: None };
+                    let meta = amsp_node::package::PackageMeta::for_file(name, None);
                     self.node
                         .design()
                         .deliver(r, bytes, meta, prints, None)
@@ -111,17 +110,13 @@ impl Workshop for NodeFarm {
                         .map(drop)
                         .map_err(|e| e.to_string())
                 }
-                Action::MakeOffer { request, price, delivery_s, message, .. } => {
-                    match request.parse() {
-                        Ok(r) => {
-                            self.node.design().offer(r, price, delivery_s, message).await.map(drop)
-                        }
-                        Err(e) => {
-                            return Err(format!("{request:?} is not a design request id: {e}"));
-                        }
-                    }
-                    .map_err(|e| e.to_string())
-                }
+                Action::MakeOffer { request, price, delivery_s, message, .. } => self
+                    .node
+                    .design()
+                    .offer(request_id(&request)?, price, delivery_s, message)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
                 Action::Acknowledge(id) => match self.node.alerts().acknowledge(&id).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => Err(format!("no alert {id}")),
@@ -130,4 +125,9 @@ impl Workshop for NodeFarm {
             }
         })
     }
+}
+
+/// A design request's id as the console holds it (text), for the node's design service.
+fn request_id(id: &str) -> Result<amsp_proto::id::RequestId, String> {
+    id.parse().map_err(|e| format!("{id:?} is not a design request id: {e}"))
 }

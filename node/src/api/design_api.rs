@@ -19,8 +19,6 @@
 //! A refused record answers with the [`DesignError`](amsp_proto::design::DesignError) code
 //! (`forged`, `unknown_request`, `not_addressed_to_us`, `not_accepted`, …) and its message.
 
-use std::path::Path;
-
 use amsp_api::design::{
     AcceptOffer, DeliverQuery, DeliveryView, IdReply, ImportRecord, ImportReply, MessageView,
     ModelReply, NewMessage, NewOffer, OfferView, RequestView, SeenView,
@@ -150,13 +148,7 @@ pub(super) async fn deliver(
     body: Bytes,
 ) -> Result<Json<ModelReply>, ApiError> {
     let request = parse_request(&id)?;
-    let name = q.name.unwrap_or_else(|| "design.stl".into());
-    let format = Path::new(&name)
-        .extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let terms = q.terms.unwrap_or_else(|| format!("designed for request {request}"));
-    let meta = PackageMeta { name, format, licence: Some(terms) };
+    let meta = PackageMeta::for_file(q.name.unwrap_or_else(|| "design.stl".into()), q.terms);
     let cid = node.design().deliver(request, body.to_vec(), meta, q.prints, q.expires_ms).await?;
     Ok(Json(ModelReply { model: cid.to_string() }))
 }

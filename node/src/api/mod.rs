@@ -312,11 +312,10 @@ async fn add_model(
             ApiError::bad_request("bad_peer_id", format!("`for`: {p:?} is not a peer id: {e}"))
         })?);
     }
-    let name = q.name.unwrap_or_else(|| "model".into());
-    let format = q.format.unwrap_or_else(|| {
-        Path::new(&name).extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
-    });
-    let meta = PackageMeta { name, format, licence: q.licence };
+    let mut meta = PackageMeta::for_file(q.name.unwrap_or_else(|| "model".into()), q.licence);
+    if let Some(format) = q.format {
+        meta.format = format;
+    }
     let cid = node.models().add(body.to_vec(), meta, &for_peers).await?;
     Ok(Json(AddReply { cid }))
 }

@@ -646,7 +646,10 @@ impl Design {
         if t.accepted_designer() != Some(me) {
             return Err(DesignError::NotAccepted { request, designer: me }.into());
         }
-        let terms = meta.licence.clone().unwrap_or_default();
+        // Terms not given name the request, whoever delivers (API, console, CLI).
+        let mut meta = meta;
+        let terms =
+            meta.licence.get_or_insert_with(|| format!("designed for request {request}")).clone();
         let cid = self
             .inner
             .parts

@@ -47,6 +47,19 @@ pub struct PackageMeta {
     pub licence: Option<String>,
 }
 
+impl PackageMeta {
+    /// Metadata for a model named after its file: the format is the file's extension,
+    /// lower-cased (none without one), as every way a model comes in names it.
+    pub fn for_file(name: impl Into<String>, licence: Option<String>) -> Self {
+        let name = name.into();
+        let format = std::path::Path::new(&name)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        Self { name, format, licence }
+    }
+}
+
 /// One recipient: its peer id (recorded in the manifest) and age recipient (encrypted to).
 #[derive(Debug, Clone)]
 pub struct Recipient {
@@ -454,6 +467,14 @@ mod tests {
     fn model(len: usize) -> Vec<u8> {
         // Compressible but not trivial.
         (0..len).map(|i| ((i * 7919) % 251) as u8 ^ (i / 4096) as u8).collect()
+    }
+
+    #[test]
+    fn a_model_named_after_its_file_takes_its_extension_as_format() {
+        assert_eq!(PackageMeta::for_file("Bracket.STL", None).format, "stl");
+        assert_eq!(PackageMeta::for_file("part.v2.3mf", None).format, "3mf");
+        // No extension, no format (not the whole name).
+        assert_eq!(PackageMeta::for_file("model", None).format, "");
     }
 
     #[test]
