@@ -23,8 +23,9 @@ if [ ! -f "$out/expected.tsv" ] || [ bench/repair_models.py -nt "$out/expected.t
   echo "generating models (about 30 s)..." >&2
   python3 bench/repair_models.py "$out"
 fi
-cargo build --release --locked -q -p amsp-console
-amsp=${CARGO_TARGET_DIR:-target}/release/amsp
+root=$PWD
+. bench/common.sh
+amsp=$(release_amsp)
 
 # Runs a command under GNU time; prints "wall_seconds peak_rss_kib cpu_seconds".
 measure() {

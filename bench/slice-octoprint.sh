@@ -7,8 +7,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 hosts=$root/scripts
-cargo build --release --locked -q -p amsp-console --manifest-path "$root/Cargo.toml"
-amsp=${CARGO_TARGET_DIR:-$root/target}/release/amsp
+. "$root/bench/common.sh"
+amsp=$(release_amsp)
 work=$(mktemp -d)
 "$hosts/octoprint/start.sh" 0 >"$work/env"
 # shellcheck disable=SC1090

@@ -16,13 +16,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 anchors=${ANCHORS:-$root/bench/anchors.sh}
 runs=${1:-3}
 "$anchors" install
-cargo build --release --locked -q -p amsp-console --manifest-path "$root/Cargo.toml"
-amsp=${CARGO_TARGET_DIR:-$root/target}/release/amsp
+. "$root/bench/common.sh"
+amsp=$(release_amsp)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 benchy=$work/3dbenchy.stl
-prusa-slicer --export-stl -o "$benchy" "$root/fixtures/models/prusaslicer/seam_test_object.3mf" >/dev/null 2>&1
+export_benchy "$benchy"
 models=(
   "$root/fixtures/models/generated/overhang_arm.stl"
   "$root/fixtures/models/generated/mid_air.stl"

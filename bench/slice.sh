@@ -33,15 +33,13 @@ exec CuraEngine slice -j "$cura_defs/definitions/fdmprinter.def.json" \\
   -l "\$1" -o "\$2"
 CURA
 chmod +x "$cura_slice"
-cargo build --release --locked -q -p amsp-console --manifest-path "$root/Cargo.toml"
-amsp=${CARGO_TARGET_DIR:-$root/target}/release/amsp
+. "$root/bench/common.sh"
+amsp=$(release_amsp)
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$cura_slice"' EXIT
 
-# 3DBenchy ships as a PrusaSlicer 3MF with its own print config; both slicers get the same
-# plain STL export of it so PrusaSlicer does not pick up that config.
 benchy=$work/3dbenchy.stl
-prusa-slicer --export-stl -o "$benchy" "$root/fixtures/models/prusaslicer/seam_test_object.3mf" >/dev/null 2>&1
+export_benchy "$benchy"
 
 models=(
   "$root/fixtures/models/prusaslicer/20mm_cube.obj"
