@@ -80,15 +80,22 @@ pub enum Action {
 /// Reads a model file the operator named for a delivery, refusing one larger than a node
 /// accepts before reading it.
 pub fn read_model_file(path: &str) -> Result<(String, Vec<u8>), String> {
+    use std::io::Read;
     let p = std::path::Path::new(path);
-    let len = std::fs::metadata(p).map_err(|e| format!("reading {path}: {e}"))?.len();
-    if len > amsp_node::package::MAX_MODEL_BYTES {
-        return Err(format!(
-            "{path} is {len} bytes; the largest model accepted is {}",
-            amsp_node::package::MAX_MODEL_BYTES
-        ));
+    let max = amsp_node::package::MAX_MODEL_BYTES;
+    let too_big = |len: u64| format!("{path} is {len} bytes; the largest model accepted is {max}");
+    let failed = |e: std::io::Error| format!("reading {path}: {e}");
+    let file = std::fs::File::open(p).map_err(failed)?;
+    let len = file.metadata().map_err(failed)?.len();
+    if len > max {
+        return Err(too_big(len));
     }
-    let bytes = std::fs::read(p).map_err(|e| format!("reading {path}: {e}"))?;
+    // Read at most one byte past the limit, in case the file grew since it was measured.
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(max + 1).read_to_end(&mut bytes).map_err(failed)?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(bytes.len() as u64));
+    }
     let name =
         p.file_name().map_or_else(|| "design.stl".to_owned(), |n| n.to_string_lossy().into_owned());
     Ok((name, bytes))

@@ -95,16 +95,32 @@ impl ModelStream {
     }
 }
 
-/// Sends what is written to a [`ModelStream`]'s reader, waiting while it is behind; fails
-/// once the reader is gone, which ends the opening.
-struct ChannelWriter(mpsc::Sender<std::io::Result<Vec<u8>>>);
+/// How long a [`ModelStream`]'s reader may take nothing before the opening gives up on it:
+/// a client that stops reading holds a blocking thread and a chunk only this long.
+const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends what is written to a [`ModelStream`]'s reader, waiting while it is behind (at most
+/// `patience` for each piece); fails once the reader is gone or stalled, which ends the
+/// opening. Runs on the blocking thread that decrypts, within the runtime of `handle`.
+struct ChannelWriter {
+    tx: mpsc::Sender<std::io::Result<Vec<u8>>>,
+    handle: tokio::runtime::Handle,
+    patience: std::time::Duration,
+}
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.blocking_send(Ok(buf.to_vec())).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away")
-        })?;
-        Ok(buf.len())
+        let sent = self.handle.block_on(self.tx.send_timeout(Ok(buf.to_vec()), self.patience));
+        match sent {
+            Ok(()) => Ok(buf.len()),
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the reader took nothing for {} s", self.patience.as_secs()),
+            )),
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away"))
+            }
+        }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -235,7 +251,12 @@ impl Models {
         let opening = {
             let models = self.clone();
             tokio::spawn(async move {
-                let sent = models.open_into(cid, manifest, ChannelWriter(sender)).await;
+                let writer = ChannelWriter {
+                    tx: sender,
+                    handle: tokio::runtime::Handle::current(),
+                    patience: READER_PATIENCE,
+                };
+                let sent = models.open_into(cid, manifest, writer).await;
                 match &sent {
                     Ok((n, _)) => models.audit_open(cid, &Ok(*n)).await,
                     Err(e) => {
@@ -356,4 +377,42 @@ impl Models {
 pub(crate) fn author_of(store: &Store, model: ContentId) -> Option<PeerId> {
     let bytes = store.manifest(&model.0).ok()??;
     Envelope::from_bytes(&bytes).ok()?.author().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_that_stops_taking_the_model_is_given_up_on_after_its_patience() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut w = ChannelWriter {
+            tx,
+            handle: tokio::runtime::Handle::current(),
+            patience: Duration::from_millis(50),
+        };
+        let (first, second, mut w) = tokio::task::spawn_blocking(move || {
+            let first = w.write(b"piece one").map_err(|e| e.kind());
+            // The channel holds one piece and nobody reads: the next waits, then gives up.
+            let second = w.write(b"piece two").map_err(|e| (e.kind(), e.to_string()));
+            (first, second, w)
+        })
+        .await
+        .unwrap();
+        assert_eq!(first, Ok(9));
+        let (kind, text) = second.unwrap_err();
+        assert_eq!(kind, std::io::ErrorKind::TimedOut);
+        assert!(text.contains("took nothing"), "{text}");
+        assert_eq!(rx.recv().await.unwrap().unwrap(), b"piece one");
+        // A reader that is gone ends it at once.
+        drop(rx);
+        let gone =
+            tokio::task::spawn_blocking(move || w.write(b"piece three").map_err(|e| e.kind()))
+                .await
+                .unwrap();
+        assert_eq!(gone, Err(std::io::ErrorKind::BrokenPipe));
+    }
 }
